@@ -1,0 +1,11 @@
+// Command pipec compiles CUE CI/CD definitions into validated Kubernetes
+// resources. See the README for a tour.
+package main
+
+import (
+	"os"
+
+	"github.com/pipec/pipec/internal/cli"
+)
+
+func main() { os.Exit(cli.Main()) }

@@ -1,0 +1,296 @@
+package compiler
+
+import (
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/distribution/reference"
+	"k8s.io/apimachinery/pkg/api/resource"
+
+	"github.com/pipec/pipec/internal/diag"
+	"github.com/pipec/pipec/model"
+)
+
+// maxMatrixCombinations is Tekton's default limit on the runs one matrix
+// fans out to (feature flag default-max-matrix-combinations-count).
+const maxMatrixCombinations = 256
+
+var (
+	dnsLabelRE   = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
+	paramNameRE  = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_.-]*$`)
+	resultNameRE = regexp.MustCompile(`^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$`)
+	envNameRE    = regexp.MustCompile(`^[-._a-zA-Z][-._a-zA-Z0-9]*$`)
+)
+
+// checker runs pipec's semantic checks on a decoded plan.
+type checker struct {
+	plan *model.Plan
+	src  model.SourceMap
+	out  diag.List
+}
+
+func check(plan *model.Plan) diag.List {
+	c := &checker{plan: plan, src: plan.Sources}
+	for _, t := range plan.Tasks {
+		c.checkName(t.Path, t.Name, "task")
+		c.checkTaskDef(t, t.Path)
+	}
+	for _, p := range plan.Pipelines {
+		c.checkPipeline(p)
+	}
+	return c.out
+}
+
+func (c *checker) errorf(path model.Path, format string, args ...any) *diag.Diagnostic {
+	return c.out.Errorf(c.src, path, format, args...)
+}
+
+func (c *checker) checkName(path model.Path, name, what string) {
+	if len(name) > 63 || !dnsLabelRE.MatchString(name) {
+		d := c.errorf(path, "invalid %s name %q", what, name)
+		d.Expected = "a DNS label: at most 63 lower-case letters, digits and '-', starting and ending with a letter or digit"
+		d.Hint = fmt.Sprintf("rename it, for example to %q", suggestLabel(name))
+	}
+}
+
+// suggestLabel derives a valid DNS label from name.
+func suggestLabel(name string) string {
+	var b strings.Builder
+	for _, r := range strings.ToLower(name) {
+		switch {
+		case r >= 'a' && r <= 'z', r >= '0' && r <= '9':
+			b.WriteRune(r)
+		default:
+			b.WriteByte('-')
+		}
+	}
+	s := strings.Trim(b.String(), "-")
+	if len(s) > 63 {
+		s = strings.Trim(s[:63], "-")
+	}
+	if s == "" {
+		s = "task"
+	}
+	return s
+}
+
+// scope is what variable references inside a task's steps may name.
+type scope struct {
+	params     []string
+	results    []string
+	workspaces []string
+}
+
+func (c *checker) checkTaskDef(t *model.TaskDef, path model.Path) {
+	sc := scope{}
+	for _, p := range t.Params {
+		c.checkParamDecl(p)
+		sc.params = append(sc.params, p.Name)
+	}
+	for _, s := range t.Steps {
+		// A library task's image parameter default must be pinned too.
+		if name, ok := imageParam(s.Image); ok {
+			for _, p := range t.Params {
+				if p.Name == name && p.Default != nil && p.Default.Type == model.TypeString {
+					c.checkImage(p.Path.Field("default"), p.Default.String)
+				}
+			}
+		}
+	}
+	for _, r := range t.Results {
+		c.checkResultName(r.Path, r.Name)
+		sc.results = append(sc.results, r.Name)
+	}
+	for _, w := range t.Workspaces {
+		sc.workspaces = append(sc.workspaces, w.Name)
+	}
+	c.checkSteps(t, path, sc)
+}
+
+func (c *checker) checkParamDecl(p *model.Param) {
+	if !paramNameRE.MatchString(p.Name) {
+		d := c.errorf(p.Path, "invalid parameter name %q", p.Name)
+		d.Expected = "letters, digits, '_', '-' and '.', starting with a letter or '_'"
+	}
+	if p.Default != nil && p.Default.Type != p.Type {
+		d := c.errorf(p.Path.Field("default"), "default is %s but the parameter is of type %s", article(p.Default.Type), p.Type)
+		d.Expected = "a default of type " + string(p.Type)
+		d.Hint = fmt.Sprintf("set type: %q or change the default", p.Default.Type)
+	}
+}
+
+func article(t model.ParamType) string {
+	if t == model.TypeArray || t == model.TypeObject {
+		return "an " + string(t)
+	}
+	return "a " + string(t)
+}
+
+func (c *checker) checkResultName(path model.Path, name string) {
+	if !resultNameRE.MatchString(name) {
+		d := c.errorf(path, "invalid result name %q", name)
+		d.Expected = "letters, digits, '-', '_' and '.', starting and ending with a letter or digit"
+	}
+}
+
+func (c *checker) checkSteps(t *model.TaskDef, path model.Path, sc scope) {
+	if len(t.Steps) == 0 {
+		d := c.errorf(path.Field("steps"), "task %q has no steps", t.Name)
+		d.Expected = "at least one step"
+		d.Hint = `add a step: steps: [{name: "run", image: "...", script: "..."}]`
+		return
+	}
+	seen := map[string]model.Path{}
+	for _, s := range t.Steps {
+		if prev, dup := seen[s.Name]; dup {
+			d := c.errorf(s.Path.Field("name"), "duplicate step name %q", s.Name)
+			d.Expected = "step names unique within the task"
+			d.Hint = fmt.Sprintf("rename one of the steps; the other is at %s", c.src.Lookup(prev))
+		} else {
+			seen[s.Name] = s.Path
+		}
+		c.checkName(s.Path.Field("name"), s.Name, "step")
+		c.checkImage(s.Path.Field("image"), s.Image)
+		if s.Script != "" && len(s.Command) > 0 {
+			d := c.errorf(s.Path, "step %q sets both script and command", s.Name)
+			d.Expected = "either script, or command with args"
+			d.Hint = "move the command into the script, or drop the script"
+		}
+		if s.Timeout != "" {
+			c.checkDuration(s.Path.Field("timeout"), s.Timeout)
+		}
+		c.checkResources(s)
+		for _, e := range s.Env {
+			if !envNameRE.MatchString(e.Name) {
+				d := c.errorf(e.Path, "invalid environment variable name %q", e.Name)
+				d.Expected = "letters, digits, '_', '-' and '.', not starting with a digit"
+			}
+			if e.SecretRef != nil && (e.SecretRef.Name == "" || e.SecretRef.Key == "") ||
+				e.ConfigMapRef != nil && (e.ConfigMapRef.Name == "" || e.ConfigMapRef.Key == "") {
+				d := c.errorf(e.Path, "reference of %s needs a name and a key", e.Name)
+				d.Expected = `{secret: {name: "<secret>", key: "<key>"}}`
+			}
+		}
+		// Variable references inside the step.
+		check := func(p model.Path, s string) { c.checkTaskRefs(p, s, t.Name, sc) }
+		check(s.Path.Field("image"), s.Image)
+		check(s.Path.Field("script"), s.Script)
+		check(s.Path.Field("workingDir"), s.WorkingDir)
+		for i, a := range s.Command {
+			check(s.Path.Field("command").Index(i), a)
+		}
+		for i, a := range s.Args {
+			check(s.Path.Field("args").Index(i), a)
+		}
+		for _, e := range s.Env {
+			check(e.Path, e.Value)
+		}
+	}
+}
+
+// checkTaskRefs checks the variable references in a string inside a task.
+func (c *checker) checkTaskRefs(path model.Path, s, task string, sc scope) {
+	for _, r := range findRefs(s) {
+		switch r.Kind {
+		case "params", "inputs":
+			name, ok := paramName(r.Parts, func(n string) bool { return slices.Contains(sc.params, n) })
+			if !ok {
+				c.unknownRef(path, r, "parameter", name, sc.params, fmt.Sprintf("task %q", task),
+					"declare it in the task's params, or pass it from the pipeline task's params")
+			}
+		case "results":
+			if len(r.Parts) == 0 || !slices.Contains(sc.results, r.Parts[0]) {
+				c.unknownRef(path, r, "result", first(r.Parts), sc.results, fmt.Sprintf("task %q", task), "declare it in the task's results")
+			}
+		case "workspaces":
+			if len(r.Parts) == 0 || !slices.Contains(sc.workspaces, r.Parts[0]) {
+				c.unknownRef(path, r, "workspace", first(r.Parts), sc.workspaces, fmt.Sprintf("task %q", task), "declare it in the task's workspaces, or bind it in the pipeline task's workspaces")
+			}
+		}
+	}
+}
+
+func first(s []string) string {
+	if len(s) == 0 {
+		return ""
+	}
+	return s[0]
+}
+
+func (c *checker) unknownRef(path model.Path, r ref, what, name string, declared []string, where, fix string) {
+	d := c.errorf(path, "%s refers to unknown %s %q of %s", r.Raw, what, name, where)
+	d.Expected = fmt.Sprintf("a declared %s: %s", what, diag.OneOf(declared))
+	if s := diag.Suggest(name, declared); s != "" {
+		d.Hint = fmt.Sprintf("did you mean %q?", s)
+	} else {
+		d.Hint = fix
+	}
+}
+
+func (c *checker) checkImage(path model.Path, image string) {
+	if strings.Contains(image, "$(") {
+		return // resolved at run time from a parameter
+	}
+	named, err := reference.ParseNormalizedNamed(image)
+	if err != nil {
+		d := c.errorf(path, "invalid image reference %q: %v", image, err)
+		d.Expected = "an image reference such as golang:1.23 or ghcr.io/org/tool@sha256:<digest>"
+		return
+	}
+	_, tagged := named.(reference.Tagged)
+	_, digested := named.(reference.Digested)
+	switch {
+	case !tagged && !digested:
+		d := c.errorf(path, "image %q has neither a tag nor a digest", image)
+		d.Expected = "an immutable reference: a version tag or, better, a digest"
+		d.Hint = fmt.Sprintf("pin it, for example %s:<version> or %s@sha256:<digest>", image, image)
+	case tagged && !digested && named.(reference.Tagged).Tag() == "latest":
+		d := c.errorf(path, "image %q uses the mutable tag \"latest\"", image)
+		d.Expected = "a version tag or a digest"
+		d.Hint = fmt.Sprintf("pin a version, for example %s:<version>, or a digest", reference.FamiliarName(named))
+	}
+}
+
+func (c *checker) checkDuration(path model.Path, s string) {
+	if d, err := time.ParseDuration(s); err != nil || d <= 0 {
+		e := c.errorf(path, "invalid duration %q", s)
+		e.Expected = `a positive duration such as "90s", "10m" or "1h30m"`
+	}
+}
+
+func (c *checker) checkResources(s *model.Step) {
+	base := s.Path.Field("resources")
+	parsed := map[string]map[string]resource.Quantity{}
+	for kind, m := range map[string]map[string]string{"requests": s.Resources.Requests, "limits": s.Resources.Limits} {
+		parsed[kind] = map[string]resource.Quantity{}
+		for _, name := range sortedKeys(m) {
+			q, err := resource.ParseQuantity(m[name])
+			if err != nil {
+				d := c.errorf(base.Field(kind).Field(name), "invalid quantity %q for %s %s", m[name], kind, name)
+				d.Expected = `a resource quantity such as "500m", "2" or "512Mi"`
+				continue
+			}
+			parsed[kind][name] = q
+		}
+	}
+	for _, name := range sortedKeys(parsed["limits"]) {
+		lim := parsed["limits"][name]
+		if req, ok := parsed["requests"][name]; ok && req.Cmp(lim) > 0 {
+			d := c.errorf(base.Field("requests").Field(name), "%s request %s is above its limit %s", name, req.String(), lim.String())
+			d.Expected = "requests no larger than limits"
+			d.Hint = fmt.Sprintf("lower resources.requests.%s or raise resources.limits.%s", name, name)
+		}
+	}
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}

@@ -1,0 +1,618 @@
+package compiler
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/pipec/pipec/internal/diag"
+	"github.com/pipec/pipec/model"
+)
+
+// pipelineScope is what references in a pipeline may name.
+type pipelineScope struct {
+	p       *model.Pipeline
+	tasks   map[string]*model.PipelineTask
+	finally map[string]*model.PipelineTask
+}
+
+func (c *checker) checkPipeline(p *model.Pipeline) {
+	c.checkName(p.Path, p.Name, "pipeline")
+	for _, prm := range p.Params {
+		c.checkParamDecl(prm)
+	}
+	if p.Timeout != "" {
+		c.checkDuration(p.Path.Field("timeout"), p.Timeout)
+	}
+	ps := pipelineScope{p: p, tasks: map[string]*model.PipelineTask{}, finally: map[string]*model.PipelineTask{}}
+	for _, t := range p.Tasks {
+		ps.tasks[t.Name] = t
+	}
+	for _, t := range p.Finally {
+		if _, dup := ps.tasks[t.Name]; dup {
+			d := c.errorf(t.Path, "task %q is declared both in tasks and in finally", t.Name)
+			d.Expected = "task names unique within the pipeline"
+			d.Hint = "rename one of them"
+		}
+		ps.finally[t.Name] = t
+	}
+	if len(p.Tasks) == 0 {
+		d := c.errorf(p.Path, "pipeline %q has no tasks", p.Name)
+		d.Expected = "at least one task under tasks"
+		d.Hint = `add one: tasks: build: {steps: [...]} or tasks: build: {uses: "<task>"}`
+	}
+	for _, t := range p.Tasks {
+		c.checkPipelineTask(ps, t)
+	}
+	for _, t := range p.Finally {
+		c.checkPipelineTask(ps, t)
+	}
+	for _, r := range p.Results {
+		c.checkResultName(r.Path, r.Name)
+		if r.Type != r.Value.Type {
+			d := c.errorf(r.Path.Field("value"), "result %q is of type %s but its value is %s", r.Name, r.Type, article(r.Value.Type))
+			d.Expected = "a value of type " + string(r.Type)
+		}
+		c.checkPipelineValueRefs(ps, nil, r.Path.Field("value"), r.Value)
+		if !hasTaskResultRef(r.Value) {
+			d := c.errorf(r.Path.Field("value"), "pipeline result %q does not refer to any task result", r.Name)
+			d.Expected = `a task result reference such as "$(tasks.build.results.IMAGE_DIGEST)"`
+		}
+	}
+	c.orderTasks(ps)
+}
+
+func hasTaskResultRef(v model.Value) bool {
+	for _, s := range valueStrings(v) {
+		for _, r := range findRefs(s) {
+			if r.Kind == "tasks" && len(r.Parts) >= 3 && r.Parts[1] == "results" {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// valueStrings lists the strings inside a parameter value.
+func valueStrings(v model.Value) []string {
+	switch v.Type {
+	case model.TypeArray:
+		return v.Array
+	case model.TypeObject:
+		out := make([]string, 0, len(v.Object))
+		for _, k := range sortedKeys(v.Object) {
+			out = append(out, v.Object[k])
+		}
+		return out
+	}
+	return []string{v.String}
+}
+
+func (c *checker) checkPipelineTask(ps pipelineScope, t *model.PipelineTask) {
+	c.checkName(t.Path, t.Name, "pipeline task")
+	var def *model.TaskDef
+	switch {
+	case t.Uses != "" && t.Inline != nil:
+		d := c.errorf(t.Path, "task %q sets both uses and steps", t.Name)
+		d.Expected = "either uses (a task from the library) or steps (an inline task)"
+		d.Hint = "remove one of them"
+		return
+	case t.Uses == "" && t.Inline == nil:
+		d := c.errorf(t.Path, "task %q has neither uses nor steps", t.Name)
+		d.Expected = "either uses: \"<task>\" or steps: [...]"
+		d.Hint = fmt.Sprintf("library tasks are %s", diag.OneOf(taskNames(c.plan)))
+		return
+	case t.Uses != "":
+		def = c.plan.Task(t.Uses)
+		if def == nil {
+			names := taskNames(c.plan)
+			d := c.errorf(t.Path.Field("uses"), "task %q uses unknown task %q", t.Name, t.Uses)
+			d.Expected = "a task of the top-level tasks library: " + diag.OneOf(names)
+			if s := diag.Suggest(t.Uses, names); s != "" {
+				d.Hint = fmt.Sprintf("did you mean %q?", s)
+			} else {
+				d.Hint = fmt.Sprintf("declare it under tasks: %q: {...}", t.Uses)
+			}
+			return
+		}
+	}
+	if t.Inline != nil {
+		def = c.inlineDef(t)
+		c.checkTaskDef(def, t.Path)
+	}
+	c.checkArgs(ps, t, def)
+	c.checkWorkspaceBindings(ps, t, def)
+	if t.Timeout != "" {
+		c.checkDuration(t.Path.Field("timeout"), t.Timeout)
+	}
+	for i, dep := range t.After {
+		p := t.Path.Field("after").Index(i)
+		switch {
+		case dep == t.Name:
+			d := c.errorf(p, "task %q runs after itself", t.Name)
+			d.Hint = "remove it from after"
+		case ps.tasks[dep] == nil:
+			names := sortedKeys(ps.tasks)
+			d := c.errorf(p, "task %q runs after unknown task %q", t.Name, dep)
+			d.Expected = "a task of this pipeline: " + diag.OneOf(names)
+			if ps.finally[dep] != nil {
+				d.Hint = fmt.Sprintf("%q is a finally task; finally tasks run after all tasks anyway", dep)
+			} else if s := diag.Suggest(dep, names); s != "" {
+				d.Hint = fmt.Sprintf("did you mean %q?", s)
+			}
+		}
+	}
+	for _, w := range t.When {
+		c.checkPipelineStringRefs(ps, t, w.Path.Field("input"), w.Input)
+		for i, v := range w.Values {
+			c.checkPipelineStringRefs(ps, t, w.Path.Field("values").Index(i), v)
+		}
+		if len(w.Values) == 0 {
+			d := c.errorf(w.Path.Field("values"), "when expression has no values")
+			d.Expected = "at least one value to compare the input with"
+		}
+	}
+}
+
+func taskNames(plan *model.Plan) []string {
+	names := make([]string, len(plan.Tasks))
+	for i, t := range plan.Tasks {
+		names[i] = t.Name
+	}
+	return names
+}
+
+// inlineDef completes an inline task's definition: its params are the
+// values passed to it (and its matrix params), its workspaces those bound.
+func (c *checker) inlineDef(t *model.PipelineTask) *model.TaskDef {
+	def := t.Inline
+	if def.Params != nil || def.Workspaces != nil {
+		return def // already completed
+	}
+	def.Params = []*model.Param{}
+	for _, a := range t.Params {
+		def.Params = append(def.Params, &model.Param{Name: a.Name, Type: a.Value.Type, Path: a.Path, Properties: sortedKeys(a.Value.Object)})
+	}
+	if t.Matrix != nil {
+		seen := map[string]bool{}
+		add := func(a *model.Arg) {
+			if seen[a.Name] || slices.ContainsFunc(t.Params, func(x *model.Arg) bool { return x.Name == a.Name }) {
+				return
+			}
+			seen[a.Name] = true
+			def.Params = append(def.Params, &model.Param{Name: a.Name, Type: model.TypeString, Path: a.Path})
+		}
+		for _, a := range t.Matrix.Params {
+			add(a)
+		}
+		for _, inc := range t.Matrix.Include {
+			for _, a := range inc.Params {
+				add(a)
+			}
+		}
+		slices.SortFunc(def.Params, func(a, b *model.Param) int { return strings.Compare(a.Name, b.Name) })
+	}
+	def.Workspaces = []*model.Workspace{}
+	for _, w := range t.Workspaces {
+		def.Workspaces = append(def.Workspaces, &model.Workspace{Name: w.Name, Path: w.Path})
+	}
+	return def
+}
+
+// checkArgs checks the values passed to a task's parameters.
+func (c *checker) checkArgs(ps pipelineScope, t *model.PipelineTask, def *model.TaskDef) {
+	declared := make([]string, 0, len(def.Params))
+	for _, p := range def.Params {
+		declared = append(declared, p.Name)
+	}
+	passed := map[string]bool{}
+	for _, a := range t.Params {
+		passed[a.Name] = true
+		c.checkPipelineValueRefs(ps, t, a.Path, a.Value)
+		if t.Inline != nil {
+			continue
+		}
+		p := paramOf(def, a.Name)
+		if p == nil {
+			d := c.errorf(a.Path, "task %q passes unknown parameter %q to task %q", t.Name, a.Name, def.Name)
+			d.Expected = fmt.Sprintf("a parameter of task %q: %s", def.Name, diag.OneOf(declared))
+			if s := diag.Suggest(a.Name, declared); s != "" {
+				d.Hint = fmt.Sprintf("did you mean %q?", s)
+			} else {
+				d.Hint = "remove it, or declare it in the task's params"
+			}
+			continue
+		}
+		if p.Type != a.Value.Type {
+			d := c.errorf(a.Path, "parameter %q of task %q is of type %s but is given %s", a.Name, def.Name, p.Type, article(a.Value.Type))
+			d.Expected = "a value of type " + string(p.Type)
+		}
+	}
+	if t.Matrix != nil {
+		c.checkMatrix(ps, t, def, passed)
+	}
+	c.checkImageArgs(t, def)
+	if t.Inline != nil {
+		return
+	}
+	for _, p := range def.Params {
+		if p.Default == nil && !passed[p.Name] {
+			d := c.errorf(t.Path, "task %q does not pass required parameter %q of task %q", t.Name, p.Name, def.Name)
+			d.Expected = fmt.Sprintf("params: %q: <value>", p.Name)
+			d.Hint = "pass a value, or give the parameter a default in the task definition"
+		}
+	}
+}
+
+// checkImageArgs checks the values a pipeline task passes to parameters
+// that its steps use as their whole image, as image references.
+func (c *checker) checkImageArgs(t *model.PipelineTask, def *model.TaskDef) {
+	for _, s := range def.Steps {
+		name, ok := imageParam(s.Image)
+		if !ok {
+			continue
+		}
+		check := func(a *model.Arg) {
+			if a.Name != name {
+				return
+			}
+			switch a.Value.Type {
+			case model.TypeString:
+				c.checkImage(a.Path, a.Value.String)
+			case model.TypeArray:
+				for i, v := range a.Value.Array {
+					c.checkImage(a.Path.Index(i), v)
+				}
+			}
+		}
+		for _, a := range t.Params {
+			check(a)
+		}
+		if t.Matrix != nil {
+			for _, a := range t.Matrix.Params {
+				check(a)
+			}
+			for _, inc := range t.Matrix.Include {
+				for _, a := range inc.Params {
+					check(a)
+				}
+			}
+		}
+	}
+}
+
+// imageParam reports whether image is exactly a parameter reference, and
+// which.
+func imageParam(image string) (string, bool) {
+	refs := findRefs(image)
+	if len(refs) != 1 || refs[0].Raw != image || refs[0].Kind != "params" || len(refs[0].Parts) == 0 {
+		return "", false
+	}
+	return strings.Join(refs[0].Parts, "."), true
+}
+
+func paramOf(def *model.TaskDef, name string) *model.Param {
+	for _, p := range def.Params {
+		if p.Name == name {
+			return p
+		}
+	}
+	return nil
+}
+
+func (c *checker) checkMatrix(ps pipelineScope, t *model.PipelineTask, def *model.TaskDef, passed map[string]bool) {
+	m := t.Matrix
+	combos := 1
+	if len(m.Params) == 0 && len(m.Include) == 0 {
+		d := c.errorf(m.Path, "matrix of task %q has no params and no include", t.Name)
+		d.Expected = `matrix: params: {<param>: ["a", "b"]}`
+	}
+	for _, a := range m.Params {
+		if passed[a.Name] {
+			d := c.errorf(a.Path, "parameter %q is passed both in params and in matrix", a.Name)
+			d.Expected = "each parameter in only one of them"
+			d.Hint = "remove it from params"
+		}
+		if t.Inline == nil {
+			if p := paramOf(def, a.Name); p == nil {
+				d := c.errorf(a.Path, "matrix parameter %q is not a parameter of task %q", a.Name, def.Name)
+				d.Expected = "a parameter of the task"
+				if s := diag.Suggest(a.Name, paramNames(def)); s != "" {
+					d.Hint = fmt.Sprintf("did you mean %q?", s)
+				}
+			} else if p.Type != model.TypeString {
+				d := c.errorf(a.Path, "matrix parameter %q is of type %s in task %q", a.Name, p.Type, def.Name)
+				d.Expected = "a string parameter: a matrix runs the task once per value"
+			}
+		}
+		if a.Value.Type != model.TypeArray || len(a.Value.Array) == 0 {
+			d := c.errorf(a.Path, "matrix parameter %q needs a non-empty list of values", a.Name)
+			d.Expected = `a list such as ["linux", "darwin"]`
+			continue
+		}
+		c.checkPipelineValueRefs(ps, t, a.Path, a.Value)
+		combos *= len(a.Value.Array)
+	}
+	if len(m.Params) == 0 {
+		combos = 0
+	}
+	combos += len(m.Include)
+	if combos > maxMatrixCombinations {
+		d := c.errorf(m.Path, "matrix of task %q fans out to %d runs", t.Name, combos)
+		d.Expected = fmt.Sprintf("at most %d combinations (Tekton's default limit)", maxMatrixCombinations)
+		d.Hint = "split the task or reduce the values"
+	}
+	for _, inc := range m.Include {
+		for _, a := range inc.Params {
+			if passed[a.Name] {
+				d := c.errorf(a.Path, "parameter %q is passed both in params and in matrix.include", a.Name)
+				d.Hint = "remove it from params"
+			}
+			c.checkPipelineValueRefs(ps, t, a.Path, a.Value)
+		}
+	}
+}
+
+func paramNames(def *model.TaskDef) []string {
+	out := make([]string, len(def.Params))
+	for i, p := range def.Params {
+		out[i] = p.Name
+	}
+	return out
+}
+
+func (c *checker) checkWorkspaceBindings(ps pipelineScope, t *model.PipelineTask, def *model.TaskDef) {
+	pws := make([]string, 0, len(ps.p.Workspaces))
+	for _, w := range ps.p.Workspaces {
+		pws = append(pws, w.Name)
+	}
+	bound := map[string]bool{}
+	for _, b := range t.Workspaces {
+		bound[b.Name] = true
+		if !slices.Contains(pws, b.From) {
+			d := c.errorf(b.Path, "task %q binds workspace %q to unknown pipeline workspace %q", t.Name, b.Name, b.From)
+			d.Expected = "a workspace of the pipeline: " + diag.OneOf(pws)
+			if s := diag.Suggest(b.From, pws); s != "" {
+				d.Hint = fmt.Sprintf("did you mean %q?", s)
+			} else {
+				d.Hint = fmt.Sprintf("declare it: pipelines.%s.workspaces: %q: {}", ps.p.Name, b.From)
+			}
+		}
+		if t.Inline == nil && !slices.ContainsFunc(def.Workspaces, func(w *model.Workspace) bool { return w.Name == b.Name }) {
+			names := make([]string, len(def.Workspaces))
+			for i, w := range def.Workspaces {
+				names[i] = w.Name
+			}
+			d := c.errorf(b.Path, "task %q binds workspace %q, which task %q does not declare", t.Name, b.Name, def.Name)
+			d.Expected = fmt.Sprintf("a workspace of task %q: %s", def.Name, diag.OneOf(names))
+			if s := diag.Suggest(b.Name, names); s != "" {
+				d.Hint = fmt.Sprintf("did you mean %q?", s)
+			}
+		}
+	}
+	if t.Inline != nil {
+		return
+	}
+	for _, w := range def.Workspaces {
+		if !w.Optional && !bound[w.Name] {
+			d := c.errorf(t.Path, "task %q does not bind workspace %q that task %q requires", t.Name, w.Name, def.Name)
+			d.Expected = fmt.Sprintf("workspaces: %q: \"<pipeline workspace>\"", w.Name)
+			d.Hint = "bind it, or mark it optional in the task definition"
+		}
+	}
+}
+
+// checkPipelineValueRefs checks references inside a value passed in a
+// pipeline (task params, matrix values, pipeline results).
+func (c *checker) checkPipelineValueRefs(ps pipelineScope, t *model.PipelineTask, path model.Path, v model.Value) {
+	switch v.Type {
+	case model.TypeArray:
+		for i, s := range v.Array {
+			c.checkPipelineStringRefs(ps, t, path.Index(i), s)
+		}
+	case model.TypeObject:
+		for _, k := range sortedKeys(v.Object) {
+			c.checkPipelineStringRefs(ps, t, path.Field(k), v.Object[k])
+		}
+	default:
+		c.checkPipelineStringRefs(ps, t, path, v.String)
+	}
+}
+
+// checkPipelineStringRefs checks $(params.x) and $(tasks.t.results.r)
+// references in a string of pipeline t (nil for pipeline results).
+func (c *checker) checkPipelineStringRefs(ps pipelineScope, t *model.PipelineTask, path model.Path, s string) {
+	for _, r := range findRefs(s) {
+		switch r.Kind {
+		case "params":
+			declared := make([]string, 0, len(ps.p.Params))
+			for _, p := range ps.p.Params {
+				declared = append(declared, p.Name)
+			}
+			if name, ok := paramName(r.Parts, func(n string) bool { return ps.p.Param(n) != nil }); !ok {
+				c.unknownRef(path, r, "parameter", name, declared, fmt.Sprintf("pipeline %q", ps.p.Name),
+					fmt.Sprintf("declare it: pipelines.%s.params: %q: {}", ps.p.Name, name))
+			}
+		case "tasks":
+			if len(r.Parts) < 2 {
+				continue
+			}
+			name := r.Parts[0]
+			if name == "status" && len(r.Parts) == 1 {
+				continue
+			}
+			if r.Parts[1] == "status" || r.Parts[1] == "reason" {
+				if t != nil && !t.Finally {
+					d := c.errorf(path, "%s can only be used in finally tasks", r.Raw)
+					d.Hint = "move the task to finally"
+				}
+				if ps.tasks[name] == nil {
+					c.unknownRef(path, r, "task", name, sortedKeys(ps.tasks), fmt.Sprintf("pipeline %q", ps.p.Name), "")
+				}
+				continue
+			}
+			if r.Parts[1] != "results" {
+				continue
+			}
+			producer := ps.tasks[name]
+			if producer == nil && (t == nil) {
+				producer = ps.finally[name]
+			}
+			if producer == nil {
+				names := sortedKeys(ps.tasks)
+				hint := ""
+				if ps.finally[name] != nil {
+					hint = "results of finally tasks can only be used in pipeline results"
+				}
+				c.unknownRef(path, r, "task", name, names, fmt.Sprintf("pipeline %q", ps.p.Name), hint)
+				continue
+			}
+			if t != nil && producer == t {
+				d := c.errorf(path, "task %q uses its own result %s", t.Name, r.Raw)
+				d.Hint = "a task cannot consume its own result; use $(results.<name>.path) inside its steps"
+				continue
+			}
+			if len(r.Parts) < 3 {
+				continue
+			}
+			def := c.definitionOf(producer)
+			if def == nil {
+				continue
+			}
+			if def.Result(r.Parts[2]) == nil {
+				names := make([]string, len(def.Results))
+				for i, x := range def.Results {
+					names[i] = x.Name
+				}
+				c.unknownRef(path, ref{Raw: r.Raw}, "result", r.Parts[2], names, fmt.Sprintf("task %q", producer.Name),
+					fmt.Sprintf("declare it in the results of task %q", def.Name))
+			}
+		}
+	}
+}
+
+// definitionOf returns the task definition a pipeline task runs, or nil if
+// it is unknown.
+func (c *checker) definitionOf(t *model.PipelineTask) *model.TaskDef {
+	if t.Inline != nil {
+		return t.Inline
+	}
+	return c.plan.Task(t.Uses)
+}
+
+// orderTasks sorts the pipeline's tasks topologically (dependencies first,
+// ties by name) and reports dependency cycles.
+func (c *checker) orderTasks(ps pipelineScope) {
+	p := ps.p
+	deps := map[string][]string{}
+	for _, t := range p.Tasks {
+		set := map[string]bool{}
+		for _, d := range t.After {
+			if ps.tasks[d] != nil && d != t.Name {
+				set[d] = true
+			}
+		}
+		for _, d := range resultDeps(t) {
+			if ps.tasks[d] != nil && d != t.Name {
+				set[d] = true
+			}
+		}
+		deps[t.Name] = sortedKeys(set)
+	}
+	// Depth-first search in name order gives both the order and cycles.
+	const (
+		unvisited = iota
+		visiting
+		done
+	)
+	state := map[string]int{}
+	var order []*model.PipelineTask
+	var stack []string
+	reported := false
+	var visit func(name string)
+	visit = func(name string) {
+		switch state[name] {
+		case done:
+			return
+		case visiting:
+			if !reported {
+				reported = true
+				i := slices.Index(stack, name)
+				cycle := append(slices.Clone(stack[i:]), name)
+				t := ps.tasks[name]
+				d := c.errorf(t.Path, "dependency cycle: %s", strings.Join(cycle, " -> "))
+				d.Expected = "tasks that form a directed acyclic graph"
+				d.Hint = "remove one of the dependencies (after or a result reference) in the cycle"
+			}
+			return
+		}
+		state[name] = visiting
+		stack = append(stack, name)
+		for _, d := range deps[name] {
+			visit(d)
+		}
+		stack = stack[:len(stack)-1]
+		state[name] = done
+		order = append(order, ps.tasks[name])
+	}
+	names := sortedKeys(ps.tasks)
+	for _, n := range names {
+		visit(n)
+	}
+	if !reported {
+		p.Tasks = levelOrder(order, deps)
+	}
+}
+
+// levelOrder arranges tasks by depth in the graph, then by name, which reads
+// naturally in the generated Pipeline (clone, then lint and test, then
+// build, ...).
+func levelOrder(topo []*model.PipelineTask, deps map[string][]string) []*model.PipelineTask {
+	level := map[string]int{}
+	for _, t := range topo { // dependencies come first in topo
+		l := 0
+		for _, d := range deps[t.Name] {
+			l = max(l, level[d]+1)
+		}
+		level[t.Name] = l
+	}
+	out := slices.Clone(topo)
+	slices.SortStableFunc(out, func(a, b *model.PipelineTask) int {
+		if la, lb := level[a.Name], level[b.Name]; la != lb {
+			return la - lb
+		}
+		return strings.Compare(a.Name, b.Name)
+	})
+	return out
+}
+
+// resultDeps lists the tasks whose results t consumes.
+func resultDeps(t *model.PipelineTask) []string {
+	var strs []string
+	for _, a := range t.Params {
+		strs = append(strs, valueStrings(a.Value)...)
+	}
+	for _, w := range t.When {
+		strs = append(strs, w.Input)
+		strs = append(strs, w.Values...)
+	}
+	if t.Matrix != nil {
+		for _, a := range t.Matrix.Params {
+			strs = append(strs, valueStrings(a.Value)...)
+		}
+		for _, inc := range t.Matrix.Include {
+			for _, a := range inc.Params {
+				strs = append(strs, valueStrings(a.Value)...)
+			}
+		}
+	}
+	var out []string
+	for _, s := range strs {
+		for _, r := range findRefs(s) {
+			if r.Kind == "tasks" && len(r.Parts) >= 2 && r.Parts[1] == "results" {
+				out = append(out, r.Parts[0])
+			}
+		}
+	}
+	return out
+}

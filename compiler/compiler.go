@@ -1,0 +1,197 @@
+// Package compiler is pipec's library entry point: it loads a CUE
+// configuration, unifies it with the embedded schema, checks it, decodes it
+// into a model.Plan and runs the targets over it. It works without the CLI;
+// the CLI is a thin consumer of Build.
+package compiler
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime/debug"
+	"slices"
+
+	"cuelang.org/go/cue"
+
+	"github.com/pipec/pipec/internal/diag"
+	"github.com/pipec/pipec/model"
+	"github.com/pipec/pipec/targets"
+	"github.com/pipec/pipec/targets/tekton"
+)
+
+// Options configure a build.
+type Options struct {
+	// Dir holds the configuration's CUE package. Default ".".
+	Dir string
+	// Overlay provides file contents by absolute file name, read instead
+	// of the disk (editors, tests, fuzzing).
+	Overlay map[string][]byte
+	// Targets to run; nil means all built-in targets.
+	Targets []targets.Target
+	// BaseDir is the directory file names in findings are relative to;
+	// default the current directory.
+	BaseDir string
+}
+
+// Result is the outcome of a build that could evaluate the configuration.
+type Result struct {
+	// Plan is the checked model; nil if the configuration did not unify
+	// with the schema.
+	Plan *model.Plan
+	// Objects are the generated objects in a stable order; nil when
+	// Diagnostics has errors.
+	Objects []targets.Object
+	// Diagnostics are the findings, sorted.
+	Diagnostics diag.List
+}
+
+// EvalError means the configuration could not be evaluated at all: the
+// directory is missing, a file has a syntax error, an import cannot be
+// resolved. Its diagnostics are positioned where possible.
+type EvalError struct {
+	Diagnostics diag.List
+}
+
+func (e *EvalError) Error() string { return e.Diagnostics.Error() }
+
+// DefaultTargets are the built-in targets, in output order.
+func DefaultTargets() []targets.Target {
+	return []targets.Target{tekton.New()}
+}
+
+// Build loads, checks and compiles the configuration in opts.Dir. It returns
+// an *EvalError when the configuration cannot be evaluated; findings about a
+// configuration that evaluates are in Result.Diagnostics.
+func Build(ctx context.Context, opts Options) (res *Result, err error) {
+	// The CUE evaluator is third-party code: never let a panic in it reach
+	// the user as a stack trace.
+	defer func() {
+		if r := recover(); r != nil {
+			res = nil
+			err = &EvalError{Diagnostics: diag.List{{
+				Severity: diag.Error,
+				Message:  fmt.Sprintf("internal error while evaluating the configuration: %v", r),
+				Hint:     "please report this with the input that caused it; set PIPEC_DEBUG=1 for details",
+				Source:   "pipec",
+			}}}
+			if os.Getenv("PIPEC_DEBUG") != "" {
+				fmt.Fprintf(os.Stderr, "%s\n", debug.Stack())
+			}
+		}
+	}()
+
+	dir := cmp.Or(opts.Dir, ".")
+	base := opts.BaseDir
+	if base == "" {
+		base, _ = os.Getwd()
+	}
+	if abs, err := filepath.Abs(base); err == nil {
+		base = abs
+	}
+
+	l, err := loadConfig(dir, opts.Overlay)
+	if err != nil {
+		x := &explainer{baseDir: base, l: &loaded{}}
+		ds := x.explainLoad(err)
+		if len(ds) == 0 {
+			ds = diag.List{{Severity: diag.Error, Message: err.Error(), Source: "pipec"}}
+		}
+		return nil, &EvalError{Diagnostics: ds.Sort()}
+	}
+	x := newExplainer(l, base)
+
+	unified := l.user.Unify(x.root)
+	if err := unified.Validate(cue.Concrete(true)); err != nil {
+		return &Result{Diagnostics: x.explain(err).Sort()}, nil
+	}
+
+	src := userSources(x)
+	plan, diags := decodePlan(node{v: unified}, src)
+	diags = append(diags, check(plan)...)
+	res = &Result{Plan: plan}
+	if diags.HasErrors() {
+		res.Diagnostics = diags.Sort()
+		return res, nil
+	}
+	tgts := opts.Targets
+	if tgts == nil {
+		tgts = DefaultTargets()
+	}
+	for _, t := range tgts {
+		objs, ds := t.Generate(ctx, plan)
+		res.Objects = append(res.Objects, objs...)
+		diags = append(diags, ds...)
+	}
+	res.Diagnostics = diags.Sort()
+	if diags.HasErrors() {
+		res.Objects = nil
+		return res, nil
+	}
+	sortObjects(res.Objects)
+	return res, nil
+}
+
+// kindOrder puts objects that others refer to first.
+var kindOrder = map[string]int{"Namespace": 0, "Task": 10, "Pipeline": 20}
+
+func sortObjects(objs []targets.Object) {
+	slices.SortStableFunc(objs, func(a, b targets.Object) int {
+		ka, okA := kindOrder[a.Kind]
+		kb, okB := kindOrder[b.Kind]
+		if !okA {
+			ka = 100
+		}
+		if !okB {
+			kb = 100
+		}
+		return cmp.Or(
+			cmp.Compare(ka, kb),
+			cmp.Compare(a.Kind, b.Kind),
+			cmp.Compare(a.Namespace, b.Namespace),
+			cmp.Compare(a.Name, b.Name),
+		)
+	})
+}
+
+// userSources records the position of every field the user wrote, walking
+// the user's value (not the unified one, whose positions may be the
+// schema's).
+func userSources(x *explainer) model.SourceMap {
+	src := model.SourceMap{}
+	var walk func(v cue.Value, p model.Path)
+	walk = func(v cue.Value, p model.Path) {
+		if pos := v.Pos(); pos.IsValid() && !x.l.isSchemaFile(pos.Filename()) {
+			src[p] = x.pos(pos)
+		}
+		switch v.IncompleteKind() {
+		case cue.StructKind:
+			it, err := v.Fields()
+			if err != nil {
+				return
+			}
+			for it.Next() {
+				walk(it.Value(), p.Field(it.Selector().Unquoted()))
+			}
+		case cue.ListKind:
+			it, err := v.List()
+			if err != nil {
+				return
+			}
+			for i := 0; it.Next(); i++ {
+				walk(it.Value(), p.Index(i))
+			}
+		}
+	}
+	walk(x.user, "")
+	return src
+}
+
+// IsEvalError reports whether err means the configuration could not be
+// evaluated.
+func IsEvalError(err error) bool {
+	var e *EvalError
+	return errors.As(err, &e)
+}

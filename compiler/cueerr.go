@@ -1,0 +1,380 @@
+package compiler
+
+import (
+	"fmt"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+
+	"cuelang.org/go/cue"
+	cueerrors "cuelang.org/go/cue/errors"
+	"cuelang.org/go/cue/token"
+
+	"github.com/pipec/pipec/internal/diag"
+	"github.com/pipec/pipec/model"
+	"github.com/pipec/pipec/schema"
+)
+
+// attrKey is the CUE attribute that carries error-message help in the schema.
+const attrKey = "pipec"
+
+// explainer turns CUE evaluation errors into diagnostics written for people:
+// positioned at the user's source, naming the field path, what was expected
+// (from the schema's @pipec attributes) and how to fix it.
+type explainer struct {
+	l       *loaded
+	root    cue.Value // the #Config definition
+	user    cue.Value // the user's value, not unified
+	baseDir string    // file names are shown relative to it
+}
+
+func newExplainer(l *loaded, baseDir string) *explainer {
+	return &explainer{l: l, root: l.schema.LookupPath(cue.ParsePath(schema.Root)), user: l.user, baseDir: baseDir}
+}
+
+// pos converts a CUE position, making the file name relative to baseDir.
+func (x *explainer) pos(p token.Pos) model.Pos {
+	if !p.IsValid() || p.File() == nil {
+		return model.Pos{}
+	}
+	return model.Pos{File: relPath(x.baseDir, p.Filename()), Line: p.Line(), Col: p.Column()}
+}
+
+func relPath(base, name string) string {
+	if base == "" {
+		return name
+	}
+	if r, err := filepath.Rel(base, name); err == nil && !strings.HasPrefix(r, "..") {
+		return r
+	}
+	return name
+}
+
+// userPos returns the first position of err that is in the user's files.
+func (x *explainer) userPos(err error) (token.Pos, bool) {
+	for _, p := range cueerrors.Positions(err) {
+		if !x.l.isSchemaFile(p.Filename()) {
+			return p, true
+		}
+	}
+	return token.NoPos, false
+}
+
+// cuePath converts the label list of a CUE error to a model.Path.
+func cuePath(labels []string) model.Path {
+	var p model.Path
+	for _, l := range labels {
+		if n, err := strconv.Atoi(l); err == nil && n >= 0 {
+			p = p.Index(n)
+			continue
+		}
+		if uq, err := strconv.Unquote(l); err == nil {
+			l = uq
+		}
+		p = p.Field(l)
+	}
+	return p
+}
+
+// schemaAt walks the schema along labels, through pattern constraints and
+// list elements, and returns the schema value there.
+func (x *explainer) schemaAt(labels []string) (cue.Value, bool) {
+	v := x.root
+	for _, l := range labels {
+		if uq, err := strconv.Unquote(l); err == nil {
+			l = uq
+		}
+		next := v.LookupPath(cue.MakePath(cue.Str(l)))
+		if !next.Exists() {
+			next = v.LookupPath(cue.MakePath(cue.Str(l).Optional()))
+		}
+		if !next.Exists() {
+			if _, err := strconv.Atoi(l); err == nil {
+				next = v.LookupPath(cue.MakePath(cue.AnyIndex))
+			} else {
+				next = v.LookupPath(cue.MakePath(cue.AnyString))
+			}
+		}
+		if !next.Exists() {
+			return cue.Value{}, false
+		}
+		v = next
+	}
+	return v, true
+}
+
+// help returns the expected/hint texts the schema attaches to a field.
+func (x *explainer) help(labels []string) (expected, hint string) {
+	v, ok := x.schemaAt(labels)
+	if !ok {
+		return "", ""
+	}
+	a := v.Attribute(attrKey)
+	if a.Err() != nil {
+		return "", ""
+	}
+	expected, _, _ = a.Lookup(0, "expected")
+	hint, _, _ = a.Lookup(0, "hint")
+	return expected, hint
+}
+
+// allowedFields lists the fields the schema allows at labels.
+func (x *explainer) allowedFields(labels []string) []string {
+	v, ok := x.schemaAt(labels)
+	if !ok {
+		return nil
+	}
+	it, err := v.Fields(cue.Optional(true))
+	if err != nil {
+		return nil
+	}
+	var names []string
+	for it.Next() {
+		names = append(names, it.Selector().Unquoted())
+	}
+	slices.Sort(names)
+	return names
+}
+
+// userValue formats the user's own value at labels, for messages.
+func (x *explainer) userValue(labels []string) (string, bool) {
+	sels := make([]cue.Selector, 0, len(labels))
+	for _, l := range labels {
+		if n, err := strconv.Atoi(l); err == nil {
+			sels = append(sels, cue.Index(n))
+			continue
+		}
+		if uq, err := strconv.Unquote(l); err == nil {
+			l = uq
+		}
+		sels = append(sels, cue.Str(l))
+	}
+	v := x.user.LookupPath(cue.MakePath(sels...))
+	if !v.Exists() || !v.IsConcrete() {
+		return "", false
+	}
+	s := fmt.Sprint(v)
+	if strings.ContainsAny(s, "\n") || len(s) > 60 {
+		switch v.Kind() {
+		case cue.StructKind:
+			return "a struct", true
+		case cue.ListKind:
+			return "a list", true
+		}
+		s = strings.ReplaceAll(s, "\n", " ")
+		if len(s) > 60 {
+			s = s[:57] + "..."
+		}
+	}
+	return fmt.Sprintf("%s (%s)", s, v.Kind()), true
+}
+
+var (
+	reNotAllowed  = regexp.MustCompile(`field not allowed`)
+	reIncomplete  = regexp.MustCompile(`incomplete value|non-concrete value|cannot convert non-concrete`)
+	reEmptyDisj   = regexp.MustCompile(`errors in empty disjunction`)
+	reMismatch    = regexp.MustCompile(`conflicting values|mismatched types|out of bound|invalid value|does not match`)
+	reCycleOrRefs = regexp.MustCompile(`reference .* not found|cycle`)
+)
+
+// explain converts a CUE error (possibly a list) into diagnostics, one per
+// offending field path.
+func (x *explainer) explain(err error) diag.List {
+	type group struct {
+		labels []string
+		errs   []cueerrors.Error
+	}
+	var order []string
+	groups := map[string]*group{}
+	for _, e := range cueerrors.Errors(err) {
+		labels := e.Path()
+		key := strings.Join(labels, "\x00")
+		g, ok := groups[key]
+		if !ok {
+			g = &group{labels: labels}
+			groups[key] = g
+			order = append(order, key)
+		}
+		g.errs = append(g.errs, e)
+	}
+	var out diag.List
+	for _, key := range order {
+		out = append(out, x.explainGroup(groups[key].labels, groups[key].errs))
+	}
+	return out
+}
+
+func (x *explainer) explainGroup(labels []string, errs []cueerrors.Error) diag.Diagnostic {
+	path := cuePath(labels)
+	d := diag.Diagnostic{Severity: diag.Error, Path: path, Source: "cue"}
+
+	// Position: the first user position of any error in the group, else
+	// the position of the nearest enclosing user value.
+	for _, e := range errs {
+		if p, ok := x.userPos(e); ok {
+			d.Pos = x.pos(p)
+			break
+		}
+	}
+	if !d.Pos.IsValid() {
+		d.Pos = x.nearestUserPos(labels)
+	}
+
+	// Pick the most telling message: a specific one over "N errors in
+	// empty disjunction".
+	primary := errs[0]
+	for _, e := range errs {
+		if !reEmptyDisj.MatchString(e.Error()) {
+			primary = e
+			break
+		}
+	}
+	format, args := primary.Msg()
+	msg := fmt.Sprintf(format, args...)
+	expected, hint := x.help(labels)
+
+	switch {
+	case reNotAllowed.MatchString(msg) && len(labels) > 0:
+		// CUE may report the error below the field that is not allowed;
+		// find the first label along the path the schema does not know.
+		n := len(labels)
+		for i := range labels {
+			if _, ok := x.schemaAt(labels[:i+1]); !ok {
+				n = i + 1
+				break
+			}
+		}
+		labels = labels[:n]
+		d.Path = cuePath(labels)
+		if p := x.nearestUserPos(labels); p.IsValid() {
+			d.Pos = p
+		}
+		name := labels[n-1]
+		if uq, err := strconv.Unquote(name); err == nil {
+			name = uq
+		}
+		allowed := x.allowedFields(labels[:n-1])
+		d.Message = fmt.Sprintf("unknown field %q", name)
+		if len(allowed) > 0 {
+			d.Expected = "one of the fields " + diag.OneOf(allowed)
+			if s := diag.Suggest(name, allowed); s != "" {
+				d.Hint = fmt.Sprintf("did you mean %q?", s)
+			} else {
+				d.Hint = "remove the field or check its spelling and nesting"
+			}
+		}
+		return d
+	case reIncomplete.MatchString(msg):
+		name := ""
+		if len(labels) > 0 {
+			name = labels[len(labels)-1]
+		}
+		d.Message = fmt.Sprintf("required field %q is missing or not concrete", name)
+		d.Expected = expected
+		if d.Expected == "" {
+			if v, ok := x.schemaAt(labels); ok {
+				d.Expected = "a value of type " + v.IncompleteKind().String()
+			}
+		}
+		d.Hint = hint
+		if d.Hint == "" {
+			d.Hint = fmt.Sprintf("set %s to a concrete value", path)
+		}
+		return d
+	case reMismatch.MatchString(msg) || reEmptyDisj.MatchString(msg):
+		if got, ok := x.userValue(labels); ok {
+			d.Message = "invalid value " + got
+		} else {
+			d.Message = msg
+		}
+		d.Expected = expected
+		if d.Expected == "" {
+			d.Expected = describeConflict(msg)
+		}
+		d.Hint = hint
+		if others := x.otherUserPositions(errs, d.Pos); d.Hint == "" && len(others) > 0 {
+			d.Hint = "the field is also set at " + strings.Join(others, ", ") + "; make the values agree"
+		}
+		return d
+	}
+	d.Message = msg
+	d.Expected = expected
+	d.Hint = hint
+	return d
+}
+
+var reBound = regexp.MustCompile(`out of bound (.*)\)?$`)
+var reMismatchTypes = regexp.MustCompile(`mismatched types (\w+) and (\w+)`)
+
+// describeConflict derives an "expected" text from a raw CUE message when
+// the schema has no @pipec help for the field.
+func describeConflict(msg string) string {
+	if m := reMismatchTypes.FindStringSubmatch(msg); m != nil {
+		return "a value of type " + m[2]
+	}
+	if m := reBound.FindStringSubmatch(msg); m != nil {
+		return "a value matching " + strings.TrimSuffix(m[1], ")")
+	}
+	return ""
+}
+
+// otherUserPositions lists the user positions of errs other than pos.
+func (x *explainer) otherUserPositions(errs []cueerrors.Error, pos model.Pos) []string {
+	var out []string
+	for _, e := range errs {
+		for _, p := range cueerrors.Positions(e) {
+			if x.l.isSchemaFile(p.Filename()) {
+				continue
+			}
+			if mp := x.pos(p); mp != pos && !slices.Contains(out, mp.String()) {
+				out = append(out, mp.String())
+			}
+		}
+	}
+	return out
+}
+
+// nearestUserPos returns the position of the closest enclosing value written
+// in a user file.
+func (x *explainer) nearestUserPos(labels []string) model.Pos {
+	for n := len(labels); n >= 0; n-- {
+		sels := make([]cue.Selector, 0, n)
+		for _, l := range labels[:n] {
+			if i, err := strconv.Atoi(l); err == nil {
+				sels = append(sels, cue.Index(i))
+				continue
+			}
+			if uq, err := strconv.Unquote(l); err == nil {
+				l = uq
+			}
+			sels = append(sels, cue.Str(l))
+		}
+		v := x.user.LookupPath(cue.MakePath(sels...))
+		if !v.Exists() {
+			continue
+		}
+		if p := v.Pos(); p.IsValid() && !x.l.isSchemaFile(p.Filename()) {
+			return x.pos(p)
+		}
+	}
+	return model.Pos{}
+}
+
+// explainLoad converts an error from loading or building the instance.
+func (x *explainer) explainLoad(err error) diag.List {
+	var out diag.List
+	for _, e := range cueerrors.Errors(err) {
+		format, args := e.Msg()
+		d := diag.Diagnostic{Severity: diag.Error, Path: cuePath(e.Path()), Message: fmt.Sprintf(format, args...), Source: "cue"}
+		if p, ok := x.userPos(e); ok {
+			d.Pos = x.pos(p)
+		}
+		if reCycleOrRefs.MatchString(d.Message) {
+			d.Hint = "check the spelling of the reference and that it is declared in this package or imported"
+		}
+		out = append(out, d)
+	}
+	return out
+}

@@ -1,0 +1,430 @@
+package compiler
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"strconv"
+
+	"cuelang.org/go/cue"
+
+	"github.com/pipec/pipec/internal/diag"
+	"github.com/pipec/pipec/model"
+)
+
+// node is a CUE value together with its model path.
+type node struct {
+	v    cue.Value
+	path model.Path
+}
+
+func (n node) field(name string) node {
+	return node{v: n.v.LookupPath(cue.MakePath(cue.Str(name))), path: n.path.Field(name)}
+}
+
+func (n node) exists() bool { return n.v.Exists() }
+
+func (n node) str() string {
+	s, _ := n.v.String()
+	return s
+}
+
+func (n node) boolean() bool {
+	b, _ := n.v.Bool()
+	return b
+}
+
+func (n node) int() int64 {
+	i, _ := n.v.Int64()
+	return i
+}
+
+// strs decodes a list of strings.
+func (n node) strs() []string {
+	if !n.exists() {
+		return nil
+	}
+	var out []string
+	n.list(func(_ int, c node) { out = append(out, c.str()) })
+	return out
+}
+
+// fields calls fn for each regular field, in name order.
+func (n node) fields(fn func(name string, c node)) {
+	if !n.exists() {
+		return
+	}
+	it, err := n.v.Fields()
+	if err != nil {
+		return
+	}
+	type kv struct {
+		name string
+		v    cue.Value
+	}
+	var all []kv
+	for it.Next() {
+		all = append(all, kv{it.Selector().Unquoted(), it.Value()})
+	}
+	slices.SortFunc(all, func(a, b kv) int { return cmp.Compare(a.name, b.name) })
+	for _, f := range all {
+		fn(f.name, node{v: f.v, path: n.path.Field(f.name)})
+	}
+}
+
+// list calls fn for each element of a list.
+func (n node) list(fn func(i int, c node)) {
+	if !n.exists() {
+		return
+	}
+	it, err := n.v.List()
+	if err != nil {
+		return
+	}
+	for i := 0; it.Next(); i++ {
+		fn(i, node{v: it.Value(), path: n.path.Index(i)})
+	}
+}
+
+// stringMap decodes a struct of strings.
+func (n node) stringMap() map[string]string {
+	m := map[string]string{}
+	n.fields(func(name string, c node) { m[name] = c.str() })
+	if len(m) == 0 {
+		return nil
+	}
+	return m
+}
+
+// value decodes a #ParamValue.
+func (n node) value() model.Value {
+	switch n.v.IncompleteKind() {
+	case cue.ListKind:
+		return model.Value{Type: model.TypeArray, Array: n.strs()}
+	case cue.StructKind:
+		m := n.stringMap()
+		if m == nil {
+			m = map[string]string{}
+		}
+		return model.Value{Type: model.TypeObject, Object: m}
+	}
+	return model.Value{Type: model.TypeString, String: n.str()}
+}
+
+// decoder turns the unified configuration into a model.Plan.
+type decoder struct {
+	defaults stepDefaults
+	// diags are structural mistakes the schema cannot express well.
+	diags diag.List
+	src   model.SourceMap
+}
+
+type stepDefaults struct {
+	resources model.Resources
+	security  model.SecurityContext
+}
+
+func decodePlan(root node, src model.SourceMap) (*model.Plan, diag.List) {
+	d := &decoder{src: src}
+	def := root.field("defaults").field("step")
+	d.defaults.resources = decodeResources(def.field("resources"))
+	d.defaults.security = decodeSecurity(def.field("securityContext"))
+
+	plan := &model.Plan{Namespace: root.field("namespace").str()}
+	root.field("tasks").fields(func(name string, c node) {
+		plan.Tasks = append(plan.Tasks, d.taskDef(name, c))
+	})
+	root.field("pipelines").fields(func(name string, c node) {
+		plan.Pipelines = append(plan.Pipelines, d.pipeline(name, c))
+	})
+	plan.Sources = src
+	return plan, d.diags
+}
+
+func (d *decoder) pipeline(name string, n node) *model.Pipeline {
+	p := &model.Pipeline{
+		Name:        name,
+		Description: n.field("description").str(),
+		DisplayName: n.field("displayName").str(),
+		Labels:      n.field("labels").stringMap(),
+		Annotations: n.field("annotations").stringMap(),
+		Params:      decodeParams(n.field("params")),
+		Timeout:     n.field("timeout").str(),
+		Path:        n.path,
+	}
+	n.field("workspaces").fields(func(name string, c node) {
+		p.Workspaces = append(p.Workspaces, &model.Workspace{
+			Name: name, Description: c.field("description").str(), Optional: c.field("optional").boolean(), Path: c.path,
+		})
+	})
+	n.field("tasks").fields(func(name string, c node) {
+		p.Tasks = append(p.Tasks, d.pipelineTask(name, c, false))
+	})
+	n.field("finally").fields(func(name string, c node) {
+		p.Finally = append(p.Finally, d.pipelineTask(name, c, true))
+	})
+	n.field("results").fields(func(name string, c node) {
+		p.Results = append(p.Results, &model.PipelineResult{
+			Name: name, Type: model.ParamType(c.field("type").str()), Description: c.field("description").str(),
+			Value: c.field("value").value(), Path: c.path,
+		})
+	})
+	return p
+}
+
+func decodeParams(n node) []*model.Param {
+	var out []*model.Param
+	n.fields(func(name string, c node) {
+		p := &model.Param{Name: name, Type: model.ParamType(c.field("type").str()), Description: c.field("description").str(), Path: c.path}
+		if dv := c.field("default"); dv.exists() {
+			v := dv.value()
+			p.Default = &v
+		}
+		c.field("properties").fields(func(k string, _ node) { p.Properties = append(p.Properties, k) })
+		out = append(out, p)
+	})
+	return out
+}
+
+func (d *decoder) taskDef(name string, n node) *model.TaskDef {
+	t := &model.TaskDef{
+		Name:        name,
+		Description: n.field("description").str(),
+		DisplayName: n.field("displayName").str(),
+		Labels:      n.field("labels").stringMap(),
+		Annotations: n.field("annotations").stringMap(),
+		Params:      decodeParams(n.field("params")),
+		Path:        n.path,
+	}
+	n.field("workspaces").fields(func(name string, c node) {
+		t.Workspaces = append(t.Workspaces, &model.Workspace{
+			Name: name, Description: c.field("description").str(), Optional: c.field("optional").boolean(),
+			ReadOnly: c.field("readOnly").boolean(), MountPath: c.field("mountPath").str(), Path: c.path,
+		})
+	})
+	t.Results = decodeResults(n.field("results"))
+	n.field("steps").list(func(_ int, c node) { t.Steps = append(t.Steps, d.step(c)) })
+	return t
+}
+
+func decodeResults(n node) []*model.Result {
+	var out []*model.Result
+	n.fields(func(name string, c node) {
+		r := &model.Result{Name: name, Type: model.ParamType(c.field("type").str()), Description: c.field("description").str(), Path: c.path}
+		c.field("properties").fields(func(k string, _ node) { r.Properties = append(r.Properties, k) })
+		out = append(out, r)
+	})
+	return out
+}
+
+func (d *decoder) pipelineTask(name string, n node, finally bool) *model.PipelineTask {
+	t := &model.PipelineTask{
+		Name:        name,
+		Description: n.field("description").str(),
+		DisplayName: n.field("displayName").str(),
+		Uses:        n.field("uses").str(),
+		Retries:     int(n.field("retries").int()),
+		Timeout:     n.field("timeout").str(),
+		Finally:     finally,
+		Path:        n.path,
+	}
+	n.field("params").fields(func(name string, c node) {
+		t.Params = append(t.Params, &model.Arg{Name: name, Value: c.value(), Path: c.path})
+	})
+	n.field("workspaces").fields(func(name string, c node) {
+		b := &model.WorkspaceBinding{Name: name, Path: c.path}
+		if c.v.IncompleteKind() == cue.StructKind {
+			b.From = c.field("from").str()
+			b.SubPath = c.field("subPath").str()
+		} else {
+			b.From = c.str()
+		}
+		t.Workspaces = append(t.Workspaces, b)
+	})
+	t.After = n.field("after").strs()
+	n.field("when").list(func(_ int, c node) {
+		t.When = append(t.When, &model.When{
+			Input: c.field("input").str(), Operator: c.field("operator").str(), Values: c.field("values").strs(), Path: c.path,
+		})
+	})
+	if m := n.field("matrix"); m.exists() {
+		t.Matrix = &model.Matrix{Path: m.path}
+		m.field("params").fields(func(name string, c node) {
+			t.Matrix.Params = append(t.Matrix.Params, &model.Arg{Name: name, Value: c.value(), Path: c.path})
+		})
+		m.field("include").fields(func(name string, c node) {
+			inc := &model.MatrixInclude{Name: name, Path: c.path}
+			c.fields(func(pn string, pv node) {
+				inc.Params = append(inc.Params, &model.Arg{Name: pn, Value: pv.value(), Path: pv.path})
+			})
+			t.Matrix.Include = append(t.Matrix.Include, inc)
+		})
+	}
+	if steps := n.field("steps"); steps.exists() {
+		inline := &model.TaskDef{Name: name, Path: n.path}
+		steps.list(func(_ int, c node) { inline.Steps = append(inline.Steps, d.step(c)) })
+		inline.Results = decodeResults(n.field("results"))
+		t.Inline = inline
+	} else if t.Uses != "" && n.field("results").v.Exists() && len(decodeResults(n.field("results"))) > 0 {
+		e := d.diags.Errorf(d.src, n.path.Field("results"), "task %q declares results but runs library task %q", name, t.Uses)
+		e.Expected = "results declared in the library task's definition"
+		e.Hint = fmt.Sprintf("move the results to tasks.%s.results", t.Uses)
+	}
+	return t
+}
+
+func (d *decoder) step(n node) *model.Step {
+	s := &model.Step{
+		Name:       n.field("name").str(),
+		Image:      n.field("image").str(),
+		Script:     n.field("script").str(),
+		Command:    n.field("command").strs(),
+		Args:       n.field("args").strs(),
+		WorkingDir: n.field("workingDir").str(),
+		Timeout:    n.field("timeout").str(),
+		OnError:    n.field("onError").str(),
+		Path:       n.path,
+	}
+	n.field("env").fields(func(name string, c node) {
+		e := &model.EnvVar{Name: name, Path: c.path}
+		switch {
+		case c.field("secret").exists():
+			e.SecretRef = &model.KeyRef{Name: c.field("secret").field("name").str(), Key: c.field("secret").field("key").str()}
+		case c.field("configMap").exists():
+			e.ConfigMapRef = &model.KeyRef{Name: c.field("configMap").field("name").str(), Key: c.field("configMap").field("key").str()}
+		default:
+			e.Value = c.str()
+		}
+		s.Env = append(s.Env, e)
+	})
+	s.Resources = mergeResources(d.defaults.resources, decodeResources(n.field("resources")))
+	s.SecurityContext = mergeSecurity(d.defaults.security, decodeSecurity(n.field("securityContext")))
+	return s
+}
+
+// quantity decodes a #Quantity, which may be written as an int.
+func (n node) quantity() string {
+	if i, err := n.v.Int64(); err == nil {
+		return strconv.FormatInt(i, 10)
+	}
+	return n.str()
+}
+
+func decodeResources(n node) model.Resources {
+	r := model.Resources{}
+	dec := func(m node) map[string]string {
+		var out map[string]string
+		m.fields(func(name string, c node) {
+			if out == nil {
+				out = map[string]string{}
+			}
+			out[name] = c.quantity()
+		})
+		return out
+	}
+	r.Requests = dec(n.field("requests"))
+	r.Limits = dec(n.field("limits"))
+	return r
+}
+
+func mergeResources(def, own model.Resources) model.Resources {
+	merge := func(a, b map[string]string) map[string]string {
+		if len(a)+len(b) == 0 {
+			return nil
+		}
+		out := make(map[string]string, len(a)+len(b))
+		for k, v := range a {
+			out[k] = v
+		}
+		for k, v := range b {
+			out[k] = v
+		}
+		return out
+	}
+	return model.Resources{Requests: merge(def.Requests, own.Requests), Limits: merge(def.Limits, own.Limits)}
+}
+
+func decodeSecurity(n node) model.SecurityContext {
+	var s model.SecurityContext
+	optBool := func(name string) *bool {
+		if f := n.field(name); f.exists() {
+			b := f.boolean()
+			return &b
+		}
+		return nil
+	}
+	optInt := func(name string) *int64 {
+		if f := n.field(name); f.exists() {
+			i := f.int()
+			return &i
+		}
+		return nil
+	}
+	s.RunAsNonRoot = optBool("runAsNonRoot")
+	s.RunAsUser = optInt("runAsUser")
+	s.RunAsGroup = optInt("runAsGroup")
+	s.AllowPrivilegeEscalation = optBool("allowPrivilegeEscalation")
+	s.Privileged = optBool("privileged")
+	s.ReadOnlyRootFilesystem = optBool("readOnlyRootFilesystem")
+	s.SeccompProfile = n.field("seccompProfile").str()
+	caps := n.field("capabilities")
+	if add := caps.field("add"); add.exists() {
+		s.CapabilitiesAdd = add.strs()
+		if s.CapabilitiesAdd == nil {
+			s.CapabilitiesAdd = []string{}
+		}
+	}
+	if drop := caps.field("drop"); drop.exists() {
+		s.CapabilitiesDrop = drop.strs()
+		if s.CapabilitiesDrop == nil {
+			s.CapabilitiesDrop = []string{}
+		}
+	}
+	return s
+}
+
+// mergeSecurity overlays a step's own settings on the defaults, field by
+// field.
+func mergeSecurity(def, own model.SecurityContext) model.SecurityContext {
+	out := def
+	if own.RunAsNonRoot != nil {
+		out.RunAsNonRoot = own.RunAsNonRoot
+	}
+	if own.RunAsUser != nil {
+		out.RunAsUser = own.RunAsUser
+		// Running as root contradicts the runAsNonRoot default.
+		if *own.RunAsUser == 0 && own.RunAsNonRoot == nil {
+			f := false
+			out.RunAsNonRoot = &f
+		}
+	}
+	if own.RunAsGroup != nil {
+		out.RunAsGroup = own.RunAsGroup
+	}
+	if own.AllowPrivilegeEscalation != nil {
+		out.AllowPrivilegeEscalation = own.AllowPrivilegeEscalation
+	}
+	if own.Privileged != nil {
+		out.Privileged = own.Privileged
+	}
+	if own.ReadOnlyRootFilesystem != nil {
+		out.ReadOnlyRootFilesystem = own.ReadOnlyRootFilesystem
+	}
+	if own.SeccompProfile != "" {
+		out.SeccompProfile = own.SeccompProfile
+	}
+	if own.CapabilitiesAdd != nil {
+		out.CapabilitiesAdd = own.CapabilitiesAdd
+	}
+	if own.CapabilitiesDrop != nil {
+		out.CapabilitiesDrop = own.CapabilitiesDrop
+	}
+	// Kubernetes rejects allowPrivilegeEscalation: false together with
+	// privileged or CAP_SYS_ADMIN; a step that asks for those without
+	// saying otherwise does not inherit the default.
+	if own.AllowPrivilegeEscalation == nil &&
+		((own.Privileged != nil && *own.Privileged) || slices.Contains(own.CapabilitiesAdd, "SYS_ADMIN") || slices.Contains(own.CapabilitiesAdd, "CAP_SYS_ADMIN")) {
+		out.AllowPrivilegeEscalation = nil
+	}
+	return out
+}

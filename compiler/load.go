@@ -1,0 +1,118 @@
+package compiler
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+
+	"cuelang.org/go/cue"
+	"cuelang.org/go/cue/build"
+	"cuelang.org/go/cue/cuecontext"
+	"cuelang.org/go/cue/load"
+
+	"github.com/pipec/pipec/schema"
+)
+
+// syntheticModule is the module file pipec provides, through the overlay,
+// when a configuration directory has no cue.mod of its own.
+const syntheticModule = `module: "pipec.local/config@v0"
+language: version: "v0.9.0"
+`
+
+// loaded is a configuration loaded and built, before unification.
+type loaded struct {
+	ctx    *cue.Context
+	user   cue.Value
+	schema cue.Value
+	// schemaDir is the absolute directory under which the schema's files
+	// appear; positions inside it are not the user's.
+	schemaDir string
+}
+
+// loadConfig reads the CUE package in dir, with pipec's schema importable as
+// schema.ImportPath, and builds it together with the schema.
+func loadConfig(dir string, overlay map[string][]byte) (*loaded, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, err
+	}
+	if st, err := os.Stat(abs); err != nil || !st.IsDir() {
+		if _, ok := overlay[filepath.Join(abs, "pipec.cue")]; !ok {
+			return nil, fmt.Errorf("%s is not a directory", dir)
+		}
+	}
+	root, hasModule := findModuleRoot(abs)
+	ov := make(map[string]load.Source, len(overlay)+8)
+	for name, data := range overlay {
+		ov[name] = load.FromBytes(data)
+	}
+	if !hasModule {
+		root = abs
+		ov[filepath.Join(root, "cue.mod", "module.cue")] = load.FromString(syntheticModule)
+	}
+	schemaDir := filepath.Join(root, "cue.mod", "pkg", filepath.FromSlash(schema.ImportPath))
+	files, err := fs.ReadDir(schema.FS, ".")
+	if err != nil {
+		return nil, err
+	}
+	for _, f := range files {
+		if path.Ext(f.Name()) != ".cue" {
+			continue
+		}
+		data, err := fs.ReadFile(schema.FS, f.Name())
+		if err != nil {
+			return nil, err
+		}
+		ov[filepath.Join(schemaDir, f.Name())] = load.FromBytes(data)
+	}
+
+	cfg := &load.Config{
+		Dir:        abs,
+		ModuleRoot: root,
+		Overlay:    ov,
+	}
+	insts := load.Instances([]string{".", schema.ImportPath}, cfg)
+	if len(insts) != 2 {
+		return nil, fmt.Errorf("internal error: loaded %d CUE instances, want 2", len(insts))
+	}
+	for _, inst := range insts {
+		if inst.Err != nil {
+			return nil, inst.Err
+		}
+	}
+	if len(insts[0].Files) == 0 {
+		return nil, fmt.Errorf("no CUE files in %s", dir)
+	}
+	ctx := cuecontext.New()
+	vals, err := ctx.BuildInstances([]*build.Instance{insts[0], insts[1]})
+	if err != nil {
+		return nil, err
+	}
+	return &loaded{ctx: ctx, user: vals[0], schema: vals[1], schemaDir: schemaDir}, nil
+}
+
+// findModuleRoot returns the nearest directory at or above dir that holds
+// cue.mod/module.cue.
+func findModuleRoot(dir string) (string, bool) {
+	for d := dir; ; {
+		if _, err := os.Stat(filepath.Join(d, "cue.mod", "module.cue")); err == nil {
+			return d, true
+		} else if !errors.Is(err, fs.ErrNotExist) {
+			return "", false
+		}
+		parent := filepath.Dir(d)
+		if parent == d {
+			return "", false
+		}
+		d = parent
+	}
+}
+
+// isSchemaFile reports whether a file name belongs to the embedded schema.
+func (l *loaded) isSchemaFile(name string) bool {
+	return name == "" || strings.HasPrefix(name, l.schemaDir+string(filepath.Separator))
+}

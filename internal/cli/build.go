@@ -1,0 +1,60 @@
+package cli
+
+import (
+	"fmt"
+	"io"
+
+	"github.com/spf13/cobra"
+
+	"github.com/pipec/pipec/internal/render"
+)
+
+type buildOptions struct {
+	outDir string
+	format string
+}
+
+func newBuildCmd(stdout, stderr io.Writer) *cobra.Command {
+	var opts buildOptions
+	cmd := &cobra.Command{
+		Use:   "build [dir]",
+		Short: "Compile the configuration in dir and print or write the generated resources",
+		Long: `build compiles the CUE configuration in dir (default ".") and prints the
+generated resources to stdout as a multi-document YAML stream (or a JSON
+List), or with -o writes one file per resource into a directory.
+
+With -o the directory is only changed after the whole build succeeded;
+files pipec wrote before and no longer generates are removed, and files pipec
+did not write are never touched.`,
+		Args:              cobra.MaximumNArgs(1),
+		ValidArgsFunction: completeDirs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runBuild(cmd, dirArg(args), opts, stdout, stderr)
+		},
+	}
+	cmd.Flags().StringVarP(&opts.outDir, "output-dir", "o", "", "write one file per resource into `DIR` instead of printing them")
+	cmd.Flags().StringVar(&opts.format, "format", "yaml", "output format: yaml or json")
+	_ = cmd.RegisterFlagCompletionFunc("format", cobra.FixedCompletions([]string{"yaml", "json"}, cobra.ShellCompDirectiveNoFileComp))
+	return cmd
+}
+
+func runBuild(cmd *cobra.Command, dir string, opts buildOptions, stdout, stderr io.Writer) error {
+	format, err := render.ParseFormat(opts.format)
+	if err != nil {
+		return &exitError{code: ExitEval, msg: err.Error()}
+	}
+	res, err := compile(cmd.Context(), dir)
+	if err != nil {
+		return err
+	}
+	if opts.outDir == "" {
+		return render.Stream(stdout, res.Objects, format)
+	}
+	rep, err := render.WriteDir(opts.outDir, res.Objects, format)
+	if err != nil {
+		return &exitError{code: ExitEval, msg: fmt.Sprintf("writing %s: %v", opts.outDir, err)}
+	}
+	fmt.Fprintf(stderr, "pipec: %s: %d written, %d unchanged, %d removed\n",
+		opts.outDir, len(rep.Written), len(rep.Unchanged), len(rep.Removed))
+	return nil
+}

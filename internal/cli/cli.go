@@ -1,0 +1,118 @@
+// Package cli is pipec's command-line interface: a thin layer over the
+// compiler package that parses flags, prints findings once to stderr and
+// data to stdout, and derives the exit code from the findings.
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/pipec/pipec/internal/diag"
+)
+
+// Exit codes.
+const (
+	// ExitOK: the configuration is valid (warnings allowed).
+	ExitOK = 0
+	// ExitFindings: the configuration has error findings.
+	ExitFindings = 1
+	// ExitEval: pipec could not evaluate the configuration (CUE syntax or
+	// load error, missing directory, bad flags).
+	ExitEval = 2
+)
+
+// Main runs pipec with the process's arguments and standard streams and
+// returns the exit code.
+func Main() int {
+	return Run(os.Args[1:], os.Stdout, os.Stderr)
+}
+
+// Run runs pipec with args, writing data to stdout and findings and logs to
+// stderr, and returns the exit code.
+func Run(args []string, stdout, stderr io.Writer) int {
+	root := newRootCmd(stdout, stderr)
+	root.SetArgs(args)
+	err := root.Execute()
+	return report(stderr, err)
+}
+
+// exitError carries an exit code and the findings that explain it.
+type exitError struct {
+	code  int
+	diags diag.List
+	msg   string
+}
+
+func (e *exitError) Error() string {
+	if e.msg != "" {
+		return e.msg
+	}
+	return e.diags.Error()
+}
+
+// report prints err once and returns the exit code it stands for.
+func report(stderr io.Writer, err error) int {
+	if err == nil {
+		return ExitOK
+	}
+	var ee *exitError
+	if errors.As(err, &ee) {
+		printDiagnostics(stderr, ee.diags)
+		if ee.msg != "" {
+			fmt.Fprintf(stderr, "pipec: %s\n", ee.msg)
+		}
+		return ee.code
+	}
+	// Anything else comes from flag parsing or argument validation.
+	fmt.Fprintf(stderr, "pipec: %v\nRun 'pipec --help' for usage.\n", err)
+	return ExitEval
+}
+
+func printDiagnostics(w io.Writer, ds diag.List) {
+	for _, d := range ds {
+		fmt.Fprintln(w, d.String())
+	}
+}
+
+func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "pipec",
+		Short: "Compile CUE CI/CD definitions into validated Tekton resources",
+		Long: `pipec loads CI/CD definitions written in CUE, checks them against its
+schema and Tekton's own validation, and compiles them into the resources
+Kubernetes controllers run.
+
+Exit codes: 0 valid, 1 findings, 2 could not evaluate.`,
+		SilenceErrors: true,
+		SilenceUsage:  true,
+	}
+	root.CompletionOptions.DisableDefaultCmd = true
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
+		return &exitError{code: ExitEval, msg: err.Error() + "\nRun 'pipec --help' for usage."}
+	})
+	root.AddCommand(
+		newBuildCmd(stdout, stderr),
+		newVetCmd(stderr),
+		newVersionCmd(stdout),
+		newCompletionCmd(stdout),
+	)
+	return root
+}
+
+// dirArg returns the configuration directory argument, "." by default.
+func dirArg(args []string) string {
+	if len(args) == 0 {
+		return "."
+	}
+	return args[0]
+}
+
+func completeDirs(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+	return nil, cobra.ShellCompDirectiveFilterDirs
+}

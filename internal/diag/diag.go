@@ -1,0 +1,113 @@
+// Package diag holds pipec's findings about a configuration: what is wrong,
+// where in the CUE sources, what was expected and how to fix it. Findings are
+// data; callers derive exit codes and output formats from them.
+package diag
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/pipec/pipec/model"
+)
+
+// Severity orders findings.
+type Severity int
+
+// Severities, from least to most severe.
+const (
+	Warning Severity = iota
+	Error
+)
+
+func (s Severity) String() string {
+	if s == Error {
+		return "error"
+	}
+	return "warning"
+}
+
+// Diagnostic is one finding about the configuration.
+type Diagnostic struct {
+	Severity Severity
+	// Pos is where in the CUE sources the offending value was written.
+	Pos model.Pos
+	// Path is the CUE field path of the offending value.
+	Path model.Path
+	// Message says what is wrong.
+	Message string
+	// Expected says what would have been valid.
+	Expected string
+	// Hint says how to fix it.
+	Hint string
+	// Source names the checker: "cue", "pipec", "tekton", ...
+	Source string
+}
+
+// String formats d as "file:line:col: path: message; expected ...; hint: ...".
+func (d Diagnostic) String() string {
+	var b strings.Builder
+	if d.Pos.IsValid() {
+		b.WriteString(d.Pos.String())
+		b.WriteString(": ")
+	}
+	if d.Path != "" {
+		b.WriteString(string(d.Path))
+		b.WriteString(": ")
+	}
+	if d.Severity == Warning {
+		b.WriteString("warning: ")
+	}
+	b.WriteString(d.Message)
+	if d.Expected != "" {
+		b.WriteString("; expected ")
+		b.WriteString(d.Expected)
+	}
+	if d.Hint != "" {
+		b.WriteString("; hint: ")
+		b.WriteString(d.Hint)
+	}
+	return b.String()
+}
+
+// List is a set of findings.
+type List []Diagnostic
+
+// Add appends a finding.
+func (l *List) Add(d Diagnostic) { *l = append(*l, d) }
+
+// Errorf appends an error finding at path, positioned by src.
+func (l *List) Errorf(src model.SourceMap, path model.Path, format string, args ...any) *Diagnostic {
+	*l = append(*l, Diagnostic{Severity: Error, Pos: src.Lookup(path), Path: path, Message: fmt.Sprintf(format, args...), Source: "pipec"})
+	return &(*l)[len(*l)-1]
+}
+
+// HasErrors reports whether any finding is an error.
+func (l List) HasErrors() bool {
+	return slices.ContainsFunc(l, func(d Diagnostic) bool { return d.Severity == Error })
+}
+
+// Sort orders findings by file, line, column, path and message, and drops
+// exact duplicates, so output is stable.
+func (l List) Sort() List {
+	slices.SortStableFunc(l, func(a, b Diagnostic) int {
+		return cmp.Or(
+			cmp.Compare(a.Pos.File, b.Pos.File),
+			cmp.Compare(a.Pos.Line, b.Pos.Line),
+			cmp.Compare(a.Pos.Col, b.Pos.Col),
+			cmp.Compare(a.Path, b.Path),
+			cmp.Compare(a.Message, b.Message),
+		)
+	})
+	return slices.Compact(l)
+}
+
+// Error makes a List usable as an error; it prints one finding per line.
+func (l List) Error() string {
+	lines := make([]string, len(l))
+	for i, d := range l {
+		lines[i] = d.String()
+	}
+	return strings.Join(lines, "\n")
+}

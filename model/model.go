@@ -1,0 +1,250 @@
+// Package model is the plain Go form of a pipec configuration after the
+// compiler has loaded, unified and checked it. Targets read a Plan and never
+// see CUE values; every node keeps the CUE path it came from so that target
+// findings can be reported at the CUE source.
+package model
+
+// Plan is a whole, checked pipec configuration.
+type Plan struct {
+	// Namespace for the generated CI resources; empty means none.
+	Namespace string
+	// Tasks is the library of reusable tasks, sorted by name.
+	Tasks []*TaskDef
+	// Pipelines sorted by name.
+	Pipelines []*Pipeline
+	// Sources maps CUE paths to their positions.
+	Sources SourceMap
+}
+
+// Task returns the reusable task with the given name, or nil.
+func (p *Plan) Task(name string) *TaskDef {
+	for _, t := range p.Tasks {
+		if t.Name == name {
+			return t
+		}
+	}
+	return nil
+}
+
+// Value is a parameter value: a string, an array of strings or an object of
+// strings.
+type Value struct {
+	Type   ParamType
+	String string
+	Array  []string
+	Object map[string]string
+}
+
+// ParamType is the type of a parameter or result.
+type ParamType string
+
+// Parameter and result types.
+const (
+	TypeString ParamType = "string"
+	TypeArray  ParamType = "array"
+	TypeObject ParamType = "object"
+)
+
+// Param declares a parameter.
+type Param struct {
+	Name        string
+	Type        ParamType
+	Description string
+	Default     *Value
+	// Properties are the keys of an object parameter, sorted.
+	Properties []string
+	Path       Path
+}
+
+// Workspace declares a workspace of a pipeline or a task.
+type Workspace struct {
+	Name        string
+	Description string
+	Optional    bool
+	ReadOnly    bool
+	MountPath   string
+	Path        Path
+}
+
+// Result declares a task result.
+type Result struct {
+	Name        string
+	Type        ParamType
+	Description string
+	Properties  []string
+	Path        Path
+}
+
+// PipelineResult is a pipeline result taken from task results.
+type PipelineResult struct {
+	Name        string
+	Type        ParamType
+	Description string
+	Value       Value
+	Path        Path
+}
+
+// TaskDef is a task: reusable (from the task library) or inline.
+type TaskDef struct {
+	Name        string
+	Description string
+	DisplayName string
+	Labels      map[string]string
+	Annotations map[string]string
+	Params      []*Param
+	Workspaces  []*Workspace
+	Results     []*Result
+	Steps       []*Step
+	Path        Path
+}
+
+// Result returns the declared result with the given name, or nil.
+func (t *TaskDef) Result(name string) *Result {
+	for _, r := range t.Results {
+		if r.Name == name {
+			return r
+		}
+	}
+	return nil
+}
+
+// Pipeline is a CI pipeline.
+type Pipeline struct {
+	Name        string
+	Description string
+	DisplayName string
+	Labels      map[string]string
+	Annotations map[string]string
+	Params      []*Param
+	Workspaces  []*Workspace
+	// Tasks in a stable topological order (dependencies first, then by
+	// name).
+	Tasks []*PipelineTask
+	// Finally tasks sorted by name.
+	Finally []*PipelineTask
+	Results []*PipelineResult
+	// Timeout for runs of the pipeline, a Go duration; empty if unset.
+	Timeout string
+	Path    Path
+}
+
+// Param returns the declared parameter with the given name, or nil.
+func (p *Pipeline) Param(name string) *Param {
+	for _, x := range p.Params {
+		if x.Name == name {
+			return x
+		}
+	}
+	return nil
+}
+
+// PipelineTask is a node of a pipeline's graph.
+type PipelineTask struct {
+	Name        string
+	Description string
+	DisplayName string
+	// Uses names a reusable task; empty for inline tasks.
+	Uses string
+	// Inline is the task's own definition when it declares steps inline.
+	Inline     *TaskDef
+	Params     []*Arg
+	Workspaces []*WorkspaceBinding
+	// After lists the tasks this one explicitly runs after, sorted.
+	After   []string
+	When    []*When
+	Retries int
+	Timeout string
+	Matrix  *Matrix
+	Finally bool
+	Path    Path
+}
+
+// Arg is a value passed to a parameter.
+type Arg struct {
+	Name  string
+	Value Value
+	Path  Path
+}
+
+// WorkspaceBinding binds a task workspace to a pipeline workspace.
+type WorkspaceBinding struct {
+	Name    string
+	From    string
+	SubPath string
+	Path    Path
+}
+
+// When guards a task.
+type When struct {
+	Input    string
+	Operator string
+	Values   []string
+	Path     Path
+}
+
+// Matrix fans a task out over parameter combinations.
+type Matrix struct {
+	Params  []*Arg
+	Include []*MatrixInclude
+	Path    Path
+}
+
+// MatrixInclude is an explicit matrix combination.
+type MatrixInclude struct {
+	Name   string
+	Params []*Arg
+	Path   Path
+}
+
+// Step is one container of a task.
+type Step struct {
+	Name            string
+	Image           string
+	Script          string
+	Command         []string
+	Args            []string
+	Env             []*EnvVar
+	WorkingDir      string
+	Resources       Resources
+	SecurityContext SecurityContext
+	Timeout         string
+	OnError         string
+	Path            Path
+}
+
+// EnvVar is an environment variable of a step.
+type EnvVar struct {
+	Name string
+	// Value is a literal; empty when the variable comes from a reference.
+	Value        string
+	SecretRef    *KeyRef
+	ConfigMapRef *KeyRef
+	Path         Path
+}
+
+// KeyRef names a key of a Secret or ConfigMap.
+type KeyRef struct {
+	Name string
+	Key  string
+}
+
+// Resources are compute requests and limits, keyed by resource name ("cpu",
+// "memory") with quantity strings as values, defaults already applied.
+type Resources struct {
+	Requests map[string]string
+	Limits   map[string]string
+}
+
+// SecurityContext is a step's effective security settings, defaults applied.
+// Nil pointers mean "not set".
+type SecurityContext struct {
+	RunAsNonRoot             *bool
+	RunAsUser                *int64
+	RunAsGroup               *int64
+	AllowPrivilegeEscalation *bool
+	Privileged               *bool
+	ReadOnlyRootFilesystem   *bool
+	SeccompProfile           string
+	CapabilitiesAdd          []string
+	CapabilitiesDrop         []string
+}

@@ -1,0 +1,372 @@
+// Package tekton is pipec's Tekton target: it turns the pipelines and tasks
+// of a model.Plan into tekton.dev/v1 Pipeline and Task objects, built from
+// Tekton's own Go types and checked with Tekton's own validation, whose
+// findings are mapped back to the CUE source.
+package tekton
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	v1 "github.com/tektoncd/pipeline/pkg/apis/pipeline/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/selection"
+	"knative.dev/pkg/apis"
+
+	"github.com/pipec/pipec/internal/diag"
+	"github.com/pipec/pipec/model"
+	"github.com/pipec/pipec/targets"
+)
+
+// Name of the target.
+const Name = "tekton"
+
+// APIVersion of the generated objects.
+const APIVersion = "tekton.dev/v1"
+
+// Labels and annotations pipec puts on what it generates.
+const (
+	LabelManagedBy         = "app.kubernetes.io/managed-by"
+	ManagedBy              = "pipec"
+	AnnotationRunTimeout   = "pipec.dev/run-timeout"
+	AnnotationGeneratedFor = "pipec.dev/source"
+)
+
+// Target is the Tekton target.
+type Target struct{}
+
+// New returns the Tekton target.
+func New() Target { return Target{} }
+
+// Name implements targets.Target.
+func (Target) Name() string { return Name }
+
+// Generate implements targets.Target: one Task per library task, one
+// Pipeline per pipeline, each validated by Tekton.
+func (Target) Generate(ctx context.Context, plan *model.Plan) ([]targets.Object, diag.List) {
+	var objs []targets.Object
+	var diags diag.List
+	for _, t := range plan.Tasks {
+		sm := newSourceMap(t.Path)
+		task := &v1.Task{
+			TypeMeta:   metav1.TypeMeta{APIVersion: APIVersion, Kind: "Task"},
+			ObjectMeta: objectMeta(t.Name, plan.Namespace, t.Labels, t.Annotations),
+			Spec:       taskSpec(t, "spec", sm),
+		}
+		diags = append(diags, validate(ctx, task, sm, plan.Sources)...)
+		objs = append(objs, targets.Object{Target: Name, APIVersion: APIVersion, Kind: "Task", Namespace: plan.Namespace, Name: t.Name, Value: task, Source: t.Path})
+	}
+	for _, p := range plan.Pipelines {
+		sm := newSourceMap(p.Path)
+		pl := &v1.Pipeline{
+			TypeMeta:   metav1.TypeMeta{APIVersion: APIVersion, Kind: "Pipeline"},
+			ObjectMeta: objectMeta(p.Name, plan.Namespace, p.Labels, p.Annotations),
+			Spec:       pipelineSpec(plan, p, sm),
+		}
+		if p.Timeout != "" {
+			pl.Annotations[AnnotationRunTimeout] = p.Timeout
+		}
+		diags = append(diags, validate(ctx, pl, sm, plan.Sources)...)
+		objs = append(objs, targets.Object{Target: Name, APIVersion: APIVersion, Kind: "Pipeline", Namespace: plan.Namespace, Name: p.Name, Value: pl, Source: p.Path})
+	}
+	return objs, diags
+}
+
+func objectMeta(name, ns string, labels, annotations map[string]string) metav1.ObjectMeta {
+	l := map[string]string{LabelManagedBy: ManagedBy}
+	for k, v := range labels {
+		l[k] = v
+	}
+	a := map[string]string{}
+	for k, v := range annotations {
+		a[k] = v
+	}
+	return metav1.ObjectMeta{Name: name, Namespace: ns, Labels: l, Annotations: a}
+}
+
+func paramSpecs(params []*model.Param, base string, sm *sourceMap) v1.ParamSpecs {
+	var out v1.ParamSpecs
+	for i, p := range params {
+		sm.setList(base+".params", i, p.Name, p.Path)
+		ps := v1.ParamSpec{Name: p.Name, Type: v1.ParamType(p.Type), Description: p.Description}
+		if p.Default != nil {
+			ps.Default = paramValue(*p.Default)
+		}
+		if len(p.Properties) > 0 {
+			ps.Properties = map[string]v1.PropertySpec{}
+			for _, k := range p.Properties {
+				ps.Properties[k] = v1.PropertySpec{Type: v1.ParamTypeString}
+			}
+		}
+		out = append(out, ps)
+	}
+	return out
+}
+
+func paramValue(v model.Value) *v1.ParamValue {
+	switch v.Type {
+	case model.TypeArray:
+		arr := v.Array
+		if arr == nil {
+			arr = []string{}
+		}
+		return &v1.ParamValue{Type: v1.ParamTypeArray, ArrayVal: arr}
+	case model.TypeObject:
+		return v1.NewObject(v.Object)
+	}
+	return &v1.ParamValue{Type: v1.ParamTypeString, StringVal: v.String}
+}
+
+func taskSpec(t *model.TaskDef, base string, sm *sourceMap) v1.TaskSpec {
+	spec := v1.TaskSpec{
+		Description: t.Description,
+		DisplayName: t.DisplayName,
+		Params:      paramSpecs(t.Params, base, sm),
+	}
+	for i, w := range t.Workspaces {
+		sm.setList(base+".workspaces", i, w.Name, w.Path)
+		spec.Workspaces = append(spec.Workspaces, v1.WorkspaceDeclaration{
+			Name: w.Name, Description: w.Description, Optional: w.Optional, ReadOnly: w.ReadOnly, MountPath: w.MountPath,
+		})
+	}
+	for i, r := range t.Results {
+		sm.setList(base+".results", i, r.Name, r.Path)
+		tr := v1.TaskResult{Name: r.Name, Type: v1.ResultsType(r.Type), Description: r.Description}
+		if len(r.Properties) > 0 {
+			tr.Properties = map[string]v1.PropertySpec{}
+			for _, k := range r.Properties {
+				tr.Properties[k] = v1.PropertySpec{Type: v1.ParamTypeString}
+			}
+		}
+		spec.Results = append(spec.Results, tr)
+	}
+	sm.set(base+".steps", t.Path.Field("steps"))
+	for i, s := range t.Steps {
+		sm.setList(base+".steps", i, s.Name, s.Path)
+		spec.Steps = append(spec.Steps, step(s))
+	}
+	return spec
+}
+
+func step(s *model.Step) v1.Step {
+	st := v1.Step{
+		Name:            s.Name,
+		Image:           s.Image,
+		Script:          s.Script,
+		Command:         s.Command,
+		Args:            s.Args,
+		WorkingDir:      s.WorkingDir,
+		OnError:         v1.OnErrorType(s.OnError),
+		SecurityContext: securityContext(s.SecurityContext),
+	}
+	for _, e := range s.Env {
+		ev := corev1.EnvVar{Name: e.Name, Value: e.Value}
+		switch {
+		case e.SecretRef != nil:
+			ev.ValueFrom = &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{
+				LocalObjectReference: corev1.LocalObjectReference{Name: e.SecretRef.Name}, Key: e.SecretRef.Key,
+			}}
+		case e.ConfigMapRef != nil:
+			ev.ValueFrom = &corev1.EnvVarSource{ConfigMapKeyRef: &corev1.ConfigMapKeySelector{
+				LocalObjectReference: corev1.LocalObjectReference{Name: e.ConfigMapRef.Name}, Key: e.ConfigMapRef.Key,
+			}}
+		}
+		st.Env = append(st.Env, ev)
+	}
+	st.ComputeResources = corev1.ResourceRequirements{
+		Requests: resourceList(s.Resources.Requests),
+		Limits:   resourceList(s.Resources.Limits),
+	}
+	if s.Timeout != "" {
+		st.Timeout = duration(s.Timeout)
+	}
+	return st
+}
+
+// resourceList converts quantities the compiler has already checked.
+func resourceList(m map[string]string) corev1.ResourceList {
+	if len(m) == 0 {
+		return nil
+	}
+	out := corev1.ResourceList{}
+	for k, v := range m {
+		if q, err := resource.ParseQuantity(v); err == nil {
+			out[corev1.ResourceName(k)] = q
+		}
+	}
+	return out
+}
+
+func duration(s string) *metav1.Duration {
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return nil
+	}
+	return &metav1.Duration{Duration: d}
+}
+
+func securityContext(s model.SecurityContext) *corev1.SecurityContext {
+	sc := &corev1.SecurityContext{
+		RunAsNonRoot:             s.RunAsNonRoot,
+		RunAsUser:                s.RunAsUser,
+		RunAsGroup:               s.RunAsGroup,
+		AllowPrivilegeEscalation: s.AllowPrivilegeEscalation,
+		Privileged:               s.Privileged,
+		ReadOnlyRootFilesystem:   s.ReadOnlyRootFilesystem,
+	}
+	if s.SeccompProfile != "" {
+		sc.SeccompProfile = &corev1.SeccompProfile{Type: corev1.SeccompProfileType(s.SeccompProfile)}
+	}
+	if len(s.CapabilitiesAdd)+len(s.CapabilitiesDrop) > 0 {
+		sc.Capabilities = &corev1.Capabilities{}
+		for _, c := range s.CapabilitiesAdd {
+			sc.Capabilities.Add = append(sc.Capabilities.Add, corev1.Capability(c))
+		}
+		for _, c := range s.CapabilitiesDrop {
+			sc.Capabilities.Drop = append(sc.Capabilities.Drop, corev1.Capability(c))
+		}
+	}
+	return sc
+}
+
+func pipelineSpec(plan *model.Plan, p *model.Pipeline, sm *sourceMap) v1.PipelineSpec {
+	spec := v1.PipelineSpec{
+		Description: p.Description,
+		DisplayName: p.DisplayName,
+		Params:      paramSpecs(p.Params, "spec", sm),
+	}
+	for i, w := range p.Workspaces {
+		sm.setList("spec.workspaces", i, w.Name, w.Path)
+		spec.Workspaces = append(spec.Workspaces, v1.PipelineWorkspaceDeclaration{Name: w.Name, Description: w.Description, Optional: w.Optional})
+	}
+	for i, t := range p.Tasks {
+		spec.Tasks = append(spec.Tasks, pipelineTask(plan, t, fmt.Sprintf("spec.tasks[%d]", i), sm))
+		sm.setKey("spec.tasks", t.Name, t.Path)
+	}
+	for i, t := range p.Finally {
+		spec.Finally = append(spec.Finally, pipelineTask(plan, t, fmt.Sprintf("spec.finally[%d]", i), sm))
+		sm.setKey("spec.finally", t.Name, t.Path)
+	}
+	for i, r := range p.Results {
+		sm.setList("spec.results", i, r.Name, r.Path)
+		spec.Results = append(spec.Results, v1.PipelineResult{
+			Name: r.Name, Type: v1.ResultsType(r.Type), Description: r.Description, Value: *paramValue(r.Value),
+		})
+	}
+	return spec
+}
+
+func pipelineTask(plan *model.Plan, t *model.PipelineTask, base string, sm *sourceMap) v1.PipelineTask {
+	sm.set(base, t.Path)
+	pt := v1.PipelineTask{
+		Name:        t.Name,
+		DisplayName: t.DisplayName,
+		Description: t.Description,
+		Retries:     t.Retries,
+		RunAfter:    t.After,
+	}
+	sm.set(base+".runAfter", t.Path.Field("after"))
+	if t.Inline != nil {
+		pt.TaskSpec = &v1.EmbeddedTask{TaskSpec: taskSpec(t.Inline, base+".taskSpec", sm)}
+	} else {
+		pt.TaskRef = &v1.TaskRef{Name: t.Uses}
+		sm.set(base+".taskRef", t.Path.Field("uses"))
+	}
+	for i, a := range t.Params {
+		sm.setList(base+".params", i, a.Name, a.Path)
+		pt.Params = append(pt.Params, v1.Param{Name: a.Name, Value: *paramValue(a.Value)})
+	}
+	for i, w := range t.Workspaces {
+		sm.setList(base+".workspaces", i, w.Name, w.Path)
+		pt.Workspaces = append(pt.Workspaces, v1.WorkspacePipelineTaskBinding{Name: w.Name, Workspace: w.From, SubPath: w.SubPath})
+	}
+	for i, w := range t.When {
+		sm.setList(base+".when", i, "", w.Path)
+		op := selection.In
+		if w.Operator == "notin" {
+			op = selection.NotIn
+		}
+		pt.When = append(pt.When, v1.WhenExpression{Input: w.Input, Operator: op, Values: w.Values})
+	}
+	if t.Matrix != nil {
+		sm.set(base+".matrix", t.Matrix.Path)
+		m := &v1.Matrix{}
+		for i, a := range t.Matrix.Params {
+			sm.setList(base+".matrix.params", i, a.Name, a.Path)
+			m.Params = append(m.Params, v1.Param{Name: a.Name, Value: *paramValue(a.Value)})
+		}
+		for i, inc := range t.Matrix.Include {
+			sm.setList(base+".matrix.include", i, inc.Name, inc.Path)
+			ip := v1.IncludeParams{Name: inc.Name}
+			for _, a := range inc.Params {
+				ip.Params = append(ip.Params, v1.Param{Name: a.Name, Value: *paramValue(a.Value)})
+			}
+			m.Include = append(m.Include, ip)
+		}
+		pt.Matrix = m
+	}
+	if t.Timeout != "" {
+		pt.Timeout = duration(t.Timeout)
+		sm.set(base+".timeout", t.Path.Field("timeout"))
+	}
+	return pt
+}
+
+// validate runs Tekton's own defaulting and validation, the same code its
+// admission webhook runs, on a copy of obj and maps each finding to the CUE
+// source.
+func validate(ctx context.Context, obj interface {
+	apis.Validatable
+}, sm *sourceMap, src model.SourceMap) diag.List {
+	ctx = apis.WithinCreate(ctx)
+	var fe *apis.FieldError
+	switch o := obj.(type) {
+	case *v1.Pipeline:
+		c := o.DeepCopy()
+		c.SetDefaults(ctx)
+		fe = c.Validate(ctx)
+	case *v1.Task:
+		c := o.DeepCopy()
+		c.SetDefaults(ctx)
+		fe = c.Validate(ctx)
+	default:
+		fe = obj.Validate(ctx)
+	}
+	if fe == nil {
+		return nil
+	}
+	var out diag.List
+	for _, e := range fe.WrappedErrors() {
+		if e.Level == apis.WarningLevel {
+			continue
+		}
+		paths := e.Paths
+		if len(paths) == 0 {
+			paths = []string{""}
+		}
+		for _, p := range paths {
+			path := sm.lookup(p)
+			msg := e.Message
+			if p != "" {
+				msg = fmt.Sprintf("%s (at %s)", e.Message, p)
+			}
+			d := diag.Diagnostic{
+				Severity: diag.Error,
+				Pos:      src.Lookup(path),
+				Path:     path,
+				Message:  "Tekton rejects the generated object: " + msg,
+				Hint:     strings.TrimSpace(e.Details),
+				Source:   Name,
+			}
+			if d.Hint == "" {
+				d.Hint = "fix the value at this position; the rule is Tekton's own (tektoncd/pipeline v1.10.0 validation)"
+			}
+			out = append(out, d)
+		}
+	}
+	return out
+}
