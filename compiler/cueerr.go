@@ -1,6 +1,7 @@
 package compiler
 
 import (
+	"errors"
 	"fmt"
 	"path/filepath"
 	"regexp"
@@ -113,7 +114,15 @@ func (x *explainer) help(labels []string) (expected, hint string) {
 	}
 	a := v.Attribute(attrKey)
 	if a.Err() != nil {
-		return "", ""
+		// The help may sit on the definition the field refers to, such
+		// as #ParamValue.
+		root, path := v.ReferencePath()
+		if !root.Exists() {
+			return "", ""
+		}
+		if a = root.LookupPath(path).Attribute(attrKey); a.Err() != nil {
+			return "", ""
+		}
 	}
 	expected, _, _ = a.Lookup(0, "expected")
 	hint, _, _ = a.Lookup(0, "hint")
@@ -152,7 +161,7 @@ func (x *explainer) userValue(labels []string) (string, bool) {
 		sels = append(sels, cue.Str(l))
 	}
 	v := x.user.LookupPath(cue.MakePath(sels...))
-	if !v.Exists() || !v.IsConcrete() {
+	if !v.Exists() || !v.IsConcrete() || v.Err() != nil {
 		return "", false
 	}
 	s := fmt.Sprint(v)
@@ -176,6 +185,7 @@ var (
 	reIncomplete  = regexp.MustCompile(`incomplete value|non-concrete value|cannot convert non-concrete`)
 	reEmptyDisj   = regexp.MustCompile(`errors in empty disjunction`)
 	reMismatch    = regexp.MustCompile(`conflicting values|mismatched types|out of bound|invalid value|does not match`)
+	reSyntax      = regexp.MustCompile(`^expected |^missing |^illegal |string literal not terminated`)
 	reCycleOrRefs = regexp.MustCompile(`reference .* not found|cycle`)
 )
 
@@ -278,10 +288,7 @@ func (x *explainer) explainGroup(labels []string, errs []cueerrors.Error) diag.D
 				d.Expected = "a value of type " + v.IncompleteKind().String()
 			}
 		}
-		d.Hint = hint
-		if d.Hint == "" {
-			d.Hint = fmt.Sprintf("set %s to a concrete value", path)
-		}
+		d.Hint = fmt.Sprintf("add %s: <value>", name)
 		return d
 	case reMismatch.MatchString(msg) || reEmptyDisj.MatchString(msg):
 		if got, ok := x.userValue(labels); ok {
@@ -291,7 +298,11 @@ func (x *explainer) explainGroup(labels []string, errs []cueerrors.Error) diag.D
 		}
 		d.Expected = expected
 		if d.Expected == "" {
-			d.Expected = describeConflict(msg)
+			if v, ok := x.schemaAt(labels); ok && len(errs) > 1 {
+				d.Expected = "a value of type " + v.IncompleteKind().String()
+			} else {
+				d.Expected = describeConflict(msg)
+			}
 		}
 		d.Hint = hint
 		if others := x.otherUserPositions(errs, d.Pos); d.Hint == "" && len(others) > 0 {
@@ -364,12 +375,19 @@ func (x *explainer) nearestUserPos(labels []string) model.Pos {
 
 // explainLoad converts an error from loading or building the instance.
 func (x *explainer) explainLoad(err error) diag.List {
+	var ce cueerrors.Error
+	if !errors.As(err, &ce) {
+		return diag.List{{Severity: diag.Error, Message: err.Error(), Source: "pipec"}}
+	}
 	var out diag.List
 	for _, e := range cueerrors.Errors(err) {
 		format, args := e.Msg()
 		d := diag.Diagnostic{Severity: diag.Error, Path: cuePath(e.Path()), Message: fmt.Sprintf(format, args...), Source: "cue"}
 		if p, ok := x.userPos(e); ok {
 			d.Pos = x.pos(p)
+		}
+		if reSyntax.MatchString(d.Message) {
+			d.Hint = "this is a CUE syntax error: look for an unclosed brace, bracket or string before this position"
 		}
 		if reCycleOrRefs.MatchString(d.Message) {
 			d.Hint = "check the spelling of the reference and that it is declared in this package or imported"

@@ -42,8 +42,11 @@ func loadConfig(dir string, overlay map[string][]byte) (*loaded, error) {
 	}
 	if st, err := os.Stat(abs); err != nil || !st.IsDir() {
 		if _, ok := overlay[filepath.Join(abs, "pipec.cue")]; !ok {
-			return nil, fmt.Errorf("%s is not a directory", dir)
+			return nil, fmt.Errorf("%s is not a directory; pass the directory that holds the configuration's .cue files", dir)
 		}
+	}
+	if !hasCUEFiles(abs, overlay) {
+		return nil, fmt.Errorf("no CUE files in %s; pass the directory that holds the configuration's .cue files", dir)
 	}
 	root, hasModule := findModuleRoot(abs)
 	ov := make(map[string]load.Source, len(overlay)+8)
@@ -85,7 +88,7 @@ func loadConfig(dir string, overlay map[string][]byte) (*loaded, error) {
 		}
 	}
 	if len(insts[0].Files) == 0 {
-		return nil, fmt.Errorf("no CUE files in %s", dir)
+		return nil, fmt.Errorf("no CUE files in %s; pass the directory that holds the configuration's .cue files", dir)
 	}
 	ctx := cuecontext.New()
 	vals, err := ctx.BuildInstances([]*build.Instance{insts[0], insts[1]})
@@ -93,6 +96,25 @@ func loadConfig(dir string, overlay map[string][]byte) (*loaded, error) {
 		return nil, err
 	}
 	return &loaded{ctx: ctx, user: vals[0], schema: vals[1], schemaDir: schemaDir}, nil
+}
+
+// hasCUEFiles reports whether dir (or the overlay) holds .cue files.
+func hasCUEFiles(dir string, overlay map[string][]byte) bool {
+	for name := range overlay {
+		if filepath.Dir(name) == dir && filepath.Ext(name) == ".cue" {
+			return true
+		}
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return false
+	}
+	for _, e := range entries {
+		if !e.IsDir() && filepath.Ext(e.Name()) == ".cue" {
+			return true
+		}
+	}
+	return false
 }
 
 // findModuleRoot returns the nearest directory at or above dir that holds
@@ -114,5 +136,8 @@ func findModuleRoot(dir string) (string, bool) {
 
 // isSchemaFile reports whether a file name belongs to the embedded schema.
 func (l *loaded) isSchemaFile(name string) bool {
-	return name == "" || strings.HasPrefix(name, l.schemaDir+string(filepath.Separator))
+	if name == "" {
+		return true
+	}
+	return l.schemaDir != "" && strings.HasPrefix(name, l.schemaDir+string(filepath.Separator))
 }
