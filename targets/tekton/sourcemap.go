@@ -26,6 +26,9 @@ func (s *sourceMap) set(field string, p model.Path) { s.m[field] = p }
 func (s *sourceMap) setList(field string, i int, name string, p model.Path) {
 	s.m[fmt.Sprintf("%s[%d]", field, i)] = p
 	if name != "" {
+		// Some Tekton checks report below an element by its name:
+		// results[0].out.properties.
+		s.m[fmt.Sprintf("%s[%d].%s", field, i, name)] = p
 		s.setKey(field, name, p)
 	}
 }

@@ -7,7 +7,9 @@ package tekton
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"strings"
+	"sync"
 	"time"
 
 	v1 "github.com/tektoncd/pipeline/pkg/apis/pipeline/v1"
@@ -49,7 +51,7 @@ func (Target) Name() string { return Name }
 // Pipeline per pipeline, each validated by Tekton.
 func (Target) Generate(ctx context.Context, plan *model.Plan) ([]targets.Object, diag.List) {
 	var objs []targets.Object
-	var diags diag.List
+	var maps []*sourceMap
 	for _, t := range plan.Tasks {
 		sm := newSourceMap(t.Path)
 		task := &v1.Task{
@@ -57,8 +59,8 @@ func (Target) Generate(ctx context.Context, plan *model.Plan) ([]targets.Object,
 			ObjectMeta: objectMeta(t.Name, plan.Namespace, t.Labels, t.Annotations),
 			Spec:       taskSpec(t, "spec", sm),
 		}
-		diags = append(diags, validate(ctx, task, sm, plan.Sources)...)
 		objs = append(objs, targets.Object{Target: Name, APIVersion: APIVersion, Kind: "Task", Namespace: plan.Namespace, Name: t.Name, Value: task, Source: t.Path})
+		maps = append(maps, sm)
 	}
 	for _, p := range plan.Pipelines {
 		sm := newSourceMap(p.Path)
@@ -70,10 +72,44 @@ func (Target) Generate(ctx context.Context, plan *model.Plan) ([]targets.Object,
 		if p.Timeout != "" {
 			pl.Annotations[AnnotationRunTimeout] = p.Timeout
 		}
-		diags = append(diags, validate(ctx, pl, sm, plan.Sources)...)
 		objs = append(objs, targets.Object{Target: Name, APIVersion: APIVersion, Kind: "Pipeline", Namespace: plan.Namespace, Name: p.Name, Value: pl, Source: p.Path})
+		maps = append(maps, sm)
 	}
-	return objs, diags
+	return objs, validateAll(ctx, objs, maps, plan.Sources)
+}
+
+// validateAll validates the objects concurrently (Tekton's validation is
+// CPU-bound and independent per object) and returns the findings in object
+// order, so output stays deterministic.
+func validateAll(ctx context.Context, objs []targets.Object, maps []*sourceMap, src model.SourceMap) diag.List {
+	results := make([]diag.List, len(objs))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
+	for i := range objs {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			defer func() {
+				// Tekton's validation is third-party code: report a panic
+				// as a finding at the object's source, never as a crash.
+				if r := recover(); r != nil {
+					results[i] = diag.List{{
+						Severity: diag.Error, Pos: src.Lookup(objs[i].Source), Path: objs[i].Source, Source: Name,
+						Message: fmt.Sprintf("Tekton's validation failed on the generated %s: %v", objs[i].Kind, r),
+						Hint:    "please report this with the configuration that caused it",
+					}}
+				}
+			}()
+			results[i] = validate(ctx, objs[i].Value.(apis.Validatable), maps[i], src)
+		}()
+	}
+	wg.Wait()
+	var out diag.List
+	for _, r := range results {
+		out = append(out, r...)
+	}
+	return out
 }
 
 func objectMeta(name, ns string, labels, annotations map[string]string) metav1.ObjectMeta {
@@ -358,7 +394,7 @@ func validate(ctx context.Context, obj interface {
 				Severity: diag.Error,
 				Pos:      src.Lookup(path),
 				Path:     path,
-				Message:  "Tekton rejects the generated object: " + msg,
+				Message:  "Tekton's validation rejects this: " + msg,
 				Hint:     strings.TrimSpace(e.Details),
 				Source:   Name,
 			}

@@ -1,0 +1,107 @@
+package compiler_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/pipec/pipec/compiler"
+)
+
+// BenchmarkBuild measures a whole build (load, unify, check, generate,
+// Tekton validation) of each example: what a pre-commit hook pays.
+func BenchmarkBuild(b *testing.B) {
+	for _, dir := range exampleDirs(b) {
+		b.Run(filepath.Base(dir), func(b *testing.B) {
+			benchBuild(b, dir, 0)
+		})
+	}
+}
+
+// BenchmarkBuildGenerated measures a generated configuration of 200
+// pipelines (5 tasks each, with a shared task library), the size of a large
+// organisation's monorepo.
+func BenchmarkBuildGenerated(b *testing.B) {
+	for _, n := range []int{200} {
+		b.Run(fmt.Sprintf("pipelines=%d", n), func(b *testing.B) {
+			dir := b.TempDir()
+			if err := os.WriteFile(filepath.Join(dir, "pipec.cue"), []byte(GenerateConfig(n)), 0o644); err != nil {
+				b.Fatal(err)
+			}
+			benchBuild(b, dir, n)
+		})
+	}
+}
+
+func benchBuild(b *testing.B, dir string, wantPipelines int) {
+	b.ReportAllocs()
+	for b.Loop() {
+		res, err := compiler.Build(context.Background(), compiler.Options{Dir: dir})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if res.Diagnostics.HasErrors() {
+			b.Fatalf("findings:\n%v", res.Diagnostics)
+		}
+		if wantPipelines > 0 && len(res.Plan.Pipelines) != wantPipelines {
+			b.Fatalf("built %d pipelines, want %d", len(res.Plan.Pipelines), wantPipelines)
+		}
+	}
+}
+
+// GenerateConfig returns a configuration with n pipelines written the way
+// people write them: each declared separately, sharing a task library.
+func GenerateConfig(n int) string {
+	var sb strings.Builder
+	sb.WriteString(`package ci
+
+namespace: "ci"
+
+_image: "docker.io/library/golang:1.25.11@sha256:00feed335fe561979f2cdcc30a5191231977c5631fe79c40f7d3ab63b4fa222f"
+
+tasks: {
+	clone: {
+		params: {url: {}, revision: default: "main"}
+		workspaces: output: {}
+		results: commit: {}
+		steps: [{name: "clone", image: _image, script: "git clone $(params.url) $(workspaces.output.path) && printf x > $(results.commit.path)"}]
+	}
+	test: {
+		params: packages: default: "./..."
+		workspaces: source: {}
+		steps: [{name: "test", image: _image, workingDir: "$(workspaces.source.path)", script: "go test $(params.packages)"}]
+	}
+}
+`)
+	for i := range n {
+		fmt.Fprintf(&sb, `
+pipelines: "service-%03d": {
+	params: {"git-url": {}, "git-revision": default: "main"}
+	workspaces: source: {}
+	tasks: {
+		clone: {
+			uses: "clone"
+			params: {url: "$(params.git-url)", revision: "$(params.git-revision)"}
+			workspaces: output: "source"
+		}
+		unit: {uses: "test", after: ["clone"], workspaces: source: "source", params: packages: "./pkg/..."}
+		integration: {uses: "test", after: ["clone"], workspaces: source: "source", params: packages: "./it/..."}
+		lint: {
+			after: ["clone"]
+			workspaces: source: "source"
+			steps: [{name: "vet", image: _image, workingDir: "$(workspaces.source.path)", script: "go vet ./..."}]
+		}
+		package: {
+			after: ["unit", "integration", "lint"]
+			params: commit: "$(tasks.clone.results.commit)"
+			steps: [{name: "pack", image: _image, script: "echo $(params.commit)"}]
+		}
+	}
+}
+`, i)
+	}
+	return sb.String()
+}

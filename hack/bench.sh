@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Benchmarks pipec: Go benchmarks of whole builds (each example and a
+# generated 200-pipeline configuration), summarised with benchstat, plus the
+# wall time of the pipec binary on each example (what a pre-commit hook
+# waits for, process start included).
+#
+#   hack/bench.sh                 # run and print a summary
+#   hack/bench.sh old.txt         # also compare with an earlier run's results
+#
+# Results are written to .cache/bench/new.txt.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export GOTOOLCHAIN=local
+count=${BENCH_COUNT:-6}
+out=.cache/bench
+mkdir -p "$out"
+benchstat_version=v0.0.0-20260908200009-22c9c6c9d4da
+
+go test -run '^$' -bench 'Build' -benchmem -count "$count" ./compiler | tee "$out/new.txt"
+echo
+go run "golang.org/x/perf/cmd/benchstat@$benchstat_version" ${1:+"$1"} "$out/new.txt"
+
+echo
+echo "pipec binary, wall time per run (median of 20):"
+go build -o bin/pipec ./cmd/pipec
+for ex in examples/*/; do
+  ts=()
+  for _ in $(seq 20); do
+    s=$(date +%s%N); bin/pipec vet "$ex" 2>/dev/null; e=$(date +%s%N)
+    ts+=($(( (e - s) / 1000000 )))
+  done
+  med=$(printf '%s\n' "${ts[@]}" | sort -n | sed -n 10p)
+  printf '  %-24s %4d ms\n' "$ex" "$med"
+done

@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Runs pipec's full test suite on a fresh machine: installs what it needs
+# (etcd from Debian's etcd-server package, the Go modules, a kube-apiserver
+# built from k8s.io/kubernetes in tools/kube), then vets and tests everything,
+# including the real API server tests. Safe to rerun: every step is cached.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export GOTOOLCHAIN=local
+step() { printf '\n== %s\n' "$*" >&2; }
+
+step "checking Go"
+go version
+want=$(sed -n 's/^go \([0-9.]*\)$/\1/p' go.mod)
+have=$(go env GOVERSION | sed 's/^go//')
+if [[ $(printf '%s\n%s\n' "$want" "$have" | sort -V | head -1) != "$want" ]]; then
+  echo "pipec needs Go $want or newer, found $have" >&2
+  exit 1
+fi
+
+step "installing etcd (Debian etcd-server) if missing"
+if ! command -v etcd >/dev/null; then
+  sudo=""
+  [[ $(id -u) -eq 0 ]] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends etcd-server >/dev/null
+  # The package starts a system etcd on the default ports; the tests run
+  # their own on free ports, so stop it if systemd started one.
+  $sudo systemctl stop etcd >/dev/null 2>&1 || true
+fi
+etcd --version | head -1
+
+step "downloading Go modules"
+go mod download
+(cd tools/kube && go mod download)
+
+step "building kube-apiserver for the integration tests (cached)"
+hack/kube-tools.sh
+
+step "go vet"
+go vet ./...
+
+step "checking formatting"
+unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './.cache/*'))
+if [[ -n $unformatted ]]; then
+  echo "gofmt needed on:" >&2
+  echo "$unformatted" >&2
+  exit 1
+fi
+
+step "go test (unit, golden, CLI scripts, fuzz seeds, real kube-apiserver)"
+go test -count=1 ./...
+
+step "benchmarks compile and run once"
+go test -run '^$' -bench . -benchtime 1x ./... >/dev/null
+
+echo >&2
+echo "all tests passed" >&2
