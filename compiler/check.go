@@ -41,6 +41,7 @@ func check(plan *model.Plan) diag.List {
 	for _, p := range plan.Pipelines {
 		c.checkPipeline(p)
 	}
+	c.checkDelivery()
 	return c.out
 }
 

@@ -19,6 +19,8 @@ import (
 	"github.com/pipec/pipec/internal/diag"
 	"github.com/pipec/pipec/model"
 	"github.com/pipec/pipec/targets"
+	"github.com/pipec/pipec/targets/argo"
+	"github.com/pipec/pipec/targets/kube"
 	"github.com/pipec/pipec/targets/tekton"
 )
 
@@ -57,9 +59,9 @@ type EvalError struct {
 
 func (e *EvalError) Error() string { return e.Diagnostics.Error() }
 
-// DefaultTargets are the built-in targets, in output order.
+// DefaultTargets are the built-in targets.
 func DefaultTargets() []targets.Target {
-	return []targets.Target{tekton.New()}
+	return []targets.Target{tekton.New(), kube.New(), argo.New()}
 }
 
 // Build loads, checks and compiles the configuration in opts.Dir. It returns
@@ -110,6 +112,7 @@ func Build(ctx context.Context, opts Options) (res *Result, err error) {
 
 	src := userSources(x)
 	plan, diags := decodePlan(node{v: unified}, src)
+	expandDeploys(plan)
 	diags = append(diags, check(plan)...)
 	res = &Result{Plan: plan}
 	if diags.HasErrors() {
@@ -134,8 +137,14 @@ func Build(ctx context.Context, opts Options) (res *Result, err error) {
 	return res, nil
 }
 
-// kindOrder puts objects that others refer to first.
-var kindOrder = map[string]int{"Namespace": 0, "Task": 10, "Pipeline": 20}
+// kindOrder puts objects that others refer to or live in first, as
+// `kubectl apply` of the stream needs.
+var kindOrder = map[string]int{
+	"Namespace": 0, "ResourceQuota": 1, "LimitRange": 2, "NetworkPolicy": 3,
+	"ServiceAccount": 4, "Role": 5, "RoleBinding": 6,
+	"Task": 10, "Pipeline": 11,
+	"AppProject": 20, "Application": 21, "Rollout": 30,
+}
 
 func sortObjects(objs []targets.Object) {
 	slices.SortStableFunc(objs, func(a, b targets.Object) int {
@@ -150,6 +159,7 @@ func sortObjects(objs []targets.Object) {
 		return cmp.Or(
 			cmp.Compare(ka, kb),
 			cmp.Compare(a.Kind, b.Kind),
+			cmp.Compare(a.Dir, b.Dir),
 			cmp.Compare(a.Namespace, b.Namespace),
 			cmp.Compare(a.Name, b.Name),
 		)

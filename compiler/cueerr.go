@@ -106,8 +106,19 @@ func (x *explainer) schemaAt(labels []string) (cue.Value, bool) {
 	return v, true
 }
 
-// help returns the expected/hint texts the schema attaches to a field.
+// help returns the expected/hint texts the schema attaches to a field, or,
+// for a list element without its own, to the list.
 func (x *explainer) help(labels []string) (expected, hint string) {
+	expected, hint = x.fieldHelp(labels)
+	if expected == "" && hint == "" && len(labels) > 0 {
+		if _, err := strconv.Atoi(labels[len(labels)-1]); err == nil {
+			return x.fieldHelp(labels[:len(labels)-1])
+		}
+	}
+	return expected, hint
+}
+
+func (x *explainer) fieldHelp(labels []string) (expected, hint string) {
 	v, ok := x.schemaAt(labels)
 	if !ok {
 		return "", ""

@@ -117,6 +117,9 @@ type decoder struct {
 	// diags are structural mistakes the schema cannot express well.
 	diags diag.List
 	src   model.SourceMap
+	// syncOverrides holds each deployment's explicit sync settings
+	// (automated, prune, selfHeal) until environments are known.
+	syncOverrides map[*model.Deployment][3]*bool
 }
 
 type stepDefaults struct {
@@ -125,7 +128,7 @@ type stepDefaults struct {
 }
 
 func decodePlan(root node, src model.SourceMap) (*model.Plan, diag.List) {
-	d := &decoder{src: src}
+	d := &decoder{src: src, syncOverrides: map[*model.Deployment][3]*bool{}}
 	def := root.field("defaults").field("step")
 	d.defaults.resources = decodeResources(def.field("resources"))
 	d.defaults.security = decodeSecurity(def.field("securityContext"))
@@ -137,6 +140,18 @@ func decodePlan(root node, src model.SourceMap) (*model.Plan, diag.List) {
 	root.field("pipelines").fields(func(name string, c node) {
 		plan.Pipelines = append(plan.Pipelines, d.pipeline(name, c))
 	})
+	plan.ArgoCD = d.argocd(root.field("argocd"))
+	root.field("environments").fields(func(name string, c node) {
+		plan.Environments = append(plan.Environments, d.environment(name, c))
+	})
+	root.field("teams").fields(func(name string, c node) {
+		plan.Teams = append(plan.Teams, d.team(name, c))
+	})
+	root.field("apps").fields(func(name string, c node) {
+		plan.Apps = append(plan.Apps, d.app(name, c))
+	})
+	d.resolveDelivery(plan)
+	plan.StepDefaults = model.StepDefaults{Resources: d.defaults.resources, SecurityContext: d.defaults.security}
 	plan.Sources = src
 	return plan, d.diags
 }
@@ -150,6 +165,7 @@ func (d *decoder) pipeline(name string, n node) *model.Pipeline {
 		Annotations: n.field("annotations").stringMap(),
 		Params:      decodeParams(n.field("params")),
 		Timeout:     n.field("timeout").str(),
+		Permissions: d.permissions(n.field("permissions")),
 		Path:        n.path,
 	}
 	n.field("workspaces").fields(func(name string, c node) {

@@ -12,6 +12,17 @@ type Plan struct {
 	Tasks []*TaskDef
 	// Pipelines sorted by name.
 	Pipelines []*Pipeline
+	// Environments sorted by promotion order, then name.
+	Environments []*Environment
+	// Teams sorted by name.
+	Teams []*Team
+	// Apps sorted by name.
+	Apps []*App
+	// ArgoCD is where Argo CD runs.
+	ArgoCD ArgoCD
+	// StepDefaults are the resources and security settings steps start
+	// from (defaults.step), for steps pipec generates itself.
+	StepDefaults StepDefaults
 	// Sources maps CUE paths to their positions.
 	Sources SourceMap
 }
@@ -24,6 +35,12 @@ func (p *Plan) Task(name string) *TaskDef {
 		}
 	}
 	return nil
+}
+
+// StepDefaults are what every step starts from.
+type StepDefaults struct {
+	Resources       Resources
+	SecurityContext SecurityContext
 }
 
 // Value is a parameter value: a string, an array of strings or an object of
@@ -125,8 +142,13 @@ type Pipeline struct {
 	Results []*PipelineResult
 	// Timeout for runs of the pipeline, a Go duration; empty if unset.
 	Timeout string
-	Path    Path
+	// Permissions its ServiceAccount gets in environments.
+	Permissions []*Permission
+	Path        Path
 }
+
+// ServiceAccount is the name of the ServiceAccount the pipeline runs as.
+func (p *Pipeline) ServiceAccount() string { return p.Name + "-pipeline" }
 
 // Param returns the declared parameter with the given name, or nil.
 func (p *Pipeline) Param(name string) *Param {

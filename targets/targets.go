@@ -22,6 +22,10 @@ type Object struct {
 	Value any
 	// Source is the CUE path the object was generated from.
 	Source model.Path
+	// Dir is the directory, relative to an output directory, the object's
+	// file goes in: its delivery unit ("ci", "environments/prod",
+	// "argocd").
+	Dir string
 }
 
 // Target generates objects from a plan. Findings are positioned at the CUE

@@ -83,6 +83,13 @@ func (l *List) Errorf(src model.SourceMap, path model.Path, format string, args 
 	return &(*l)[len(*l)-1]
 }
 
+// Warnf appends a warning at path, positioned by src.
+func (l *List) Warnf(src model.SourceMap, path model.Path, format string, args ...any) *Diagnostic {
+	d := l.Errorf(src, path, format, args...)
+	d.Severity = Warning
+	return d
+}
+
 // HasErrors reports whether any finding is an error.
 func (l List) HasErrors() bool {
 	return slices.ContainsFunc(l, func(d Diagnostic) bool { return d.Severity == Error })

@@ -1,6 +1,7 @@
 // Package e2e holds pipec's end-to-end tests against a real kube-apiserver
 // (see internal/kubetest): every example's output must be accepted by the
-// API server with the controllers' CRDs installed.
+// API server with the controllers' CRDs installed, and the namespaces pipec
+// generates must enforce what they promise.
 package e2e
 
 import (
@@ -13,9 +14,20 @@ import (
 	"strings"
 	"testing"
 
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
 	"github.com/pipec/pipec/compiler"
 	"github.com/pipec/pipec/internal/kubetest"
 	"github.com/pipec/pipec/internal/render"
+)
+
+// Controllers whose CRDs the tests install. Tekton and Argo CD come from
+// the main module's dependencies; Argo Rollouts is only needed for its CRDs
+// and is downloaded at a pinned version and checksum.
+const (
+	rolloutsModule  = "github.com/argoproj/argo-rollouts"
+	rolloutsVersion = "v1.8.3"
+	rolloutsSum     = "h1:blbtQva4IK9r6gFh+dWkCrLnFdPOWiv9ubQYu36qeaA="
 )
 
 var server *kubetest.Server
@@ -40,22 +52,50 @@ func run(m *testing.M) int {
 		s.Stop()
 		os.RemoveAll(dir)
 	}()
-	tekton, err := kubetest.ModuleDir("github.com/tektoncd/pipeline")
+	crds, err := crdFiles()
 	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	crds, err := filepath.Glob(filepath.Join(tekton, "config", "300-crds", "*.yaml"))
-	if err != nil || len(crds) == 0 {
-		fmt.Fprintf(os.Stderr, "e2e: no Tekton CRDs in %s: %v\n", tekton, err)
+		fmt.Fprintf(os.Stderr, "e2e: %v\n", err)
 		return 1
 	}
 	if err := s.InstallCRDs(ctx, crds...); err != nil {
-		fmt.Fprintf(os.Stderr, "e2e: installing Tekton CRDs: %v\n", err)
+		fmt.Fprintf(os.Stderr, "e2e: installing CRDs: %v\n", err)
+		return 1
+	}
+	if err := s.CreateNamespace(ctx, "argocd", nil); err != nil {
+		fmt.Fprintf(os.Stderr, "e2e: %v\n", err)
 		return 1
 	}
 	server = s
 	return m.Run()
+}
+
+// crdFiles lists the CRDs of Tekton Pipelines, Argo CD and Argo Rollouts,
+// from their modules.
+func crdFiles() ([]string, error) {
+	var files []string
+	for _, mod := range []struct{ path, glob string }{
+		{"github.com/tektoncd/pipeline", "config/300-crds/*.yaml"},
+		{"github.com/argoproj/argo-cd/v3", "manifests/crds/*-crd.yaml"},
+	} {
+		dir, err := kubetest.ModuleDir(mod.path)
+		if err != nil {
+			return nil, err
+		}
+		fs, err := filepath.Glob(filepath.Join(dir, mod.glob))
+		if err != nil || len(fs) == 0 {
+			return nil, fmt.Errorf("no CRDs at %s/%s", dir, mod.glob)
+		}
+		files = append(files, fs...)
+	}
+	dir, err := kubetest.DownloadModule(rolloutsModule, rolloutsVersion, rolloutsSum)
+	if err != nil {
+		return nil, err
+	}
+	fs, err := filepath.Glob(filepath.Join(dir, "manifests", "crds", "*-crd.yaml"))
+	if err != nil || len(fs) == 0 {
+		return nil, fmt.Errorf("no Argo Rollouts CRDs in %s", dir)
+	}
+	return append(files, fs...), nil
 }
 
 // examples lists the example directories.
@@ -74,68 +114,147 @@ func examples(t *testing.T) []string {
 		out = append(out, d)
 	}
 	sort.Strings(out)
-	if len(out) < 3 {
-		t.Fatalf("found %d examples, want at least 3", len(out))
+	if len(out) < 4 {
+		t.Fatalf("found %d examples, want at least 4", len(out))
 	}
 	return out
 }
 
+// objectsOf compiles an example and decodes its YAML output, as a user
+// would apply it.
+func objectsOf(t *testing.T, dir string) []*unstructured.Unstructured {
+	t.Helper()
+	res, err := compiler.Build(context.Background(), compiler.Options{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Diagnostics.HasErrors() {
+		t.Fatalf("example has findings:\n%v", res.Diagnostics)
+	}
+	var buf bytes.Buffer
+	if err := render.Stream(&buf, res.Objects, render.YAML); err != nil {
+		t.Fatal(err)
+	}
+	objs, err := kubetest.DecodeYAML(buf.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(objs) != len(res.Objects) {
+		t.Fatalf("decoded %d objects, generated %d", len(objs), len(res.Objects))
+	}
+	return objs
+}
+
 // TestExamplesAcceptedByAPIServer compiles every example and creates each
-// generated object on the API server (server-side dry run, strict field
-// validation) in its namespace.
+// generated object on the API server with strict field validation: the
+// namespaces for real (so later tests can use them), everything else with a
+// server-side dry run.
 func TestExamplesAcceptedByAPIServer(t *testing.T) {
 	ctx := context.Background()
 	for _, dir := range examples(t) {
 		t.Run(filepath.Base(dir), func(t *testing.T) {
-			res, err := compiler.Build(ctx, compiler.Options{Dir: dir})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if res.Diagnostics.HasErrors() {
-				t.Fatalf("example has findings:\n%v", res.Diagnostics)
-			}
-			var buf bytes.Buffer
-			if err := render.Stream(&buf, res.Objects, render.YAML); err != nil {
-				t.Fatal(err)
-			}
-			objs, err := kubetest.DecodeYAML(buf.Bytes())
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(objs) != len(res.Objects) {
-				t.Fatalf("decoded %d objects, generated %d", len(objs), len(res.Objects))
-			}
+			objs := objectsOf(t, dir)
+			kinds := map[string]int{}
 			for _, o := range objs {
-				if ns := o.GetNamespace(); ns != "" {
-					ensureNamespace(t, ns)
+				kinds[o.GetKind()]++
+				if o.GetKind() == "Namespace" {
+					ensureNamespace(t, o)
 				}
 			}
 			for _, o := range objs {
+				if ns := o.GetNamespace(); ns != "" && o.GetKind() != "Namespace" {
+					ensureNamespace(t, &unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": "Namespace", "metadata": map[string]any{"name": ns}}})
+				}
+			}
+			server.TakeWarnings()
+			for _, o := range objs {
+				if o.GetKind() == "Namespace" {
+					continue
+				}
 				if err := server.Create(ctx, o, true); err != nil {
 					t.Errorf("API server rejected %s", err)
 				}
 			}
+			for _, w := range server.TakeWarnings() {
+				t.Errorf("API server warning: %s", w)
+			}
+			t.Logf("accepted without warnings: %v", kinds)
 		})
 	}
 }
 
 var namespaces = map[string]bool{}
 
-func ensureNamespace(t *testing.T, ns string) {
+func ensureNamespace(t *testing.T, o *unstructured.Unstructured) {
 	t.Helper()
-	if namespaces[ns] {
+	if namespaces[o.GetName()] {
 		return
 	}
-	if err := server.CreateNamespace(context.Background(), ns, nil); err != nil && !strings.Contains(err.Error(), "already exists") {
+	if err := server.Create(context.Background(), o, false); err != nil && !strings.Contains(err.Error(), "already exists") {
 		t.Fatal(err)
 	}
-	namespaces[ns] = true
+	namespaces[o.GetName()] = true
+}
+
+func ensureNamespaceNamed(t *testing.T, name string) {
+	t.Helper()
+	ensureNamespace(t, &unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": "Namespace", "metadata": map[string]any{"name": name}}})
+}
+
+// TestRestrictedNamespaceRejectsPrivilegedPod applies the shop example's
+// dev namespace (Pod Security "restricted") and shows admission at work: a
+// privileged pod is rejected, a pod with pipec's default step security
+// context is admitted.
+func TestRestrictedNamespaceRejectsPrivilegedPod(t *testing.T) {
+	var ns *unstructured.Unstructured
+	for _, o := range objectsOf(t, "../../examples/shop") {
+		if o.GetKind() == "Namespace" && o.GetName() == "shop-dev" {
+			ns = o
+		}
+	}
+	if ns == nil {
+		t.Fatal("the shop example has no shop-dev namespace")
+	}
+	if got := ns.GetLabels()["pod-security.kubernetes.io/enforce"]; got != "restricted" {
+		t.Fatalf("shop-dev enforces %q, want restricted", got)
+	}
+	ensureNamespace(t, ns)
+	ctx := context.Background()
+	// No controller-manager runs, so create the ServiceAccount admission
+	// expects.
+	sa := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": "ServiceAccount", "metadata": map[string]any{"name": "default", "namespace": "shop-dev"}}}
+	if err := server.Create(ctx, sa, false); err != nil && !strings.Contains(err.Error(), "already exists") {
+		t.Fatal(err)
+	}
+	pod := func(name string, securityContext map[string]any) *unstructured.Unstructured {
+		return &unstructured.Unstructured{Object: map[string]any{
+			"apiVersion": "v1", "kind": "Pod",
+			"metadata": map[string]any{"name": name, "namespace": "shop-dev"},
+			"spec": map[string]any{"containers": []any{map[string]any{
+				"name": "c", "image": "busybox:1.36", "securityContext": securityContext,
+				"resources": map[string]any{"requests": map[string]any{"cpu": "10m", "memory": "16Mi"}, "limits": map[string]any{"memory": "32Mi"}},
+			}}},
+		}}
+	}
+	err := server.Create(ctx, pod("privileged", map[string]any{"privileged": true}), true)
+	if err == nil || !strings.Contains(err.Error(), "violates PodSecurity \"restricted:latest\"") {
+		t.Fatalf("privileged pod: got %v, want a PodSecurity rejection", err)
+	}
+	t.Logf("rejected as expected: %v", err)
+	// pipec's default step security context.
+	if err := server.Create(ctx, pod("restricted", map[string]any{
+		"runAsNonRoot": true, "runAsUser": int64(65532), "runAsGroup": int64(65532), "allowPrivilegeEscalation": false,
+		"capabilities":   map[string]any{"drop": []any{"ALL"}},
+		"seccompProfile": map[string]any{"type": "RuntimeDefault"},
+	}), true); err != nil {
+		t.Fatalf("a pod with pipec's default security context was rejected: %v", err)
+	}
 }
 
 // TestAPIServerRejectsInvalidObjects shows the harness can fail: objects the
 // API server must refuse are refused.
 func TestAPIServerRejectsInvalidObjects(t *testing.T) {
-	ensureNamespace(t, "negative")
+	ensureNamespaceNamed(t, "negative")
 	cases := map[string]string{
 		"invalid name": `
 apiVersion: tekton.dev/v1
@@ -155,6 +274,24 @@ apiVersion: tekton.dev/v1
 kind: Task
 metadata: {name: t, namespace: does-not-exist}
 spec: {steps: [{name: s, image: "busybox:1.36"}]}
+`,
+		"Application without destination": `
+apiVersion: argoproj.io/v1alpha1
+kind: Application
+metadata: {name: a, namespace: argocd}
+spec: {project: p, source: {repoURL: "https://example.com/r.git"}}
+`,
+		"Rollout with unknown strategy field": `
+apiVersion: argoproj.io/v1alpha1
+kind: Rollout
+metadata: {name: r, namespace: negative}
+spec: {strategy: {canary: {stepz: []}}}
+`,
+		"invalid NetworkPolicy CIDR": `
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: np, namespace: negative}
+spec: {podSelector: {}, egress: [{to: [{ipBlock: {cidr: "not-a-cidr"}}]}]}
 `,
 	}
 	for name, doc := range cases {

@@ -11,6 +11,7 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
+	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -22,6 +23,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -48,9 +50,32 @@ type Server struct {
 	// Dir holds the server's data, certificates and logs.
 	Dir string
 
-	dyn    dynamic.Interface
-	mapper *restmapper.DeferredDiscoveryRESTMapper
-	procs  []*exec.Cmd
+	dyn      dynamic.Interface
+	mapper   *restmapper.DeferredDiscoveryRESTMapper
+	procs    []*exec.Cmd
+	warnings *warningRecorder
+}
+
+// warningRecorder keeps the warnings the API server returns (deprecated
+// fields, questionable values), so tests can require there are none.
+type warningRecorder struct {
+	mu   sync.Mutex
+	msgs []string
+}
+
+func (w *warningRecorder) HandleWarningHeader(_ int, _ string, msg string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.msgs = append(w.msgs, msg)
+}
+
+// TakeWarnings returns the warnings received since the last call.
+func (s *Server) TakeWarnings() []string {
+	s.warnings.mu.Lock()
+	defer s.warnings.mu.Unlock()
+	out := s.warnings.msgs
+	s.warnings.msgs = nil
+	return out
 }
 
 // FindAPIServer returns the path of the kube-apiserver binary, or an error
@@ -102,7 +127,7 @@ func Start(ctx context.Context, dir string, log io.Writer) (*Server, error) {
 	if err != nil {
 		return nil, errors.New("etcd not found in PATH: install Debian's etcd-server package (apt-get install etcd-server)")
 	}
-	s := &Server{Dir: dir}
+	s := &Server{Dir: dir, warnings: &warningRecorder{}}
 	ok := false
 	defer func() {
 		if !ok {
@@ -150,6 +175,9 @@ func Start(ctx context.Context, dir string, log io.Writer) (*Server, error) {
 		// etcd 3.4 lacks what streaming watch lists need.
 		"--feature-gates", "WatchList=false",
 		"--enable-admission-plugins", "NamespaceLifecycle,LimitRanger,ServiceAccount,ResourceQuota,PodSecurity",
+		// As on real clusters: privileged pods are possible, and Pod
+		// Security admission decides per namespace.
+		"--allow-privileged=true",
 	); err != nil {
 		return nil, err
 	}
@@ -160,6 +188,7 @@ func Start(ctx context.Context, dir string, log io.Writer) (*Server, error) {
 		TLSClientConfig: rest.TLSClientConfig{Insecure: true},
 		QPS:             200,
 		Burst:           400,
+		WarningHandler:  s.warnings,
 	}
 	if err := s.waitReady(ctx); err != nil {
 		return nil, fmt.Errorf("kube-apiserver did not become ready: %w (logs in %s)", err, dir)
@@ -411,4 +440,30 @@ func ModuleDir(path string) (string, error) {
 		return "", fmt.Errorf("module %s is not in the module cache; run go mod download", path)
 	}
 	return dir, nil
+}
+
+// DownloadModule fetches a module version that the main module does not
+// depend on (such as a controller whose CRDs the tests install) into the
+// module cache and returns its directory. The module's checksum must equal
+// sum, so a test never runs against unexpected content.
+func DownloadModule(path, version, sum string) (string, error) {
+	out, err := exec.Command("go", "mod", "download", "-json", path+"@"+version).Output()
+	if err != nil {
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			return "", fmt.Errorf("go mod download %s@%s: %s%s", path, version, bytes.TrimSpace(ee.Stderr), bytes.TrimSpace(out))
+		}
+		return "", err
+	}
+	var info struct{ Dir, Sum, Error string }
+	if err := json.Unmarshal(out, &info); err != nil {
+		return "", err
+	}
+	if info.Error != "" {
+		return "", fmt.Errorf("go mod download %s@%s: %s", path, version, info.Error)
+	}
+	if info.Sum != sum {
+		return "", fmt.Errorf("module %s@%s has checksum %s, want %s", path, version, info.Sum, sum)
+	}
+	return info.Dir, nil
 }

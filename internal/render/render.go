@@ -48,6 +48,9 @@ func normalize(v any) (any, error) {
 	if err := json.Unmarshal(raw, &m); err != nil {
 		return nil, err
 	}
+	if top, ok := m.(map[string]any); ok {
+		delete(top, "status") // pipec declares desired state only
+	}
 	prune(m)
 	return m, nil
 }
@@ -65,7 +68,7 @@ func prune(v any) {
 					delete(x, k)
 				}
 			case map[string]any:
-				if len(t) == 0 && (k == "status" || k == "annotations" || k == "labels" || k == "computeResources" || k == "metadata") {
+				if len(t) == 0 && (k == "spec" || k == "annotations" || k == "labels" || k == "computeResources" || k == "metadata") {
 					delete(x, k)
 				}
 			}
@@ -138,12 +141,12 @@ func Stream(w io.Writer, objs []targets.Object, f Format) error {
 }
 
 // FileName is the stable path, relative to an output directory, of the file
-// that holds o: <target>/[<namespace>/]<kind>-<name>.<ext>.
+// that holds o: <dir>/<kind>-<name>.<ext>, where dir is the object's
+// delivery unit (ci, environments/<env>, argocd).
 func FileName(o targets.Object, f Format) string {
-	parts := []string{o.Target}
-	if o.Namespace != "" {
-		parts = append(parts, o.Namespace)
+	name := strings.ToLower(o.Kind) + "-" + o.Name + f.Ext()
+	if o.Dir == "" {
+		return name
 	}
-	parts = append(parts, strings.ToLower(o.Kind)+"-"+o.Name+f.Ext())
-	return strings.Join(parts, "/")
+	return o.Dir + "/" + name
 }

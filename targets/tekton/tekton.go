@@ -27,15 +27,23 @@ import (
 // Name of the target.
 const Name = "tekton"
 
+// Dir is the output directory of CI resources: the Tekton objects and the
+// pipelines' ServiceAccounts, all in the configuration's namespace.
+const Dir = "ci"
+
 // APIVersion of the generated objects.
 const APIVersion = "tekton.dev/v1"
 
 // Labels and annotations pipec puts on what it generates.
 const (
-	LabelManagedBy         = "app.kubernetes.io/managed-by"
-	ManagedBy              = "pipec"
-	AnnotationRunTimeout   = "pipec.dev/run-timeout"
-	AnnotationGeneratedFor = "pipec.dev/source"
+	LabelManagedBy       = "app.kubernetes.io/managed-by"
+	ManagedBy            = "pipec"
+	AnnotationRunTimeout = "pipec.dev/run-timeout"
+	// AnnotationServiceAccount names the ServiceAccount runs of the
+	// pipeline use (pipec generates it, with only the permissions the
+	// pipeline declares).
+	AnnotationServiceAccount = "pipec.dev/service-account"
+	AnnotationGeneratedFor   = "pipec.dev/source"
 )
 
 // Target is the Tekton target.
@@ -59,7 +67,7 @@ func (Target) Generate(ctx context.Context, plan *model.Plan) ([]targets.Object,
 			ObjectMeta: objectMeta(t.Name, plan.Namespace, t.Labels, t.Annotations),
 			Spec:       taskSpec(t, "spec", sm),
 		}
-		objs = append(objs, targets.Object{Target: Name, APIVersion: APIVersion, Kind: "Task", Namespace: plan.Namespace, Name: t.Name, Value: task, Source: t.Path})
+		objs = append(objs, targets.Object{Target: Name, APIVersion: APIVersion, Kind: "Task", Namespace: plan.Namespace, Name: t.Name, Value: task, Source: t.Path, Dir: Dir})
 		maps = append(maps, sm)
 	}
 	for _, p := range plan.Pipelines {
@@ -72,7 +80,8 @@ func (Target) Generate(ctx context.Context, plan *model.Plan) ([]targets.Object,
 		if p.Timeout != "" {
 			pl.Annotations[AnnotationRunTimeout] = p.Timeout
 		}
-		objs = append(objs, targets.Object{Target: Name, APIVersion: APIVersion, Kind: "Pipeline", Namespace: plan.Namespace, Name: p.Name, Value: pl, Source: p.Path})
+		pl.Annotations[AnnotationServiceAccount] = p.ServiceAccount()
+		objs = append(objs, targets.Object{Target: Name, APIVersion: APIVersion, Kind: "Pipeline", Namespace: plan.Namespace, Name: p.Name, Value: pl, Source: p.Path, Dir: Dir})
 		maps = append(maps, sm)
 	}
 	return objs, validateAll(ctx, objs, maps, plan.Sources)

@@ -1,0 +1,529 @@
+package compiler
+
+import (
+	"fmt"
+	"net"
+	"regexp"
+	"slices"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/api/resource"
+
+	"github.com/pipec/pipec/internal/diag"
+	"github.com/pipec/pipec/model"
+)
+
+var digestRE = regexp.MustCompile(`^sha256:[a-f0-9]{64}$`)
+
+// checkDelivery runs the checks that span environments, teams, apps and
+// pipelines, and orders environments by promotion.
+func (c *checker) checkDelivery() {
+	p := c.plan
+	envNames := make([]string, len(p.Environments))
+	for i, e := range p.Environments {
+		envNames[i] = e.Name
+	}
+	seenNS := map[string]string{}
+	for _, e := range p.Environments {
+		c.checkName(e.Path, e.Name, "environment")
+		if !dnsLabelRE.MatchString(e.Namespace) || len(e.Namespace) > 63 {
+			d := c.errorf(e.Path.Field("namespace"), "invalid namespace %q", e.Namespace)
+			d.Expected = "a DNS label: lower-case letters, digits and '-'"
+		}
+		if e.Namespace == "default" || strings.HasPrefix(e.Namespace, "kube-") {
+			d := c.errorf(e.Path.Field("namespace"), "environment %q uses the system namespace %q", e.Name, e.Namespace)
+			d.Expected = "a namespace of its own"
+			d.Hint = "workloads do not belong in default or kube-* namespaces; pick a new name"
+		}
+		key := e.Cluster + "/" + e.Namespace
+		if other, dup := seenNS[key]; dup {
+			d := c.errorf(e.Path.Field("namespace"), "environments %q and %q share namespace %q on %s", other, e.Name, e.Namespace, e.Cluster)
+			d.Expected = "one environment per namespace and cluster"
+		}
+		seenNS[key] = e.Name
+		if e.Quota == nil {
+			d := c.errorf(e.Path, "environment %q has no quota", e.Name)
+			d.Expected = `quota: {requests: {cpu: "8", memory: "16Gi"}, pods: 50}`
+			d.Hint = "every environment needs a ResourceQuota so one team cannot starve the cluster"
+		} else {
+			c.checkQuantities(e.Quota.Path.Field("requests"), e.Quota.Requests)
+			c.checkQuantities(e.Quota.Path.Field("limits"), e.Quota.Limits)
+			if e.Quota.Storage != "" {
+				c.checkQuantities(e.Quota.Path, map[string]string{"storage": e.Quota.Storage})
+			}
+		}
+		c.checkLimitRange(e)
+		if !e.Network.DefaultDeny {
+			d := c.errorf(e.Network.Path.Field("defaultDeny"), "environment %q turns off the default-deny network policy", e.Name)
+			d.Expected = "defaultDeny: true, with explicit allows under network.egress and network.ingress"
+			d.Hint = "allow what the environment needs instead of allowing everything"
+		}
+		for _, r := range append(slices.Clone(e.Network.Egress), e.Network.KubernetesAPI) {
+			if r == nil {
+				continue
+			}
+			if len(r.CIDRs) == 0 {
+				d := c.errorf(r.Path.Field("cidrs"), "egress rule %q allows no CIDRs", r.Name)
+				d.Expected = `cidrs: ["140.82.112.0/20"]`
+			}
+			for i, cidr := range r.CIDRs {
+				if _, _, err := net.ParseCIDR(cidr); err != nil {
+					d := c.errorf(r.Path.Field("cidrs").Index(i), "invalid CIDR %q", cidr)
+					d.Expected = `a CIDR such as "10.0.0.0/8" or "140.82.112.3/32"`
+				} else if cidr == "0.0.0.0/0" || cidr == "::/0" {
+					d := c.errorf(r.Path.Field("cidrs").Index(i), "egress rule %q allows the whole internet", r.Name)
+					d.Expected = "the CIDRs of the hosts the environment talks to"
+					d.Hint = "name the git host's and registry's ranges instead"
+				}
+			}
+		}
+		c.checkSyncWindows(e)
+	}
+	c.orderEnvironments(envNames)
+	if len(p.Environments) > 0 && p.Namespace != "" && len(p.Pipelines) > 0 && p.EnvironmentForNamespace(p.Namespace) == nil {
+		d := c.out.Warnf(c.src, "namespace", "pipelines run in namespace %q, which is not an environment: no quota, limit range or network policy protects it", p.Namespace)
+		d.Hint = fmt.Sprintf(`declare it: environments: ci: {namespace: %q, quota: {...}}`, p.Namespace)
+	}
+
+	teamNames := make([]string, len(p.Teams))
+	for i, t := range p.Teams {
+		teamNames[i] = t.Name
+		c.checkName(t.Path, t.Name, "team")
+		for i, env := range t.Environments {
+			if t.ExplicitEnvironments && p.Environment(env) == nil {
+				c.unknownName(t.Path.Field("environments").Index(i), "environment", env, envNames)
+			}
+		}
+		for _, r := range t.Roles {
+			if len(r.Groups) == 0 {
+				d := c.errorf(r.Path.Field("groups"), "role %q of team %q has no groups", r.Name, t.Name)
+				d.Expected = "the SSO groups that hold the role"
+			}
+		}
+		for i, repo := range t.SourceRepos {
+			if strings.Contains(repo, "*") {
+				d := c.errorf(t.Path.Field("sourceRepos").Index(i), "team %q may deploy from any repository (%q)", t.Name, repo)
+				d.Expected = "exact repository URLs"
+				d.Hint = "list the team's repositories"
+			}
+		}
+	}
+	for _, a := range p.Apps {
+		c.checkApp(a, teamNames, envNames)
+	}
+	c.checkQuotaFit()
+	for _, pl := range p.Pipelines {
+		c.checkPermissions(pl, envNames)
+	}
+	c.checkPodSecurity()
+}
+
+func (c *checker) unknownName(path model.Path, what, name string, declared []string) {
+	d := c.errorf(path, "unknown %s %q", what, name)
+	d.Expected = fmt.Sprintf("a declared %s: %s", what, diag.OneOf(declared))
+	if s := diag.Suggest(name, declared); s != "" {
+		d.Hint = fmt.Sprintf("did you mean %q?", s)
+	} else {
+		d.Hint = fmt.Sprintf("declare it under %ss", what)
+	}
+}
+
+func (c *checker) checkQuantities(path model.Path, m map[string]string) map[string]resource.Quantity {
+	out := map[string]resource.Quantity{}
+	for _, k := range sortedKeys(m) {
+		q, err := resource.ParseQuantity(m[k])
+		if err != nil {
+			d := c.errorf(path.Field(k), "invalid quantity %q", m[k])
+			d.Expected = `a resource quantity such as "500m", "2" or "512Mi"`
+			continue
+		}
+		out[k] = q
+	}
+	return out
+}
+
+func (c *checker) checkLimitRange(e *model.Environment) {
+	l := e.Limits
+	req := c.checkQuantities(l.Path.Field("defaultRequest"), l.DefaultRequest)
+	def := c.checkQuantities(l.Path.Field("default"), l.Default)
+	mx := c.checkQuantities(l.Path.Field("max"), l.Max)
+	for _, k := range sortedKeys(def) {
+		limit := def[k]
+		if r, ok := req[k]; ok && r.Cmp(limit) > 0 {
+			d := c.errorf(l.Path.Field("defaultRequest").Field(k), "default %s request %s is above the default limit %s", k, r.String(), limit.String())
+			d.Expected = "defaultRequest no larger than default"
+		}
+		if m, ok := mx[k]; ok && limit.Cmp(m) > 0 {
+			d := c.errorf(l.Path.Field("default").Field(k), "default %s limit %s is above the maximum %s", k, limit.String(), m.String())
+			d.Expected = "default no larger than max"
+		}
+	}
+}
+
+// checkSyncWindows checks the schedules and time zones of sync windows; the
+// rest is checked by Argo CD's own validation in the argo target.
+func (c *checker) checkSyncWindows(e *model.Environment) {
+	for _, w := range e.SyncWindows {
+		if w.Duration != "" {
+			c.checkDuration(w.Path.Field("duration"), w.Duration)
+		}
+		if len(strings.Fields(w.Schedule)) != 5 {
+			d := c.errorf(w.Path.Field("schedule"), "invalid cron schedule %q", w.Schedule)
+			d.Expected = `five fields: minute hour day-of-month month day-of-week, such as "0 9 * * 1-5"`
+		}
+	}
+}
+
+// orderEnvironments checks promotion references and cycles, sets each
+// environment's Order and sorts them by it.
+func (c *checker) orderEnvironments(envNames []string) {
+	p := c.plan
+	for _, e := range p.Environments {
+		if e.Promotion == nil {
+			continue
+		}
+		switch from := e.Promotion.From; {
+		case from == e.Name:
+			d := c.errorf(e.Promotion.Path.Field("from"), "environment %q is promoted from itself", e.Name)
+			d.Hint = "name the environment before it, such as staging for prod"
+		case p.Environment(from) == nil:
+			c.unknownName(e.Promotion.Path.Field("from"), "environment", from, envNames)
+		}
+	}
+	order := map[string]int{}
+	var visit func(e *model.Environment, seen []string) int
+	visit = func(e *model.Environment, seen []string) int {
+		if o, ok := order[e.Name]; ok {
+			return o
+		}
+		if i := slices.Index(seen, e.Name); i >= 0 {
+			cycle := append(slices.Clone(seen[i:]), e.Name)
+			slices.Reverse(cycle)
+			d := c.errorf(e.Promotion.Path.Field("from"), "promotion cycle: %s", strings.Join(cycle, " -> "))
+			d.Expected = "a promotion order without cycles, such as dev -> staging -> prod"
+			d.Hint = "remove promotion.from from the first environment of the chain"
+			order[e.Name] = 0
+			return 0
+		}
+		o := 0
+		if e.Promotion != nil {
+			if from := p.Environment(e.Promotion.From); from != nil && from != e {
+				o = visit(from, append(seen, e.Name)) + 1
+			}
+		}
+		order[e.Name] = o
+		return o
+	}
+	for _, e := range p.Environments {
+		e.Order = visit(e, nil)
+	}
+	slices.SortStableFunc(p.Environments, func(a, b *model.Environment) int {
+		if a.Order != b.Order {
+			return a.Order - b.Order
+		}
+		return strings.Compare(a.Name, b.Name)
+	})
+	for _, a := range p.Apps {
+		slices.SortStableFunc(a.Deployments, func(x, y *model.Deployment) int {
+			ex, ey := p.Environment(x.Environment), p.Environment(y.Environment)
+			if ex != nil && ey != nil && ex.Order != ey.Order {
+				return ex.Order - ey.Order
+			}
+			return strings.Compare(x.Environment, y.Environment)
+		})
+	}
+}
+
+func (c *checker) checkApp(a *model.App, teamNames, envNames []string) {
+	p := c.plan
+	c.checkName(a.Path, a.Name, "app")
+	team := (*model.Team)(nil)
+	for _, t := range p.Teams {
+		if t.Name == a.Team {
+			team = t
+		}
+	}
+	if team == nil {
+		c.unknownName(a.Path.Field("team"), "team", a.Team, teamNames)
+	}
+	if len(a.Deployments) == 0 {
+		d := c.errorf(a.Path, "app %q is not deployed to any environment", a.Name)
+		d.Expected = fmt.Sprintf("environments: %s: {}", firstOr(envNames, "dev"))
+	}
+	if team != nil && team.ExplicitSourceRepos && !slices.Contains(team.SourceRepos, a.Source.RepoURL) {
+		d := c.errorf(a.Path.Field("source").Field("repoURL"), "app %q deploys from %s, which team %q may not deploy from", a.Name, a.Source.RepoURL, team.Name)
+		d.Expected = "one of the team's sourceRepos: " + diag.OneOf(team.SourceRepos)
+		d.Hint = fmt.Sprintf("add the repository to teams.%s.sourceRepos", team.Name)
+	}
+	if a.Source.Type == "helm" && a.Source.Helm == nil {
+		a.Source.Helm = &model.Helm{RepositoryKey: "image.repository", TagKey: "image.tag", DigestKey: "image.digest"}
+		for _, dep := range a.Deployments {
+			if dep.Helm == nil {
+				dep.Helm = a.Source.Helm
+			}
+		}
+	}
+	if a.Source.Type != "helm" && a.Source.Helm != nil {
+		d := c.errorf(a.Path.Field("source").Field("helm"), "app %q sets helm settings on a %s source", a.Name, a.Source.Type)
+		d.Hint = `set source.type: "helm", or remove source.helm`
+	}
+	for _, dep := range a.Deployments {
+		env := p.Environment(dep.Environment)
+		if env == nil {
+			c.unknownName(dep.Path, "environment", dep.Environment, envNames)
+			continue
+		}
+		if team != nil && team.ExplicitEnvironments && !slices.Contains(team.Environments, dep.Environment) {
+			d := c.errorf(dep.Path, "app %q deploys to %q, outside the destinations of team %q's AppProject", a.Name, dep.Environment, team.Name)
+			d.Expected = "one of the team's environments: " + diag.OneOf(team.Environments)
+			d.Hint = fmt.Sprintf("add %q to teams.%s.environments, or deploy elsewhere", dep.Environment, team.Name)
+		}
+		c.checkImageRef(a, dep)
+		c.checkStrategy(a, dep)
+		c.checkQuantities(dep.Path.Field("resources").Field("requests"), dep.Requests)
+	}
+	if a.Image != nil && a.Image.FromPipeline != nil {
+		c.checkFromPipeline(a)
+	}
+}
+
+func firstOr(s []string, def string) string {
+	if len(s) > 0 {
+		return s[0]
+	}
+	return def
+}
+
+// checkImageRef requires an immutable image: a digest, or a tag other than
+// latest, unless the digest comes from a pipeline.
+func (c *checker) checkImageRef(a *model.App, dep *model.Deployment) {
+	img := dep.Image
+	if img == nil {
+		return
+	}
+	if a.Source.Type == "directory" {
+		d := c.errorf(img.Path, "app %q sets an image, but a directory source cannot override images", a.Name)
+		d.Hint = `use source.type: "kustomize" or "helm", or pin the image in the manifests`
+		return
+	}
+	switch {
+	case img.Digest != "" && !digestRE.MatchString(img.Digest):
+		d := c.errorf(img.Path.Field("digest"), "invalid image digest %q", img.Digest)
+		d.Expected = "sha256: followed by 64 lower-case hex digits"
+	case img.Digest == "" && img.Tag == "latest":
+		d := c.errorf(img.Path.Field("tag"), "app %q in %q uses the mutable tag \"latest\"", a.Name, dep.Environment)
+		d.Expected = "a digest (sha256:...) or a version tag"
+		d.Hint = "pin a version or a digest so every environment runs exactly what was tested"
+	case img.Digest == "" && img.Tag == "" && img.FromPipeline == nil:
+		d := c.errorf(dep.Path, "app %q has no immutable image in %q: neither a digest nor a tag", a.Name, dep.Environment)
+		d.Expected = `image: digest: "sha256:..." (or a version tag), or image: fromPipeline: {...}`
+	}
+	if strings.ContainsAny(img.Repository, "@:") && !strings.Contains(img.Repository, "://") {
+		if i := strings.LastIndex(img.Repository, "/"); strings.ContainsAny(img.Repository[i+1:], "@:") {
+			d := c.errorf(img.Path.Field("repository"), "image repository %q includes a tag or digest", img.Repository)
+			d.Expected = "the repository only, such as ghcr.io/acme/api"
+			d.Hint = "put the tag in image.tag or the digest in image.digest"
+		}
+	}
+}
+
+func (c *checker) checkStrategy(a *model.App, dep *model.Deployment) {
+	s := dep.Strategy
+	if s.Rolling != nil && (s.Rolling.MaxSurge != "" || s.Rolling.MaxUnavailable != "") && a.Source.Type != "kustomize" {
+		d := c.errorf(s.Path.Field("rolling"), "rolling update parameters need a kustomize source; app %q has a %s source", a.Name, a.Source.Type)
+		d.Hint = "set the Deployment's strategy in the chart's values or the manifests"
+	}
+	if cn := s.Canary; cn != nil {
+		if len(cn.Steps) == 0 {
+			d := c.errorf(s.Path.Field("canary").Field("steps"), "canary of app %q has no steps", a.Name)
+			d.Expected = `steps such as [{setWeight: 20}, {pause: {duration: "5m"}}, {setWeight: 50}, {pause: {}}]`
+		}
+		last := int32(-1)
+		for i, st := range cn.Steps {
+			if st.SetWeight != nil {
+				if *st.SetWeight < last {
+					d := c.errorf(s.Path.Field("canary").Field("steps").Index(i), "canary weight goes down from %d to %d", last, *st.SetWeight)
+					d.Expected = "weights that only increase"
+				}
+				last = *st.SetWeight
+			}
+			if st.Pause != nil && st.Pause.Duration != "" {
+				c.checkDuration(s.Path.Field("canary").Field("steps").Index(i).Field("pause").Field("duration"), st.Pause.Duration)
+			}
+		}
+	}
+}
+
+// checkFromPipeline checks that an app's image digest can come from the
+// named pipeline result.
+func (c *checker) checkFromPipeline(a *model.App) {
+	fp := a.Image.FromPipeline
+	pl := c.plan.Pipeline(fp.Pipeline)
+	if pl == nil {
+		names := make([]string, len(c.plan.Pipelines))
+		for i, x := range c.plan.Pipelines {
+			names[i] = x.Name
+		}
+		c.unknownName(fp.Path.Field("pipeline"), "pipeline", fp.Pipeline, names)
+		return
+	}
+	if !slices.ContainsFunc(pl.Results, func(r *model.PipelineResult) bool { return r.Name == fp.Result }) {
+		names := make([]string, len(pl.Results))
+		for i, r := range pl.Results {
+			names[i] = r.Name
+		}
+		d := c.errorf(fp.Path.Field("result"), "pipeline %q has no result %q", pl.Name, fp.Result)
+		d.Expected = "a result of the pipeline: " + diag.OneOf(names)
+		d.Hint = fmt.Sprintf(`declare it: pipelines.%s.results: %q: value: "$(tasks.<build>.results.IMAGE_DIGEST)"`, pl.Name, fp.Result)
+	}
+	if a.Source.Type != "kustomize" {
+		d := c.errorf(fp.Path, "fromPipeline needs a kustomize source; app %q has a %s source", a.Name, a.Source.Type)
+		d.Hint = "the digest is written as an Argo CD kustomize image override"
+	}
+	if !dnsSubdomainRE.MatchString(fp.GitCredentials) {
+		d := c.errorf(fp.Path.Field("gitCredentials"), "invalid Secret name %q", fp.GitCredentials)
+		d.Expected = "the name of a Secret holding a .git-credentials key"
+	}
+}
+
+var dnsSubdomainRE = regexp.MustCompile(`^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$`)
+
+// checkQuotaFit checks that the worst case of every app deployed to an
+// environment fits the environment's quota: all replicas plus the surge of a
+// rollout (a blue-green rollout runs two full sets).
+func (c *checker) checkQuotaFit() {
+	for _, env := range c.plan.Environments {
+		if env.Quota == nil {
+			continue
+		}
+		totals := map[string]resource.Quantity{}
+		var pods int64
+		var parts []string
+		for _, a := range c.plan.Apps {
+			for _, dep := range a.Deployments {
+				if dep.Environment != env.Name {
+					continue
+				}
+				n := worstCasePods(dep)
+				pods += n
+				for _, k := range sortedKeys(dep.Requests) {
+					q, err := resource.ParseQuantity(dep.Requests[k])
+					if err != nil {
+						continue
+					}
+					q.Mul(n)
+					t := totals[k]
+					t.Add(q)
+					totals[k] = t
+				}
+				parts = append(parts, fmt.Sprintf("%s: %d pods x %s", a.Name, n, formatRequests(dep.Requests)))
+			}
+		}
+		for _, k := range sortedKeys(env.Quota.Requests) {
+			limit, err := resource.ParseQuantity(env.Quota.Requests[k])
+			if err != nil {
+				continue
+			}
+			if t, ok := totals[k]; ok && t.Cmp(limit) > 0 {
+				d := c.errorf(env.Quota.Path.Field("requests").Field(k), "the apps deployed to %q request up to %s of %s, above the quota of %s", env.Name, t.String(), k, limit.String())
+				d.Expected = fmt.Sprintf("a quota of at least %s (%s)", t.String(), strings.Join(parts, "; "))
+				d.Hint = "raise the quota, or lower the apps' replicas or requests in this environment"
+			}
+		}
+		if env.Quota.Pods != nil && pods > *env.Quota.Pods {
+			d := c.errorf(env.Quota.Path.Field("pods"), "the apps deployed to %q run up to %d pods, above the quota of %d", env.Name, pods, *env.Quota.Pods)
+			d.Expected = fmt.Sprintf("pods: %d or more (%s)", pods, strings.Join(parts, "; "))
+		}
+	}
+}
+
+func formatRequests(m map[string]string) string {
+	var s []string
+	for _, k := range sortedKeys(m) {
+		s = append(s, k+" "+m[k])
+	}
+	return strings.Join(s, ", ")
+}
+
+// worstCasePods is the most pods a deployment runs at once, mid-rollout.
+func worstCasePods(dep *model.Deployment) int64 {
+	r := dep.Replicas
+	switch {
+	case dep.Strategy.BlueGreen != nil:
+		return 2 * r
+	case dep.Strategy.Canary != nil:
+		return r + surge(dep.Strategy.Canary.MaxSurge, r)
+	case dep.Strategy.Rolling != nil:
+		return r + surge(dep.Strategy.Rolling.MaxSurge, r)
+	}
+	return r
+}
+
+// surge evaluates a maxSurge value ("25%" or "2") against replicas, rounding
+// up as Kubernetes does; unset means Kubernetes' default of 25%.
+func surge(v string, replicas int64) int64 {
+	if v == "" {
+		v = "25%"
+	}
+	if strings.HasSuffix(v, "%") {
+		var pct int64
+		if _, err := fmt.Sscanf(v, "%d%%", &pct); err != nil {
+			return 0
+		}
+		return (replicas*pct + 99) / 100
+	}
+	var n int64
+	if _, err := fmt.Sscanf(v, "%d", &n); err != nil {
+		return 0
+	}
+	return n
+}
+
+// checkPermissions checks a pipeline's RBAC rules: declared environment on
+// the CI cluster, no wildcards, and a CI namespace to hold its
+// ServiceAccount.
+func (c *checker) checkPermissions(pl *model.Pipeline, envNames []string) {
+	for _, perm := range pl.Permissions {
+		env := c.plan.Environment(perm.Environment)
+		if env == nil {
+			c.unknownName(perm.Path.Field("environment"), "environment", perm.Environment, envNames)
+			continue
+		}
+		if c.plan.Namespace == "" {
+			d := c.errorf(perm.Path, "pipeline %q has permissions but the configuration sets no namespace for its ServiceAccount", pl.Name)
+			d.Expected = `namespace: "ci"`
+		}
+		if env.Cluster != model.InCluster {
+			d := c.errorf(perm.Path.Field("environment"), "pipeline %q needs permissions in %q, on another cluster (%s)", pl.Name, env.Name, env.Cluster)
+			d.Expected = "an environment on the cluster the pipelines run on"
+			d.Hint = "deploy to other clusters through Argo CD (apps), not from pipelines"
+		}
+		for field, vals := range map[string][]string{"apiGroups": perm.APIGroups, "resources": perm.Resources, "resourceNames": perm.ResourceNames} {
+			for i, v := range vals {
+				if strings.Contains(v, "*") {
+					d := c.errorf(perm.Path.Field(field).Index(i), "wildcard %q in the permissions of pipeline %q", v, pl.Name)
+					d.Expected = "explicit names: least privilege"
+					d.Hint = "list exactly what the pipeline needs"
+				}
+			}
+		}
+		for i, r := range perm.Resources {
+			if r == "secrets" && (len(perm.ResourceNames) == 0) && slices.ContainsFunc(perm.Verbs, func(v string) bool { return v == "get" || v == "list" || v == "watch" }) {
+				d := c.errorf(perm.Path.Field("resources").Index(i), "pipeline %q may read every Secret in %q", pl.Name, env.Name)
+				d.Expected = "resourceNames naming the Secrets it needs"
+			}
+		}
+		if len(perm.Resources) == 0 || len(perm.Verbs) == 0 {
+			d := c.errorf(perm.Path, "permission of pipeline %q grants nothing", pl.Name)
+			d.Expected = `resources: ["deployments"], verbs: ["get", "patch"]`
+		}
+	}
+	if len(pl.Permissions) > 0 && c.plan.Namespace != "" {
+		ci := c.plan.EnvironmentForNamespace(c.plan.Namespace)
+		if ci != nil && ci.Network.KubernetesAPI == nil {
+			d := c.errorf(ci.Network.Path, "pipeline %q uses the Kubernetes API, but environment %q (where pipelines run) does not say where it is", pl.Name, ci.Name)
+			d.Expected = `network: kubernetesAPI: {cidrs: ["<API server IP>/32"], ports: [443]}`
+			d.Hint = "the default-deny policy would block the pipeline's API calls"
+		}
+	}
+}

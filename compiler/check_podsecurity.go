@@ -1,0 +1,124 @@
+package compiler
+
+import (
+	"fmt"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	psaapi "k8s.io/pod-security-admission/api"
+	"k8s.io/pod-security-admission/policy"
+
+	"github.com/pipec/pipec/model"
+)
+
+// psaEvaluator is Kubernetes' own Pod Security admission checker.
+var psaEvaluator = func() policy.Evaluator {
+	e, err := policy.NewEvaluator(policy.DefaultChecks())
+	if err != nil {
+		panic(err) // the upstream default checks are always valid
+	}
+	return e
+}()
+
+// checkPodSecurity evaluates every step that runs in the pipelines'
+// namespace against the Pod Security level that namespace's environment
+// enforces, with the same code as the API server's admission: a step the
+// cluster would reject fails the build, positioned at the step.
+func (c *checker) checkPodSecurity() {
+	p := c.plan
+	if p.Namespace == "" {
+		return
+	}
+	env := p.EnvironmentForNamespace(p.Namespace)
+	if env == nil {
+		return
+	}
+	level, err := psaapi.ParseLevel(env.PodSecurity)
+	if err != nil || level == psaapi.LevelPrivileged {
+		return
+	}
+	lv := psaapi.LevelVersion{Level: level, Version: psaapi.LatestVersion()}
+	seen := map[model.Path]bool{}
+	for _, pl := range p.Pipelines {
+		for _, t := range append(append([]*model.PipelineTask{}, pl.Tasks...), pl.Finally...) {
+			def := c.definitionOf(t)
+			if def == nil || seen[def.Path] {
+				continue
+			}
+			seen[def.Path] = true
+			for _, s := range def.Steps {
+				for _, r := range psaEvaluator.EvaluatePod(lv, &metav1.ObjectMeta{}, podOf(s)) {
+					if r.Allowed {
+						continue
+					}
+					d := c.errorf(s.Path, "step %q of task %q breaks Pod Security %q, which environment %q enforces in namespace %q: %s",
+						s.Name, def.Name, env.PodSecurity, env.Name, env.Namespace, reason(r))
+					d.Expected = "a step the namespace admits: " + fixFor(r.ForbiddenReason)
+					d.Hint = fmt.Sprintf("change the step's securityContext, or relax environments.%s.podSecurity if the step really needs it", env.Name)
+				}
+			}
+		}
+	}
+}
+
+func reason(r policy.CheckResult) string {
+	if r.ForbiddenDetail == "" {
+		return r.ForbiddenReason
+	}
+	// The detail names the synthetic container; the step is already named.
+	detail := r.ForbiddenDetail
+	if i := strings.Index(detail, " must "); i >= 0 && strings.HasPrefix(detail, "container") {
+		detail = "must" + detail[i+len(" must"):]
+	}
+	return r.ForbiddenReason + " (" + detail + ")"
+}
+
+// fixFor says what would satisfy a Pod Security check.
+func fixFor(forbiddenReason string) string {
+	switch {
+	case strings.Contains(forbiddenReason, "runAsNonRoot"):
+		return "securityContext.runAsNonRoot: true (the default)"
+	case strings.Contains(forbiddenReason, "runAsUser"):
+		return "a non-zero securityContext.runAsUser"
+	case strings.Contains(forbiddenReason, "allowPrivilegeEscalation"):
+		return "securityContext.allowPrivilegeEscalation: false (the default)"
+	case strings.Contains(forbiddenReason, "capabilities"):
+		return `capabilities: drop: ["ALL"], adding at most NET_BIND_SERVICE`
+	case strings.Contains(forbiddenReason, "privileged"):
+		return "no privileged: true"
+	case strings.Contains(forbiddenReason, "seccomp"):
+		return `seccompProfile: "RuntimeDefault" (the default)`
+	}
+	return "the level's requirements"
+}
+
+// podOf is a one-container pod holding a step, as Pod Security sees it.
+func podOf(s *model.Step) *corev1.PodSpec {
+	sc := s.SecurityContext
+	csc := &corev1.SecurityContext{
+		RunAsNonRoot:             sc.RunAsNonRoot,
+		RunAsUser:                sc.RunAsUser,
+		RunAsGroup:               sc.RunAsGroup,
+		AllowPrivilegeEscalation: sc.AllowPrivilegeEscalation,
+		Privileged:               sc.Privileged,
+		ReadOnlyRootFilesystem:   sc.ReadOnlyRootFilesystem,
+	}
+	if sc.SeccompProfile != "" {
+		csc.SeccompProfile = &corev1.SeccompProfile{Type: corev1.SeccompProfileType(sc.SeccompProfile)}
+		if sc.SeccompProfile == "Localhost" {
+			p := "profile.json"
+			csc.SeccompProfile.LocalhostProfile = &p
+		}
+	}
+	if sc.CapabilitiesAdd != nil || sc.CapabilitiesDrop != nil {
+		csc.Capabilities = &corev1.Capabilities{}
+		for _, c := range sc.CapabilitiesAdd {
+			csc.Capabilities.Add = append(csc.Capabilities.Add, corev1.Capability(c))
+		}
+		for _, c := range sc.CapabilitiesDrop {
+			csc.Capabilities.Drop = append(csc.Capabilities.Drop, corev1.Capability(c))
+		}
+	}
+	return &corev1.PodSpec{Containers: []corev1.Container{{Name: s.Name, Image: s.Image, SecurityContext: csc}}}
+}

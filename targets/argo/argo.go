@@ -1,0 +1,433 @@
+// Package argo is pipec's Argo CD target: an AppProject per team (restricted
+// source repositories and destinations, no cluster resources unless listed,
+// no quota, limit range or network policy management, roles, production sync
+// windows), an Application per (app, environment) with the environment's
+// sync policy, Argo Rollouts objects for canary and blue-green apps, and,
+// when pipec's own output is committed to git, the Applications that deliver
+// it. Objects are built from Argo CD's own Go types and checked with its own
+// project validation.
+package argo
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/argoproj/argo-cd/v3/pkg/apis/application/v1alpha1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/pipec/pipec/internal/diag"
+	"github.com/pipec/pipec/model"
+	"github.com/pipec/pipec/targets"
+	"github.com/pipec/pipec/targets/kube"
+)
+
+// Name of the target.
+const Name = "argo"
+
+// Dir is the output directory of the Argo CD objects.
+const Dir = "argocd"
+
+// API versions.
+const (
+	APIVersion         = "argoproj.io/v1alpha1"
+	RolloutsAPIVersion = "argoproj.io/v1alpha1"
+)
+
+// PlatformProject is the AppProject of the Applications that deliver pipec's
+// own output (namespaces, quotas, policies, RBAC, rollouts, CI resources).
+const PlatformProject = "pipec-platform"
+
+// Labels on generated Applications.
+const (
+	LabelApp         = "pipec.dev/app"
+	LabelTeam        = "pipec.dev/team"
+	AnnotationFrom   = "pipec.dev/promoted-from"
+	AnnotationManual = "pipec.dev/promotion-approval"
+)
+
+// Sync waves of the Argo CD objects: projects, then the platform
+// Applications, then workloads in promotion order.
+const (
+	waveProject  = -2
+	wavePlatform = -1
+)
+
+// Target is the Argo CD target.
+type Target struct{}
+
+// New returns the Argo CD target.
+func New() Target { return Target{} }
+
+// Name implements targets.Target.
+func (Target) Name() string { return Name }
+
+// Generate implements targets.Target.
+func (Target) Generate(_ context.Context, plan *model.Plan) ([]targets.Object, diag.List) {
+	var objs []targets.Object
+	var diags diag.List
+	for _, t := range plan.Teams {
+		proj := teamProject(plan, t)
+		if err := proj.DeepCopy().ValidateProject(); err != nil {
+			diags = append(diags, diag.Diagnostic{
+				Severity: diag.Error, Pos: plan.Sources.Lookup(t.Path), Path: t.Path, Source: Name,
+				Message: "Argo CD's validation rejects the AppProject: " + err.Error(),
+				Hint:    "fix the team's roles, environments, source repositories or the sync windows of its environments",
+			})
+		}
+		objs = append(objs, argoObject("AppProject", plan.ArgoCD.Namespace, t.Name, t.Path, proj))
+	}
+	for _, a := range plan.Apps {
+		for _, dep := range a.Deployments {
+			env := plan.Environment(dep.Environment)
+			if env == nil {
+				continue
+			}
+			app := application(plan, a, dep, env)
+			if len(app.Name) > 63 {
+				d := diags.Errorf(plan.Sources, dep.Path, "Application name %q is longer than 63 characters", app.Name)
+				d.Expected = "app and environment names that together fit a Kubernetes label value"
+				d.Hint = "Argo CD tracks resources with a label holding the Application name; shorten the app or environment name"
+			}
+			objs = append(objs, argoObject("Application", plan.ArgoCD.Namespace, app.Name, dep.Path, app))
+			if r := rollout(a, dep, env); r != nil {
+				objs = append(objs, targets.Object{
+					Target: Name, APIVersion: RolloutsAPIVersion, Kind: "Rollout", Namespace: env.Namespace, Name: a.Name,
+					Value: r, Source: dep.Strategy.Path, Dir: kube.EnvDir(env.Name),
+				})
+			}
+		}
+	}
+	if g := plan.ArgoCD.GitOps; g != nil && (len(plan.Environments) > 0 || plan.Namespace != "") {
+		objs = append(objs, platform(plan, g)...)
+	}
+	return objs, diags
+}
+
+func argoObject(kind, ns, name string, src model.Path, v any) targets.Object {
+	return targets.Object{Target: Name, APIVersion: APIVersion, Kind: kind, Namespace: ns, Name: name, Value: v, Source: src, Dir: Dir}
+}
+
+func objectMeta(name, ns string, wave int, labels map[string]string) metav1.ObjectMeta {
+	l := map[string]string{kube.LabelManagedBy: kube.ManagedBy}
+	for k, v := range labels {
+		l[k] = v
+	}
+	return metav1.ObjectMeta{
+		Name: name, Namespace: ns, Labels: l,
+		Annotations: map[string]string{kube.AnnotationWave: strconv.Itoa(wave)},
+	}
+}
+
+// appMeta is objectMeta for an Application: deleting it deletes what it
+// deployed, dependents first.
+func appMeta(name, ns string, wave int, labels map[string]string) metav1.ObjectMeta {
+	m := objectMeta(name, ns, wave, labels)
+	m.Finalizers = []string{v1alpha1.ForegroundPropagationPolicyFinalizer}
+	return m
+}
+
+// protected are the namespaced kinds app teams may not manage: the platform
+// team owns them.
+var protected = []metav1.GroupKind{
+	{Group: "", Kind: "LimitRange"},
+	{Group: "", Kind: "ResourceQuota"},
+	{Group: "networking.k8s.io", Kind: "NetworkPolicy"},
+}
+
+func teamProject(plan *model.Plan, t *model.Team) *v1alpha1.AppProject {
+	spec := v1alpha1.AppProjectSpec{
+		Description:                t.Description,
+		SourceRepos:                t.SourceRepos,
+		NamespaceResourceBlacklist: protected,
+		OrphanedResources:          &v1alpha1.OrphanedResourcesMonitorSettings{Warn: ptr(true)},
+	}
+	for _, name := range t.Environments {
+		if env := plan.Environment(name); env != nil {
+			spec.Destinations = append(spec.Destinations, v1alpha1.ApplicationDestination{Server: env.Cluster, Namespace: env.Namespace})
+			spec.SyncWindows = append(spec.SyncWindows, syncWindows(env)...)
+		}
+	}
+	for _, gk := range t.ClusterResources {
+		spec.ClusterResourceWhitelist = append(spec.ClusterResourceWhitelist, v1alpha1.ClusterResourceRestrictionItem{Group: gk.Group, Kind: gk.Kind})
+	}
+	for _, r := range t.Roles {
+		role := v1alpha1.ProjectRole{Name: r.Name, Description: r.Description, Groups: r.Groups}
+		for _, act := range r.Actions {
+			role.Policies = append(role.Policies, fmt.Sprintf("p, proj:%s:%s, applications, %s, %s/*, allow", t.Name, r.Name, act, t.Name))
+		}
+		spec.Roles = append(spec.Roles, role)
+	}
+	return &v1alpha1.AppProject{
+		TypeMeta:   metav1.TypeMeta{APIVersion: APIVersion, Kind: "AppProject"},
+		ObjectMeta: objectMeta(t.Name, plan.ArgoCD.Namespace, waveProject, map[string]string{LabelTeam: t.Name}),
+		Spec:       spec,
+	}
+}
+
+// syncWindows are the windows of an environment; production environments
+// without their own get weekday working hours, with manual syncs allowed.
+func syncWindows(env *model.Environment) v1alpha1.SyncWindows {
+	ws := env.SyncWindows
+	if ws == nil && env.Production {
+		ws = []*model.SyncWindow{{Kind: "allow", Schedule: "0 9 * * 1-5", Duration: "8h", TimeZone: "UTC", ManualSync: true}}
+	}
+	var out v1alpha1.SyncWindows
+	for _, w := range ws {
+		out = append(out, &v1alpha1.SyncWindow{
+			Kind: w.Kind, Schedule: w.Schedule, Duration: w.Duration, TimeZone: w.TimeZone, ManualSync: w.ManualSync,
+			Namespaces: []string{env.Namespace}, Clusters: []string{env.Cluster},
+		})
+	}
+	return out
+}
+
+func application(plan *model.Plan, a *model.App, dep *model.Deployment, env *model.Environment) *v1alpha1.Application {
+	src := &v1alpha1.ApplicationSource{RepoURL: a.Source.RepoURL, Path: dep.SourcePath, TargetRevision: dep.TargetRevision}
+	switch a.Source.Type {
+	case "kustomize":
+		k := &v1alpha1.ApplicationSourceKustomize{}
+		if dep.Image != nil && (dep.Image.Digest != "" || dep.Image.Tag != "") {
+			k.Images = v1alpha1.KustomizeImages{v1alpha1.KustomizeImage(dep.Image.Ref())}
+		}
+		if r := dep.Strategy.Rolling; r != nil && (r.MaxSurge != "" || r.MaxUnavailable != "") {
+			k.Patches = v1alpha1.KustomizePatches{{
+				Target: &v1alpha1.KustomizeSelector{KustomizeResId: v1alpha1.KustomizeResId{KustomizeGvk: v1alpha1.KustomizeGvk{Group: "apps", Version: "v1", Kind: "Deployment"}}},
+				Patch:  rollingPatch(r),
+			}}
+		}
+		if len(k.Images)+len(k.Patches) > 0 {
+			src.Kustomize = k
+		}
+	case "helm":
+		h := &v1alpha1.ApplicationSourceHelm{}
+		if dep.Helm != nil {
+			h.ReleaseName = dep.Helm.ReleaseName
+			h.ValueFiles = dep.Helm.ValueFiles
+			params := map[string]string{}
+			for k, v := range dep.Helm.Parameters {
+				params[k] = v
+			}
+			if dep.Image != nil {
+				params[dep.Helm.RepositoryKey] = dep.Image.Repository
+				if dep.Image.Digest != "" {
+					params[dep.Helm.DigestKey] = dep.Image.Digest
+				}
+				if dep.Image.Tag != "" {
+					params[dep.Helm.TagKey] = dep.Image.Tag
+				}
+			}
+			for _, k := range sortedKeys(params) {
+				h.Parameters = append(h.Parameters, v1alpha1.HelmParameter{Name: k, Value: params[k]})
+			}
+		}
+		src.Helm = h
+	case "directory":
+		src.Directory = &v1alpha1.ApplicationSourceDirectory{}
+	}
+	policy := &v1alpha1.SyncPolicy{
+		SyncOptions: v1alpha1.SyncOptions{"CreateNamespace=false", "PruneLast=true"},
+		Retry:       &v1alpha1.RetryStrategy{Limit: 5, Backoff: &v1alpha1.Backoff{Duration: "10s", Factor: ptr(int64(2)), MaxDuration: "5m"}},
+	}
+	if dep.Sync.Automated {
+		policy.Automated = &v1alpha1.SyncPolicyAutomated{Prune: dep.Sync.Prune, SelfHeal: dep.Sync.SelfHeal}
+	}
+	name := a.Name + "-" + env.Name
+	meta := appMeta(name, plan.ArgoCD.Namespace, env.Order, map[string]string{
+		LabelApp: a.Name, LabelTeam: a.Team, kube.LabelEnvironment: env.Name,
+	})
+	if env.Promotion != nil {
+		meta.Annotations[AnnotationFrom] = a.Name + "-" + env.Promotion.From
+		if env.Promotion.Manual {
+			meta.Annotations[AnnotationManual] = "manual"
+		}
+	}
+	app := &v1alpha1.Application{
+		TypeMeta:   metav1.TypeMeta{APIVersion: APIVersion, Kind: "Application"},
+		ObjectMeta: meta,
+		Spec: v1alpha1.ApplicationSpec{
+			Project:              a.Team,
+			Source:               src,
+			Destination:          v1alpha1.ApplicationDestination{Server: env.Cluster, Namespace: env.Namespace},
+			SyncPolicy:           policy,
+			RevisionHistoryLimit: ptr(int64(10)),
+		},
+	}
+	if dep.Strategy.Canary != nil || dep.Strategy.BlueGreen != nil {
+		// The Rollout scales the Deployment it takes over to zero; that is
+		// not drift.
+		app.Spec.IgnoreDifferences = v1alpha1.IgnoreDifferences{{Group: "apps", Kind: "Deployment", Name: a.Name, JSONPointers: []string{"/spec/replicas"}}}
+	}
+	return app
+}
+
+func rollingPatch(r *model.Rolling) string {
+	ru := map[string]any{}
+	if r.MaxSurge != "" {
+		ru["maxSurge"] = intOrString(r.MaxSurge)
+	}
+	if r.MaxUnavailable != "" {
+		ru["maxUnavailable"] = intOrString(r.MaxUnavailable)
+	}
+	b, _ := json.Marshal(map[string]any{
+		"apiVersion": "apps/v1", "kind": "Deployment", "metadata": map[string]any{"name": "not-used"},
+		"spec": map[string]any{"strategy": map[string]any{"type": "RollingUpdate", "rollingUpdate": ru}},
+	})
+	return string(b)
+}
+
+func intOrString(s string) any {
+	if n, err := strconv.Atoi(s); err == nil {
+		return n
+	}
+	return s
+}
+
+// rollout is the Argo Rollouts object of a canary or blue-green app. It
+// takes over the app's Deployment (workloadRef), so the app's manifests stay
+// as they are.
+func rollout(a *model.App, dep *model.Deployment, env *model.Environment) map[string]any {
+	var strategy map[string]any
+	switch {
+	case dep.Strategy.Canary != nil:
+		c := dep.Strategy.Canary
+		canary := map[string]any{}
+		var steps []any
+		for _, s := range c.Steps {
+			switch {
+			case s.SetWeight != nil:
+				steps = append(steps, map[string]any{"setWeight": *s.SetWeight})
+			case s.Pause != nil:
+				p := map[string]any{}
+				if s.Pause.Duration != "" {
+					p["duration"] = s.Pause.Duration
+				}
+				steps = append(steps, map[string]any{"pause": p})
+			case len(s.Analysis) > 0:
+				steps = append(steps, map[string]any{"analysis": analysis(s.Analysis)})
+			}
+		}
+		canary["steps"] = steps
+		if len(c.Analysis) > 0 {
+			canary["analysis"] = analysis(c.Analysis)
+		}
+		setIf(canary, "stableService", c.StableService)
+		setIf(canary, "canaryService", c.CanaryService)
+		if c.MaxSurge != "" {
+			canary["maxSurge"] = intOrString(c.MaxSurge)
+		}
+		if c.MaxUnavailable != "" {
+			canary["maxUnavailable"] = intOrString(c.MaxUnavailable)
+		}
+		strategy = map[string]any{"canary": canary}
+	case dep.Strategy.BlueGreen != nil:
+		b := dep.Strategy.BlueGreen
+		bg := map[string]any{
+			"activeService":         b.ActiveService,
+			"autoPromotionEnabled":  b.AutoPromotionEnabled,
+			"scaleDownDelaySeconds": b.ScaleDownDelaySeconds,
+		}
+		setIf(bg, "previewService", b.PreviewService)
+		if len(b.PrePromotionAnalysis) > 0 {
+			bg["prePromotionAnalysis"] = analysis(b.PrePromotionAnalysis)
+		}
+		if len(b.PostPromotionAnalysis) > 0 {
+			bg["postPromotionAnalysis"] = analysis(b.PostPromotionAnalysis)
+		}
+		strategy = map[string]any{"blueGreen": bg}
+	default:
+		return nil
+	}
+	return map[string]any{
+		"apiVersion": RolloutsAPIVersion,
+		"kind":       "Rollout",
+		"metadata": map[string]any{
+			"name":      a.Name,
+			"namespace": env.Namespace,
+			"labels": map[string]any{
+				kube.LabelManagedBy: kube.ManagedBy, LabelApp: a.Name, kube.LabelEnvironment: env.Name,
+			},
+			"annotations": map[string]any{kube.AnnotationWave: "0"},
+		},
+		"spec": map[string]any{
+			"replicas":             dep.Replicas,
+			"revisionHistoryLimit": 10,
+			"workloadRef": map[string]any{
+				"apiVersion": "apps/v1", "kind": "Deployment", "name": a.Name, "scaleDown": "onsuccess",
+			},
+			"strategy": strategy,
+		},
+	}
+}
+
+func analysis(templates []string) map[string]any {
+	var ts []any
+	for _, t := range templates {
+		ts = append(ts, map[string]any{"templateName": t})
+	}
+	return map[string]any{"templates": ts}
+}
+
+func setIf(m map[string]any, k, v string) {
+	if v != "" {
+		m[k] = v
+	}
+}
+
+// platform returns the Applications that deliver pipec's own output from
+// the GitOps repository: one per environment, one for the CI resources, in
+// a project of their own that may manage namespaces, quotas and policies.
+func platform(plan *model.Plan, g *model.GitOps) []targets.Object {
+	proj := &v1alpha1.AppProject{
+		TypeMeta:   metav1.TypeMeta{APIVersion: APIVersion, Kind: "AppProject"},
+		ObjectMeta: objectMeta(PlatformProject, plan.ArgoCD.Namespace, waveProject, nil),
+		Spec: v1alpha1.AppProjectSpec{
+			Description:              "pipec's own output: namespaces, quotas, limit ranges, network policies, RBAC, rollouts and CI resources",
+			SourceRepos:              []string{g.RepoURL},
+			ClusterResourceWhitelist: []v1alpha1.ClusterResourceRestrictionItem{{Group: "", Kind: "Namespace"}},
+		},
+	}
+	var objs []targets.Object
+	app := func(name, path string, dest v1alpha1.ApplicationDestination, src model.Path) {
+		if !slices.Contains(proj.Spec.Destinations, dest) {
+			proj.Spec.Destinations = append(proj.Spec.Destinations, dest)
+		}
+		a := &v1alpha1.Application{
+			TypeMeta:   metav1.TypeMeta{APIVersion: APIVersion, Kind: "Application"},
+			ObjectMeta: appMeta(name, plan.ArgoCD.Namespace, wavePlatform, nil),
+			Spec: v1alpha1.ApplicationSpec{
+				Project:     PlatformProject,
+				Source:      &v1alpha1.ApplicationSource{RepoURL: g.RepoURL, Path: strings.TrimSuffix(g.Path, "/") + "/" + path, TargetRevision: g.TargetRevision},
+				Destination: dest,
+				SyncPolicy: &v1alpha1.SyncPolicy{
+					Automated:   &v1alpha1.SyncPolicyAutomated{Prune: true, SelfHeal: true},
+					SyncOptions: v1alpha1.SyncOptions{"PruneLast=true"},
+					Retry:       &v1alpha1.RetryStrategy{Limit: 5, Backoff: &v1alpha1.Backoff{Duration: "10s", Factor: ptr(int64(2)), MaxDuration: "5m"}},
+				},
+				RevisionHistoryLimit: ptr(int64(10)),
+			},
+		}
+		objs = append(objs, argoObject("Application", plan.ArgoCD.Namespace, name, src, a))
+	}
+	for _, env := range plan.Environments {
+		app("env-"+env.Name, kube.EnvDir(env.Name), v1alpha1.ApplicationDestination{Server: env.Cluster, Namespace: env.Namespace}, env.Path)
+	}
+	if plan.Namespace != "" && len(plan.Pipelines)+len(plan.Tasks) > 0 {
+		app("pipec-ci", kube.CIDir, v1alpha1.ApplicationDestination{Server: model.InCluster, Namespace: plan.Namespace}, "namespace")
+	}
+	return append([]targets.Object{argoObject("AppProject", plan.ArgoCD.Namespace, PlatformProject, "argocd", proj)}, objs...)
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}

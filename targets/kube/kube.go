@@ -1,0 +1,318 @@
+// Package kube is pipec's Kubernetes target: for every environment it emits
+// the Namespace (with Pod Security labels), ResourceQuota, LimitRange,
+// NetworkPolicies (default deny, then explicit allows) and the RBAC that
+// pipelines were granted there; for every pipeline, the ServiceAccount it
+// runs as. Objects carry Argo CD sync waves so that namespaces, quotas and
+// RBAC land before workloads.
+package kube
+
+import (
+	"context"
+
+	"slices"
+	"strconv"
+
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+
+	"github.com/pipec/pipec/internal/diag"
+	"github.com/pipec/pipec/model"
+	"github.com/pipec/pipec/targets"
+)
+
+// Name of the target.
+const Name = "kube"
+
+// Labels and annotations on generated objects.
+const (
+	LabelManagedBy   = "app.kubernetes.io/managed-by"
+	ManagedBy        = "pipec"
+	LabelEnvironment = "pipec.dev/environment"
+	AnnotationWave   = "argocd.argoproj.io/sync-wave"
+	// LabelPipeline is the label Tekton puts on the pods of a pipeline's
+	// runs; network policies select pipeline pods by it.
+	LabelPipeline = "tekton.dev/pipeline"
+)
+
+// Sync waves: namespaces, then quotas and policies, then RBAC, then
+// workloads.
+const (
+	WaveNamespace = -3
+	WavePolicy    = -2
+	WaveRBAC      = -1
+)
+
+// CIDir is where the pipelines' ServiceAccounts go (beside the Tekton
+// objects).
+const CIDir = "ci"
+
+// EnvDir is the output directory of an environment's objects.
+func EnvDir(env string) string { return "environments/" + env }
+
+// Target is the Kubernetes target.
+type Target struct{}
+
+// New returns the Kubernetes target.
+func New() Target { return Target{} }
+
+// Name implements targets.Target.
+func (Target) Name() string { return Name }
+
+// Generate implements targets.Target.
+func (Target) Generate(_ context.Context, plan *model.Plan) ([]targets.Object, diag.List) {
+	var objs []targets.Object
+	for _, env := range plan.Environments {
+		objs = append(objs, environment(plan, env)...)
+	}
+	for _, p := range plan.Pipelines {
+		objs = append(objs, pipelineRBAC(plan, p)...)
+	}
+	return objs, nil
+}
+
+func meta(name, ns string, wave int, labels map[string]string) metav1.ObjectMeta {
+	l := map[string]string{LabelManagedBy: ManagedBy}
+	for k, v := range labels {
+		l[k] = v
+	}
+	return metav1.ObjectMeta{
+		Name: name, Namespace: ns, Labels: l,
+		Annotations: map[string]string{AnnotationWave: strconv.Itoa(wave)},
+	}
+}
+
+func object(env *model.Environment, kind, apiVersion, name, ns string, src model.Path, v any) targets.Object {
+	return targets.Object{
+		Target: Name, APIVersion: apiVersion, Kind: kind, Namespace: ns, Name: name,
+		Value: v, Source: src, Dir: EnvDir(env.Name),
+	}
+}
+
+func quantities(m map[string]string, prefix string) corev1.ResourceList {
+	out := corev1.ResourceList{}
+	for k, v := range m {
+		if q, err := resource.ParseQuantity(v); err == nil {
+			out[corev1.ResourceName(prefix+k)] = q
+		}
+	}
+	return out
+}
+
+func environment(plan *model.Plan, env *model.Environment) []targets.Object {
+	ns := env.Namespace
+	envLabel := map[string]string{LabelEnvironment: env.Name}
+	var objs []targets.Object
+
+	nsLabels := map[string]string{
+		LabelEnvironment:                             env.Name,
+		"pod-security.kubernetes.io/enforce":         env.PodSecurity,
+		"pod-security.kubernetes.io/enforce-version": "latest",
+		"pod-security.kubernetes.io/audit":           env.PodSecurity,
+		"pod-security.kubernetes.io/audit-version":   "latest",
+		"pod-security.kubernetes.io/warn":            env.PodSecurity,
+		"pod-security.kubernetes.io/warn-version":    "latest",
+	}
+	for k, v := range env.Labels {
+		nsLabels[k] = v
+	}
+	namespace := &corev1.Namespace{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Namespace"},
+		ObjectMeta: meta(ns, "", WaveNamespace, nsLabels),
+	}
+	objs = append(objs, object(env, "Namespace", "v1", ns, "", env.Path, namespace))
+
+	if q := env.Quota; q != nil {
+		hard := quantities(q.Requests, "requests.")
+		for k, v := range quantities(q.Limits, "limits.") {
+			hard[k] = v
+		}
+		count := func(name string, n *int64) {
+			if n != nil {
+				hard[corev1.ResourceName(name)] = *resource.NewQuantity(*n, resource.DecimalSI)
+			}
+		}
+		count("pods", q.Pods)
+		count("persistentvolumeclaims", q.PersistentVolumeClaims)
+		count("count/pipelineruns.tekton.dev", q.PipelineRuns)
+		count("count/taskruns.tekton.dev", q.TaskRuns)
+		if q.Storage != "" {
+			if s, err := resource.ParseQuantity(q.Storage); err == nil {
+				hard["requests.storage"] = s
+			}
+		}
+		rq := &corev1.ResourceQuota{
+			TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "ResourceQuota"},
+			ObjectMeta: meta("pipec-quota", ns, WavePolicy, envLabel),
+			Spec:       corev1.ResourceQuotaSpec{Hard: hard},
+		}
+		objs = append(objs, object(env, "ResourceQuota", "v1", rq.Name, ns, q.Path, rq))
+	}
+
+	lr := &corev1.LimitRange{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "LimitRange"},
+		ObjectMeta: meta("pipec-defaults", ns, WavePolicy, envLabel),
+		Spec: corev1.LimitRangeSpec{Limits: []corev1.LimitRangeItem{{
+			Type:           corev1.LimitTypeContainer,
+			Default:        quantities(env.Limits.Default, ""),
+			DefaultRequest: quantities(env.Limits.DefaultRequest, ""),
+			Max:            nilIfEmpty(quantities(env.Limits.Max, "")),
+		}}},
+	}
+	objs = append(objs, object(env, "LimitRange", "v1", lr.Name, ns, env.Limits.Path, lr))
+
+	for _, np := range networkPolicies(plan, env) {
+		objs = append(objs, object(env, "NetworkPolicy", "networking.k8s.io/v1", np.Name, ns, env.Network.Path, np))
+	}
+
+	// RBAC granted to pipelines in this environment.
+	for _, p := range plan.Pipelines {
+		var rules []rbacv1.PolicyRule
+		var src model.Path
+		for _, perm := range p.Permissions {
+			if perm.Environment != env.Name {
+				continue
+			}
+			if src == "" {
+				src = perm.Path
+			}
+			rules = append(rules, rbacv1.PolicyRule{
+				APIGroups: perm.APIGroups, Resources: perm.Resources, Verbs: perm.Verbs, ResourceNames: perm.ResourceNames,
+			})
+		}
+		if len(rules) == 0 {
+			continue
+		}
+		name := "pipec-pipeline-" + p.Name
+		role := &rbacv1.Role{
+			TypeMeta:   metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "Role"},
+			ObjectMeta: meta(name, ns, WaveRBAC, envLabel),
+			Rules:      rules,
+		}
+		binding := &rbacv1.RoleBinding{
+			TypeMeta:   metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "RoleBinding"},
+			ObjectMeta: meta(name, ns, WaveRBAC, envLabel),
+			RoleRef:    rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "Role", Name: name},
+			Subjects:   []rbacv1.Subject{{Kind: "ServiceAccount", Name: p.ServiceAccount(), Namespace: plan.Namespace}},
+		}
+		objs = append(objs,
+			object(env, "Role", "rbac.authorization.k8s.io/v1", name, ns, src, role),
+			object(env, "RoleBinding", "rbac.authorization.k8s.io/v1", name, ns, src, binding))
+	}
+	return objs
+}
+
+func nilIfEmpty(l corev1.ResourceList) corev1.ResourceList {
+	if len(l) == 0 {
+		return nil
+	}
+	return l
+}
+
+func networkPolicies(plan *model.Plan, env *model.Environment) []*networkingv1.NetworkPolicy {
+	ns := env.Namespace
+	labels := map[string]string{LabelEnvironment: env.Name}
+	np := func(name string, spec networkingv1.NetworkPolicySpec) *networkingv1.NetworkPolicy {
+		return &networkingv1.NetworkPolicy{
+			TypeMeta:   metav1.TypeMeta{APIVersion: "networking.k8s.io/v1", Kind: "NetworkPolicy"},
+			ObjectMeta: meta(name, ns, WavePolicy, labels),
+			Spec:       spec,
+		}
+	}
+	both := []networkingv1.PolicyType{networkingv1.PolicyTypeIngress, networkingv1.PolicyTypeEgress}
+	egress := []networkingv1.PolicyType{networkingv1.PolicyTypeEgress}
+	var out []*networkingv1.NetworkPolicy
+	if env.Network.DefaultDeny {
+		out = append(out, np("default-deny", networkingv1.NetworkPolicySpec{PolicyTypes: both}))
+	}
+	if env.Network.DNS {
+		out = append(out, np("allow-dns", networkingv1.NetworkPolicySpec{
+			PolicyTypes: egress,
+			Egress: []networkingv1.NetworkPolicyEgressRule{{
+				To: []networkingv1.NetworkPolicyPeer{{
+					NamespaceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"kubernetes.io/metadata.name": "kube-system"}},
+					PodSelector:       &metav1.LabelSelector{MatchLabels: map[string]string{"k8s-app": "kube-dns"}},
+				}},
+				Ports: []networkingv1.NetworkPolicyPort{port(corev1.ProtocolUDP, 53), port(corev1.ProtocolTCP, 53)},
+			}},
+		}))
+	}
+	if env.Network.SameNamespace {
+		out = append(out, np("allow-same-namespace", networkingv1.NetworkPolicySpec{
+			PolicyTypes: both,
+			Ingress:     []networkingv1.NetworkPolicyIngressRule{{From: []networkingv1.NetworkPolicyPeer{{PodSelector: &metav1.LabelSelector{}}}}},
+			Egress:      []networkingv1.NetworkPolicyEgressRule{{To: []networkingv1.NetworkPolicyPeer{{PodSelector: &metav1.LabelSelector{}}}}},
+		}))
+	}
+	for _, r := range env.Network.Egress {
+		out = append(out, np("allow-egress-"+r.Name, networkingv1.NetworkPolicySpec{PolicyTypes: egress, Egress: []networkingv1.NetworkPolicyEgressRule{egressRule(r)}}))
+	}
+	for _, r := range env.Network.Ingress {
+		rule := networkingv1.NetworkPolicyIngressRule{From: []networkingv1.NetworkPolicyPeer{{
+			NamespaceSelector: &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{
+				Key: "kubernetes.io/metadata.name", Operator: metav1.LabelSelectorOpIn, Values: r.FromNamespaces,
+			}}},
+		}}}
+		for _, p := range r.Ports {
+			rule.Ports = append(rule.Ports, port(corev1.ProtocolTCP, p))
+		}
+		out = append(out, np("allow-ingress-"+r.Name, networkingv1.NetworkPolicySpec{
+			PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeIngress}, Ingress: []networkingv1.NetworkPolicyIngressRule{rule},
+		}))
+	}
+	// Pipelines that run here and use the Kubernetes API may reach it;
+	// nothing else may.
+	if api := env.Network.KubernetesAPI; api != nil && plan.Namespace == env.Namespace && env.Cluster == model.InCluster {
+		var names []string
+		for _, p := range plan.Pipelines {
+			if len(p.Permissions) > 0 {
+				names = append(names, p.Name)
+			}
+		}
+		slices.Sort(names)
+		if len(names) > 0 {
+			out = append(out, np("allow-kubernetes-api", networkingv1.NetworkPolicySpec{
+				PodSelector: metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{
+					Key: LabelPipeline, Operator: metav1.LabelSelectorOpIn, Values: names,
+				}}},
+				PolicyTypes: egress,
+				Egress:      []networkingv1.NetworkPolicyEgressRule{egressRule(api)},
+			}))
+		}
+	}
+	return out
+}
+
+func egressRule(r *model.EgressRule) networkingv1.NetworkPolicyEgressRule {
+	var rule networkingv1.NetworkPolicyEgressRule
+	for _, c := range r.CIDRs {
+		rule.To = append(rule.To, networkingv1.NetworkPolicyPeer{IPBlock: &networkingv1.IPBlock{CIDR: c}})
+	}
+	for _, p := range r.Ports {
+		rule.Ports = append(rule.Ports, port(corev1.Protocol(r.Protocol), p))
+	}
+	return rule
+}
+
+func port(proto corev1.Protocol, p int32) networkingv1.NetworkPolicyPort {
+	v := intstr.FromInt32(p)
+	return networkingv1.NetworkPolicyPort{Protocol: &proto, Port: &v}
+}
+
+// pipelineRBAC is the ServiceAccount a pipeline runs as. It has no token
+// unless the pipeline has permissions somewhere.
+func pipelineRBAC(plan *model.Plan, p *model.Pipeline) []targets.Object {
+	automount := len(p.Permissions) > 0
+	sa := &corev1.ServiceAccount{
+		TypeMeta:                     metav1.TypeMeta{APIVersion: "v1", Kind: "ServiceAccount"},
+		ObjectMeta:                   meta(p.ServiceAccount(), plan.Namespace, WaveRBAC, map[string]string{LabelPipeline: p.Name}),
+		AutomountServiceAccountToken: &automount,
+	}
+	return []targets.Object{{
+		Target: Name, APIVersion: "v1", Kind: "ServiceAccount", Namespace: plan.Namespace, Name: sa.Name,
+		Value: sa, Source: p.Path, Dir: CIDir,
+	}}
+}
