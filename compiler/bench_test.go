@@ -105,3 +105,32 @@ pipelines: "service-%03d": {
 	}
 	return sb.String()
 }
+
+// EnvWriteGenerated names a file to write the generated 200-pipeline
+// configuration to (hack/bench.sh times the pipec binary on it).
+const EnvWriteGenerated = "PIPEC_WRITE_GENERATED"
+
+// TestGeneratedConfig keeps the benchmark input honest: it must build
+// without findings. With PIPEC_WRITE_GENERATED=<file> it also writes it out.
+func TestGeneratedConfig(t *testing.T) {
+	cfg := GenerateConfig(200)
+	if out := os.Getenv(EnvWriteGenerated); out != "" {
+		if err := os.WriteFile(out, []byte(cfg), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if testing.Short() {
+		return
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "pipec.cue"), []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	res, err := compiler.Build(context.Background(), compiler.Options{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Diagnostics) > 0 || len(res.Plan.Pipelines) != 200 {
+		t.Fatalf("%d pipelines, findings:\n%v", len(res.Plan.Pipelines), res.Diagnostics)
+	}
+}

@@ -3,6 +3,7 @@ package compiler
 import (
 	"fmt"
 	"strings"
+	"sync"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -12,14 +13,15 @@ import (
 	"github.com/pipec/pipec/model"
 )
 
-// psaEvaluator is Kubernetes' own Pod Security admission checker.
-var psaEvaluator = func() policy.Evaluator {
+// psaEvaluator is Kubernetes' own Pod Security admission checker, built on
+// first use: most builds have no environment to check against.
+var psaEvaluator = sync.OnceValue(func() policy.Evaluator {
 	e, err := policy.NewEvaluator(policy.DefaultChecks())
 	if err != nil {
 		panic(err) // the upstream default checks are always valid
 	}
 	return e
-}()
+})
 
 // checkPodSecurity evaluates every step that runs in the pipelines'
 // namespace against the Pod Security level that namespace's environment
@@ -48,7 +50,7 @@ func (c *checker) checkPodSecurity() {
 			}
 			seen[def.Path] = true
 			for _, s := range def.Steps {
-				for _, r := range psaEvaluator.EvaluatePod(lv, &metav1.ObjectMeta{}, podOf(s)) {
+				for _, r := range psaEvaluator().EvaluatePod(lv, &metav1.ObjectMeta{}, podOf(s)) {
 					if r.Allowed {
 						continue
 					}

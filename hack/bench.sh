@@ -21,14 +21,18 @@ echo
 go run "golang.org/x/perf/cmd/benchstat@$benchstat_version" ${1:+"$1"} "$out/new.txt"
 
 echo
-echo "pipec binary, wall time per run (median of 20):"
+echo "pipec binary, wall time per run (median of 20), and peak memory:"
 go build -o bin/pipec ./cmd/pipec
-for ex in examples/*/; do
+gen=$out/generated-200
+mkdir -p "$gen"
+PIPEC_WRITE_GENERATED="$PWD/$gen/pipec.cue" go test -run '^TestGeneratedConfig$' -short -count=1 ./compiler >/dev/null
+for ex in examples/*/ "$gen/"; do
   ts=()
   for _ in $(seq 20); do
     s=$(date +%s%N); bin/pipec vet "$ex" 2>/dev/null; e=$(date +%s%N)
     ts+=($(( (e - s) / 1000000 )))
   done
   med=$(printf '%s\n' "${ts[@]}" | sort -n | sed -n 10p)
-  printf '  %-24s %4d ms\n' "$ex" "$med"
+  rss=$( { /usr/bin/time -f '%M' bin/pipec vet "$ex" 2>&1 >/dev/null; } | tail -1)
+  printf '  %-28s %5d ms %6d MiB\n' "$ex" "$med" "$(( rss / 1024 ))"
 done

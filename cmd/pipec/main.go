@@ -5,6 +5,8 @@ package main
 import (
 	"os"
 
+	_ "github.com/pipec/pipec/internal/noi18n" // before anything that loads kubectl translations
+
 	"github.com/pipec/pipec/internal/cli"
 )
 
