@@ -116,6 +116,7 @@ func (c *checker) checkDelivery() {
 		c.checkPermissions(pl, envNames)
 	}
 	c.checkPodSecurity()
+	c.checkTriggers()
 }
 
 func (c *checker) unknownName(path model.Path, what, name string, declared []string) {

@@ -22,6 +22,7 @@ import (
 	"github.com/pipec/pipec/targets/argo"
 	"github.com/pipec/pipec/targets/kube"
 	"github.com/pipec/pipec/targets/tekton"
+	"github.com/pipec/pipec/targets/triggers"
 )
 
 // Options configure a build.
@@ -61,7 +62,7 @@ func (e *EvalError) Error() string { return e.Diagnostics.Error() }
 
 // DefaultTargets are the built-in targets.
 func DefaultTargets() []targets.Target {
-	return []targets.Target{tekton.New(), kube.New(), argo.New()}
+	return []targets.Target{tekton.New(), triggers.New(), kube.New(), argo.New()}
 }
 
 // Build loads, checks and compiles the configuration in opts.Dir. It returns
@@ -141,8 +142,9 @@ func Build(ctx context.Context, opts Options) (res *Result, err error) {
 // `kubectl apply` of the stream needs.
 var kindOrder = map[string]int{
 	"Namespace": 0, "ResourceQuota": 1, "LimitRange": 2, "NetworkPolicy": 3,
-	"ServiceAccount": 4, "Role": 5, "RoleBinding": 6,
+	"ServiceAccount": 4, "ClusterRole": 5, "ClusterRoleBinding": 6, "Role": 7, "RoleBinding": 8,
 	"Task": 10, "Pipeline": 11,
+	"TriggerBinding": 12, "TriggerTemplate": 13, "Trigger": 14, "EventListener": 15,
 	"AppProject": 20, "Application": 21, "Rollout": 30,
 }
 

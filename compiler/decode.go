@@ -141,6 +141,7 @@ func decodePlan(root node, src model.SourceMap) (*model.Plan, diag.List) {
 		plan.Pipelines = append(plan.Pipelines, d.pipeline(name, c))
 	})
 	plan.ArgoCD = d.argocd(root.field("argocd"))
+	plan.Triggers = d.triggers(root.field("triggers"))
 	root.field("environments").fields(func(name string, c node) {
 		plan.Environments = append(plan.Environments, d.environment(name, c))
 	})
@@ -166,6 +167,7 @@ func (d *decoder) pipeline(name string, n node) *model.Pipeline {
 		Params:      decodeParams(n.field("params")),
 		Timeout:     n.field("timeout").str(),
 		Permissions: d.permissions(n.field("permissions")),
+		On:          d.on(n.field("on")),
 		Path:        n.path,
 	}
 	n.field("workspaces").fields(func(name string, c node) {

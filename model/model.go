@@ -23,6 +23,8 @@ type Plan struct {
 	// StepDefaults are the resources and security settings steps start
 	// from (defaults.step), for steps pipec generates itself.
 	StepDefaults StepDefaults
+	// Triggers configures the EventListener.
+	Triggers Triggers
 	// Sources maps CUE paths to their positions.
 	Sources SourceMap
 }
@@ -144,6 +146,8 @@ type Pipeline struct {
 	Timeout string
 	// Permissions its ServiceAccount gets in environments.
 	Permissions []*Permission
+	// On says which repository events start it; nil if none.
+	On *On
 	Path        Path
 }
 

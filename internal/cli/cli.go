@@ -30,7 +30,7 @@ const (
 // returns the exit code.
 func Main() int {
 	tuneGC()
-	return Run(os.Args[1:], os.Stdout, os.Stderr)
+	return Run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 }
 
 // tuneGC makes the garbage collector wait until the heap reaches 1 GiB:
@@ -45,10 +45,11 @@ func tuneGC() {
 	debug.SetGCPercent(-1)
 }
 
-// Run runs pipec with args, writing data to stdout and findings and logs to
-// stderr, and returns the exit code.
-func Run(args []string, stdout, stderr io.Writer) int {
-	root := newRootCmd(stdout, stderr)
+// Run runs pipec with args, reading stdin where a command takes "-",
+// writing data to stdout and findings and logs to stderr, and returns the
+// exit code.
+func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	root := newRootCmd(stdin, stdout, stderr)
 	root.SetArgs(args)
 	err := root.Execute()
 	return report(stderr, err)
@@ -92,7 +93,7 @@ func printDiagnostics(w io.Writer, ds diag.List) {
 	}
 }
 
-func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
+func newRootCmd(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "pipec",
 		Short: "Compile CUE CI/CD definitions into validated Tekton resources",
@@ -113,6 +114,7 @@ Exit codes: 0 valid, 1 findings, 2 could not evaluate.`,
 	root.AddCommand(
 		newBuildCmd(stdout, stderr),
 		newVetCmd(stderr),
+		newTriggerCmd(stdin, stdout, stderr),
 		newVersionCmd(stdout),
 		newCompletionCmd(stdout),
 	)

@@ -69,13 +69,14 @@ func run(m *testing.M) int {
 	return m.Run()
 }
 
-// crdFiles lists the CRDs of Tekton Pipelines, Argo CD and Argo Rollouts,
-// from their modules.
+// crdFiles lists the CRDs of Tekton Pipelines, Tekton Triggers, Argo CD and
+// Argo Rollouts, from their modules.
 func crdFiles() ([]string, error) {
 	var files []string
 	for _, mod := range []struct{ path, glob string }{
 		{"github.com/tektoncd/pipeline", "config/300-crds/*.yaml"},
 		{"github.com/argoproj/argo-cd/v3", "manifests/crds/*-crd.yaml"},
+		{"github.com/tektoncd/triggers", "config/300-*.yaml"},
 	} {
 		dir, err := kubetest.ModuleDir(mod.path)
 		if err != nil {

@@ -68,7 +68,7 @@ func prune(v any) {
 					delete(x, k)
 				}
 			case map[string]any:
-				if len(t) == 0 && (k == "spec" || k == "annotations" || k == "labels" || k == "computeResources" || k == "metadata") {
+				if len(t) == 0 && (k == "spec" || k == "status" || k == "annotations" || k == "labels" || k == "computeResources" || k == "metadata") {
 					delete(x, k)
 				}
 			}

@@ -1,0 +1,230 @@
+package compiler
+
+import (
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+
+	"github.com/pipec/pipec/internal/diag"
+	"github.com/pipec/pipec/model"
+	"github.com/pipec/pipec/targets/triggers"
+)
+
+// checkTriggers checks the pipelines' `on`: events, filters (compiled in
+// Tekton Triggers' CEL environment), and that the parameters and workspaces
+// of the generated runs agree with the pipeline: every required parameter
+// and workspace provided, nothing unknown.
+func (c *checker) checkTriggers() {
+	p := c.plan
+	anyOn := false
+	for _, pl := range p.Pipelines {
+		if pl.On != nil {
+			anyOn = true
+			c.checkOn(pl)
+		}
+	}
+	if !anyOn {
+		return
+	}
+	// Report at the user's triggers block, or at the first `on` that
+	// needs it.
+	at := p.Triggers.Path
+	if _, ok := c.src[at]; !ok {
+		for _, pl := range p.Pipelines {
+			if pl.On != nil {
+				at = pl.On.Path
+				break
+			}
+		}
+	}
+	if p.Triggers.WebhookSecret == nil {
+		d := c.errorf(at, "pipelines have `on` but triggers.webhookSecret is not set")
+		d.Expected = `triggers: webhookSecret: {name: "<secret>", key: "<key>"}`
+		d.Hint = "the EventListener only accepts webhooks that prove they know this secret; create the Secret, never write its value into CUE"
+	}
+	if p.Namespace == "" {
+		d := c.errorf(at, "pipelines have `on` but the configuration sets no namespace for the EventListener")
+		d.Expected = `namespace: "ci"`
+	}
+	for _, k := range []*model.KeyRef{p.Triggers.WebhookSecret, p.Triggers.GitHubToken} {
+		if k != nil && (!dnsSubdomainRE.MatchString(k.Name) || k.Key == "") {
+			d := c.errorf(p.Triggers.Path, "invalid Secret reference %q/%q", k.Name, k.Key)
+			d.Expected = "the name of an existing Secret and one of its keys"
+		}
+	}
+}
+
+func (c *checker) checkOn(pl *model.Pipeline) {
+	on := pl.On
+	provider := triggers.Provider(c.plan, pl)
+	kinds := triggers.Kinds(on)
+	if len(kinds) == 0 {
+		d := c.errorf(on.Path, "pipeline %q has `on` without any event", pl.Name)
+		d.Expected = `push: branches: ["main"], tags: ["v*"] or pullRequest: branches: ["main"]`
+	}
+	if on.Push != nil {
+		c.checkPatterns(on.Push.Path.Field("branches"), on.Push.Branches)
+		c.checkPatterns(on.Push.Path.Field("paths"), on.Push.Paths)
+		if len(on.Push.Branches) == 0 {
+			d := c.errorf(on.Push.Path.Field("branches"), "push trigger of pipeline %q lists no branches", pl.Name)
+			d.Expected = `branches such as ["main"]`
+		}
+	}
+	c.checkPatterns(on.Path.Field("tags"), on.Tags)
+	if pr := on.PullRequest; pr != nil {
+		c.checkPatterns(pr.Path.Field("branches"), pr.Branches)
+		c.checkPatterns(pr.Path.Field("paths"), pr.Paths)
+		if len(pr.Events) == 0 {
+			d := c.errorf(pr.Path.Field("events"), "pull request trigger of pipeline %q lists no events", pl.Name)
+			d.Expected = `events such as ["opened", "synchronize", "reopened"]`
+		}
+		if len(pr.Paths) > 0 && provider == model.GitLab {
+			d := c.errorf(pr.Path.Field("paths"), "path filters on GitLab merge requests are not supported")
+			d.Expected = "no paths on pullRequest with provider gitlab"
+			d.Hint = "Tekton Triggers' GitLab interceptor cannot list a merge request's files; filter pushes by path instead, or run the pipeline on every merge request"
+		}
+		if len(pr.Paths) > 0 && provider == model.GitHub && c.plan.Triggers.GitHubToken == nil {
+			d := c.errorf(pr.Path.Field("paths"), "path filters on GitHub pull requests need triggers.githubToken")
+			d.Expected = `triggers: githubToken: {name: "<secret>", key: "token"}`
+			d.Hint = "Tekton Triggers' GitHub interceptor lists the pull request's files through the GitHub API; without a token it is rate-limited and cannot read private repositories"
+		}
+		if slices.Contains(pr.Events, "ready_for_review") && provider == model.GitLab {
+			d := c.out.Warnf(c.src, pr.Path.Field("events"), "GitLab reports ready-for-review as an update that clears the draft flag; pipec matches that")
+			d.Hint = "check with `pipec trigger test` on a recorded payload"
+		}
+	}
+	if on.Filter != "" {
+		if err := triggers.CompileCEL(on.Filter, true); err != nil {
+			d := c.errorf(on.Path.Field("filter"), "the CEL filter does not compile: %s", celMessage(err))
+			d.Expected = "a boolean CEL expression over body, header, extensions and requestURL"
+			d.Hint = "Tekton Triggers' CEL environment (strings, encoders, sets, lists, math extensions and its own functions) is what runs it"
+		}
+	}
+	for _, kind := range kinds {
+		f := triggers.FilterFor(provider, kind, on)
+		for _, expr := range append([]string{f.Expression}, overlayExprs(f)...) {
+			if err := triggers.CompileCEL(expr, false); err != nil && on.Filter == "" {
+				d := c.errorf(on.Path, "internal error: the generated CEL expression %q does not compile: %v", expr, err)
+				d.Hint = "please report this"
+			}
+		}
+	}
+	if on.Timeout != "" {
+		c.checkDuration(on.Path.Field("timeout"), on.Timeout)
+	}
+	for i, t := range on.PodTemplate.Tolerations {
+		if t.Operator == "Exists" && t.Value != "" {
+			d := c.errorf(on.Path.Field("podTemplate").Field("tolerations").Index(i), "toleration with operator Exists sets a value")
+			d.Expected = "no value with Exists, or operator Equal"
+		}
+	}
+	c.checkRunParams(pl)
+	c.checkRunWorkspaces(pl)
+}
+
+func overlayExprs(f triggers.Filter) []string {
+	var out []string
+	for _, o := range f.Overlays {
+		out = append(out, o.Expression)
+	}
+	return out
+}
+
+// checkPatterns checks branch, tag and path globs.
+func (c *checker) checkPatterns(path model.Path, patterns []string) {
+	for i, p := range patterns {
+		if p == "" || strings.ContainsAny(p, " \t\n") {
+			d := c.errorf(path.Index(i), "invalid pattern %q", p)
+			d.Expected = `a name or glob without spaces, such as "main", "release/*" or "services/api/**"`
+		}
+	}
+}
+
+var eventRefRE = regexp.MustCompile(`\$\(event\.([^)]*)\)`)
+
+// checkRunParams checks the parameters the trigger sets against the
+// pipeline's: known names, known event fields, every required one set.
+func (c *checker) checkRunParams(pl *model.Pipeline) {
+	declared := make([]string, len(pl.Params))
+	for i, p := range pl.Params {
+		declared[i] = p.Name
+	}
+	for _, a := range pl.On.Params {
+		if pl.Param(a.Name) == nil {
+			d := c.errorf(a.Path, "the trigger sets parameter %q, which pipeline %q does not declare", a.Name, pl.Name)
+			d.Expected = "a parameter of the pipeline: " + diag.OneOf(declared)
+			if s := diag.Suggest(a.Name, declared); s != "" {
+				d.Hint = fmt.Sprintf("did you mean %q?", s)
+			} else {
+				d.Hint = fmt.Sprintf("declare it under pipelines.%s.params, or remove it", pl.Name)
+			}
+		} else if t := pl.Param(a.Name).Type; t != model.TypeString {
+			d := c.errorf(a.Path, "parameter %q of pipeline %q is of type %s; triggers pass strings", a.Name, pl.Name, t)
+			d.Expected = "a string parameter"
+		}
+		for _, m := range eventRefRE.FindAllStringSubmatch(a.Value.String, -1) {
+			if !slices.Contains(model.EventFields, m[1]) {
+				d := c.errorf(a.Path, "unknown event field %q in %s", m[1], m[0])
+				d.Expected = "one of " + diag.OneOf(model.EventFields)
+				if s := diag.Suggest(m[1], model.EventFields); s != "" {
+					d.Hint = fmt.Sprintf("did you mean $(event.%s)?", s)
+				}
+			}
+		}
+		for _, r := range findRefs(a.Value.String) {
+			if r.Kind != "event" {
+				d := c.errorf(a.Path, "%s cannot be used in a trigger parameter", r.Raw)
+				d.Expected = "a literal, or an event value such as $(event.revision)"
+			}
+		}
+	}
+	set := map[string]bool{}
+	for _, a := range triggers.RunParams(pl) {
+		set[a.Name] = true
+	}
+	for _, p := range pl.Params {
+		if p.Default == nil && !set[p.Name] {
+			d := c.errorf(pl.On.Path, "runs started by the trigger would not set required parameter %q of pipeline %q", p.Name, pl.Name)
+			d.Expected = fmt.Sprintf(`on: params: %q: "$(event.<field>)" or a literal`, p.Name)
+			d.Hint = "set it from the event, or give the parameter a default; Tekton would only reject the run when a webhook arrives"
+		}
+	}
+}
+
+// checkRunWorkspaces checks the workspaces the trigger provides.
+func (c *checker) checkRunWorkspaces(pl *model.Pipeline) {
+	names := make([]string, len(pl.Workspaces))
+	for i, w := range pl.Workspaces {
+		names[i] = w.Name
+	}
+	for _, w := range pl.On.Workspaces {
+		if !slices.Contains(names, w.Name) {
+			d := c.errorf(w.Path, "the trigger provides workspace %q, which pipeline %q does not declare", w.Name, pl.Name)
+			d.Expected = "a workspace of the pipeline: " + diag.OneOf(names)
+			if s := diag.Suggest(w.Name, names); s != "" {
+				d.Hint = fmt.Sprintf("did you mean %q?", s)
+			}
+		}
+		if v := w.VolumeClaimTemplate; v != nil {
+			c.checkQuantities(w.Path.Field("volumeClaimTemplate"), map[string]string{"storage": v.Storage})
+		}
+		for _, name := range []string{w.Secret, w.ConfigMap} {
+			if name != "" && !dnsSubdomainRE.MatchString(name) {
+				d := c.errorf(w.Path, "invalid name %q", name)
+				d.Expected = "the name of an existing Secret or ConfigMap"
+			}
+		}
+	}
+}
+
+var celPosRE = regexp.MustCompile(`^ERROR: <input>:(\d+):(\d+): `)
+
+// celMessage shortens a cel-go error to its first line, with the column.
+func celMessage(err error) string {
+	msg, _, _ := strings.Cut(err.Error(), "\n")
+	if m := celPosRE.FindStringSubmatch(msg); m != nil {
+		msg = strings.TrimPrefix(msg, m[0]) + " (column " + m[2] + " of the expression)"
+	}
+	return msg
+}

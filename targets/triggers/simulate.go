@@ -1,0 +1,249 @@
+package triggers
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+
+	triggersv1 "github.com/tektoncd/triggers/pkg/apis/triggers/v1beta1"
+	"github.com/tektoncd/triggers/pkg/interceptors"
+	"github.com/tektoncd/triggers/pkg/interceptors/cel"
+	"github.com/tektoncd/triggers/pkg/interceptors/github"
+	"github.com/tektoncd/triggers/pkg/interceptors/gitlab"
+	"github.com/tektoncd/triggers/pkg/template"
+
+	"github.com/pipec/pipec/targets"
+)
+
+// Delivery is a webhook delivery to simulate.
+type Delivery struct {
+	Header http.Header
+	Body   []byte
+	// Secret returns the value of a key of a Secret, standing in for the
+	// cluster's Secrets (webhook secret, GitHub token).
+	Secret func(name, key string) ([]byte, error)
+	// ChangedFiles stands in for the GitHub API's list of a pull
+	// request's files, which Tekton Triggers fetches for path filters.
+	ChangedFiles []string
+}
+
+// Outcome is what one Trigger does with a delivery.
+type Outcome struct {
+	Trigger  string
+	Pipeline string
+	// Started reports whether the trigger would start a run.
+	Started bool
+	// Reason says why not, in the interceptor's words.
+	Reason string
+	// Params are the started PipelineRun's parameters, by name.
+	Params map[string]string
+	// PipelineRun is the PipelineRun that would be created.
+	PipelineRun map[string]any
+}
+
+// simulationSecret is the webhook secret deliveries are signed with when the
+// caller gives none.
+const simulationSecret = "pipec-simulation"
+
+// SimulationSecret returns the secret a simulation signs unsigned
+// deliveries with, and that Secret lookups return when the caller gives no
+// value of their own.
+func SimulationSecret() string { return simulationSecret }
+
+// Sign adds what a provider adds to prove a delivery knows the webhook
+// secret, unless the delivery already carries it: GitHub's
+// X-Hub-Signature-256 HMAC, GitLab's X-Gitlab-Token.
+func Sign(provider string, d *Delivery, secret []byte) {
+	if provider == "gitlab" {
+		if d.Header.Get("X-Gitlab-Token") == "" {
+			d.Header.Set("X-Gitlab-Token", string(secret))
+		}
+		return
+	}
+	if d.Header.Get("X-Hub-Signature-256") == "" {
+		mac := hmac.New(sha256.New, secret)
+		mac.Write(d.Body)
+		d.Header.Set("X-Hub-Signature-256", "sha256="+hex.EncodeToString(mac.Sum(nil)))
+	}
+}
+
+type secretGetter struct {
+	get func(name, key string) ([]byte, error)
+}
+
+func (s secretGetter) Get(_ context.Context, _ string, sr *triggersv1.SecretRef) ([]byte, error) {
+	return s.get(sr.SecretName, sr.SecretKey)
+}
+
+// Simulate runs a delivery through the EventListener pipec generated, the
+// way its sink does: for each Trigger, Tekton Triggers' own interceptors
+// (github, gitlab, cel) in order, then its own binding and template code.
+// Nothing touches a cluster or the network; for pull requests, the files
+// GitHub's API would list come from d.ChangedFiles.
+func Simulate(ctx context.Context, objs []targets.Object, d Delivery) ([]Outcome, error) {
+	var el *triggersv1.EventListener
+	trigs := map[string]*triggersv1.Trigger{}
+	bindings := map[string]*triggersv1.TriggerBinding{}
+	templates := map[string]*triggersv1.TriggerTemplate{}
+	for _, o := range objs {
+		switch v := o.Value.(type) {
+		case *triggersv1.EventListener:
+			el = v
+		case *triggersv1.Trigger:
+			trigs[v.Name] = v
+		case *triggersv1.TriggerBinding:
+			bindings[v.Name] = v
+		case *triggersv1.TriggerTemplate:
+			templates[v.Name] = v
+		}
+	}
+	if el == nil {
+		return nil, errors.New("the configuration has no EventListener: no pipeline has `on`")
+	}
+	if !json.Valid(d.Body) {
+		return nil, errors.New("the payload is not valid JSON")
+	}
+	if d.Header.Get("Content-Type") == "" {
+		d.Header.Set("Content-Type", "application/json")
+	}
+	sg := secretGetter{get: d.Secret}
+	impls := map[string]triggersv1.InterceptorInterface{
+		"github": github.NewInterceptor(sg),
+		"gitlab": gitlab.NewInterceptor(sg),
+		"cel":    cel.NewInterceptor(sg),
+	}
+	var out []Outcome
+	for _, ref := range el.Spec.Triggers {
+		t := trigs[ref.TriggerRef]
+		if t == nil {
+			return nil, fmt.Errorf("the EventListener refers to unknown Trigger %q", ref.TriggerRef)
+		}
+		o := Outcome{Trigger: t.Name}
+		if t.Spec.Template.Ref != nil {
+			o.Pipeline = *t.Spec.Template.Ref
+		}
+		body, header, ext, reason := runInterceptors(ctx, impls, t, d)
+		if reason != "" {
+			o.Reason = reason
+			out = append(out, o)
+			continue
+		}
+		rt, err := template.ResolveTrigger(*t,
+			func(name string) (*triggersv1.TriggerBinding, error) {
+				if b, ok := bindings[name]; ok {
+					return b, nil
+				}
+				return nil, fmt.Errorf("TriggerBinding %q not found", name)
+			},
+			func(name string) (*triggersv1.ClusterTriggerBinding, error) {
+				return nil, fmt.Errorf("ClusterTriggerBinding %q not found", name)
+			},
+			func(name string) (*triggersv1.TriggerTemplate, error) {
+				if tt, ok := templates[name]; ok {
+					return tt, nil
+				}
+				return nil, fmt.Errorf("TriggerTemplate %q not found", name)
+			})
+		if err != nil {
+			return nil, err
+		}
+		params, err := template.ResolveParams(rt, body, header, ext, template.NewTriggerContext("simulated-event"))
+		if err != nil {
+			o.Reason = "binding failed: " + err.Error()
+			out = append(out, o)
+			continue
+		}
+		res := template.ResolveResources(rt.TriggerTemplate, params)
+		if len(res) == 0 {
+			o.Reason = "the template creates nothing"
+			out = append(out, o)
+			continue
+		}
+		var pr map[string]any
+		if err := json.Unmarshal(res[0], &pr); err != nil {
+			return nil, fmt.Errorf("the resolved PipelineRun is not JSON: %w", err)
+		}
+		o.Started = true
+		o.PipelineRun = pr
+		o.Params = runParams(pr)
+		out = append(out, o)
+	}
+	return out, nil
+}
+
+// runInterceptors runs a Trigger's interceptors as the EventListener sink
+// does: each sees the body, headers and the extensions so far; the first
+// that does not continue stops the trigger.
+func runInterceptors(ctx context.Context, impls map[string]triggersv1.InterceptorInterface, t *triggersv1.Trigger, d Delivery) ([]byte, http.Header, map[string]any, string) {
+	req := triggersv1.InterceptorRequest{
+		Body:       string(d.Body),
+		Header:     d.Header.Clone(),
+		Extensions: map[string]any{},
+		Context: &triggersv1.TriggerContext{
+			EventURL:  "http://" + ListenerName + ":8080",
+			EventID:   "simulated-event",
+			TriggerID: "namespaces/" + t.Namespace + "/triggers/" + t.Name,
+		},
+	}
+	for _, i := range t.Spec.Interceptors {
+		impl, ok := impls[i.Ref.Name]
+		if !ok {
+			return nil, nil, nil, fmt.Sprintf("interceptor %q cannot be simulated", i.Ref.Name)
+		}
+		req.InterceptorParams = interceptors.GetInterceptorParams(i)
+		substitute := false
+		if i.Ref.Name == "github" && interceptors.Canonical(req.Header).Get("X-Github-Event") == "pull_request" {
+			if _, ok := req.InterceptorParams["addChangedFiles"]; ok {
+				// Tekton Triggers would ask the GitHub API; the files
+				// come from the caller instead.
+				delete(req.InterceptorParams, "addChangedFiles")
+				substitute = true
+			}
+		}
+		resp := impl.Process(ctx, &req)
+		if !resp.Continue {
+			msg := "stopped"
+			if resp.Status.Message != "" {
+				msg = resp.Status.Message
+			}
+			return nil, nil, nil, fmt.Sprintf("%s interceptor: %s", i.Ref.Name, msg)
+		}
+		for k, v := range resp.Extensions {
+			req.Extensions[k] = v
+		}
+		if substitute {
+			req.Extensions["changed_files"] = strings.Join(d.ChangedFiles, ",")
+		}
+		req.InterceptorParams = map[string]any{}
+	}
+	return []byte(req.Body), req.Header, req.Extensions, ""
+}
+
+func runParams(pr map[string]any) map[string]string {
+	out := map[string]string{}
+	spec, _ := pr["spec"].(map[string]any)
+	params, _ := spec["params"].([]any)
+	for _, p := range params {
+		m, _ := p.(map[string]any)
+		name, _ := m["name"].(string)
+		out[name] = fmt.Sprint(m["value"])
+	}
+	return out
+}
+
+// SortedParams lists a run's parameters in name order.
+func (o Outcome) SortedParams() []string {
+	keys := make([]string, 0, len(o.Params))
+	for k := range o.Params {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
