@@ -147,8 +147,8 @@ type Pipeline struct {
 	// Permissions its ServiceAccount gets in environments.
 	Permissions []*Permission
 	// On says which repository events start it; nil if none.
-	On *On
-	Path        Path
+	On   *On
+	Path Path
 }
 
 // ServiceAccount is the name of the ServiceAccount the pipeline runs as.
