@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"slices"
+	"time"
 
 	"cuelang.org/go/cue"
 
@@ -37,6 +38,12 @@ type Options struct {
 	// BaseDir is the directory file names in findings are relative to;
 	// default the current directory.
 	BaseDir string
+	// Policies turns on policy checking with the packs the configuration
+	// selects.
+	Policies bool
+	// Today is the date waivers are checked against, YYYY-MM-DD; default
+	// today (UTC).
+	Today string
 }
 
 // Result is the outcome of a build that could evaluate the configuration.
@@ -49,6 +56,8 @@ type Result struct {
 	Objects []targets.Object
 	// Diagnostics are the findings, sorted.
 	Diagnostics diag.List
+	// Policy is set when policies were checked.
+	Policy *PolicyReport
 }
 
 // EvalError means the configuration could not be evaluated at all: the
@@ -107,12 +116,13 @@ func Build(ctx context.Context, opts Options) (res *Result, err error) {
 	x := newExplainer(l, base)
 
 	unified := l.user.Unify(x.root)
-	if err := unified.Validate(cue.Concrete(true)); err != nil {
+	if err := validateConcrete(unified); err != nil {
 		return &Result{Diagnostics: x.explain(err).Sort()}, nil
 	}
 
 	src := userSources(x)
 	plan, diags := decodePlan(node{v: unified}, src)
+	plan.Policy.Waivers = append(plan.Policy.Waivers, attributeWaivers(x)...)
 	expandDeploys(plan)
 	diags = append(diags, check(plan)...)
 	res = &Result{Plan: plan}
@@ -129,12 +139,26 @@ func Build(ctx context.Context, opts Options) (res *Result, err error) {
 		res.Objects = append(res.Objects, objs...)
 		diags = append(diags, ds...)
 	}
-	res.Diagnostics = diags.Sort()
 	if diags.HasErrors() {
+		res.Diagnostics = diags.Sort()
 		res.Objects = nil
 		return res, nil
 	}
 	sortObjects(res.Objects)
+	if opts.Policies {
+		today := opts.Today
+		if today == "" {
+			today = time.Now().UTC().Format(time.DateOnly)
+		}
+		findings, rep, err := evaluatePolicies(l, unified, plan, res.Objects, today)
+		if err != nil {
+			return nil, &EvalError{Diagnostics: diag.List{{Severity: diag.Error, Message: "policy evaluation failed: " + err.Error(),
+				Hint: "a policy pack reads a field pipec's input does not have, or is not valid CUE; see `pipec explain` and the pack's source", Source: "policy"}}}
+		}
+		diags = append(diags, findings...)
+		res.Policy = rep
+	}
+	res.Diagnostics = diags.Sort()
 	return res, nil
 }
 

@@ -407,3 +407,12 @@ func (x *explainer) explainLoad(err error) diag.List {
 	}
 	return out
 }
+
+// joinCUE joins CUE errors into one error that cue/errors can list.
+func joinCUE(errs []error) error {
+	var list cueerrors.Error
+	for _, e := range errs {
+		list = cueerrors.Append(list, cueerrors.Promote(e, ""))
+	}
+	return list
+}

@@ -142,6 +142,7 @@ func decodePlan(root node, src model.SourceMap) (*model.Plan, diag.List) {
 	})
 	plan.ArgoCD = d.argocd(root.field("argocd"))
 	plan.Triggers = d.triggers(root.field("triggers"))
+	plan.Policy = d.policy(root.field("policy"))
 	root.field("environments").fields(func(name string, c node) {
 		plan.Environments = append(plan.Environments, d.environment(name, c))
 	})
@@ -445,4 +446,25 @@ func mergeSecurity(def, own model.SecurityContext) model.SecurityContext {
 		out.AllowPrivilegeEscalation = nil
 	}
 	return out
+}
+
+func (d *decoder) policy(n node) model.Policy {
+	p := model.Policy{
+		Default:           n.field("default").strs(),
+		AllowedRegistries: n.field("allowedRegistries").strs(),
+		Path:              n.path,
+	}
+	if it, err := n.field("packs").v.Fields(); err == nil {
+		for it.Next() {
+			p.Packs = append(p.Packs, it.Selector().Unquoted())
+		}
+		slices.Sort(p.Packs)
+	}
+	n.field("waivers").list(func(_ int, c node) {
+		p.Waivers = append(p.Waivers, &model.Waiver{
+			Check: c.field("check").str(), Scope: model.Path(c.field("path").str()), Reason: c.field("reason").str(),
+			Expires: c.field("expires").str(), Path: c.path,
+		})
+	})
+	return p
 }

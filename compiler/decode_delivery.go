@@ -101,6 +101,13 @@ func (d *decoder) environment(name string, n node) *model.Environment {
 		c.field("ports").list(func(_ int, p node) { r.Ports = append(r.Ports, int32(p.int())) })
 		e.Network.Ingress = append(e.Network.Ingress, r)
 	})
+	if p := n.field("policy"); p.exists() {
+		e.Policy = p.strs()
+	} else if e.Production {
+		e.Policy = []string{"restricted"}
+	} else {
+		e.Policy = []string{"baseline"}
+	}
 	if w := n.field("syncWindows"); w.exists() {
 		e.SyncWindows = []*model.SyncWindow{}
 		w.list(func(_ int, c node) {

@@ -14,6 +14,7 @@ import (
 	"cuelang.org/go/cue/cuecontext"
 	"cuelang.org/go/cue/load"
 
+	"github.com/pipec/pipec/policies"
 	"github.com/pipec/pipec/schema"
 )
 
@@ -28,9 +29,12 @@ type loaded struct {
 	ctx    *cue.Context
 	user   cue.Value
 	schema cue.Value
-	// schemaDir is the absolute directory under which the schema's files
-	// appear; positions inside it are not the user's.
+	// packDef is #Pack, which custom policy packs are checked against.
+	packDef cue.Value
+	// schemaDir and policyDir are the absolute directories under which
+	// the embedded files appear; positions inside them are not the user's.
 	schemaDir string
+	policyDir string
 }
 
 // loadConfig reads the CUE package in dir, with pipec's schema importable as
@@ -73,14 +77,33 @@ func loadConfig(dir string, overlay map[string][]byte) (*loaded, error) {
 		ov[filepath.Join(schemaDir, f.Name())] = load.FromBytes(data)
 	}
 
+	// The policy definitions and built-in packs, importable as
+	// pipec.dev/policy[/<pack>] by packs written in the repository.
+	policyDir := filepath.Join(root, "cue.mod", "pkg", filepath.FromSlash(policies.ImportPath))
+	err = fs.WalkDir(policies.FS, "cue", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || path.Ext(p) != ".cue" {
+			return err
+		}
+		data, err := fs.ReadFile(policies.FS, p)
+		if err != nil {
+			return err
+		}
+		rel := strings.TrimPrefix(strings.TrimPrefix(p, "cue/"), "policy/")
+		ov[filepath.Join(policyDir, filepath.FromSlash(rel))] = load.FromBytes(data)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+
 	cfg := &load.Config{
 		Dir:        abs,
 		ModuleRoot: root,
 		Overlay:    ov,
 	}
-	insts := load.Instances([]string{".", schema.ImportPath}, cfg)
-	if len(insts) != 2 {
-		return nil, fmt.Errorf("internal error: loaded %d CUE instances, want 2", len(insts))
+	insts := load.Instances([]string{".", schema.ImportPath, policies.ImportPath}, cfg)
+	if len(insts) != 3 {
+		return nil, fmt.Errorf("internal error: loaded %d CUE instances, want 3", len(insts))
 	}
 	for _, inst := range insts {
 		if inst.Err != nil {
@@ -91,11 +114,11 @@ func loadConfig(dir string, overlay map[string][]byte) (*loaded, error) {
 		return nil, fmt.Errorf("no CUE files in %s; pass the directory that holds the configuration's .cue files", dir)
 	}
 	ctx := cuecontext.New()
-	vals, err := ctx.BuildInstances([]*build.Instance{insts[0], insts[1]})
+	vals, err := ctx.BuildInstances([]*build.Instance{insts[0], insts[1], insts[2]})
 	if err != nil {
 		return nil, err
 	}
-	return &loaded{ctx: ctx, user: vals[0], schema: vals[1], schemaDir: schemaDir}, nil
+	return &loaded{ctx: ctx, user: vals[0], schema: vals[1], packDef: vals[2].LookupPath(cue.ParsePath("#Pack")), schemaDir: schemaDir, policyDir: policyDir}, nil
 }
 
 // hasCUEFiles reports whether dir (or the overlay) holds .cue files.
@@ -139,5 +162,6 @@ func (l *loaded) isSchemaFile(name string) bool {
 	if name == "" {
 		return true
 	}
-	return l.schemaDir != "" && strings.HasPrefix(name, l.schemaDir+string(filepath.Separator))
+	return l.schemaDir != "" && strings.HasPrefix(name, l.schemaDir+string(filepath.Separator)) ||
+		l.policyDir != "" && strings.HasPrefix(name, l.policyDir+string(filepath.Separator))
 }

@@ -29,6 +29,8 @@ type Environment struct {
 	Limits      LimitRange
 	Network     Network
 	SyncWindows []*SyncWindow
+	// Policy names the packs that check the environment.
+	Policy []string
 	// Order is the environment's position in promotion order: 0 for
 	// environments nothing is promoted into them from, then 1, 2, ...
 	Order int

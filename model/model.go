@@ -25,6 +25,8 @@ type Plan struct {
 	StepDefaults StepDefaults
 	// Triggers configures the EventListener.
 	Triggers Triggers
+	// Policy configures policy checking.
+	Policy Policy
 	// Sources maps CUE paths to their positions.
 	Sources SourceMap
 }
@@ -37,6 +39,26 @@ func (p *Plan) Task(name string) *TaskDef {
 		}
 	}
 	return nil
+}
+
+// Policy configures policy checking.
+type Policy struct {
+	// Packs names the custom packs, sorted.
+	Packs             []string
+	Default           []string
+	AllowedRegistries []string
+	Waivers           []*Waiver
+	Path              Path
+}
+
+// Waiver suppresses a check's findings at or below Scope until Expires.
+type Waiver struct {
+	Check   string
+	Scope   Path
+	Reason  string
+	Expires string // YYYY-MM-DD
+	// Path is where the waiver is declared.
+	Path Path
 }
 
 // StepDefaults are what every step starts from.

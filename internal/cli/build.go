@@ -12,6 +12,7 @@ import (
 type buildOptions struct {
 	outDir string
 	format string
+	check  checkOptions
 }
 
 func newBuildCmd(stdout, stderr io.Writer) *cobra.Command {
@@ -25,7 +26,10 @@ List), or with -o writes one file per resource into a directory.
 
 With -o the directory is only changed after the whole build succeeded;
 files pipec wrote before and no longer generates are removed, and files pipec
-did not write are never touched.`,
+did not write are never touched.
+
+Like vet, build checks the policy packs; with findings at or above
+--fail-on (default deny) it writes nothing and exits 1.`,
 		Args:              cobra.MaximumNArgs(1),
 		ValidArgsFunction: completeDirs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -33,7 +37,8 @@ did not write are never touched.`,
 		},
 	}
 	cmd.Flags().StringVarP(&opts.outDir, "output-dir", "o", "", "write one file per resource into `DIR` instead of printing them")
-	cmd.Flags().StringVar(&opts.format, "format", "yaml", "output format: yaml or json")
+	cmd.Flags().StringVar(&opts.format, "format", "yaml", "manifest format: yaml or json")
+	opts.check.register(cmd.Flags())
 	_ = cmd.RegisterFlagCompletionFunc("format", cobra.FixedCompletions([]string{"yaml", "json"}, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
 }
@@ -43,9 +48,16 @@ func runBuild(cmd *cobra.Command, dir string, opts buildOptions, stdout, stderr 
 	if err != nil {
 		return &exitError{code: ExitEval, msg: err.Error()}
 	}
-	res, err := compile(cmd.Context(), dir)
+	outs, threshold, err := opts.check.parse(opts.outDir == "")
 	if err != nil {
 		return err
+	}
+	res, code, err := check(cmd.Context(), dir, opts.check, outs, threshold, stdout, stderr)
+	if err != nil {
+		return err
+	}
+	if code != ExitOK {
+		return &exitError{code: code}
 	}
 	if opts.outDir == "" {
 		return render.Stream(stdout, res.Objects, format)

@@ -52,7 +52,7 @@ func Run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	root := newRootCmd(stdin, stdout, stderr)
 	root.SetArgs(args)
 	err := root.Execute()
-	return report(stderr, err)
+	return reportExit(stderr, err)
 }
 
 // exitError carries an exit code and the findings that explain it.
@@ -69,8 +69,8 @@ func (e *exitError) Error() string {
 	return e.diags.Error()
 }
 
-// report prints err once and returns the exit code it stands for.
-func report(stderr io.Writer, err error) int {
+// reportExit prints err once and returns the exit code it stands for.
+func reportExit(stderr io.Writer, err error) int {
 	if err == nil {
 		return ExitOK
 	}
@@ -113,7 +113,8 @@ Exit codes: 0 valid, 1 findings, 2 could not evaluate.`,
 	})
 	root.AddCommand(
 		newBuildCmd(stdout, stderr),
-		newVetCmd(stderr),
+		newVetCmd(stdout, stderr),
+		newExplainCmd(stdout),
 		newTriggerCmd(stdin, stdout, stderr),
 		newVersionCmd(stdout),
 		newCompletionCmd(stdout),

@@ -31,9 +31,10 @@ func compile(ctx context.Context, dir string) (*compiler.Result, error) {
 func summary(ds diag.List) string {
 	errs, warns := 0, 0
 	for _, d := range ds {
-		if d.Severity == diag.Error {
+		switch d.Severity {
+		case diag.Error:
 			errs++
-		} else {
+		case diag.Warning:
 			warns++
 		}
 	}

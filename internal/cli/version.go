@@ -23,6 +23,17 @@ func newVersionCmd(stdout io.Writer) *cobra.Command {
 	}
 }
 
+// versionString is pipec's version: set at link time, else the module's.
+func versionString() string {
+	if version != "" {
+		return version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
+		return bi.Main.Version
+	}
+	return "(devel)"
+}
+
 func versionText() string {
 	v := version
 	deps := map[string]string{}

@@ -7,26 +7,45 @@ import (
 	"github.com/spf13/cobra"
 )
 
-func newVetCmd(stderr io.Writer) *cobra.Command {
-	return &cobra.Command{
+func newVetCmd(stdout, stderr io.Writer) *cobra.Command {
+	var opts checkOptions
+	cmd := &cobra.Command{
 		Use:   "vet [dir]",
-		Short: "Check the configuration in dir without writing anything",
+		Short: "Check the configuration in dir and its policy packs, without writing anything",
 		Long: `vet checks the CUE configuration in dir (default ".") against pipec's schema,
-its semantic checks and Tekton's validation of every generated resource.
+its semantic and cross-object checks, Tekton's, Tekton Triggers' and Argo
+CD's validation of every generated object, and the policy packs the
+environments use (baseline, restricted, or your own), with waivers.
 
-Exit codes: 0 valid (warnings allowed), 1 findings, 2 could not evaluate.`,
+Findings go to stderr as text, or to files and stdout in the formats
+--output asks for (json, sarif, github, junit); the format never changes the
+exit code.
+
+Exit codes: 0 valid (findings below --fail-on allowed), 1 configuration
+errors or policy findings at or above --fail-on, 2 could not evaluate.`,
 		Args:              cobra.MaximumNArgs(1),
 		ValidArgsFunction: completeDirs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			dir := dirArg(args)
-			res, err := compile(cmd.Context(), dir)
+			outs, threshold, err := opts.parse(false)
 			if err != nil {
 				return err
 			}
-			printDiagnostics(stderr, res.Diagnostics)
-			fmt.Fprintf(stderr, "pipec: %s: %s, %s: %d resources valid\n", dir,
-				plural(len(res.Plan.Pipelines), "pipeline"), plural(len(res.Plan.Tasks), "library task"), len(res.Objects))
+			res, code, err := check(cmd.Context(), dir, opts, outs, threshold, stdout, stderr)
+			if err != nil {
+				return err
+			}
+			if code == ExitOK {
+				fmt.Fprintf(stderr, "pipec: %s: %s, %s: %d resources\n", dir,
+					plural(len(res.Plan.Pipelines), "pipeline"), plural(len(res.Plan.Tasks), "library task"), len(res.Objects))
+			}
+			if code != ExitOK {
+				return &exitError{code: code}
+			}
 			return nil
 		},
 	}
+	opts.register(cmd.Flags())
+	_ = cmd.RegisterFlagCompletionFunc("fail-on", cobra.FixedCompletions([]string{"deny", "warn", "never"}, cobra.ShellCompDirectiveNoFileComp))
+	return cmd
 }

@@ -15,17 +15,46 @@ import (
 // Severity orders findings.
 type Severity int
 
-// Severities, from least to most severe.
+// Severities, from least to most severe. For policy findings they read
+// info, warn and deny.
 const (
-	Warning Severity = iota
+	Info Severity = iota
+	Warning
 	Error
 )
 
 func (s Severity) String() string {
-	if s == Error {
+	switch s {
+	case Error:
 		return "error"
+	case Warning:
+		return "warning"
 	}
-	return "warning"
+	return "info"
+}
+
+// Level names the severity as policy packs do: deny, warn or info.
+func (s Severity) Level() string {
+	switch s {
+	case Error:
+		return "deny"
+	case Warning:
+		return "warn"
+	}
+	return "info"
+}
+
+// ParseLevel parses deny, warn or info.
+func ParseLevel(s string) (Severity, bool) {
+	switch s {
+	case "deny":
+		return Error, true
+	case "warn":
+		return Warning, true
+	case "info":
+		return Info, true
+	}
+	return 0, false
 }
 
 // Diagnostic is one finding about the configuration.
@@ -43,6 +72,13 @@ type Diagnostic struct {
 	Hint string
 	// Source names the checker: "cue", "pipec", "tekton", ...
 	Source string
+	// ID is the stable id of the policy check that found it
+	// (pipec/<pack>/<check>); empty for configuration errors.
+	ID string
+	// Category and Standard classify policy findings: "pod-security",
+	// "PSS restricted", ...
+	Category string
+	Standard string
 }
 
 // String formats d as "file:line:col: path: message; expected ...; hint: ...".
@@ -56,8 +92,16 @@ func (d Diagnostic) String() string {
 		b.WriteString(string(d.Path))
 		b.WriteString(": ")
 	}
-	if d.Severity == Warning {
+	switch {
+	case d.ID != "":
+		b.WriteString(d.Severity.Level())
+		b.WriteString(" ")
+		b.WriteString(d.ID)
+		b.WriteString(": ")
+	case d.Severity == Warning:
 		b.WriteString("warning: ")
+	case d.Severity == Info:
+		b.WriteString("info: ")
 	}
 	b.WriteString(d.Message)
 	if d.Expected != "" {
@@ -104,6 +148,7 @@ func (l List) Sort() List {
 			cmp.Compare(a.Pos.Line, b.Pos.Line),
 			cmp.Compare(a.Pos.Col, b.Pos.Col),
 			cmp.Compare(a.Path, b.Path),
+			cmp.Compare(a.ID, b.ID),
 			cmp.Compare(a.Message, b.Message),
 		)
 	})

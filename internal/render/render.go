@@ -36,6 +36,10 @@ func ParseFormat(s string) (Format, error) {
 // Ext is the file extension of the format, with the dot.
 func (f Format) Ext() string { return "." + string(f) }
 
+// Normalize returns v as generic JSON values (maps, slices, strings,
+// numbers), exactly as it is rendered.
+func Normalize(v any) (any, error) { return normalize(v) }
+
 // normalize marshals v to JSON and back to a generic value, dropping the
 // empty fields Kubernetes types always carry (creationTimestamp: null, empty
 // status), so output shows only what pipec set.

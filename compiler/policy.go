@@ -1,0 +1,191 @@
+package compiler
+
+import (
+	"fmt"
+	"slices"
+
+	"cuelang.org/go/cue"
+
+	"github.com/pipec/pipec/internal/diag"
+	"github.com/pipec/pipec/model"
+	"github.com/pipec/pipec/policies"
+	"github.com/pipec/pipec/targets"
+)
+
+// PolicyReport is what policy checking did besides findings.
+type PolicyReport struct {
+	// Checks are the checks of every pack in use, sorted by id.
+	Checks []*policies.Check
+	// Waivers say what each waiver did.
+	Waivers []policies.WaiverStatus
+	// Suppressed are the findings waivers suppressed.
+	Suppressed []policies.Suppressed
+}
+
+// validateConcrete validates that every regular field of the configuration
+// is concrete, except custom policy packs, whose `input` pipec fills later.
+func validateConcrete(v cue.Value) error {
+	it, err := v.Fields()
+	if err != nil {
+		return v.Validate(cue.Concrete(true))
+	}
+	var errs []error
+	for it.Next() {
+		fv := it.Value()
+		if it.Selector().Unquoted() == "policy" {
+			pit, err := fv.Fields()
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			for pit.Next() {
+				if pit.Selector().Unquoted() == "packs" {
+					if err := pit.Value().Validate(); err != nil {
+						errs = append(errs, err)
+					}
+					continue
+				}
+				if err := pit.Value().Validate(cue.Concrete(true)); err != nil {
+					errs = append(errs, err)
+				}
+			}
+			continue
+		}
+		if err := fv.Validate(cue.Concrete(true)); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if len(errs) == 0 {
+		return nil
+	}
+	return joinCUE(errs)
+}
+
+// attributeWaivers collects @waive(<check>, reason="...", expires="...")
+// attributes from the user's fields; each waives the check at and below
+// its field.
+func attributeWaivers(x *explainer) []*model.Waiver {
+	var out []*model.Waiver
+	var walk func(v cue.Value, p model.Path)
+	walk = func(v cue.Value, p model.Path) {
+		if a := v.Attribute("waive"); a.Err() == nil && p != "" {
+			check, _ := a.String(0)
+			reason, _, _ := a.Lookup(1, "reason")
+			expires, _, _ := a.Lookup(1, "expires")
+			out = append(out, &model.Waiver{Check: check, Scope: p, Reason: reason, Expires: expires, Path: p})
+		}
+		switch v.IncompleteKind() {
+		case cue.StructKind:
+			it, err := v.Fields()
+			if err != nil {
+				return
+			}
+			for it.Next() {
+				walk(it.Value(), p.Field(it.Selector().Unquoted()))
+			}
+		case cue.ListKind:
+			it, err := v.List()
+			if err != nil {
+				return
+			}
+			for i := 0; it.Next(); i++ {
+				walk(it.Value(), p.Index(i))
+			}
+		}
+	}
+	walk(x.user, "")
+	return out
+}
+
+// evaluatePolicies runs the packs the environments use over the compiled
+// plan and objects and applies the waivers.
+func evaluatePolicies(l *loaded, unified cue.Value, plan *model.Plan, objs []targets.Object, today string) (diag.List, *PolicyReport, error) {
+	builtin, err := policies.BuiltinPacks()
+	if err != nil {
+		return nil, nil, err
+	}
+	packs := map[string]*policies.Pack{}
+	for n, p := range builtin {
+		packs[n] = p
+	}
+	var diags diag.List
+	for _, name := range plan.Policy.Packs {
+		path := plan.Policy.Path.Field("packs").Field(name)
+		v := unified.LookupPath(cue.MakePath(cue.Str("policy"), cue.Str("packs"), cue.Str(name)))
+		p, err := policies.LoadPack(v, l.packDef, string(path))
+		if err != nil {
+			d := diags.Errorf(plan.Sources, path, "policy pack %q is not a valid pack: %v", name, err)
+			d.Expected = "the `pack` value of a policy package: {name, checks: {<name>: {severity, category, standard, title, why, fix, examples, violations}}}"
+			continue
+		}
+		if _, clash := packs[p.Name]; clash {
+			d := diags.Errorf(plan.Sources, path, "policy pack %q is named %q, like another pack", name, p.Name)
+			d.Hint = "packs are named by their own name field; rename the pack"
+			continue
+		}
+		if p.Name != name {
+			d := diags.Errorf(plan.Sources, path, "policy pack is registered as %q but names itself %q", name, p.Name)
+			d.Expected = fmt.Sprintf("policy: packs: %q: ...", p.Name)
+			continue
+		}
+		packs[p.Name] = p
+	}
+	names := make([]string, 0, len(packs))
+	for n := range packs {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+
+	assign := policies.Assignment{}
+	checkNames := func(path model.Path, list []string) bool {
+		ok := true
+		for i, n := range list {
+			if _, known := packs[n]; !known {
+				c := &checker{plan: plan, src: plan.Sources}
+				c.unknownName(path.Index(i), "policy pack", n, names)
+				diags = append(diags, c.out...)
+				ok = false
+			}
+		}
+		return ok
+	}
+	if checkNames(plan.Policy.Path.Field("default"), plan.Policy.Default) {
+		assign[""] = plan.Policy.Default
+	}
+	for _, e := range plan.Environments {
+		if checkNames(e.Path.Field("policy"), e.Policy) {
+			assign[e.Name] = e.Policy
+		}
+	}
+	if diags.HasErrors() {
+		return diags, nil, nil
+	}
+	in, err := policies.NewInput(plan, objs, policies.Settings{AllowedRegistries: plan.Policy.AllowedRegistries})
+	if err != nil {
+		return nil, nil, err
+	}
+	findings, err := policies.Run(packs, assign, in, plan.Sources)
+	if err != nil {
+		return nil, nil, err
+	}
+	rep := &PolicyReport{}
+	known := map[string]bool{}
+	used := map[string]bool{}
+	for _, names := range assign {
+		exp, _ := policies.Expand(names, packs)
+		for _, n := range exp {
+			used[n] = true
+		}
+	}
+	for _, n := range names {
+		if !used[n] {
+			continue
+		}
+		for _, c := range packs[n].Checks {
+			known[c.ID] = true
+			rep.Checks = append(rep.Checks, c)
+		}
+	}
+	findings, rep.Waivers, rep.Suppressed = policies.ApplyWaivers(findings, plan.Policy.Waivers, known, today, plan.Sources)
+	return append(diags, findings...), rep, nil
+}

@@ -1,0 +1,129 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/pipec/pipec/compiler"
+	"github.com/pipec/pipec/internal/diag"
+	"github.com/pipec/pipec/internal/report"
+)
+
+// checkOptions are the flags vet and build share: report outputs, the
+// exit-code threshold and the date waivers are checked against.
+type checkOptions struct {
+	outputs []string
+	failOn  string
+	date    string
+}
+
+func (o *checkOptions) register(f *pflag.FlagSet) {
+	f.StringArrayVar(&o.outputs, "output", nil, "report `FORMAT[=FILE]`: text, json, sarif, github or junit; repeatable (default text on stderr)")
+	f.StringVar(&o.failOn, "fail-on", "deny", "policy findings that fail the run: deny, warn or never")
+	f.StringVar(&o.date, "date", "", "the date waivers are checked against, YYYY-MM-DD (default today, UTC)")
+}
+
+type output struct {
+	format report.Format
+	file   string
+}
+
+// parse validates the flags.
+func (o *checkOptions) parse(dataOnStdout bool) ([]output, diag.Severity, error) {
+	var outs []output
+	for _, s := range o.outputs {
+		name, file, _ := strings.Cut(s, "=")
+		f, err := report.ParseFormat(name)
+		if err != nil {
+			return nil, 0, usageError("%v", err)
+		}
+		if file == "" && f != report.Text && dataOnStdout {
+			return nil, 0, usageError("--output %s needs a file when manifests go to stdout: --output %s=<file>", f, f)
+		}
+		outs = append(outs, output{format: f, file: file})
+	}
+	if len(outs) == 0 {
+		outs = []output{{format: report.Text}}
+	}
+	var threshold diag.Severity
+	switch o.failOn {
+	case "deny":
+		threshold = diag.Error
+	case "warn":
+		threshold = diag.Warning
+	case "never":
+		threshold = diag.Error + 1
+	default:
+		return nil, 0, usageError("unknown --fail-on %q; expected deny, warn or never", o.failOn)
+	}
+	if o.date != "" {
+		if _, err := time.Parse(time.DateOnly, o.date); err != nil {
+			return nil, 0, usageError("invalid --date %q; expected YYYY-MM-DD", o.date)
+		}
+	}
+	return outs, threshold, nil
+}
+
+// check compiles dir with policies and writes the reports. It returns the
+// result and the exit code the findings call for: 2 if the configuration
+// could not be evaluated, 1 for configuration errors or policy findings at
+// or above the threshold, else 0. The output formats never change it.
+func check(ctx context.Context, dir string, opts checkOptions, outs []output, threshold diag.Severity, stdout, stderr io.Writer) (*compiler.Result, int, error) {
+	res, err := compiler.Build(ctx, compiler.Options{Dir: dir, Policies: true, Today: opts.date})
+	rep := &report.Report{Tool: "pipec", Version: versionString(), Target: dir}
+	code := ExitOK
+	var ee *compiler.EvalError
+	switch {
+	case errors.As(err, &ee):
+		rep.Findings = ee.Diagnostics
+		code = ExitEval
+	case err != nil:
+		return nil, ExitEval, &exitError{code: ExitEval, msg: err.Error()}
+	default:
+		rep.Findings = res.Diagnostics
+		if res.Policy != nil {
+			rep.Checks, rep.Waivers, rep.Suppressed = res.Policy.Checks, res.Policy.Waivers, res.Policy.Suppressed
+		}
+		for _, f := range res.Diagnostics {
+			isConfig := f.ID == ""
+			if isConfig && f.Severity == diag.Error || !isConfig && f.Severity >= threshold {
+				code = ExitFindings
+			}
+		}
+	}
+	for _, o := range outs {
+		if err := writeOutput(rep, o, stdout, stderr); err != nil {
+			return nil, ExitEval, &exitError{code: ExitEval, msg: err.Error()}
+		}
+	}
+	if code == ExitEval {
+		return nil, code, &exitError{code: code}
+	}
+	return res, code, nil
+}
+
+func writeOutput(rep *report.Report, o output, stdout, stderr io.Writer) error {
+	if o.file == "" {
+		w := stdout
+		if o.format == report.Text {
+			w = stderr
+		}
+		return rep.Write(w, o.format)
+	}
+	f, err := os.Create(o.file)
+	if err != nil {
+		return fmt.Errorf("writing the %s report: %w", o.format, err)
+	}
+	if err := rep.Write(f, o.format); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}

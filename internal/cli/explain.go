@@ -1,0 +1,92 @@
+package cli
+
+import (
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/pipec/pipec/policies"
+)
+
+func newExplainCmd(stdout io.Writer) *cobra.Command {
+	return &cobra.Command{
+		Use:   "explain [check-id]",
+		Short: "Explain a policy check: what it enforces, why, and passing and failing examples",
+		Long: `explain prints what a built-in policy check enforces, why, the standard it
+comes from, how to comply, and a passing and a failing CUE example. Without
+an id it lists every check.`,
+		Args: cobra.MaximumNArgs(1),
+		ValidArgsFunction: func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+			ids, _ := checkIDs()
+			return ids, cobra.ShellCompDirectiveNoFileComp
+		},
+		RunE: func(_ *cobra.Command, args []string) error {
+			checks, err := allChecks()
+			if err != nil {
+				return &exitError{code: ExitEval, msg: err.Error()}
+			}
+			if len(args) == 0 {
+				for _, c := range checks {
+					fmt.Fprintf(stdout, "%-48s %-5s %s\n", c.ID, c.Severity, c.Title)
+				}
+				return nil
+			}
+			id := args[0]
+			if !strings.HasPrefix(id, "pipec/") {
+				id = "pipec/" + id
+			}
+			i := slices.IndexFunc(checks, func(c *policies.Check) bool { return c.ID == id })
+			if i < 0 {
+				ids, _ := checkIDs()
+				msg := fmt.Sprintf("unknown check %q; `pipec explain` lists them", args[0])
+				for _, known := range ids {
+					if strings.HasSuffix(known, "/"+strings.TrimPrefix(args[0], "pipec/")) {
+						msg += fmt.Sprintf("; did you mean %s?", known)
+						break
+					}
+				}
+				return &exitError{code: ExitEval, msg: msg}
+			}
+			c := checks[i]
+			fmt.Fprintf(stdout, "%s\n%s\n\n", c.ID, c.Title)
+			fmt.Fprintf(stdout, "Severity:  %s\nCategory:  %s\nStandard:  %s\n\n", c.Severity, c.Category, c.Standard)
+			fmt.Fprintf(stdout, "Why:\n  %s\n\nFix:\n  %s\n\n", c.Why, c.Fix)
+			fmt.Fprintf(stdout, "Passes:\n%s\n\nFails:\n%s\n", indent(c.Examples.Pass), indent(c.Examples.Fail))
+			return nil
+		},
+	}
+}
+
+func indent(s string) string {
+	lines := strings.Split(s, "\n")
+	for i, l := range lines {
+		lines[i] = "  " + l
+	}
+	return strings.Join(lines, "\n")
+}
+
+// allChecks lists the built-in checks, sorted by id.
+func allChecks() ([]*policies.Check, error) {
+	packs, err := policies.BuiltinPacks()
+	if err != nil {
+		return nil, err
+	}
+	var out []*policies.Check
+	for _, p := range packs {
+		out = append(out, p.Checks...)
+	}
+	slices.SortFunc(out, func(a, b *policies.Check) int { return strings.Compare(a.ID, b.ID) })
+	return out, nil
+}
+
+func checkIDs() ([]string, error) {
+	checks, err := allChecks()
+	var ids []string
+	for _, c := range checks {
+		ids = append(ids, c.ID)
+	}
+	return ids, err
+}

@@ -1,0 +1,271 @@
+package policies
+
+import (
+	"encoding/json"
+	"fmt"
+	"io/fs"
+	"path"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+
+	"cuelang.org/go/cue"
+	"cuelang.org/go/cue/build"
+	"cuelang.org/go/cue/cuecontext"
+	"cuelang.org/go/cue/load"
+
+	"github.com/pipec/pipec/internal/diag"
+	"github.com/pipec/pipec/model"
+)
+
+// Check is a check's metadata.
+type Check struct {
+	// ID is pipec/<pack>/<check>.
+	ID       string `json:"id"`
+	Pack     string `json:"pack"`
+	Name     string `json:"name"`
+	Severity string `json:"severity"`
+	Category string `json:"category"`
+	Standard string `json:"standard"`
+	Title    string `json:"title"`
+	Why      string `json:"why"`
+	Fix      string `json:"fix"`
+	Examples struct {
+		Pass string `json:"pass"`
+		Fail string `json:"fail"`
+	} `json:"examples"`
+}
+
+// Pack is a loaded policy pack.
+type Pack struct {
+	Name        string
+	Description string
+	Extends     []string
+	Checks      []*Check
+	// Source says where it came from: "builtin" or the CUE path of the
+	// configuration field holding it.
+	Source string
+	v      cue.Value
+}
+
+// CheckID is the stable id of a check.
+func CheckID(pack, check string) string { return "pipec/" + pack + "/" + check }
+
+var builtin = sync.OnceValues(loadBuiltin)
+
+// BuiltinPacks returns the built-in packs, loaded once per process.
+func BuiltinPacks() (map[string]*Pack, error) {
+	return builtin()
+}
+
+// loadBuiltin loads the embedded policy package and the built-in packs.
+func loadBuiltin() (map[string]*Pack, error) {
+	root := "/pipec-policies"
+	ov := map[string]load.Source{
+		path.Join(root, "cue.mod/module.cue"): load.FromString("module: \"pipec.dev/policy@v0\"\nlanguage: version: \"v0.9.0\"\n"),
+	}
+	err := fs.WalkDir(FS, "cue", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || path.Ext(p) != ".cue" {
+			return err
+		}
+		data, err := fs.ReadFile(FS, p)
+		if err != nil {
+			return err
+		}
+		rel := strings.TrimPrefix(p, "cue/")
+		if strings.HasPrefix(rel, "policy/") {
+			rel = strings.TrimPrefix(rel, "policy/")
+		}
+		ov[path.Join(root, rel)] = load.FromBytes(data)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	args := []string{"."}
+	for _, name := range Builtin {
+		args = append(args, "./"+name)
+	}
+	insts := load.Instances(args, &load.Config{Dir: root, ModuleRoot: root, Overlay: ov})
+	for _, inst := range insts {
+		if inst.Err != nil {
+			return nil, fmt.Errorf("built-in policies: %w", inst.Err)
+		}
+	}
+	ctx := cuecontext.New()
+	vals, err := ctx.BuildInstances([]*build.Instance(insts))
+	if err != nil {
+		return nil, fmt.Errorf("built-in policies: %w", err)
+	}
+	def := vals[0].LookupPath(cue.ParsePath("#Pack"))
+	packs := map[string]*Pack{}
+	for i, name := range Builtin {
+		p, err := LoadPack(vals[i+1].LookupPath(cue.ParsePath("pack")), def, "builtin")
+		if err != nil {
+			return nil, fmt.Errorf("built-in pack %s: %w", name, err)
+		}
+		packs[name] = p
+	}
+	return packs, nil
+}
+
+// LoadPack checks a pack value against def (#Pack of the policy package,
+// from the same CUE context) and reads its checks.
+func LoadPack(v, def cue.Value, source string) (*Pack, error) {
+	if !v.Exists() {
+		return nil, fmt.Errorf("no pack value")
+	}
+	v = v.Unify(def)
+	if err := v.Validate(); err != nil {
+		return nil, err
+	}
+	p := &Pack{Source: source, v: v}
+	var err error
+	if p.Name, err = v.LookupPath(cue.ParsePath("name")).String(); err != nil {
+		return nil, fmt.Errorf("the pack has no name: %w", err)
+	}
+	p.Description, _ = v.LookupPath(cue.ParsePath("description")).String()
+	_ = v.LookupPath(cue.ParsePath("extends")).Decode(&p.Extends)
+	it, err := v.LookupPath(cue.ParsePath("checks")).Fields()
+	if err != nil {
+		return nil, fmt.Errorf("pack %s has no checks: %w", p.Name, err)
+	}
+	for it.Next() {
+		c := &Check{Pack: p.Name, Name: it.Selector().Unquoted()}
+		cv := it.Value()
+		for field, dst := range map[string]*string{
+			"severity": &c.Severity, "category": &c.Category, "standard": &c.Standard, "title": &c.Title,
+			"why": &c.Why, "fix": &c.Fix, "examples.pass": &c.Examples.Pass, "examples.fail": &c.Examples.Fail,
+		} {
+			s, err := cv.LookupPath(cue.ParsePath(field)).String()
+			if err != nil {
+				return nil, fmt.Errorf("check %s of pack %s: %s: %w", c.Name, p.Name, field, err)
+			}
+			*dst = s
+		}
+		if _, ok := diag.ParseLevel(c.Severity); !ok {
+			return nil, fmt.Errorf("check %s of pack %s: severity %q; expected deny, warn or info", c.Name, p.Name, c.Severity)
+		}
+		c.ID = CheckID(p.Name, c.Name)
+		p.Checks = append(p.Checks, c)
+	}
+	sort.Slice(p.Checks, func(i, j int) bool { return p.Checks[i].Name < p.Checks[j].Name })
+	return p, nil
+}
+
+// Violation is one finding of a check, as the pack reports it.
+type Violation struct {
+	Path    string `json:"path"`
+	Message string `json:"message"`
+}
+
+// Evaluate runs the pack's checks over in.
+func (p *Pack) Evaluate(in *Input) (map[*Check][]Violation, error) {
+	data, err := json.Marshal(in)
+	if err != nil {
+		return nil, err
+	}
+	iv := p.v.Context().CompileBytes(data)
+	if err := iv.Err(); err != nil {
+		return nil, err
+	}
+	v := p.v.FillPath(cue.ParsePath("input"), iv)
+	out := map[*Check][]Violation{}
+	for _, c := range p.Checks {
+		var vs []Violation
+		if err := v.LookupPath(cue.MakePath(cue.Str("checks"), cue.Str(c.Name), cue.Str("violations"))).Decode(&vs); err != nil {
+			return nil, fmt.Errorf("check %s: %w", c.ID, err)
+		}
+		out[c] = vs
+	}
+	return out, nil
+}
+
+// Assignment says which packs check which environments; "" stands for what
+// belongs to no environment.
+type Assignment map[string][]string
+
+// Expand resolves extends: every pack an environment uses, with the packs
+// they extend, deduplicated and sorted.
+func Expand(names []string, packs map[string]*Pack) ([]string, error) {
+	seen := map[string]bool{}
+	var visit func(n string, chain []string) error
+	visit = func(n string, chain []string) error {
+		if slices.Contains(chain, n) {
+			return fmt.Errorf("pack %s extends itself through %s", n, strings.Join(chain, " -> "))
+		}
+		p, ok := packs[n]
+		if !ok {
+			return fmt.Errorf("unknown policy pack %q", n)
+		}
+		if seen[n] {
+			return nil
+		}
+		seen[n] = true
+		for _, e := range p.Extends {
+			if err := visit(e, append(chain, n)); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	for _, n := range names {
+		if err := visit(n, nil); err != nil {
+			return nil, err
+		}
+	}
+	out := make([]string, 0, len(seen))
+	for n := range seen {
+		out = append(out, n)
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
+// Run evaluates the packs over the environments assigned to them and
+// returns the findings, positioned through src, sorted and deduplicated.
+func Run(packs map[string]*Pack, assign Assignment, in *Input, src model.SourceMap) (diag.List, error) {
+	envsOf := map[string]map[string]bool{}
+	for env, names := range assign {
+		expanded, err := Expand(names, packs)
+		if err != nil {
+			return nil, err
+		}
+		for _, n := range expanded {
+			if envsOf[n] == nil {
+				envsOf[n] = map[string]bool{}
+			}
+			envsOf[n][env] = true
+		}
+	}
+	names := make([]string, 0, len(envsOf))
+	for n := range envsOf {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	var out diag.List
+	seen := map[string]bool{}
+	for _, n := range names {
+		res, err := packs[n].Evaluate(in.Filter(envsOf[n]))
+		if err != nil {
+			return nil, fmt.Errorf("policy pack %s: %w", n, err)
+		}
+		for _, c := range packs[n].Checks {
+			sev, _ := diag.ParseLevel(c.Severity)
+			for _, v := range res[c] {
+				key := c.ID + "\x00" + v.Path + "\x00" + v.Message
+				if seen[key] {
+					continue
+				}
+				seen[key] = true
+				path := model.Path(v.Path)
+				out = append(out, diag.Diagnostic{
+					Severity: sev, Pos: src.Lookup(path), Path: path, Message: v.Message, Hint: c.Fix,
+					Source: "policy", ID: c.ID, Category: c.Category, Standard: c.Standard,
+				})
+			}
+		}
+	}
+	return out.Sort(), nil
+}

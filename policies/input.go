@@ -1,0 +1,571 @@
+package policies
+
+import (
+	"slices"
+	"strings"
+
+	"github.com/argoproj/argo-cd/v3/pkg/apis/application/v1alpha1"
+	"github.com/distribution/reference"
+	triggersv1 "github.com/tektoncd/triggers/pkg/apis/triggers/v1beta1"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+
+	"github.com/pipec/pipec/internal/render"
+	"github.com/pipec/pipec/model"
+	"github.com/pipec/pipec/targets"
+)
+
+// Input is what packs check: the configuration flattened into lists, each
+// item with the CUE path it came from and its environment. Its shape is
+// #Input in the policy package.
+type Input struct {
+	Steps           []Step           `json:"steps"`
+	Images          []Image          `json:"images"`
+	Params          []Param          `json:"params"`
+	Tasks           []Task           `json:"tasks"`
+	Pipelines       []Pipeline       `json:"pipelines"`
+	ServiceAccounts []ServiceAccount `json:"serviceAccounts"`
+	Roles           []Role           `json:"roles"`
+	Bindings        []Binding        `json:"bindings"`
+	Environments    []Environment    `json:"environments"`
+	AppProjects     []AppProject     `json:"appProjects"`
+	Applications    []Application    `json:"applications"`
+	Deployments     []Deployment     `json:"deployments"`
+	Listeners       []Listener       `json:"listeners"`
+	Objects         []Object         `json:"objects"`
+	Settings        Settings         `json:"settings"`
+}
+
+// Item is what every input item has.
+type Item struct {
+	Path        string `json:"path"`
+	Environment string `json:"environment"`
+}
+
+func item(p model.Path, env string) Item { return Item{Path: string(p), Environment: env} }
+
+type (
+	// Step is a container pipec generates.
+	Step struct {
+		Item
+		Task                     string    `json:"task"`
+		Name                     string    `json:"name"`
+		Image                    string    `json:"image"`
+		Privileged               bool      `json:"privileged"`
+		AllowPrivilegeEscalation bool      `json:"allowPrivilegeEscalation"`
+		RunAsNonRoot             bool      `json:"runAsNonRoot"`
+		RunAsUser                int64     `json:"runAsUser"`
+		SeccompProfile           string    `json:"seccompProfile"`
+		CapabilitiesAdd          []string  `json:"capabilitiesAdd"`
+		CapabilitiesDrop         []string  `json:"capabilitiesDrop"`
+		ReadOnlyRootFilesystem   bool      `json:"readOnlyRootFilesystem"`
+		Requests                 Resources `json:"requests"`
+		Limits                   Resources `json:"limits"`
+		Env                      []EnvVar  `json:"env"`
+		Script                   string    `json:"script"`
+		Args                     []string  `json:"args"`
+	}
+	// Resources are quantities by name.
+	Resources struct {
+		CPU    string `json:"cpu"`
+		Memory string `json:"memory"`
+	}
+	// EnvVar is a step's environment variable.
+	EnvVar struct {
+		Path          string `json:"path"`
+		Name          string `json:"name"`
+		Value         string `json:"value"`
+		FromSecret    bool   `json:"fromSecret"`
+		FromConfigMap bool   `json:"fromConfigMap"`
+	}
+	// Image is an image a step or app runs.
+	Image struct {
+		Item
+		Kind       string `json:"kind"`
+		Image      string `json:"image"`
+		Registry   string `json:"registry"`
+		Repository string `json:"repository"`
+		Tag        string `json:"tag"`
+		Digest     string `json:"digest"`
+	}
+	// Param is a declared parameter with a string default.
+	Param struct {
+		Item
+		Name    string `json:"name"`
+		Default string `json:"default"`
+	}
+	// Task is a task definition pipelines run.
+	Task struct {
+		Item
+		Name       string   `json:"name"`
+		Results    []string `json:"results"`
+		StepImages []string `json:"stepImages"`
+	}
+	// Pipeline is a pipeline.
+	Pipeline struct {
+		Item
+		Name           string `json:"name"`
+		Namespace      string `json:"namespace"`
+		Timeout        string `json:"timeout"`
+		Triggered      bool   `json:"triggered"`
+		ServiceAccount string `json:"serviceAccount"`
+	}
+	// ServiceAccount is a generated ServiceAccount.
+	ServiceAccount struct {
+		Item
+		Name           string `json:"name"`
+		Namespace      string `json:"namespace"`
+		AutomountToken bool   `json:"automountToken"`
+		HasPermissions bool   `json:"hasPermissions"`
+	}
+	// Role is a Role or ClusterRole.
+	Role struct {
+		Item
+		Kind      string `json:"kind"`
+		Name      string `json:"name"`
+		Namespace string `json:"namespace"`
+		Rules     []Rule `json:"rules"`
+	}
+	// Rule is an RBAC rule.
+	Rule struct {
+		APIGroups     []string `json:"apiGroups"`
+		Resources     []string `json:"resources"`
+		Verbs         []string `json:"verbs"`
+		ResourceNames []string `json:"resourceNames"`
+	}
+	// Binding is a RoleBinding or ClusterRoleBinding.
+	Binding struct {
+		Item
+		Kind      string `json:"kind"`
+		Name      string `json:"name"`
+		Namespace string `json:"namespace"`
+		RoleRef   struct {
+			Kind string `json:"kind"`
+			Name string `json:"name"`
+		} `json:"roleRef"`
+		Subjects []Subject `json:"subjects"`
+	}
+	// Subject of a binding.
+	Subject struct {
+		Kind      string `json:"kind"`
+		Name      string `json:"name"`
+		Namespace string `json:"namespace"`
+	}
+	// Environment is a managed namespace.
+	Environment struct {
+		Item
+		Name        string `json:"name"`
+		Namespace   string `json:"namespace"`
+		Cluster     string `json:"cluster"`
+		Production  bool   `json:"production"`
+		PodSecurity string `json:"podSecurity"`
+		Quota       bool   `json:"quota"`
+		LimitRange  bool   `json:"limitRange"`
+		DefaultDeny bool   `json:"defaultDeny"`
+		EgressCIDRs []CIDR `json:"egressCIDRs"`
+		SyncWindows int    `json:"syncWindows"`
+	}
+	// CIDR is an egress destination.
+	CIDR struct {
+		Path string `json:"path"`
+		CIDR string `json:"cidr"`
+	}
+	// AppProject is a team's Argo CD project.
+	AppProject struct {
+		Item
+		Name             string      `json:"name"`
+		SourceRepos      []string    `json:"sourceRepos"`
+		Destinations     []Dest      `json:"destinations"`
+		ClusterResources []GroupKind `json:"clusterResources"`
+		Protected        []GroupKind `json:"protected"`
+		Production       bool        `json:"production"`
+		SyncWindows      int         `json:"syncWindows"`
+	}
+	// Dest is an Argo CD destination.
+	Dest struct {
+		Server    string `json:"server"`
+		Namespace string `json:"namespace"`
+	}
+	// GroupKind names a kind.
+	GroupKind struct {
+		Group string `json:"group"`
+		Kind  string `json:"kind"`
+	}
+	// Application is an Argo CD Application.
+	Application struct {
+		Item
+		Name       string `json:"name"`
+		Project    string `json:"project"`
+		Production bool   `json:"production"`
+		Automated  bool   `json:"automated"`
+	}
+	// Deployment is an app in an environment.
+	Deployment struct {
+		Item
+		App        string `json:"app"`
+		Production bool   `json:"production"`
+		Replicas   int64  `json:"replicas"`
+		Strategy   string `json:"strategy"`
+	}
+	// Listener is an EventListener.
+	Listener struct {
+		Item
+		Name     string `json:"name"`
+		Replicas int32  `json:"replicas"`
+	}
+	// Object is a generated object as rendered.
+	Object struct {
+		Item
+		APIVersion string `json:"apiVersion"`
+		Kind       string `json:"kind"`
+		Name       string `json:"name"`
+		Namespace  string `json:"namespace"`
+		Object     any    `json:"object"`
+	}
+	// Settings are the configuration's policy settings.
+	Settings struct {
+		AllowedRegistries []string `json:"allowedRegistries"`
+	}
+)
+
+// NewInput flattens a plan and its generated objects.
+func NewInput(plan *model.Plan, objs []targets.Object, settings Settings) (*Input, error) {
+	in := &Input{Settings: settings}
+	if in.Settings.AllowedRegistries == nil {
+		in.Settings.AllowedRegistries = []string{}
+	}
+	ciEnv := ""
+	if e := plan.EnvironmentForNamespace(plan.Namespace); e != nil && plan.Namespace != "" {
+		ciEnv = e.Name
+	}
+
+	seen := map[model.Path]bool{}
+	for _, p := range plan.Pipelines {
+		in.Pipelines = append(in.Pipelines, Pipeline{
+			Item: item(p.Path, ciEnv), Name: p.Name, Namespace: plan.Namespace, Timeout: p.Timeout,
+			Triggered: p.On != nil, ServiceAccount: p.ServiceAccount(),
+		})
+		for _, prm := range p.Params {
+			if prm.Default != nil && prm.Default.Type == model.TypeString {
+				in.Params = append(in.Params, Param{Item: item(prm.Path.Field("default"), ciEnv), Name: prm.Name, Default: prm.Default.String})
+			}
+		}
+		for _, t := range append(slices.Clone(p.Tasks), p.Finally...) {
+			def := t.Inline
+			if def == nil {
+				def = plan.Task(t.Uses)
+			}
+			if def == nil {
+				continue
+			}
+			in.addImageArgs(t, def, ciEnv)
+			if seen[def.Path] {
+				continue
+			}
+			seen[def.Path] = true
+			in.addTask(def, ciEnv)
+		}
+	}
+	for _, e := range plan.Environments {
+		env := Environment{
+			Item: item(e.Path, e.Name), Name: e.Name, Namespace: e.Namespace, Cluster: e.Cluster, Production: e.Production,
+			PodSecurity: e.PodSecurity, Quota: e.Quota != nil, LimitRange: true, DefaultDeny: e.Network.DefaultDeny,
+			EgressCIDRs: []CIDR{}, SyncWindows: -1,
+		}
+		if e.SyncWindows != nil {
+			env.SyncWindows = len(e.SyncWindows)
+		}
+		for _, r := range e.Network.Egress {
+			for i, c := range r.CIDRs {
+				env.EgressCIDRs = append(env.EgressCIDRs, CIDR{Path: string(r.Path.Field("cidrs").Index(i)), CIDR: c})
+			}
+		}
+		in.Environments = append(in.Environments, env)
+	}
+	for _, a := range plan.Apps {
+		for _, d := range a.Deployments {
+			env := plan.Environment(d.Environment)
+			prod := env != nil && env.Production
+			strategy := "rolling"
+			switch {
+			case d.Strategy.Canary != nil:
+				strategy = "canary"
+			case d.Strategy.BlueGreen != nil:
+				strategy = "blueGreen"
+			}
+			in.Deployments = append(in.Deployments, Deployment{Item: item(d.Path, d.Environment), App: a.Name, Production: prod, Replicas: d.Replicas, Strategy: strategy})
+			if d.Image != nil && (d.Image.Digest != "" || d.Image.Tag != "") {
+				in.Images = append(in.Images, image(item(d.Image.Path, d.Environment), "app", d.Image.Ref()))
+			}
+		}
+	}
+	envOfNamespace := map[string]string{}
+	for _, e := range plan.Environments {
+		envOfNamespace[e.Namespace] = e.Name
+	}
+	for _, o := range objs {
+		env := ciEnv
+		if strings.HasPrefix(o.Dir, "environments/") {
+			env = strings.TrimPrefix(o.Dir, "environments/")
+		} else if o.Dir != "ci" {
+			env = ""
+		}
+		if err := in.addObject(plan, o, env); err != nil {
+			return nil, err
+		}
+	}
+	in.fillEmpty()
+	return in, nil
+}
+
+func (in *Input) addTask(def *model.TaskDef, env string) {
+	t := Task{Item: item(def.Path, env), Name: def.Name, Results: []string{}, StepImages: []string{}}
+	for _, r := range def.Results {
+		t.Results = append(t.Results, r.Name)
+	}
+	for _, prm := range def.Params {
+		if prm.Default != nil && prm.Default.Type == model.TypeString {
+			in.Params = append(in.Params, Param{Item: item(prm.Path.Field("default"), env), Name: prm.Name, Default: prm.Default.String})
+		}
+	}
+	for _, s := range def.Steps {
+		t.StepImages = append(t.StepImages, s.Image)
+		sc := s.SecurityContext
+		st := Step{
+			Item: item(s.Path, env), Task: def.Name, Name: s.Name, Image: s.Image,
+			Privileged:               sc.Privileged != nil && *sc.Privileged,
+			AllowPrivilegeEscalation: sc.AllowPrivilegeEscalation == nil || *sc.AllowPrivilegeEscalation,
+			RunAsNonRoot:             sc.RunAsNonRoot != nil && *sc.RunAsNonRoot,
+			RunAsUser:                -1,
+			SeccompProfile:           sc.SeccompProfile,
+			CapabilitiesAdd:          nonNil(sc.CapabilitiesAdd),
+			CapabilitiesDrop:         nonNil(sc.CapabilitiesDrop),
+			ReadOnlyRootFilesystem:   sc.ReadOnlyRootFilesystem != nil && *sc.ReadOnlyRootFilesystem,
+			Requests:                 Resources{CPU: s.Resources.Requests["cpu"], Memory: s.Resources.Requests["memory"]},
+			Limits:                   Resources{CPU: s.Resources.Limits["cpu"], Memory: s.Resources.Limits["memory"]},
+			Env:                      []EnvVar{},
+			Script:                   s.Script,
+			Args:                     nonNil(append(slices.Clone(s.Command), s.Args...)),
+		}
+		if sc.RunAsUser != nil {
+			st.RunAsUser = *sc.RunAsUser
+		}
+		for _, e := range s.Env {
+			st.Env = append(st.Env, EnvVar{Path: string(e.Path), Name: e.Name, Value: e.Value, FromSecret: e.SecretRef != nil, FromConfigMap: e.ConfigMapRef != nil})
+		}
+		in.Steps = append(in.Steps, st)
+		if !strings.Contains(s.Image, "$(") {
+			in.Images = append(in.Images, image(item(s.Path.Field("image"), env), "step", s.Image))
+		}
+	}
+	in.Tasks = append(in.Tasks, t)
+}
+
+// addImageArgs adds the images a pipeline task passes to a step whose
+// image is a parameter.
+func (in *Input) addImageArgs(t *model.PipelineTask, def *model.TaskDef, env string) {
+	for _, s := range def.Steps {
+		if !strings.HasPrefix(s.Image, "$(params.") || !strings.HasSuffix(s.Image, ")") {
+			continue
+		}
+		name := strings.TrimSuffix(strings.TrimPrefix(s.Image, "$(params."), ")")
+		args := slices.Clone(t.Params)
+		if t.Matrix != nil {
+			args = append(args, t.Matrix.Params...)
+			for _, inc := range t.Matrix.Include {
+				args = append(args, inc.Params...)
+			}
+		}
+		for _, a := range args {
+			if a.Name != name {
+				continue
+			}
+			switch a.Value.Type {
+			case model.TypeString:
+				in.Images = append(in.Images, image(item(a.Path, env), "step", a.Value.String))
+			case model.TypeArray:
+				for i, v := range a.Value.Array {
+					in.Images = append(in.Images, image(item(a.Path.Index(i), env), "step", v))
+				}
+			}
+		}
+	}
+}
+
+func image(it Item, kind, ref string) Image {
+	img := Image{Item: it, Kind: kind, Image: ref}
+	named, err := reference.ParseNormalizedNamed(ref)
+	if err != nil {
+		img.Repository = ref
+		return img
+	}
+	img.Registry = reference.Domain(named)
+	img.Repository = named.Name()
+	if t, ok := named.(reference.Tagged); ok {
+		img.Tag = t.Tag()
+	}
+	if d, ok := named.(reference.Digested); ok {
+		img.Digest = d.Digest().String()
+	}
+	return img
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+func (in *Input) addObject(plan *model.Plan, o targets.Object, env string) error {
+	it := item(o.Source, env)
+	switch v := o.Value.(type) {
+	case *corev1.ServiceAccount:
+		perms := v.Name == "pipec-listener"
+		for _, p := range plan.Pipelines {
+			if p.ServiceAccount() == v.Name && len(p.Permissions) > 0 {
+				perms = true
+			}
+		}
+		in.ServiceAccounts = append(in.ServiceAccounts, ServiceAccount{Item: it, Name: v.Name, Namespace: v.Namespace,
+			AutomountToken: v.AutomountServiceAccountToken == nil || *v.AutomountServiceAccountToken, HasPermissions: perms})
+	case *rbacv1.Role:
+		in.Roles = append(in.Roles, Role{Item: it, Kind: "Role", Name: v.Name, Namespace: v.Namespace, Rules: rules(v.Rules)})
+	case *rbacv1.ClusterRole:
+		in.Roles = append(in.Roles, Role{Item: it, Kind: "ClusterRole", Name: v.Name, Rules: rules(v.Rules)})
+	case *rbacv1.RoleBinding:
+		in.Bindings = append(in.Bindings, binding(it, "RoleBinding", v.Name, v.Namespace, v.RoleRef, v.Subjects))
+	case *rbacv1.ClusterRoleBinding:
+		in.Bindings = append(in.Bindings, binding(it, "ClusterRoleBinding", v.Name, "", v.RoleRef, v.Subjects))
+	case *v1alpha1.AppProject:
+		p := AppProject{Item: it, Name: v.Name, SourceRepos: nonNil(v.Spec.SourceRepos), Destinations: []Dest{}, ClusterResources: []GroupKind{}, Protected: []GroupKind{}, SyncWindows: len(v.Spec.SyncWindows)}
+		for _, d := range v.Spec.Destinations {
+			p.Destinations = append(p.Destinations, Dest{Server: d.Server, Namespace: d.Namespace})
+			for _, e := range plan.Environments {
+				if e.Production && e.Cluster == d.Server && e.Namespace == d.Namespace {
+					p.Production = true
+				}
+			}
+		}
+		for _, r := range v.Spec.ClusterResourceWhitelist {
+			p.ClusterResources = append(p.ClusterResources, GroupKind{Group: r.Group, Kind: r.Kind})
+		}
+		for _, r := range v.Spec.NamespaceResourceBlacklist {
+			p.Protected = append(p.Protected, GroupKind{Group: r.Group, Kind: r.Kind})
+		}
+		if v.Name != "pipec-platform" {
+			in.AppProjects = append(in.AppProjects, p)
+		}
+	case *v1alpha1.Application:
+		envName := v.Labels["pipec.dev/environment"]
+		e := plan.Environment(envName)
+		it.Environment = envName
+		in.Applications = append(in.Applications, Application{Item: it, Name: v.Name, Project: v.Spec.Project,
+			Production: e != nil && e.Production, Automated: v.Spec.SyncPolicy != nil && v.Spec.SyncPolicy.Automated != nil})
+	case *triggersv1.EventListener:
+		var replicas int32 = 1
+		if k := v.Spec.Resources.KubernetesResource; k != nil && k.Replicas != nil {
+			replicas = *k.Replicas
+		}
+		in.Listeners = append(in.Listeners, Listener{Item: it, Name: v.Name, Replicas: replicas})
+	}
+	norm, err := render.Normalize(o.Value)
+	if err != nil {
+		return err
+	}
+	in.Objects = append(in.Objects, Object{Item: it, APIVersion: o.APIVersion, Kind: o.Kind, Name: o.Name, Namespace: o.Namespace, Object: norm})
+	return nil
+}
+
+func rules(rs []rbacv1.PolicyRule) []Rule {
+	out := []Rule{}
+	for _, r := range rs {
+		out = append(out, Rule{APIGroups: nonNil(r.APIGroups), Resources: nonNil(r.Resources), Verbs: nonNil(r.Verbs), ResourceNames: nonNil(r.ResourceNames)})
+	}
+	return out
+}
+
+func binding(it Item, kind, name, ns string, ref rbacv1.RoleRef, subjects []rbacv1.Subject) Binding {
+	b := Binding{Item: it, Kind: kind, Name: name, Namespace: ns, Subjects: []Subject{}}
+	b.RoleRef.Kind, b.RoleRef.Name = ref.Kind, ref.Name
+	for _, s := range subjects {
+		b.Subjects = append(b.Subjects, Subject{Kind: s.Kind, Name: s.Name, Namespace: s.Namespace})
+	}
+	return b
+}
+
+// fillEmpty makes every list non-nil, so packs see [] rather than null.
+func (in *Input) fillEmpty() {
+	if in.Steps == nil {
+		in.Steps = []Step{}
+	}
+	if in.Images == nil {
+		in.Images = []Image{}
+	}
+	if in.Params == nil {
+		in.Params = []Param{}
+	}
+	if in.Tasks == nil {
+		in.Tasks = []Task{}
+	}
+	if in.Pipelines == nil {
+		in.Pipelines = []Pipeline{}
+	}
+	if in.ServiceAccounts == nil {
+		in.ServiceAccounts = []ServiceAccount{}
+	}
+	if in.Roles == nil {
+		in.Roles = []Role{}
+	}
+	if in.Bindings == nil {
+		in.Bindings = []Binding{}
+	}
+	if in.Environments == nil {
+		in.Environments = []Environment{}
+	}
+	if in.AppProjects == nil {
+		in.AppProjects = []AppProject{}
+	}
+	if in.Applications == nil {
+		in.Applications = []Application{}
+	}
+	if in.Deployments == nil {
+		in.Deployments = []Deployment{}
+	}
+	if in.Listeners == nil {
+		in.Listeners = []Listener{}
+	}
+	if in.Objects == nil {
+		in.Objects = []Object{}
+	}
+}
+
+// Filter returns the part of the input in the given environments.
+func (in *Input) Filter(envs map[string]bool) *Input {
+	out := &Input{Settings: in.Settings}
+	out.Steps = keep(in.Steps, envs, func(x Step) string { return x.Environment })
+	out.Images = keep(in.Images, envs, func(x Image) string { return x.Environment })
+	out.Params = keep(in.Params, envs, func(x Param) string { return x.Environment })
+	out.Tasks = keep(in.Tasks, envs, func(x Task) string { return x.Environment })
+	out.Pipelines = keep(in.Pipelines, envs, func(x Pipeline) string { return x.Environment })
+	out.ServiceAccounts = keep(in.ServiceAccounts, envs, func(x ServiceAccount) string { return x.Environment })
+	out.Roles = keep(in.Roles, envs, func(x Role) string { return x.Environment })
+	out.Bindings = keep(in.Bindings, envs, func(x Binding) string { return x.Environment })
+	out.Environments = keep(in.Environments, envs, func(x Environment) string { return x.Environment })
+	out.AppProjects = keep(in.AppProjects, envs, func(x AppProject) string { return x.Environment })
+	out.Applications = keep(in.Applications, envs, func(x Application) string { return x.Environment })
+	out.Deployments = keep(in.Deployments, envs, func(x Deployment) string { return x.Environment })
+	out.Listeners = keep(in.Listeners, envs, func(x Listener) string { return x.Environment })
+	out.Objects = keep(in.Objects, envs, func(x Object) string { return x.Environment })
+	return out
+}
+
+func keep[T any](items []T, envs map[string]bool, env func(T) string) []T {
+	out := []T{}
+	for _, x := range items {
+		if envs[env(x)] {
+			out = append(out, x)
+		}
+	}
+	return out
+}

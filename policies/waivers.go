@@ -1,0 +1,111 @@
+package policies
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/pipec/pipec/internal/diag"
+	"github.com/pipec/pipec/model"
+)
+
+// Waiver check ids: findings about waivers themselves.
+const (
+	WaiverExpired = "pipec/waiver/expired"
+	WaiverUnknown = "pipec/waiver/unknown-check"
+	WaiverUnused  = "pipec/waiver/unused"
+	WaiverInvalid = "pipec/waiver/invalid"
+)
+
+// WaiverStatus reports what a waiver did.
+type WaiverStatus struct {
+	Check   string    `json:"check"`
+	Scope   string    `json:"scope,omitempty"`
+	Reason  string    `json:"reason"`
+	Expires string    `json:"expires"`
+	Pos     model.Pos `json:"-"`
+	Where   string    `json:"where"`
+	// Status is active, expired or unused.
+	Status string `json:"status"`
+	// Suppressed counts the findings it suppressed.
+	Suppressed int `json:"suppressed"`
+}
+
+// covers reports whether a waiver's scope contains path.
+func covers(scope, path model.Path) bool {
+	if scope == "" || scope == path {
+		return true
+	}
+	s, p := string(scope), string(path)
+	return strings.HasPrefix(p, s+".") || strings.HasPrefix(p, s+"[")
+}
+
+// Suppressed is a finding a waiver suppressed.
+type Suppressed struct {
+	Finding diag.Diagnostic
+	Waiver  *model.Waiver
+}
+
+// ApplyWaivers removes the findings active waivers cover and adds findings
+// about the waivers: an expired waiver is a deny finding (and suppresses
+// nothing), one naming an unknown check a warning, one that suppressed
+// nothing an info. today is YYYY-MM-DD; a waiver applies through its
+// expiry date.
+func ApplyWaivers(findings diag.List, waivers []*model.Waiver, known map[string]bool, today string, src model.SourceMap) (diag.List, []WaiverStatus, []Suppressed) {
+	var out diag.List
+	var suppressed []Suppressed
+	statuses := make([]WaiverStatus, len(waivers))
+	active := make([]bool, len(waivers))
+	for i, w := range waivers {
+		pos := src.Lookup(w.Path)
+		statuses[i] = WaiverStatus{Check: w.Check, Scope: string(w.Scope), Reason: w.Reason, Expires: w.Expires, Pos: pos, Where: pos.String(), Status: "active"}
+		if _, err := time.Parse(time.DateOnly, w.Expires); err != nil {
+			out = append(out, diag.Diagnostic{Severity: diag.Error, Pos: pos, Path: w.Path, ID: WaiverInvalid, Category: "waivers", Standard: "pipec", Source: "policy",
+				Message: fmt.Sprintf("waiver for %s has an invalid expiry date %q", w.Check, w.Expires), Hint: "use YYYY-MM-DD"})
+			statuses[i].Status = "invalid"
+			continue
+		}
+		if strings.TrimSpace(w.Reason) == "" {
+			out = append(out, diag.Diagnostic{Severity: diag.Error, Pos: pos, Path: w.Path, ID: WaiverInvalid, Category: "waivers", Standard: "pipec", Source: "policy",
+				Message: fmt.Sprintf("waiver for %s gives no reason", w.Check), Hint: "say why the finding is accepted, and who accepted it"})
+			statuses[i].Status = "invalid"
+			continue
+		}
+		if w.Expires < today {
+			out = append(out, diag.Diagnostic{Severity: diag.Error, Pos: pos, Path: w.Path, ID: WaiverExpired, Category: "waivers", Standard: "pipec", Source: "policy",
+				Message: fmt.Sprintf("waiver for %s expired on %s (%s)", w.Check, w.Expires, w.Reason),
+				Hint:    "fix the finding, or renew the waiver with a new date and a reason that still holds"})
+			statuses[i].Status = "expired"
+			continue
+		}
+		if !known[w.Check] {
+			out = append(out, diag.Diagnostic{Severity: diag.Warning, Pos: pos, Path: w.Path, ID: WaiverUnknown, Category: "waivers", Standard: "pipec", Source: "policy",
+				Message: fmt.Sprintf("waiver names %s, which no pack in use has", w.Check),
+				Hint:    "check the id with `pipec explain`; ids look like pipec/<pack>/<check>"})
+		}
+		active[i] = true
+	}
+	for _, f := range findings {
+		waived := false
+		for i, w := range waivers {
+			if active[i] && f.ID == w.Check && covers(w.Scope, f.Path) {
+				statuses[i].Suppressed++
+				if !waived {
+					suppressed = append(suppressed, Suppressed{Finding: f, Waiver: w})
+				}
+				waived = true
+			}
+		}
+		if !waived {
+			out = append(out, f)
+		}
+	}
+	for i, w := range waivers {
+		if active[i] && statuses[i].Suppressed == 0 && known[w.Check] {
+			statuses[i].Status = "unused"
+			out = append(out, diag.Diagnostic{Severity: diag.Info, Pos: statuses[i].Pos, Path: w.Path, ID: WaiverUnused, Category: "waivers", Standard: "pipec", Source: "policy",
+				Message: fmt.Sprintf("waiver for %s suppresses nothing", w.Check), Hint: "remove it"})
+		}
+	}
+	return out.Sort(), statuses, suppressed
+}
