@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/gobwas/glob"
 	"k8s.io/apimachinery/pkg/api/resource"
 
 	"github.com/pipec/pipec/internal/diag"
@@ -70,10 +71,6 @@ func (c *checker) checkDelivery() {
 				if _, _, err := net.ParseCIDR(cidr); err != nil {
 					d := c.errorf(r.Path.Field("cidrs").Index(i), "invalid CIDR %q", cidr)
 					d.Expected = `a CIDR such as "10.0.0.0/8" or "140.82.112.3/32"`
-				} else if cidr == "0.0.0.0/0" || cidr == "::/0" {
-					d := c.errorf(r.Path.Field("cidrs").Index(i), "egress rule %q allows the whole internet", r.Name)
-					d.Expected = "the CIDRs of the hosts the environment talks to"
-					d.Hint = "name the git host's and registry's ranges instead"
 				}
 			}
 		}
@@ -98,13 +95,6 @@ func (c *checker) checkDelivery() {
 			if len(r.Groups) == 0 {
 				d := c.errorf(r.Path.Field("groups"), "role %q of team %q has no groups", r.Name, t.Name)
 				d.Expected = "the SSO groups that hold the role"
-			}
-		}
-		for i, repo := range t.SourceRepos {
-			if strings.Contains(repo, "*") {
-				d := c.errorf(t.Path.Field("sourceRepos").Index(i), "team %q may deploy from any repository (%q)", t.Name, repo)
-				d.Expected = "exact repository URLs"
-				d.Hint = "list the team's repositories"
 			}
 		}
 	}
@@ -251,7 +241,7 @@ func (c *checker) checkApp(a *model.App, teamNames, envNames []string) {
 		d := c.errorf(a.Path, "app %q is not deployed to any environment", a.Name)
 		d.Expected = fmt.Sprintf("environments: %s: {}", firstOr(envNames, "dev"))
 	}
-	if team != nil && team.ExplicitSourceRepos && !slices.Contains(team.SourceRepos, a.Source.RepoURL) {
+	if team != nil && team.ExplicitSourceRepos && !matchesAny(team.SourceRepos, a.Source.RepoURL) {
 		d := c.errorf(a.Path.Field("source").Field("repoURL"), "app %q deploys from %s, which team %q may not deploy from", a.Name, a.Source.RepoURL, team.Name)
 		d.Expected = "one of the team's sourceRepos: " + diag.OneOf(team.SourceRepos)
 		d.Hint = fmt.Sprintf("add the repository to teams.%s.sourceRepos", team.Name)
@@ -508,12 +498,6 @@ func (c *checker) checkPermissions(pl *model.Pipeline, envNames []string) {
 				}
 			}
 		}
-		for i, r := range perm.Resources {
-			if r == "secrets" && (len(perm.ResourceNames) == 0) && slices.ContainsFunc(perm.Verbs, func(v string) bool { return v == "get" || v == "list" || v == "watch" }) {
-				d := c.errorf(perm.Path.Field("resources").Index(i), "pipeline %q may read every Secret in %q", pl.Name, env.Name)
-				d.Expected = "resourceNames naming the Secrets it needs"
-			}
-		}
 		if len(perm.Resources) == 0 || len(perm.Verbs) == 0 {
 			d := c.errorf(perm.Path, "permission of pipeline %q grants nothing", pl.Name)
 			d.Expected = `resources: ["deployments"], verbs: ["get", "patch"]`
@@ -527,4 +511,15 @@ func (c *checker) checkPermissions(pl *model.Pipeline, envNames []string) {
 			d.Hint = "the default-deny policy would block the pipeline's API calls"
 		}
 	}
+}
+
+// matchesAny reports whether repo matches one of the patterns the way Argo
+// CD matches an AppProject's sourceRepos: globs, * not crossing "/".
+func matchesAny(patterns []string, repo string) bool {
+	for _, p := range patterns {
+		if g, err := glob.Compile(p, '/'); err == nil && g.Match(repo) || p == repo {
+			return true
+		}
+	}
+	return false
 }

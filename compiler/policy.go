@@ -72,7 +72,7 @@ func attributeWaivers(x *explainer) []*model.Waiver {
 			check, _ := a.String(0)
 			reason, _, _ := a.Lookup(1, "reason")
 			expires, _, _ := a.Lookup(1, "expires")
-			out = append(out, &model.Waiver{Check: check, Scope: p, Reason: reason, Expires: expires, Path: p})
+			out = append(out, &model.Waiver{Check: check, Scope: p, Reason: reason, Expires: expires, Path: p, OnField: true})
 		}
 		switch v.IncompleteKind() {
 		case cue.StructKind:

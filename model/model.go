@@ -59,6 +59,10 @@ type Waiver struct {
 	Expires string // YYYY-MM-DD
 	// Path is where the waiver is declared.
 	Path Path
+	// OnField marks a waiver written as an attribute on the offending
+	// field: it also covers findings reported at the field's parent (a
+	// step's securityContext for its runAsNonRoot, say).
+	OnField bool
 }
 
 // StepDefaults are what every step starts from.

@@ -32,8 +32,9 @@ type WaiverStatus struct {
 }
 
 // covers reports whether a waiver's scope contains path.
-func covers(scope, path model.Path) bool {
-	if scope == "" || scope == path {
+func covers(w *model.Waiver, path model.Path) bool {
+	scope := w.Scope
+	if scope == "" || scope == path || w.OnField && scope.Parent() == path {
 		return true
 	}
 	s, p := string(scope), string(path)
@@ -88,7 +89,7 @@ func ApplyWaivers(findings diag.List, waivers []*model.Waiver, known map[string]
 	for _, f := range findings {
 		waived := false
 		for i, w := range waivers {
-			if active[i] && f.ID == w.Check && covers(w.Scope, f.Path) {
+			if active[i] && f.ID == w.Check && covers(w, f.Path) {
 				statuses[i].Suppressed++
 				if !waived {
 					suppressed = append(suppressed, Suppressed{Finding: f, Waiver: w})
