@@ -12,7 +12,7 @@ func goodInput() *Input {
 	in := &Input{
 		Steps: []Step{{
 			Item: Item{Path: "tasks.build.steps[0]", Environment: "ci"}, Task: "build", Name: "build",
-			Image: "gcr.io/kaniko-project/executor:v1.23.2@sha256:9e69fd4330ec887829c780f5126dd80edc663df6def362cd22e79bcdf00ac53f",
+			Image:        "gcr.io/kaniko-project/executor:v1.23.2@sha256:9e69fd4330ec887829c780f5126dd80edc663df6def362cd22e79bcdf00ac53f",
 			RunAsNonRoot: true, RunAsUser: 65532, SeccompProfile: "RuntimeDefault",
 			CapabilitiesAdd: []string{}, CapabilitiesDrop: []string{"ALL"}, ReadOnlyRootFilesystem: true,
 			Requests: Resources{CPU: "100m", Memory: "128Mi"}, Limits: Resources{Memory: "512Mi"},
