@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/pipec/pipec/compiler"
@@ -28,7 +27,7 @@ func BenchmarkBuildGenerated(b *testing.B) {
 	for _, n := range []int{200} {
 		b.Run(fmt.Sprintf("pipelines=%d", n), func(b *testing.B) {
 			dir := b.TempDir()
-			if err := os.WriteFile(filepath.Join(dir, "pipec.cue"), []byte(GenerateConfig(n)), 0o644); err != nil {
+			if err := os.WriteFile(filepath.Join(dir, "pipec.cue"), []byte(compiler.GenerateConfig(n, false)), 0o644); err != nil {
 				b.Fatal(err)
 			}
 			benchBuild(b, dir, n)
@@ -52,60 +51,6 @@ func benchBuild(b *testing.B, dir string, wantPipelines int) {
 	}
 }
 
-// GenerateConfig returns a configuration with n pipelines written the way
-// people write them: each declared separately, sharing a task library.
-func GenerateConfig(n int) string {
-	var sb strings.Builder
-	sb.WriteString(`package ci
-
-namespace: "ci"
-
-_image: "docker.io/library/golang:1.25.11@sha256:00feed335fe561979f2cdcc30a5191231977c5631fe79c40f7d3ab63b4fa222f"
-
-tasks: {
-	clone: {
-		params: {url: {}, revision: default: "main"}
-		workspaces: output: {}
-		results: commit: {}
-		steps: [{name: "clone", image: _image, script: "git clone $(params.url) $(workspaces.output.path) && printf x > $(results.commit.path)"}]
-	}
-	test: {
-		params: packages: default: "./..."
-		workspaces: source: {}
-		steps: [{name: "test", image: _image, workingDir: "$(workspaces.source.path)", script: "go test $(params.packages)"}]
-	}
-}
-`)
-	for i := range n {
-		fmt.Fprintf(&sb, `
-pipelines: "service-%03d": {
-	params: {"git-url": {}, "git-revision": default: "main"}
-	workspaces: source: {}
-	tasks: {
-		clone: {
-			uses: "clone"
-			params: {url: "$(params.git-url)", revision: "$(params.git-revision)"}
-			workspaces: output: "source"
-		}
-		unit: {uses: "test", after: ["clone"], workspaces: source: "source", params: packages: "./pkg/..."}
-		integration: {uses: "test", after: ["clone"], workspaces: source: "source", params: packages: "./it/..."}
-		lint: {
-			after: ["clone"]
-			workspaces: source: "source"
-			steps: [{name: "vet", image: _image, workingDir: "$(workspaces.source.path)", script: "go vet ./..."}]
-		}
-		package: {
-			after: ["unit", "integration", "lint"]
-			params: commit: "$(tasks.clone.results.commit)"
-			steps: [{name: "pack", image: _image, script: "echo $(params.commit)"}]
-		}
-	}
-}
-`, i)
-	}
-	return sb.String()
-}
-
 // EnvWriteGenerated names a file to write the generated 200-pipeline
 // configuration to (hack/bench.sh times the pipec binary on it).
 const EnvWriteGenerated = "PIPEC_WRITE_GENERATED"
@@ -113,7 +58,7 @@ const EnvWriteGenerated = "PIPEC_WRITE_GENERATED"
 // TestGeneratedConfig keeps the benchmark input honest: it must build
 // without findings. With PIPEC_WRITE_GENERATED=<file> it also writes it out.
 func TestGeneratedConfig(t *testing.T) {
-	cfg := GenerateConfig(200)
+	cfg := compiler.GenerateConfig(200, false)
 	if out := os.Getenv(EnvWriteGenerated); out != "" {
 		if err := os.WriteFile(out, []byte(cfg), 0o644); err != nil {
 			t.Fatal(err)

@@ -196,6 +196,7 @@ var (
 	reIncomplete  = regexp.MustCompile(`incomplete value|non-concrete value|cannot convert non-concrete`)
 	reEmptyDisj   = regexp.MustCompile(`errors in empty disjunction`)
 	reMismatch    = regexp.MustCompile(`conflicting values|mismatched types|out of bound|invalid value|does not match`)
+	reModule      = regexp.MustCompile(`cannot fetch|cannot find module|cannot resolve dependencies|module .* not found`)
 	reSyntax      = regexp.MustCompile(`^expected |^missing |^illegal |string literal not terminated`)
 	reCycleOrRefs = regexp.MustCompile(`reference .* not found|cycle`)
 )
@@ -397,11 +398,26 @@ func (x *explainer) explainLoad(err error) diag.List {
 		if p, ok := x.userPos(e); ok {
 			d.Pos = x.pos(p)
 		}
+		// "import failed" wraps the reason: say that instead.
+		for u := cueerrors.Unwrap(e); d.Message == "import failed" && u != nil; u = cueerrors.Unwrap(u) {
+			var ue cueerrors.Error
+			if errors.As(u, &ue) {
+				f, a := ue.Msg()
+				if m := fmt.Sprintf(f, a...); m != "" && m != "import failed" {
+					d.Message = "import failed: " + m
+				}
+			} else {
+				d.Message = "import failed: " + u.Error()
+			}
+		}
 		if reSyntax.MatchString(d.Message) {
 			d.Hint = "this is a CUE syntax error: look for an unclosed brace, bracket or string before this position"
 		}
 		if reCycleOrRefs.MatchString(d.Message) {
 			d.Hint = "check the spelling of the reference and that it is declared in this package or imported"
+		}
+		if reModule.MatchString(d.Message) {
+			d.Hint = "a module (such as a policy pack) could not be fetched: check CUE_REGISTRY and that the registry is reachable, and the version pinned in cue.mod/module.cue; offline, pipec uses the module cache ($CUE_CACHE_DIR), which a first online run fills"
 		}
 		out = append(out, d)
 	}

@@ -33,8 +33,8 @@ step "downloading Go modules"
 go mod download
 (cd tools/kube && go mod download)
 
-step "building kube-apiserver for the integration tests (cached)"
-hack/kube-tools.sh
+step "building kube-apiserver and cue for the integration tests (cached)"
+hack/tools.sh
 
 step "go vet"
 go vet ./...

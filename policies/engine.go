@@ -47,6 +47,9 @@ type Pack struct {
 	// configuration field holding it.
 	Source string
 	v      cue.Value
+	// usesObjects reports whether the pack reads input.objects, the
+	// rendered objects, which are most of the input's size.
+	usesObjects bool
 }
 
 // CheckID is the stable id of a check.
@@ -116,11 +119,14 @@ func LoadPack(v, def cue.Value, source string) (*Pack, error) {
 	if !v.Exists() {
 		return nil, fmt.Errorf("no pack value")
 	}
-	v = v.Unify(def)
-	if err := v.Validate(); err != nil {
+	// Check the pack against #Pack, but evaluate the pack as written:
+	// unifying every input with #Input again costs more than the checks.
+	checked := v.Unify(def)
+	if err := checked.Validate(); err != nil {
 		return nil, err
 	}
 	p := &Pack{Source: source, v: v}
+	v = checked
 	var err error
 	if p.Name, err = v.LookupPath(cue.ParsePath("name")).String(); err != nil {
 		return nil, fmt.Errorf("the pack has no name: %w", err)
@@ -151,7 +157,34 @@ func LoadPack(v, def cue.Value, source string) (*Pack, error) {
 		p.Checks = append(p.Checks, c)
 	}
 	sort.Slice(p.Checks, func(i, j int) bool { return p.Checks[i].Name < p.Checks[j].Name })
+	p.usesObjects = p.readsObjects()
 	return p, nil
+}
+
+// readsObjects finds out whether any check reads input.objects: it
+// evaluates the checks over an empty input without objects and sees which
+// fail.
+func (p *Pack) readsObjects() bool {
+	empty := &Input{}
+	empty.fillEmpty()
+	data, err := json.Marshal(empty)
+	if err != nil {
+		return true
+	}
+	var m map[string]any
+	if err := json.Unmarshal(data, &m); err != nil {
+		return true
+	}
+	delete(m, "objects")
+	data, _ = json.Marshal(m)
+	v := p.v.FillPath(cue.ParsePath("input"), p.v.Context().CompileBytes(data))
+	for _, c := range p.Checks {
+		var vs []Violation
+		if err := v.LookupPath(cue.MakePath(cue.Str("checks"), cue.Str(c.Name), cue.Str("violations"))).Decode(&vs); err != nil {
+			return true
+		}
+	}
+	return false
 }
 
 // Violation is one finding of a check, as the pack reports it.
@@ -162,11 +195,29 @@ type Violation struct {
 
 // Evaluate runs the pack's checks over in.
 func (p *Pack) Evaluate(in *Input) (map[*Check][]Violation, error) {
-	data, err := json.Marshal(in)
+	iv, err := p.compile(in)
 	if err != nil {
 		return nil, err
 	}
-	iv := p.v.Context().CompileBytes(data)
+	return p.evaluate(iv)
+}
+
+// compile turns the input into a CUE value in the pack's context, leaving
+// out the rendered objects when the pack does not read them.
+func (p *Pack) compile(in *Input) (cue.Value, error) {
+	if p.usesObjects {
+		if err := in.loadObjects(); err != nil {
+			return cue.Value{}, err
+		}
+	} else {
+		c := *in
+		c.Objects = []Object{}
+		in = &c
+	}
+	return p.v.Context().Encode(in), nil
+}
+
+func (p *Pack) evaluate(iv cue.Value) (map[*Check][]Violation, error) {
 	if err := iv.Err(); err != nil {
 		return nil, err
 	}
@@ -246,8 +297,22 @@ func Run(packs map[string]*Pack, assign Assignment, in *Input, src model.SourceM
 	slices.Sort(names)
 	var out diag.List
 	seen := map[string]bool{}
+	// Packs that check the same environments in the same CUE context share
+	// one compiled input.
+	compiled := map[string]cue.Value{}
 	for _, n := range names {
-		res, err := packs[n].Evaluate(in.Filter(envsOf[n]))
+		p := packs[n]
+		envs := sortedSet(envsOf[n])
+		key := fmt.Sprintf("%p/%t/%s", p.v.Context(), p.usesObjects, strings.Join(envs, ","))
+		iv, ok := compiled[key]
+		if !ok {
+			var err error
+			if iv, err = p.compile(in.Filter(envsOf[n])); err != nil {
+				return nil, err
+			}
+			compiled[key] = iv
+		}
+		res, err := p.evaluate(iv)
 		if err != nil {
 			return nil, fmt.Errorf("policy pack %s: %w", n, err)
 		}
@@ -268,4 +333,13 @@ func Run(packs map[string]*Pack, assign Assignment, in *Input, src model.SourceM
 		}
 	}
 	return out.Sort(), nil
+}
+
+func sortedSet(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
 }

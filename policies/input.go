@@ -34,6 +34,30 @@ type Input struct {
 	Listeners       []Listener       `json:"listeners"`
 	Objects         []Object         `json:"objects"`
 	Settings        Settings         `json:"settings"`
+
+	// pending are the objects Objects is made from, rendered only when a
+	// pack reads them.
+	pending []pendingObject
+}
+
+type pendingObject struct {
+	item Item
+	obj  targets.Object
+}
+
+// loadObjects renders the pending objects into Objects.
+func (in *Input) loadObjects() error {
+	if len(in.Objects) > 0 || len(in.pending) == 0 {
+		return nil
+	}
+	for _, p := range in.pending {
+		norm, err := render.Normalize(p.obj.Value)
+		if err != nil {
+			return err
+		}
+		in.Objects = append(in.Objects, Object{Item: p.item, APIVersion: p.obj.APIVersion, Kind: p.obj.Kind, Name: p.obj.Name, Namespace: p.obj.Namespace, Object: norm})
+	}
+	return nil
 }
 
 // Item is what every input item has.
@@ -469,11 +493,7 @@ func (in *Input) addObject(plan *model.Plan, o targets.Object, env string) error
 		}
 		in.Listeners = append(in.Listeners, Listener{Item: it, Name: v.Name, Replicas: replicas})
 	}
-	norm, err := render.Normalize(o.Value)
-	if err != nil {
-		return err
-	}
-	in.Objects = append(in.Objects, Object{Item: it, APIVersion: o.APIVersion, Kind: o.Kind, Name: o.Name, Namespace: o.Namespace, Object: norm})
+	in.pending = append(in.pending, pendingObject{item: it, obj: o})
 	return nil
 }
 
@@ -557,6 +577,7 @@ func (in *Input) Filter(envs map[string]bool) *Input {
 	out.Deployments = keep(in.Deployments, envs, func(x Deployment) string { return x.Environment })
 	out.Listeners = keep(in.Listeners, envs, func(x Listener) string { return x.Environment })
 	out.Objects = keep(in.Objects, envs, func(x Object) string { return x.Environment })
+	out.pending = keep(in.pending, envs, func(x pendingObject) string { return x.item.Environment })
 	return out
 }
 

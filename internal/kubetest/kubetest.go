@@ -40,7 +40,7 @@ import (
 )
 
 // EnvBinDir names the directory holding kube-apiserver; by default
-// <repo>/.cache/bin, where hack/kube-tools.sh builds it.
+// <repo>/.cache/bin, where hack/tools.sh builds it.
 const EnvBinDir = "PIPEC_KUBE_BIN"
 
 // Server is a running etcd + kube-apiserver pair.
@@ -91,7 +91,7 @@ func FindAPIServer() (string, error) {
 	}
 	p := filepath.Join(dir, "kube-apiserver")
 	if _, err := os.Stat(p); err != nil {
-		return "", fmt.Errorf("kube-apiserver not found at %s: run hack/kube-tools.sh to build it (about 4 minutes, once), or set %s", p, EnvBinDir)
+		return "", fmt.Errorf("kube-apiserver not found at %s: run hack/tools.sh to build it (about 4 minutes, once), or set %s", p, EnvBinDir)
 	}
 	return p, nil
 }

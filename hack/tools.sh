@@ -1,13 +1,24 @@
 #!/usr/bin/env bash
-# Builds the Kubernetes control-plane binaries pipec's integration tests run
-# (kube-apiserver v1.34.3, from the separate tools/kube module) into
-# .cache/bin. Rebuilds only when tools/kube/go.sum changed. About 4 minutes
-# cold on 2 cores; instant when cached.
+# Builds the programs pipec's integration tests run into .cache/bin:
+# kube-apiserver v1.34.3 (from the separate tools/kube module; about 4-6
+# minutes cold on 2 cores) and the cue command (the version pipec links, for
+# the `cue mod publish` policy-pack test). Each is rebuilt only when its
+# inputs change; instant when cached.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export GOTOOLCHAIN=local
 bin=.cache/bin
 stamp=$bin/.kube-tools.stamp
+
+# cue, at the version go.mod pins.
+cue_version=$(sed -n 's/^\tcuelang.org\/go \(v[0-9.]*\)$/\1/p' go.mod)
+if [[ ! -x $bin/cue || $(cat "$bin/.cue.stamp" 2>/dev/null) != "$cue_version" ]]; then
+  echo "hack/tools.sh: building cue $cue_version (cached in $bin)" >&2
+  mkdir -p "$bin"
+  GOBIN="$PWD/$bin" go install "cuelang.org/go/cmd/cue@$cue_version"
+  echo "$cue_version" > "$bin/.cue.stamp"
+fi
+
 want=$(sha256sum tools/kube/go.mod tools/kube/go.sum | sha256sum | cut -d' ' -f1)
 if [[ -x $bin/kube-apiserver && -f $stamp && $(cat "$stamp") == "$want" ]]; then
   exit 0
@@ -21,8 +32,8 @@ for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
   # clients cannot parse.
   ld="$ld -X $p.gitVersion=$v -X $p.gitMajor=1 -X $p.gitMinor=$minor -X $p.gitTreeState=clean"
 done
-echo "hack/kube-tools.sh: building kube-apiserver $v (cached in $bin)" >&2
+echo "hack/tools.sh: building kube-apiserver $v (cached in $bin)" >&2
 start=$(date +%s)
 (cd tools/kube && go build -trimpath -ldflags "$ld" -o "../../$bin/kube-apiserver" k8s.io/kubernetes/cmd/kube-apiserver)
 echo "$want" > "$stamp"
-echo "hack/kube-tools.sh: built in $(( $(date +%s) - start ))s" >&2
+echo "hack/tools.sh: built in $(( $(date +%s) - start ))s" >&2
