@@ -64,4 +64,3 @@ pipelines: "service-%03d": {
 	}
 	return sb.String()
 }
-
