@@ -42,6 +42,7 @@ func check(plan *model.Plan) diag.List {
 		c.checkPipeline(p)
 	}
 	c.checkDelivery()
+	c.checkScaling()
 	return c.out
 }
 

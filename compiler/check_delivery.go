@@ -410,19 +410,42 @@ func (c *checker) checkQuotaFit() {
 				parts = append(parts, fmt.Sprintf("%s: %d pods x %s", a.Name, n, formatRequests(dep.Requests)))
 			}
 		}
+		// Autoscaled workloads at their maximum.
+		for _, a := range c.plan.Scaling.Autoscalers {
+			if a.Environment != env.Name {
+				continue
+			}
+			req := a.PodRequests
+			if a.Listener {
+				req = c.plan.Triggers.Resources.Requests
+			}
+			n := int64(a.MaxReplicas)
+			pods += n
+			for _, k := range sortedKeys(req) {
+				q, err := resource.ParseQuantity(req[k])
+				if err != nil {
+					continue
+				}
+				q.Mul(n)
+				t := totals[k]
+				t.Add(q)
+				totals[k] = t
+			}
+			parts = append(parts, fmt.Sprintf("autoscaler %s: maxReplicas %d x %s", a.Name, n, formatRequests(req)))
+		}
 		for _, k := range sortedKeys(env.Quota.Requests) {
 			limit, err := resource.ParseQuantity(env.Quota.Requests[k])
 			if err != nil {
 				continue
 			}
 			if t, ok := totals[k]; ok && t.Cmp(limit) > 0 {
-				d := c.errorf(env.Quota.Path.Field("requests").Field(k), "the apps deployed to %q request up to %s of %s, above the quota of %s", env.Name, t.String(), k, limit.String())
+				d := c.errorf(env.Quota.Path.Field("requests").Field(k), "the workloads of %q request up to %s of %s, above the quota of %s", env.Name, t.String(), k, limit.String())
 				d.Expected = fmt.Sprintf("a quota of at least %s (%s)", t.String(), strings.Join(parts, "; "))
-				d.Hint = "raise the quota, or lower the apps' replicas or requests in this environment"
+				d.Hint = "raise the quota, or lower the replicas (maxReplicas of autoscalers) or requests in this environment"
 			}
 		}
 		if env.Quota.Pods != nil && pods > *env.Quota.Pods {
-			d := c.errorf(env.Quota.Path.Field("pods"), "the apps deployed to %q run up to %d pods, above the quota of %d", env.Name, pods, *env.Quota.Pods)
+			d := c.errorf(env.Quota.Path.Field("pods"), "the workloads of %q run up to %d pods, above the quota of %d", env.Name, pods, *env.Quota.Pods)
 			d.Expected = fmt.Sprintf("pods: %d or more (%s)", pods, strings.Join(parts, "; "))
 		}
 	}

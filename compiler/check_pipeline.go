@@ -518,6 +518,7 @@ func (c *checker) orderTasks(ps pipelineScope) {
 			}
 		}
 		deps[t.Name] = sortedKeys(set)
+		t.Deps = deps[t.Name]
 	}
 	// Depth-first search in name order gives both the order and cycles.
 	const (

@@ -2,6 +2,7 @@ package compiler
 
 import (
 	"fmt"
+	"net"
 	"regexp"
 	"slices"
 	"strings"
@@ -51,6 +52,26 @@ func (c *checker) checkTriggers() {
 		if k != nil && (!dnsSubdomainRE.MatchString(k.Name) || k.Key == "") {
 			d := c.errorf(p.Triggers.Path, "invalid Secret reference %q/%q", k.Name, k.Key)
 			d.Expected = "the name of an existing Secret and one of its keys"
+		}
+	}
+	for i, cidr := range p.Triggers.IngressCIDRs {
+		if _, _, err := net.ParseCIDR(cidr); err != nil {
+			d := c.errorf(p.Triggers.Path.Field("listener").Field("ingressFrom").Field("cidrs").Index(i), "invalid CIDR %q", cidr)
+			d.Expected = `a CIDR such as "192.30.252.0/22"`
+		}
+	}
+	// In a CI namespace that denies traffic by default, the listener's
+	// network policy needs somewhere to let webhooks in from, and the
+	// listener needs the Kubernetes API to create runs.
+	if ci := p.EnvironmentForNamespace(p.Namespace); ci != nil && ci.Network.DefaultDeny {
+		if ci.Network.KubernetesAPI == nil {
+			d := c.errorf(ci.Network.Path, "the EventListener in %q needs the Kubernetes API to create PipelineRuns, but environment %q denies egress to it", p.Namespace, ci.Name)
+			d.Expected = `network: kubernetesAPI: {cidrs: ["<API server address>/32"], ports: [443]}`
+			d.Hint = "kubectl get endpoints kubernetes -n default shows the address"
+		}
+		if len(p.Triggers.IngressNamespaces)+len(p.Triggers.IngressCIDRs) == 0 {
+			d := c.errorf(p.Triggers.Path.Field("listener").Field("ingressFrom"), "no webhook can reach the EventListener: environment %q denies ingress and triggers.listener.ingressFrom allows nothing", ci.Name)
+			d.Expected = `ingressFrom: namespaces: ["ingress-nginx"], or the provider's CIDRs`
 		}
 	}
 }

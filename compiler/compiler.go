@@ -22,6 +22,8 @@ import (
 	"github.com/pipec/pipec/targets"
 	"github.com/pipec/pipec/targets/argo"
 	"github.com/pipec/pipec/targets/kube"
+	"github.com/pipec/pipec/targets/monitoring"
+	"github.com/pipec/pipec/targets/scaling"
 	"github.com/pipec/pipec/targets/tekton"
 	"github.com/pipec/pipec/targets/triggers"
 )
@@ -71,7 +73,7 @@ func (e *EvalError) Error() string { return e.Diagnostics.Error() }
 
 // DefaultTargets are the built-in targets.
 func DefaultTargets() []targets.Target {
-	return []targets.Target{tekton.New(), triggers.New(), kube.New(), argo.New()}
+	return []targets.Target{tekton.New(), triggers.New(), kube.New(), argo.New(), scaling.New(), monitoring.New()}
 }
 
 // Build loads, checks and compiles the configuration in opts.Dir. It returns
@@ -170,6 +172,8 @@ var kindOrder = map[string]int{
 	"Task": 10, "Pipeline": 11,
 	"TriggerBinding": 12, "TriggerTemplate": 13, "Trigger": 14, "EventListener": 15,
 	"AppProject": 20, "Application": 21, "Rollout": 30,
+	"ConfigMap": 31, "HorizontalPodAutoscaler": 32, "PodDisruptionBudget": 33, "NodePool": 34,
+	"ServiceMonitor": 35, "PodMonitor": 36, "PrometheusRule": 37,
 }
 
 func sortObjects(objs []targets.Object) {

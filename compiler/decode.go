@@ -143,6 +143,7 @@ func decodePlan(root node, src model.SourceMap) (*model.Plan, diag.List) {
 	plan.ArgoCD = d.argocd(root.field("argocd"))
 	plan.Triggers = d.triggers(root.field("triggers"))
 	plan.Policy = d.policy(root.field("policy"))
+	plan.Monitoring = d.monitoring(root.field("monitoring"))
 	root.field("environments").fields(func(name string, c node) {
 		plan.Environments = append(plan.Environments, d.environment(name, c))
 	})
@@ -152,6 +153,7 @@ func decodePlan(root node, src model.SourceMap) (*model.Plan, diag.List) {
 	root.field("apps").fields(func(name string, c node) {
 		plan.Apps = append(plan.Apps, d.app(name, c))
 	})
+	plan.Scaling = d.scaling(root.field("scaling"), plan.Environments)
 	d.resolveDelivery(plan)
 	plan.StepDefaults = model.StepDefaults{Resources: d.defaults.resources, SecurityContext: d.defaults.security}
 	plan.Sources = src

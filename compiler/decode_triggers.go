@@ -17,6 +17,8 @@ func (d *decoder) triggers(n node) model.Triggers {
 	l := n.field("listener")
 	t.Replicas = int32(l.field("replicas").int())
 	t.ServiceType = l.field("serviceType").str()
+	t.IngressNamespaces = l.field("ingressFrom").field("namespaces").strs()
+	t.IngressCIDRs = l.field("ingressFrom").field("cidrs").strs()
 	t.Resources = decodeResources(l.field("resources"))
 	return t
 }

@@ -27,6 +27,10 @@ type Plan struct {
 	Triggers Triggers
 	// Policy configures policy checking.
 	Policy Policy
+	// Scaling declares autoscalers and node pools.
+	Scaling Scaling
+	// Monitoring is nil when not declared.
+	Monitoring *Monitoring
 	// Sources maps CUE paths to their positions.
 	Sources SourceMap
 }
@@ -202,7 +206,10 @@ type PipelineTask struct {
 	Params     []*Arg
 	Workspaces []*WorkspaceBinding
 	// After lists the tasks this one explicitly runs after, sorted.
-	After   []string
+	After []string
+	// Deps are all the tasks this one waits for: After and the tasks
+	// whose results it uses, sorted. The compiler sets it.
+	Deps    []string
 	When    []*When
 	Retries int
 	Timeout string

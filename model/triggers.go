@@ -7,9 +7,17 @@ type Triggers struct {
 	GitHubToken   *KeyRef
 	Replicas      int32
 	ServiceType   string
-	Resources     Resources
-	Path          Path
+	// IngressNamespaces and IngressCIDRs may reach the listener.
+	IngressNamespaces []string
+	IngressCIDRs      []string
+	Resources         Resources
+	Path              Path
 }
+
+// ListenerName is the name of the EventListener pipec generates (and of
+// its ServiceAccount and RBAC); its pods carry the label
+// eventlistener=<ListenerName>.
+const ListenerName = "pipec-listener"
 
 // Event kinds a pipeline can be started by.
 const (

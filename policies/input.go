@@ -32,6 +32,7 @@ type Input struct {
 	Applications    []Application    `json:"applications"`
 	Deployments     []Deployment     `json:"deployments"`
 	Listeners       []Listener       `json:"listeners"`
+	Autoscalers     []Autoscaler     `json:"autoscalers"`
 	Objects         []Object         `json:"objects"`
 	Settings        Settings         `json:"settings"`
 
@@ -237,6 +238,20 @@ type (
 		Name     string `json:"name"`
 		Replicas int32  `json:"replicas"`
 	}
+	// Autoscaler is a HorizontalPodAutoscaler with its
+	// PodDisruptionBudget.
+	Autoscaler struct {
+		Item
+		Name        string `json:"name"`
+		Production  bool   `json:"production"`
+		Target      string `json:"target"`
+		MinReplicas int32  `json:"minReplicas"`
+		MaxReplicas int32  `json:"maxReplicas"`
+		// MaxUnavailable or MinAvailable of the PodDisruptionBudget: a
+		// number or a percentage, "" when unset.
+		MaxUnavailable string `json:"maxUnavailable"`
+		MinAvailable   string `json:"minAvailable"`
+	}
 	// Object is a generated object as rendered.
 	Object struct {
 		Item
@@ -322,6 +337,15 @@ func NewInput(plan *model.Plan, objs []targets.Object, settings Settings) (*Inpu
 				in.Images = append(in.Images, image(item(d.Image.Path, d.Environment), "app", d.Image.Ref()))
 			}
 		}
+	}
+	for _, a := range plan.Scaling.Autoscalers {
+		env := plan.Environment(a.Environment)
+		target := a.TargetKind + "/" + a.TargetName
+		if a.Listener {
+			target = "EventListener"
+		}
+		in.Autoscalers = append(in.Autoscalers, Autoscaler{Item: item(a.Path, a.Environment), Name: a.Name, Production: env != nil && env.Production,
+			Target: target, MinReplicas: a.MinReplicas, MaxReplicas: a.MaxReplicas, MaxUnavailable: a.MaxUnavailable, MinAvailable: a.MinAvailable})
 	}
 	envOfNamespace := map[string]string{}
 	for _, e := range plan.Environments {
@@ -491,6 +515,11 @@ func (in *Input) addObject(plan *model.Plan, o targets.Object, env string) error
 		if k := v.Spec.Resources.KubernetesResource; k != nil && k.Replicas != nil {
 			replicas = *k.Replicas
 		}
+		for _, a := range plan.Scaling.Autoscalers {
+			if a.Listener { // the autoscaler owns the replica count
+				replicas = a.MinReplicas
+			}
+		}
 		in.Listeners = append(in.Listeners, Listener{Item: it, Name: v.Name, Replicas: replicas})
 	}
 	in.pending = append(in.pending, pendingObject{item: it, obj: o})
@@ -555,6 +584,9 @@ func (in *Input) fillEmpty() {
 	if in.Listeners == nil {
 		in.Listeners = []Listener{}
 	}
+	if in.Autoscalers == nil {
+		in.Autoscalers = []Autoscaler{}
+	}
 	if in.Objects == nil {
 		in.Objects = []Object{}
 	}
@@ -576,6 +608,7 @@ func (in *Input) Filter(envs map[string]bool) *Input {
 	out.Applications = keep(in.Applications, envs, func(x Application) string { return x.Environment })
 	out.Deployments = keep(in.Deployments, envs, func(x Deployment) string { return x.Environment })
 	out.Listeners = keep(in.Listeners, envs, func(x Listener) string { return x.Environment })
+	out.Autoscalers = keep(in.Autoscalers, envs, func(x Autoscaler) string { return x.Environment })
 	out.Objects = keep(in.Objects, envs, func(x Object) string { return x.Environment })
 	out.pending = keep(in.pending, envs, func(x pendingObject) string { return x.item.Environment })
 	return out

@@ -1,11 +1,11 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"time"
 
@@ -13,6 +13,7 @@ import (
 
 	"github.com/pipec/pipec/compiler"
 	"github.com/pipec/pipec/internal/diag"
+	"github.com/pipec/pipec/internal/render"
 	"github.com/pipec/pipec/internal/report"
 )
 
@@ -117,13 +118,12 @@ func writeOutput(rep *report.Report, o output, stdout, stderr io.Writer) error {
 		}
 		return rep.Write(w, o.format)
 	}
-	f, err := os.Create(o.file)
-	if err != nil {
-		return fmt.Errorf("writing the %s report: %w", o.format, err)
-	}
-	if err := rep.Write(f, o.format); err != nil {
-		f.Close()
+	var buf bytes.Buffer
+	if err := rep.Write(&buf, o.format); err != nil {
 		return err
 	}
-	return f.Close()
+	if err := render.WriteFile(o.file, buf.Bytes()); err != nil {
+		return fmt.Errorf("writing the %s report: %w", o.format, err)
+	}
+	return nil
 }

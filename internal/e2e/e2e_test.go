@@ -22,13 +22,15 @@ import (
 )
 
 // Controllers whose CRDs the tests install. Tekton and Argo CD come from
-// the main module's dependencies; Argo Rollouts is only needed for its CRDs
-// and is downloaded at a pinned version and checksum.
-const (
-	rolloutsModule  = "github.com/argoproj/argo-rollouts"
-	rolloutsVersion = "v1.8.3"
-	rolloutsSum     = "h1:blbtQva4IK9r6gFh+dWkCrLnFdPOWiv9ubQYu36qeaA="
-)
+// the main module's dependencies; Argo Rollouts, Karpenter and the
+// Prometheus Operator are only needed for their CRDs and are downloaded at
+// a pinned version and checksum.
+var downloaded = []struct{ path, version, sum, glob string }{
+	{"github.com/argoproj/argo-rollouts", "v1.8.3", "h1:blbtQva4IK9r6gFh+dWkCrLnFdPOWiv9ubQYu36qeaA=", "manifests/crds/*-crd.yaml"},
+	{"sigs.k8s.io/karpenter", "v1.14.1", "h1:GjqvOHLjl2+OXM0ti5VEZSQuvcitB0pETd8zdChXEtI=", "pkg/apis/crds/karpenter.sh_*.yaml"},
+	{"github.com/prometheus-operator/prometheus-operator", "v0.85.0", "h1:M5xLCLEoaW2IJfnuCwFzzpL+jSVQu3KGT84Pye+fW8s=",
+		"example/prometheus-operator-crd/monitoring.coreos.com_{servicemonitors,podmonitors,prometheusrules}.yaml"},
+}
 
 var server *kubetest.Server
 
@@ -69,8 +71,8 @@ func run(m *testing.M) int {
 	return m.Run()
 }
 
-// crdFiles lists the CRDs of Tekton Pipelines, Tekton Triggers, Argo CD and
-// Argo Rollouts, from their modules.
+// crdFiles lists the CRDs of Tekton Pipelines, Tekton Triggers, Argo CD,
+// Argo Rollouts, Karpenter and the Prometheus Operator, from their modules.
 func crdFiles() ([]string, error) {
 	var files []string
 	for _, mod := range []struct{ path, glob string }{
@@ -88,15 +90,34 @@ func crdFiles() ([]string, error) {
 		}
 		files = append(files, fs...)
 	}
-	dir, err := kubetest.DownloadModule(rolloutsModule, rolloutsVersion, rolloutsSum)
-	if err != nil {
-		return nil, err
+	for _, mod := range downloaded {
+		dir, err := kubetest.DownloadModule(mod.path, mod.version, mod.sum)
+		if err != nil {
+			return nil, err
+		}
+		for _, glob := range expandBraces(mod.glob) {
+			fs, err := filepath.Glob(filepath.Join(dir, glob))
+			if err != nil || len(fs) == 0 {
+				return nil, fmt.Errorf("no CRDs at %s/%s", dir, glob)
+			}
+			files = append(files, fs...)
+		}
 	}
-	fs, err := filepath.Glob(filepath.Join(dir, "manifests", "crds", "*-crd.yaml"))
-	if err != nil || len(fs) == 0 {
-		return nil, fmt.Errorf("no Argo Rollouts CRDs in %s", dir)
+	return files, nil
+}
+
+// expandBraces expands one {a,b} group in a glob, which filepath.Glob
+// does not.
+func expandBraces(glob string) []string {
+	i, j := strings.Index(glob, "{"), strings.Index(glob, "}")
+	if i < 0 || j < i {
+		return []string{glob}
 	}
-	return append(files, fs...), nil
+	var out []string
+	for _, alt := range strings.Split(glob[i+1:j], ",") {
+		out = append(out, glob[:i]+alt+glob[j+1:])
+	}
+	return out
 }
 
 // examples lists the example directories.

@@ -64,7 +64,7 @@ func WriteDir(dir string, objs []targets.Object, f Format) (*DirReport, error) {
 			rep.Unchanged = append(rep.Unchanged, name)
 			continue
 		}
-		if err := writeAtomic(path, files[name]); err != nil {
+		if err := WriteFile(path, files[name]); err != nil {
 			return rep, err
 		}
 		rep.Written = append(rep.Written, name)
@@ -88,7 +88,7 @@ func WriteDir(dir string, objs []targets.Object, f Format) (*DirReport, error) {
 	}
 	manifest := filepath.Join(dir, ManifestName)
 	if cur, err := os.ReadFile(manifest); err != nil || !bytes.Equal(cur, m.Bytes()) {
-		if err := writeAtomic(manifest, m.Bytes()); err != nil {
+		if err := WriteFile(manifest, m.Bytes()); err != nil {
 			return rep, err
 		}
 	}
@@ -120,7 +120,9 @@ func readManifest(dir string) ([]string, error) {
 	return out, sc.Err()
 }
 
-func writeAtomic(path string, data []byte) error {
+// WriteFile writes data to path atomically: readers see the old file or the
+// new one, never a part; a failure leaves the old file as it was.
+func WriteFile(path string, data []byte) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}

@@ -417,8 +417,29 @@ func platform(plan *model.Plan, g *model.GitOps) []targets.Object {
 	}
 	if plan.Namespace != "" && len(plan.Pipelines)+len(plan.Tasks) > 0 {
 		app("pipec-ci", kube.CIDir, v1alpha1.ApplicationDestination{Server: model.InCluster, Namespace: plan.Namespace}, "namespace")
+		proj.Spec.ClusterResourceWhitelist = append(proj.Spec.ClusterResourceWhitelist, ciClusterResources(plan)...)
+		if m := plan.Monitoring; m != nil && m.TektonNamespace != plan.Namespace {
+			// The Tekton controller's ServiceMonitor lives beside it.
+			proj.Spec.Destinations = append(proj.Spec.Destinations, v1alpha1.ApplicationDestination{Server: model.InCluster, Namespace: m.TektonNamespace})
+		}
 	}
 	return append([]targets.Object{argoObject("AppProject", plan.ArgoCD.Namespace, PlatformProject, "argocd", proj)}, objs...)
+}
+
+// ciClusterResources are the cluster-scoped kinds in the CI directory: the
+// EventListener's ClusterRole and binding (it reads cluster interceptors
+// and bindings) and the node pools pipeline runs land on.
+func ciClusterResources(plan *model.Plan) []v1alpha1.ClusterResourceRestrictionItem {
+	var out []v1alpha1.ClusterResourceRestrictionItem
+	if slices.ContainsFunc(plan.Pipelines, func(p *model.Pipeline) bool { return p.On != nil }) {
+		out = append(out,
+			v1alpha1.ClusterResourceRestrictionItem{Group: "rbac.authorization.k8s.io", Kind: "ClusterRole"},
+			v1alpha1.ClusterResourceRestrictionItem{Group: "rbac.authorization.k8s.io", Kind: "ClusterRoleBinding"})
+	}
+	if len(plan.Scaling.NodePools) > 0 {
+		out = append(out, v1alpha1.ClusterResourceRestrictionItem{Group: "karpenter.sh", Kind: "NodePool"})
+	}
+	return out
 }
 
 func ptr[T any](v T) *T { return &v }

@@ -283,7 +283,53 @@ func networkPolicies(plan *model.Plan, env *model.Environment) []*networkingv1.N
 			}))
 		}
 	}
+	if l := listenerPolicy(plan, env); l != nil {
+		out = append(out, np("allow-eventlistener", *l))
+	}
 	return out
+}
+
+// Ports of the EventListener's pods (Tekton Triggers' defaults).
+const (
+	ListenerPort        = 8080
+	ListenerMetricsPort = 9000
+)
+
+// listenerPolicy lets webhooks reach the EventListener, Prometheus scrape
+// it, and the listener reach the Kubernetes API, in a CI namespace that
+// denies traffic by default.
+func listenerPolicy(plan *model.Plan, env *model.Environment) *networkingv1.NetworkPolicySpec {
+	if !env.Network.DefaultDeny || plan.Namespace != env.Namespace || !slices.ContainsFunc(plan.Pipelines, func(p *model.Pipeline) bool { return p.On != nil }) {
+		return nil
+	}
+	t := plan.Triggers
+	hook := networkingv1.NetworkPolicyIngressRule{Ports: []networkingv1.NetworkPolicyPort{port(corev1.ProtocolTCP, ListenerPort)}}
+	if len(t.IngressNamespaces) > 0 {
+		hook.From = append(hook.From, networkingv1.NetworkPolicyPeer{NamespaceSelector: &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{
+			Key: "kubernetes.io/metadata.name", Operator: metav1.LabelSelectorOpIn, Values: t.IngressNamespaces,
+		}}}})
+	}
+	for _, c := range t.IngressCIDRs {
+		hook.From = append(hook.From, networkingv1.NetworkPolicyPeer{IPBlock: &networkingv1.IPBlock{CIDR: c}})
+	}
+	spec := &networkingv1.NetworkPolicySpec{
+		PodSelector: metav1.LabelSelector{MatchLabels: map[string]string{"eventlistener": model.ListenerName}},
+		PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeIngress},
+	}
+	if len(hook.From) > 0 {
+		spec.Ingress = append(spec.Ingress, hook)
+	}
+	if m := plan.Monitoring; m != nil {
+		spec.Ingress = append(spec.Ingress, networkingv1.NetworkPolicyIngressRule{
+			From:  []networkingv1.NetworkPolicyPeer{{NamespaceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"kubernetes.io/metadata.name": m.PrometheusNamespace}}}},
+			Ports: []networkingv1.NetworkPolicyPort{port(corev1.ProtocolTCP, ListenerMetricsPort)},
+		})
+	}
+	if api := env.Network.KubernetesAPI; api != nil {
+		spec.PolicyTypes = append(spec.PolicyTypes, networkingv1.PolicyTypeEgress)
+		spec.Egress = []networkingv1.NetworkPolicyEgressRule{egressRule(api)}
+	}
+	return spec
 }
 
 func egressRule(r *model.EgressRule) networkingv1.NetworkPolicyEgressRule {

@@ -14,6 +14,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -44,7 +45,7 @@ const APIVersion = "triggers.tekton.dev/v1beta1"
 
 // ListenerName is the name of the EventListener (and of its
 // ServiceAccount and RBAC).
-const ListenerName = "pipec-listener"
+const ListenerName = model.ListenerName
 
 // EventKindParam is the template parameter that says which kind of event
 // started a run.
@@ -115,7 +116,7 @@ func (Target) Generate(ctx context.Context, plan *model.Plan) ([]targets.Object,
 		ObjectMeta: meta(plan, ListenerName),
 		Spec: triggersv1.EventListenerSpec{
 			ServiceAccountName: ListenerName,
-			Resources:          listenerResources(plan.Triggers),
+			Resources:          listenerResources(plan.Triggers, plan.ListenerAutoscaled(), plan.ListenerPool()),
 		},
 	}
 	for _, p := range pipelines {
@@ -322,9 +323,14 @@ func PipelineRun(plan *model.Plan, p *model.Pipeline) *pipelinev1.PipelineRun {
 			Timeouts:    &pipelinev1.TimeoutFields{Pipeline: &metav1.Duration{Duration: d}},
 			TaskRunTemplate: pipelinev1.PipelineTaskRunTemplate{
 				ServiceAccountName: p.ServiceAccount(),
-				PodTemplate:        podTemplate(p.On.PodTemplate),
+				PodTemplate:        podTemplate(p.On.PodTemplate, plan.PoolFor(p.Name)),
 			},
 		},
+	}
+	if pool := plan.PoolFor(p.Name); pool != nil {
+		// Tekton passes a run's annotations on to its pods: Karpenter
+		// leaves their nodes alone until the step is done.
+		pr.Annotations[model.DoNotDisrupt] = "true"
 	}
 	for _, a := range RunParams(p) {
 		pr.Spec.Params = append(pr.Spec.Params, pipelinev1.Param{Name: a.Name, Value: *pipelinev1.NewStructuredValues(templateValue(a.Value.String))})
@@ -335,7 +341,10 @@ func PipelineRun(plan *model.Plan, p *model.Pipeline) *pipelinev1.PipelineRun {
 	return pr
 }
 
-func podTemplate(t model.PodTemplate) *pod.PodTemplate {
+// podTemplate places a run's pods: the trigger's own node selector and
+// tolerations, plus the node pool's label and taint when a pool takes the
+// pipeline.
+func podTemplate(t model.PodTemplate, pool *model.NodePool) *pod.PodTemplate {
 	pt := &pod.PodTemplate{
 		// Steps run as uid 65532 by default; fsGroup makes the run's
 		// volumes writable for them.
@@ -349,6 +358,18 @@ func podTemplate(t model.PodTemplate) *pod.PodTemplate {
 		pt.Tolerations = append(pt.Tolerations, corev1.Toleration{
 			Key: tol.Key, Operator: corev1.TolerationOperator(tol.Operator), Value: tol.Value, Effect: corev1.TaintEffect(tol.Effect),
 		})
+	}
+	if pool != nil {
+		pt.NodeSelector = maps.Clone(pt.NodeSelector)
+		if pt.NodeSelector == nil {
+			pt.NodeSelector = map[string]string{}
+		}
+		pt.NodeSelector[model.PoolLabel] = pool.Name
+		if pool.Taint {
+			pt.Tolerations = append(pt.Tolerations, corev1.Toleration{
+				Key: model.PoolTaintKey, Operator: corev1.TolerationOpEqual, Value: pool.Name, Effect: corev1.TaintEffectNoSchedule,
+			})
+		}
 	}
 	return pt
 }
@@ -378,7 +399,15 @@ func workspaceBinding(w *model.RunWorkspace) pipelinev1.WorkspaceBinding {
 	return b
 }
 
-func listenerResources(t model.Triggers) triggersv1.Resources {
+// listenerResources are the EventListener's pod resources and replicas;
+// with autoscaled set the replica count is left to the autoscaler (Tekton
+// Triggers keeps the Deployment's replicas when the EventListener does
+// not set them).
+func listenerResources(t model.Triggers, autoscaled bool, pool *model.NodePool) triggersv1.Resources {
+	replicas := ptr(t.Replicas)
+	if autoscaled {
+		replicas = nil
+	}
 	res := corev1.ResourceRequirements{Requests: corev1.ResourceList{}, Limits: corev1.ResourceList{}}
 	for k, v := range t.Resources.Requests {
 		res.Requests[corev1.ResourceName(k)] = resource.MustParse(v)
@@ -386,12 +415,15 @@ func listenerResources(t model.Triggers) triggersv1.Resources {
 	for k, v := range t.Resources.Limits {
 		res.Limits[corev1.ResourceName(k)] = resource.MustParse(v)
 	}
+	podSpec := corev1.PodSpec{Containers: []corev1.Container{{Resources: res}}}
+	if pool != nil {
+		pt := podTemplate(model.PodTemplate{}, pool)
+		podSpec.NodeSelector, podSpec.Tolerations = pt.NodeSelector, pt.Tolerations
+	}
 	return triggersv1.Resources{KubernetesResource: &triggersv1.KubernetesResource{
-		Replicas:    ptr(t.Replicas),
+		Replicas:    replicas,
 		ServiceType: corev1.ServiceType(t.ServiceType),
-		WithPodSpec: duckv1.WithPodSpec{Template: duckv1.PodSpecable{Spec: corev1.PodSpec{
-			Containers: []corev1.Container{{Resources: res}},
-		}}},
+		WithPodSpec: duckv1.WithPodSpec{Template: duckv1.PodSpecable{Spec: podSpec}},
 	}}
 }
 

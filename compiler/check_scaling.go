@@ -1,0 +1,394 @@
+package compiler
+
+import (
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/pipec/pipec/internal/capacity"
+	"github.com/pipec/pipec/model"
+	"github.com/pipec/pipec/targets/monitoring"
+)
+
+// Karpenter's own patterns for its durations and budgets (karpenter.sh/v1
+// NodePool CRD), so a bad value is reported at the CUE line rather than
+// by the API server.
+var (
+	karpenterDurationRE = regexp.MustCompile(`^(([0-9]+(s|m|h))+|Never)$`)
+	budgetDurationRE    = regexp.MustCompile(`^((([0-9]+(h|m))|([0-9]+h[0-9]+m))(0s)?)$`)
+	budgetNodesRE       = regexp.MustCompile(`^((100|[0-9]{1,2})%|[0-9]+)$`)
+)
+
+// checkScaling checks autoscalers, node pools and monitoring: references,
+// bounds, metrics, and whether quotas and pool limits can hold the worst
+// case.
+func (c *checker) checkScaling() {
+	p := c.plan
+	envNames := make([]string, len(p.Environments))
+	for i, e := range p.Environments {
+		envNames[i] = e.Name
+	}
+	poolNames := make([]string, len(p.Scaling.NodePools))
+	for i, n := range p.Scaling.NodePools {
+		poolNames[i] = n.Name
+	}
+	produced := c.producedMetrics()
+	for _, a := range p.Scaling.Autoscalers {
+		c.checkAutoscaler(a, envNames, poolNames, produced)
+	}
+	for _, n := range p.Scaling.NodePools {
+		c.checkNodePool(n)
+	}
+	c.checkPoolAssignment()
+	if ca := p.Scaling.ClusterAutoscaler; ca != nil {
+		for _, g := range ca.NodeGroups {
+			if g.Min > g.Max {
+				d := c.errorf(ca.Path.Field("nodeGroups").Field(g.Name).Field("min"), "node group %q has min %d above max %d", g.Name, g.Min, g.Max)
+				d.Expected = fmt.Sprintf("min at most %d", g.Max)
+			}
+		}
+		for _, f := range []struct{ name, v string }{
+			{"scaleDownUnneededTime", ca.ScaleDownUnneededTime}, {"scaleDownDelayAfterAdd", ca.ScaleDownDelayAfterAdd}, {"maxNodeProvisionTime", ca.MaxNodeProvisionTime},
+		} {
+			c.checkDuration(ca.Path.Field(f.name), f.v)
+		}
+		if t := ca.ScaleDownUtilizationThreshold; t <= 0 || t > 1 {
+			d := c.errorf(ca.Path.Field("scaleDownUtilizationThreshold"), "scale-down utilization threshold %g is out of range", t)
+			d.Expected = "a fraction above 0 and at most 1, such as 0.5"
+		}
+	}
+	if m := p.Monitoring; m != nil {
+		if !dnsLabelRE.MatchString(m.TektonNamespace) {
+			d := c.errorf(m.Path.Field("tektonNamespace"), "invalid namespace %q", m.TektonNamespace)
+			d.Expected = "a DNS label, such as \"tekton-pipelines\""
+		}
+		for _, f := range []struct{ name, v string }{
+			{"queueTime", m.QueueTime}, {"failedRunsWindow", m.FailedRunsWindow}, {"autoscalerAtMax", m.AutoscalerAtMax},
+		} {
+			c.checkPromDuration(m.Path.Field("alerts").Field(f.name), f.v)
+		}
+	}
+}
+
+// promDurationRE is a Prometheus duration, as `for:` and range selectors
+// take them.
+var promDurationRE = regexp.MustCompile(`^(([0-9]+)(y|w|d|h|m|s|ms))+$`)
+
+func (c *checker) checkPromDuration(path model.Path, s string) {
+	if !promDurationRE.MatchString(s) {
+		d := c.errorf(path, "%q is not a Prometheus duration", s)
+		d.Expected = `whole units such as "90s", "10m" or "1h30m"`
+	}
+}
+
+// producedMetrics are the metric names something declared exports: the
+// Tekton controller and the EventListener once monitoring scrapes them,
+// and what monitoring.metrics names.
+func (c *checker) producedMetrics() []string {
+	m := c.plan.Monitoring
+	if m == nil {
+		return nil
+	}
+	out := slices.Clone(monitoring.TektonMetrics)
+	if slices.ContainsFunc(c.plan.Pipelines, func(p *model.Pipeline) bool { return p.On != nil }) {
+		out = append(out, monitoring.ListenerMetrics...)
+	}
+	out = append(out, m.Metrics...)
+	slices.Sort(out)
+	return out
+}
+
+func (c *checker) checkAutoscaler(a *model.Autoscaler, envNames, poolNames []string, produced []string) {
+	p := c.plan
+	c.checkName(a.Path, a.Name, "autoscaler")
+	env := p.Environment(a.Environment)
+	if env == nil {
+		c.unknownName(a.Path.Field("environment"), "environment", a.Environment, envNames)
+	}
+	if a.NodePool != "" && !slices.Contains(poolNames, a.NodePool) {
+		c.unknownName(a.Path.Field("nodePool"), "node pool", a.NodePool, poolNames)
+	}
+	switch {
+	case a.Listener:
+		if a.TargetName != "" {
+			d := c.errorf(a.Path.Field("target"), "autoscaler %q targets both the listener and %s %q", a.Name, a.TargetKind, a.TargetName)
+			d.Expected = "either listener: true or a target"
+		}
+		if !slices.ContainsFunc(p.Pipelines, func(pl *model.Pipeline) bool { return pl.On != nil }) || p.Triggers.WebhookSecret == nil {
+			d := c.errorf(a.Path.Field("listener"), "autoscaler %q scales the EventListener, but there is none", a.Name)
+			d.Expected = "pipelines with `on` triggers and triggers.webhookSecret"
+			d.Hint = "declare triggers, or point the autoscaler at a target"
+		}
+		if env != nil && env.Namespace != p.Namespace {
+			d := c.errorf(a.Path.Field("environment"), "the EventListener runs in the CI namespace %q, not in environment %q (%s)", p.Namespace, env.Name, env.Namespace)
+			if ci := p.EnvironmentForNamespace(p.Namespace); ci != nil {
+				d.Expected = fmt.Sprintf("environment: %q", ci.Name)
+			} else {
+				d.Expected = fmt.Sprintf("an environment with namespace %q", p.Namespace)
+			}
+		}
+	case a.TargetName == "":
+		d := c.errorf(a.Path, "autoscaler %q has no target", a.Name)
+		d.Expected = `target: {kind: "Deployment", name: "..."}, or listener: true for the EventListener`
+	default:
+		if !dnsSubdomainRE.MatchString(a.TargetName) {
+			d := c.errorf(a.Path.Field("target").Field("name"), "invalid workload name %q", a.TargetName)
+			d.Expected = "a DNS subdomain name"
+		}
+		if len(a.Selector) == 0 {
+			d := c.errorf(a.Path, "autoscaler %q has no selector for its PodDisruptionBudget", a.Name)
+			d.Expected = fmt.Sprintf(`selector: {"app.kubernetes.io/name": %q}, the labels of the workload's pods`, a.TargetName)
+		}
+		if a.PodRequests == nil {
+			d := c.errorf(a.Path, "autoscaler %q does not say what one pod of %s requests", a.Name, a.TargetName)
+			d.Expected = `podRequests: {cpu: "250m", memory: "256Mi"}`
+			d.Hint = "pipec needs them to check that maxReplicas pods fit the quota and the node pool"
+		} else {
+			c.checkQuantities(a.Path.Field("podRequests"), a.PodRequests)
+		}
+	}
+	if a.MaxUnavailable != "" && a.MinAvailable != "" {
+		d := c.errorf(a.Path.Field("disruptionBudget"), "the disruption budget of autoscaler %q sets both maxUnavailable and minAvailable", a.Name)
+		d.Expected = "one of them, as a PodDisruptionBudget allows"
+	}
+	if a.MinReplicas > a.MaxReplicas {
+		d := c.errorf(a.Path.Field("maxReplicas"), "autoscaler %q has maxReplicas %d below minReplicas %d", a.Name, a.MaxReplicas, a.MinReplicas)
+		d.Expected = fmt.Sprintf("maxReplicas of at least %d", a.MinReplicas)
+		if env != nil && env.Production {
+			d.Hint = fmt.Sprintf("%q is a production environment, where minReplicas defaults to 2", env.Name)
+		}
+	}
+	if a.CPU == 0 && a.Memory == 0 && len(a.Pods) == 0 && len(a.External) == 0 {
+		d := c.errorf(a.Path.Field("metrics"), "autoscaler %q scales on no metric", a.Name)
+		d.Expected = `a metric, such as metrics: cpu: utilization: 70`
+	}
+	for _, m := range append(slices.Clone(a.Pods), a.External...) {
+		if !slices.Contains(produced, m.Name) {
+			d := c.errorf(m.Path, "autoscaler %q scales on metric %q, which nothing declared produces", a.Name, m.Name)
+			if len(produced) == 0 {
+				d.Expected = "monitoring declared, so that Prometheus scrapes the Tekton controller and the EventListener"
+				d.Hint = "add `monitoring: {}`, or list the metric in monitoring.metrics if an exporter outside pipec produces it"
+			} else {
+				d.Expected = "a metric that Tekton, the EventListener or monitoring.metrics produces"
+				if s := suggestMetric(m.Name, produced); s != "" {
+					d.Hint = fmt.Sprintf("did you mean %q?", s)
+				} else {
+					d.Hint = "list it in monitoring.metrics if an exporter outside pipec produces it"
+				}
+			}
+		}
+		for _, v := range []string{m.AverageValue, m.Value} {
+			if v != "" {
+				c.checkQuantities(m.Path, map[string]string{"target": v})
+			}
+		}
+		if m.AverageValue == "" && m.Value == "" && slices.Contains(a.External, m) {
+			d := c.errorf(m.Path, "external metric %q has no target", m.Name)
+			d.Expected = `averageValue: "5" (per replica) or value: "20" (in total)`
+		}
+		if m.AverageValue != "" && m.Value != "" {
+			d := c.errorf(m.Path, "external metric %q has both averageValue and value", m.Name)
+			d.Expected = "one of them"
+		}
+	}
+	for _, r := range []struct {
+		name  string
+		rules model.ScalingRules
+	}{{"scaleUp", a.ScaleUp}, {"scaleDown", a.ScaleDown}} {
+		path := a.Path.Field("behavior").Field(r.name)
+		c.checkSeconds(path.Field("stabilizationWindow"), r.rules.StabilizationWindow, 0, 3600)
+		for i, pol := range r.rules.Policies {
+			c.checkSeconds(path.Field("policies").Index(i).Field("period"), pol.Period, 1, 1800)
+		}
+	}
+}
+
+// suggestMetric suggests a produced metric close to name.
+func suggestMetric(name string, produced []string) string {
+	for _, p := range produced {
+		if strings.HasSuffix(p, name) || strings.HasSuffix(name, p) {
+			return p
+		}
+	}
+	return ""
+}
+
+// checkSeconds checks an HPA duration: whole seconds from minSeconds to
+// maxSeconds, as autoscaling/v2 validation requires.
+func (c *checker) checkSeconds(path model.Path, s string, minSeconds, maxSeconds int) {
+	d, err := time.ParseDuration(s)
+	if err != nil || d%time.Second != 0 || d < time.Duration(minSeconds)*time.Second || d > time.Duration(maxSeconds)*time.Second {
+		e := c.errorf(path, "%q is not a whole number of seconds from %ds to %ds", s, minSeconds, maxSeconds)
+		e.Expected = fmt.Sprintf("a duration such as \"%ds\" or \"5m\", as the autoscaling/v2 API allows", max(minSeconds, 15))
+	}
+}
+
+func (c *checker) checkNodePool(n *model.NodePool) {
+	c.checkName(n.Path, n.Name, "node pool")
+	c.checkQuantities(n.Path.Field("limits"), n.Limits)
+	c.checkQuantities(n.Path.Field("nodeShape"), n.NodeShape)
+	c.checkDuration(n.Path.Field("provisioningDelay"), n.ProvisioningDelay)
+	for _, f := range []struct {
+		path model.Path
+		v    string
+	}{{n.Path.Field("disruption").Field("consolidateAfter"), n.ConsolidateAfter}, {n.Path.Field("expireAfter"), n.ExpireAfter}} {
+		if !karpenterDurationRE.MatchString(f.v) {
+			d := c.errorf(f.path, "%q is not a Karpenter duration", f.v)
+			d.Expected = `whole hours, minutes and seconds such as "30s", "5m" or "720h", or "Never"`
+		}
+	}
+	for i, b := range n.Budgets {
+		path := n.Path.Field("disruption").Field("budgets").Index(i)
+		if !budgetNodesRE.MatchString(b.Nodes) {
+			d := c.errorf(path.Field("nodes"), "invalid budget %q", b.Nodes)
+			d.Expected = `a number of nodes such as "2", or a percentage such as "10%"`
+		}
+		if (b.Schedule == "") != (b.Duration == "") {
+			d := c.errorf(path, "a disruption budget needs both schedule and duration, or neither")
+			d.Expected = `schedule: "0 9 * * 1-5", duration: "8h"`
+		}
+		if b.Schedule != "" && len(strings.Fields(b.Schedule)) != 5 && !strings.HasPrefix(b.Schedule, "@") {
+			d := c.errorf(path.Field("schedule"), "invalid cron schedule %q", b.Schedule)
+			d.Expected = `five fields: minute hour day-of-month month day-of-week, such as "0 9 * * 1-5", or a macro such as "@daily"`
+		}
+		if b.Duration != "" && !budgetDurationRE.MatchString(b.Duration) {
+			d := c.errorf(path.Field("duration"), "%q is not a budget duration", b.Duration)
+			d.Expected = `hours and minutes such as "8h", "90m" or "1h30m" (Karpenter takes no seconds here)`
+		}
+	}
+	for i, name := range n.Pipelines {
+		if name != "*" && c.plan.Pipeline(name) == nil {
+			names := make([]string, len(c.plan.Pipelines))
+			for j, pl := range c.plan.Pipelines {
+				names[j] = pl.Name
+			}
+			c.unknownName(n.Path.Field("pipelines").Index(i), "pipeline", name, names)
+		}
+	}
+	shape := capacity.Parse(n.NodeShape)
+	limit := capacity.Parse(n.Limits)
+	if !shape.Fits(limit) {
+		d := c.errorf(n.Path.Field("limits"), "node pool %q cannot launch a single node: its limits (%s) are below one node (%s)", n.Name, limit, shape)
+		d.Expected = fmt.Sprintf("limits of at least %s", shape)
+	}
+	for _, pl := range c.plan.Pipelines {
+		if c.plan.PoolFor(pl.Name) != n {
+			continue
+		}
+		for _, t := range append(slices.Clone(pl.Tasks), pl.Finally...) {
+			req := capacity.TaskPod(definitionFor(c.plan, t))
+			if !req.Fits(shape) {
+				d := c.errorf(t.Path, "a pod of task %q of pipeline %q requests %s, more than a node of pool %q has (%s)", t.Name, pl.Name, req, n.Name, shape)
+				d.Expected = fmt.Sprintf("steps whose requests add up to at most %s, or a larger nodeShape", shape)
+				d.Hint = "the pod would stay pending for ever: lower the steps' requests or raise the pool's nodeShape"
+			}
+		}
+	}
+	c.checkPoolLimits(n, shape, limit)
+}
+
+func definitionFor(plan *model.Plan, t *model.PipelineTask) *model.TaskDef {
+	if t.Inline != nil {
+		return t.Inline
+	}
+	return plan.Task(t.Uses)
+}
+
+// checkPoolAssignment reports pipelines that two pools claim.
+func (c *checker) checkPoolAssignment() {
+	for _, pl := range c.plan.Pipelines {
+		var claims []*model.NodePool
+		for _, n := range c.plan.Scaling.NodePools {
+			if n.Takes(pl.Name) {
+				claims = append(claims, n)
+			}
+		}
+		if len(claims) > 1 {
+			second := claims[1]
+			d := c.errorf(second.Path.Field("pipelines"), "pipeline %q is taken by node pools %q and %q", pl.Name, claims[0].Name, second.Name)
+			d.Expected = "each pipeline in at most one pool"
+			d.Hint = "list the pipelines of each pool explicitly instead of \"*\""
+		}
+	}
+}
+
+// checkPoolLimits warns when the pool's limits cannot hold the worst case:
+// every autoscaled workload on the pool at maxReplicas, plus as many
+// concurrent runs as the CI namespace admits, each at its peak. Runs
+// beyond the limits wait for capacity rather than fail, hence a warning.
+func (c *checker) checkPoolLimits(n *model.NodePool, shape, limit capacity.Resources) {
+	p := c.plan
+	var worst capacity.Resources
+	var parts []string
+	for _, a := range p.Scaling.Autoscalers {
+		if a.NodePool != n.Name {
+			continue
+		}
+		req := capacity.Parse(a.PodRequests)
+		if a.Listener {
+			req = capacity.Parse(p.Triggers.Resources.Requests)
+		}
+		worst = worst.Add(req.Mul(int64(a.MaxReplicas)))
+		parts = append(parts, fmt.Sprintf("autoscaler %s: %d × (%s)", a.Name, a.MaxReplicas, req))
+	}
+	var peak capacity.Peak
+	var heaviest string
+	for _, pl := range p.Pipelines {
+		if p.PoolFor(pl.Name) != n {
+			continue
+		}
+		if pk := capacity.RunPeak(p, pl); pk.Requests.CPU > peak.Requests.CPU || heaviest == "" {
+			peak, heaviest = pk, pl.Name
+		}
+	}
+	if heaviest != "" {
+		runs, bound := c.concurrentRuns()
+		if runs == 0 {
+			d := c.out.Warnf(c.src, n.Path, "nothing bounds how many pipeline runs node pool %q must hold at once", n.Name)
+			d.Expected = "quota.pipelineRuns on the CI environment, or scaling.maxConcurrentRuns"
+			d.Hint = "without a bound a burst of webhooks queues on the pool's limits"
+			return
+		}
+		runsReq := peak.Requests.Mul(int64(runs))
+		if ci := p.EnvironmentForNamespace(p.Namespace); ci != nil && ci.Quota != nil {
+			// The namespace's quota caps the runs' requests too.
+			q := capacity.Parse(ci.Quota.Requests)
+			if q.CPU > 0 && q.CPU < runsReq.CPU {
+				runsReq.CPU = q.CPU
+			}
+			if q.Memory > 0 && q.Memory < runsReq.Memory {
+				runsReq.Memory = q.Memory
+			}
+		}
+		worst = worst.Add(runsReq)
+		parts = append(parts, fmt.Sprintf("%d concurrent runs (%s) of %s at its peak (%s: %d pods, %s), capped by the CI quota: %s",
+			runs, bound, heaviest, strings.Join(peak.Tasks, ", "), peak.Pods, peak.Requests, runsReq))
+	}
+	if !worst.Fits(limit) {
+		d := c.out.Warnf(c.src, n.Path.Field("limits"), "node pool %q is limited to %s, but the worst case needs %s", n.Name, limit, worst)
+		nodes := max(ceilDiv(worst.CPU, shape.CPU), ceilDiv(worst.Memory, shape.Memory))
+		d.Expected = fmt.Sprintf("limits of at least %s (about %d nodes of %s): %s", worst, nodes, shape, strings.Join(parts, "; "))
+		d.Hint = "raise the limits, or lower maxReplicas or the number of concurrent runs; `pipec simulate` shows the queueing this causes"
+	}
+}
+
+// concurrentRuns is the bound on concurrent PipelineRuns, and where it
+// comes from.
+func (c *checker) concurrentRuns() (int, string) {
+	if ci := c.plan.EnvironmentForNamespace(c.plan.Namespace); ci != nil && ci.Quota != nil && ci.Quota.PipelineRuns != nil {
+		return int(*ci.Quota.PipelineRuns), fmt.Sprintf("quota.pipelineRuns of %s", ci.Name)
+	}
+	if n := c.plan.Scaling.MaxConcurrentRuns; n > 0 {
+		return n, "scaling.maxConcurrentRuns"
+	}
+	return 0, ""
+}
+
+func ceilDiv(a, b int64) int64 {
+	if b <= 0 {
+		return 0
+	}
+	return (a + b - 1) / b
+}

@@ -1,0 +1,227 @@
+// Package monitoring is pipec's monitoring target: ServiceMonitors for the
+// Tekton controller and the EventListener (Prometheus Operator), a
+// PrometheusRule with the CI system's alerts (failing runs, first of all on
+// the branches pipelines build on every commit, queued runs, autoscalers
+// pinned at their maximum, node pools at their limit), and a Grafana
+// dashboard shipped as a ConfigMap.
+package monitoring
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/pipec/pipec/internal/diag"
+	"github.com/pipec/pipec/model"
+	"github.com/pipec/pipec/targets"
+	"github.com/pipec/pipec/targets/kube"
+	"github.com/pipec/pipec/targets/triggers"
+)
+
+// Name of the target.
+const Name = "monitoring"
+
+// APIVersion of the Prometheus Operator objects.
+const APIVersion = "monitoring.coreos.com/v1"
+
+// TektonMetrics are the metrics the Tekton Pipelines controller exports
+// (tektoncd/pipeline v1.10.0), which autoscalers may scale on once
+// monitoring scrapes them.
+var TektonMetrics = []string{
+	"tekton_pipelines_controller_pipelinerun_duration_seconds",
+	"tekton_pipelines_controller_pipelinerun_total",
+	"tekton_pipelines_controller_running_pipelineruns",
+	"tekton_pipelines_controller_running_taskruns",
+	"tekton_pipelines_controller_running_taskruns_throttled_by_node",
+	"tekton_pipelines_controller_running_taskruns_throttled_by_quota",
+	"tekton_pipelines_controller_taskrun_duration_seconds",
+	"tekton_pipelines_controller_taskrun_total",
+	"tekton_pipelines_controller_taskruns_pod_latency_milliseconds",
+}
+
+// ListenerMetrics are the EventListener's metrics.
+var ListenerMetrics = []string{
+	"eventlistener_event_received_count",
+	"eventlistener_http_duration_seconds",
+	"eventlistener_triggered_resources",
+}
+
+// Target is the monitoring target.
+type Target struct{}
+
+// New returns the monitoring target.
+func New() Target { return Target{} }
+
+// Name implements targets.Target.
+func (Target) Name() string { return Name }
+
+// Generate implements targets.Target.
+func (Target) Generate(_ context.Context, plan *model.Plan) ([]targets.Object, diag.List) {
+	m := plan.Monitoring
+	if m == nil || plan.Namespace == "" {
+		return nil, nil
+	}
+	labels := map[string]any{kube.LabelManagedBy: kube.ManagedBy}
+	for k, v := range m.PrometheusLabels {
+		labels[k] = v
+	}
+	obj := func(kind, name, ns string, spec map[string]any) targets.Object {
+		return targets.Object{Target: Name, APIVersion: APIVersion, Kind: kind, Namespace: ns, Name: name, Source: m.Path, Dir: kube.CIDir,
+			Value: map[string]any{
+				"apiVersion": APIVersion, "kind": kind,
+				"metadata": map[string]any{"name": name, "namespace": ns, "labels": labels},
+				"spec":     spec,
+			}}
+	}
+	objs := []targets.Object{
+		obj("ServiceMonitor", "pipec-tekton-pipelines", m.TektonNamespace, map[string]any{
+			"selector": map[string]any{"matchLabels": map[string]any{
+				"app.kubernetes.io/name": "controller", "app.kubernetes.io/part-of": "tekton-pipelines",
+			}},
+			"namespaceSelector": map[string]any{"matchNames": []any{m.TektonNamespace}},
+			"endpoints":         []any{map[string]any{"port": "http-metrics", "interval": "30s"}},
+		}),
+	}
+	if hasTriggers(plan) {
+		objs = append(objs, obj("ServiceMonitor", "pipec-listener", plan.Namespace, map[string]any{
+			"selector":  map[string]any{"matchLabels": map[string]any{"eventlistener": triggers.ListenerName}},
+			"endpoints": []any{map[string]any{"port": "http-metrics", "interval": "30s"}},
+		}))
+	}
+	objs = append(objs, obj("PrometheusRule", "pipec-ci", plan.Namespace, map[string]any{"groups": alertGroups(plan, m)}))
+	if m.Dashboard {
+		cm := &corev1.ConfigMap{
+			TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"},
+			ObjectMeta: metav1.ObjectMeta{Name: "pipec-ci-dashboard", Namespace: plan.Namespace, Labels: map[string]string{
+				kube.LabelManagedBy: kube.ManagedBy, "grafana_dashboard": "1",
+			}},
+			Data: map[string]string{"pipec-ci.json": dashboard(plan)},
+		}
+		objs = append(objs, targets.Object{Target: Name, APIVersion: "v1", Kind: "ConfigMap", Namespace: plan.Namespace, Name: cm.Name, Value: cm, Source: m.Path, Dir: kube.CIDir})
+	}
+	return objs, nil
+}
+
+func hasTriggers(plan *model.Plan) bool {
+	return slices.ContainsFunc(plan.Pipelines, func(p *model.Pipeline) bool { return p.On != nil })
+}
+
+// mainBranchPipelines are the pipelines that run on every push to a branch
+// without path filters: their failures are the ones that break the branch
+// everybody builds on.
+func mainBranchPipelines(plan *model.Plan) (main, other []string) {
+	for _, p := range plan.Pipelines {
+		if p.On != nil && p.On.Push != nil && len(p.On.Push.Paths) == 0 {
+			main = append(main, p.Name)
+		} else {
+			other = append(other, p.Name)
+		}
+	}
+	return main, other
+}
+
+func rule(alert, expr, forDur, severity, summary, description string) map[string]any {
+	r := map[string]any{
+		"alert": alert, "expr": expr,
+		"labels":      map[string]any{"severity": severity},
+		"annotations": map[string]any{"summary": summary, "description": description},
+	}
+	if forDur != "" {
+		r["for"] = forDur
+	}
+	return r
+}
+
+func alertGroups(plan *model.Plan, m *model.Monitoring) []any {
+	ns := plan.Namespace
+	main, other := mainBranchPipelines(plan)
+	failed := func(pipelines []string) string {
+		return fmt.Sprintf(`sum by (namespace, pipeline) (increase(tekton_pipelines_controller_pipelinerun_duration_seconds_count{namespace=%q, status="failed", pipeline=~%q}[%s])) > 0`,
+			ns, strings.Join(pipelines, "|"), m.FailedRunsWindow)
+	}
+	var rules []any
+	if len(main) > 0 {
+		rules = append(rules, rule("PipecMainBranchRunFailed", failed(main), "", "critical",
+			"A pipeline that builds every commit failed: {{ $labels.pipeline }}",
+			"Runs of {{ $labels.pipeline }} in {{ $labels.namespace }} failed within the last "+m.FailedRunsWindow+". It runs on every push to the branches everybody builds on: fix or revert first. (Needs Tekton's metrics.pipelinerun.level: pipeline.)"))
+	}
+	if len(other) > 0 {
+		rules = append(rules, rule("PipecRunFailed", failed(other), "", "warning",
+			"Pipeline runs failed: {{ $labels.pipeline }}",
+			"Runs of {{ $labels.pipeline }} in {{ $labels.namespace }} failed within the last "+m.FailedRunsWindow+"."))
+	}
+	rules = append(rules, rule("PipecRunsQueued",
+		fmt.Sprintf(`sum(kube_pod_status_phase{namespace=%q, phase="Pending"}) > 0 or sum(tekton_pipelines_controller_running_taskruns_throttled_by_quota{namespace=%q}) > 0 or sum(tekton_pipelines_controller_running_taskruns_throttled_by_node{namespace=%q}) > 0`, ns, ns, ns),
+		m.QueueTime, "warning",
+		"Pipeline runs have been waiting for "+m.QueueTime,
+		"Pods of pipeline runs in "+ns+" are pending, or TaskRuns are throttled by the quota or by nodes. Check the node pool's limits and the namespace quota (pipec simulate shows the effect of changing them)."))
+	for _, a := range plan.Scaling.Autoscalers {
+		env := plan.Environment(a.Environment)
+		if env == nil {
+			continue
+		}
+		sel := fmt.Sprintf(`namespace=%q, horizontalpodautoscaler=%q`, env.Namespace, a.Name)
+		rules = append(rules, rule("PipecAutoscalerAtMax",
+			fmt.Sprintf(`kube_horizontalpodautoscaler_status_current_replicas{%s} >= kube_horizontalpodautoscaler_spec_max_replicas{%s}`, sel, sel),
+			m.AutoscalerAtMax, "warning",
+			"Autoscaler "+a.Name+" is pinned at its maximum",
+			fmt.Sprintf("%s has run at maxReplicas (%d) for %s: the load needs more than it may scale to.", a.Name, a.MaxReplicas, m.AutoscalerAtMax)))
+	}
+	for _, p := range plan.Scaling.NodePools {
+		rules = append(rules, rule("PipecNodePoolNearLimit",
+			fmt.Sprintf(`karpenter_nodepools_usage{nodepool=%q, resource_type="cpu"} / karpenter_nodepools_limit{nodepool=%q, resource_type="cpu"} > %g`, p.Name, p.Name, m.NodePoolUsage),
+			"10m", "warning",
+			"Node pool "+p.Name+" is near its CPU limit",
+			fmt.Sprintf("Node pool %s uses more than %g%% of its CPU limit (%s); new runs will wait for capacity.", p.Name, m.NodePoolUsage*100, p.Limits["cpu"])))
+	}
+	return []any{map[string]any{"name": "pipec.ci", "rules": rules}}
+}
+
+// dashboard is a Grafana dashboard (JSON model) of the CI system.
+func dashboard(plan *model.Plan) string {
+	ns := plan.Namespace
+	panel := func(id int, title string, x, y int, exprs ...[2]string) map[string]any {
+		var targets []any
+		for i, e := range exprs {
+			targets = append(targets, map[string]any{"refId": string(rune('A' + i)), "expr": e[0], "legendFormat": e[1]})
+		}
+		return map[string]any{
+			"id": id, "type": "timeseries", "title": title, "datasource": map[string]any{"type": "prometheus", "uid": "${datasource}"},
+			"gridPos": map[string]any{"x": x, "y": y, "w": 12, "h": 8}, "targets": targets,
+		}
+	}
+	d := map[string]any{
+		"title": "pipec CI: " + ns, "uid": "pipec-" + ns, "schemaVersion": 39, "refresh": "1m",
+		"time":       map[string]any{"from": "now-24h", "to": "now"},
+		"templating": map[string]any{"list": []any{map[string]any{"name": "datasource", "type": "datasource", "query": "prometheus"}}},
+		"panels": []any{
+			panel(1, "Pipeline run duration (p50, p95)", 0, 0,
+				[2]string{fmt.Sprintf(`histogram_quantile(0.5, sum by (le, pipeline) (rate(tekton_pipelines_controller_pipelinerun_duration_seconds_bucket{namespace=%q}[1h])))`, ns), "p50 {{pipeline}}"},
+				[2]string{fmt.Sprintf(`histogram_quantile(0.95, sum by (le, pipeline) (rate(tekton_pipelines_controller_pipelinerun_duration_seconds_bucket{namespace=%q}[1h])))`, ns), "p95 {{pipeline}}"}),
+			panel(2, "Success rate", 12, 0,
+				[2]string{fmt.Sprintf(`sum by (pipeline) (increase(tekton_pipelines_controller_pipelinerun_duration_seconds_count{namespace=%q, status="success"}[1h])) / sum by (pipeline) (increase(tekton_pipelines_controller_pipelinerun_duration_seconds_count{namespace=%q}[1h]))`, ns, ns), "{{pipeline}}"}),
+			panel(3, "Queue: pending pods and throttled TaskRuns", 0, 8,
+				[2]string{fmt.Sprintf(`sum(kube_pod_status_phase{namespace=%q, phase="Pending"})`, ns), "pending pods"},
+				[2]string{fmt.Sprintf(`sum(tekton_pipelines_controller_running_taskruns_throttled_by_quota{namespace=%q})`, ns), "throttled by quota"},
+				[2]string{fmt.Sprintf(`sum(tekton_pipelines_controller_running_taskruns_throttled_by_node{namespace=%q})`, ns), "throttled by node"}),
+			panel(4, "Autoscaler replicas", 12, 8,
+				[2]string{`kube_horizontalpodautoscaler_status_current_replicas{horizontalpodautoscaler=~".+"}`, "{{horizontalpodautoscaler}}"},
+				[2]string{`kube_horizontalpodautoscaler_spec_max_replicas{horizontalpodautoscaler=~".+"}`, "max {{horizontalpodautoscaler}}"}),
+			panel(5, "Node pools: nodes and CPU in use", 0, 16,
+				[2]string{`karpenter_nodepools_usage{resource_type="nodes"}`, "nodes {{nodepool}}"},
+				[2]string{`karpenter_nodepools_usage{resource_type="cpu"}`, "cpu {{nodepool}}"}),
+			panel(6, "Running pipeline runs", 12, 16,
+				[2]string{fmt.Sprintf(`sum(tekton_pipelines_controller_running_pipelineruns{namespace=%q})`, ns), "running"}),
+		},
+	}
+	b, err := json.MarshalIndent(d, "", "  ")
+	if err != nil {
+		panic(err)
+	}
+	return string(b) + "\n"
+}
