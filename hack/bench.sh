@@ -17,6 +17,7 @@ mkdir -p "$out"
 benchstat_version=v0.0.0-20260908200009-22c9c6c9d4da
 
 go test -run '^$' -bench 'Build|Policies' -benchmem -count "$count" ./compiler | tee "$out/new.txt"
+go test -run '^$' -bench . -benchmem -count "$count" ./internal/sim ./internal/capacity | tee -a "$out/new.txt"
 echo
 go run "golang.org/x/perf/cmd/benchstat@$benchstat_version" ${1:+"$1"} "$out/new.txt"
 

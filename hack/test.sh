@@ -32,12 +32,14 @@ etcd --version | head -1
 step "downloading Go modules"
 go mod download
 (cd tools/kube && go mod download)
+(cd tools/hpacheck && go mod download)
 
 step "building kube-apiserver and cue for the integration tests (cached)"
 hack/tools.sh
 
 step "go vet"
 go vet ./...
+(cd tools/hpacheck && go vet ./...)
 
 step "checking formatting"
 unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './.cache/*'))
@@ -49,6 +51,9 @@ fi
 
 step "go test (unit, golden, CLI scripts, fuzz seeds, real kube-apiserver)"
 go test -count=1 ./...
+
+step "the HPA model against Kubernetes' own replica calculator (tools/hpacheck)"
+(cd tools/hpacheck && go test -count=1 ./...)
 
 step "benchmarks compile and run once"
 go test -run '^$' -bench . -benchtime 1x ./... >/dev/null

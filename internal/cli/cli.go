@@ -116,6 +116,7 @@ Exit codes: 0 valid, 1 findings, 2 could not evaluate.`,
 		newVetCmd(stdout, stderr),
 		newExplainCmd(stdout),
 		newTriggerCmd(stdin, stdout, stderr),
+		newSimulateCmd(stdin, stdout),
 		newVersionCmd(stdout),
 		newCompletionCmd(stdout),
 	)

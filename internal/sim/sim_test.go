@@ -1,0 +1,143 @@
+package sim
+
+import (
+	"bytes"
+	"encoding/xml"
+	"io"
+	"testing"
+	"time"
+)
+
+func burst(n int, over time.Duration) []time.Duration {
+	out := make([]time.Duration, n)
+	for i := range out {
+		out[i] = time.Duration(i) * over / time.Duration(n)
+	}
+	return out
+}
+
+func scenario() Scenario {
+	return Scenario{
+		Name: "burst",
+		Pool: Pool{
+			Node: Resources{CPU: 8000, Memory: 32 << 30}, Limit: Resources{CPU: 160000},
+			ProvisionDelay: time.Minute, ConsolidateAfter: time.Minute, Budget: 0.1,
+		},
+		Workload: Workload{Arrivals: burst(100, 10*time.Minute), PodsPerRun: 3, Requests: Resources{CPU: 1000, Memory: 2 << 30}, RunDuration: 8 * time.Minute},
+		Autoscaled: &Autoscaled{
+			HPA:      NewHPA(2, 10, []Metric{{Kind: AverageValue, Target: 5}}, DefaultScaleUp, DefaultScaleDown),
+			Requests: Resources{CPU: 250, Memory: 256 << 20}, OnPool: true,
+		},
+		Duration: 90 * time.Minute,
+		Every:    time.Minute,
+	}
+}
+
+func TestBurst(t *testing.T) {
+	res := Run(scenario())
+	if res.Runs != 100 || res.Completed != 100 || res.Rejected != 0 || res.Starved != 0 {
+		t.Fatalf("runs %d, completed %d, rejected %d, starved %d", res.Runs, res.Completed, res.Rejected, res.Starved)
+	}
+	// Nodes take a minute to arrive: the first runs wait about that long.
+	if res.WaitMax < time.Minute {
+		t.Errorf("max queue wait %v, want at least the provisioning delay", res.WaitMax)
+	}
+	// The pool's limit: 160 CPUs of 8-CPU nodes.
+	if res.PeakNodes > 20 {
+		t.Errorf("peak nodes %d above the pool limit of 20", res.PeakNodes)
+	}
+	if res.PeakReplicas != 10 || res.AtMax == 0 {
+		t.Errorf("peak replicas %d, at max %v; the burst should pin the HPA at 10", res.PeakReplicas, res.AtMax)
+	}
+	last := res.Timeline[len(res.Timeline)-1]
+	if last.Nodes > 1 || last.Replicas != 2 {
+		t.Errorf("after the burst: %d nodes, %d replicas; want the pool consolidated and the HPA at its minimum", last.Nodes, last.Replicas)
+	}
+	for _, s := range res.Timeline {
+		if s.Replicas > 10 || (s.Replicas < 2 && s.At > 0) {
+			t.Fatalf("replicas %d outside [2, 10] at %v", s.Replicas, s.At)
+		}
+	}
+}
+
+// A tight node pool limit makes runs queue: waits grow, nothing is lost.
+func TestPoolLimitQueues(t *testing.T) {
+	s := scenario()
+	s.Pool.Limit = Resources{CPU: 32000}
+	res := Run(s)
+	wide := Run(scenario())
+	if res.PeakNodes > 4 {
+		t.Errorf("peak nodes %d above the limit of 4", res.PeakNodes)
+	}
+	if res.WaitP95 <= wide.WaitP95 {
+		t.Errorf("p95 wait with the tight limit %v, want more than %v", res.WaitP95, wide.WaitP95)
+	}
+	if res.Completed != 100 {
+		t.Errorf("completed %d of 100", res.Completed)
+	}
+}
+
+// The PipelineRun quota rejects runs beyond it.
+func TestQuotaRejects(t *testing.T) {
+	s := scenario()
+	s.Quota.PipelineRuns = 20
+	res := Run(s)
+	if res.Rejected == 0 || res.Completed+res.Rejected != 100 {
+		t.Errorf("rejected %d, completed %d", res.Rejected, res.Completed)
+	}
+}
+
+// A longer scale-down stabilization window keeps replicas up longer.
+func TestStabilizationComparison(t *testing.T) {
+	short, long := scenario(), scenario()
+	short.Autoscaled.HPA = NewHPA(2, 10, []Metric{{Kind: AverageValue, Target: 5}}, DefaultScaleUp, Rules{StabilizationWindow: 60 * time.Second, SelectPolicy: SelectMax, Policies: DefaultScaleDown.Policies})
+	a, b := Run(short), Run(long)
+	replicaMinutes := func(r Result) int {
+		n := 0
+		for _, s := range r.Timeline {
+			n += int(s.Replicas)
+		}
+		return n
+	}
+	if replicaMinutes(a) >= replicaMinutes(b) {
+		t.Errorf("60s window: %d replica-minutes, 300s window: %d; want fewer with the shorter window", replicaMinutes(a), replicaMinutes(b))
+	}
+}
+
+func TestPlotSVGIsWellFormed(t *testing.T) {
+	a, b := scenario(), scenario()
+	b.Name = "a <tight> & small pool"
+	b.Pool.Limit = Resources{CPU: 16000}
+	var buf bytes.Buffer
+	if err := PlotSVG(&buf, []Result{Run(a), Run(b)}); err != nil {
+		t.Fatal(err)
+	}
+	dec := xml.NewDecoder(&buf)
+	lines := 0
+	for {
+		tok, err := dec.Token()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatalf("the SVG is not well-formed XML: %v", err)
+		}
+		if se, ok := tok.(xml.StartElement); ok && se.Name.Local == "polyline" {
+			lines++
+		}
+	}
+	if lines != 2*len(series) {
+		t.Errorf("%d lines, want %d per panel", lines, len(series))
+	}
+}
+
+// BenchmarkRun simulates 500 runs over 10 minutes through two hours.
+func BenchmarkRun(b *testing.B) {
+	s := scenario()
+	s.Workload.Arrivals = burst(500, 10*time.Minute)
+	s.Pool.Limit = Resources{}
+	s.Duration = 2 * time.Hour
+	for b.Loop() {
+		Run(s)
+	}
+}
