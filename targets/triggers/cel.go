@@ -2,6 +2,7 @@ package triggers
 
 import (
 	"context"
+	"sync"
 
 	"github.com/google/cel-go/cel"
 	"github.com/google/cel-go/common/decls"
@@ -13,7 +14,9 @@ import (
 // celEnv is Tekton Triggers' CEL environment: the same libraries,
 // extension functions and variables as its CEL interceptor (makeCelEnv in
 // tektoncd/triggers pkg/interceptors/cel, v0.35.0).
-func celEnv() (*cel.Env, error) {
+// It is built once: a cel.Env is immutable and safe for concurrent use,
+// and building it costs more than compiling the expressions pipec emits.
+var celEnv = sync.OnceValues(func() (*cel.Env, error) {
 	mapStrDyn := types.NewMapType(types.StringType, types.DynType)
 	return cel.NewEnv(
 		triggerscel.Triggers(context.Background(), "default", nil),
@@ -28,7 +31,7 @@ func celEnv() (*cel.Env, error) {
 			decls.NewVariable("extensions", mapStrDyn),
 			decls.NewVariable("requestURL", types.StringType),
 		))
-}
+})
 
 // CompileCEL reports whether expr compiles in Tekton Triggers' CEL
 // environment, and whether it is a boolean when filter is set.
