@@ -85,17 +85,9 @@ func FromPlan(plan *model.Plan, set Setup) (Scenario, error) {
 			return sc, err
 		}
 	}
-	sc.About = fmt.Sprintf("pipeline %s: %d pod(s) per run at its peak (%s), %s each, for %s\nnode pool %s: nodes of %s, limits %s, ready after %s, empty nodes removed after %s",
-		pl.Name, pods, strings.Join(peak.Tasks, ", "), sc.Workload.Requests, sc.Workload.RunDuration,
-		pool.Name, sc.Pool.Node, sc.Pool.Limit, sc.Pool.ProvisionDelay, pool.ConsolidateAfter)
+	sc.Names = Names{Pipeline: pl.Name, PeakTasks: peak.Tasks, Pool: pool.Name}
 	if a != nil {
-		sc.About += fmt.Sprintf("\nautoscaler %s: %d to %d replicas of %s", a.Name, a.MinReplicas, a.MaxReplicas, sc.Autoscaled.Requests)
-		if sc.Autoscaled.OnPool {
-			sc.About += " on the pool"
-		}
-	}
-	if sc.Quota.PipelineRuns > 0 {
-		sc.About += fmt.Sprintf("\nat most %d concurrent runs; more are rejected", sc.Quota.PipelineRuns)
+		sc.Names.Autoscaler = a.Name
 	}
 	last := slices.Max(set.Arrivals)
 	sc.Duration = cmp.Or(set.Duration, max(time.Hour, (last+2*sc.Workload.RunDuration).Round(time.Minute)))

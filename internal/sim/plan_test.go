@@ -109,6 +109,29 @@ func TestVary(t *testing.T) {
 	}
 }
 
+// A varied setting changes both what is simulated and how the scenario
+// describes itself; keeping empty nodes 30 minutes costs node-hours.
+func TestVaryConsolidateAfterShop(t *testing.T) {
+	arrivals, _ := ParseBurst("40 runs in 5m")
+	out, err := Vary(shopScenario(t, Setup{Arrivals: arrivals}), "pool.consolidateAfter=2m,30m")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out[1].About(), "consolidated after 30m00s") {
+		t.Errorf("About() of the varied scenario:\n%s", out[1].About())
+	}
+	short, long := Run(out[0]), Run(out[1])
+	if long.NodeHours <= short.NodeHours {
+		t.Errorf("node-hours with consolidateAfter 30m = %.2f, 2m = %.2f; want more with 30m", long.NodeHours, short.NodeHours)
+	}
+	// With 30m, the last runs end at about 20m: nodes stay until about 50m.
+	for _, s := range long.Timeline {
+		if s.At > 22*time.Minute && s.At < 45*time.Minute && s.Nodes < 2 {
+			t.Errorf("at %v: %d nodes; want the pool to keep them for consolidateAfter", s.At, s.Nodes)
+		}
+	}
+}
+
 func TestParseBurst(t *testing.T) {
 	a, err := ParseBurst("500 runs in 10m")
 	if err != nil || len(a) != 500 || a[0] != 0 || a[499] >= 10*time.Minute || a[250] != 5*time.Minute {

@@ -18,8 +18,10 @@ func WriteText(w io.Writer, results []Result, scenarios []Scenario) error {
 			b.WriteString("\n")
 		}
 		fmt.Fprintf(&b, "== %s\n", r.Scenario)
-		if i < len(scenarios) && scenarios[i].About != "" {
-			fmt.Fprintf(&b, "%s\n", scenarios[i].About)
+		if i < len(scenarios) {
+			if about := scenarios[i].About(); about != "" {
+				fmt.Fprintf(&b, "%s\n", about)
+			}
 		}
 		tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
 		fmt.Fprintln(tw, "time\tarrived\trejected\twaiting\trunning\tover quota\tpending pods\treplicas\tnodes\tlaunching\tcores used\t")
@@ -113,7 +115,7 @@ func WriteJSON(w io.Writer, results []Result, scenarios []Scenario) error {
 			PeakNodes: r.PeakNodes, NodeHours: float64(int64(r.NodeHours*100+0.5)) / 100, PeakReplicas: r.PeakReplicas, ReplicaHours: float64(int64(r.ReplicaHours*100+0.5)) / 100, AtMaxSeconds: secs(r.AtMax),
 			Timeline: []jsonSample{}}
 		if i < len(scenarios) {
-			j.About = scenarios[i].About
+			j.About = scenarios[i].About()
 		}
 		for _, s := range r.Timeline {
 			j.Timeline = append(j.Timeline, jsonSample{AtSeconds: secs(s.At), Arrived: s.Arrived, Rejected: s.Rejected, Waiting: s.WaitingRuns, Running: s.RunningRuns,

@@ -5,6 +5,7 @@ import (
 	"math"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/pipec/pipec/internal/capacity"
@@ -23,7 +24,8 @@ func fits(r, free Resources) bool { return r.CPU <= free.CPU && r.Memory <= free
 // nodes all have the shape Node; a node becomes ready ProvisionDelay after
 // launch; an empty node is removed after ConsolidateAfter (negative:
 // never); with WhenUnderutilized, a node whose movable pods fit elsewhere is
-// drained and removed too. Nodes running pipeline pods are never disrupted
+// drained and removed too, ConsolidateAfter after a pod last started or
+// stopped on it. Nodes running pipeline pods are never disrupted
 // (pipec marks them karpenter.sh/do-not-disrupt). At most Budget of the
 // nodes (a fraction, rounded up), or BudgetNodes nodes when positive, are
 // disrupted at once; a negative BudgetNodes allows no disruption.
@@ -69,8 +71,8 @@ type Autoscaled struct {
 // Scenario is one simulation.
 type Scenario struct {
 	Name string
-	// About says what is simulated, for people.
-	About    string
+	// Names of what is simulated, for About.
+	Names    Names
 	Pool     Pool
 	Workload Workload
 	Quota    Quota
@@ -125,6 +127,9 @@ type node struct {
 	pods       int
 	runPods    int
 	emptySince time.Duration
+	// changedAt is when a pod last started or stopped on the node:
+	// Karpenter consolidates a node only consolidateAfter after that.
+	changedAt time.Duration
 }
 
 type pod struct {
@@ -207,6 +212,7 @@ func Run(s Scenario) Result {
 				p.node.used.Memory -= p.req.Memory
 				p.node.pods--
 				p.node.runPods--
+				p.node.changedAt = now
 				p.node = nil
 				release(p)
 				p.run = finishPod(p.run, p)
@@ -247,6 +253,7 @@ func Run(s Scenario) Result {
 					p.node.used.CPU -= p.req.CPU
 					p.node.used.Memory -= p.req.Memory
 					p.node.pods--
+					p.node.changedAt = now
 				}
 				hpaPods = hpaPods[:len(hpaPods)-1]
 			}
@@ -283,6 +290,7 @@ func Run(s Scenario) Result {
 					n.used.CPU += p.req.CPU
 					n.used.Memory += p.req.Memory
 					n.pods++
+					n.changedAt = now
 					if !p.movable {
 						n.runPods++
 					}
@@ -339,7 +347,7 @@ func Run(s Scenario) Result {
 			if s.Pool.Limit.CPU > 0 && total.CPU > s.Pool.Limit.CPU || s.Pool.Limit.Memory > 0 && total.Memory > s.Pool.Limit.Memory {
 				continue
 			}
-			nodes = append(nodes, &node{readyAt: now + s.Pool.ProvisionDelay, emptySince: -1})
+			nodes = append(nodes, &node{readyAt: now + s.Pool.ProvisionDelay, emptySince: -1, changedAt: now + s.Pool.ProvisionDelay})
 			launching = append(launching, Resources{CPU: s.Pool.Node.CPU - p.req.CPU, Memory: s.Pool.Node.Memory - p.req.Memory})
 		}
 		// Consolidation, within the disruption budget.
@@ -438,11 +446,12 @@ func finishPod(r *run, p *pod) *run {
 }
 
 // consolidateUnderutilized removes nodes whose pods are all movable and fit
-// on the other nodes' free capacity.
+// on the other nodes' free capacity, once no pod has started or stopped on
+// them for the pool's ConsolidateAfter.
 func consolidateUnderutilized(nodes []*node, movable []*pod, pool Pool, now time.Duration, budget *int) []*node {
 	for i := 0; i < len(nodes) && *budget > 0; i++ {
 		n := nodes[i]
-		if n.readyAt > now || n.pods == 0 || n.runPods > 0 {
+		if n.readyAt > now || n.pods == 0 || n.runPods > 0 || now-n.changedAt < pool.ConsolidateAfter {
 			continue
 		}
 		var mine []*pod
@@ -475,6 +484,7 @@ func consolidateUnderutilized(nodes []*node, movable []*pod, pool Pool, now time
 			o.used.CPU += p.req.CPU
 			o.used.Memory += p.req.Memory
 			o.pods++
+			o.changedAt = now
 			p.node = o
 		}
 		nodes = append(nodes[:i], nodes[i+1:]...)
@@ -494,4 +504,47 @@ func FormatDuration(d time.Duration) string {
 		return fmt.Sprintf("%dm%02ds", int(d.Minutes()), int(d.Seconds())%60)
 	}
 	return fmt.Sprintf("%ds", int(d.Seconds()))
+}
+
+// Names are the names of what a scenario simulates.
+type Names struct {
+	Pipeline   string
+	PeakTasks  []string
+	Pool       string
+	Autoscaler string
+}
+
+// About says what a scenario simulates, for people, from its current
+// settings (so a varied scenario describes itself).
+func (s Scenario) About() string {
+	if s.Names.Pool == "" {
+		return ""
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "pipeline %s: %d pod(s) per run at its peak (%s), %s each, for %s\n",
+		s.Names.Pipeline, s.Workload.PodsPerRun, strings.Join(s.Names.PeakTasks, ", "), s.Workload.Requests, FormatDuration(s.Workload.RunDuration))
+	limits := "unlimited"
+	if s.Pool.Limit != (Resources{}) {
+		limits = s.Pool.Limit.String()
+	}
+	fmt.Fprintf(&b, "node pool %s: nodes of %s, limits %s, ready after %s, ", s.Names.Pool, s.Pool.Node, limits, FormatDuration(s.Pool.ProvisionDelay))
+	switch {
+	case s.Pool.ConsolidateAfter < 0:
+		b.WriteString("never consolidated")
+	case s.Pool.WhenUnderutilized:
+		fmt.Fprintf(&b, "empty or underutilized nodes consolidated after %s", FormatDuration(s.Pool.ConsolidateAfter))
+	default:
+		fmt.Fprintf(&b, "empty nodes removed after %s", FormatDuration(s.Pool.ConsolidateAfter))
+	}
+	if a := s.Autoscaled; a != nil {
+		fmt.Fprintf(&b, "\nautoscaler %s: %d to %d replicas of %s, scale-up window %s, scale-down window %s",
+			s.Names.Autoscaler, a.HPA.Min, a.HPA.Max, a.Requests, FormatDuration(a.HPA.ScaleUp.StabilizationWindow), FormatDuration(a.HPA.ScaleDown.StabilizationWindow))
+		if a.OnPool {
+			b.WriteString(", on the pool")
+		}
+	}
+	if s.Quota.PipelineRuns > 0 {
+		fmt.Fprintf(&b, "\nat most %d concurrent runs; more are rejected", s.Quota.PipelineRuns)
+	}
+	return b.String()
 }
