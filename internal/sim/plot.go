@@ -27,7 +27,7 @@ func PlotSVG(w io.Writer, results []Result) error {
 	const width, panelH, left, right, top, bottom = 960, 260, 60, 170, 30, 40
 	maxY, maxT := 1.0, time.Duration(1)
 	for _, r := range results {
-		for _, s := range r.Timeline {
+		for _, s := range points(r) {
 			for _, sr := range series {
 				maxY = max(maxY, sr.value(s))
 			}
@@ -51,13 +51,14 @@ func PlotSVG(w io.Writer, results []Result) error {
 			fmt.Fprintf(&b, `<line x1="%d" x2="%.1f" y1="%.1f" y2="%.1f" stroke="#ddd"/>`, left, float64(left)+plotW, y(v), y(v))
 			fmt.Fprintf(&b, `<text x="%d" y="%.1f" text-anchor="end">%g</text>`+"\n", left-6, y(v)+4, v)
 		}
-		for k := 0; k <= 6; k++ {
-			t := maxT * time.Duration(k) / 6
-			fmt.Fprintf(&b, `<text x="%.1f" y="%d" text-anchor="middle">%s</text>`+"\n", x(t), y0+panelH+16, FormatDuration(t))
+		step := timeStep(maxT)
+		for t := time.Duration(0); t <= maxT; t += step {
+			fmt.Fprintf(&b, `<line x1="%.1f" x2="%.1f" y1="%d" y2="%d" stroke="#999"/>`, x(t), x(t), y0+panelH, y0+panelH+4)
+			fmt.Fprintf(&b, `<text x="%.1f" y="%d" text-anchor="middle">%s</text>`+"\n", x(t), y0+panelH+18, FormatDuration(t))
 		}
 		for j, sr := range series {
 			var pts []string
-			for _, s := range r.Timeline {
+			for _, s := range points(r) {
 				pts = append(pts, fmt.Sprintf("%.1f,%.1f", x(s.At), y(sr.value(s))))
 			}
 			fmt.Fprintf(&b, `<polyline fill="none" stroke="%s" stroke-width="2" points="%s"/>`+"\n", sr.color, strings.Join(pts, " "))
@@ -65,12 +66,37 @@ func PlotSVG(w io.Writer, results []Result) error {
 			fmt.Fprintf(&b, `<line x1="%d" x2="%d" y1="%d" y2="%d" stroke="%s" stroke-width="3"/><text x="%d" y="%d">%s</text>`+"\n",
 				width-right+10, width-right+30, ly, ly, sr.color, width-right+36, ly+4, sr.name)
 		}
-		fmt.Fprintf(&b, `<text x="%d" y="%d" fill="#555">p95 wait %s, peak %d nodes, %.1f node-hours</text>`+"\n",
-			width-right+10, y0+14+len(series)*18+10, FormatDuration(r.WaitP95), r.PeakNodes, r.NodeHours)
+		for k, line := range []string{
+			"p95 queue wait " + FormatDuration(r.WaitP95),
+			fmt.Sprintf("peak %d nodes", r.PeakNodes),
+			fmt.Sprintf("%.1f node-hours", r.NodeHours),
+			fmt.Sprintf("%d rejected", r.Rejected),
+		} {
+			fmt.Fprintf(&b, `<text x="%d" y="%d" fill="#555">%s</text>`+"\n", width-right+10, y0+24+(len(series)+k)*18, line)
+		}
 	}
 	b.WriteString("</svg>\n")
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// points are the samples a chart draws: the fine series, else the
+// timeline.
+func points(r Result) []Sample {
+	if len(r.Series) > 0 {
+		return r.Series
+	}
+	return r.Timeline
+}
+
+// timeStep is a round tick interval giving at most 8 ticks up to maxT.
+func timeStep(maxT time.Duration) time.Duration {
+	for _, m := range []time.Duration{1, 2, 5, 10, 15, 30, 60, 120, 180, 360, 720, 1440} {
+		if step := m * time.Minute; maxT/step <= 8 {
+			return step
+		}
+	}
+	return maxT / 8
 }
 
 func niceCeil(v float64) float64 {

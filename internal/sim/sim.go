@@ -103,8 +103,11 @@ type Sample struct {
 
 // Result is a simulation's outcome.
 type Result struct {
-	Scenario     string
-	Timeline     []Sample
+	Scenario string
+	// Timeline has a sample every Scenario.Every, for tables.
+	Timeline []Sample
+	// Series has a sample every PlotPeriod of the duration, for charts.
+	Series       []Sample
 	Runs         int
 	Rejected     int
 	Completed    int
@@ -169,7 +172,8 @@ func Run(s Scenario) Result {
 	var waits []time.Duration
 	next := 0
 	nextHPA := time.Duration(0)
-	nextSample := time.Duration(0)
+	nextSample, nextPoint := time.Duration(0), time.Duration(0)
+	plotEvery := PlotPeriod(s.Duration)
 	active := 0 // runs accepted and not done
 	// The namespace quota's usage: pods created and not yet finished.
 	var qUsed Resources
@@ -395,8 +399,7 @@ func Run(s Scenario) Result {
 		}
 		res.PeakNodes = max(res.PeakNodes, len(nodes))
 		res.NodeHours += float64(len(nodes)) * Tick.Hours()
-		if now >= nextSample {
-			nextSample = now + s.Every
+		if now >= nextSample || now >= nextPoint {
 			waiting, running := 0, 0
 			for _, r := range runs {
 				switch {
@@ -417,11 +420,19 @@ func Run(s Scenario) Result {
 					overQuota++
 				}
 			}
-			res.Timeline = append(res.Timeline, Sample{
+			sample := Sample{
 				At: now, Arrived: res.Runs, Rejected: res.Rejected, WaitingRuns: waiting, RunningRuns: running,
 				PendingPods: len(pending) - overQuota, OverQuota: overQuota, Replicas: replicas, Nodes: ready, LaunchingNode: len(nodes) - ready,
 				UsedCPU: used, TotalCPU: int64(ready) * s.Pool.Node.CPU,
-			})
+			}
+			if now >= nextSample {
+				nextSample = now + s.Every
+				res.Timeline = append(res.Timeline, sample)
+			}
+			if now >= nextPoint {
+				nextPoint = now + plotEvery
+				res.Series = append(res.Series, sample)
+			}
 		}
 	}
 	for _, r := range runs {
@@ -547,4 +558,10 @@ func (s Scenario) About() string {
 		fmt.Fprintf(&b, "\nat most %d concurrent runs; more are rejected", s.Quota.PipelineRuns)
 	}
 	return b.String()
+}
+
+// PlotPeriod is the period of a result's Series for a simulation of d:
+// the HPA's sync period, or longer so a chart has at most about 600 points.
+func PlotPeriod(d time.Duration) time.Duration {
+	return max(SyncPeriod, (d / 600).Round(time.Second))
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/xml"
 	"io"
+	"strings"
 	"testing"
 	"time"
 )
@@ -109,11 +110,19 @@ func TestPlotSVGIsWellFormed(t *testing.T) {
 	b.Name = "a <tight> & small pool"
 	b.Pool.Limit = Resources{CPU: 16000}
 	var buf bytes.Buffer
-	if err := PlotSVG(&buf, []Result{Run(a), Run(b)}); err != nil {
+	ra := Run(a)
+	if err := PlotSVG(&buf, []Result{ra, Run(b)}); err != nil {
 		t.Fatal(err)
 	}
+	// Lines are drawn from the fine series, not the table's rows.
+	if want := int(a.Duration/PlotPeriod(a.Duration)) + 1; len(ra.Series) != want || len(ra.Series) <= len(ra.Timeline) {
+		t.Errorf("%d points in the series and %d rows; want %d points", len(ra.Series), len(ra.Timeline), want)
+	}
+	if !bytes.Contains(buf.Bytes(), []byte(">30m00s</text>")) {
+		t.Errorf("no tick at 30m00s on the time axis")
+	}
 	dec := xml.NewDecoder(&buf)
-	lines := 0
+	lines, points := 0, 0
 	for {
 		tok, err := dec.Token()
 		if err == io.EOF {
@@ -124,10 +133,18 @@ func TestPlotSVGIsWellFormed(t *testing.T) {
 		}
 		if se, ok := tok.(xml.StartElement); ok && se.Name.Local == "polyline" {
 			lines++
+			for _, at := range se.Attr {
+				if at.Name.Local == "points" {
+					points = max(points, len(strings.Fields(at.Value)))
+				}
+			}
 		}
 	}
 	if lines != 2*len(series) {
 		t.Errorf("%d lines, want %d per panel", lines, len(series))
+	}
+	if points != len(ra.Series) {
+		t.Errorf("lines of %d points, want %d", points, len(ra.Series))
 	}
 }
 
