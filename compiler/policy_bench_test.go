@@ -13,7 +13,7 @@ import (
 func BenchmarkPolicies(b *testing.B) {
 	dir := b.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "pipec.cue"), []byte(GenerateConfig(1000, true)+`
-environments: ci: {namespace: "ci", podSecurity: "baseline", policy: ["restricted"], quota: requests: {cpu: "64", memory: "256Gi"}}
+environments: ci: {namespace: "ci", podSecurity: "baseline", policy: ["restricted"], quota: requests: {cpu: "64", memory: "256Gi"}, network: kubernetesAPI: {cidrs: ["10.96.0.1/32"], ports: [443]}}
 `), 0o644); err != nil {
 		b.Fatal(err)
 	}
