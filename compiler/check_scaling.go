@@ -60,9 +60,22 @@ func (c *checker) checkScaling() {
 		}
 	}
 	if m := p.Monitoring; m != nil {
-		if !dnsLabelRE.MatchString(m.TektonNamespace) {
-			d := c.errorf(m.Path.Field("tektonNamespace"), "invalid namespace %q", m.TektonNamespace)
-			d.Expected = "a DNS label, such as \"tekton-pipelines\""
+		for _, f := range []struct {
+			path model.Path
+			v    string
+		}{
+			{m.Path.Field("tektonNamespace"), m.TektonNamespace},
+			{m.Path.Field("prometheusNamespace"), m.PrometheusNamespace},
+			{m.Path.Field("kubeStateMetrics").Field("namespace"), m.KubeStateMetrics.Namespace},
+		} {
+			if !dnsLabelRE.MatchString(f.v) {
+				d := c.errorf(f.path, "invalid namespace %q", f.v)
+				d.Expected = "a DNS label, such as \"monitoring\""
+			}
+		}
+		if sa := m.KubeStateMetrics.Name; !dnsSubdomainRE.MatchString(sa) {
+			d := c.errorf(m.Path.Field("kubeStateMetrics").Field("serviceAccount"), "invalid service account name %q", sa)
+			d.Expected = "a DNS subdomain, such as \"kube-state-metrics\""
 		}
 		for _, f := range []struct{ name, v string }{
 			{"queueTime", m.QueueTime}, {"failedRunsWindow", m.FailedRunsWindow}, {"autoscalerAtMax", m.AutoscalerAtMax},

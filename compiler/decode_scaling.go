@@ -129,5 +129,10 @@ func (d *decoder) monitoring(n node) *model.Monitoring {
 		Path:                n.path,
 	}
 	m.NodePoolUsage, _ = n.field("alerts").field("nodePoolUsage").v.Float64()
+	ksm := n.field("kubeStateMetrics")
+	m.KubeStateMetrics = model.ServiceAccountRef{Name: ksm.field("serviceAccount").str(), Namespace: m.PrometheusNamespace}
+	if ns := ksm.field("namespace"); ns.exists() {
+		m.KubeStateMetrics.Namespace = ns.str()
+	}
 	return m
 }

@@ -33,6 +33,7 @@ step "downloading Go modules"
 go mod download
 (cd tools/kube && go mod download)
 (cd tools/hpacheck && go mod download)
+(cd tools/monitorcheck && go mod download)
 
 step "building kube-apiserver and cue for the integration tests (cached)"
 hack/tools.sh
@@ -40,6 +41,7 @@ hack/tools.sh
 step "go vet"
 go vet ./...
 (cd tools/hpacheck && go vet ./...)
+(cd tools/monitorcheck && go vet ./...)
 
 step "checking formatting"
 unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './.cache/*'))
@@ -54,6 +56,9 @@ go test -count=1 ./...
 
 step "the HPA model against Kubernetes' own replica calculator (tools/hpacheck)"
 (cd tools/hpacheck && go test -count=1 ./...)
+
+step "alerts and kube-state-metrics configuration against Prometheus and kube-state-metrics (tools/monitorcheck)"
+(cd tools/monitorcheck && go test -count=1 ./...)
 
 step "benchmarks compile and run once"
 go test -run '^$' -bench . -benchtime 1x ./... >/dev/null

@@ -132,13 +132,16 @@ type Monitoring struct {
 	TektonNamespace  string
 	// PrometheusNamespace may scrape the EventListener.
 	PrometheusNamespace string
-	QueueTime           string
-	FailedRunsWindow    string
-	AutoscalerAtMax     string
-	NodePoolUsage       float64
-	Dashboard           bool
-	Metrics             []string
-	Path                Path
+	// KubeStateMetrics is the service account kube-state-metrics runs
+	// as, which reads PipelineRuns.
+	KubeStateMetrics ServiceAccountRef
+	QueueTime        string
+	FailedRunsWindow string
+	AutoscalerAtMax  string
+	NodePoolUsage    float64
+	Dashboard        bool
+	Metrics          []string
+	Path             Path
 }
 
 // Node labels, taints and pod annotations for node pools.
@@ -188,4 +191,10 @@ func (p *Plan) PoolFor(pipeline string) *NodePool {
 		}
 	}
 	return nil
+}
+
+// ServiceAccountRef names a service account in a namespace.
+type ServiceAccountRef struct {
+	Name      string
+	Namespace string
 }

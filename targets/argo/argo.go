@@ -427,11 +427,12 @@ func platform(plan *model.Plan, g *model.GitOps) []targets.Object {
 }
 
 // ciClusterResources are the cluster-scoped kinds in the CI directory: the
-// EventListener's ClusterRole and binding (it reads cluster interceptors
-// and bindings) and the node pools pipeline runs land on.
+// ClusterRoles and bindings of the EventListener (it reads cluster
+// interceptors and bindings) and of kube-state-metrics (it reads
+// PipelineRuns for monitoring), and the node pools pipeline runs land on.
 func ciClusterResources(plan *model.Plan) []v1alpha1.ClusterResourceRestrictionItem {
 	var out []v1alpha1.ClusterResourceRestrictionItem
-	if slices.ContainsFunc(plan.Pipelines, func(p *model.Pipeline) bool { return p.On != nil }) {
+	if plan.Monitoring != nil || slices.ContainsFunc(plan.Pipelines, func(p *model.Pipeline) bool { return p.On != nil }) {
 		out = append(out,
 			v1alpha1.ClusterResourceRestrictionItem{Group: "rbac.authorization.k8s.io", Kind: "ClusterRole"},
 			v1alpha1.ClusterResourceRestrictionItem{Group: "rbac.authorization.k8s.io", Kind: "ClusterRoleBinding"})
