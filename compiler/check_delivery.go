@@ -395,7 +395,11 @@ func (c *checker) checkQuotaFit() {
 				if dep.Environment != env.Name {
 					continue
 				}
-				n := worstCasePods(dep)
+				replicas, scaled := dep.Replicas, ""
+				if as := c.plan.AppAutoscaler(a.Name, env.Name); as != nil {
+					replicas, scaled = int64(as.MaxReplicas), fmt.Sprintf(" (autoscaler %s at maxReplicas)", as.Name)
+				}
+				n := worstCasePods(dep, replicas)
 				pods += n
 				for _, k := range sortedKeys(dep.Requests) {
 					q, err := resource.ParseQuantity(dep.Requests[k])
@@ -407,13 +411,13 @@ func (c *checker) checkQuotaFit() {
 					t.Add(q)
 					totals[k] = t
 				}
-				parts = append(parts, fmt.Sprintf("%s: %d pods x %s", a.Name, n, formatRequests(dep.Requests)))
+				parts = append(parts, fmt.Sprintf("%s: %d pods x %s%s", a.Name, n, formatRequests(dep.Requests), scaled))
 			}
 		}
 		// Autoscaled workloads at their maximum.
 		for _, a := range c.plan.Scaling.Autoscalers {
-			if a.Environment != env.Name {
-				continue
+			if a.Environment != env.Name || !a.Listener && c.plan.AppDeployment(a.TargetName, env.Name) != nil {
+				continue // apps' autoscalers are counted with the apps
 			}
 			req := a.PodRequests
 			if a.Listener {
@@ -459,9 +463,9 @@ func formatRequests(m map[string]string) string {
 	return strings.Join(s, ", ")
 }
 
-// worstCasePods is the most pods a deployment runs at once, mid-rollout.
-func worstCasePods(dep *model.Deployment) int64 {
-	r := dep.Replicas
+// worstCasePods is the most pods a deployment of r replicas runs at once,
+// mid-rollout.
+func worstCasePods(dep *model.Deployment, r int64) int64 {
 	switch {
 	case dep.Strategy.BlueGreen != nil:
 		return 2 * r

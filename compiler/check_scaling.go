@@ -154,6 +154,16 @@ func (c *checker) checkAutoscaler(a *model.Autoscaler, envNames, poolNames []str
 			d := c.errorf(a.Path, "autoscaler %q has no selector for its PodDisruptionBudget", a.Name)
 			d.Expected = fmt.Sprintf(`selector: {"app.kubernetes.io/name": %q}, the labels of the workload's pods`, a.TargetName)
 		}
+		if dep := p.AppDeployment(a.TargetName, a.Environment); dep != nil {
+			switch {
+			case dep.RolledOut() && a.TargetKind != "Rollout":
+				d := c.errorf(a.Path.Field("target").Field("kind"), "app %q runs in %q as an Argo Rollout, which owns its replicas; a %s autoscaler would fight it", a.TargetName, a.Environment, a.TargetKind)
+				d.Expected = `kind: "Rollout"`
+			case !dep.RolledOut() && a.TargetKind == "Rollout":
+				d := c.errorf(a.Path.Field("target").Field("kind"), "app %q has no Argo Rollout in %q (its strategy is neither canary nor blueGreen)", a.TargetName, a.Environment)
+				d.Expected = `kind: "Deployment"`
+			}
+		}
 		if a.PodRequests == nil {
 			d := c.errorf(a.Path, "autoscaler %q does not say what one pod of %s requests", a.Name, a.TargetName)
 			d.Expected = `podRequests: {cpu: "250m", memory: "256Mi"}`

@@ -126,6 +126,7 @@ func Build(ctx context.Context, opts Options) (res *Result, err error) {
 	plan, diags := decodePlan(node{v: unified}, src)
 	plan.Policy.Waivers = append(plan.Policy.Waivers, attributeWaivers(x)...)
 	expandDeploys(plan)
+	expandAutoscalers(plan)
 	diags = append(diags, check(plan)...)
 	res = &Result{Plan: plan}
 	if diags.HasErrors() {

@@ -126,3 +126,16 @@ func firstDeployment(plan *model.Plan, a *model.App) *model.Deployment {
 	}
 	return first
 }
+
+// expandAutoscalers gives an autoscaler whose target is an app's workload
+// the app's pod requests, unless it says otherwise.
+func expandAutoscalers(plan *model.Plan) {
+	for _, a := range plan.Scaling.Autoscalers {
+		if a.Listener || a.PodRequests != nil {
+			continue
+		}
+		if dep := plan.AppDeployment(a.TargetName, a.Environment); dep != nil && len(dep.Requests) > 0 {
+			a.PodRequests = dep.Requests
+		}
+	}
+}

@@ -21,7 +21,7 @@ func TestWorstCasePods(t *testing.T) {
 		{"zero replicas", model.Deployment{Replicas: 0, Strategy: model.Strategy{Rolling: &model.Rolling{}}}, 0},
 	}
 	for _, tt := range tests {
-		if got := worstCasePods(&tt.dep); got != tt.want {
+		if got := worstCasePods(&tt.dep, tt.dep.Replicas); got != tt.want {
 			t.Errorf("%s: worstCasePods = %d, want %d", tt.name, got, tt.want)
 		}
 	}

@@ -193,6 +193,38 @@ func (p *Plan) PoolFor(pipeline string) *NodePool {
 	return nil
 }
 
+// AppAutoscaler returns the autoscaler whose target is app's workload in
+// environment env, or nil.
+func (p *Plan) AppAutoscaler(app, env string) *Autoscaler {
+	for _, a := range p.Scaling.Autoscalers {
+		if !a.Listener && a.Environment == env && a.TargetName == app {
+			return a
+		}
+	}
+	return nil
+}
+
+// AppDeployment returns app's deployment to environment env, or nil.
+func (p *Plan) AppDeployment(app, env string) *Deployment {
+	for _, a := range p.Apps {
+		if a.Name != app {
+			continue
+		}
+		for _, d := range a.Deployments {
+			if d.Environment == env {
+				return d
+			}
+		}
+	}
+	return nil
+}
+
+// RolledOut reports whether an Argo Rollout owns the deployment's pods
+// (canary or blue-green).
+func (d *Deployment) RolledOut() bool {
+	return d.Strategy.Canary != nil || d.Strategy.BlueGreen != nil
+}
+
 // ServiceAccountRef names a service account in a namespace.
 type ServiceAccountRef struct {
 	Name      string

@@ -93,7 +93,7 @@ func (Target) Generate(_ context.Context, plan *model.Plan) ([]targets.Object, d
 				d.Hint = "Argo CD tracks resources with a label holding the Application name; shorten the app or environment name"
 			}
 			objs = append(objs, argoObject("Application", plan.ArgoCD.Namespace, app.Name, dep.Path, app))
-			if r := rollout(a, dep, env); r != nil {
+			if r := rollout(a, dep, env, plan.AppAutoscaler(a.Name, env.Name) != nil); r != nil {
 				objs = append(objs, targets.Object{
 					Target: Name, APIVersion: RolloutsAPIVersion, Kind: "Rollout", Namespace: env.Namespace, Name: a.Name,
 					Value: r, Source: dep.Strategy.Path, Dir: kube.EnvDir(env.Name),
@@ -256,10 +256,12 @@ func application(plan *model.Plan, a *model.App, dep *model.Deployment, env *mod
 			RevisionHistoryLimit: ptr(int64(10)),
 		},
 	}
-	if dep.Strategy.Canary != nil || dep.Strategy.BlueGreen != nil {
-		// The Rollout scales the Deployment it takes over to zero; that is
-		// not drift.
+	if dep.RolledOut() || plan.AppAutoscaler(a.Name, env.Name) != nil {
+		// The Rollout scales the Deployment it takes over to zero, or an
+		// autoscaler sets its replicas; that is not drift, and a sync must
+		// not reset it.
 		app.Spec.IgnoreDifferences = v1alpha1.IgnoreDifferences{{Group: "apps", Kind: "Deployment", Name: a.Name, JSONPointers: []string{"/spec/replicas"}}}
+		policy.SyncOptions = append(policy.SyncOptions, "RespectIgnoreDifferences=true")
 	}
 	return app
 }
@@ -288,8 +290,8 @@ func intOrString(s string) any {
 
 // rollout is the Argo Rollouts object of a canary or blue-green app. It
 // takes over the app's Deployment (workloadRef), so the app's manifests stay
-// as they are.
-func rollout(a *model.App, dep *model.Deployment, env *model.Environment) map[string]any {
+// as they are. An autoscaled Rollout leaves replicas to its autoscaler.
+func rollout(a *model.App, dep *model.Deployment, env *model.Environment, autoscaled bool) map[string]any {
 	var strategy map[string]any
 	switch {
 	case dep.Strategy.Canary != nil:
@@ -341,7 +343,7 @@ func rollout(a *model.App, dep *model.Deployment, env *model.Environment) map[st
 	default:
 		return nil
 	}
-	return map[string]any{
+	r := map[string]any{
 		"apiVersion": RolloutsAPIVersion,
 		"kind":       "Rollout",
 		"metadata": map[string]any{
@@ -361,6 +363,10 @@ func rollout(a *model.App, dep *model.Deployment, env *model.Environment) map[st
 			"strategy": strategy,
 		},
 	}
+	if autoscaled {
+		delete(r["spec"].(map[string]any), "replicas")
+	}
+	return r
 }
 
 func analysis(templates []string) map[string]any {

@@ -105,6 +105,14 @@ func Selector(a *model.Autoscaler) map[string]string {
 	return a.Selector
 }
 
+// targetAPIVersion is the API version of an autoscaler's target kind.
+func targetAPIVersion(kind string) string {
+	if kind == "Rollout" {
+		return "argoproj.io/v1alpha1"
+	}
+	return "apps/v1"
+}
+
 func autoscaler(a *model.Autoscaler, ns string) (*autoscalingv2.HorizontalPodAutoscaler, *policyv1.PodDisruptionBudget) {
 	kind, name := a.TargetKind, a.TargetName
 	if a.Listener {
@@ -115,7 +123,7 @@ func autoscaler(a *model.Autoscaler, ns string) (*autoscalingv2.HorizontalPodAut
 		TypeMeta:   metav1.TypeMeta{APIVersion: "autoscaling/v2", Kind: "HorizontalPodAutoscaler"},
 		ObjectMeta: meta(a.Name, ns),
 		Spec: autoscalingv2.HorizontalPodAutoscalerSpec{
-			ScaleTargetRef: autoscalingv2.CrossVersionObjectReference{APIVersion: "apps/v1", Kind: kind, Name: name},
+			ScaleTargetRef: autoscalingv2.CrossVersionObjectReference{APIVersion: targetAPIVersion(kind), Kind: kind, Name: name},
 			MinReplicas:    &min,
 			MaxReplicas:    a.MaxReplicas,
 			Behavior:       &autoscalingv2.HorizontalPodAutoscalerBehavior{ScaleUp: rules(a.ScaleUp), ScaleDown: rules(a.ScaleDown)},
