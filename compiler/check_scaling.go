@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/resource"
+
 	"github.com/pipec/pipec/internal/capacity"
 	"github.com/pipec/pipec/model"
 	"github.com/pipec/pipec/targets/monitoring"
@@ -288,6 +290,21 @@ func (c *checker) checkNodePool(n *model.NodePool) {
 				names[j] = pl.Name
 			}
 			c.unknownName(n.Path.Field("pipelines").Index(i), "pipeline", name, names)
+		}
+	}
+	for _, f := range []struct {
+		field string
+		m     map[string]string
+		what  string
+	}{
+		{"nodeShape", n.NodeShape, "a node of size 0 holds no pod"},
+		{"limits", n.Limits, "a limit of 0 lets the pool launch no node, so its pipeline runs never start"},
+	} {
+		for _, k := range sortedKeys(f.m) {
+			if q, err := resource.ParseQuantity(f.m[k]); err == nil && q.Sign() <= 0 {
+				d := c.errorf(n.Path.Field(f.field).Field(k), "%s %s of node pool %q is %s: %s", f.field, k, n.Name, f.m[k], f.what)
+				d.Expected = "a quantity above 0"
+			}
 		}
 	}
 	shape := capacity.Parse(n.NodeShape)

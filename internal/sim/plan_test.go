@@ -101,6 +101,7 @@ func TestVary(t *testing.T) {
 		"replicas=3":                  "invalid comparison",
 		"maxReplicas=":                "invalid comparison",
 		"runDuration=soon":            `"soon" is not a duration`,
+		"pool.nodeShape.cpu=0":        `"0" is not a quantity above 0`,
 	} {
 		_, err := Vary(base, spec)
 		if (err == nil) != (want == "") || err != nil && !strings.Contains(err.Error(), want) {

@@ -45,9 +45,19 @@ func WriteText(w io.Writer, results []Result, scenarios []Scenario) error {
 	row("completed", func(r Result) string { return fmt.Sprint(r.Completed) })
 	row("rejected by quota", func(r Result) string { return fmt.Sprint(r.Rejected) })
 	row("never started", func(r Result) string { return fmt.Sprint(r.Starved) })
-	row("queue wait p50", func(r Result) string { return FormatDuration(r.WaitP50) })
-	row("queue wait p95", func(r Result) string { return FormatDuration(r.WaitP95) })
-	row("queue wait max", func(r Result) string { return FormatDuration(r.WaitMax) })
+	// Waits are of the runs that started; with none, there is no wait
+	// to show.
+	wait := func(d func(Result) time.Duration) func(Result) string {
+		return func(r Result) string {
+			if r.Runs-r.Rejected-r.Starved <= 0 {
+				return "-"
+			}
+			return FormatDuration(d(r))
+		}
+	}
+	row("queue wait p50", wait(func(r Result) time.Duration { return r.WaitP50 }))
+	row("queue wait p95", wait(func(r Result) time.Duration { return r.WaitP95 }))
+	row("queue wait max", wait(func(r Result) time.Duration { return r.WaitMax }))
 	row("peak nodes", func(r Result) string { return fmt.Sprint(r.PeakNodes) })
 	row("node-hours", func(r Result) string { return fmt.Sprintf("%.1f", r.NodeHours) })
 	row("peak replicas", func(r Result) string { return fmt.Sprint(r.PeakReplicas) })

@@ -65,8 +65,8 @@ func replicasSetter(field func(h *HPA) *int32) func(*Scenario, string) error {
 func quantitySetter(field func(s *Scenario) *int64, milli bool) func(*Scenario, string) error {
 	return func(s *Scenario, v string) error {
 		q, err := resource.ParseQuantity(v)
-		if err != nil {
-			return fmt.Errorf("%q is not a quantity; expected one such as \"64\" or \"256Gi\"", v)
+		if err != nil || q.Sign() <= 0 {
+			return fmt.Errorf("%q is not a quantity above 0; expected one such as \"64\" or \"256Gi\"", v)
 		}
 		if milli {
 			*field(s) = q.MilliValue()
