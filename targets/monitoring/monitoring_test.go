@@ -6,6 +6,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/tektoncd/pipeline/pkg/apis/config"
+	corev1 "k8s.io/api/core/v1"
 )
 
 // TestMetricNamesExistUpstream checks that the metric names autoscalers and
@@ -43,5 +46,17 @@ func TestMetricNamesExistUpstream(t *testing.T) {
 				t.Errorf("%s does not register metric %q", tc.module, name)
 			}
 		}
+	}
+}
+
+// TestTektonObservabilityIsWhatTektonReads parses the settings pipec asks
+// for with Tekton's own config-observability parser.
+func TestTektonObservabilityIsWhatTektonReads(t *testing.T) {
+	cfg, err := config.NewMetricsFromConfigMap(&corev1.ConfigMap{Data: TektonObservability})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.PipelinerunLevel != config.PipelinerunLevelAtPipeline || cfg.RunningPipelinerunLevel != config.PipelinerunLevelAtNS || !cfg.ThrottleWithNamespace {
+		t.Errorf("Tekton reads %+v; want failed runs by pipeline, running runs by namespace, throttled TaskRuns by namespace", cfg)
 	}
 }

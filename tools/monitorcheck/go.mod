@@ -41,12 +41,14 @@ replace github.com/pipec/pipec => ../..
 
 require (
 	github.com/pipec/pipec v0.0.0-00010101000000-000000000000
+	github.com/prometheus/common v0.67.4
 	github.com/prometheus/prometheus v0.305.0
 	gopkg.in/yaml.v3 v3.0.1
 	k8s.io/api v0.34.3
 	k8s.io/apimachinery v0.34.3
 	k8s.io/klog/v2 v2.130.1
 	k8s.io/kube-state-metrics/v2 v2.15.0
+	sigs.k8s.io/prometheus-adapter v0.12.0
 )
 
 require (
@@ -188,7 +190,6 @@ require (
 	github.com/pmezard/go-difflib v1.0.1-0.20181226105442-5d4384ee4fb2 // indirect
 	github.com/prometheus/client_golang v1.23.2 // indirect
 	github.com/prometheus/client_model v0.6.2 // indirect
-	github.com/prometheus/common v0.67.4 // indirect
 	github.com/prometheus/otlptranslator v1.0.0 // indirect
 	github.com/prometheus/procfs v0.19.2 // indirect
 	github.com/prometheus/sigv4 v0.2.0 // indirect
@@ -266,11 +267,13 @@ require (
 	k8s.io/kube-openapi v0.0.0-20250710124328-f3f2b991d03b // indirect
 	k8s.io/kubectl v0.34.0 // indirect
 	k8s.io/kubernetes v1.34.2 // indirect
+	k8s.io/metrics v0.34.3 // indirect
 	k8s.io/pod-security-admission v0.0.0 // indirect
 	k8s.io/sample-controller v0.32.1 // indirect
 	k8s.io/utils v0.0.0-20250604170112-4c0f3b243397 // indirect
 	knative.dev/pkg v0.0.0-20260120122510-4a022ed9999a // indirect
 	oras.land/oras-go/v2 v2.6.2 // indirect
+	sigs.k8s.io/custom-metrics-apiserver v1.30.0 // indirect
 	sigs.k8s.io/json v0.0.0-20241014173422-cfa47c3a1cc8 // indirect
 	sigs.k8s.io/kustomize/api v0.20.1 // indirect
 	sigs.k8s.io/kustomize/kyaml v0.20.1 // indirect
