@@ -339,6 +339,10 @@ func dashboard(plan *model.Plan) string {
 				[2]string{`karpenter_nodepools_usage{resource_type="cpu"}`, "cpu {{nodepool}}"}),
 			panel(6, "Running pipeline runs", 12, 16,
 				[2]string{fmt.Sprintf(`sum(tekton_pipelines_controller_running_pipelineruns{namespace=%q})`, ns), "running"}),
+			panel(7, "Queue time: how long TaskRun pods waited to be scheduled (s)", 0, 24,
+				[2]string{fmt.Sprintf(`quantile(0.5, max_over_time(tekton_pipelines_controller_taskruns_pod_latency_milliseconds{namespace=%q}[15m])) / 1000`, ns), "p50"},
+				[2]string{fmt.Sprintf(`quantile(0.95, max_over_time(tekton_pipelines_controller_taskruns_pod_latency_milliseconds{namespace=%q}[15m])) / 1000`, ns), "p95"},
+				[2]string{fmt.Sprintf(`max(max_over_time(tekton_pipelines_controller_taskruns_pod_latency_milliseconds{namespace=%q}[15m])) / 1000`, ns), "max"}),
 		},
 	}
 	b, err := json.MarshalIndent(d, "", "  ")
