@@ -24,9 +24,13 @@ func WriteText(w io.Writer, results []Result, scenarios []Scenario) error {
 			}
 		}
 		tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
-		fmt.Fprintln(tw, "time\tarrived\trejected\twaiting\trunning\tover quota\tpending pods\treplicas\tnodes\tlaunching\tcores used\t")
+		fmt.Fprintln(tw, "time\tarrived\trejected\twaiting\tqueue wait\trunning\tover quota\tpending pods\treplicas\tnodes\tlaunching\tcores used\t")
 		for _, s := range r.Timeline {
-			fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%s\t\n", FormatDuration(s.At), s.Arrived, s.Rejected, s.WaitingRuns, s.RunningRuns,
+			wait := "-"
+			if s.WaitingRuns > 0 {
+				wait = FormatDuration(s.QueueWait)
+			}
+			fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%s\t\n", FormatDuration(s.At), s.Arrived, s.Rejected, s.WaitingRuns, wait, s.RunningRuns,
 				s.OverQuota, s.PendingPods, s.Replicas, s.Nodes, s.LaunchingNode, usage(s.UsedCPU, s.TotalCPU))
 		}
 		tw.Flush()
@@ -100,6 +104,7 @@ type jsonSample struct {
 	Rejected      int     `json:"rejected"`
 	Waiting       int     `json:"waiting"`
 	Running       int     `json:"running"`
+	QueueWait     float64 `json:"queueWaitSeconds"`
 	OverQuota     int     `json:"overQuotaPods"`
 	PendingPods   int     `json:"pendingPods"`
 	Replicas      int32   `json:"replicas"`
@@ -128,7 +133,7 @@ func WriteJSON(w io.Writer, results []Result, scenarios []Scenario) error {
 			j.About = scenarios[i].About()
 		}
 		for _, s := range r.Timeline {
-			j.Timeline = append(j.Timeline, jsonSample{AtSeconds: secs(s.At), Arrived: s.Arrived, Rejected: s.Rejected, Waiting: s.WaitingRuns, Running: s.RunningRuns,
+			j.Timeline = append(j.Timeline, jsonSample{AtSeconds: secs(s.At), Arrived: s.Arrived, Rejected: s.Rejected, Waiting: s.WaitingRuns, Running: s.RunningRuns, QueueWait: secs(s.QueueWait),
 				OverQuota: s.OverQuota, PendingPods: s.PendingPods, Replicas: s.Replicas, Nodes: s.Nodes, LaunchingNode: s.LaunchingNode, UsedMilliCPU: s.UsedCPU, TotalMilliCPU: s.TotalCPU})
 		}
 		out.Results = append(out.Results, j)

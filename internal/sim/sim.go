@@ -90,6 +90,8 @@ type Sample struct {
 	Rejected    int
 	WaitingRuns int
 	RunningRuns int
+	// QueueWait is how long the oldest waiting run has waited.
+	QueueWait time.Duration
 	// PendingPods are created and wait for a node; OverQuota pods wait for
 	// the namespace quota before they can be created at all.
 	PendingPods   int
@@ -401,6 +403,7 @@ func Run(s Scenario) Result {
 		res.NodeHours += float64(len(nodes)) * Tick.Hours()
 		if now >= nextSample || now >= nextPoint {
 			waiting, running := 0, 0
+			var oldest time.Duration
 			for _, r := range runs {
 				switch {
 				case r.done:
@@ -408,6 +411,7 @@ func Run(s Scenario) Result {
 					running++
 				default:
 					waiting++
+					oldest = max(oldest, now-r.arrived)
 				}
 			}
 			var replicas int32
@@ -421,7 +425,7 @@ func Run(s Scenario) Result {
 				}
 			}
 			sample := Sample{
-				At: now, Arrived: res.Runs, Rejected: res.Rejected, WaitingRuns: waiting, RunningRuns: running,
+				At: now, Arrived: res.Runs, Rejected: res.Rejected, WaitingRuns: waiting, RunningRuns: running, QueueWait: oldest,
 				PendingPods: len(pending) - overQuota, OverQuota: overQuota, Replicas: replicas, Nodes: ready, LaunchingNode: len(nodes) - ready,
 				UsedCPU: used, TotalCPU: int64(ready) * s.Pool.Node.CPU,
 			}

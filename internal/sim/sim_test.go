@@ -54,10 +54,20 @@ func TestBurst(t *testing.T) {
 	if last.Nodes > 1 || last.Replicas != 2 {
 		t.Errorf("after the burst: %d nodes, %d replicas; want the pool consolidated and the HPA at its minimum", last.Nodes, last.Replicas)
 	}
-	for _, s := range res.Timeline {
+	var longest time.Duration
+	for _, s := range res.Series {
 		if s.Replicas > 10 || (s.Replicas < 2 && s.At > 0) {
 			t.Fatalf("replicas %d outside [2, 10] at %v", s.Replicas, s.At)
 		}
+		// The oldest waiting run has waited at most since the start, and
+		// no longer than the longest wait of any run.
+		if s.WaitingRuns == 0 && s.QueueWait != 0 || s.QueueWait > s.At || s.QueueWait > res.WaitMax {
+			t.Fatalf("at %v: %d waiting, queue wait %v (max wait %v)", s.At, s.WaitingRuns, s.QueueWait, res.WaitMax)
+		}
+		longest = max(longest, s.QueueWait)
+	}
+	if longest < res.WaitMax-PlotPeriod(scenario().Duration) {
+		t.Errorf("the timeline's longest queue wait %v is short of the longest run's wait %v", longest, res.WaitMax)
 	}
 }
 
