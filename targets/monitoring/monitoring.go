@@ -10,6 +10,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -123,13 +124,8 @@ var TektonObservability = map[string]string{
 // monitoring needs, as a ConfigMap an operator merges into Tekton's (pipec
 // does not own Tekton's ConfigMap, so it does not overwrite it).
 func tektonObservability(plan *model.Plan, m *model.Monitoring) targets.Object {
-	keys := make([]string, 0, len(TektonObservability))
-	for k := range TektonObservability {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
 	var b strings.Builder
-	for _, k := range keys {
+	for _, k := range slices.Sorted(maps.Keys(TektonObservability)) {
 		fmt.Fprintf(&b, "%s: %q\n", k, TektonObservability[k])
 	}
 	cm := &corev1.ConfigMap{
