@@ -390,6 +390,20 @@ func (c *checker) checkQuotaFit() {
 		totals := map[string]resource.Quantity{}
 		var pods int64
 		var parts []string
+		// add counts n pods, each requesting req.
+		add := func(n int64, req map[string]string) {
+			pods += n
+			for _, k := range sortedKeys(req) {
+				q, err := resource.ParseQuantity(req[k])
+				if err != nil {
+					continue
+				}
+				q.Mul(n)
+				t := totals[k]
+				t.Add(q)
+				totals[k] = t
+			}
+		}
 		for _, a := range c.plan.Apps {
 			for _, dep := range a.Deployments {
 				if dep.Environment != env.Name {
@@ -400,17 +414,7 @@ func (c *checker) checkQuotaFit() {
 					replicas, scaled = int64(as.MaxReplicas), fmt.Sprintf(" (autoscaler %s at maxReplicas)", as.Name)
 				}
 				n := worstCasePods(dep, replicas)
-				pods += n
-				for _, k := range sortedKeys(dep.Requests) {
-					q, err := resource.ParseQuantity(dep.Requests[k])
-					if err != nil {
-						continue
-					}
-					q.Mul(n)
-					t := totals[k]
-					t.Add(q)
-					totals[k] = t
-				}
+				add(n, dep.Requests)
 				parts = append(parts, fmt.Sprintf("%s: %d pods x %s%s", a.Name, n, formatRequests(dep.Requests), scaled))
 			}
 		}
@@ -424,17 +428,7 @@ func (c *checker) checkQuotaFit() {
 				req = c.plan.Triggers.Resources.Requests
 			}
 			n := int64(a.MaxReplicas)
-			pods += n
-			for _, k := range sortedKeys(req) {
-				q, err := resource.ParseQuantity(req[k])
-				if err != nil {
-					continue
-				}
-				q.Mul(n)
-				t := totals[k]
-				t.Add(q)
-				totals[k] = t
-			}
+			add(n, req)
 			parts = append(parts, fmt.Sprintf("autoscaler %s: maxReplicas %d x %s", a.Name, n, formatRequests(req)))
 		}
 		for _, k := range sortedKeys(env.Quota.Requests) {
