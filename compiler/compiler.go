@@ -122,9 +122,9 @@ func Build(ctx context.Context, opts Options) (res *Result, err error) {
 		return &Result{Diagnostics: x.explain(err).Sort()}, nil
 	}
 
-	src := userSources(x)
+	src, waivers := userFields(x)
 	plan, diags := decodePlan(node{v: unified}, src)
-	plan.Policy.Waivers = append(plan.Policy.Waivers, attributeWaivers(x)...)
+	plan.Policy.Waivers = append(plan.Policy.Waivers, waivers...)
 	expandDeploys(plan)
 	expandAutoscalers(plan)
 	diags = append(diags, check(plan)...)
@@ -197,15 +197,19 @@ func sortObjects(objs []targets.Object) {
 	})
 }
 
-// userSources records the position of every field the user wrote, walking
-// the user's value (not the unified one, whose positions may be the
-// schema's).
-func userSources(x *explainer) model.SourceMap {
+// userFields walks the user's value (not the unified one, whose positions
+// may be the schema's) once: it records the position of every field the
+// user wrote, and the waivers their @waive attributes declare.
+func userFields(x *explainer) (model.SourceMap, []*model.Waiver) {
 	src := model.SourceMap{}
+	var waivers []*model.Waiver
 	var walk func(v cue.Value, p model.Path)
 	walk = func(v cue.Value, p model.Path) {
 		if pos := v.Pos(); pos.IsValid() && !x.l.isSchemaFile(pos.Filename()) {
 			src[p] = x.pos(pos)
+		}
+		if w := attributeWaiver(v, p); w != nil {
+			waivers = append(waivers, w)
 		}
 		switch v.IncompleteKind() {
 		case cue.StructKind:
@@ -227,7 +231,7 @@ func userSources(x *explainer) model.SourceMap {
 		}
 	}
 	walk(x.user, "")
-	return src
+	return src, waivers
 }
 
 // IsEvalError reports whether err means the configuration could not be

@@ -61,40 +61,18 @@ func validateConcrete(v cue.Value) error {
 	return joinCUE(errs)
 }
 
-// attributeWaivers collects @waive(<check>, reason="...", expires="...")
-// attributes from the user's fields; each waives the check at and below
-// its field.
-func attributeWaivers(x *explainer) []*model.Waiver {
-	var out []*model.Waiver
-	var walk func(v cue.Value, p model.Path)
-	walk = func(v cue.Value, p model.Path) {
-		if a := v.Attribute("waive"); a.Err() == nil && p != "" {
-			check, _ := a.String(0)
-			reason, _, _ := a.Lookup(1, "reason")
-			expires, _, _ := a.Lookup(1, "expires")
-			out = append(out, &model.Waiver{Check: check, Scope: p, Reason: reason, Expires: expires, Path: p, OnField: true})
-		}
-		switch v.IncompleteKind() {
-		case cue.StructKind:
-			it, err := v.Fields()
-			if err != nil {
-				return
-			}
-			for it.Next() {
-				walk(it.Value(), p.Field(it.Selector().Unquoted()))
-			}
-		case cue.ListKind:
-			it, err := v.List()
-			if err != nil {
-				return
-			}
-			for i := 0; it.Next(); i++ {
-				walk(it.Value(), p.Index(i))
-			}
-		}
+// attributeWaiver is the waiver an @waive(<check>, reason="...",
+// expires="...") attribute on the user's field at p declares, or nil; it
+// waives the check at and below the field.
+func attributeWaiver(v cue.Value, p model.Path) *model.Waiver {
+	a := v.Attribute("waive")
+	if a.Err() != nil || p == "" {
+		return nil
 	}
-	walk(x.user, "")
-	return out
+	check, _ := a.String(0)
+	reason, _, _ := a.Lookup(1, "reason")
+	expires, _, _ := a.Lookup(1, "expires")
+	return &model.Waiver{Check: check, Scope: p, Reason: reason, Expires: expires, Path: p, OnField: true}
 }
 
 // evaluatePolicies runs the packs the environments use over the compiled
