@@ -6,6 +6,8 @@ package targets
 import (
 	"context"
 
+	"knative.dev/pkg/apis"
+
 	"github.com/pipec/pipec/internal/diag"
 	"github.com/pipec/pipec/model"
 )
@@ -33,4 +35,15 @@ type Object struct {
 type Target interface {
 	Name() string
 	Generate(ctx context.Context, plan *model.Plan) ([]Object, diag.List)
+}
+
+// DefaultAndValidate applies an upstream object's own defaults, then runs
+// its own validation, as the project's admission webhook does. Pass a copy:
+// o is changed.
+func DefaultAndValidate(ctx context.Context, o interface {
+	apis.Defaultable
+	apis.Validatable
+}) *apis.FieldError {
+	o.SetDefaults(ctx)
+	return o.Validate(ctx)
 }

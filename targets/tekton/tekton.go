@@ -371,13 +371,9 @@ func validate(ctx context.Context, obj interface {
 	var fe *apis.FieldError
 	switch o := obj.(type) {
 	case *v1.Pipeline:
-		c := o.DeepCopy()
-		c.SetDefaults(ctx)
-		fe = c.Validate(ctx)
+		fe = targets.DefaultAndValidate(ctx, o.DeepCopy())
 	case *v1.Task:
-		c := o.DeepCopy()
-		c.SetDefaults(ctx)
-		fe = c.Validate(ctx)
+		fe = targets.DefaultAndValidate(ctx, o.DeepCopy())
 	default:
 		fe = obj.Validate(ctx)
 	}

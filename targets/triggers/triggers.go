@@ -484,21 +484,13 @@ func validate(ctx context.Context, o targets.Object, path model.Path, src model.
 	var fe *apis.FieldError
 	switch v := o.Value.(type) {
 	case *triggersv1.EventListener:
-		c := v.DeepCopy()
-		c.SetDefaults(ctx)
-		fe = c.Validate(ctx)
+		fe = targets.DefaultAndValidate(ctx, v.DeepCopy())
 	case *triggersv1.Trigger:
-		c := v.DeepCopy()
-		c.SetDefaults(ctx)
-		fe = c.Validate(ctx)
+		fe = targets.DefaultAndValidate(ctx, v.DeepCopy())
 	case *triggersv1.TriggerBinding:
-		c := v.DeepCopy()
-		c.SetDefaults(ctx)
-		fe = c.Validate(ctx)
+		fe = targets.DefaultAndValidate(ctx, v.DeepCopy())
 	case *triggersv1.TriggerTemplate:
-		c := v.DeepCopy()
-		c.SetDefaults(ctx)
-		fe = c.Validate(ctx)
+		fe = targets.DefaultAndValidate(ctx, v.DeepCopy())
 		for _, rt := range v.Spec.ResourceTemplates {
 			var pr pipelinev1.PipelineRun
 			if err := json.Unmarshal(rt.Raw, &pr); err == nil {
