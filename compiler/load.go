@@ -44,15 +44,13 @@ func loadConfig(dir string, overlay map[string][]byte) (*loaded, error) {
 	if err != nil {
 		return nil, err
 	}
-	if st, err := os.Stat(abs); err != nil || !st.IsDir() {
-		if _, ok := overlay[filepath.Join(abs, "pipec.cue")]; !ok {
-			return nil, fmt.Errorf("%s is not a directory; pass the directory that holds the configuration's .cue files", dir)
-		}
+	if st, err := os.Stat(abs); (err != nil || !st.IsDir()) && !hasCUEFiles(abs, overlay) {
+		return nil, fmt.Errorf("%s is not a directory; pass the directory that holds the configuration's .cue files", dir)
 	}
 	if !hasCUEFiles(abs, overlay) {
 		return nil, fmt.Errorf("no CUE files in %s; pass the directory that holds the configuration's .cue files", dir)
 	}
-	root, hasModule := findModuleRoot(abs)
+	root, hasModule := findModuleRoot(abs, overlay)
 	ov := make(map[string]load.Source, len(overlay)+8)
 	for name, data := range overlay {
 		ov[name] = load.FromBytes(data)
@@ -141,10 +139,14 @@ func hasCUEFiles(dir string, overlay map[string][]byte) bool {
 }
 
 // findModuleRoot returns the nearest directory at or above dir that holds
-// cue.mod/module.cue.
-func findModuleRoot(dir string) (string, bool) {
+// cue.mod/module.cue, on disk or in the overlay.
+func findModuleRoot(dir string, overlay map[string][]byte) (string, bool) {
 	for d := dir; ; {
-		if _, err := os.Stat(filepath.Join(d, "cue.mod", "module.cue")); err == nil {
+		mod := filepath.Join(d, "cue.mod", "module.cue")
+		if _, ok := overlay[mod]; ok {
+			return d, true
+		}
+		if _, err := os.Stat(mod); err == nil {
 			return d, true
 		} else if !errors.Is(err, fs.ErrNotExist) {
 			return "", false

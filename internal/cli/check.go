@@ -3,7 +3,6 @@ package cli
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -53,15 +52,8 @@ func (o *checkOptions) parse(dataOnStdout bool) ([]output, diag.Severity, error)
 	if len(outs) == 0 {
 		outs = []output{{format: report.Text}}
 	}
-	var threshold diag.Severity
-	switch o.failOn {
-	case "deny":
-		threshold = diag.Error
-	case "warn":
-		threshold = diag.Warning
-	case "never":
-		threshold = diag.Error + 1
-	default:
+	threshold, err := report.ParseFailOn(o.failOn)
+	if err != nil {
 		return nil, 0, usageError("unknown --fail-on %q; expected deny, warn or never", o.failOn)
 	}
 	if o.date != "" {
@@ -78,27 +70,11 @@ func (o *checkOptions) parse(dataOnStdout bool) ([]output, diag.Severity, error)
 // or above the threshold, else 0. The output formats never change it.
 func check(ctx context.Context, dir string, opts checkOptions, outs []output, threshold diag.Severity, stdout, stderr io.Writer) (*compiler.Result, int, error) {
 	res, err := compiler.Build(ctx, compiler.Options{Dir: dir, Policies: true, Today: opts.date})
-	rep := &report.Report{Tool: "pipec", Version: versionString(), Target: dir}
-	code := ExitOK
-	var ee *compiler.EvalError
-	switch {
-	case errors.As(err, &ee):
-		rep.Findings = ee.Diagnostics
-		code = ExitEval
-	case err != nil:
+	rep, code, err := report.FromBuild(res, err, threshold)
+	if err != nil {
 		return nil, ExitEval, &exitError{code: ExitEval, msg: err.Error()}
-	default:
-		rep.Findings = res.Diagnostics
-		if res.Policy != nil {
-			rep.Checks, rep.Waivers, rep.Suppressed = res.Policy.Checks, res.Policy.Waivers, res.Policy.Suppressed
-		}
-		for _, f := range res.Diagnostics {
-			isConfig := f.ID == ""
-			if isConfig && f.Severity == diag.Error || !isConfig && f.Severity >= threshold {
-				code = ExitFindings
-			}
-		}
 	}
+	rep.Tool, rep.Version, rep.Target = "pipec", versionString(), dir
 	for _, o := range outs {
 		if err := writeOutput(rep, o, stdout, stderr); err != nil {
 			return nil, ExitEval, &exitError{code: ExitEval, msg: err.Error()}

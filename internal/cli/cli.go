@@ -13,17 +13,14 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/pipec/pipec/internal/diag"
+	"github.com/pipec/pipec/internal/report"
 )
 
-// Exit codes.
+// Exit codes (see report.FromBuild); ExitEval also stands for bad flags.
 const (
-	// ExitOK: the configuration is valid (warnings allowed).
-	ExitOK = 0
-	// ExitFindings: the configuration has error findings.
-	ExitFindings = 1
-	// ExitEval: pipec could not evaluate the configuration (CUE syntax or
-	// load error, missing directory, bad flags).
-	ExitEval = 2
+	ExitOK       = report.ExitOK
+	ExitFindings = report.ExitFindings
+	ExitEval     = report.ExitEval
 )
 
 // Main runs pipec with the process's arguments and standard streams and
@@ -117,6 +114,7 @@ Exit codes: 0 valid, 1 findings, 2 could not evaluate.`,
 		newExplainCmd(stdout),
 		newTriggerCmd(stdin, stdout, stderr),
 		newSimulateCmd(stdin, stdout),
+		newServeCmd(stderr),
 		newVersionCmd(stdout),
 		newCompletionCmd(stdout),
 	)

@@ -1,0 +1,285 @@
+// Package bundle reads an uploaded configuration — a tar archive (optionally
+// gzip-compressed) or a txtar file — into memory, within limits, so that the
+// compiler can load it through its overlay without anything being written
+// to disk. Only CUE files are kept; nothing in a bundle is ever executed.
+package bundle
+
+import (
+	"archive/tar"
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"errors"
+	"fmt"
+	"io"
+	"path"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/rogpeppe/go-internal/txtar"
+)
+
+// Limits bound what a bundle may hold. Zero fields take the defaults.
+type Limits struct {
+	// MaxFiles is the most entries (of any kind) an archive may hold.
+	MaxFiles int
+	// MaxFileBytes is the largest one CUE file may be.
+	MaxFileBytes int64
+	// MaxTotalBytes bounds the uncompressed size of all entries together,
+	// CUE or not, so that a small compressed upload cannot expand without
+	// bound.
+	MaxTotalBytes int64
+}
+
+// Default limits.
+const (
+	DefaultMaxFiles      = 5000
+	DefaultMaxFileBytes  = 1 << 20
+	DefaultMaxTotalBytes = 64 << 20
+)
+
+func (l Limits) withDefaults() Limits {
+	if l.MaxFiles <= 0 {
+		l.MaxFiles = DefaultMaxFiles
+	}
+	if l.MaxFileBytes <= 0 {
+		l.MaxFileBytes = DefaultMaxFileBytes
+	}
+	if l.MaxTotalBytes <= 0 {
+		l.MaxTotalBytes = DefaultMaxTotalBytes
+	}
+	return l
+}
+
+// Format is how a bundle is encoded.
+type Format string
+
+// Formats, detected from the content.
+const (
+	Tar   Format = "tar"
+	TarGz Format = "tar.gz"
+	Txtar Format = "txtar"
+)
+
+// Bundle is the CUE files of an upload, by slash-separated path relative to
+// the bundle's root.
+type Bundle struct {
+	Format Format
+	Files  map[string][]byte
+	// Skipped counts entries that were not kept: files that are not CUE,
+	// symbolic links and other special entries.
+	Skipped int
+}
+
+// LimitError means the bundle exceeds a limit; a server answers 413.
+type LimitError struct{ Msg string }
+
+func (e *LimitError) Error() string { return e.Msg }
+
+// FormatError means the bundle is malformed or unsafe; a server answers 400.
+type FormatError struct {
+	Msg string
+	// Err is the read error behind it, if any.
+	Err error
+}
+
+func (e *FormatError) Error() string { return e.Msg }
+
+func (e *FormatError) Unwrap() error { return e.Err }
+
+// Read reads a bundle, detecting its format: gzip and tar by their magic
+// numbers, anything else as txtar.
+func Read(r io.Reader, lim Limits) (*Bundle, error) {
+	lim = lim.withDefaults()
+	br := bufio.NewReaderSize(r, 512)
+	head, _ := br.Peek(512)
+	switch {
+	case len(head) >= 2 && head[0] == 0x1f && head[1] == 0x8b:
+		zr, err := gzip.NewReader(br)
+		if err != nil {
+			return nil, &FormatError{Msg: fmt.Sprintf("reading the gzip stream: %v", err), Err: err}
+		}
+		defer zr.Close()
+		b, err := readTar(zr, lim)
+		if b != nil {
+			b.Format = TarGz
+		}
+		return b, err
+	case isTar(head):
+		return readTar(br, lim)
+	}
+	return readTxtar(br, lim)
+}
+
+// isTar reports whether a header block looks like a tar header (ustar or
+// GNU magic at offset 257).
+func isTar(head []byte) bool {
+	return len(head) >= 262 && bytes.Equal(head[257:262], []byte("ustar"))
+}
+
+func readTar(r io.Reader, lim Limits) (*Bundle, error) {
+	b := &Bundle{Format: Tar, Files: map[string][]byte{}}
+	tr := tar.NewReader(r)
+	var total int64
+	for n := 0; ; n++ {
+		h, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, &FormatError{Msg: fmt.Sprintf("reading the tar archive: %v", err), Err: err}
+		}
+		if n >= lim.MaxFiles {
+			return nil, &LimitError{Msg: fmt.Sprintf("the archive has more than %d entries", lim.MaxFiles)}
+		}
+		name, err := cleanName(h.Name)
+		if err != nil {
+			return nil, err
+		}
+		if h.Typeflag != tar.TypeReg || !isCUE(name) {
+			if h.Typeflag == tar.TypeReg {
+				// Read and discard, so that the total limit counts it.
+				m, err := io.Copy(io.Discard, io.LimitReader(tr, lim.MaxTotalBytes-total+1))
+				total += m
+				if err != nil {
+					return nil, &FormatError{Msg: fmt.Sprintf("reading %s: %v", name, err), Err: err}
+				}
+				if total > lim.MaxTotalBytes {
+					return nil, totalError(lim)
+				}
+			}
+			if h.Typeflag != tar.TypeDir {
+				b.Skipped++
+			}
+			continue
+		}
+		if h.Size > lim.MaxFileBytes {
+			return nil, fileError(name, h.Size, lim)
+		}
+		data, err := io.ReadAll(io.LimitReader(tr, lim.MaxFileBytes+1))
+		if err != nil {
+			return nil, &FormatError{Msg: fmt.Sprintf("reading %s: %v", name, err), Err: err}
+		}
+		if int64(len(data)) > lim.MaxFileBytes {
+			return nil, fileError(name, int64(len(data)), lim)
+		}
+		total += int64(len(data))
+		if total > lim.MaxTotalBytes {
+			return nil, totalError(lim)
+		}
+		if err := b.add(name, data); err != nil {
+			return nil, err
+		}
+	}
+	return b.done()
+}
+
+func readTxtar(r io.Reader, lim Limits) (*Bundle, error) {
+	data, err := io.ReadAll(io.LimitReader(r, lim.MaxTotalBytes+1))
+	if err != nil {
+		return nil, &FormatError{Msg: fmt.Sprintf("reading the bundle: %v", err), Err: err}
+	}
+	if int64(len(data)) > lim.MaxTotalBytes {
+		return nil, totalError(lim)
+	}
+	ar := txtar.Parse(data)
+	if len(ar.Files) == 0 {
+		return nil, &FormatError{Msg: "the bundle is neither a tar archive (optionally gzip-compressed) nor a txtar file with at least one \"-- name.cue --\" section"}
+	}
+	if len(ar.Files) > lim.MaxFiles {
+		return nil, &LimitError{Msg: fmt.Sprintf("the txtar file has more than %d files", lim.MaxFiles)}
+	}
+	b := &Bundle{Format: Txtar, Files: map[string][]byte{}}
+	for _, f := range ar.Files {
+		name, err := cleanName(f.Name)
+		if err != nil {
+			return nil, err
+		}
+		if !isCUE(name) {
+			b.Skipped++
+			continue
+		}
+		if int64(len(f.Data)) > lim.MaxFileBytes {
+			return nil, fileError(name, int64(len(f.Data)), lim)
+		}
+		if err := b.add(name, f.Data); err != nil {
+			return nil, err
+		}
+	}
+	return b.done()
+}
+
+func (b *Bundle) add(name string, data []byte) error {
+	if _, dup := b.Files[name]; dup {
+		return &FormatError{Msg: fmt.Sprintf("%s appears twice in the bundle", name)}
+	}
+	b.Files[name] = data
+	return nil
+}
+
+func (b *Bundle) done() (*Bundle, error) {
+	if len(b.Files) == 0 {
+		return nil, &FormatError{Msg: fmt.Sprintf("the %s bundle holds no .cue files", b.Format)}
+	}
+	return b, nil
+}
+
+// cleanName turns an entry name into a clean relative slash path, refusing
+// absolute paths and paths that leave the bundle.
+func cleanName(name string) (string, error) {
+	n := strings.TrimPrefix(strings.ReplaceAll(name, "\\", "/"), "./")
+	if n == "" || strings.HasPrefix(n, "/") || !filepath.IsLocal(filepath.FromSlash(n)) {
+		return "", &FormatError{Msg: fmt.Sprintf("entry %q is not a relative path inside the bundle", name)}
+	}
+	return path.Clean(n), nil
+}
+
+func isCUE(name string) bool { return path.Ext(name) == ".cue" }
+
+func fileError(name string, size int64, lim Limits) error {
+	return &LimitError{Msg: fmt.Sprintf("%s is %d bytes; one file may be at most %d", name, size, lim.MaxFileBytes)}
+}
+
+func totalError(lim Limits) error {
+	return &LimitError{Msg: fmt.Sprintf("the bundle expands to more than %d bytes", lim.MaxTotalBytes)}
+}
+
+// Root returns the directory every file of the bundle is under when the
+// archive has one top-level directory (as GitHub and GitLab archives
+// do), else "".
+func (b *Bundle) Root() string {
+	var root string
+	for name := range b.Files {
+		top, _, ok := strings.Cut(name, "/")
+		if !ok || root != "" && top != root {
+			return ""
+		}
+		root = top
+	}
+	return root
+}
+
+// Dirs lists the directories that hold CUE files, sorted.
+func (b *Bundle) Dirs() []string {
+	seen := map[string]bool{}
+	for name := range b.Files {
+		seen[path.Dir(name)] = true
+	}
+	dirs := make([]string, 0, len(seen))
+	for d := range seen {
+		dirs = append(dirs, d)
+	}
+	slices.Sort(dirs)
+	return dirs
+}
+
+// Overlay maps every file to its absolute name under root, for
+// compiler.Options.Overlay.
+func (b *Bundle) Overlay(root string) map[string][]byte {
+	ov := make(map[string][]byte, len(b.Files))
+	for name, data := range b.Files {
+		ov[filepath.Join(root, filepath.FromSlash(name))] = data
+	}
+	return ov
+}

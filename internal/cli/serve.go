@@ -1,0 +1,118 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/pipec/pipec/internal/bundle"
+	"github.com/pipec/pipec/internal/server"
+)
+
+type serveOptions struct {
+	cfg       server.Config
+	logFormat string
+	hooks     webhookOptions
+}
+
+func newServeCmd(stderr io.Writer) *cobra.Command {
+	var opts serveOptions
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run pipec as an HTTP service for pull-request bots and GitOps tooling",
+		Long: `serve runs pipec as an HTTP service.
+
+  POST /v1/build   compile a bundle; 200 with the manifests (?format=yaml|json),
+                   or 422 with the findings report when the configuration fails
+  POST /v1/vet     check a bundle; the findings report (?report=json|sarif|text|
+                   github|junit), 200 when it passes, 422 when it does not
+  GET  /healthz    liveness;  GET /readyz  readiness (503 while shutting down)
+  GET  /metrics    Prometheus metrics
+
+A bundle is the request body: a tar archive, optionally gzip-compressed, or a
+txtar file. Only its .cue files are read, in memory; nothing is written to
+disk or executed. Query parameters: dir (the configuration directory inside
+the bundle, default "."), fail-on (deny, warn or never) and date, as in vet.
+Every answer carries Pipec-Exit-Code (the CLI's exit code) and
+Pipec-Findings headers.
+
+With --github-webhook-secret-file or --gitlab-webhook-secret-file, it also
+takes push and pull/merge request webhooks, vets the commit and reports a
+commit status (see docs/service.md).
+
+On SIGTERM or SIGINT it stops accepting connections, answers 503 on /readyz
+and waits for the requests in flight.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runServe(cmd.Context(), opts, stderr)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&opts.cfg.Addr, "addr", ":8080", "listen `ADDRESS`")
+	f.Int64Var(&opts.cfg.MaxBundleBytes, "max-bundle-bytes", 8<<20, "largest request body, in bytes")
+	f.Int64Var(&opts.cfg.Limits.MaxTotalBytes, "max-expanded-bytes", bundle.DefaultMaxTotalBytes, "largest uncompressed bundle, in bytes")
+	f.Int64Var(&opts.cfg.Limits.MaxFileBytes, "max-file-bytes", bundle.DefaultMaxFileBytes, "largest CUE file in a bundle, in bytes")
+	f.IntVar(&opts.cfg.Limits.MaxFiles, "max-files", bundle.DefaultMaxFiles, "most entries in a bundle")
+	f.IntVar(&opts.cfg.MaxConcurrent, "max-concurrent", 0, "builds at once (default GOMAXPROCS)")
+	f.IntVar(&opts.cfg.MaxQueue, "max-queue", 0, "requests that may wait for a build slot before 503 (default 4 x --max-concurrent)")
+	f.DurationVar(&opts.cfg.BuildTimeout, "build-timeout", 30*time.Second, "time a request may wait for a slot and build")
+	f.DurationVar(&opts.cfg.ShutdownTimeout, "shutdown-timeout", 25*time.Second, "time to drain requests on shutdown")
+	f.StringVar(&opts.logFormat, "log-format", "json", "log format on stderr: json or text")
+	opts.hooks.register(f)
+	return cmd
+}
+
+func runServe(ctx context.Context, opts serveOptions, stderr io.Writer) error {
+	var h slog.Handler
+	switch opts.logFormat {
+	case "json":
+		h = slog.NewJSONHandler(stderr, nil)
+	case "text":
+		h = slog.NewTextHandler(stderr, nil)
+	default:
+		return usageError("unknown --log-format %q; expected json or text", opts.logFormat)
+	}
+	log := slog.New(h)
+	// pipec's one-shot commands postpone garbage collection (tuneGC); a
+	// service must collect. GOGC and GOMEMLIMIT, when set, win.
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(100)
+	}
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(math.MaxInt64)
+	}
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	opts.cfg.Version = versionString()
+	opts.cfg.Log = log
+	s := server.New(opts.cfg)
+	hooks, err := opts.hooks.mount(s, opts.cfg, log)
+	if err != nil {
+		return &exitError{code: ExitEval, msg: err.Error()}
+	}
+	if err := s.ListenAndServe(ctx); err != nil {
+		return &exitError{code: ExitEval, msg: fmt.Sprintf("serve: %v", err)}
+	}
+	if hooks != nil {
+		// Let webhook checks in progress post their statuses.
+		wctx, cancel := context.WithTimeout(context.Background(), opts.cfg.ShutdownTimeout)
+		defer cancel()
+		if err := hooks.Wait(wctx); err != nil {
+			log.Warn("webhook checks still running at exit", "error", err.Error())
+		}
+	}
+	log.Info("stopped")
+	return nil
+}

@@ -1,0 +1,481 @@
+// Package server is pipec as an HTTP service, for pull-request bots and
+// GitOps tooling: it compiles or vets an uploaded bundle of CUE files in
+// memory and answers with the manifests or the findings in the same formats
+// as the CLI. It bounds request sizes, concurrency and time, exposes health
+// and Prometheus metrics, and shuts down gracefully. Nothing from a bundle
+// is written to disk or executed.
+package server
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"path"
+	"runtime"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/pipec/pipec/compiler"
+	"github.com/pipec/pipec/internal/bundle"
+	"github.com/pipec/pipec/internal/diag"
+	"github.com/pipec/pipec/internal/render"
+	"github.com/pipec/pipec/internal/report"
+)
+
+// Config configures a Server. Zero fields take the defaults.
+type Config struct {
+	// Addr is the listen address, default ":8080".
+	Addr string
+	// MaxBundleBytes bounds a request body (the compressed upload),
+	// default 8 MiB.
+	MaxBundleBytes int64
+	// Limits bound the uncompressed bundle.
+	Limits bundle.Limits
+	// MaxConcurrent builds run at once, default GOMAXPROCS.
+	MaxConcurrent int
+	// MaxQueue requests may wait for a build slot; more are refused with
+	// 503 at once. Default 4 x MaxConcurrent.
+	MaxQueue int
+	// BuildTimeout bounds the wait for a slot plus the build, default 30s.
+	BuildTimeout time.Duration
+	// ShutdownTimeout bounds the drain on shutdown, default 25s.
+	ShutdownTimeout time.Duration
+	// Version is reported in findings reports.
+	Version string
+	// Log receives structured logs; default discards.
+	Log *slog.Logger
+	// Build compiles; default compiler.Build. Tests replace it.
+	Build func(context.Context, compiler.Options) (*compiler.Result, error)
+}
+
+func (c Config) withDefaults() Config {
+	c.Addr = cmp.Or(c.Addr, ":8080")
+	c.MaxBundleBytes = cmp.Or(c.MaxBundleBytes, 8<<20)
+	c.MaxConcurrent = cmp.Or(c.MaxConcurrent, runtime.GOMAXPROCS(0))
+	c.MaxQueue = cmp.Or(c.MaxQueue, 4*c.MaxConcurrent)
+	c.BuildTimeout = cmp.Or(c.BuildTimeout, 30*time.Second)
+	c.ShutdownTimeout = cmp.Or(c.ShutdownTimeout, 25*time.Second)
+	c.Version = cmp.Or(c.Version, "(devel)")
+	if c.Log == nil {
+		c.Log = slog.New(slog.DiscardHandler)
+	}
+	if c.Build == nil {
+		c.Build = compiler.Build
+	}
+	return c
+}
+
+// Server is pipec's HTTP service.
+type Server struct {
+	cfg      Config
+	slots    chan struct{}
+	waiting  atomic.Int64
+	draining atomic.Bool
+	metrics  *metrics
+	mux      *http.ServeMux
+	handler  http.Handler
+}
+
+// New returns a Server.
+func New(cfg Config) *Server {
+	cfg = cfg.withDefaults()
+	s := &Server{cfg: cfg, slots: make(chan struct{}, cfg.MaxConcurrent)}
+	s.metrics = newMetrics()
+	mux := http.NewServeMux()
+	mux.Handle("POST /v1/build", s.metrics.instrument("build", http.HandlerFunc(s.serveBuild)))
+	mux.Handle("POST /v1/vet", s.metrics.instrument("vet", http.HandlerFunc(s.serveVet)))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok\n") })
+	mux.HandleFunc("GET /readyz", s.serveReady)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{Registry: s.metrics.reg}))
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/v1/build" || r.URL.Path == "/v1/vet" {
+			w.Header().Set("Allow", http.MethodPost)
+			writeError(w, http.StatusMethodNotAllowed, fmt.Sprintf("%s takes POST with a bundle as the body", r.URL.Path))
+			return
+		}
+		writeError(w, http.StatusNotFound, fmt.Sprintf("no endpoint %s %s; the API is POST /v1/build and POST /v1/vet", r.Method, r.URL.Path))
+	})
+	s.mux = mux
+	s.handler = s.logRequests(mux)
+	return s
+}
+
+// HandleWebhooks mounts a webhook handler under /v1/webhooks/. Call it
+// before serving.
+func (s *Server) HandleWebhooks(h http.Handler) {
+	s.mux.Handle("/v1/webhooks/", s.metrics.instrument("webhook", h))
+}
+
+// Handler returns the server's HTTP handler.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Serve serves on l until ctx is cancelled, then stops taking new
+// connections, reports not ready, and waits up to ShutdownTimeout for the
+// requests in flight.
+func (s *Server) Serve(ctx context.Context, l net.Listener) error {
+	hs := &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       s.cfg.BuildTimeout,
+		WriteTimeout:      s.cfg.BuildTimeout + 15*time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(s.cfg.Log.Handler(), slog.LevelWarn),
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(l) }()
+	s.cfg.Log.Info("serving", "addr", l.Addr().String(), "maxConcurrent", s.cfg.MaxConcurrent, "buildTimeout", s.cfg.BuildTimeout.String())
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	s.draining.Store(true)
+	s.cfg.Log.Info("shutting down", "timeout", s.cfg.ShutdownTimeout.String())
+	sctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
+	defer cancel()
+	if err := hs.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutting down: %w", err)
+	}
+	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// ListenAndServe listens on Config.Addr and serves until ctx is cancelled.
+func (s *Server) ListenAndServe(ctx context.Context) error {
+	l, err := net.Listen("tcp", s.cfg.Addr)
+	if err != nil {
+		return err
+	}
+	return s.Serve(ctx, l)
+}
+
+func (s *Server) serveReady(w http.ResponseWriter, _ *http.Request) {
+	if s.draining.Load() {
+		writeError(w, http.StatusServiceUnavailable, "shutting down")
+		return
+	}
+	io.WriteString(w, "ok\n")
+}
+
+// request is a parsed build or vet request.
+type request struct {
+	manifests render.Format
+	report    report.Format
+	opts      compiler.Options
+	threshold diag.Severity
+	target    string
+}
+
+// The root under which a bundle's files appear to the compiler. It is
+// never read from disk: the compiler reads the overlay.
+const bundleRoot = "/pipec-bundle"
+
+func (s *Server) parse(w http.ResponseWriter, r *http.Request, defaultReport report.Format) (*request, bool) {
+	q := r.URL.Query()
+	req := &request{}
+	var err error
+	if req.manifests, err = render.ParseFormat(cmp.Or(q.Get("format"), "yaml")); err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return nil, false
+	}
+	if req.report, err = report.ParseFormat(cmp.Or(q.Get("report"), string(defaultReport))); err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return nil, false
+	}
+	sev, err := report.ParseFailOn(q.Get("fail-on"))
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return nil, false
+	}
+	req.threshold = sev
+	if d := q.Get("date"); d != "" {
+		if _, err := time.Parse(time.DateOnly, d); err != nil {
+			writeError(w, http.StatusBadRequest, fmt.Sprintf("invalid date %q; expected YYYY-MM-DD", d))
+			return nil, false
+		}
+		req.opts.Today = d
+	}
+	dir := cmp.Or(q.Get("dir"), ".")
+	if path.IsAbs(dir) || !isLocal(dir) {
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("dir %q must be a relative path inside the bundle", dir))
+		return nil, false
+	}
+	req.target = path.Clean(dir)
+
+	body := http.MaxBytesReader(w, r.Body, s.cfg.MaxBundleBytes)
+	b, err := bundle.Read(body, s.cfg.Limits)
+	if err != nil {
+		var mbe *http.MaxBytesError
+		var le *bundle.LimitError
+		switch {
+		case errors.As(err, &mbe):
+			writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("the bundle is larger than %d bytes (the server's --max-bundle-bytes)", s.cfg.MaxBundleBytes))
+		case errors.As(err, &le):
+			writeError(w, http.StatusRequestEntityTooLarge, err.Error())
+		default:
+			writeError(w, http.StatusBadRequest, err.Error())
+		}
+		return nil, false
+	}
+	s.metrics.bundleBytes.Observe(float64(bundleSize(b)))
+	req.opts = bundleOptions(b, req.target, req.opts.Today)
+	return req, true
+}
+
+func isLocal(p string) bool {
+	c := path.Clean(p)
+	return c != ".." && !bytes.HasPrefix([]byte(c), []byte("../"))
+}
+
+func bundleSize(b *bundle.Bundle) int {
+	n := 0
+	for _, d := range b.Files {
+		n += len(d)
+	}
+	return n
+}
+
+// outcome is a finished build.
+type outcome struct {
+	res  *compiler.Result
+	rep  *report.Report
+	code int
+}
+
+// errBusy means no build slot could be had.
+type errBusy struct {
+	msg   string
+	retry string
+}
+
+func (e *errBusy) Error() string { return e.msg }
+
+// acquire takes a build slot, waiting until ctx is done, unless too many
+// requests wait already. The caller releases it with <-s.slots.
+func (s *Server) acquire(ctx context.Context) error {
+	if s.waiting.Add(1) > int64(s.cfg.MaxQueue) {
+		s.waiting.Add(-1)
+		s.metrics.rejected.WithLabelValues("queue_full").Inc()
+		return &errBusy{msg: fmt.Sprintf("too many requests waiting (%d building, %d queued); retry later", s.cfg.MaxConcurrent, s.cfg.MaxQueue), retry: "1"}
+	}
+	defer s.waiting.Add(-1)
+	select {
+	case s.slots <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		s.metrics.rejected.WithLabelValues("timeout").Inc()
+		return &errBusy{msg: fmt.Sprintf("no build slot within %s; the server is busy, retry later", s.cfg.BuildTimeout), retry: "5"}
+	}
+}
+
+// run builds with a slot already taken and releases it when the build
+// ends.
+func (s *Server) run(ctx context.Context, opts compiler.Options, threshold diag.Severity, target string) *outcome {
+	s.metrics.inFlight.Inc()
+	defer func() { <-s.slots; s.metrics.inFlight.Dec() }()
+	start := time.Now()
+	res, err := s.cfg.Build(ctx, opts)
+	rep, code, err := report.FromBuild(res, err, threshold)
+	if err != nil {
+		rep, code = internalReport(err), report.ExitEval
+	}
+	rep.Tool, rep.Version, rep.Target = "pipec", s.cfg.Version, target
+	s.metrics.observeBuild(time.Since(start), code, rep)
+	return &outcome{res: res, rep: rep, code: code}
+}
+
+// Vet checks the configuration in dir of a bundle under the server's
+// concurrency bound, waiting for a slot as long as ctx allows. Webhook
+// handlers use it.
+func (s *Server) Vet(ctx context.Context, b *bundle.Bundle, dir string) (*report.Report, int, error) {
+	if err := s.acquire(ctx); err != nil {
+		return nil, 0, err
+	}
+	o := s.run(ctx, bundleOptions(b, dir, ""), diag.Error, dir)
+	return o.rep, o.code, nil
+}
+
+func bundleOptions(b *bundle.Bundle, dir, today string) compiler.Options {
+	return compiler.Options{
+		Overlay:  b.Overlay(bundleRoot),
+		Dir:      path.Join(bundleRoot, dir),
+		BaseDir:  bundleRoot,
+		Policies: true,
+		Today:    today,
+	}
+}
+
+// build runs one build under the concurrency bound and the time limit. It
+// answers the client itself (503) when it cannot.
+func (s *Server) build(w http.ResponseWriter, r *http.Request, req *request) (*outcome, bool) {
+	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.BuildTimeout)
+	defer cancel()
+	if err := s.acquire(ctx); err != nil {
+		w.Header().Set("Retry-After", err.(*errBusy).retry)
+		writeError(w, http.StatusServiceUnavailable, err.Error())
+		return nil, false
+	}
+	done := make(chan *outcome, 1)
+	// The slot is held until the build really ends, even if the client
+	// has gone or the time is up: concurrency stays bounded.
+	go func() { done <- s.run(ctx, req.opts, req.threshold, req.target) }()
+	select {
+	case o := <-done:
+		return o, true
+	case <-ctx.Done():
+		s.metrics.rejected.WithLabelValues("timeout").Inc()
+		w.Header().Set("Retry-After", "5")
+		writeError(w, http.StatusServiceUnavailable, fmt.Sprintf("the build did not finish within %s", s.cfg.BuildTimeout))
+		return nil, false
+	}
+}
+
+// serveBuild answers POST /v1/build: 200 with the manifests when the
+// configuration passes, else 422 with the findings report.
+func (s *Server) serveBuild(w http.ResponseWriter, r *http.Request) {
+	req, ok := s.parse(w, r, report.JSON)
+	if !ok {
+		return
+	}
+	o, ok := s.build(w, r, req)
+	if !ok {
+		return
+	}
+	if o.code != report.ExitOK {
+		s.writeReport(w, o, req.report)
+		return
+	}
+	var buf bytes.Buffer
+	if err := render.Stream(&buf, o.res.Objects, req.manifests); err != nil {
+		writeError(w, http.StatusInternalServerError, fmt.Sprintf("rendering the manifests: %v", err))
+		return
+	}
+	setVerdict(w.Header(), o)
+	w.Header().Set("Content-Type", mediaType(req.manifests))
+	w.WriteHeader(http.StatusOK)
+	w.Write(buf.Bytes())
+}
+
+// serveVet answers POST /v1/vet with the findings report: 200 when the
+// configuration passes, 422 when it does not.
+func (s *Server) serveVet(w http.ResponseWriter, r *http.Request) {
+	req, ok := s.parse(w, r, report.JSON)
+	if !ok {
+		return
+	}
+	o, ok := s.build(w, r, req)
+	if !ok {
+		return
+	}
+	s.writeReport(w, o, req.report)
+}
+
+func (s *Server) writeReport(w http.ResponseWriter, o *outcome, f report.Format) {
+	var buf bytes.Buffer
+	if err := o.rep.Write(&buf, f); err != nil {
+		writeError(w, http.StatusInternalServerError, fmt.Sprintf("writing the report: %v", err))
+		return
+	}
+	setVerdict(w.Header(), o)
+	w.Header().Set("Content-Type", reportMediaType(f))
+	status := http.StatusOK
+	if o.code != report.ExitOK {
+		status = http.StatusUnprocessableEntity
+	}
+	w.WriteHeader(status)
+	w.Write(buf.Bytes())
+}
+
+// setVerdict sets the headers that carry the CLI's exit code and the
+// finding counts, so a client can decide without parsing the body.
+func setVerdict(h http.Header, o *outcome) {
+	c := o.rep.Counts()
+	h.Set("Pipec-Exit-Code", strconv.Itoa(o.code))
+	h.Set("Pipec-Findings", fmt.Sprintf("deny=%d, warn=%d, info=%d", c.Deny, c.Warn, c.Info))
+}
+
+func mediaType(f render.Format) string {
+	if f == render.JSON {
+		return "application/json"
+	}
+	return "application/yaml"
+}
+
+func reportMediaType(f report.Format) string {
+	switch f {
+	case report.JSON, report.SARIF:
+		return "application/json"
+	case report.JUnit:
+		return "application/xml"
+	}
+	return "text/plain; charset=utf-8"
+}
+
+// apiError is the body of every error answer.
+type apiError struct {
+	Status int    `json:"status"`
+	Error  string `json:"error"`
+}
+
+func writeError(w http.ResponseWriter, status int, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(apiError{Status: status, Error: msg})
+}
+
+// statusRecorder remembers the status a handler wrote, for the access log.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+	bytes  int
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	r.status = code
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *statusRecorder) Write(b []byte) (int, error) {
+	if r.status == 0 {
+		r.status = http.StatusOK
+	}
+	n, err := r.ResponseWriter.Write(b)
+	r.bytes += n
+	return n, err
+}
+
+func (s *Server) logRequests(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rec := &statusRecorder{ResponseWriter: w}
+		defer func() {
+			if p := recover(); p != nil {
+				s.cfg.Log.Error("panic in handler", "path", r.URL.Path, "panic", fmt.Sprint(p))
+				if rec.status == 0 {
+					writeError(rec, http.StatusInternalServerError, "internal error; see the server log")
+				}
+			}
+			if r.URL.Path == "/healthz" || r.URL.Path == "/readyz" || r.URL.Path == "/metrics" {
+				return
+			}
+			s.cfg.Log.Info("request", "method", r.Method, "path", r.URL.Path, "status", rec.status,
+				"bytes", rec.bytes, "duration", time.Since(start).Round(time.Microsecond).String(), "remote", r.RemoteAddr)
+		}()
+		next.ServeHTTP(rec, r)
+	})
+}

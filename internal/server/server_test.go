@@ -1,0 +1,523 @@
+package server
+
+import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pipec/pipec/compiler"
+	"github.com/pipec/pipec/internal/bundle"
+	"github.com/pipec/pipec/internal/render"
+)
+
+// start serves s on a loopback port until the test ends and returns its
+// base URL.
+func start(t testing.TB, s *Server) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(ctx, l) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+	})
+	return "http://" + l.Addr().String()
+}
+
+// exampleFiles reads an example's CUE files by relative path.
+func exampleFiles(t testing.TB, name string) map[string][]byte {
+	t.Helper()
+	root := filepath.Join("..", "..", "examples", name)
+	files := map[string][]byte{}
+	err := filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() || filepath.Ext(p) != ".cue" {
+			return err
+		}
+		data, err := os.ReadFile(p)
+		rel, _ := filepath.Rel(root, p)
+		files[filepath.ToSlash(rel)] = data
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return files
+}
+
+type entry struct {
+	name     string
+	data     []byte
+	typeflag byte
+	size     int64 // header size when it differs from len(data)
+}
+
+func tarball(t testing.TB, gz bool, entries ...entry) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	var w io.Writer = &buf
+	var zw *gzip.Writer
+	if gz {
+		zw = gzip.NewWriter(&buf)
+		w = zw
+	}
+	tw := tar.NewWriter(w)
+	for _, e := range entries {
+		h := &tar.Header{Name: e.name, Mode: 0o644, Size: int64(len(e.data)), Typeflag: e.typeflag}
+		if h.Typeflag == 0 {
+			h.Typeflag = tar.TypeReg
+		}
+		if h.Typeflag == tar.TypeSymlink {
+			h.Linkname, h.Size = "/etc/passwd", 0
+		}
+		if err := tw.WriteHeader(h); err != nil {
+			t.Fatal(err)
+		}
+		if h.Size > 0 {
+			if _, err := tw.Write(e.data); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if zw != nil {
+		zw.Close()
+	}
+	return buf.Bytes()
+}
+
+func entries(files map[string][]byte, prefix string) []entry {
+	var es []entry
+	for name, data := range files {
+		es = append(es, entry{name: prefix + name, data: data})
+	}
+	return es
+}
+
+func txtarOf(files map[string][]byte) []byte {
+	var buf bytes.Buffer
+	for name, data := range files {
+		fmt.Fprintf(&buf, "-- %s --\n%s", name, data)
+		if !bytes.HasSuffix(data, []byte("\n")) {
+			buf.WriteByte('\n')
+		}
+	}
+	return buf.Bytes()
+}
+
+func post(t testing.TB, url string, body []byte) (*http.Response, []byte) {
+	t.Helper()
+	resp, err := http.Post(url, "application/octet-stream", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp, data
+}
+
+// wantStream is what `pipec build` prints for an example.
+func wantStream(t testing.TB, name string, f render.Format) []byte {
+	t.Helper()
+	res, err := compiler.Build(context.Background(), compiler.Options{Dir: filepath.Join("..", "..", "examples", name), Policies: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := render.Stream(&buf, res.Objects, f); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+func TestBuildAnswersWhatTheCLIPrints(t *testing.T) {
+	base := start(t, New(Config{}))
+	for _, ex := range []string{"go-service", "monorepo", "shop"} {
+		files := exampleFiles(t, ex)
+		for _, tc := range []struct {
+			name   string
+			body   []byte
+			query  string
+			format render.Format
+		}{
+			{"tar", tarball(t, false, entries(files, "")...), "", render.YAML},
+			{"tar.gz", tarball(t, true, entries(files, "")...), "?format=json", render.JSON},
+			{"txtar", txtarOf(files), "", render.YAML},
+			{"forge archive", tarball(t, true, entries(files, "acme-app-0123abc/")...), "?dir=acme-app-0123abc", render.YAML},
+		} {
+			t.Run(ex+"/"+tc.name, func(t *testing.T) {
+				resp, body := post(t, base+"/v1/build"+tc.query, tc.body)
+				if resp.StatusCode != http.StatusOK {
+					t.Fatalf("status %s: %s", resp.Status, body)
+				}
+				if got := resp.Header.Get("Pipec-Exit-Code"); got != "0" {
+					t.Errorf("Pipec-Exit-Code = %q, want 0", got)
+				}
+				if want := wantStream(t, ex, tc.format); !bytes.Equal(body, want) {
+					t.Errorf("the manifests differ from the CLI's (%d bytes, want %d)", len(body), len(want))
+				}
+			})
+		}
+	}
+}
+
+const latestImage = `package ci
+
+pipelines: app: tasks: a: steps: [{name: "s", image: "busybox:latest", script: "true"}]
+`
+
+func TestFindings(t *testing.T) {
+	base := start(t, New(Config{}))
+	bad := txtarOf(map[string][]byte{"pipec.cue": []byte(latestImage)})
+	t.Run("build answers 422 with the report", func(t *testing.T) {
+		resp, body := post(t, base+"/v1/build", bad)
+		if resp.StatusCode != http.StatusUnprocessableEntity || resp.Header.Get("Pipec-Exit-Code") != "1" {
+			t.Fatalf("status %s, exit code %q: %s", resp.Status, resp.Header.Get("Pipec-Exit-Code"), body)
+		}
+		var rep struct {
+			Findings []struct {
+				File, Path, Message string
+				Line, Column        int
+			}
+		}
+		if err := json.Unmarshal(body, &rep); err != nil {
+			t.Fatalf("the report is not JSON: %v\n%s", err, body)
+		}
+		if len(rep.Findings) != 1 || rep.Findings[0].File != "pipec.cue" || rep.Findings[0].Line != 3 || !strings.Contains(rep.Findings[0].Message, `mutable tag "latest"`) {
+			t.Errorf("findings = %+v, want one at pipec.cue:3 about the latest tag", rep.Findings)
+		}
+	})
+	t.Run("vet in the CLI's text format", func(t *testing.T) {
+		resp, body := post(t, base+"/v1/vet?report=text", bad)
+		want := "pipec.cue:3:47: pipelines.app.tasks.a.steps[0].image: image \"busybox:latest\" uses the mutable tag"
+		if resp.StatusCode != http.StatusUnprocessableEntity || !strings.HasPrefix(string(body), want) {
+			t.Fatalf("status %s: %s", resp.Status, body)
+		}
+		if got := resp.Header.Get("Pipec-Findings"); got != "deny=1, warn=0, info=0" {
+			t.Errorf("Pipec-Findings = %q", got)
+		}
+	})
+	t.Run("fail-on never does not pass configuration errors", func(t *testing.T) {
+		resp, body := post(t, base+"/v1/vet?fail-on=never&report=sarif", bad)
+		if resp.StatusCode != http.StatusUnprocessableEntity || !bytes.Contains(body, []byte(`"version": "2.1.0"`)) {
+			t.Fatalf("status %s: %s", resp.Status, body)
+		}
+	})
+	t.Run("syntax error is exit code 2 at its position", func(t *testing.T) {
+		resp, body := post(t, base+"/v1/vet?report=text", []byte("-- pipec.cue --\npackage ci\nfoo: \n"))
+		if resp.StatusCode != http.StatusUnprocessableEntity || resp.Header.Get("Pipec-Exit-Code") != "2" || !strings.HasPrefix(string(body), "pipec.cue:3:1: ") && !strings.HasPrefix(string(body), "pipec.cue:2:") {
+			t.Fatalf("status %s, exit %q: %s", resp.Status, resp.Header.Get("Pipec-Exit-Code"), body)
+		}
+	})
+	t.Run("a directory the bundle does not have", func(t *testing.T) {
+		resp, body := post(t, base+"/v1/vet?dir=nowhere&report=text", bad)
+		if resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(string(body), "nowhere") {
+			t.Fatalf("status %s: %s", resp.Status, body)
+		}
+	})
+}
+
+func TestRefusesBadRequests(t *testing.T) {
+	s := New(Config{MaxBundleBytes: 64 << 10, Limits: bundle.Limits{MaxFiles: 10, MaxTotalBytes: 256 << 10, MaxFileBytes: 32 << 10}})
+	base := start(t, s)
+	ok := []byte(latestImage)
+	many := make([]entry, 11)
+	for i := range many {
+		many[i] = entry{name: fmt.Sprintf("f%d.cue", i), data: ok}
+	}
+	for _, tc := range []struct {
+		name, method, path string
+		body               []byte
+		status             int
+		msg                string
+	}{
+		{"empty body", "POST", "/v1/build", nil, 400, "neither a tar archive"},
+		{"not a bundle", "POST", "/v1/build", []byte("hello"), 400, "neither a tar archive"},
+		{"truncated gzip", "POST", "/v1/build", tarball(t, true, entry{name: "pipec.cue", data: ok})[:30], 400, "reading the tar archive"},
+		{"no CUE files", "POST", "/v1/build", tarball(t, false, entry{name: "README.md", data: []byte("hi")}), 400, "holds no .cue files"},
+		{"path traversal", "POST", "/v1/build", tarball(t, false, entry{name: "../../etc/x.cue", data: ok}), 400, "not a relative path"},
+		{"absolute path", "POST", "/v1/build", tarball(t, false, entry{name: "/x.cue", data: ok}), 400, "not a relative path"},
+		{"txtar traversal", "POST", "/v1/vet", []byte("-- ../x.cue --\npackage x\n"), 400, "not a relative path"},
+		{"body too large", "POST", "/v1/build", bytes.Repeat([]byte("x"), 65<<10), 413, "larger than 65536 bytes"},
+		{"too many files", "POST", "/v1/build", tarball(t, false, many...), 413, "more than 10 entries"},
+		{"file too large", "POST", "/v1/build", tarball(t, true, entry{name: "big.cue", data: bytes.Repeat([]byte(" "), 40<<10)}), 413, "at most 32768"},
+		{"gzip bomb", "POST", "/v1/build", tarball(t, true, entry{name: "blob.bin", data: make([]byte, 1<<20)}), 413, "expands to more than"},
+		{"bad format", "POST", "/v1/build?format=xml", ok, 400, "xml"},
+		{"bad report", "POST", "/v1/vet?report=html", ok, 400, "html"},
+		{"bad fail-on", "POST", "/v1/vet?fail-on=maybe", ok, 400, "maybe"},
+		{"bad date", "POST", "/v1/vet?date=tomorrow", ok, 400, "YYYY-MM-DD"},
+		{"dir outside", "POST", "/v1/vet?dir=../x", ok, 400, "relative path inside"},
+		{"wrong method", "GET", "/v1/build", nil, 405, "takes POST"},
+		{"unknown path", "POST", "/v2/build", ok, 404, "POST /v1/build"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			req, _ := http.NewRequest(tc.method, base+tc.path, bytes.NewReader(tc.body))
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != tc.status || !strings.Contains(string(body), tc.msg) {
+				t.Fatalf("got %s: %s; want %d with %q", resp.Status, body, tc.status, tc.msg)
+			}
+			if resp.Header.Get("Content-Type") != "application/json" {
+				t.Errorf("Content-Type = %q, want a JSON error", resp.Header.Get("Content-Type"))
+			}
+		})
+	}
+}
+
+func TestSkipsWhatIsNotCUE(t *testing.T) {
+	b, err := bundle.Read(bytes.NewReader(tarball(t, false,
+		entry{name: "repo/pipec.cue", data: []byte(latestImage)},
+		entry{name: "repo/link.cue", typeflag: tar.TypeSymlink},
+		entry{name: "repo/Makefile", data: []byte("all:\n\trm -rf /\n")},
+	)), bundle.Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(b.Files) != 1 || b.Skipped != 2 || b.Root() != "repo" {
+		t.Errorf("files %v, skipped %d, root %q; want only repo/pipec.cue, 2 skipped, root repo", b.Files, b.Skipped, b.Root())
+	}
+}
+
+func TestConcurrentClients(t *testing.T) {
+	s := New(Config{MaxConcurrent: 2, MaxQueue: 16})
+	base := start(t, s)
+	body := tarball(t, true, entries(exampleFiles(t, "go-service"), "")...)
+	want := wantStream(t, "go-service", render.YAML)
+	const clients, each = 12, 3
+	var wg sync.WaitGroup
+	errs := make(chan error, clients*each)
+	for range clients {
+		wg.Go(func() {
+			for range each {
+				resp, err := http.Post(base+"/v1/build", "application/gzip", bytes.NewReader(body))
+				if err != nil {
+					errs <- err
+					continue
+				}
+				got, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != 200 || !bytes.Equal(got, want) {
+					errs <- fmt.Errorf("status %s, %d bytes", resp.Status, len(got))
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	metrics := get(t, base+"/metrics")
+	for _, want := range []string{
+		`pipec_http_requests_total{code="200",handler="build",method="post"} 36`,
+		`pipec_build_duration_seconds_count{result="pass"} 36`,
+		`pipec_builds_in_flight 0`,
+	} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+}
+
+func get(t testing.TB, url string) string {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		t.Fatalf("GET %s: %s: %s", url, resp.Status, b)
+	}
+	return string(b)
+}
+
+func TestMetricsAndHealth(t *testing.T) {
+	base := start(t, New(Config{}))
+	post(t, base+"/v1/vet", txtarOf(map[string][]byte{"pipec.cue": []byte(latestImage)}))
+	post(t, base+"/v1/vet", []byte("garbage"))
+	if got := get(t, base+"/healthz"); got != "ok\n" {
+		t.Errorf("/healthz = %q", got)
+	}
+	if got := get(t, base+"/readyz"); got != "ok\n" {
+		t.Errorf("/readyz = %q", got)
+	}
+	m := get(t, base+"/metrics")
+	for _, want := range []string{
+		`pipec_findings_total{severity="deny"} 1`,
+		`pipec_build_duration_seconds_count{result="fail"} 1`,
+		`pipec_http_requests_total{code="422",handler="vet",method="post"} 1`,
+		`pipec_http_requests_total{code="400",handler="vet",method="post"} 1`,
+		`pipec_http_request_duration_seconds_bucket{code="422",handler="vet",method="post",le="+Inf"} 1`,
+		`pipec_bundle_bytes_count 1`,
+		`go_goroutines `,
+	} {
+		if !strings.Contains(m, want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+}
+
+// blockingBuild is a Build that waits until released, to hold slots.
+type blockingBuild struct {
+	started chan struct{}
+	release chan struct{}
+}
+
+func (b *blockingBuild) build(ctx context.Context, opts compiler.Options) (*compiler.Result, error) {
+	b.started <- struct{}{}
+	<-b.release
+	return &compiler.Result{}, nil
+}
+
+func TestBusyServerAnswers503(t *testing.T) {
+	bb := &blockingBuild{started: make(chan struct{}, 8), release: make(chan struct{})}
+	s := New(Config{MaxConcurrent: 1, MaxQueue: 1, BuildTimeout: 300 * time.Millisecond, Build: bb.build})
+	base := start(t, s)
+	body := []byte(latestImage)
+	body = txtarOf(map[string][]byte{"pipec.cue": body})
+
+	type answer struct {
+		status int
+		body   string
+	}
+	first := make(chan answer, 1)
+	go func() {
+		resp, b := post(t, base+"/v1/build", body)
+		first <- answer{resp.StatusCode, string(b)}
+	}()
+	<-bb.started // the one slot is taken
+
+	// The build outlives the timeout: 503, and the slot stays taken.
+	a := <-first
+	if a.status != 503 || !strings.Contains(a.body, "did not finish within 300ms") {
+		t.Fatalf("slow build: %d %s", a.status, a.body)
+	}
+	// A request that waits for the slot times out.
+	resp, b := post(t, base+"/v1/vet", body)
+	if resp.StatusCode != 503 || resp.Header.Get("Retry-After") == "" || !strings.Contains(string(b), "no build slot within") {
+		t.Fatalf("waiting request: %s %s", resp.Status, b)
+	}
+	// Once released, the server builds again.
+	close(bb.release)
+	resp, b = post(t, base+"/v1/vet", body)
+	if resp.StatusCode != 200 {
+		t.Fatalf("after release: %s %s", resp.Status, b)
+	}
+	m := get(t, base+"/metrics")
+	if !strings.Contains(m, `pipec_builds_rejected_total{reason="timeout"} 2`) {
+		t.Errorf("metrics: want 2 timeouts:\n%s", m)
+	}
+}
+
+func TestQueueFull(t *testing.T) {
+	bb := &blockingBuild{started: make(chan struct{}, 8), release: make(chan struct{})}
+	s := New(Config{MaxConcurrent: 1, MaxQueue: 1, BuildTimeout: time.Minute, Build: bb.build})
+	base := start(t, s)
+	body := txtarOf(map[string][]byte{"pipec.cue": []byte(latestImage)})
+	var wg sync.WaitGroup
+	statuses := make(chan int, 2)
+	for range 2 { // one builds, one queues
+		wg.Go(func() {
+			resp, _ := post(t, base+"/v1/vet", body)
+			statuses <- resp.StatusCode
+		})
+	}
+	<-bb.started
+	// Wait until the second is queued.
+	for deadline := time.Now().Add(10 * time.Second); s.waiting.Load() < 1; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the second request never queued")
+		}
+	}
+	resp, b := post(t, base+"/v1/vet", body)
+	if resp.StatusCode != 503 || !strings.Contains(string(b), "too many requests waiting") {
+		t.Fatalf("third request: %s %s", resp.Status, b)
+	}
+	close(bb.release)
+	wg.Wait()
+	close(statuses)
+	for st := range statuses {
+		if st != 200 {
+			t.Errorf("a queued request got %d, want 200", st)
+		}
+	}
+}
+
+func TestGracefulShutdown(t *testing.T) {
+	bb := &blockingBuild{started: make(chan struct{}, 1), release: make(chan struct{})}
+	s := New(Config{Build: bb.build, ShutdownTimeout: 10 * time.Second})
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- s.Serve(ctx, l) }()
+	base := "http://" + l.Addr().String()
+	status := make(chan int, 1)
+	go func() {
+		resp, _ := post(t, base+"/v1/vet", txtarOf(map[string][]byte{"pipec.cue": []byte(latestImage)}))
+		status <- resp.StatusCode
+	}()
+	<-bb.started
+	cancel()
+	for deadline := time.Now().Add(10 * time.Second); !s.draining.Load(); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the server did not start draining")
+		}
+	}
+	rec := &recorder{header: http.Header{}}
+	s.serveReady(rec, nil)
+	if rec.status != 503 {
+		t.Errorf("/readyz while draining = %d, want 503", rec.status)
+	}
+	select {
+	case err := <-served:
+		t.Fatalf("Serve returned %v before the request in flight finished", err)
+	case <-time.After(50 * time.Millisecond):
+	}
+	close(bb.release)
+	if st := <-status; st != 200 {
+		t.Errorf("the request in flight got %d, want 200", st)
+	}
+	if err := <-served; err != nil {
+		t.Errorf("Serve: %v", err)
+	}
+}
+
+type recorder struct {
+	header http.Header
+	status int
+}
+
+func (r *recorder) Header() http.Header         { return r.header }
+func (r *recorder) Write(b []byte) (int, error) { return len(b), nil }
+func (r *recorder) WriteHeader(s int)           { r.status = s }

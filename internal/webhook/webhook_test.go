@@ -1,0 +1,307 @@
+package webhook
+
+import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pipec/pipec/internal/server"
+)
+
+const (
+	goodSHA = "1111111111111111111111111111111111111111"
+	badSHA  = "2222222222222222222222222222222222222222"
+	lostSHA = "3333333333333333333333333333333333333333"
+)
+
+// fakeForge serves commit archives and records commit statuses, the way
+// GitHub's and GitLab's REST APIs do.
+type fakeForge struct {
+	t        *testing.T
+	archives map[string][]byte // by sha
+	mu       sync.Mutex
+	statuses []map[string]string
+	auth     []string
+}
+
+func (f *fakeForge) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	f.auth = append(f.auth, r.Header.Get("Authorization")+r.Header.Get("Private-Token"))
+	f.mu.Unlock()
+	p := r.URL.Path
+	switch {
+	case r.Method == "GET" && strings.HasPrefix(p, "/repos/acme/app/tarball/"):
+		f.archive(w, strings.TrimPrefix(p, "/repos/acme/app/tarball/"))
+	case r.Method == "GET" && p == "/api/v4/projects/42/repository/archive.tar.gz":
+		f.archive(w, r.URL.Query().Get("sha"))
+	case r.Method == "POST" && (strings.HasPrefix(p, "/repos/acme/app/statuses/") || strings.HasPrefix(p, "/api/v4/projects/42/statuses/")):
+		var st map[string]string
+		if err := json.NewDecoder(r.Body).Decode(&st); err != nil {
+			f.t.Errorf("status body: %v", err)
+		}
+		st["sha"] = p[strings.LastIndex(p, "/")+1:]
+		f.mu.Lock()
+		f.statuses = append(f.statuses, st)
+		f.mu.Unlock()
+		w.WriteHeader(http.StatusCreated)
+	default:
+		http.NotFound(w, r)
+	}
+}
+
+func (f *fakeForge) archive(w http.ResponseWriter, sha string) {
+	data, ok := f.archives[sha]
+	if !ok {
+		http.Error(w, `{"message":"Not Found"}`, http.StatusNotFound)
+		return
+	}
+	w.Write(data)
+}
+
+func (f *fakeForge) take() []map[string]string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	s := f.statuses
+	f.statuses = nil
+	return s
+}
+
+// archive makes a forge-style tar.gz: every file under one top-level
+// directory.
+func archive(t *testing.T, top string, files map[string]string) []byte {
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	tw := tar.NewWriter(zw)
+	tw.WriteHeader(&tar.Header{Name: top + "/", Typeflag: tar.TypeDir, Mode: 0o755})
+	for name, data := range files {
+		if err := tw.WriteHeader(&tar.Header{Name: top + "/" + name, Typeflag: tar.TypeReg, Mode: 0o644, Size: int64(len(data))}); err != nil {
+			t.Fatal(err)
+		}
+		tw.Write([]byte(data))
+	}
+	tw.Close()
+	zw.Close()
+	return buf.Bytes()
+}
+
+func exampleArchive(t *testing.T, top string) []byte {
+	files := map[string]string{"README.md": "# app\n", "main.go": "package main\n"}
+	dir := filepath.Join("..", "..", "examples", "go-service")
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if filepath.Ext(e.Name()) == ".cue" {
+			data, err := os.ReadFile(filepath.Join(dir, e.Name()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			files["ci/"+e.Name()] = string(data)
+		}
+	}
+	return archive(t, top, files)
+}
+
+func setup(t *testing.T) (*Handler, *fakeForge, *httptest.Server) {
+	forge := &fakeForge{t: t, archives: map[string][]byte{
+		goodSHA: exampleArchive(t, "acme-app-1111111"),
+		badSHA: archive(t, "acme-app-2222222", map[string]string{
+			"ci/pipec.cue": "package ci\n\npipelines: app: tasks: a: steps: [{name: \"s\", image: \"busybox:latest\", script: \"true\"}]\n",
+		}),
+	}}
+	api := httptest.NewServer(forge)
+	t.Cleanup(api.Close)
+	dir := t.TempDir()
+	write := func(name, s string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(s), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	h, err := New(Config{
+		GitHub: &Forge{APIURL: api.URL, SecretFile: write("gh-secret", "s3cret\n"), TokenFile: write("gh-token", "ghtok\n")},
+		GitLab: &Forge{APIURL: api.URL + "/api/v4", SecretFile: write("gl-secret", "glsecret"), TokenFile: write("gl-token", "gltok")},
+		Dir:    "ci",
+		Vet:    server.New(server.Config{}).Vet,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hooks := httptest.NewServer(h)
+	t.Cleanup(hooks.Close)
+	return h, forge, hooks
+}
+
+func sign(secret string, body []byte) string {
+	mac := hmac.New(sha256.New, []byte(secret))
+	mac.Write(body)
+	return "sha256=" + hex.EncodeToString(mac.Sum(nil))
+}
+
+func send(t *testing.T, url string, hdr map[string]string, body string) (int, string) {
+	req, _ := http.NewRequest("POST", url, strings.NewReader(body))
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func wait(t *testing.T, h *Handler) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := h.Wait(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func github(t *testing.T, url, event, body string) (int, string) {
+	return send(t, url+"/v1/webhooks/github", map[string]string{"X-GitHub-Event": event, "X-Hub-Signature-256": sign("s3cret", []byte(body))}, body)
+}
+
+func TestGitHub(t *testing.T) {
+	h, forge, hooks := setup(t)
+
+	t.Run("rejects a bad signature", func(t *testing.T) {
+		body := `{"after":"` + goodSHA + `","repository":{"full_name":"acme/app"}}`
+		code, msg := send(t, hooks.URL+"/v1/webhooks/github", map[string]string{"X-GitHub-Event": "push", "X-Hub-Signature-256": sign("wrong", []byte(body))}, body)
+		if code != 401 || !strings.Contains(msg, "X-Hub-Signature-256") {
+			t.Fatalf("%d %s", code, msg)
+		}
+		code, _ = send(t, hooks.URL+"/v1/webhooks/github", map[string]string{"X-GitHub-Event": "push"}, body)
+		if code != 401 {
+			t.Fatalf("unsigned: %d", code)
+		}
+	})
+	t.Run("ping", func(t *testing.T) {
+		if code, msg := github(t, hooks.URL, "ping", `{"zen":"hi"}`); code != 200 || msg != "pong\n" {
+			t.Fatalf("%d %s", code, msg)
+		}
+	})
+	t.Run("push of a valid configuration", func(t *testing.T) {
+		code, msg := github(t, hooks.URL, "push", `{"after":"`+goodSHA+`","repository":{"full_name":"acme/app"}}`)
+		if code != 202 {
+			t.Fatalf("%d %s", code, msg)
+		}
+		wait(t, h)
+		got := forge.take()
+		if len(got) != 2 || got[0]["state"] != "pending" || got[1]["state"] != "success" || got[1]["context"] != "pipec" || got[1]["sha"] != goodSHA {
+			t.Fatalf("statuses = %v, want pending then success on %s", got, goodSHA)
+		}
+	})
+	t.Run("pull request with a policy violation", func(t *testing.T) {
+		code, _ := github(t, hooks.URL, "pull_request", `{"action":"synchronize","repository":{"full_name":"acme/app"},"pull_request":{"head":{"sha":"`+badSHA+`"}}}`)
+		if code != 202 {
+			t.Fatal(code)
+		}
+		wait(t, h)
+		got := forge.take()
+		if len(got) != 2 || got[1]["state"] != "failure" || !strings.HasPrefix(got[1]["description"], "1 deny, 0 warn: acme-app-2222222/ci/pipec.cue:3:47:") || len(got[1]["description"]) > 140 {
+			t.Fatalf("statuses = %v", got)
+		}
+	})
+	t.Run("a commit that cannot be downloaded", func(t *testing.T) {
+		code, _ := github(t, hooks.URL, "push", `{"after":"`+lostSHA+`","repository":{"full_name":"acme/app"}}`)
+		if code != 202 {
+			t.Fatal(code)
+		}
+		wait(t, h)
+		got := forge.take()
+		if len(got) != 2 || got[1]["state"] != "error" || !strings.Contains(got[1]["description"], "404") {
+			t.Fatalf("statuses = %v", got)
+		}
+	})
+	t.Run("ignores what needs no check", func(t *testing.T) {
+		for _, tc := range []struct{ event, body, want string }{
+			{"pull_request", `{"action":"closed","repository":{"full_name":"acme/app"},"pull_request":{"head":{"sha":"` + goodSHA + `"}}}`, "ignored: pull_request closed"},
+			{"push", `{"after":"0000000000000000000000000000000000000000","deleted":true,"repository":{"full_name":"acme/app"}}`, "ignored: branch deleted"},
+			{"issues", `{}`, `ignored: event "issues"`},
+		} {
+			if code, msg := github(t, hooks.URL, tc.event, tc.body); code != 200 || !strings.Contains(msg, tc.want) {
+				t.Errorf("%s: %d %s", tc.event, code, msg)
+			}
+		}
+		if got := forge.take(); len(got) != 0 {
+			t.Errorf("statuses = %v, want none", got)
+		}
+	})
+	t.Run("malformed payloads", func(t *testing.T) {
+		if code, _ := github(t, hooks.URL, "push", `{not json`); code != 400 {
+			t.Errorf("bad JSON: %d", code)
+		}
+		if code, _ := github(t, hooks.URL, "push", `{"after":"../../x","repository":{"full_name":"acme/app"}}`); code != 400 {
+			t.Errorf("bad sha: %d", code)
+		}
+	})
+	for _, a := range forge.auth {
+		if a != "Bearer ghtok" && a != "" {
+			t.Errorf("the fake forge saw credentials %q", a)
+		}
+	}
+}
+
+func TestGitLab(t *testing.T) {
+	h, forge, hooks := setup(t)
+	gitlab := func(token, event, body string) (int, string) {
+		return send(t, hooks.URL+"/v1/webhooks/gitlab", map[string]string{"X-Gitlab-Token": token, "X-Gitlab-Event": event}, body)
+	}
+	if code, _ := gitlab("nope", "Push Hook", `{"object_kind":"push"}`); code != 401 {
+		t.Fatalf("wrong token: %d", code)
+	}
+	code, msg := gitlab("glsecret", "Merge Request Hook", `{"object_kind":"merge_request","object_attributes":{"action":"open","source_project_id":42,"last_commit":{"id":"`+badSHA+`"}}}`)
+	if code != 202 {
+		t.Fatalf("%d %s", code, msg)
+	}
+	wait(t, h)
+	got := forge.take()
+	if len(got) != 2 || got[0]["state"] != "running" || got[1]["state"] != "failed" || got[1]["name"] != "pipec" {
+		t.Fatalf("statuses = %v", got)
+	}
+	if code, _ := gitlab("glsecret", "Push Hook", `{"object_kind":"push","project_id":42,"checkout_sha":"`+goodSHA+`"}`); code != 202 {
+		t.Fatal(code)
+	}
+	wait(t, h)
+	if got := forge.take(); len(got) != 2 || got[1]["state"] != "success" {
+		t.Fatalf("statuses = %v", got)
+	}
+	if code, msg := gitlab("glsecret", "Merge Request Hook", `{"object_kind":"merge_request","object_attributes":{"action":"update","source_project_id":42,"last_commit":{"id":"`+goodSHA+`"}}}`); code != 200 || !strings.Contains(msg, "ignored") {
+		t.Fatalf("a title edit: %d %s", code, msg)
+	}
+	for _, a := range forge.auth {
+		if a != "gltok" {
+			t.Errorf("the fake forge saw credentials %q, want the GitLab token", a)
+		}
+	}
+}
+
+func TestNewNeedsItsFiles(t *testing.T) {
+	_, err := New(Config{GitHub: &Forge{APIURL: "https://api.github.com", SecretFile: "/nonexistent/secret", TokenFile: "/nonexistent/token"}})
+	if err == nil || !strings.Contains(err.Error(), "/nonexistent/secret") {
+		t.Fatalf("err = %v", err)
+	}
+	_, err = New(Config{GitLab: &Forge{APIURL: "https://gitlab.com/api/v4", SecretFile: "x"}})
+	if err == nil || !strings.Contains(err.Error(), "token file") {
+		t.Fatalf("err = %v", err)
+	}
+}
