@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the programs pipec's integration tests run into .cache/bin:
-# kube-apiserver v1.34.3 (from the separate tools/kube module; about 4-6
+# helm (tools/helm, for the chart tests), kube-apiserver v1.34.3 (from the separate tools/kube module; about 4-6
 # minutes cold on 2 cores) and the cue command (the version pipec links, for
 # the `cue mod publish` policy-pack test). Each is rebuilt only when its
 # inputs change; instant when cached.
@@ -17,6 +17,24 @@ if [[ ! -x $bin/cue || $(cat "$bin/.cue.stamp" 2>/dev/null) != "$cue_version" ]]
   mkdir -p "$bin"
   GOBIN="$PWD/$bin" go install "cuelang.org/go/cmd/cue@$cue_version"
   echo "$cue_version" > "$bin/.cue.stamp"
+fi
+
+# helm, from the separate tools/helm module, for the chart tests (helm lint,
+# helm template).
+helm_want=$(sha256sum tools/helm/go.mod tools/helm/go.sum | sha256sum | cut -d' ' -f1)
+if [[ ! -x $bin/helm || $(cat "$bin/.helm.stamp" 2>/dev/null) != "$helm_want" ]]; then
+  helm_version=$(sed -n 's/^require helm.sh\/helm\/v3 \(v[0-9.]*\)$/\1/p; s/^\thelm.sh\/helm\/v3 \(v[0-9.]*\)$/\1/p' tools/helm/go.mod | head -1)
+  echo "hack/tools.sh: building helm $helm_version (cached in $bin)" >&2
+  mkdir -p "$bin"
+  # Stamped like helm's own Makefile: its default Kubernetes version (for
+  # kubeVersion checks and lint) is that of the client-go it links.
+  k8s_minor=$(sed -n 's/^\tk8s.io\/client-go v0\.\([0-9]*\)\..*$/\1/p' tools/helm/go.mod)
+  hl="-s -w -X helm.sh/helm/v3/internal/version.version=$helm_version"
+  for p in helm.sh/helm/v3/pkg/lint/rules helm.sh/helm/v3/pkg/chartutil; do
+    hl="$hl -X $p.k8sVersionMajor=1 -X $p.k8sVersionMinor=$k8s_minor"
+  done
+  (cd tools/helm && go build -trimpath -ldflags "$hl" -o "../../$bin/helm" helm.sh/helm/v3/cmd/helm)
+  echo "$helm_want" > "$bin/.helm.stamp"
 fi
 
 want=$(sha256sum tools/kube/go.mod tools/kube/go.sum | sha256sum | cut -d' ' -f1)

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -88,7 +89,13 @@ func runServe(ctx context.Context, opts serveOptions, stderr io.Writer) error {
 		debug.SetGCPercent(100)
 	}
 	if os.Getenv("GOMEMLIMIT") == "" {
-		debug.SetMemoryLimit(math.MaxInt64)
+		// PIPEC_MEMORY_LIMIT is the container's memory limit in bytes (the
+		// chart sets it from the downward API); keep 10% headroom.
+		limit := int64(math.MaxInt64)
+		if v, err := strconv.ParseInt(os.Getenv("PIPEC_MEMORY_LIMIT"), 10, 64); err == nil && v > 0 {
+			limit = v / 10 * 9
+		}
+		debug.SetMemoryLimit(limit)
 	}
 	if ctx == nil {
 		ctx = context.Background()
