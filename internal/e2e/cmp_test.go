@@ -129,7 +129,7 @@ func TestArgoCDPlugin(t *testing.T) {
 					t.Errorf("%s: manifest %d differs from pipec build's", app, i)
 				}
 			}
-			// They equal pipec build's output, which TestExamples
+			// They equal pipec build's output, which TestExamplesAcceptedByAPIServer
 			// creates on the API server.
 		}
 	})
