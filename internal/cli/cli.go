@@ -115,6 +115,7 @@ Exit codes: 0 valid, 1 findings, 2 could not evaluate.`,
 		newTriggerCmd(stdin, stdout, stderr),
 		newSimulateCmd(stdin, stdout),
 		newServeCmd(stderr),
+		newFmtCmd(stdout, stderr),
 		newVersionCmd(stdout),
 		newCompletionCmd(stdout),
 	)
