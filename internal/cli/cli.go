@@ -116,6 +116,7 @@ Exit codes: 0 valid, 1 findings, 2 could not evaluate.`,
 		newSimulateCmd(stdin, stdout),
 		newServeCmd(stderr),
 		newFmtCmd(stdout, stderr),
+		newSchemaCmd(stdout, stderr),
 		newVersionCmd(stdout),
 		newCompletionCmd(stdout),
 	)

@@ -1,0 +1,118 @@
+package compiler
+
+import (
+	"encoding/json"
+	"fmt"
+	"io/fs"
+	"path/filepath"
+	"strings"
+
+	"cuelang.org/go/cue"
+	"cuelang.org/go/cue/cuecontext"
+	"cuelang.org/go/cue/format"
+	"cuelang.org/go/cue/load"
+	"cuelang.org/go/encoding/jsonschema"
+
+	"github.com/pipec/pipec/schema"
+)
+
+// SchemaFiles returns the embedded schema's CUE files by name, in name
+// order.
+func SchemaFiles() (map[string][]byte, []string, error) {
+	names, err := fs.Glob(schema.FS, "*.cue")
+	if err != nil {
+		return nil, nil, err
+	}
+	files := make(map[string][]byte, len(names))
+	for _, n := range names {
+		if files[n], err = fs.ReadFile(schema.FS, n); err != nil {
+			return nil, nil, err
+		}
+	}
+	return files, names, nil
+}
+
+// ConfigJSONSchema returns #Config, the root of a configuration, as a JSON
+// Schema (draft 2020-12) for editors and other tools.
+func ConfigJSONSchema() ([]byte, error) {
+	files, _, err := SchemaFiles()
+	if err != nil {
+		return nil, err
+	}
+	root := "/pipec-schema"
+	ov := map[string]load.Source{
+		filepath.Join(root, "cue.mod", "module.cue"): load.FromString("module: \"pipec.dev/schema@v0\"\nlanguage: version: \"v0.9.0\"\n"),
+	}
+	for n, data := range files {
+		ov[filepath.Join(root, n)] = load.FromBytes(data)
+	}
+	insts := load.Instances([]string{"."}, &load.Config{Dir: root, ModuleRoot: root, Overlay: ov})
+	if insts[0].Err != nil {
+		return nil, insts[0].Err
+	}
+	v := cuecontext.New().BuildInstance(insts[0])
+	if v.Err() != nil {
+		return nil, v.Err()
+	}
+	expr, err := jsonschema.Generate(v.LookupPath(cue.ParsePath("#Config")), nil)
+	if err != nil {
+		return nil, fmt.Errorf("generating the JSON Schema: %w", err)
+	}
+	ctx := v.Context()
+	js := ctx.BuildExpr(expr)
+	if js.Err() != nil {
+		src, _ := format.Node(expr)
+		return nil, fmt.Errorf("generated JSON Schema does not evaluate: %w\n%s", js.Err(), src)
+	}
+	var out map[string]any
+	if err := js.Decode(&out); err != nil {
+		return nil, err
+	}
+	defs, _ := out["$defs"].(map[string]any)
+	inlineClosedRefs(out, defs)
+	return json.MarshalIndent(out, "", "  ")
+}
+
+// inlineClosedRefs works around how CUE's generator translates a closed
+// struct that embeds another: {"$ref": X, "properties": ..., 
+// "additionalProperties": false}. In JSON Schema additionalProperties does
+// not see the properties X declares, so every field of X would be refused.
+// The properties (and required fields) of X are merged into the object
+// instead, and the $ref dropped.
+func inlineClosedRefs(v any, defs map[string]any) {
+	switch v := v.(type) {
+	case map[string]any:
+		for _, sub := range v {
+			inlineClosedRefs(sub, defs)
+		}
+		ref, ok := v["$ref"].(string)
+		if !ok || v["additionalProperties"] != false {
+			return
+		}
+		target, ok := defs[strings.TrimPrefix(ref, "#/$defs/")].(map[string]any)
+		if !ok {
+			return
+		}
+		inlineClosedRefs(target, defs)
+		props, _ := v["properties"].(map[string]any)
+		if props == nil {
+			props = map[string]any{}
+		}
+		tp, _ := target["properties"].(map[string]any)
+		for k, p := range tp {
+			if _, own := props[k]; !own {
+				props[k] = p
+			}
+		}
+		v["properties"] = props
+		if tr, ok := target["required"].([]any); ok {
+			req, _ := v["required"].([]any)
+			v["required"] = append(req, tr...)
+		}
+		delete(v, "$ref")
+	case []any:
+		for _, sub := range v {
+			inlineClosedRefs(sub, defs)
+		}
+	}
+}
