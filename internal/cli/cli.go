@@ -117,6 +117,7 @@ Exit codes: 0 valid, 1 findings, 2 could not evaluate.`,
 		newServeCmd(stderr),
 		newFmtCmd(stdout, stderr),
 		newSchemaCmd(stdout, stderr),
+		newInitCmd(stderr),
 		newVersionCmd(stdout),
 		newCompletionCmd(stdout),
 	)

@@ -19,6 +19,7 @@ import (
 	"github.com/pipec/pipec/compiler"
 	"github.com/pipec/pipec/internal/kubetest"
 	"github.com/pipec/pipec/internal/render"
+	"github.com/pipec/pipec/internal/scaffold"
 )
 
 // Controllers whose CRDs the tests install. Tekton and Argo CD come from
@@ -121,6 +122,30 @@ func expandBraces(glob string) []string {
 }
 
 // examples lists the example directories.
+// initTemplates writes every pipec init template into a directory of its
+// own and returns the directories.
+func initTemplates(t *testing.T) []string {
+	t.Helper()
+	var dirs []string
+	for _, name := range scaffold.Names() {
+		files, err := scaffold.Render(scaffold.Options{Template: name, Name: "init-" + name, Namespace: "ci-init", Forge: "github", Registry: "ghcr.io/acme"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		dir := filepath.Join(t.TempDir(), "init-"+name)
+		for f, data := range files {
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(dir, f), data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		dirs = append(dirs, dir)
+	}
+	return dirs
+}
+
 func examples(t *testing.T) []string {
 	t.Helper()
 	dirs, err := filepath.Glob("../../examples/*/*.cue")
@@ -173,7 +198,7 @@ func objectsOf(t *testing.T, dir string) []*unstructured.Unstructured {
 // server-side dry run.
 func TestExamplesAcceptedByAPIServer(t *testing.T) {
 	ctx := context.Background()
-	for _, dir := range examples(t) {
+	for _, dir := range append(examples(t), initTemplates(t)...) {
 		t.Run(filepath.Base(dir), func(t *testing.T) {
 			objs := objectsOf(t, dir)
 			kinds := map[string]int{}
