@@ -74,7 +74,7 @@ func ConfigJSONSchema() ([]byte, error) {
 }
 
 // inlineClosedRefs works around how CUE's generator translates a closed
-// struct that embeds another: {"$ref": X, "properties": ..., 
+// struct that embeds another: {"$ref": X, "properties": ...,
 // "additionalProperties": false}. In JSON Schema additionalProperties does
 // not see the properties X declares, so every field of X would be refused.
 // The properties (and required fields) of X are merged into the object
