@@ -10,9 +10,10 @@ import (
 )
 
 type buildOptions struct {
-	outDir string
-	format string
-	check  checkOptions
+	outDir  string
+	format  string
+	noCache bool
+	check   checkOptions
 }
 
 func newBuildCmd(stdout, stderr io.Writer) *cobra.Command {
@@ -33,11 +34,19 @@ Like vet, build checks the policy packs; with findings at or above
 		Args:              cobra.MaximumNArgs(1),
 		ValidArgsFunction: completeDirs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runBuild(cmd, dirArg(args), opts, stdout, stderr)
+			outs, _, err := opts.check.parse(opts.outDir == "")
+			if err != nil {
+				return err
+			}
+			dir := dirArg(args)
+			return cached(cmd, dir, opts.outDir != "" || writesFiles(outs), opts.noCache, stdout, stderr, func(stdout, stderr io.Writer) error {
+				return runBuild(cmd, dir, opts, stdout, stderr)
+			})
 		},
 	}
 	cmd.Flags().StringVarP(&opts.outDir, "output-dir", "o", "", "write one file per resource into `DIR` instead of printing them")
 	cmd.Flags().StringVar(&opts.format, "format", "yaml", "manifest format: yaml or json")
+	cmd.Flags().BoolVar(&opts.noCache, "no-cache", false, "evaluate even if the configuration is unchanged since a cached run")
 	opts.check.register(cmd.Flags())
 	_ = cmd.RegisterFlagCompletionFunc("format", cobra.FixedCompletions([]string{"yaml", "json"}, cobra.ShellCompDirectiveNoFileComp))
 	return cmd

@@ -103,3 +103,13 @@ func writeOutput(rep *report.Report, o output, stdout, stderr io.Writer) error {
 	}
 	return nil
 }
+
+// writesFiles reports whether any report goes to a file.
+func writesFiles(outs []output) bool {
+	for _, o := range outs {
+		if o.file != "" {
+			return true
+		}
+	}
+	return false
+}

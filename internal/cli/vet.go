@@ -9,6 +9,7 @@ import (
 
 func newVetCmd(stdout, stderr io.Writer) *cobra.Command {
 	var opts checkOptions
+	var noCache bool
 	cmd := &cobra.Command{
 		Use:   "vet [dir]",
 		Short: "Check the configuration in dir and its policy packs, without writing anything",
@@ -31,21 +32,22 @@ errors or policy findings at or above --fail-on, 2 could not evaluate.`,
 			if err != nil {
 				return err
 			}
-			res, code, err := check(cmd.Context(), dir, opts, outs, threshold, stdout, stderr)
-			if err != nil {
-				return err
-			}
-			if code == ExitOK {
+			return cached(cmd, dir, writesFiles(outs), noCache, stdout, stderr, func(stdout, stderr io.Writer) error {
+				res, code, err := check(cmd.Context(), dir, opts, outs, threshold, stdout, stderr)
+				if err != nil {
+					return err
+				}
+				if code != ExitOK {
+					return &exitError{code: code}
+				}
 				fmt.Fprintf(stderr, "pipec: %s: %s, %s: %d resources\n", dir,
 					plural(len(res.Plan.Pipelines), "pipeline"), plural(len(res.Plan.Tasks), "library task"), len(res.Objects))
-			}
-			if code != ExitOK {
-				return &exitError{code: code}
-			}
-			return nil
+				return nil
+			})
 		},
 	}
 	opts.register(cmd.Flags())
+	cmd.Flags().BoolVar(&noCache, "no-cache", false, "evaluate even if the configuration is unchanged since a cached run")
 	_ = cmd.RegisterFlagCompletionFunc("fail-on", cobra.FixedCompletions([]string{"deny", "warn", "never"}, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
 }

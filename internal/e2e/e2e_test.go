@@ -46,6 +46,9 @@ func run(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
+	// pipec binaries the tests run keep their result cache here, not in
+	// the user's.
+	os.Setenv("PIPEC_CACHE_DIR", filepath.Join(dir, "pipec-cache"))
 	s, err := kubetest.Start(ctx, dir, os.Stderr)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "e2e: cannot start the API server: %v\n", err)
