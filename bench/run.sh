@@ -13,13 +13,13 @@ cd "$(dirname "$0")/.."
 export GOTOOLCHAIN=local
 runs=${RUNS:-5}
 sizes=${SIZES:-"1 50 200 500"}
-work=.cache/bench/scale
+work=$PWD/.cache/bench/scale
 mkdir -p "$work"
 hack/tools.sh >/dev/null # the cue binary, at the version pipec links
 go build -o "$work/pipec" ./cmd/pipec
-pipec=$PWD/$work/pipec
+pipec=$work/pipec
 cue=$PWD/.cache/bin/cue
-export PIPEC_CACHE_DIR=$PWD/$work/cache
+export PIPEC_CACHE_DIR=$work/cache
 rm -rf "$PIPEC_CACHE_DIR"
 
 # median_ms CMD...: median wall time in ms over $runs runs.
@@ -34,9 +34,8 @@ median_ms() {
 }
 # peak_mib CMD...: peak resident memory in MiB.
 peak_mib() {
-  local kb
-  kb=$( { /usr/bin/time -f '%M' "$@" >/dev/null 2>/dev/null; } 2>&1 | tail -1 )
-  echo $(( kb / 1024 ))
+  /usr/bin/time -f '%M' -o "$work/time.out" "$@" >/dev/null 2>&1 || true
+  echo $(( $(tail -1 "$work/time.out") / 1024 ))
 }
 
 printf '%-9s %10s %10s %7s %11s %10s %11s %10s %7s\n' services "pipec ms" "cue ms" ratio "pipec MiB" "cue MiB" "cached ms" "resources" speedup
