@@ -118,6 +118,7 @@ Exit codes: 0 valid, 1 findings, 2 could not evaluate.`,
 		newFmtCmd(stdout, stderr),
 		newSchemaCmd(stdout, stderr),
 		newInitCmd(stderr),
+		newDiffCmd(stdout, stderr),
 		newVersionCmd(stdout),
 		newCompletionCmd(stdout),
 	)
