@@ -119,6 +119,7 @@ Exit codes: 0 valid, 1 findings, 2 could not evaluate.`,
 		newSchemaCmd(stdout, stderr),
 		newInitCmd(stderr),
 		newDiffCmd(stdout, stderr),
+		newImportCmd(stdin, stdout, stderr),
 		newVersionCmd(stdout),
 		newCompletionCmd(stdout),
 	)

@@ -1,0 +1,586 @@
+// Package importer turns Tekton Task and Pipeline YAML (tekton.dev/v1 or
+// v1beta1) into pipec CUE, so that teams can migrate: Tasks become entries
+// of the top-level task library, Pipelines become pipelines that use them.
+// What pipec's schema cannot express is reported, field by field, instead
+// of being dropped silently.
+package importer
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+
+	"cuelang.org/go/cue/cuecontext"
+	"cuelang.org/go/cue/format"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/util/yaml"
+	sigsyaml "sigs.k8s.io/yaml"
+
+	v1 "github.com/tektoncd/pipeline/pkg/apis/pipeline/v1"
+	"github.com/tektoncd/pipeline/pkg/apis/pipeline/v1beta1"
+)
+
+// Issue is something the importer could not carry over.
+type Issue struct {
+	// Source names the document: "Task git-clone" or "file.yaml: Pipeline x".
+	Source string
+	// Field is the YAML path, such as spec.steps[0].volumeMounts.
+	Field   string
+	Message string
+}
+
+func (i Issue) String() string { return fmt.Sprintf("%s: %s: %s", i.Source, i.Field, i.Message) }
+
+// Result is an import.
+type Result struct {
+	// CUE is the configuration: package ci, with tasks and pipelines.
+	CUE []byte
+	// Tasks and Pipelines name what was imported.
+	Tasks, Pipelines []string
+	// Skipped lists documents of other kinds.
+	Skipped []string
+	// Issues are the fields that could not be imported. When there are
+	// any, CUE is still written but does not express them.
+	Issues []Issue
+}
+
+// Import reads a multi-document YAML stream.
+func Import(r io.Reader, pkg string) (*Result, error) {
+	dec := yaml.NewYAMLOrJSONDecoder(r, 4096)
+	im := &importer{tasks: map[string]any{}, pipelines: map[string]any{}}
+	res := &Result{}
+	for n := 0; ; n++ {
+		var raw map[string]any
+		if err := dec.Decode(&raw); err != nil {
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			return nil, fmt.Errorf("document %d: %w", n+1, err)
+		}
+		if raw == nil {
+			continue
+		}
+		data, err := sigsyaml.Marshal(raw)
+		if err != nil {
+			return nil, err
+		}
+		kind, _ := raw["kind"].(string)
+		apiVersion, _ := raw["apiVersion"].(string)
+		switch {
+		case kind == "Task" && (apiVersion == "tekton.dev/v1" || apiVersion == "tekton.dev/v1beta1"):
+			t, err := decodeTask(apiVersion, data)
+			if err != nil {
+				return nil, fmt.Errorf("document %d (Task): %w", n+1, err)
+			}
+			im.task(t)
+			res.Tasks = append(res.Tasks, t.Name)
+		case kind == "Pipeline" && (apiVersion == "tekton.dev/v1" || apiVersion == "tekton.dev/v1beta1"):
+			p, err := decodePipeline(apiVersion, data)
+			if err != nil {
+				return nil, fmt.Errorf("document %d (Pipeline): %w", n+1, err)
+			}
+			im.pipeline(p)
+			res.Pipelines = append(res.Pipelines, p.Name)
+		default:
+			name := ""
+			if md, ok := raw["metadata"].(map[string]any); ok {
+				name, _ = md["name"].(string)
+			}
+			res.Skipped = append(res.Skipped, strings.TrimSpace(fmt.Sprintf("%s %s %s", apiVersion, kind, name)))
+		}
+	}
+	if len(res.Tasks)+len(res.Pipelines) == 0 {
+		return nil, errors.New("no Tekton Task or Pipeline (tekton.dev/v1 or v1beta1) in the input")
+	}
+	for _, p := range im.pipelines {
+		for _, t := range p.(map[string]any)["tasks"].(map[string]any) {
+			if u, ok := t.(map[string]any)["uses"].(string); ok && im.tasks[u] == nil {
+				im.issues = append(im.issues, Issue{Source: "Pipeline", Field: "taskRef.name", Message: fmt.Sprintf("task %q is not in the input; import its YAML too (pipec needs every task it uses in the library)", u)})
+			}
+		}
+	}
+	top := map[string]any{}
+	if len(im.tasks) > 0 {
+		top["tasks"] = im.tasks
+	}
+	if len(im.pipelines) > 0 {
+		top["pipelines"] = im.pipelines
+	}
+	v := cuecontext.New().Encode(top)
+	if v.Err() != nil {
+		return nil, v.Err()
+	}
+	body, err := format.Node(v.Syntax())
+	if err != nil {
+		return nil, err
+	}
+	// Encode makes one struct literal; a configuration reads better as
+	// top-level fields.
+	body = bytes.TrimSpace(body)
+	body = bytes.TrimSuffix(bytes.TrimPrefix(body, []byte("{")), []byte("}"))
+	src := fmt.Sprintf("// Imported from Tekton YAML by pipec import.\npackage %s\n\n%s\n", pkg, body)
+	out, err := format.Source([]byte(src))
+	if err != nil {
+		return nil, fmt.Errorf("internal error: the generated CUE does not format: %w", err)
+	}
+	res.CUE = out
+	res.Issues = im.issues
+	slices.Sort(res.Tasks)
+	slices.Sort(res.Pipelines)
+	return res, nil
+}
+
+func decodeTask(apiVersion string, data []byte) (*v1.Task, error) {
+	if apiVersion == "tekton.dev/v1" {
+		var t v1.Task
+		return &t, sigsyaml.UnmarshalStrict(data, &t)
+	}
+	var b v1beta1.Task
+	if err := sigsyaml.UnmarshalStrict(data, &b); err != nil {
+		return nil, err
+	}
+	var t v1.Task
+	if err := b.ConvertTo(context.Background(), &t); err != nil {
+		return nil, fmt.Errorf("converting v1beta1 to v1: %w", err)
+	}
+	return &t, nil
+}
+
+func decodePipeline(apiVersion string, data []byte) (*v1.Pipeline, error) {
+	if apiVersion == "tekton.dev/v1" {
+		var p v1.Pipeline
+		return &p, sigsyaml.UnmarshalStrict(data, &p)
+	}
+	var b v1beta1.Pipeline
+	if err := sigsyaml.UnmarshalStrict(data, &b); err != nil {
+		return nil, err
+	}
+	var p v1.Pipeline
+	if err := b.ConvertTo(context.Background(), &p); err != nil {
+		return nil, fmt.Errorf("converting v1beta1 to v1: %w", err)
+	}
+	return &p, nil
+}
+
+type importer struct {
+	tasks, pipelines map[string]any
+	issues           []Issue
+}
+
+func (im *importer) unsupported(src, field, what string) {
+	im.issues = append(im.issues, Issue{Source: src, Field: field, Message: what + " is not supported by pipec and was not imported"})
+}
+
+func (im *importer) task(t *v1.Task) {
+	src := "Task " + t.Name
+	s := &t.Spec
+	out := map[string]any{}
+	meta(out, s.Description, s.DisplayName, t.Labels, t.Annotations)
+	if ps := params(s.Params); len(ps) > 0 {
+		out["params"] = ps
+	}
+	if len(s.Workspaces) > 0 {
+		ws := map[string]any{}
+		for _, w := range s.Workspaces {
+			m := map[string]any{}
+			setIf(m, "description", w.Description)
+			if w.Optional {
+				m["optional"] = true
+			}
+			if w.ReadOnly {
+				m["readOnly"] = true
+			}
+			setIf(m, "mountPath", w.MountPath)
+			ws[w.Name] = m
+		}
+		out["workspaces"] = ws
+	}
+	if rs := results(s.Results); len(rs) > 0 {
+		out["results"] = rs
+	}
+	out["steps"] = im.steps(src, "spec", s)
+	im.tasks[t.Name] = out
+}
+
+func meta(out map[string]any, description, displayName string, labels, annotations map[string]string) {
+	setIf(out, "description", strings.TrimSpace(description))
+	setIf(out, "displayName", displayName)
+	if l := userMap(labels); len(l) > 0 {
+		out["labels"] = l
+	}
+	if a := userMap(annotations); len(a) > 0 {
+		out["annotations"] = a
+	}
+}
+
+// userMap drops the labels and annotations tools add (kubectl, catalog
+// metadata is kept).
+func userMap(m map[string]string) map[string]any {
+	out := map[string]any{}
+	for k, v := range m {
+		if k == "kubectl.kubernetes.io/last-applied-configuration" {
+			continue
+		}
+		out[k] = v
+	}
+	return out
+}
+
+func setIf(m map[string]any, k, v string) {
+	if v != "" {
+		m[k] = v
+	}
+}
+
+func params(ps v1.ParamSpecs) map[string]any {
+	out := map[string]any{}
+	for _, p := range ps {
+		m := map[string]any{}
+		if p.Type != "" && p.Type != v1.ParamTypeString {
+			m["type"] = string(p.Type)
+		}
+		setIf(m, "description", strings.TrimSpace(p.Description))
+		if p.Default != nil {
+			m["default"] = paramValue(*p.Default)
+		}
+		if len(p.Properties) > 0 {
+			props := map[string]any{}
+			for k := range p.Properties {
+				props[k] = map[string]any{"type": "string"}
+			}
+			m["properties"] = props
+		}
+		out[p.Name] = m
+	}
+	return out
+}
+
+func paramValue(v v1.ParamValue) any {
+	switch v.Type {
+	case v1.ParamTypeArray:
+		return append([]string{}, v.ArrayVal...)
+	case v1.ParamTypeObject:
+		m := map[string]any{}
+		for k, s := range v.ObjectVal {
+			m[k] = s
+		}
+		return m
+	}
+	return v.StringVal
+}
+
+func results(rs []v1.TaskResult) map[string]any {
+	out := map[string]any{}
+	for _, r := range rs {
+		m := map[string]any{}
+		if r.Type != "" && r.Type != v1.ResultsTypeString {
+			m["type"] = string(r.Type)
+		}
+		setIf(m, "description", strings.TrimSpace(r.Description))
+		out[r.Name] = m
+	}
+	return out
+}
+
+func (im *importer) steps(src, at string, s *v1.TaskSpec) []any {
+	if s.StepTemplate != nil {
+		im.unsupported(src, at+".stepTemplate", "a step template (copy its fields into each step)")
+	}
+	if len(s.Sidecars) > 0 {
+		im.unsupported(src, at+".sidecars", "sidecars")
+	}
+	if len(s.Volumes) > 0 {
+		im.unsupported(src, at+".volumes", "volumes (use workspaces)")
+	}
+	var out []any
+	for i, st := range s.Steps {
+		f := fmt.Sprintf("%s.steps[%d]", at, i)
+		name := st.Name
+		if name == "" {
+			name = fmt.Sprintf("unnamed-%d", i) // Tekton's own default
+		}
+		if st.Ref != nil {
+			im.unsupported(src, f+".ref", "a StepAction reference")
+		}
+		m := stepOut{Name: name, Image: st.Image, Script: st.Script, Command: st.Command, Args: st.Args, WorkingDir: st.WorkingDir, OnError: string(st.OnError)}
+		if env := im.env(src, f, st.Env); len(env) > 0 {
+			m.Env = env
+		}
+		if r := resources(st.ComputeResources); len(r) > 0 {
+			m.Resources = r
+		}
+		if sc := im.securityContext(src, f, st.SecurityContext); len(sc) > 0 {
+			m.SecurityContext = sc
+		}
+		if st.Timeout != nil {
+			m.Timeout = st.Timeout.Duration.String()
+		}
+		for field, set := range map[string]bool{
+			"volumeMounts": len(st.VolumeMounts) > 0, "envFrom": len(st.EnvFrom) > 0, "volumeDevices": len(st.VolumeDevices) > 0,
+			"stdoutConfig": st.StdoutConfig != nil, "stderrConfig": st.StderrConfig != nil, "results": len(st.Results) > 0,
+			"params": len(st.Params) > 0, "when": len(st.When) > 0, "workspaces": len(st.Workspaces) > 0,
+		} {
+			if set {
+				im.unsupported(src, f+"."+field, "a step's "+field)
+			}
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+// stepOut is a step in the order people read one.
+type stepOut struct {
+	Name            string         `json:"name"`
+	Image           string         `json:"image"`
+	WorkingDir      string         `json:"workingDir,omitempty"`
+	Env             map[string]any `json:"env,omitempty"`
+	Script          string         `json:"script,omitempty"`
+	Command         []string       `json:"command,omitempty"`
+	Args            []string       `json:"args,omitempty"`
+	Resources       map[string]any `json:"resources,omitempty"`
+	SecurityContext map[string]any `json:"securityContext,omitempty"`
+	Timeout         string         `json:"timeout,omitempty"`
+	OnError         string         `json:"onError,omitempty"`
+}
+
+func (im *importer) env(src, f string, env []corev1.EnvVar) map[string]any {
+	out := map[string]any{}
+	for i, e := range env {
+		switch {
+		case e.ValueFrom == nil:
+			out[e.Name] = e.Value
+		case e.ValueFrom.SecretKeyRef != nil:
+			out[e.Name] = map[string]any{"secret": map[string]any{"name": e.ValueFrom.SecretKeyRef.Name, "key": e.ValueFrom.SecretKeyRef.Key}}
+		case e.ValueFrom.ConfigMapKeyRef != nil:
+			out[e.Name] = map[string]any{"configMap": map[string]any{"name": e.ValueFrom.ConfigMapKeyRef.Name, "key": e.ValueFrom.ConfigMapKeyRef.Key}}
+		default:
+			im.unsupported(src, fmt.Sprintf("%s.env[%d].valueFrom", f, i), "an environment value from a field or resource reference")
+		}
+	}
+	return out
+}
+
+func resources(r corev1.ResourceRequirements) map[string]any {
+	out := map[string]any{}
+	for name, list := range map[string]corev1.ResourceList{"requests": r.Requests, "limits": r.Limits} {
+		m := map[string]any{}
+		for _, res := range []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory} {
+			if q, ok := list[res]; ok {
+				m[string(res)] = q.String()
+			}
+		}
+		if len(m) > 0 {
+			out[name] = m
+		}
+	}
+	return out
+}
+
+func (im *importer) securityContext(src, f string, sc *corev1.SecurityContext) map[string]any {
+	if sc == nil {
+		return nil
+	}
+	m := map[string]any{}
+	if sc.RunAsNonRoot != nil {
+		m["runAsNonRoot"] = *sc.RunAsNonRoot
+	}
+	if sc.RunAsUser != nil {
+		m["runAsUser"] = *sc.RunAsUser
+	}
+	if sc.RunAsGroup != nil {
+		m["runAsGroup"] = *sc.RunAsGroup
+	}
+	if sc.AllowPrivilegeEscalation != nil {
+		m["allowPrivilegeEscalation"] = *sc.AllowPrivilegeEscalation
+	}
+	if sc.Privileged != nil {
+		m["privileged"] = *sc.Privileged
+	}
+	if sc.ReadOnlyRootFilesystem != nil {
+		m["readOnlyRootFilesystem"] = *sc.ReadOnlyRootFilesystem
+	}
+	if sc.SeccompProfile != nil {
+		m["seccompProfile"] = string(sc.SeccompProfile.Type)
+	}
+	if sc.Capabilities != nil {
+		c := map[string]any{}
+		if len(sc.Capabilities.Add) > 0 {
+			c["add"] = sc.Capabilities.Add
+		}
+		if len(sc.Capabilities.Drop) > 0 {
+			c["drop"] = sc.Capabilities.Drop
+		}
+		m["capabilities"] = c
+	}
+	if sc.SELinuxOptions != nil || sc.WindowsOptions != nil || sc.ProcMount != nil || sc.AppArmorProfile != nil {
+		im.unsupported(src, f+".securityContext", "SELinux, Windows, procMount and AppArmor options")
+	}
+	return m
+}
+
+func (im *importer) pipeline(p *v1.Pipeline) {
+	src := "Pipeline " + p.Name
+	s := &p.Spec
+	out := map[string]any{}
+	meta(out, s.Description, s.DisplayName, p.Labels, p.Annotations)
+	if ps := params(s.Params); len(ps) > 0 {
+		out["params"] = ps
+	}
+	if len(s.Workspaces) > 0 {
+		ws := map[string]any{}
+		for _, w := range s.Workspaces {
+			m := map[string]any{}
+			setIf(m, "description", w.Description)
+			if w.Optional {
+				m["optional"] = true
+			}
+			ws[w.Name] = m
+		}
+		out["workspaces"] = ws
+	}
+	if len(s.Results) > 0 {
+		rs := map[string]any{}
+		for _, r := range s.Results {
+			m := map[string]any{"value": paramValue(r.Value)}
+			if r.Type != "" && r.Type != v1.ResultsTypeString {
+				m["type"] = string(r.Type)
+			}
+			setIf(m, "description", strings.TrimSpace(r.Description))
+			rs[r.Name] = m
+		}
+		out["results"] = rs
+	}
+	tasks := map[string]any{}
+	for i, t := range s.Tasks {
+		tasks[t.Name] = im.pipelineTask(src, fmt.Sprintf("spec.tasks[%d]", i), t, true)
+	}
+	out["tasks"] = tasks
+	if len(s.Finally) > 0 {
+		fin := map[string]any{}
+		for i, t := range s.Finally {
+			fin[t.Name] = im.pipelineTask(src, fmt.Sprintf("spec.finally[%d]", i), t, false)
+		}
+		out["finally"] = fin
+	}
+	im.pipelines[p.Name] = out
+}
+
+func (im *importer) pipelineTask(src, f string, t v1.PipelineTask, dag bool) map[string]any {
+	m := map[string]any{}
+	setIf(m, "description", strings.TrimSpace(t.Description))
+	setIf(m, "displayName", t.DisplayName)
+	switch {
+	case t.TaskRef != nil && t.TaskRef.Resolver != "":
+		im.unsupported(src, f+".taskRef.resolver", fmt.Sprintf("a remote task (resolver %s); import the task's YAML", t.TaskRef.Resolver))
+	case t.TaskRef != nil:
+		m["uses"] = t.TaskRef.Name
+	case t.TaskSpec != nil:
+		spec := t.TaskSpec.TaskSpec
+		m["steps"] = im.steps(src, f+".taskSpec", &spec)
+		if rs := results(spec.Results); len(rs) > 0 {
+			m["results"] = rs
+		}
+		// pipec declares an inline task's params from its bindings;
+		// defaults of unbound params would be lost.
+		for _, p := range spec.Params {
+			if !hasParam(t.Params, p.Name) {
+				if p.Default != nil {
+					if _, ok := m["params"]; !ok {
+						m["params"] = map[string]any{}
+					}
+					m["params"].(map[string]any)[p.Name] = paramValue(*p.Default)
+				}
+			}
+		}
+	}
+	if len(t.Params) > 0 {
+		ps, _ := m["params"].(map[string]any)
+		if ps == nil {
+			ps = map[string]any{}
+		}
+		for _, p := range t.Params {
+			ps[p.Name] = paramValue(p.Value)
+		}
+		m["params"] = ps
+	}
+	if len(t.Workspaces) > 0 {
+		ws := map[string]any{}
+		for _, w := range t.Workspaces {
+			if w.SubPath != "" {
+				ws[w.Name] = map[string]any{"from": w.Workspace, "subPath": w.SubPath}
+			} else {
+				ws[w.Name] = w.Workspace
+			}
+		}
+		m["workspaces"] = ws
+	}
+	if dag && len(t.RunAfter) > 0 {
+		m["after"] = t.RunAfter
+	}
+	if len(t.When) > 0 {
+		var ws []any
+		for i, w := range t.When {
+			if w.CEL != "" {
+				im.unsupported(src, fmt.Sprintf("%s.when[%d].cel", f, i), "a CEL when expression")
+				continue
+			}
+			ws = append(ws, map[string]any{"input": w.Input, "operator": string(w.Operator), "values": w.Values})
+		}
+		if len(ws) > 0 {
+			m["when"] = ws
+		}
+	}
+	if t.Retries > 0 {
+		m["retries"] = t.Retries
+	}
+	if t.Timeout != nil {
+		m["timeout"] = t.Timeout.Duration.String()
+	}
+	if t.Matrix != nil {
+		mx := map[string]any{}
+		if len(t.Matrix.Params) > 0 {
+			ps := map[string]any{}
+			for _, p := range t.Matrix.Params {
+				ps[p.Name] = p.Value.ArrayVal
+			}
+			mx["params"] = ps
+		}
+		if len(t.Matrix.Include) > 0 {
+			inc := map[string]any{}
+			for i, in := range t.Matrix.Include {
+				name := in.Name
+				if name == "" {
+					name = fmt.Sprintf("include-%d", i)
+				}
+				ps := map[string]any{}
+				for _, p := range in.Params {
+					ps[p.Name] = p.Value.StringVal
+				}
+				inc[name] = ps
+			}
+			mx["include"] = inc
+		}
+		m["matrix"] = mx
+	}
+	if t.OnError != "" {
+		im.unsupported(src, f+".onError", "a pipeline task's onError")
+	}
+	if t.PipelineRef != nil || t.PipelineSpec != nil {
+		im.unsupported(src, f+".pipelineRef", "pipelines in pipelines")
+	}
+	return m
+}
+
+func hasParam(ps v1.Params, name string) bool {
+	for _, p := range ps {
+		if p.Name == name {
+			return true
+		}
+	}
+	return false
+}

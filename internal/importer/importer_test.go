@@ -1,0 +1,380 @@
+package importer_test
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+
+	"k8s.io/apimachinery/pkg/util/yaml"
+	sigsyaml "sigs.k8s.io/yaml"
+
+	v1 "github.com/tektoncd/pipeline/pkg/apis/pipeline/v1"
+
+	"github.com/pipec/pipec/compiler"
+	"github.com/pipec/pipec/internal/importer"
+)
+
+// pinned replaces the images of real-world examples, which are rarely
+// pinned, with a digest-pinned one: pipec refuses unpinned images, and the
+// round trip is about structure.
+const pinned = "docker.io/library/alpine:3.20.3@sha256:1e42bbe2508154c9126d48c2b8a75420c3544343bf86fd041fb7527e017a4b4a"
+
+// examples returns the YAML files of Tekton's own examples (from the
+// tektoncd/pipeline module the main module depends on) that hold a Task or
+// a Pipeline.
+func examples(t *testing.T) []string {
+	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "github.com/tektoncd/pipeline").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(strings.TrimSpace(string(out)), "examples", "v1")
+	var files []string
+	filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() || filepath.Ext(p) != ".yaml" {
+			return err
+		}
+		data, err := os.ReadFile(p)
+		if err == nil && (bytes.Contains(data, []byte("\nkind: Task\n")) || bytes.Contains(data, []byte("\nkind: Pipeline\n"))) {
+			files = append(files, p)
+		}
+		return err
+	})
+	if len(files) < 20 {
+		t.Fatalf("only %d example files with Tasks or Pipelines in %s", len(files), dir)
+	}
+	return files
+}
+
+// tektonDocs decodes the Tasks and Pipelines of a file, with images
+// pinned.
+func tektonDocs(t *testing.T, file string) (tasks map[string]*v1.Task, pipelines map[string]*v1.Pipeline, stream []byte) {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tasks, pipelines = map[string]*v1.Task{}, map[string]*v1.Pipeline{}
+	dec := yaml.NewYAMLOrJSONDecoder(bytes.NewReader(data), 4096)
+	var buf bytes.Buffer
+	for {
+		var raw map[string]any
+		if dec.Decode(&raw) != nil {
+			break
+		}
+		b, _ := sigsyaml.Marshal(raw)
+		switch raw["kind"] {
+		case "Task":
+			var tk v1.Task
+			if sigsyaml.Unmarshal(b, &tk) != nil {
+				continue
+			}
+			for i := range tk.Spec.Steps {
+				tk.Spec.Steps[i].Image = pinned
+			}
+			tasks[tk.Name] = &tk
+			b, _ = sigsyaml.Marshal(&tk)
+		case "Pipeline":
+			var p v1.Pipeline
+			if sigsyaml.Unmarshal(b, &p) != nil {
+				continue
+			}
+			for _, ts := range [][]v1.PipelineTask{p.Spec.Tasks, p.Spec.Finally} {
+				for i := range ts {
+					if ts[i].TaskSpec != nil {
+						for j := range ts[i].TaskSpec.Steps {
+							ts[i].TaskSpec.Steps[j].Image = pinned
+						}
+					}
+				}
+			}
+			pipelines[p.Name] = &p
+			b, _ = sigsyaml.Marshal(&p)
+		}
+		buf.Write(b)
+		buf.WriteString("\n---\n")
+	}
+	return tasks, pipelines, buf.Bytes()
+}
+
+// TestRoundTripTektonExamples imports each of Tekton's own examples, builds
+// the CUE with pipec, and compares what pipec generates with the input:
+// params, results, workspaces and steps of every Task, and the graph,
+// bindings and results of every Pipeline. Examples that use what pipec
+// cannot express are reported by the importer, and skipped here; so are
+// examples pipec's checks refuse (they are listed in the log).
+func TestRoundTripTektonExamples(t *testing.T) {
+	matched, partial, refused := 0, 0, 0
+	for _, file := range examples(t) {
+		name := strings.TrimSuffix(filepath.Base(file), ".yaml")
+		t.Run(name, func(t *testing.T) {
+			tasks, pipelines, stream := tektonDocs(t, file)
+			res, err := importer.Import(bytes.NewReader(stream), "ci")
+			if err != nil {
+				t.Fatalf("import: %v", err)
+			}
+			if len(res.Issues) > 0 {
+				partial++
+				t.Logf("not importable: %v", res.Issues)
+				return
+			}
+			dir := t.TempDir()
+			cfg := append(res.CUE, []byte("\nnamespace: \"ci\"\n")...)
+			if err := os.WriteFile(filepath.Join(dir, "pipec.cue"), cfg, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			built, err := compiler.Build(context.Background(), compiler.Options{Dir: dir})
+			if err != nil {
+				t.Fatalf("the imported CUE does not evaluate: %v\n%s", err, cfg)
+			}
+			if built.Diagnostics.HasErrors() {
+				refused++
+				t.Logf("pipec refuses it: %v", built.Diagnostics[0])
+				return
+			}
+			for _, o := range built.Objects {
+				switch v := o.Value.(type) {
+				case *v1.Task:
+					if want, ok := tasks[o.Name]; ok {
+						compareTask(t, o.Name, &want.Spec, &v.Spec)
+						delete(tasks, o.Name)
+					}
+				case *v1.Pipeline:
+					if want, ok := pipelines[o.Name]; ok {
+						comparePipeline(t, o.Name, &want.Spec, &v.Spec)
+						delete(pipelines, o.Name)
+					}
+				}
+			}
+			if len(tasks)+len(pipelines) > 0 {
+				t.Errorf("not generated: tasks %v, pipelines %v", keys(tasks), keys(pipelines))
+			}
+			matched++
+		})
+	}
+	t.Logf("%d examples round-trip, %d use what pipec cannot express, %d are refused by pipec's checks", matched, partial, refused)
+	if matched < 10 {
+		t.Errorf("only %d examples round-trip", matched)
+	}
+}
+
+func keys[V any](m map[string]V) []string {
+	var ks []string
+	for k := range m {
+		ks = append(ks, k)
+	}
+	slices.Sort(ks)
+	return ks
+}
+
+type step struct {
+	Name, Image, Script, WorkingDir string
+	Command, Args                   []string
+	Env                             map[string]string
+}
+
+func steps(ss []v1.Step) []step {
+	var out []step
+	for i, s := range ss {
+		st := step{Name: s.Name, Image: s.Image, Script: s.Script, WorkingDir: s.WorkingDir, Command: s.Command, Args: s.Args, Env: map[string]string{}}
+		if st.Name == "" {
+			st.Name = "unnamed-" + string(rune('0'+i))
+		}
+		for _, e := range s.Env {
+			st.Env[e.Name] = e.Value
+		}
+		out = append(out, st)
+	}
+	return out
+}
+
+func paramSummary(ps v1.ParamSpecs) map[string]string {
+	m := map[string]string{}
+	for _, p := range ps {
+		d := ""
+		if p.Default != nil {
+			b, _ := p.Default.MarshalJSON()
+			d = string(b)
+		}
+		typ := string(p.Type)
+		if typ == "" {
+			typ = "string"
+		}
+		m[p.Name] = typ + " " + d
+	}
+	return m
+}
+
+func compareTask(t *testing.T, name string, want, got *v1.TaskSpec) {
+	t.Helper()
+	check := func(what string, w, g any) {
+		if !reflect.DeepEqual(w, g) {
+			t.Errorf("Task %s: %s differ:\n want %+v\n got  %+v", name, what, w, g)
+		}
+	}
+	check("params", paramSummary(want.Params), paramSummary(got.Params))
+	var wr, gr []string
+	for _, r := range want.Results {
+		wr = append(wr, r.Name)
+	}
+	for _, r := range got.Results {
+		gr = append(gr, r.Name)
+	}
+	slices.Sort(wr)
+	slices.Sort(gr)
+	check("results", wr, gr)
+	var ww, gw []string
+	for _, w := range want.Workspaces {
+		ww = append(ww, w.Name)
+	}
+	for _, w := range got.Workspaces {
+		gw = append(gw, w.Name)
+	}
+	slices.Sort(ww)
+	slices.Sort(gw)
+	check("workspaces", ww, gw)
+	check("steps", steps(want.Steps), steps(got.Steps))
+}
+
+func comparePipeline(t *testing.T, name string, want, got *v1.PipelineSpec) {
+	t.Helper()
+	summary := func(ts []v1.PipelineTask) map[string]string {
+		m := map[string]string{}
+		for _, pt := range ts {
+			ref := ""
+			if pt.TaskRef != nil {
+				ref = pt.TaskRef.Name
+			}
+			after := slices.Clone(pt.RunAfter)
+			slices.Sort(after)
+			ps := map[string]string{}
+			for _, p := range pt.Params {
+				b, _ := p.Value.MarshalJSON()
+				ps[p.Name] = string(b)
+			}
+			ws := map[string]string{}
+			for _, w := range pt.Workspaces {
+				ws[w.Name] = w.Workspace + "/" + w.SubPath
+			}
+			var st []step
+			if pt.TaskSpec != nil {
+				st = steps(pt.TaskSpec.Steps)
+			}
+			b, _ := sigsyaml.Marshal(map[string]any{"ref": ref, "after": after, "params": ps, "workspaces": ws, "retries": pt.Retries, "when": pt.When, "steps": st})
+			m[pt.Name] = string(b)
+		}
+		return m
+	}
+	for what, pair := range map[string][2][]v1.PipelineTask{"tasks": {want.Tasks, got.Tasks}, "finally": {want.Finally, got.Finally}} {
+		w, g := summary(pair[0]), summary(pair[1])
+		for k, wv := range w {
+			if g[k] != wv {
+				t.Errorf("Pipeline %s: %s %s differs:\n want %s\n got  %s", name, what, k, wv, g[k])
+			}
+		}
+		if len(w) != len(g) {
+			t.Errorf("Pipeline %s: %s: want %v, got %v", name, what, keys(w), keys(g))
+		}
+	}
+	res := func(rs []v1.PipelineResult) map[string]string {
+		m := map[string]string{}
+		for _, r := range rs {
+			b, _ := r.Value.MarshalJSON()
+			m[r.Name] = string(b)
+		}
+		return m
+	}
+	if !reflect.DeepEqual(res(want.Results), res(got.Results)) {
+		t.Errorf("Pipeline %s: results differ:\n want %v\n got  %v", name, res(want.Results), res(got.Results))
+	}
+}
+
+func TestReportsWhatPipecCannotExpress(t *testing.T) {
+	in := `apiVersion: tekton.dev/v1beta1
+kind: Task
+metadata:
+  name: with-sidecar
+spec:
+  params:
+    - name: greeting
+      default: hello
+  stepTemplate:
+    env:
+      - name: A
+        value: b
+  sidecars:
+    - name: db
+      image: postgres:16
+  volumes:
+    - name: scratch
+      emptyDir: {}
+  steps:
+    - name: greet
+      image: busybox:1.36
+      script: echo $(params.greeting)
+      volumeMounts:
+        - name: scratch
+          mountPath: /scratch
+      env:
+        - name: POD
+          valueFrom:
+            fieldRef:
+              fieldPath: metadata.name
+---
+apiVersion: tekton.dev/v1
+kind: Pipeline
+metadata:
+  name: p
+spec:
+  tasks:
+    - name: remote
+      taskRef:
+        resolver: hub
+        params:
+          - name: name
+            value: git-clone
+    - name: local
+      taskRef:
+        name: with-sidecar
+      when:
+        - cel: "'$(params.x)' == 'y'"
+---
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: other
+`
+	res, err := importer.Import(strings.NewReader(in), "ci")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, i := range res.Issues {
+		got = append(got, i.Source+" "+i.Field)
+	}
+	want := []string{
+		"Task with-sidecar spec.stepTemplate",
+		"Task with-sidecar spec.sidecars",
+		"Task with-sidecar spec.volumes",
+		"Task with-sidecar spec.steps[0].env[0].valueFrom",
+		"Task with-sidecar spec.steps[0].volumeMounts",
+		"Pipeline p spec.tasks[0].taskRef.resolver",
+		"Pipeline p spec.tasks[1].when[0].cel",
+	}
+	slices.Sort(got)
+	slices.Sort(want)
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("issues:\n got  %v\n want %v", got, want)
+	}
+	if !reflect.DeepEqual(res.Skipped, []string{"v1 ConfigMap other"}) {
+		t.Errorf("skipped = %v", res.Skipped)
+	}
+	// v1beta1 is converted: the param and its default survive.
+	if !strings.Contains(string(res.CUE), `greeting: default: "hello"`) && !strings.Contains(string(res.CUE), "default: \"hello\"") {
+		t.Errorf("the v1beta1 Task's param is lost:\n%s", res.CUE)
+	}
+}
