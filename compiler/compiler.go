@@ -46,6 +46,26 @@ type Options struct {
 	// Today is the date waivers are checked against, YYYY-MM-DD; default
 	// today (UTC).
 	Today string
+	// Progress, when set, is told each stage as it starts, for progress
+	// displays. It must not block.
+	Progress func(Stage)
+}
+
+// Stage is a stage of a build.
+type Stage string
+
+// Stages, in order.
+const (
+	StageLoad     Stage = "loading the configuration"
+	StageCheck    Stage = "checking"
+	StageGenerate Stage = "generating and validating"
+	StagePolicy   Stage = "evaluating policies"
+)
+
+func (o Options) stage(s Stage) {
+	if o.Progress != nil {
+		o.Progress(s)
+	}
 }
 
 // Result is the outcome of a build that could evaluate the configuration.
@@ -106,6 +126,7 @@ func Build(ctx context.Context, opts Options) (res *Result, err error) {
 		base = abs
 	}
 
+	opts.stage(StageLoad)
 	l, err := loadConfig(dir, opts.Overlay)
 	if err != nil {
 		x := &explainer{baseDir: base, l: &loaded{}}
@@ -117,6 +138,7 @@ func Build(ctx context.Context, opts Options) (res *Result, err error) {
 	}
 	x := newExplainer(l, base)
 
+	opts.stage(StageCheck)
 	unified := l.user.Unify(x.root)
 	if err := validateConcrete(unified); err != nil {
 		return &Result{Diagnostics: x.explain(err).Sort()}, nil
@@ -137,6 +159,7 @@ func Build(ctx context.Context, opts Options) (res *Result, err error) {
 	if tgts == nil {
 		tgts = DefaultTargets()
 	}
+	opts.stage(StageGenerate)
 	for _, t := range tgts {
 		objs, ds := t.Generate(ctx, plan)
 		res.Objects = append(res.Objects, objs...)
@@ -149,6 +172,7 @@ func Build(ctx context.Context, opts Options) (res *Result, err error) {
 	}
 	sortObjects(res.Objects)
 	if opts.Policies {
+		opts.stage(StagePolicy)
 		today := opts.Today
 		if today == "" {
 			today = time.Now().UTC().Format(time.DateOnly)

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"io"
 
@@ -39,8 +40,9 @@ Like vet, build checks the policy packs; with findings at or above
 				return err
 			}
 			dir := dirArg(args)
+			ctx := withProgress(cmd.Context(), stderr)
 			return cached(cmd, dir, opts.outDir != "" || writesFiles(outs), opts.noCache, stdout, stderr, func(stdout, stderr io.Writer) error {
-				return runBuild(cmd, dir, opts, stdout, stderr)
+				return runBuild(ctx, dir, opts, stdout, stderr)
 			})
 		},
 	}
@@ -52,7 +54,7 @@ Like vet, build checks the policy packs; with findings at or above
 	return cmd
 }
 
-func runBuild(cmd *cobra.Command, dir string, opts buildOptions, stdout, stderr io.Writer) error {
+func runBuild(ctx context.Context, dir string, opts buildOptions, stdout, stderr io.Writer) error {
 	format, err := render.ParseFormat(opts.format)
 	if err != nil {
 		return &exitError{code: ExitEval, msg: err.Error()}
@@ -61,7 +63,7 @@ func runBuild(cmd *cobra.Command, dir string, opts buildOptions, stdout, stderr 
 	if err != nil {
 		return err
 	}
-	res, code, err := check(cmd.Context(), dir, opts.check, outs, threshold, stdout, stderr)
+	res, code, err := check(ctx, dir, opts.check, outs, threshold, stdout, stderr)
 	if err != nil {
 		return err
 	}

@@ -69,7 +69,7 @@ func (o *checkOptions) parse(dataOnStdout bool) ([]output, diag.Severity, error)
 // could not be evaluated, 1 for configuration errors or policy findings at
 // or above the threshold, else 0. The output formats never change it.
 func check(ctx context.Context, dir string, opts checkOptions, outs []output, threshold diag.Severity, stdout, stderr io.Writer) (*compiler.Result, int, error) {
-	res, err := compiler.Build(ctx, compiler.Options{Dir: dir, Policies: true, Today: opts.date})
+	res, err := buildWithProgress(ctx, compiler.Options{Dir: dir, Policies: true, Today: opts.date})
 	rep, code, err := report.FromBuild(res, err, threshold)
 	if err != nil {
 		return nil, ExitEval, &exitError{code: ExitEval, msg: err.Error()}

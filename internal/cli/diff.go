@@ -43,7 +43,7 @@ With --exit-code, diff exits 1 when there are differences, like git diff.`,
 		Args:              cobra.MaximumNArgs(1),
 		ValidArgsFunction: completeDirs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runDiff(cmd.Context(), dirArg(args), against, format, exitCode, stdout, stderr)
+			return runDiff(withProgress(cmd.Context(), stderr), dirArg(args), against, format, exitCode, stdout, stderr)
 		},
 	}
 	cmd.Flags().StringVar(&against, "against", "HEAD", "git `REVISION` or directory to compare with")
@@ -102,7 +102,7 @@ func nonNil(cs []change.Change) []change.Change {
 // objectsOf builds a configuration for its objects; policies are not
 // checked (diff shows what would change, vet says whether it may).
 func objectsOf(ctx context.Context, opts compiler.Options, side string) ([]targets.Object, error) {
-	res, err := compiler.Build(ctx, opts)
+	res, err := buildWithProgress(ctx, opts)
 	label := ""
 	if side != "" {
 		label = fmt.Sprintf(" at %s", side)

@@ -32,8 +32,9 @@ errors or policy findings at or above --fail-on, 2 could not evaluate.`,
 			if err != nil {
 				return err
 			}
+			ctx := withProgress(cmd.Context(), stderr)
 			return cached(cmd, dir, writesFiles(outs), noCache, stdout, stderr, func(stdout, stderr io.Writer) error {
-				res, code, err := check(cmd.Context(), dir, opts, outs, threshold, stdout, stderr)
+				res, code, err := check(ctx, dir, opts, outs, threshold, stdout, stderr)
 				if err != nil {
 					return err
 				}
