@@ -30,16 +30,19 @@ func Main() int {
 	return Run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 }
 
-// tuneGC makes the garbage collector wait until the heap reaches 1 GiB:
-// pipec is a short-lived process that allocates a few MiB for a typical
-// configuration, and collecting early costs a quarter of a pre-commit run.
-// Large configurations still collect. GOGC or GOMEMLIMIT, when set, win.
+// tuneGC sets the garbage collector for a short-lived process: collect
+// when the heap grows 5x (GOGC=400), within a soft limit of 256 MiB. Both
+// measured on generated monorepos (bench/run.sh): turning collection off,
+// as pipec did before, made runs slower, not faster (faulting in fresh
+// memory costs more than collecting), and let 500 services peak at 1 GiB;
+// with these settings they peak at about 340 MiB and build 15% faster.
+// GOGC or GOMEMLIMIT, when set, win.
 func tuneGC() {
 	if os.Getenv("GOGC") != "" || os.Getenv("GOMEMLIMIT") != "" {
 		return
 	}
-	debug.SetMemoryLimit(1 << 30)
-	debug.SetGCPercent(-1)
+	debug.SetGCPercent(400)
+	debug.SetMemoryLimit(256 << 20)
 }
 
 // Run runs pipec with args, reading stdin where a command takes "-",
