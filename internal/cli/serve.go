@@ -83,8 +83,9 @@ func runServe(ctx context.Context, opts serveOptions, stderr io.Writer) error {
 		return usageError("unknown --log-format %q; expected json or text", opts.logFormat)
 	}
 	log := slog.New(h)
-	// pipec's one-shot commands postpone garbage collection (tuneGC); a
-	// service must collect. GOGC and GOMEMLIMIT, when set, win.
+	// pipec's one-shot commands collect rarely, within a fixed 256 MiB
+	// (tuneGC); a long-running service collects at the default pace, within
+	// the container's memory. GOGC and GOMEMLIMIT, when set, win.
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(100)
 	}
