@@ -138,6 +138,10 @@ func hasCUEFiles(dir string, overlay map[string][]byte) bool {
 	return false
 }
 
+// ModuleRoot returns the root of the CUE module that dir belongs to: the
+// nearest directory at or above it that holds cue.mod/module.cue.
+func ModuleRoot(dir string) (string, bool) { return findModuleRoot(dir, nil) }
+
 // findModuleRoot returns the nearest directory at or above dir that holds
 // cue.mod/module.cue, on disk or in the overlay.
 func findModuleRoot(dir string, overlay map[string][]byte) (string, bool) {

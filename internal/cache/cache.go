@@ -19,6 +19,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pipec/pipec/compiler"
 	"github.com/pipec/pipec/internal/render"
 )
 
@@ -154,15 +155,9 @@ func (k *Key) AddInputs(dir string) error {
 	if err != nil {
 		return err
 	}
-	root := abs
-	for d := abs; ; d = filepath.Dir(d) {
-		if _, err := os.Stat(filepath.Join(d, "cue.mod", "module.cue")); err == nil {
-			root = d
-			break
-		}
-		if filepath.Dir(d) == d {
-			break
-		}
+	root, ok := compiler.ModuleRoot(abs)
+	if !ok {
+		root = abs
 	}
 	k.Add(abs, root)
 	n := 0

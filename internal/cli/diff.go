@@ -136,15 +136,9 @@ func atRevision(dir, rev string) (compiler.Options, error) {
 	}
 	// Archive the CUE module the configuration belongs to, so that local
 	// imports come along; without one, the directory itself.
-	root := abs
-	for d := abs; strings.HasPrefix(d, top); d = filepath.Dir(d) {
-		if _, err := os.Stat(filepath.Join(d, "cue.mod", "module.cue")); err == nil {
-			root = d
-			break
-		}
-		if d == top {
-			break
-		}
+	root, ok := compiler.ModuleRoot(abs)
+	if rel, err := filepath.Rel(top, root); !ok || err != nil || !filepath.IsLocal(rel) {
+		root = abs // no module, or one outside the repository
 	}
 	relRoot, _ := filepath.Rel(top, root)
 	relDir, _ := filepath.Rel(top, abs)

@@ -18,6 +18,7 @@ import (
 	"net"
 	"net/http"
 	"path"
+	"path/filepath"
 	"runtime"
 	"strconv"
 	"sync/atomic"
@@ -210,7 +211,7 @@ func (s *Server) parse(w http.ResponseWriter, r *http.Request, defaultReport rep
 		req.opts.Today = d
 	}
 	dir := cmp.Or(q.Get("dir"), ".")
-	if path.IsAbs(dir) || !isLocal(dir) {
+	if dir != "." && !filepath.IsLocal(filepath.FromSlash(dir)) {
 		writeError(w, http.StatusBadRequest, fmt.Sprintf("dir %q must be a relative path inside the bundle", dir))
 		return nil, false
 	}
@@ -234,11 +235,6 @@ func (s *Server) parse(w http.ResponseWriter, r *http.Request, defaultReport rep
 	s.metrics.bundleBytes.Observe(float64(bundleSize(b)))
 	req.opts = bundleOptions(b, req.target, req.opts.Today)
 	return req, true
-}
-
-func isLocal(p string) bool {
-	c := path.Clean(p)
-	return c != ".." && !bytes.HasPrefix([]byte(c), []byte("../"))
 }
 
 func bundleSize(b *bundle.Bundle) int {
