@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/pipec/pipec/compiler"
+	"github.com/pipec/pipec/internal/benchgen"
 )
 
 // BenchmarkBuild measures a whole build (load, unify, check, generate,
@@ -27,7 +28,7 @@ func BenchmarkBuildGenerated(b *testing.B) {
 	for _, n := range []int{200} {
 		b.Run(fmt.Sprintf("pipelines=%d", n), func(b *testing.B) {
 			dir := b.TempDir()
-			if err := os.WriteFile(filepath.Join(dir, "pipec.cue"), []byte(compiler.GenerateConfig(n, false)), 0o644); err != nil {
+			if err := os.WriteFile(filepath.Join(dir, "pipec.cue"), []byte(benchgen.Pipelines(n, false)), 0o644); err != nil {
 				b.Fatal(err)
 			}
 			benchBuild(b, dir, n)
@@ -58,7 +59,7 @@ const EnvWriteGenerated = "PIPEC_WRITE_GENERATED"
 // TestGeneratedConfig keeps the benchmark input honest: it must build
 // without findings. With PIPEC_WRITE_GENERATED=<file> it also writes it out.
 func TestGeneratedConfig(t *testing.T) {
-	cfg := compiler.GenerateConfig(200, false)
+	cfg := benchgen.Pipelines(200, false)
 	if out := os.Getenv(EnvWriteGenerated); out != "" {
 		if err := os.WriteFile(out, []byte(cfg), 0o644); err != nil {
 			t.Fatal(err)

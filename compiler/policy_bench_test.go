@@ -5,6 +5,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/pipec/pipec/internal/benchgen"
 )
 
 // BenchmarkPolicies measures policy evaluation alone (the built-in
@@ -12,7 +14,7 @@ import (
 // triggered pipelines, which compiles to about 5,000 objects.
 func BenchmarkPolicies(b *testing.B) {
 	dir := b.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "pipec.cue"), []byte(GenerateConfig(1000, true)+`
+	if err := os.WriteFile(filepath.Join(dir, "pipec.cue"), []byte(benchgen.Pipelines(1000, true)+`
 environments: ci: {namespace: "ci", podSecurity: "baseline", policy: ["restricted"], quota: requests: {cpu: "64", memory: "256Gi"}, network: kubernetesAPI: {cidrs: ["10.96.0.1/32"], ports: [443]}}
 `), 0o644); err != nil {
 		b.Fatal(err)
