@@ -93,8 +93,8 @@ func New(cfg Config) *Server {
 	s := &Server{cfg: cfg, slots: make(chan struct{}, cfg.MaxConcurrent)}
 	s.metrics = newMetrics()
 	mux := http.NewServeMux()
-	mux.Handle("POST /v1/build", s.metrics.instrument("build", http.HandlerFunc(s.serveBuild)))
-	mux.Handle("POST /v1/vet", s.metrics.instrument("vet", http.HandlerFunc(s.serveVet)))
+	mux.Handle("POST /v1/build", s.metrics.instrument("build", s.serveConfig(true)))
+	mux.Handle("POST /v1/vet", s.metrics.instrument("vet", s.serveConfig(false)))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok\n") })
 	mux.HandleFunc("GET /readyz", s.serveReady)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{Registry: s.metrics.reg}))
@@ -340,44 +340,34 @@ func (s *Server) build(w http.ResponseWriter, r *http.Request, req *request) (*o
 	}
 }
 
-// serveBuild answers POST /v1/build: 200 with the manifests when the
-// configuration passes, else 422 with the findings report.
-func (s *Server) serveBuild(w http.ResponseWriter, r *http.Request) {
-	req, ok := s.parse(w, r, report.JSON)
-	if !ok {
-		return
+// serveConfig answers POST /v1/build (withManifests) and POST /v1/vet.
+// Build answers 200 with the manifests when the configuration passes;
+// vet answers 200 with the findings report. Both answer 422 with the
+// report when it does not pass.
+func (s *Server) serveConfig(withManifests bool) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		req, ok := s.parse(w, r, report.JSON)
+		if !ok {
+			return
+		}
+		o, ok := s.build(w, r, req)
+		if !ok {
+			return
+		}
+		if !withManifests || o.code != report.ExitOK {
+			s.writeReport(w, o, req.report)
+			return
+		}
+		var buf bytes.Buffer
+		if err := render.Stream(&buf, o.res.Objects, req.manifests); err != nil {
+			writeError(w, http.StatusInternalServerError, fmt.Sprintf("rendering the manifests: %v", err))
+			return
+		}
+		setVerdict(w.Header(), o)
+		w.Header().Set("Content-Type", mediaType(req.manifests))
+		w.WriteHeader(http.StatusOK)
+		w.Write(buf.Bytes())
 	}
-	o, ok := s.build(w, r, req)
-	if !ok {
-		return
-	}
-	if o.code != report.ExitOK {
-		s.writeReport(w, o, req.report)
-		return
-	}
-	var buf bytes.Buffer
-	if err := render.Stream(&buf, o.res.Objects, req.manifests); err != nil {
-		writeError(w, http.StatusInternalServerError, fmt.Sprintf("rendering the manifests: %v", err))
-		return
-	}
-	setVerdict(w.Header(), o)
-	w.Header().Set("Content-Type", mediaType(req.manifests))
-	w.WriteHeader(http.StatusOK)
-	w.Write(buf.Bytes())
-}
-
-// serveVet answers POST /v1/vet with the findings report: 200 when the
-// configuration passes, 422 when it does not.
-func (s *Server) serveVet(w http.ResponseWriter, r *http.Request) {
-	req, ok := s.parse(w, r, report.JSON)
-	if !ok {
-		return
-	}
-	o, ok := s.build(w, r, req)
-	if !ok {
-		return
-	}
-	s.writeReport(w, o, req.report)
 }
 
 func (s *Server) writeReport(w http.ResponseWriter, o *outcome, f report.Format) {
