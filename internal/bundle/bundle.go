@@ -14,7 +14,6 @@ import (
 	"io"
 	"path"
 	"path/filepath"
-	"slices"
 	"strings"
 
 	"github.com/rogpeppe/go-internal/txtar"
@@ -258,20 +257,6 @@ func (b *Bundle) Root() string {
 		root = top
 	}
 	return root
-}
-
-// Dirs lists the directories that hold CUE files, sorted.
-func (b *Bundle) Dirs() []string {
-	seen := map[string]bool{}
-	for name := range b.Files {
-		seen[path.Dir(name)] = true
-	}
-	dirs := make([]string, 0, len(seen))
-	for d := range seen {
-		dirs = append(dirs, d)
-	}
-	slices.Sort(dirs)
-	return dirs
 }
 
 // Overlay maps every file to its absolute name under root, for
