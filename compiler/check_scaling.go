@@ -44,6 +44,7 @@ func (c *checker) checkScaling() {
 		c.checkNodePool(n)
 	}
 	c.checkPoolAssignment()
+	c.checkAffinityAssistants()
 	if ca := p.Scaling.ClusterAutoscaler; ca != nil {
 		for _, g := range ca.NodeGroups {
 			if g.Min > g.Max {
@@ -412,6 +413,50 @@ func (c *checker) checkPoolLimits(n *model.NodePool, shape, limit capacity.Resou
 		d.Expected = fmt.Sprintf("limits of at least %s (about %d nodes of %s): %s", worst, nodes, shape, strings.Join(parts, "; "))
 		d.Hint = "raise the limits, or lower maxReplicas or the number of concurrent runs; `pipec simulate` shows the queueing this causes"
 	}
+}
+
+// checkAffinityAssistants warns when a burst can deadlock the CI
+// namespace: with Tekton's affinity assistant, every running PipelineRun
+// with a volume workspace holds one pod of the namespace's pod quota from
+// its start to its end, so when as many runs start as the quota has pods,
+// the assistants take it all and no TaskRun pod can be created (runs only
+// finish when their TaskRuns do). The end-to-end scale test found it: 500
+// runs, a quota of 180 pods, 165 assistants running, 0 TaskRun pods.
+func (c *checker) checkAffinityAssistants() {
+	p := c.plan
+	ci := p.EnvironmentForNamespace(p.Namespace)
+	if !p.Scaling.AffinityAssistants() || ci == nil || ci.Quota == nil || ci.Quota.Pods == nil {
+		return
+	}
+	var heaviest *model.Pipeline
+	var peak capacity.Peak
+	for _, pl := range p.Pipelines {
+		if !pl.VolumePerRun() {
+			continue
+		}
+		if pk := capacity.RunPeak(p, pl); heaviest == nil || pk.Pods > peak.Pods {
+			heaviest, peak = pl, pk
+		}
+	}
+	if heaviest == nil {
+		return
+	}
+	pods := int(*ci.Quota.Pods)
+	peakPods := int(max(1, peak.Pods))
+	safe := pods - peakPods
+	runs, bound := c.concurrentRuns()
+	if runs > 0 && runs <= safe {
+		return
+	}
+	admitted := "nothing bounds the number of PipelineRuns"
+	if runs > 0 {
+		admitted = fmt.Sprintf("%s admits %d", bound, runs)
+	}
+	d := c.out.Warnf(c.src, ci.Quota.Path.Field("pods"),
+		"a burst of PipelineRuns can deadlock namespace %q: with Tekton's coschedule %q every running run of %s holds an affinity-assistant pod, the quota has %d pods, and %s; once the assistants hold the quota no TaskRun pod can start",
+		ci.Namespace, p.Scaling.TektonCoschedule, heaviest.Name, pods, admitted)
+	d.Expected = fmt.Sprintf("at most %d PipelineRuns (quota.pipelineRuns or scaling.maxConcurrentRuns), the pod quota less the %d pods of a run at its peak; or Tekton's coschedule \"disabled\" (scaling.tektonCoschedule)", safe, peakPods)
+	d.Hint = "quota.pipelineRuns counts PipelineRuns that exist, finished or not, so prune finished runs; `pipec simulate` shows the deadlock"
 }
 
 // concurrentRuns is the bound on concurrent PipelineRuns, and where it

@@ -1,6 +1,7 @@
 package compiler
 
 import (
+	"cmp"
 	"github.com/pipec/pipec/model"
 )
 
@@ -13,7 +14,8 @@ func decodeRules(n node) model.ScalingRules {
 }
 
 func (d *decoder) scaling(n node, envs []*model.Environment) model.Scaling {
-	s := model.Scaling{Path: n.path, MaxConcurrentRuns: int(n.field("maxConcurrentRuns").int())}
+	s := model.Scaling{Path: n.path, MaxConcurrentRuns: int(n.field("maxConcurrentRuns").int()),
+		TektonCoschedule: cmp.Or(n.field("tektonCoschedule").str(), "workspaces")}
 	production := map[string]bool{}
 	for _, e := range envs {
 		production[e.Name] = e.Production

@@ -38,6 +38,9 @@ go mod download
 step "building kube-apiserver and cue for the integration tests (cached)"
 hack/tools.sh
 
+step "building the simulated cluster for the end-to-end scale test (cached)"
+hack/sim-tools.sh
+
 step "go vet"
 go vet ./...
 (cd tools/hpacheck && go vet ./...)
@@ -59,6 +62,9 @@ step "the HPA model against Kubernetes' own replica calculator (tools/hpacheck)"
 
 step "alerts and kube-state-metrics configuration against Prometheus and kube-state-metrics (tools/monitorcheck)"
 (cd tools/monitorcheck && go test -count=1 ./...)
+
+step "end to end at scale: 50 PipelineRuns through the EventListener on a simulated cluster (hack/e2e-scale.sh)"
+hack/e2e-scale.sh -runs 50 -task-duration 5s -timeout 10m -scale-in-timeout 6m -out .cache/e2e-scale-ci
 
 step "benchmarks compile and run once"
 go test -run '^$' -bench . -benchtime 1x ./... >/dev/null

@@ -7,6 +7,9 @@ type Scaling struct {
 	ClusterAutoscaler *ClusterAutoscaler
 	// MaxConcurrentRuns is 0 when unset.
 	MaxConcurrentRuns int
+	// TektonCoschedule is the Tekton installation's coschedule flag:
+	// workspaces, pipelineruns, isolate-pipelinerun or disabled.
+	TektonCoschedule string
 	Path              Path
 }
 
@@ -229,4 +232,29 @@ func (d *Deployment) RolledOut() bool {
 type ServiceAccountRef struct {
 	Name      string
 	Namespace string
+}
+
+// AffinityAssistants reports whether the Tekton installation runs an
+// affinity-assistant pod beside every PipelineRun with a volume workspace
+// (coschedule "workspaces", Tekton's default, or "pipelineruns").
+func (s Scaling) AffinityAssistants() bool {
+	switch s.TektonCoschedule {
+	case "", "workspaces", "pipelineruns":
+		return true
+	}
+	return false
+}
+
+// VolumePerRun reports whether each triggered run of the pipeline gets a
+// volume of its own (a volumeClaimTemplate workspace).
+func (pl *Pipeline) VolumePerRun() bool {
+	if pl.On == nil {
+		return false
+	}
+	for _, w := range pl.On.Workspaces {
+		if w.VolumeClaimTemplate != nil {
+			return true
+		}
+	}
+	return false
 }

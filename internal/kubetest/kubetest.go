@@ -207,11 +207,22 @@ func Start(ctx context.Context, dir string, log io.Writer) (*Server, error) {
 }
 
 func (s *Server) start(log io.Writer, name, bin string, args ...string) error {
+	return s.StartProcess(log, name, bin, nil, args...)
+}
+
+// StartProcess starts a program that belongs with the server (a
+// controller, a scheduler): its output goes to Dir/name.log, env is added
+// to the environment, and Stop stops it, before the API server. Programs
+// are stopped in the reverse order of their start.
+func (s *Server) StartProcess(log io.Writer, name, bin string, env []string, args ...string) error {
 	logFile, err := os.Create(filepath.Join(s.Dir, name+".log"))
 	if err != nil {
 		return err
 	}
 	cmd := exec.Command(bin, args...)
+	if env != nil {
+		cmd.Env = append(os.Environ(), env...)
+	}
 	cmd.Stdout = logFile
 	cmd.Stderr = logFile
 	// Own process group, so that stopping the test stops the whole tree.
@@ -250,7 +261,35 @@ func (s *Server) waitReady(ctx context.Context) error {
 	})
 }
 
-// Stop stops the API server and etcd.
+// Kubeconfig writes a kubeconfig file that reaches the server as a cluster
+// admin, for the programs StartProcess runs, and returns its path.
+func (s *Server) Kubeconfig() (string, error) {
+	p := filepath.Join(s.Dir, "kubeconfig")
+	kc := fmt.Sprintf(`apiVersion: v1
+kind: Config
+clusters: [{name: pipec, cluster: {server: %q, insecure-skip-tls-verify: true}}]
+users: [{name: admin, user: {token: %q}}]
+contexts: [{name: pipec, context: {cluster: pipec, user: admin}}]
+current-context: pipec
+`, s.Config.Host, s.Config.BearerToken)
+	return p, os.WriteFile(p, []byte(kc), 0o600)
+}
+
+// Dynamic is a dynamic client of the server, as a cluster admin.
+func (s *Server) Dynamic() dynamic.Interface { return s.dyn }
+
+// BinDir is the directory that holds kube-apiserver and the other programs
+// hack/tools.sh and hack/sim-tools.sh build.
+func BinDir() (string, error) {
+	p, err := FindAPIServer()
+	if err != nil {
+		return "", err
+	}
+	return filepath.Dir(p), nil
+}
+
+// Stop stops the programs StartProcess started, then the API server and
+// etcd.
 func (s *Server) Stop() {
 	for i := len(s.procs) - 1; i >= 0; i-- {
 		p := s.procs[i]

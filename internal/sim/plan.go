@@ -61,6 +61,7 @@ func FromPlan(plan *model.Plan, set Setup) (Scenario, error) {
 		PodsPerRun:  int(pods),
 		Requests:    capacity.Resources{CPU: ceilDiv(peak.Requests.CPU, pods), Memory: ceilDiv(peak.Requests.Memory, pods)},
 		RunDuration: cmp.Or(set.RunDuration, 10*time.Minute),
+		Assistant:   plan.Scaling.AffinityAssistants() && pl.VolumePerRun(),
 	}
 	if ci := plan.EnvironmentForNamespace(plan.Namespace); ci != nil && ci.Quota != nil {
 		q := ci.Quota

@@ -47,6 +47,11 @@ type Workload struct {
 	PodsPerRun  int
 	Requests    Resources
 	RunDuration time.Duration
+	// Assistant: each run also holds one pod from its start to its end
+	// (Tekton's affinity assistant), which the pod quota counts and which
+	// must exist before the run's pods are created. Its requests are
+	// negligible.
+	Assistant bool
 }
 
 // Quota is the CI namespace's quota; zero fields are unlimited.
@@ -152,6 +157,8 @@ type run struct {
 	started time.Duration
 	running bool
 	done    bool
+	// assistant: the run's affinity-assistant pod exists.
+	assistant bool
 }
 
 // Run simulates the scenario. It does not change s: the autoscaler starts
@@ -230,6 +237,10 @@ func Run(s Scenario) Result {
 				r.done = true
 				res.Completed++
 				active--
+				if r.assistant {
+					r.assistant = false
+					qCount--
+				}
 			}
 		}
 		// The HPA.
@@ -271,6 +282,17 @@ func Run(s Scenario) Result {
 				res.AtMax += Tick
 			}
 		}
+		// Affinity assistants, one per run in arrival order, within the
+		// pod quota: Tekton creates a run's assistant when the run starts,
+		// and its TaskRun pods only after that.
+		if s.Workload.Assistant {
+			for _, r := range runs {
+				if !r.done && !r.assistant && (s.Quota.Pods == 0 || qCount+1 <= s.Quota.Pods) {
+					r.assistant = true
+					qCount++
+				}
+			}
+		}
 		// Pod creation within the namespace quota, then scheduling onto
 		// ready nodes, first fit, in creation order.
 		var pending []*pod
@@ -284,6 +306,10 @@ func Run(s Scenario) Result {
 			}
 			if !p.created {
 				q := s.Quota
+				if p.run != nil && s.Workload.Assistant && !p.run.assistant {
+					pending = append(pending, p)
+					continue
+				}
 				if q.Pods > 0 && qCount+1 > q.Pods || q.Requests.CPU > 0 && qUsed.CPU+p.req.CPU > q.Requests.CPU || q.Requests.Memory > 0 && qUsed.Memory+p.req.Memory > q.Requests.Memory {
 					pending = append(pending, p)
 					continue
@@ -538,6 +564,9 @@ func (s Scenario) About() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "pipeline %s: %d pod(s) per run at its peak (%s), %s each, for %s\n",
 		s.Names.Pipeline, s.Workload.PodsPerRun, strings.Join(s.Names.PeakTasks, ", "), s.Workload.Requests, FormatDuration(s.Workload.RunDuration))
+	if s.Workload.Assistant {
+		b.WriteString("each run holds a Tekton affinity-assistant pod from start to end\n")
+	}
 	limits := "unlimited"
 	if s.Pool.Limit != (Resources{}) {
 		limits = s.Pool.Limit.String()

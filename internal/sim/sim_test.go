@@ -168,3 +168,33 @@ func BenchmarkRun(b *testing.B) {
 		Run(s)
 	}
 }
+
+// TestAffinityAssistantsDeadlock is what the end-to-end scale test showed
+// on Tekton: when a burst starts as many runs as the pod quota has pods,
+// their affinity assistants hold the whole quota and no TaskRun pod can be
+// created, so no run ever finishes; without assistants the same burst
+// drains.
+func TestAffinityAssistantsDeadlock(t *testing.T) {
+	arrivals := make([]time.Duration, 200)
+	base := Scenario{
+		Pool:     Pool{Node: Resources{CPU: 8000, Memory: 32 << 30}, ProvisionDelay: 5 * time.Second, ConsolidateAfter: 30 * time.Second},
+		Workload: Workload{Arrivals: arrivals, PodsPerRun: 2, Requests: Resources{CPU: 500, Memory: 1 << 30}, RunDuration: time.Minute},
+		Quota:    Quota{Pods: 60},
+		Duration: time.Hour, Every: time.Minute,
+	}
+	free := Run(base)
+	if free.Completed != 200 || free.Starved != 0 {
+		t.Fatalf("without assistants: %d of 200 completed, %d starved", free.Completed, free.Starved)
+	}
+	base.Workload.Assistant = true
+	stuck := Run(base)
+	if stuck.Completed != 0 || stuck.Starved != 200 {
+		t.Errorf("with assistants: %d of 200 completed, %d starved; want a deadlock", stuck.Completed, stuck.Starved)
+	}
+	// Fewer runs than the quota has room for drain, slower than without.
+	base.Workload.Arrivals = arrivals[:40]
+	few := Run(base)
+	if few.Completed != 40 {
+		t.Errorf("40 runs with assistants in a 60-pod quota: %d completed", few.Completed)
+	}
+}

@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Builds the programs of the simulated cluster that hack/e2e-scale.sh runs,
+# into .cache/bin, each from the Go module proxy at a pinned version:
+#
+#   kube-apiserver, kube-controller-manager, kube-scheduler  tools/kube (k8s.io/kubernetes)
+#   kwok                                   sigs.k8s.io/kwok (fake nodes and pod lifecycle)
+#   tekton-controller, tekton-webhook      github.com/tektoncd/pipeline
+#   triggers-sink, triggers-interceptors   github.com/tektoncd/triggers (EventListener sink, core interceptors)
+#   karpenter-kwok                         sigs.k8s.io/karpenter (Karpenter's KWOK provider)
+#
+# The small pieces the simulation needs besides (a metrics API, a volume
+# provisioner) run inside the test driver, internal/e2escale.
+#
+# Upstream programs are built inside their own module (its go.mod and go.sum,
+# with its replace directives), as their release builds are. Each binary is
+# rebuilt only when its pin changes. Cold, on 2 cores, this takes about 12
+# minutes; cached, it is instant.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export GOTOOLCHAIN=local
+bin=$PWD/.cache/bin
+mkdir -p "$bin"
+
+# Pins. The versions are the newest that build with Go 1.26.8 and agree with
+# the Tekton and Triggers versions pipec's own go.mod links.
+KWOK=v0.7.0
+TEKTON=$(sed -n 's/^\tgithub.com\/tektoncd\/pipeline \(v[0-9.]*\)$/\1/p' go.mod)
+TRIGGERS=$(sed -n 's/^\tgithub.com\/tektoncd\/triggers \(v[0-9.]*\)$/\1/p' go.mod)
+KARPENTER=v1.14.1
+
+stamped() { [[ -x $bin/$1 && $(cat "$bin/.$1.stamp" 2>/dev/null) == "$2" ]]; }
+stamp() { echo "$2" > "$bin/.$1.stamp"; }
+timed() {
+  local name=$1; shift
+  local t0; t0=$(date +%s)
+  echo "hack/sim-tools.sh: building $name" >&2
+  "$@"
+  echo "hack/sim-tools.sh: built $name in $(( $(date +%s) - t0 ))s" >&2
+}
+
+# upstream NAME MODULE VERSION PACKAGE [LDFLAGS]: builds PACKAGE of MODULE at
+# VERSION inside the module's own directory in the module cache.
+upstream() {
+  local name=$1 mod=$2 ver=$3 pkg=$4 ld=${5:--s -w}
+  stamped "$name" "$mod@$ver $pkg $ld" && return 0
+  local dir
+  dir=$(go mod download -json "$mod@$ver" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')
+  [[ -d $dir ]] || { echo "hack/sim-tools.sh: cannot download $mod@$ver" >&2; exit 1; }
+  (cd "$dir" && timed "$name ($mod@$ver)" go build -mod=readonly -trimpath -ldflags "$ld" -o "$bin/$name" "$pkg")
+  stamp "$name" "$mod@$ver $pkg $ld"
+}
+
+# The Kubernetes control plane, from tools/kube, stamped with its version as
+# Kubernetes' own build does (unstamped binaries report v0.0.0-master).
+kube_sum=$(sha256sum tools/kube/go.mod tools/kube/go.sum | sha256sum | cut -d' ' -f1)
+kv=$(sed -n 's/^require k8s.io\/kubernetes \(v[0-9.]*\)$/\1/p; s/^\tk8s.io\/kubernetes \(v[0-9.]*\)$/\1/p' tools/kube/go.mod | head -1)
+kld="-s -w"
+for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+  kld="$kld -X $p.gitVersion=$kv -X $p.gitMajor=1 -X $p.gitMinor=$(echo "$kv" | cut -d. -f2) -X $p.gitTreeState=clean"
+done
+for c in kube-apiserver kube-controller-manager kube-scheduler; do
+  if ! stamped "$c" "$kube_sum"; then
+    (cd tools/kube && timed "$c $kv" go build -trimpath -ldflags "$kld" -o "$bin/$c" "k8s.io/kubernetes/cmd/$c")
+    stamp "$c" "$kube_sum"
+  fi
+done
+# hack/tools.sh's stamp for kube-apiserver, so the two scripts share it.
+echo "$kube_sum" > "$bin/.kube-tools.stamp"
+
+upstream kwok sigs.k8s.io/kwok "$KWOK" ./cmd/kwok
+upstream tekton-controller github.com/tektoncd/pipeline "$TEKTON" ./cmd/controller
+upstream tekton-webhook github.com/tektoncd/pipeline "$TEKTON" ./cmd/webhook
+upstream triggers-sink github.com/tektoncd/triggers "$TRIGGERS" ./cmd/eventlistenersink
+upstream triggers-interceptors github.com/tektoncd/triggers "$TRIGGERS" ./cmd/interceptors
+upstream karpenter-kwok sigs.k8s.io/karpenter "$KARPENTER" ./kwok

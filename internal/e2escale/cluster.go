@@ -1,0 +1,407 @@
+// Package e2escale runs what pipec compiles on real control-plane
+// components, with simulated nodes, and measures it under load: etcd and
+// kube-apiserver (internal/kubetest), kube-controller-manager and
+// kube-scheduler, KWOK for nodes and pod lifecycles, the Tekton controller
+// and webhook, Tekton Triggers' EventListener sink and core interceptors,
+// and Karpenter's KWOK provider, all built from the Go module proxy by
+// hack/sim-tools.sh and run out of cluster on loopback. Small pieces that
+// the simulation needs run in-process: a metrics API for the autoscaler
+// controller and a volume provisioner.
+//
+// Run fires a burst of signed GitHub webhook deliveries at the
+// EventListener and records what happens: queue time, time to Succeeded,
+// pods, nodes added and consolidated, quota rejections, autoscaler
+// replicas; Report compares that timeline with pipec simulate's.
+package e2escale
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/pipec/pipec/internal/kubetest"
+)
+
+// Pinned modules whose CRDs and configuration the cluster installs; the
+// Tekton and Triggers versions are those of pipec's go.mod, the same that
+// hack/sim-tools.sh builds.
+const (
+	karpenterModule  = "sigs.k8s.io/karpenter"
+	karpenterVersion = "v1.14.1"
+	karpenterSum     = "h1:GjqvOHLjl2+OXM0ti5VEZSQuvcitB0pETd8zdChXEtI="
+	promOpModule     = "github.com/prometheus-operator/prometheus-operator"
+	promOpVersion    = "v0.85.0"
+	promOpSum        = "h1:M5xLCLEoaW2IJfnuCwFzzpL+jSVQu3KGT84Pye+fW8s="
+	tektonModule     = "github.com/tektoncd/pipeline"
+	triggersModule   = "github.com/tektoncd/triggers"
+
+	// SystemNamespace is where Tekton and Triggers keep their configuration.
+	SystemNamespace = "tekton-pipelines"
+	// interceptorsPort is fixed by Triggers' cmd/interceptors.
+	interceptorsPort = 8443
+)
+
+// Programs are the binaries the cluster runs, by name, as hack/sim-tools.sh
+// builds them into the binary directory.
+var Programs = []string{
+	"kube-controller-manager", "kube-scheduler", "kwok", "tekton-controller", "tekton-webhook",
+	"triggers-sink", "triggers-interceptors", "karpenter-kwok",
+}
+
+// Cluster is a running simulated cluster.
+type Cluster struct {
+	*kubetest.Server
+	Kube       kubernetes.Interface
+	kubeconfig string
+	bin        string
+	log        io.Writer
+	// TaskDuration is how long KWOK lets each TaskRun pod run.
+	TaskDuration time.Duration
+
+	coschedule    string
+	stopInProcess []func()
+}
+
+// StartOptions configure Start.
+type StartOptions struct {
+	// Dir holds the cluster's data and logs.
+	Dir string
+	// Log receives progress lines.
+	Log io.Writer
+	// Coschedule is Tekton's coschedule feature flag (default workspaces).
+	Coschedule string
+	// TaskDuration is how long each TaskRun pod runs (KWOK completes its
+	// pod after that long).
+	TaskDuration time.Duration
+}
+
+// Start starts the control plane and waits until every component serves.
+func Start(ctx context.Context, o StartOptions) (*Cluster, error) {
+	bin, err := kubetest.BinDir()
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range Programs {
+		if _, err := os.Stat(filepath.Join(bin, p)); err != nil {
+			return nil, fmt.Errorf("%s not found in %s: run hack/sim-tools.sh to build the simulated cluster's programs (about 12 minutes cold, once)", p, bin)
+		}
+	}
+	log := o.Log
+	if log == nil {
+		log = io.Discard
+	}
+	s, err := kubetest.Start(ctx, o.Dir, log)
+	if err != nil {
+		return nil, err
+	}
+	c := &Cluster{Server: s, bin: bin, log: log, TaskDuration: o.TaskDuration, coschedule: cmp.Or(o.Coschedule, "workspaces")}
+	ok := false
+	defer func() {
+		if !ok {
+			c.Stop()
+		}
+	}()
+	if c.kubeconfig, err = s.Kubeconfig(); err != nil {
+		return nil, err
+	}
+	if c.Kube, err = kubernetes.NewForConfig(s.Config); err != nil {
+		return nil, err
+	}
+	steps := []struct {
+		name string
+		fn   func(context.Context) error
+	}{
+		{"CRDs", c.installCRDs},
+		{"controller-manager and scheduler", c.startKubeControllers},
+		{"KWOK", c.startKWOK},
+		{"metrics APIs and volume provisioner", c.startInProcess},
+		{"Tekton", c.startTekton},
+		{"Triggers interceptors", c.startInterceptors},
+		{"Karpenter", c.startKarpenter},
+	}
+	for _, st := range steps {
+		t0 := time.Now()
+		if err := st.fn(ctx); err != nil {
+			return nil, fmt.Errorf("starting %s: %w (logs in %s)", st.name, err, o.Dir)
+		}
+		fmt.Fprintf(log, "e2escale: %s up in %.1fs\n", st.name, time.Since(t0).Seconds())
+	}
+	ok = true
+	return c, nil
+}
+
+// Stop stops everything Start started.
+func (c *Cluster) Stop() {
+	// The aggregated metrics APIs go first: with their server gone,
+	// discovery and namespace deletion in the API server stall.
+	for _, n := range []string{"v1beta1.metrics.k8s.io", "v1beta1.external.metrics.k8s.io"} {
+		_ = c.Dynamic().Resource(apiServices).Delete(context.Background(), n, metav1.DeleteOptions{})
+	}
+	for i := len(c.stopInProcess) - 1; i >= 0; i-- {
+		c.stopInProcess[i]()
+	}
+	c.Server.Stop()
+}
+
+var apiServices = schema.GroupVersionResource{Group: "apiregistration.k8s.io", Version: "v1", Resource: "apiservices"}
+
+func (c *Cluster) program(name string) string { return filepath.Join(c.bin, name) }
+
+func (c *Cluster) installCRDs(ctx context.Context) error {
+	var files []string
+	for _, m := range []struct{ path, glob string }{
+		{tektonModule, "config/300-crds/*.yaml"},
+		{triggersModule, "config/300-*.yaml"},
+	} {
+		dir, err := kubetest.ModuleDir(m.path)
+		if err != nil {
+			return err
+		}
+		fs, _ := filepath.Glob(filepath.Join(dir, m.glob))
+		if len(fs) == 0 {
+			return fmt.Errorf("no CRDs at %s/%s", dir, m.glob)
+		}
+		files = append(files, fs...)
+	}
+	kdir, err := kubetest.DownloadModule(karpenterModule, karpenterVersion, karpenterSum)
+	if err != nil {
+		return err
+	}
+	for _, g := range []string{"pkg/apis/crds/karpenter.sh_*.yaml", "kwok/apis/crds/*.yaml"} {
+		fs, _ := filepath.Glob(filepath.Join(kdir, g))
+		if len(fs) == 0 {
+			return fmt.Errorf("no CRDs at %s/%s", kdir, g)
+		}
+		files = append(files, fs...)
+	}
+	// The monitoring objects pipec emits are applied too, though no
+	// Prometheus runs.
+	pdir, err := kubetest.DownloadModule(promOpModule, promOpVersion, promOpSum)
+	if err != nil {
+		return err
+	}
+	for _, k := range []string{"servicemonitors", "podmonitors", "prometheusrules"} {
+		files = append(files, filepath.Join(pdir, "example/prometheus-operator-crd/monitoring.coreos.com_"+k+".yaml"))
+	}
+	return c.InstallCRDs(ctx, files...)
+}
+
+// ports returns n free loopback ports.
+func ports(n int) ([]int, error) {
+	var ls []net.Listener
+	defer func() {
+		for _, l := range ls {
+			l.Close()
+		}
+	}()
+	var out []int
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		ls = append(ls, l)
+		out = append(out, l.Addr().(*net.TCPAddr).Port)
+	}
+	return out, nil
+}
+
+func (c *Cluster) startKubeControllers(ctx context.Context) error {
+	p, err := ports(2)
+	if err != nil {
+		return err
+	}
+	kc := "--kubeconfig=" + c.kubeconfig
+	if err := c.StartProcess(c.log, "kube-controller-manager", c.program("kube-controller-manager"), nil,
+		kc, "--authentication-kubeconfig="+c.kubeconfig, "--authorization-kubeconfig="+c.kubeconfig,
+		"--authentication-skip-lookup", "--bind-address=127.0.0.1", "--secure-port="+strconv.Itoa(p[0]),
+		"--leader-elect=false", "--use-service-account-credentials=false",
+		// The node-lifecycle controller stays on: it lifts the not-ready
+		// taint from new nodes. The PV binder binds the volumes the
+		// in-process provisioner creates.
+		"--controllers=*,-nodeipam,-cloud-node-lifecycle,-route,-service,-attachdetach,-persistentvolume-expander,-ephemeral-volume",
+		"--service-account-private-key-file="+filepath.Join(c.Dir, "sa.key"),
+		"--root-ca-file="+filepath.Join(c.Dir, "certs", "apiserver.crt"),
+		"--cluster-signing-cert-file=",
+		"--horizontal-pod-autoscaler-sync-period=5s",
+		"--kube-api-qps=200", "--kube-api-burst=400",
+	); err != nil {
+		return err
+	}
+	if err := c.StartProcess(c.log, "kube-scheduler", c.program("kube-scheduler"), nil,
+		kc, "--authentication-kubeconfig="+c.kubeconfig, "--authorization-kubeconfig="+c.kubeconfig,
+		"--authentication-skip-lookup", "--bind-address=127.0.0.1", "--secure-port="+strconv.Itoa(p[1]),
+		"--leader-elect=false",
+	); err != nil {
+		return err
+	}
+	// The controller manager is up when it has created the default
+	// namespace's service account.
+	return poll(ctx, 90*time.Second, func(ctx context.Context) (bool, error) {
+		_, err := c.Kube.CoreV1().ServiceAccounts("default").Get(ctx, "default", metav1.GetOptions{})
+		return err == nil, nil
+	})
+}
+
+func (c *Cluster) startKWOK(ctx context.Context) error {
+	cfg := filepath.Join(c.Dir, "kwok.yaml")
+	if err := os.WriteFile(cfg, []byte(kwokConfig(c.TaskDuration)), 0o644); err != nil {
+		return err
+	}
+	p, err := ports(1)
+	if err != nil {
+		return err
+	}
+	return c.StartProcess(c.log, "kwok", c.program("kwok"), []string{"KUBE_FEATURE_WatchListClient=false"},
+		"--kubeconfig="+c.kubeconfig, "--config="+cfg, "--node-lease-duration-seconds=40",
+		"--server-address=127.0.0.1:"+strconv.Itoa(p[0]))
+}
+
+func (c *Cluster) startTekton(ctx context.Context) error {
+	if err := c.ensureNamespace(ctx, SystemNamespace); err != nil {
+		return err
+	}
+	pdir, err := kubetest.ModuleDir(tektonModule)
+	if err != nil {
+		return err
+	}
+	tdir, err := kubetest.ModuleDir(triggersModule)
+	if err != nil {
+		return err
+	}
+	var cms []string
+	for _, g := range []string{filepath.Join(pdir, "config/config-*.yaml"), filepath.Join(tdir, "config/config-*.yaml")} {
+		fs, _ := filepath.Glob(g)
+		cms = append(cms, fs...)
+	}
+	for _, f := range cms {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			return err
+		}
+		objs, err := kubetest.DecodeYAML(data)
+		if err != nil {
+			return fmt.Errorf("%s: %w", f, err)
+		}
+		for _, o := range objs {
+			if o.GetKind() == "ConfigMap" && o.GetName() == "feature-flags" {
+				// Tekton's own containers (init, affinity assistant) get a
+				// security context that Pod Security "restricted" admits,
+				// as the namespaces pipec generates enforce it.
+				_ = unstructured.SetNestedField(o.Object, "true", "data", "set-security-context")
+				_ = unstructured.SetNestedField(o.Object, c.coschedule, "data", "coschedule")
+			}
+			if err := c.Create(ctx, o, false); err != nil && !apierrors.IsAlreadyExists(errors.Unwrap(err)) {
+				return err
+			}
+		}
+	}
+	p, err := ports(7)
+	if err != nil {
+		return err
+	}
+	webhookPort := p[0]
+	objs, err := kubetest.DecodeYAML([]byte(tektonWebhooks(webhookPort)))
+	if err != nil {
+		return err
+	}
+	for _, o := range objs {
+		if err := c.Create(ctx, o, false); err != nil {
+			return err
+		}
+	}
+	common := []string{
+		"SYSTEM_NAMESPACE=" + SystemNamespace, "KUBERNETES_MIN_VERSION=v1.28.0", "METRICS_DOMAIN=tekton.dev/pipeline",
+		"CONFIG_LOGGING_NAME=config-logging", "CONFIG_OBSERVABILITY_NAME=config-observability",
+		"CONFIG_FEATURE_FLAGS_NAME=feature-flags",
+	}
+	if err := c.StartProcess(c.log, "tekton-webhook", c.program("tekton-webhook"), append(common,
+		"CONFIG_LEADERELECTION_NAME=config-leader-election-webhook",
+		"WEBHOOK_PORT="+strconv.Itoa(webhookPort), "WEBHOOK_ADMISSION_CONTROLLER_NAME=webhook.pipeline.tekton.dev",
+		"WEBHOOK_SERVICE_NAME=tekton-pipelines-webhook", "WEBHOOK_SECRET_NAME=webhook-certs",
+		"PROBES_PORT="+strconv.Itoa(p[1]), "PROFILING_PORT="+strconv.Itoa(p[2]), "METRICS_PORT="+strconv.Itoa(p[3]),
+	), "-kubeconfig="+c.kubeconfig, "-disable-ha"); err != nil {
+		return err
+	}
+	// Step images are never pulled; the entrypoint, nop and other helper
+	// images only need names.
+	if err := c.StartProcess(c.log, "tekton-controller", c.program("tekton-controller"), append(common,
+		"CONFIG_DEFAULTS_NAME=config-defaults", "CONFIG_LEADERELECTION_NAME=config-leader-election-controller",
+		"CONFIG_SPIRE=config-spire",
+		"PROBES_PORT="+strconv.Itoa(p[4]), "PROFILING_PORT="+strconv.Itoa(p[5]), "METRICS_PORT="+strconv.Itoa(p[6]),
+	), "-kubeconfig="+c.kubeconfig, "-disable-ha", "-threads-per-controller=8", "-kube-api-qps=100", "-kube-api-burst=200",
+		"-entrypoint-image=sim.local/tekton/entrypoint", "-nop-image=sim.local/tekton/nop",
+		"-sidecarlogresults-image=sim.local/tekton/sidecarlogresults", "-workingdirinit-image=sim.local/tekton/workingdirinit",
+		"-shell-image=sim.local/busybox", "-shell-image-win=sim.local/pwsh"); err != nil {
+		return err
+	}
+	// The webhook serves when the API server accepts a Pipeline through it
+	// (a dry run that the webhook defaults and validates).
+	probe := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "tekton.dev/v1", "kind": "Pipeline",
+		"metadata": map[string]any{"name": "probe", "namespace": SystemNamespace},
+		"spec": map[string]any{"tasks": []any{map[string]any{"name": "t", "taskSpec": map[string]any{
+			"steps": []any{map[string]any{"name": "s", "image": "sim.local/x", "script": "true"}}}}}},
+	}}
+	var last error
+	err = poll(ctx, 120*time.Second, func(ctx context.Context) (bool, error) {
+		last = c.Create(ctx, probe, true)
+		return last == nil, nil
+	})
+	if err != nil {
+		return fmt.Errorf("the Tekton webhook did not admit a Pipeline: %w (last: %v)", err, last)
+	}
+	return nil
+}
+
+func (c *Cluster) ensureNamespace(ctx context.Context, name string) error {
+	err := c.CreateNamespace(ctx, name, nil)
+	if err != nil && apierrors.IsAlreadyExists(errors.Unwrap(err)) {
+		return nil
+	}
+	return err
+}
+
+func (c *Cluster) startKarpenter(ctx context.Context) error {
+	if err := c.ensureNamespace(ctx, "karpenter"); err != nil {
+		return err
+	}
+	nc := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "karpenter.kwok.sh/v1alpha1", "kind": "KWOKNodeClass", "metadata": map[string]any{"name": "default"},
+	}}
+	if err := c.Create(ctx, nc, false); err != nil {
+		return err
+	}
+	p, err := ports(2)
+	if err != nil {
+		return err
+	}
+	return c.StartProcess(c.log, "karpenter", c.program("karpenter-kwok"), []string{
+		"KUBECONFIG=" + c.kubeconfig, "SYSTEM_NAMESPACE=karpenter", "KUBERNETES_MIN_VERSION=1.19.0-0",
+		"DISABLE_WEBHOOK=true", "DISABLE_LEADER_ELECTION=true", "LOG_LEVEL=info",
+		"METRICS_PORT=" + strconv.Itoa(p[0]), "HEALTH_PROBE_PORT=" + strconv.Itoa(p[1]),
+		// Karpenter batches pending pods for up to 10s by default; a short
+		// window keeps the timeline readable without changing decisions.
+		"BATCH_MAX_DURATION=2s", "BATCH_IDLE_DURATION=500ms",
+	})
+}
+
+func poll(ctx context.Context, timeout time.Duration, f func(context.Context) (bool, error)) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	return wait.PollUntilContextCancel(ctx, 250*time.Millisecond, true, f)
+}

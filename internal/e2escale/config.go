@@ -1,0 +1,159 @@
+package e2escale
+
+import (
+	"fmt"
+	"time"
+)
+
+// kwokConfig is KWOK's configuration: it manages the nodes Karpenter
+// creates (and any node annotated kwok.x-k8s.io/node=fake), and moves pods
+// through their lifecycle. Every pod becomes Running once scheduled; a
+// TaskRun's pod then completes after taskDuration, each step container
+// ending with the termination message Tekton's entrypoint would write
+// (StartedAt to the second: Tekton rejects finer times); pods being
+// deleted go at once. Nodes keep KWOK's default stages.
+func kwokConfig(taskDuration time.Duration) string {
+	return fmt.Sprintf(`apiVersion: config.kwok.x-k8s.io/v1alpha1
+kind: KwokConfiguration
+options:
+  manageNodesWithAnnotationSelector: kwok.x-k8s.io/node=fake
+  cidr: 10.244.0.1/16
+  nodeIP: 10.99.0.1
+---
+apiVersion: kwok.x-k8s.io/v1alpha1
+kind: Stage
+metadata: {name: pod-ready}
+spec:
+  resourceRef: {apiGroup: v1, kind: Pod}
+  selector:
+    matchExpressions:
+    - {key: '.metadata.deletionTimestamp', operator: DoesNotExist}
+    - {key: '.status.podIP', operator: DoesNotExist}
+    - {key: '.spec.nodeName', operator: Exists}
+  next:
+    statusTemplate: |
+      {{ $now := Now }}
+      conditions:
+      - {lastTransitionTime: {{ $now | Quote }}, status: "True", type: Initialized}
+      - {lastTransitionTime: {{ $now | Quote }}, status: "True", type: Ready}
+      - {lastTransitionTime: {{ $now | Quote }}, status: "True", type: ContainersReady}
+      - {lastTransitionTime: {{ $now | Quote }}, status: "True", type: PodScheduled}
+      containerStatuses:
+      {{ range .spec.containers }}
+      - image: {{ .image | Quote }}
+        name: {{ .name | Quote }}
+        ready: true
+        restartCount: 0
+        started: true
+        state: {running: {startedAt: {{ $now | Quote }}}}
+      {{ end }}
+      initContainerStatuses:
+      {{ range .spec.initContainers }}
+      - image: {{ .image | Quote }}
+        name: {{ .name | Quote }}
+        ready: true
+        restartCount: 0
+        state: {terminated: {exitCode: 0, finishedAt: {{ $now | Quote }}, reason: Completed, startedAt: {{ $now | Quote }}}}
+      {{ end }}
+      hostIP: {{ NodeIPWith .spec.nodeName | Quote }}
+      podIP: {{ PodIPWith .spec.nodeName ( or .spec.hostNetwork false ) ( or .metadata.uid "" ) ( or .metadata.name "" ) ( or .metadata.namespace "" ) | Quote }}
+      phase: Running
+      startTime: {{ $now | Quote }}
+---
+apiVersion: kwok.x-k8s.io/v1alpha1
+kind: Stage
+metadata: {name: pod-complete-taskrun}
+spec:
+  resourceRef: {apiGroup: v1, kind: Pod}
+  selector:
+    matchExpressions:
+    - {key: '.metadata.deletionTimestamp', operator: DoesNotExist}
+    - {key: '.status.phase', operator: In, values: [Running]}
+    - {key: '.metadata.ownerReferences.[].kind', operator: In, values: [TaskRun]}
+  delay:
+    durationMilliseconds: %d
+  next:
+    statusTemplate: |
+      {{ $now := Now }}
+      {{ $ts := dateInZone "2006-01-02T15:04:05Z" (now) "UTC" }}
+      {{ $msg := printf "[{\"key\":\"StartedAt\",\"value\":\"%%s\",\"type\":3}]" $ts }}
+      containerStatuses:
+      {{ range .spec.containers }}
+      - image: {{ .image | Quote }}
+        name: {{ .name | Quote }}
+        ready: false
+        restartCount: 0
+        started: false
+        state:
+          terminated:
+            exitCode: 0
+            finishedAt: {{ $now | Quote }}
+            reason: Completed
+            startedAt: {{ $now | Quote }}
+            message: {{ $msg | Quote }}
+      {{ end }}
+      phase: Succeeded
+---
+apiVersion: kwok.x-k8s.io/v1alpha1
+kind: Stage
+metadata: {name: pod-delete}
+spec:
+  resourceRef: {apiGroup: v1, kind: Pod}
+  selector:
+    matchExpressions:
+    - {key: '.metadata.deletionTimestamp', operator: Exists}
+  next:
+    finalizers: {empty: true}
+    delete: true
+`, taskDuration.Milliseconds())
+}
+
+// tektonWebhooks registers the Tekton webhook, which runs out of cluster:
+// its Service is an ExternalName for localhost, with the webhook's port.
+// The webhook fills in the certificate secret and the CA bundles itself.
+func tektonWebhooks(port int) string {
+	return fmt.Sprintf(`apiVersion: v1
+kind: Secret
+metadata: {name: webhook-certs, namespace: tekton-pipelines}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: tekton-pipelines-webhook, namespace: tekton-pipelines}
+spec:
+  type: ExternalName
+  externalName: localhost
+  ports: [{name: https-webhook, port: %[1]d}]
+---
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingWebhookConfiguration
+metadata: {name: validation.webhook.pipeline.tekton.dev}
+webhooks:
+- admissionReviewVersions: [v1]
+  clientConfig: {service: {name: tekton-pipelines-webhook, namespace: tekton-pipelines, port: %[1]d}}
+  failurePolicy: Fail
+  sideEffects: None
+  name: validation.webhook.pipeline.tekton.dev
+---
+apiVersion: admissionregistration.k8s.io/v1
+kind: MutatingWebhookConfiguration
+metadata: {name: webhook.pipeline.tekton.dev}
+webhooks:
+- admissionReviewVersions: [v1]
+  clientConfig: {service: {name: tekton-pipelines-webhook, namespace: tekton-pipelines, port: %[1]d}}
+  failurePolicy: Fail
+  sideEffects: None
+  name: webhook.pipeline.tekton.dev
+---
+apiVersion: admissionregistration.k8s.io/v1
+kind: ValidatingWebhookConfiguration
+metadata: {name: config.webhook.pipeline.tekton.dev}
+webhooks:
+- admissionReviewVersions: [v1]
+  clientConfig: {service: {name: tekton-pipelines-webhook, namespace: tekton-pipelines, port: %[1]d}}
+  failurePolicy: Fail
+  sideEffects: None
+  name: config.webhook.pipeline.tekton.dev
+  objectSelector:
+    matchLabels: {app.kubernetes.io/part-of: tekton-pipelines}
+`, port)
+}

@@ -1,0 +1,125 @@
+package e2escale
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pipec/pipec/compiler"
+	"github.com/pipec/pipec/internal/kubetest"
+	"github.com/pipec/pipec/internal/render"
+)
+
+func TestScenarioOfTheBurstExample(t *testing.T) {
+	res, err := compiler.Build(context.Background(), compiler.Options{Dir: "../../examples/burst"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Diagnostics.HasErrors() {
+		t.Fatalf("findings:\n%v", res.Diagnostics)
+	}
+	var buf bytes.Buffer
+	if err := render.Stream(&buf, res.Objects, render.YAML); err != nil {
+		t.Fatal(err)
+	}
+	objs, err := kubetest.DecodeYAML(buf.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc, err := scenarioOf(res.Plan, objs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sc.ns != "burst-ci" || sc.listener != "pipec-listener" || sc.listenerSA != "pipec-listener" {
+		t.Errorf("listener %s/%s (sa %s)", sc.ns, sc.listener, sc.listenerSA)
+	}
+	if sc.pushTriggers != 2 || sc.secretName != "github-webhook" || sc.secretKey != "secret" {
+		t.Errorf("%d push triggers, secret %s/%s", sc.pushTriggers, sc.secretName, sc.secretKey)
+	}
+	if sc.pool.GetName() != "ci" || sc.hpa.GetName() != "build-cache" || sc.hpa.targetName != "build-cache" || sc.minReplicas != 1 {
+		t.Errorf("pool %s, hpa %s -> %s, min %d", sc.pool.GetName(), sc.hpa.GetName(), sc.hpa.targetName, sc.minReplicas)
+	}
+	d := sc.target()
+	spec := d.Spec.Template.Spec
+	if spec.NodeSelector["pipec.dev/pool"] != "ci" || len(spec.Tolerations) != 1 || spec.Tolerations[0].Key != "pipec.dev/ci" {
+		t.Errorf("the Deployment does not land on the pool: %v %v", spec.NodeSelector, spec.Tolerations)
+	}
+	if got := spec.Containers[0].Resources.Requests.Cpu().String(); got != "500m" {
+		t.Errorf("requests.cpu %s, want the autoscaler's podRequests 500m", got)
+	}
+	// Without an EventListener there is nothing to fire at.
+	var noListener = objs[:0:0]
+	for _, o := range objs {
+		if o.GetKind() != "EventListener" {
+			noListener = append(noListener, o)
+		}
+	}
+	if _, err := scenarioOf(res.Plan, noListener); err == nil || !strings.Contains(err.Error(), "no EventListener") {
+		t.Errorf("without an EventListener: %v", err)
+	}
+}
+
+func TestKWOKConfig(t *testing.T) {
+	objs, err := kubetest.DecodeYAML([]byte(kwokConfig(1500 * time.Millisecond)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stages []string
+	for _, o := range objs {
+		if o.GetKind() == "Stage" {
+			stages = append(stages, o.GetName())
+		}
+	}
+	if strings.Join(stages, ",") != "pod-ready,pod-complete-taskrun,pod-delete" {
+		t.Errorf("stages %v", stages)
+	}
+	if !strings.Contains(kwokConfig(1500*time.Millisecond), "durationMilliseconds: 1500") {
+		t.Error("the task duration is not the stage's delay")
+	}
+}
+
+func TestSummarizeAndCheck(t *testing.T) {
+	t0 := time.Now()
+	o := newObserver("ci", "pool", "hpa")
+	o.start = t0
+	for i, d := range []time.Duration{10, 20, 30, 40} {
+		o.runs[string(rune('a'+i))] = &runRecord{Created: t0, FirstPod: t0.Add(d * time.Second), Done: t0.Add((d + 60) * time.Second), Status: "True"}
+	}
+	o.runs["failed"] = &runRecord{Created: t0, Done: t0.Add(time.Second), Status: "False", Reason: "CouldntGetPipeline"}
+	o.runs["stuck"] = &runRecord{Created: t0}
+	o.allNodes = map[string]bool{"n0": true, "n1": true, "n2": true}
+	r := &Result{Options: Options{Runs: 6, Timeout: time.Minute, ScaleInTimeout: time.Minute}, Deliveries: 3, Accepted: 3, BaselineNodes: 1,
+		Samples: []Sample{{At: 0, Nodes: 1}, {At: time.Second, Nodes: 3}, {At: 2 * time.Second, Nodes: 2}, {At: 3 * time.Second, Nodes: 1}}}
+	o.summarize(r)
+	if r.Succeeded != 4 || r.Failed != 1 || r.Unfinished != 1 || r.FailureReasons["CouldntGetPipeline"] != 1 {
+		t.Errorf("succeeded %d failed %d unfinished %d reasons %v", r.Succeeded, r.Failed, r.Unfinished, r.FailureReasons)
+	}
+	if r.QueueP50 != 30*time.Second || r.QueueMax != 40*time.Second || r.RunP50 != time.Minute {
+		t.Errorf("queue p50 %s max %s, run p50 %s", r.QueueP50, r.QueueMax, r.RunP50)
+	}
+	if r.PeakNodes != 3 || r.NodesCreated != 2 || r.ScaledOutAfter != time.Second || r.ScaledInAfter != 3*time.Second || r.FinalNodes != 1 {
+		t.Errorf("nodes peak %d created %d out %s in %s final %d", r.PeakNodes, r.NodesCreated, r.ScaledOutAfter, r.ScaledInAfter, r.FinalNodes)
+	}
+	rep := &Report{Result: r}
+	errs := rep.Check()
+	var msgs []string
+	for _, e := range errs {
+		msgs = append(msgs, e.Error())
+	}
+	got := strings.Join(msgs, "\n")
+	for _, want := range []string{"1 PipelineRuns failed", "1 PipelineRuns had not finished"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("Check() = %q, want it to say %q", got, want)
+		}
+	}
+	if strings.Contains(got, "scale") {
+		t.Errorf("the pool scaled out and back, but Check() says %q", got)
+	}
+	r.Samples = r.Samples[:2]
+	o.summarize(r)
+	if got := rep.Check(); len(got) != 3 || !strings.Contains(got[2].Error(), "did not scale back in") {
+		t.Errorf("a pool left at 3 nodes: %v", got)
+	}
+}
