@@ -26,8 +26,15 @@ func main() {
 	flag.DurationVar(&o.Timeout, "timeout", 30*time.Minute, "how long the runs may take in all")
 	flag.DurationVar(&o.ScaleInTimeout, "scale-in-timeout", 10*time.Minute, "how long the pool may take to scale back in")
 	keep := flag.Bool("keep", false, "keep the cluster's data directory")
+	report := flag.String("report", "", "instead of running, report again on a result.json an earlier run wrote (after a change to the simulator)")
 	flag.Parse()
-	if err := run(o, *out, *keep); err != nil {
+	var err error
+	if *report != "" {
+		err = reportAgain(*report, *out)
+	} else {
+		err = run(o, *out, *keep)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "e2e-scale:", err)
 		os.Exit(1)
 	}
@@ -60,6 +67,22 @@ func run(o e2escale.Options, out string, keep bool) error {
 	if err != nil {
 		return fmt.Errorf("%w (logs in %s)", err, filepath.Join(out, "logs"))
 	}
+	return write(r, out)
+}
+
+func reportAgain(file, out string) error {
+	r, err := e2escale.LoadResult(context.Background(), file)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		return err
+	}
+	return write(r, out)
+}
+
+// write writes the report's files and summary, and fails on its checks.
+func write(r *e2escale.Result, out string) error {
 	rep, err := e2escale.NewReport(r)
 	if err != nil {
 		return err

@@ -2,6 +2,7 @@ package e2escale
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -12,6 +13,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/pipec/pipec/compiler"
 	"github.com/pipec/pipec/internal/sim"
 )
 
@@ -26,6 +28,33 @@ type Report struct {
 	Measured sim.Result
 }
 
+// LoadResult reads a result.json that WriteFiles wrote, and compiles its
+// configuration again for the comparison with the simulator: a run's
+// figures can be compared again after a change to the simulator, without
+// running the cluster.
+func LoadResult(ctx context.Context, file string) (*Result, error) {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return nil, err
+	}
+	var r Result
+	if err := json.Unmarshal(data, &r); err != nil {
+		return nil, fmt.Errorf("%s: %w", file, err)
+	}
+	res, err := compiler.Build(ctx, compiler.Options{Dir: r.Options.Config})
+	if err != nil {
+		return nil, err
+	}
+	if res.Plan == nil {
+		return nil, fmt.Errorf("%s does not compile:\n%v", r.Options.Config, res.Diagnostics)
+	}
+	if r.Options.Coschedule != "" {
+		res.Plan.Scaling.TektonCoschedule = r.Options.Coschedule
+	}
+	r.Plan = res.Plan
+	return &r, nil
+}
+
 // NewReport simulates the measured load with pipec simulate's model.
 func NewReport(r *Result) (*Report, error) {
 	var arrivals []time.Duration
@@ -37,17 +66,19 @@ func NewReport(r *Result) (*Report, error) {
 	if len(arrivals) == 0 {
 		return nil, fmt.Errorf("no PipelineRun was created")
 	}
+	// The simulation runs as long as it needs to come back down (twice
+	// the measured span), each run for the time an uncontended run took.
 	end := r.Samples[len(r.Samples)-1].At
 	sc, err := sim.FromPlan(r.Plan, sim.Setup{
 		Pool: r.Pool, Autoscaler: r.Autoscaler,
-		RunDuration: max(time.Second, r.RunP50), Arrivals: arrivals,
-		Duration: end.Round(sim.Tick) + sim.Tick, Every: time.Minute,
+		RunDuration: max(time.Second, r.RunMin), Arrivals: arrivals,
+		Duration: (2 * end).Round(sim.Tick) + sim.Tick, Every: time.Minute,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("simulating the same load: %w", err)
 	}
 	rep := &Report{Result: r, Scenario: sc, Simulated: sim.Run(sc)}
-	rep.Simulated.Scenario = "pipec simulate, same arrivals, run duration " + sim.FormatDuration(r.RunP50.Round(time.Second))
+	rep.Simulated.Scenario = "pipec simulate, same arrivals, run duration " + sim.FormatDuration(r.RunMin.Round(time.Second))
 	rep.Measured = sim.Result{Scenario: fmt.Sprintf("measured: %d runs through the EventListener on kube-apiserver, Tekton, KWOK and Karpenter", r.Runs),
 		Runs: r.Runs, PeakNodes: r.PeakNodes, PeakReplicas: r.PeakReplicas, WaitP50: r.QueueP50, WaitP95: r.QueueP95, WaitMax: r.QueueMax}
 	for _, s := range r.Samples {
@@ -119,7 +150,7 @@ func (r *Report) WriteSummary(w io.Writer) error {
 	row("failed / unfinished", fmt.Sprintf("%d / %d", r.Failed, r.Unfinished), fmt.Sprintf("%d rejected, %d starved", sm.Rejected, sm.Starved))
 	row("queue time p50 / p95 / max", fmt.Sprintf("%s / %s / %s", d(r.QueueP50), d(r.QueueP95), d(r.QueueMax)),
 		fmt.Sprintf("%s / %s / %s", d(sm.WaitP50), d(sm.WaitP95), d(sm.WaitMax)))
-	row("run time p50 / p95 (first pod to done)", fmt.Sprintf("%s / %s", d(r.RunP50), d(r.RunP95)), "(input: the measured p50)")
+	row("run time min / p50 / p95 (first pod to done)", fmt.Sprintf("%s / %s / %s", d(r.RunMin), d(r.RunP50), d(r.RunP95)), "(input: the measured minimum)")
 	row("time to Succeeded p50 / p95 / max (from first delivery)", fmt.Sprintf("%s / %s / %s", d(r.TotalP50), d(r.TotalP95), d(r.TotalMax)), "")
 	row("last run done", d(r.LastDone), "")
 	row("peak runs waiting / running", fmt.Sprintf("%d / %d", r.PeakWaitingRuns, r.PeakRunningRuns), fmt.Sprintf("%d / %d", peak(sm, func(s sim.Sample) int { return s.WaitingRuns }), peak(sm, func(s sim.Sample) int { return s.RunningRuns })))
@@ -130,8 +161,14 @@ func (r *Report) WriteSummary(w io.Writer) error {
 	row("pool nodes before / peak / after", fmt.Sprintf("%d / %d / %d", r.BaselineNodes, r.PeakNodes, r.FinalNodes),
 		fmt.Sprintf("%d / %d / %d", r.BaselineNodes, sm.PeakNodes, lastNodes(sm)))
 	row("nodes created for the burst", fmt.Sprint(r.NodesCreated), fmt.Sprint(max(0, sm.PeakNodes-r.BaselineNodes)))
-	row("first node added after", d(r.ScaledOutAfter), d(firstAbove(sm.Series, r.BaselineNodes)))
-	row("back to the baseline after", d(r.ScaledInAfter), d(backTo(sm.Series, r.BaselineNodes)))
+	never := func(x time.Duration) string {
+		if x < 0 {
+			return "never"
+		}
+		return d(x)
+	}
+	row("first node added after", never(r.ScaledOutAfter), never(firstAbove(sm.Series, r.BaselineNodes)))
+	row("back to the baseline after", never(r.ScaledInAfter), never(backTo(sm.Series, r.BaselineNodes)))
 	row("node-hours", fmt.Sprintf("%.2f", r.Measured.NodeHours), fmt.Sprintf("%.2f", sm.NodeHours))
 	row("autoscaler replicas min / peak / after", fmt.Sprintf("%d / %d / %d", r.MinReplicas, r.PeakReplicas, r.FinalReplicas),
 		fmt.Sprintf("%d / %d / %d", r.MinReplicas, sm.PeakReplicas, lastReplicas(sm)))
@@ -177,25 +214,25 @@ func lastReplicas(r sim.Result) int32 {
 	return r.Series[len(r.Series)-1].Replicas
 }
 
-// firstAbove is when nodes first exceeded base.
+// firstAbove is when nodes first exceeded base; -1 if never.
 func firstAbove(ss []sim.Sample, base int) time.Duration {
 	for _, s := range ss {
 		if s.Nodes+s.LaunchingNode > base {
 			return s.At
 		}
 	}
-	return 0
+	return -1
 }
 
-// backTo is when nodes came back to base for good after exceeding it.
+// backTo is when nodes came back to base for good after exceeding it; -1
+// if never.
 func backTo(ss []sim.Sample, base int) time.Duration {
-	var at time.Duration
-	above := false
+	at, above := time.Duration(-1), false
 	for _, s := range ss {
 		switch {
 		case s.Nodes+s.LaunchingNode > base:
-			above, at = true, 0
-		case above && at == 0:
+			above, at = true, -1
+		case above && at < 0:
 			at = s.At
 		}
 	}

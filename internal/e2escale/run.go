@@ -77,6 +77,10 @@ type Result struct {
 	// from the first delivery to the run's end.
 	QueueP50, QueueP95, QueueMax time.Duration
 	RunP50, RunP95               time.Duration // first pod to done
+	// RunMin is the shortest run, first pod to done: a run that never
+	// waited for a node or the quota, what the simulator takes as a run's
+	// duration.
+	RunMin                       time.Duration
 	TotalP50, TotalP95, TotalMax time.Duration
 	// LastDone is when the last run finished, from the first delivery.
 	LastDone time.Duration
@@ -91,7 +95,7 @@ type Result struct {
 	PeakAssistantPods int
 	// Nodes of the pool: before the burst, at the peak, ever created, and
 	// at the end; ScaledOutAfter is when the first new node appeared,
-	// ScaledInAfter when the pool was back to BaselineNodes (zero: never).
+	// ScaledInAfter when the pool was back to BaselineNodes (-1: never).
 	BaselineNodes, PeakNodes, NodesCreated, FinalNodes int
 	ScaledOutAfter, ScaledInAfter                      time.Duration
 	// Replicas of the autoscaled Deployment.
@@ -530,7 +534,7 @@ func (o *observer) summarize(r *Result) {
 	r.FailureReasons = map[string]int{}
 	r.Runs, r.Succeeded, r.Failed, r.Unfinished, r.RunsWithQuotaWait = 0, 0, 0, 0, 0
 	r.PeakRunningRuns, r.PeakWaitingRuns, r.PeakPendingPods, r.PeakRunningPods, r.PeakNodes, r.PeakReplicas, r.PeakAssistantPods = 0, 0, 0, 0, 0, 0, 0
-	r.ScaledOutAfter, r.ScaledInAfter = 0, 0
+	r.ScaledOutAfter, r.ScaledInAfter = -1, -1
 	var queue, run, total []time.Duration
 	for _, rr := range o.runs {
 		r.Runs++
@@ -556,6 +560,9 @@ func (o *observer) summarize(r *Result) {
 	r.QuotaWaitedTaskRuns = len(o.quotaTRs)
 	r.QueueP50, r.QueueP95, r.QueueMax = percentiles(queue)
 	r.RunP50, r.RunP95, _ = percentiles(run)
+	if len(run) > 0 {
+		r.RunMin = run[0] // sorted by percentiles
+	}
 	r.TotalP50, r.TotalP95, r.TotalMax = percentiles(total)
 	r.NodesCreated = len(o.allNodes) - r.BaselineNodes
 	for _, s := range r.Samples {
@@ -566,7 +573,7 @@ func (o *observer) summarize(r *Result) {
 		r.PeakAssistantPods = max(r.PeakAssistantPods, s.AssistantPods)
 		r.PeakNodes = max(r.PeakNodes, s.Nodes)
 		r.PeakReplicas = max(r.PeakReplicas, s.Replicas)
-		if r.ScaledOutAfter == 0 && s.Nodes > r.BaselineNodes {
+		if r.ScaledOutAfter < 0 && s.Nodes > r.BaselineNodes {
 			r.ScaledOutAfter = s.At
 		}
 	}
