@@ -10,7 +10,7 @@ type Scaling struct {
 	// TektonCoschedule is the Tekton installation's coschedule flag:
 	// workspaces, pipelineruns, isolate-pipelinerun or disabled.
 	TektonCoschedule string
-	Path              Path
+	Path             Path
 }
 
 // Autoscaler is an HPA with its PodDisruptionBudget.
