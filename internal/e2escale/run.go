@@ -53,7 +53,7 @@ type Options struct {
 	// Dir holds the cluster's data and logs.
 	Dir string
 	// Log receives progress lines.
-	Log io.Writer
+	Log io.Writer `json:"-"`
 }
 
 // Result is what a scale run measured.
@@ -154,8 +154,8 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	if o.Runs%sc.pushTriggers != 0 {
-		return nil, fmt.Errorf("%d runs: each push starts %d PipelineRuns (one per push trigger), so runs must be a multiple of %d", o.Runs, sc.pushTriggers, sc.pushTriggers)
+	if o.Runs <= 0 || o.Runs%sc.pushTriggers != 0 {
+		return nil, fmt.Errorf("%d runs: each push starts %d PipelineRuns (one per push trigger), so runs must be a positive multiple of %d", o.Runs, sc.pushTriggers, sc.pushTriggers)
 	}
 	logf("%s: %d objects; EventListener %s/%s, pool %s, autoscaler %s; Tekton coschedule %s", o.Config, len(objs), sc.ns, sc.listener, sc.pool.GetName(), sc.hpa.GetName(), res.Plan.Scaling.TektonCoschedule)
 
