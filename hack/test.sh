@@ -64,7 +64,7 @@ step "alerts and kube-state-metrics configuration against Prometheus and kube-st
 (cd tools/monitorcheck && go test -count=1 ./...)
 
 step "end to end at scale: 50 PipelineRuns through the EventListener on a simulated cluster (hack/e2e-scale.sh)"
-hack/e2e-scale.sh -runs 50 -task-duration 5s -timeout 10m -scale-in-timeout 6m -out .cache/e2e-scale-ci
+hack/e2e-scale.sh -runs 50 -task-duration 5s -timeout 10m -scale-in-timeout 8m -out .cache/e2e-scale-ci
 
 step "benchmarks compile and run once"
 go test -run '^$' -bench . -benchtime 1x ./... >/dev/null
