@@ -20,7 +20,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -200,28 +199,8 @@ func (c *Cluster) installCRDs(ctx context.Context) error {
 	return c.InstallCRDs(ctx, files...)
 }
 
-// ports returns n free loopback ports.
-func ports(n int) ([]int, error) {
-	var ls []net.Listener
-	defer func() {
-		for _, l := range ls {
-			l.Close()
-		}
-	}()
-	var out []int
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, err
-		}
-		ls = append(ls, l)
-		out = append(out, l.Addr().(*net.TCPAddr).Port)
-	}
-	return out, nil
-}
-
 func (c *Cluster) startKubeControllers(ctx context.Context) error {
-	p, err := ports(2)
+	p, err := kubetest.FreePorts(2)
 	if err != nil {
 		return err
 	}
@@ -262,7 +241,7 @@ func (c *Cluster) startKWOK(ctx context.Context) error {
 	if err := os.WriteFile(cfg, []byte(kwokConfig(c.TaskDuration)), 0o644); err != nil {
 		return err
 	}
-	p, err := ports(1)
+	p, err := kubetest.FreePorts(1)
 	if err != nil {
 		return err
 	}
@@ -310,7 +289,7 @@ func (c *Cluster) startTekton(ctx context.Context) error {
 			}
 		}
 	}
-	p, err := ports(7)
+	p, err := kubetest.FreePorts(7)
 	if err != nil {
 		return err
 	}
@@ -386,7 +365,7 @@ func (c *Cluster) startKarpenter(ctx context.Context) error {
 	if err := c.Create(ctx, nc, false); err != nil {
 		return err
 	}
-	p, err := ports(2)
+	p, err := kubetest.FreePorts(2)
 	if err != nil {
 		return err
 	}

@@ -21,6 +21,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/pipec/pipec/internal/kubetest"
 )
 
 var clusterInterceptors = schema.GroupVersionResource{Group: "triggers.tekton.dev", Version: "v1alpha1", Resource: "clusterinterceptors"}
@@ -105,7 +107,7 @@ current-context: sim
 `, c.Config.Host, tok.Status.Token), 0o600); err != nil {
 		return "", err
 	}
-	p, err := ports(2)
+	p, err := kubetest.FreePorts(2)
 	if err != nil {
 		return "", err
 	}

@@ -135,7 +135,7 @@ func Start(ctx context.Context, dir string, log io.Writer) (*Server, error) {
 		}
 	}()
 
-	ports, err := freePorts(3)
+	ports, err := FreePorts(3)
 	if err != nil {
 		return nil, err
 	}
@@ -429,7 +429,8 @@ func (s *Server) CreateNamespace(ctx context.Context, name string, labels map[st
 	return s.Create(ctx, o, false)
 }
 
-func freePorts(n int) ([]int, error) {
+// FreePorts returns n loopback ports that are free now.
+func FreePorts(n int) ([]int, error) {
 	var ls []net.Listener
 	defer func() {
 		for _, l := range ls {
