@@ -5,7 +5,6 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -18,7 +17,6 @@ import (
 
 	"github.com/pipec/pipec/compiler"
 	"github.com/pipec/pipec/internal/kubetest"
-	"github.com/pipec/pipec/internal/render"
 	"github.com/pipec/pipec/internal/scaffold"
 )
 
@@ -181,16 +179,9 @@ func objectsOf(t *testing.T, dir string) []*unstructured.Unstructured {
 	if res.Diagnostics.HasErrors() {
 		t.Fatalf("example has findings:\n%v", res.Diagnostics)
 	}
-	var buf bytes.Buffer
-	if err := render.Stream(&buf, res.Objects, render.YAML); err != nil {
-		t.Fatal(err)
-	}
-	objs, err := kubetest.DecodeYAML(buf.Bytes())
+	objs, err := kubetest.Objects(res.Objects)
 	if err != nil {
 		t.Fatal(err)
-	}
-	if len(objs) != len(res.Objects) {
-		t.Fatalf("decoded %d objects, generated %d", len(objs), len(res.Objects))
 	}
 	return objs
 }

@@ -1,7 +1,6 @@
 package e2escale
 
 import (
-	"bytes"
 	"context"
 	"strings"
 	"testing"
@@ -9,7 +8,6 @@ import (
 
 	"github.com/pipec/pipec/compiler"
 	"github.com/pipec/pipec/internal/kubetest"
-	"github.com/pipec/pipec/internal/render"
 )
 
 func TestScenarioOfTheBurstExample(t *testing.T) {
@@ -20,11 +18,7 @@ func TestScenarioOfTheBurstExample(t *testing.T) {
 	if res.Diagnostics.HasErrors() {
 		t.Fatalf("findings:\n%v", res.Diagnostics)
 	}
-	var buf bytes.Buffer
-	if err := render.Stream(&buf, res.Objects, render.YAML); err != nil {
-		t.Fatal(err)
-	}
-	objs, err := kubetest.DecodeYAML(buf.Bytes())
+	objs, err := kubetest.Objects(res.Objects)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,7 +16,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/wait"
 
@@ -149,25 +148,11 @@ func (c *Cluster) notDone(ctx context.Context, ns string) (int, error) {
 	}
 	n := 0
 	for _, pr := range l.Items {
-		if s, _ := condition(&pr, "Succeeded"); s != "True" && s != "False" {
+		if s, _ := kubetest.Condition(&pr, "Succeeded"); s != "True" && s != "False" {
 			n++
 		}
 	}
 	return n, nil
-}
-
-// condition returns the status and reason of a condition of an object.
-func condition(o *unstructured.Unstructured, typ string) (status, reason string) {
-	conds, _, _ := unstructured.NestedSlice(o.Object, "status", "conditions")
-	for _, c := range conds {
-		m, _ := c.(map[string]any)
-		if m["type"] == typ {
-			s, _ := m["status"].(string)
-			r, _ := m["reason"].(string)
-			return s, r
-		}
-	}
-	return "", ""
 }
 
 // provisionVolumes is the default StorageClass's provisioner: for every

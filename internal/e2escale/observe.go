@@ -12,6 +12,8 @@ import (
 	"k8s.io/client-go/dynamic/dynamicinformer"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/tools/cache"
+
+	"github.com/pipec/pipec/internal/kubetest"
 )
 
 var (
@@ -103,13 +105,13 @@ func (o *observer) run(ctx context.Context, c *Cluster) {
 			r = &runRecord{Name: u.GetName(), Created: now}
 			o.runs[u.GetName()] = r
 		}
-		if s, reason := condition(u, "Succeeded"); (s == "True" || s == "False") && r.Done.IsZero() {
+		if s, reason := kubetest.Condition(u, "Succeeded"); (s == "True" || s == "False") && r.Done.IsZero() {
 			r.Done, r.Status, r.Reason = now, s, reason
 		}
 	}, func(any) {}))
 	_, _ = df.ForResource(taskRuns).Informer().AddEventHandler(handler(func(obj any) {
 		u := obj.(*unstructured.Unstructured)
-		_, reason := condition(u, "Succeeded")
+		_, reason := kubetest.Condition(u, "Succeeded")
 		o.mu.Lock()
 		defer o.mu.Unlock()
 		if reason == "ExceededResourceQuota" {

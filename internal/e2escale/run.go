@@ -27,7 +27,6 @@ import (
 
 	"github.com/pipec/pipec/compiler"
 	"github.com/pipec/pipec/internal/kubetest"
-	"github.com/pipec/pipec/internal/render"
 	"github.com/pipec/pipec/model"
 )
 
@@ -139,11 +138,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if res.Diagnostics.HasErrors() {
 		return nil, fmt.Errorf("%s has findings:\n%v", o.Config, res.Diagnostics)
 	}
-	var stream bytes.Buffer
-	if err := render.Stream(&stream, res.Objects, render.YAML); err != nil {
-		return nil, err
-	}
-	objs, err := kubetest.DecodeYAML(stream.Bytes())
+	objs, err := kubetest.Objects(res.Objects)
 	if err != nil {
 		return nil, err
 	}

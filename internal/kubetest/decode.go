@@ -3,10 +3,14 @@ package kubetest
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+
+	"github.com/pipec/pipec/internal/render"
+	"github.com/pipec/pipec/targets"
 )
 
 // DecodeYAML splits a multi-document YAML (or JSON) stream into objects,
@@ -27,4 +31,36 @@ func DecodeYAML(data []byte) ([]*unstructured.Unstructured, error) {
 		}
 		out = append(out, &unstructured.Unstructured{Object: m})
 	}
+}
+
+// Objects renders generated objects as pipec prints them (YAML) and
+// decodes them back, as kubectl would read pipec's output.
+func Objects(objs []targets.Object) ([]*unstructured.Unstructured, error) {
+	var buf bytes.Buffer
+	if err := render.Stream(&buf, objs, render.YAML); err != nil {
+		return nil, err
+	}
+	out, err := DecodeYAML(buf.Bytes())
+	if err != nil {
+		return nil, err
+	}
+	if len(out) != len(objs) {
+		return nil, fmt.Errorf("decoded %d objects, generated %d", len(out), len(objs))
+	}
+	return out, nil
+}
+
+// Condition returns the status and reason of the condition of type typ in
+// an object's status, or empty strings.
+func Condition(o *unstructured.Unstructured, typ string) (status, reason string) {
+	conds, _, _ := unstructured.NestedSlice(o.Object, "status", "conditions")
+	for _, c := range conds {
+		m, _ := c.(map[string]any)
+		if m["type"] == typ {
+			s, _ := m["status"].(string)
+			r, _ := m["reason"].(string)
+			return s, r
+		}
+	}
+	return "", ""
 }

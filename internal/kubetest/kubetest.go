@@ -403,14 +403,8 @@ func (s *Server) InstallCRDs(ctx context.Context, files ...string) error {
 			if err != nil {
 				return false, nil
 			}
-			conds, _, _ := unstructured.NestedSlice(o.Object, "status", "conditions")
-			for _, c := range conds {
-				m, _ := c.(map[string]any)
-				if m["type"] == "Established" && m["status"] == "True" {
-					return true, nil
-				}
-			}
-			return false, nil
+			status, _ := Condition(o, "Established")
+			return status == "True", nil
 		})
 		if err != nil {
 			return fmt.Errorf("CRD %s not established: %w", n, err)
