@@ -5,6 +5,9 @@ package targets
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 
 	"knative.dev/pkg/apis"
 
@@ -46,4 +49,48 @@ func DefaultAndValidate(ctx context.Context, o interface {
 }) *apis.FieldError {
 	o.SetDefaults(ctx)
 	return o.Validate(ctx)
+}
+
+// Memo remembers the objects that passed their upstream validation, so
+// that a later run skips validating an object that did not change. Keys
+// are hashes of the object; a memo must only hold keys made by the same
+// pipec binary.
+type Memo interface {
+	Accepted(key string) bool
+	Accept(key string)
+}
+
+type memoKey struct{}
+
+// WithMemo returns ctx carrying m for ValidateOnce.
+func WithMemo(ctx context.Context, m Memo) context.Context {
+	return context.WithValue(ctx, memoKey{}, m)
+}
+
+// ValidateOnce returns validate(), unless ctx carries a Memo that accepted
+// the same object (the same kind and JSON) before. A validation with no
+// findings at all is remembered; one with findings, even warnings, is run
+// again every time, so its findings are never lost.
+func ValidateOnce(ctx context.Context, kind string, obj any, validate func() diag.List) diag.List {
+	m, _ := ctx.Value(memoKey{}).(Memo)
+	if m == nil {
+		return validate()
+	}
+	raw, err := json.Marshal(obj)
+	if err != nil {
+		return validate()
+	}
+	h := sha256.New()
+	h.Write([]byte(kind))
+	h.Write([]byte{0})
+	h.Write(raw)
+	key := hex.EncodeToString(h.Sum(nil))
+	if m.Accepted(key) {
+		return nil
+	}
+	ds := validate()
+	if len(ds) == 0 {
+		m.Accept(key)
+	}
+	return ds
 }

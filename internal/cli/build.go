@@ -40,7 +40,7 @@ Like vet, build checks the policy packs; with findings at or above
 				return err
 			}
 			dir := dirArg(args)
-			ctx := withProgress(cmd.Context(), stderr)
+			ctx := withMemo(withProgress(cmd.Context(), stderr), opts.noCache)
 			return cached(cmd, dir, opts.outDir != "" || writesFiles(outs), opts.noCache, stdout, stderr, func(stdout, stderr io.Writer) error {
 				return runBuild(ctx, dir, opts, stdout, stderr)
 			})

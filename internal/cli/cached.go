@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -11,6 +12,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/pipec/pipec/internal/cache"
+	"github.com/pipec/pipec/targets"
 )
 
 // cached runs run, or replays its output from the result cache when
@@ -70,4 +72,28 @@ func runKey(cmd *cobra.Command, dir string) (string, error) {
 		return "", err
 	}
 	return k.String(), nil
+}
+
+type memoKey struct{}
+
+// withMemo makes builds under ctx skip the upstream validation of the
+// objects that passed it in an earlier run of this pipec binary (see
+// cache.Memo), unless noCache. buildWithProgress saves what it learnt.
+func withMemo(ctx context.Context, noCache bool) context.Context {
+	if noCache {
+		return ctx
+	}
+	m := cache.OpenMemo()
+	if m == nil {
+		return ctx
+	}
+	return context.WithValue(targets.WithMemo(ctx, m), memoKey{}, m)
+}
+
+// saveMemo saves the memo of ctx, if any. A memo that cannot be saved only
+// means the next run validates again.
+func saveMemo(ctx context.Context) {
+	if m, ok := ctx.Value(memoKey{}).(*cache.Memo); ok {
+		_ = m.Save()
+	}
 }

@@ -43,7 +43,7 @@ With --exit-code, diff exits 1 when there are differences, like git diff.`,
 		Args:              cobra.MaximumNArgs(1),
 		ValidArgsFunction: completeDirs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runDiff(withProgress(cmd.Context(), stderr), dirArg(args), against, format, exitCode, stdout, stderr)
+			return runDiff(withMemo(withProgress(cmd.Context(), stderr), false), dirArg(args), against, format, exitCode, stdout, stderr)
 		},
 	}
 	cmd.Flags().StringVar(&against, "against", "HEAD", "git `REVISION` or directory to compare with")

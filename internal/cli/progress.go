@@ -58,6 +58,7 @@ func buildWithProgress(ctx context.Context, opts compiler.Options) (*compiler.Re
 	p := startProgress(w)
 	defer p.Stop()
 	opts.Progress = p.hook()
+	defer saveMemo(ctx)
 	return compiler.Build(ctx, opts)
 }
 

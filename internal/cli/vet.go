@@ -32,7 +32,7 @@ errors or policy findings at or above --fail-on, 2 could not evaluate.`,
 			if err != nil {
 				return err
 			}
-			ctx := withProgress(cmd.Context(), stderr)
+			ctx := withMemo(withProgress(cmd.Context(), stderr), noCache)
 			return cached(cmd, dir, writesFiles(outs), noCache, stdout, stderr, func(stdout, stderr io.Writer) error {
 				res, code, err := check(ctx, dir, opts, outs, threshold, stdout, stderr)
 				if err != nil {

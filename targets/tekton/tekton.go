@@ -110,7 +110,9 @@ func validateAll(ctx context.Context, objs []targets.Object, maps []*sourceMap, 
 					}}
 				}
 			}()
-			results[i] = validate(ctx, objs[i].Value.(apis.Validatable), maps[i], src)
+			results[i] = targets.ValidateOnce(ctx, objs[i].APIVersion+" "+objs[i].Kind, objs[i].Value, func() diag.List {
+				return validate(ctx, objs[i].Value.(apis.Validatable), maps[i], src)
+			})
 		}()
 	}
 	wg.Wait()
