@@ -19,6 +19,7 @@ import (
 
 	"github.com/pipec/pipec/internal/diag"
 	"github.com/pipec/pipec/model"
+	"github.com/pipec/pipec/policies"
 	"github.com/pipec/pipec/targets"
 	"github.com/pipec/pipec/targets/argo"
 	"github.com/pipec/pipec/targets/kube"
@@ -126,6 +127,11 @@ func Build(ctx context.Context, opts Options) (res *Result, err error) {
 		base = abs
 	}
 
+	if opts.Policies {
+		// Compile the built-in policy packs (once per process) on another
+		// CPU while the configuration loads.
+		go policies.BuiltinPacks()
+	}
 	opts.stage(StageLoad)
 	l, err := loadConfig(dir, opts.Overlay)
 	if err != nil {

@@ -41,12 +41,15 @@ func WriteDir(dir string, objs []targets.Object, f Format) (*DirReport, error) {
 		if _, dup := files[name]; dup {
 			return nil, fmt.Errorf("two objects would be written to %s", name)
 		}
-		b, err := Document(o, f)
-		if err != nil {
-			return nil, err
-		}
-		files[name] = b
+		files[name] = nil
 		names = append(names, name)
+	}
+	docs, err := Documents(objs, f)
+	if err != nil {
+		return nil, err
+	}
+	for i, name := range names {
+		files[name] = docs[i]
 	}
 	slices.Sort(names)
 

@@ -6,9 +6,13 @@ package render
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"runtime"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"go.yaml.in/yaml/v2"
 
@@ -159,6 +163,26 @@ func Document(o targets.Object, f Format) ([]byte, error) {
 	return append([]byte(header(o)), b...), nil
 }
 
+// Documents renders objs in format f, on all CPUs; docs[i] is objs[i].
+func Documents(objs []targets.Object, f Format) ([][]byte, error) {
+	docs := make([][]byte, len(objs))
+	errs := make([]error, len(objs))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), len(objs)) {
+		wg.Go(func() {
+			for i := int(next.Add(1) - 1); i < len(objs); i = int(next.Add(1) - 1) {
+				docs[i], errs[i] = Document(objs[i], f)
+			}
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return docs, nil
+}
+
 // Stream writes objs to w: YAML documents separated by "---", or one JSON
 // v1 List.
 func Stream(w io.Writer, objs []targets.Object, f Format) error {
@@ -179,13 +203,13 @@ func Stream(w io.Writer, objs []targets.Object, f Format) error {
 		buf.Write(b)
 		buf.WriteByte('\n')
 	} else {
-		for i, o := range objs {
+		docs, err := Documents(objs, f)
+		if err != nil {
+			return err
+		}
+		for i, b := range docs {
 			if i > 0 {
 				buf.WriteString("---\n")
-			}
-			b, err := Document(o, f)
-			if err != nil {
-				return err
 			}
 			buf.Write(b)
 		}

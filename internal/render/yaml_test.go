@@ -95,3 +95,29 @@ func FuzzYAMLMatchesSigsYAML(f *testing.F) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// TestDocumentsInOrder: rendering on all CPUs gives each object's own
+// document, in the objects' order, and fails if any object fails.
+func TestDocumentsInOrder(t *testing.T) {
+	var objs []targets.Object
+	for i := range 200 {
+		objs = append(objs, obj("Task", strings.Repeat("t", i%7+1)+string(rune('a'+i%26))))
+	}
+	docs, err := Documents(objs, YAML)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, o := range objs {
+		want, err := Document(o, YAML)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(docs[i]) != string(want) {
+			t.Fatalf("document %d is not object %d's:\n%s\nwant\n%s", i, i, docs[i], want)
+		}
+	}
+	objs[137].Value = map[string]any{"bad": make(chan int)}
+	if _, err := Documents(objs, YAML); err == nil || !strings.Contains(err.Error(), objs[137].Name) {
+		t.Fatalf("a failing object: err = %v, want one naming %q", err, objs[137].Name)
+	}
+}
