@@ -4,7 +4,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/argoproj/argo-cd/v3/pkg/apis/application/v1alpha1"
 	"github.com/distribution/reference"
 	triggersv1 "github.com/tektoncd/triggers/pkg/apis/triggers/v1beta1"
 	corev1 "k8s.io/api/core/v1"
@@ -13,6 +12,7 @@ import (
 	"github.com/pipec/pipec/internal/render"
 	"github.com/pipec/pipec/model"
 	"github.com/pipec/pipec/targets"
+	"github.com/pipec/pipec/targets/argo"
 )
 
 // Input is what packs check: the configuration flattened into lists, each
@@ -485,7 +485,7 @@ func (in *Input) addObject(plan *model.Plan, o targets.Object, env string) error
 		in.Bindings = append(in.Bindings, binding(it, "RoleBinding", v.Name, v.Namespace, v.RoleRef, v.Subjects))
 	case *rbacv1.ClusterRoleBinding:
 		in.Bindings = append(in.Bindings, binding(it, "ClusterRoleBinding", v.Name, "", v.RoleRef, v.Subjects))
-	case *v1alpha1.AppProject:
+	case *argo.AppProject:
 		p := AppProject{Item: it, Name: v.Name, SourceRepos: nonNil(v.Spec.SourceRepos), Destinations: []Dest{}, ClusterResources: []GroupKind{}, Protected: []GroupKind{}, SyncWindows: len(v.Spec.SyncWindows)}
 		for _, d := range v.Spec.Destinations {
 			p.Destinations = append(p.Destinations, Dest{Server: d.Server, Namespace: d.Namespace})
@@ -504,7 +504,7 @@ func (in *Input) addObject(plan *model.Plan, o targets.Object, env string) error
 		if v.Name != "pipec-platform" {
 			in.AppProjects = append(in.AppProjects, p)
 		}
-	case *v1alpha1.Application:
+	case *argo.Application:
 		envName := v.Labels["pipec.dev/environment"]
 		e := plan.Environment(envName)
 		it.Environment = envName

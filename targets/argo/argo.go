@@ -16,7 +16,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/argoproj/argo-cd/v3/pkg/apis/application/v1alpha1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/pipec/pipec/internal/diag"
@@ -71,7 +70,7 @@ func (Target) Generate(_ context.Context, plan *model.Plan) ([]targets.Object, d
 	var diags diag.List
 	for _, t := range plan.Teams {
 		proj := teamProject(plan, t)
-		if err := proj.DeepCopy().ValidateProject(); err != nil {
+		if err := validateProject(proj); err != nil {
 			diags = append(diags, diag.Diagnostic{
 				Severity: diag.Error, Pos: plan.Sources.Lookup(t.Path), Path: t.Path, Source: Name,
 				Message: "Argo CD's validation rejects the AppProject: " + err.Error(),
@@ -126,7 +125,7 @@ func objectMeta(name, ns string, wave int, labels map[string]string) metav1.Obje
 // deployed, dependents first.
 func appMeta(name, ns string, wave int, labels map[string]string) metav1.ObjectMeta {
 	m := objectMeta(name, ns, wave, labels)
-	m.Finalizers = []string{v1alpha1.ForegroundPropagationPolicyFinalizer}
+	m.Finalizers = []string{ForegroundPropagationPolicyFinalizer}
 	return m
 }
 
@@ -138,30 +137,35 @@ var protected = []metav1.GroupKind{
 	{Group: "networking.k8s.io", Kind: "NetworkPolicy"},
 }
 
-func teamProject(plan *model.Plan, t *model.Team) *v1alpha1.AppProject {
-	spec := v1alpha1.AppProjectSpec{
+func teamProject(plan *model.Plan, t *model.Team) *AppProject {
+	spec := AppProjectSpec{
 		Description:                t.Description,
 		SourceRepos:                t.SourceRepos,
 		NamespaceResourceBlacklist: protected,
-		OrphanedResources:          &v1alpha1.OrphanedResourcesMonitorSettings{Warn: ptr(true)},
+		OrphanedResources:          &OrphanedResourcesMonitorSettings{Warn: ptr(true)},
 	}
 	for _, name := range t.Environments {
 		if env := plan.Environment(name); env != nil {
-			spec.Destinations = append(spec.Destinations, v1alpha1.ApplicationDestination{Server: env.Cluster, Namespace: env.Namespace})
+			spec.Destinations = append(spec.Destinations, ApplicationDestination{Server: env.Cluster, Namespace: env.Namespace})
 			spec.SyncWindows = append(spec.SyncWindows, syncWindows(env)...)
 		}
 	}
 	for _, gk := range t.ClusterResources {
-		spec.ClusterResourceWhitelist = append(spec.ClusterResourceWhitelist, v1alpha1.ClusterResourceRestrictionItem{Group: gk.Group, Kind: gk.Kind})
+		spec.ClusterResourceWhitelist = append(spec.ClusterResourceWhitelist, ClusterResourceRestrictionItem{Group: gk.Group, Kind: gk.Kind})
 	}
 	for _, r := range t.Roles {
-		role := v1alpha1.ProjectRole{Name: r.Name, Description: r.Description, Groups: r.Groups}
+		role := ProjectRole{Name: r.Name, Description: r.Description, Groups: r.Groups}
 		for _, act := range r.Actions {
+			if act == "action" {
+				// Argo CD names resource actions action/<group>/<kind>/<name>
+				// and refuses a bare "action".
+				act = "action/*"
+			}
 			role.Policies = append(role.Policies, fmt.Sprintf("p, proj:%s:%s, applications, %s, %s/*, allow", t.Name, r.Name, act, t.Name))
 		}
 		spec.Roles = append(spec.Roles, role)
 	}
-	return &v1alpha1.AppProject{
+	return &AppProject{
 		TypeMeta:   metav1.TypeMeta{APIVersion: APIVersion, Kind: "AppProject"},
 		ObjectMeta: objectMeta(t.Name, plan.ArgoCD.Namespace, waveProject, map[string]string{LabelTeam: t.Name}),
 		Spec:       spec,
@@ -170,14 +174,14 @@ func teamProject(plan *model.Plan, t *model.Team) *v1alpha1.AppProject {
 
 // syncWindows are the windows of an environment; production environments
 // without their own get weekday working hours, with manual syncs allowed.
-func syncWindows(env *model.Environment) v1alpha1.SyncWindows {
+func syncWindows(env *model.Environment) []*SyncWindow {
 	ws := env.SyncWindows
 	if ws == nil && env.Production {
 		ws = []*model.SyncWindow{{Kind: "allow", Schedule: "0 9 * * 1-5", Duration: "8h", TimeZone: "UTC", ManualSync: true}}
 	}
-	var out v1alpha1.SyncWindows
+	var out []*SyncWindow
 	for _, w := range ws {
-		out = append(out, &v1alpha1.SyncWindow{
+		out = append(out, &SyncWindow{
 			Kind: w.Kind, Schedule: w.Schedule, Duration: w.Duration, TimeZone: w.TimeZone, ManualSync: w.ManualSync,
 			Namespaces: []string{env.Namespace}, Clusters: []string{env.Cluster},
 		})
@@ -185,17 +189,17 @@ func syncWindows(env *model.Environment) v1alpha1.SyncWindows {
 	return out
 }
 
-func application(plan *model.Plan, a *model.App, dep *model.Deployment, env *model.Environment) *v1alpha1.Application {
-	src := &v1alpha1.ApplicationSource{RepoURL: a.Source.RepoURL, Path: dep.SourcePath, TargetRevision: dep.TargetRevision}
+func application(plan *model.Plan, a *model.App, dep *model.Deployment, env *model.Environment) *Application {
+	src := &ApplicationSource{RepoURL: a.Source.RepoURL, Path: dep.SourcePath, TargetRevision: dep.TargetRevision}
 	switch a.Source.Type {
 	case "kustomize":
-		k := &v1alpha1.ApplicationSourceKustomize{}
+		k := &ApplicationSourceKustomize{}
 		if dep.Image != nil && (dep.Image.Digest != "" || dep.Image.Tag != "") {
-			k.Images = v1alpha1.KustomizeImages{v1alpha1.KustomizeImage(dep.Image.Ref())}
+			k.Images = []string{dep.Image.Ref()}
 		}
 		if r := dep.Strategy.Rolling; r != nil && (r.MaxSurge != "" || r.MaxUnavailable != "") {
-			k.Patches = v1alpha1.KustomizePatches{{
-				Target: &v1alpha1.KustomizeSelector{KustomizeResId: v1alpha1.KustomizeResId{KustomizeGvk: v1alpha1.KustomizeGvk{Group: "apps", Version: "v1", Kind: "Deployment"}}},
+			k.Patches = []KustomizePatch{{
+				Target: &KustomizeSelector{Group: "apps", Version: "v1", Kind: "Deployment"},
 				Patch:  rollingPatch(r),
 			}}
 		}
@@ -203,7 +207,7 @@ func application(plan *model.Plan, a *model.App, dep *model.Deployment, env *mod
 			src.Kustomize = k
 		}
 	case "helm":
-		h := &v1alpha1.ApplicationSourceHelm{}
+		h := &ApplicationSourceHelm{}
 		if dep.Helm != nil {
 			h.ReleaseName = dep.Helm.ReleaseName
 			h.ValueFiles = dep.Helm.ValueFiles
@@ -221,19 +225,19 @@ func application(plan *model.Plan, a *model.App, dep *model.Deployment, env *mod
 				}
 			}
 			for _, k := range sortedKeys(params) {
-				h.Parameters = append(h.Parameters, v1alpha1.HelmParameter{Name: k, Value: params[k]})
+				h.Parameters = append(h.Parameters, HelmParameter{Name: k, Value: params[k]})
 			}
 		}
 		src.Helm = h
 	case "directory":
-		src.Directory = &v1alpha1.ApplicationSourceDirectory{}
+		src.Directory = &ApplicationSourceDirectory{}
 	}
-	policy := &v1alpha1.SyncPolicy{
-		SyncOptions: v1alpha1.SyncOptions{"CreateNamespace=false", "PruneLast=true"},
-		Retry:       &v1alpha1.RetryStrategy{Limit: 5, Backoff: &v1alpha1.Backoff{Duration: "10s", Factor: ptr(int64(2)), MaxDuration: "5m"}},
+	policy := &SyncPolicy{
+		SyncOptions: []string{"CreateNamespace=false", "PruneLast=true"},
+		Retry:       &RetryStrategy{Limit: 5, Backoff: &Backoff{Duration: "10s", Factor: ptr(int64(2)), MaxDuration: "5m"}},
 	}
 	if dep.Sync.Automated {
-		policy.Automated = &v1alpha1.SyncPolicyAutomated{Prune: dep.Sync.Prune, SelfHeal: dep.Sync.SelfHeal}
+		policy.Automated = &SyncPolicyAutomated{Prune: dep.Sync.Prune, SelfHeal: dep.Sync.SelfHeal}
 	}
 	name := a.Name + "-" + env.Name
 	meta := appMeta(name, plan.ArgoCD.Namespace, env.Order, map[string]string{
@@ -245,13 +249,13 @@ func application(plan *model.Plan, a *model.App, dep *model.Deployment, env *mod
 			meta.Annotations[AnnotationManual] = "manual"
 		}
 	}
-	app := &v1alpha1.Application{
+	app := &Application{
 		TypeMeta:   metav1.TypeMeta{APIVersion: APIVersion, Kind: "Application"},
 		ObjectMeta: meta,
-		Spec: v1alpha1.ApplicationSpec{
+		Spec: ApplicationSpec{
 			Project:              a.Team,
 			Source:               src,
-			Destination:          v1alpha1.ApplicationDestination{Server: env.Cluster, Namespace: env.Namespace},
+			Destination:          ApplicationDestination{Server: env.Cluster, Namespace: env.Namespace},
 			SyncPolicy:           policy,
 			RevisionHistoryLimit: ptr(int64(10)),
 		},
@@ -260,7 +264,7 @@ func application(plan *model.Plan, a *model.App, dep *model.Deployment, env *mod
 		// The Rollout scales the Deployment it takes over to zero, or an
 		// autoscaler sets its replicas; that is not drift, and a sync must
 		// not reset it.
-		app.Spec.IgnoreDifferences = v1alpha1.IgnoreDifferences{{Group: "apps", Kind: "Deployment", Name: a.Name, JSONPointers: []string{"/spec/replicas"}}}
+		app.Spec.IgnoreDifferences = []ResourceIgnoreDifferences{{Group: "apps", Kind: "Deployment", Name: a.Name, JSONPointers: []string{"/spec/replicas"}}}
 		policy.SyncOptions = append(policy.SyncOptions, "RespectIgnoreDifferences=true")
 	}
 	return app
@@ -387,31 +391,31 @@ func setIf(m map[string]any, k, v string) {
 // the GitOps repository: one per environment, one for the CI resources, in
 // a project of their own that may manage namespaces, quotas and policies.
 func platform(plan *model.Plan, g *model.GitOps) []targets.Object {
-	proj := &v1alpha1.AppProject{
+	proj := &AppProject{
 		TypeMeta:   metav1.TypeMeta{APIVersion: APIVersion, Kind: "AppProject"},
 		ObjectMeta: objectMeta(PlatformProject, plan.ArgoCD.Namespace, waveProject, nil),
-		Spec: v1alpha1.AppProjectSpec{
+		Spec: AppProjectSpec{
 			Description:              "pipec's own output: namespaces, quotas, limit ranges, network policies, RBAC, rollouts and CI resources",
 			SourceRepos:              []string{g.RepoURL},
-			ClusterResourceWhitelist: []v1alpha1.ClusterResourceRestrictionItem{{Group: "", Kind: "Namespace"}},
+			ClusterResourceWhitelist: []ClusterResourceRestrictionItem{{Group: "", Kind: "Namespace"}},
 		},
 	}
 	var objs []targets.Object
-	app := func(name, path string, dest v1alpha1.ApplicationDestination, src model.Path) {
+	app := func(name, path string, dest ApplicationDestination, src model.Path) {
 		if !slices.Contains(proj.Spec.Destinations, dest) {
 			proj.Spec.Destinations = append(proj.Spec.Destinations, dest)
 		}
-		a := &v1alpha1.Application{
+		a := &Application{
 			TypeMeta:   metav1.TypeMeta{APIVersion: APIVersion, Kind: "Application"},
 			ObjectMeta: appMeta(name, plan.ArgoCD.Namespace, wavePlatform, nil),
-			Spec: v1alpha1.ApplicationSpec{
+			Spec: ApplicationSpec{
 				Project:     PlatformProject,
-				Source:      &v1alpha1.ApplicationSource{RepoURL: g.RepoURL, Path: strings.TrimSuffix(g.Path, "/") + "/" + path, TargetRevision: g.TargetRevision},
+				Source:      &ApplicationSource{RepoURL: g.RepoURL, Path: strings.TrimSuffix(g.Path, "/") + "/" + path, TargetRevision: g.TargetRevision},
 				Destination: dest,
-				SyncPolicy: &v1alpha1.SyncPolicy{
-					Automated:   &v1alpha1.SyncPolicyAutomated{Prune: true, SelfHeal: true},
-					SyncOptions: v1alpha1.SyncOptions{"PruneLast=true"},
-					Retry:       &v1alpha1.RetryStrategy{Limit: 5, Backoff: &v1alpha1.Backoff{Duration: "10s", Factor: ptr(int64(2)), MaxDuration: "5m"}},
+				SyncPolicy: &SyncPolicy{
+					Automated:   &SyncPolicyAutomated{Prune: true, SelfHeal: true},
+					SyncOptions: []string{"PruneLast=true"},
+					Retry:       &RetryStrategy{Limit: 5, Backoff: &Backoff{Duration: "10s", Factor: ptr(int64(2)), MaxDuration: "5m"}},
 				},
 				RevisionHistoryLimit: ptr(int64(10)),
 			},
@@ -419,14 +423,14 @@ func platform(plan *model.Plan, g *model.GitOps) []targets.Object {
 		objs = append(objs, argoObject("Application", plan.ArgoCD.Namespace, name, src, a))
 	}
 	for _, env := range plan.Environments {
-		app("env-"+env.Name, kube.EnvDir(env.Name), v1alpha1.ApplicationDestination{Server: env.Cluster, Namespace: env.Namespace}, env.Path)
+		app("env-"+env.Name, kube.EnvDir(env.Name), ApplicationDestination{Server: env.Cluster, Namespace: env.Namespace}, env.Path)
 	}
 	if plan.Namespace != "" && len(plan.Pipelines)+len(plan.Tasks) > 0 {
-		app("pipec-ci", kube.CIDir, v1alpha1.ApplicationDestination{Server: model.InCluster, Namespace: plan.Namespace}, "namespace")
+		app("pipec-ci", kube.CIDir, ApplicationDestination{Server: model.InCluster, Namespace: plan.Namespace}, "namespace")
 		proj.Spec.ClusterResourceWhitelist = append(proj.Spec.ClusterResourceWhitelist, ciClusterResources(plan)...)
 		if m := plan.Monitoring; m != nil && m.TektonNamespace != plan.Namespace {
 			// The Tekton controller's ServiceMonitor lives beside it.
-			proj.Spec.Destinations = append(proj.Spec.Destinations, v1alpha1.ApplicationDestination{Server: model.InCluster, Namespace: m.TektonNamespace})
+			proj.Spec.Destinations = append(proj.Spec.Destinations, ApplicationDestination{Server: model.InCluster, Namespace: m.TektonNamespace})
 		}
 	}
 	return append([]targets.Object{argoObject("AppProject", plan.ArgoCD.Namespace, PlatformProject, "argocd", proj)}, objs...)
@@ -436,15 +440,15 @@ func platform(plan *model.Plan, g *model.GitOps) []targets.Object {
 // ClusterRoles and bindings of the EventListener (it reads cluster
 // interceptors and bindings) and of kube-state-metrics (it reads
 // PipelineRuns for monitoring), and the node pools pipeline runs land on.
-func ciClusterResources(plan *model.Plan) []v1alpha1.ClusterResourceRestrictionItem {
-	var out []v1alpha1.ClusterResourceRestrictionItem
+func ciClusterResources(plan *model.Plan) []ClusterResourceRestrictionItem {
+	var out []ClusterResourceRestrictionItem
 	if plan.Monitoring != nil || slices.ContainsFunc(plan.Pipelines, func(p *model.Pipeline) bool { return p.On != nil }) {
 		out = append(out,
-			v1alpha1.ClusterResourceRestrictionItem{Group: "rbac.authorization.k8s.io", Kind: "ClusterRole"},
-			v1alpha1.ClusterResourceRestrictionItem{Group: "rbac.authorization.k8s.io", Kind: "ClusterRoleBinding"})
+			ClusterResourceRestrictionItem{Group: "rbac.authorization.k8s.io", Kind: "ClusterRole"},
+			ClusterResourceRestrictionItem{Group: "rbac.authorization.k8s.io", Kind: "ClusterRoleBinding"})
 	}
 	if len(plan.Scaling.NodePools) > 0 {
-		out = append(out, v1alpha1.ClusterResourceRestrictionItem{Group: "karpenter.sh", Kind: "NodePool"})
+		out = append(out, ClusterResourceRestrictionItem{Group: "karpenter.sh", Kind: "NodePool"})
 	}
 	return out
 }
