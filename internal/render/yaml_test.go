@@ -58,7 +58,7 @@ func TestYAMLMatchesSigsYAML(t *testing.T) {
 				Resources: corev1.ResourceRequirements{Limits: corev1.ResourceList{
 					corev1.ResourceCPU: resource.MustParse("1500m"), corev1.ResourceMemory: resource.MustParse("1Gi"),
 				}},
-				Ports: []corev1.ContainerPort{{ContainerPort: 8080}},
+				Ports:         []corev1.ContainerPort{{ContainerPort: 8080}},
 				LivenessProbe: &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Port: intstr.FromString("http")}}},
 			}},
 			ActiveDeadlineSeconds: ptr(int64(1) << 62),
