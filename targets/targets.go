@@ -70,7 +70,9 @@ func WithMemo(ctx context.Context, m Memo) context.Context {
 // ValidateOnce returns validate(), unless ctx carries a Memo that accepted
 // the same object (the same kind and JSON) before. A validation with no
 // findings at all is remembered; one with findings, even warnings, is run
-// again every time, so its findings are never lost.
+// again every time, so its findings are never lost. validate must depend on
+// nothing but obj and pipec's binary: a validation that reads settings from
+// ctx (such as Tekton feature flags) needs them in kind.
 func ValidateOnce(ctx context.Context, kind string, obj any, validate func() diag.List) diag.List {
 	m, _ := ctx.Value(memoKey{}).(Memo)
 	if m == nil {
