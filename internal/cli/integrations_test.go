@@ -100,6 +100,20 @@ func TestGitHubAction(t *testing.T) {
 		}
 	}
 	checkVetFlags(t, vetFlags(t, vet))
+	// What the cache steps keep is where the scripts put the binary and
+	// pipec's cache.
+	var scripts strings.Builder
+	for _, s := range action.Runs.Steps {
+		scripts.WriteString(s.Run)
+	}
+	for _, s := range action.Runs.Steps {
+		if strings.HasPrefix(s.Uses, "actions/cache@") {
+			dir := strings.Replace(s.With["path"], "~", "$HOME", 1)
+			if !strings.Contains(scripts.String(), `"`+dir+`"`) {
+				t.Errorf("step %q caches %s, which no script writes", s.ID, s.With["path"])
+			}
+		}
+	}
 	if bash, err := exec.LookPath("bash"); err == nil {
 		for _, s := range action.Runs.Steps {
 			if s.Run == "" {
