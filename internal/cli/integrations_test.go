@@ -151,6 +151,16 @@ func TestGitLabTemplate(t *testing.T) {
 	if !strings.Contains(strings.Join(args, " "), "junit="+junit) {
 		t.Errorf("the job writes no %s, which its artifacts report", junit)
 	}
+	// The cached directories are where the job puts pipec and its cache.
+	jobVars := job["variables"].(map[string]any)
+	for _, c := range job["cache"].([]any) {
+		for _, p := range c.(map[string]any)["paths"].([]any) {
+			dir := "$CI_PROJECT_DIR/" + strings.TrimSuffix(p.(string), "/")
+			if jobVars["PIPEC_BIN"] != dir && jobVars["PIPEC_CACHE_DIR"] != dir {
+				t.Errorf("the job caches %s, which is neither PIPEC_BIN nor PIPEC_CACHE_DIR", p)
+			}
+		}
+	}
 	vars := doc["variables"].(map[string]any)
 	for _, v := range []string{"PIPEC_DIR", "PIPEC_VERSION", "PIPEC_FAIL_ON"} {
 		if _, ok := vars[v]; !ok {
