@@ -6,6 +6,7 @@
 package cache
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -88,7 +89,7 @@ func (c *Cache) Put(key string, e *Entry) error {
 
 func (c *Cache) trim() error {
 	entries, err := os.ReadDir(c.dir)
-	if err != nil || len(entries) <= MaxEntries {
+	if err != nil {
 		return err
 	}
 	type aged struct {
@@ -101,7 +102,10 @@ func (c *Cache) trim() error {
 			files = append(files, aged{e.Name(), info.ModTime().UnixNano()})
 		}
 	}
-	slices.SortFunc(files, func(a, b aged) int { return int(a.mod - b.mod) })
+	if len(files) <= MaxEntries {
+		return nil
+	}
+	slices.SortFunc(files, func(a, b aged) int { return cmp.Compare(a.mod, b.mod) })
 	for _, f := range files[:len(files)-MaxEntries] {
 		os.Remove(filepath.Join(c.dir, f.name))
 	}

@@ -51,6 +51,9 @@ func TestScripts(t *testing.T) {
 			env.Setenv("EXAMPLES", examples)
 			env.Setenv("GOLDEN", golden)
 			env.Setenv("WEBHOOKS", webhooks)
+			// Each script has its own caches, as a user's checkout has: not
+			// one shared under $HOME, which testscript points at /no-home.
+			env.Setenv("PIPEC_CACHE_DIR", filepath.Join(env.WorkDir, ".pipec-cache"))
 			return nil
 		},
 	})
