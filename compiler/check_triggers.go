@@ -31,7 +31,7 @@ func (c *checker) checkTriggers() {
 	// Report at the user's triggers block, or at the first `on` that
 	// needs it.
 	at := p.Triggers.Path
-	if _, ok := c.src[at]; !ok {
+	if !c.src.Has(at) {
 		for _, pl := range p.Pipelines {
 			if pl.On != nil {
 				at = pl.On.Path

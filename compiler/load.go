@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"cuelang.org/go/cue"
+	"cuelang.org/go/cue/ast"
 	"cuelang.org/go/cue/build"
 	"cuelang.org/go/cue/cuecontext"
 	"cuelang.org/go/cue/load"
@@ -35,6 +36,9 @@ type loaded struct {
 	// the embedded files appear; positions inside them are not the user's.
 	schemaDir string
 	policyDir string
+	// waives says whether a file of the configuration or of a package it
+	// imports has a @waive attribute.
+	waives bool
 }
 
 // loadConfig reads the CUE package in dir, with pipec's schema importable as
@@ -116,7 +120,35 @@ func loadConfig(dir string, overlay map[string][]byte) (*loaded, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &loaded{ctx: ctx, user: vals[0], schema: vals[1], packDef: vals[2].LookupPath(cue.ParsePath("#Pack")), schemaDir: schemaDir, policyDir: policyDir}, nil
+	return &loaded{ctx: ctx, user: vals[0], schema: vals[1], packDef: vals[2].LookupPath(cue.ParsePath("#Pack")), schemaDir: schemaDir, policyDir: policyDir,
+		waives: hasAttribute(insts[0], "waive", map[*build.Instance]bool{})}, nil
+}
+
+// hasAttribute reports whether a file of inst or of an instance it imports
+// has an attribute named name.
+func hasAttribute(inst *build.Instance, name string, seen map[*build.Instance]bool) bool {
+	if seen[inst] {
+		return false
+	}
+	seen[inst] = true
+	found := false
+	for _, f := range inst.Files {
+		ast.Walk(f, func(n ast.Node) bool {
+			if a, ok := n.(*ast.Attribute); ok && a.Name() == name {
+				found = true
+			}
+			return !found
+		}, nil)
+		if found {
+			return true
+		}
+	}
+	for _, imp := range inst.Imports {
+		if hasAttribute(imp, name, seen) {
+			return true
+		}
+	}
+	return false
 }
 
 // hasCUEFiles reports whether dir (or the overlay) holds .cue files.

@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // Pos is a position in a CUE source file. The zero Pos is unknown.
@@ -74,13 +75,40 @@ func (p Path) Parent() Path {
 }
 
 // SourceMap records where in the CUE sources each field path was written.
-type SourceMap map[Path]Pos
+// It is either a table (NewSourceMap) or looks paths up when first asked
+// (LazySourceMap), so that a build with nothing to report never reads
+// them. The zero SourceMap knows no position. It is safe for concurrent
+// use.
+type SourceMap struct{ s *sources }
+
+type sources struct {
+	mu    sync.Mutex
+	known map[Path]Pos
+	find  func(Path) Pos
+}
+
+// NewSourceMap returns a SourceMap of the given positions.
+func NewSourceMap(known map[Path]Pos) SourceMap {
+	return SourceMap{&sources{known: known}}
+}
+
+// LazySourceMap returns a SourceMap that asks find for the position of a
+// path the first time it is needed; find returns the zero Pos for a path
+// it does not know.
+func LazySourceMap(find func(Path) Pos) SourceMap {
+	return SourceMap{&sources{known: map[Path]Pos{}, find: find}}
+}
 
 // Lookup returns the position of path, or of its nearest ancestor that has
 // one.
 func (m SourceMap) Lookup(p Path) Pos {
+	if m.s == nil {
+		return Pos{}
+	}
+	m.s.mu.Lock()
+	defer m.s.mu.Unlock()
 	for {
-		if pos, ok := m[p]; ok && pos.IsValid() {
+		if pos := m.s.at(p); pos.IsValid() {
 			return pos
 		}
 		if p == "" {
@@ -88,4 +116,24 @@ func (m SourceMap) Lookup(p Path) Pos {
 		}
 		p = p.Parent()
 	}
+}
+
+// Has reports whether the user wrote path itself (not only an ancestor).
+func (m SourceMap) Has(p Path) bool {
+	if m.s == nil {
+		return false
+	}
+	m.s.mu.Lock()
+	defer m.s.mu.Unlock()
+	return m.s.at(p).IsValid()
+}
+
+// at is the position of exactly p; s.mu is held.
+func (s *sources) at(p Path) Pos {
+	pos, ok := s.known[p]
+	if !ok && s.find != nil {
+		pos = s.find(p)
+		s.known[p] = pos
+	}
+	return pos
 }
