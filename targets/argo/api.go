@@ -12,8 +12,8 @@ import (
 // be imported alone: it pulls in Argo CD's server, gitops-engine, kubectl and
 // most of Kubernetes (1,309 packages). Linked into pipec it doubled the
 // binary (87 to 159 MB), added about 35 ms to every start and 60 MB of
-// resident memory, for a handful of structs (see argoproj/argo-cd#14727; Kargo
-// and idpbuilder did the same). The upstream package stays the reference:
+// resident memory, for a handful of structs (see argoproj/argo-cd#14727;
+// idpbuilder and RamenDR did the same). The upstream package stays the reference:
 // TestObjectsMatchUpstream decodes every object pipec generates for every
 // example into Argo CD's own types, strictly, and requires the same JSON
 // back; TestValidateProjectMatchesUpstream holds validateProject to
