@@ -8,11 +8,11 @@ import (
 	"strings"
 
 	"github.com/gobwas/glob"
-	"github.com/robfig/cron/v3"
 	"k8s.io/apimachinery/pkg/api/resource"
 
 	"github.com/pipec/pipec/internal/diag"
 	"github.com/pipec/pipec/model"
+	"github.com/pipec/pipec/targets/argo"
 )
 
 var digestRE = regexp.MustCompile(`^sha256:[a-f0-9]{64}$`)
@@ -152,8 +152,6 @@ func (c *checker) checkLimitRange(e *model.Environment) {
 	}
 }
 
-var syncWindowSchedule = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow)
-
 // checkSyncWindows checks the schedules and time zones of sync windows; the
 // rest is checked by Argo CD's own validation in the argo target.
 func (c *checker) checkSyncWindows(e *model.Environment) {
@@ -161,8 +159,7 @@ func (c *checker) checkSyncWindows(e *model.Environment) {
 		if w.Duration != "" {
 			c.checkDuration(w.Path.Field("duration"), w.Duration)
 		}
-		// Argo CD parses the schedule with this parser (SyncWindow.Validate).
-		if _, err := syncWindowSchedule.Parse(w.Schedule); err != nil {
+		if err := argo.ParseSchedule(w.Schedule); err != nil {
 			d := c.errorf(w.Path.Field("schedule"), "invalid cron schedule %q: %v", w.Schedule, err)
 			d.Expected = `five fields: minute hour day-of-month month day-of-week, such as "0 9 * * 1-5"`
 		}

@@ -105,13 +105,20 @@ func validateWindow(w *SyncWindow) error {
 	if w.Kind != "allow" && w.Kind != "deny" {
 		return fmt.Errorf("kind '%s' mismatch: can only be allow or deny", w.Kind)
 	}
-	if _, err := schedule.Parse(w.Schedule); err != nil {
+	if err := ParseSchedule(w.Schedule); err != nil {
 		return fmt.Errorf("cannot parse schedule '%s': %w", w.Schedule, err)
 	}
 	if _, err := time.ParseDuration(w.Duration); err != nil {
 		return fmt.Errorf("cannot parse duration '%s': %w", w.Duration, err)
 	}
 	return nil
+}
+
+// ParseSchedule parses a sync window's schedule as Argo CD does: five cron
+// fields, no descriptors such as @daily.
+func ParseSchedule(s string) error {
+	_, err := schedule.Parse(s)
+	return err
 }
 
 var (
