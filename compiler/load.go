@@ -120,14 +120,13 @@ func loadConfig(dir string, overlay map[string][]byte) (*loaded, error) {
 	if err != nil {
 		return nil, err
 	}
-	// pipec's own schema and policy packages have no waivers: skip them.
-	seen := map[*build.Instance]bool{insts[1]: true, insts[2]: true}
 	return &loaded{ctx: ctx, user: vals[0], schema: vals[1], packDef: vals[2].LookupPath(cue.ParsePath("#Pack")), schemaDir: schemaDir, policyDir: policyDir,
-		waives: hasAttribute(insts[0], "waive", seen)}, nil
+		waives: hasAttribute(insts[0], "waive", map[*build.Instance]bool{})}, nil
 }
 
-// hasAttribute reports whether a file of inst or of an instance it imports,
-// other than those in seen, has an attribute named name.
+// hasAttribute reports whether a file of inst or of an instance it imports
+// has an attribute named name. pipec's own schema and policy packages have
+// none and are skipped.
 func hasAttribute(inst *build.Instance, name string, seen map[*build.Instance]bool) bool {
 	if seen[inst] || inst.ImportPath == schema.ImportPath || strings.HasPrefix(inst.ImportPath, policies.ImportPath) {
 		return false
