@@ -43,6 +43,8 @@ func validateProject(p *AppProject) error {
 		seen[src] = true
 	}
 	roles := map[string]bool{}
+	// A policy's object is <project>[/<namespace>]/<application>.
+	object := regexp.MustCompile(`^` + regexp.QuoteMeta(p.Name) + `(/[*\w-.]+)?/[*\w-.]+$`)
 	for _, r := range p.Spec.Roles {
 		if roles[r.Name] {
 			return fmt.Errorf("role '%s' already exists", r.Name)
@@ -55,7 +57,7 @@ func validateProject(p *AppProject) error {
 			if seen[pol] {
 				return fmt.Errorf("policy '%s' already exists for role '%s'", pol, r.Name)
 			}
-			if err := validatePolicy(p.Name, r.Name, pol); err != nil {
+			if err := validatePolicy(p.Name, r.Name, pol, object); err != nil {
 				return err
 			}
 			seen[pol] = true
@@ -131,7 +133,7 @@ var (
 	actionPatterns   = []*regexp.Regexp{regexp.MustCompile("action/.*"), regexp.MustCompile("update/.*"), regexp.MustCompile("delete/.*")}
 )
 
-func validatePolicy(proj, role, policy string) error {
+func validatePolicy(proj, role, policy string, object *regexp.Regexp) error {
 	c := strings.Split(policy, ",")
 	if len(c) != 6 || strings.Trim(c[0], " ") != "p" {
 		return fmt.Errorf("invalid policy rule '%s': must be of the form: 'p, sub, res, act, obj, eft'", policy)
@@ -148,7 +150,6 @@ func validatePolicy(proj, role, policy string) error {
 	if !slices.Contains(actions, c[3]) && !slices.ContainsFunc(actionPatterns, func(re *regexp.Regexp) bool { return re.MatchString(c[3]) }) {
 		return fmt.Errorf("invalid policy rule '%s': invalid action '%s'", policy, c[3])
 	}
-	object := regexp.MustCompile(`^` + regexp.QuoteMeta(proj) + `(/[*\w-.]+)?/[*\w-.]+$`)
 	if !object.MatchString(c[4]) {
 		return fmt.Errorf("invalid policy rule '%s': object must be of form '%s/*', '%s[/<NAMESPACE>]/<APPNAME>' or '%s/<APPNAME>', not '%s'", policy, proj, proj, proj, c[4])
 	}
