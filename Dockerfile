@@ -8,11 +8,16 @@
 #
 # Pin the builder by digest in your registry mirror for reproducible builds:
 #   --build-arg GO_IMAGE=golang:1.26.8-bookworm@sha256:<digest>
+# and name a Go module mirror with --build-arg GOPROXY=<url>.
 ARG GO_IMAGE=golang:1.26.8-bookworm
 
 FROM ${GO_IMAGE} AS build
 WORKDIR /src
-ENV CGO_ENABLED=0 GOTOOLCHAIN=local GOFLAGS=-trimpath
+# The module and build caches are where the cache mounts are, whatever the
+# base image's GOPATH. GOPROXY may name your module mirror.
+ARG GOPROXY=https://proxy.golang.org,direct
+ENV CGO_ENABLED=0 GOTOOLCHAIN=local GOFLAGS=-trimpath GOPROXY=${GOPROXY} \
+    GOMODCACHE=/root/go/pkg/mod GOCACHE=/root/.cache/go-build
 COPY go.mod go.sum ./
 RUN --mount=type=cache,target=/root/go/pkg/mod go mod download
 COPY . .

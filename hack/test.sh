@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Runs pipec's full test suite on a fresh machine: installs what it needs
-# (etcd from Debian's etcd-server package, the Go modules, a kube-apiserver
-# built from k8s.io/kubernetes in tools/kube), then vets and tests everything,
-# including the real API server tests. Safe to rerun: every step is cached.
+# (etcd from Debian's etcd-server package, the CI clients of
+# hack/ci-clients.sh, the Go modules, a kube-apiserver built from
+# k8s.io/kubernetes in tools/kube), then vets and tests everything,
+# including the real API server tests and the CI integrations run by their
+# clients. Safe to rerun: every step is cached.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export GOTOOLCHAIN=local
@@ -29,6 +31,9 @@ if ! command -v etcd >/dev/null; then
 fi
 etcd --version | head -1
 
+step "installing the CI clients the integration tests run (pre-commit, gitlab-ci-local, GitHub's action parser, podman)"
+hack/ci-clients.sh
+
 step "downloading Go modules"
 go mod download
 (cd tools/kube && go mod download)
@@ -54,8 +59,8 @@ if [[ -n $unformatted ]]; then
   exit 1
 fi
 
-step "go test (unit, golden, CLI scripts, fuzz seeds, real kube-apiserver)"
-go test -count=1 ./...
+step "go test (unit, golden, CLI scripts, fuzz seeds, real kube-apiserver, CI integrations)"
+go test -count=1 -timeout 30m ./...
 
 step "the HPA model against Kubernetes' own replica calculator (tools/hpacheck)"
 (cd tools/hpacheck && go test -count=1 ./...)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"path/filepath"
 
 	"github.com/spf13/cobra"
 
@@ -11,10 +12,11 @@ import (
 )
 
 type buildOptions struct {
-	outDir  string
-	format  string
-	noCache bool
-	check   checkOptions
+	outDir   string
+	format   string
+	noCache  bool
+	exitCode bool
+	check    checkOptions
 }
 
 func newBuildCmd(stdout, stderr io.Writer) *cobra.Command {
@@ -31,13 +33,21 @@ files pipec wrote before and no longer generates are removed, and files pipec
 did not write are never touched.
 
 Like vet, build checks the policy packs; with findings at or above
---fail-on (default deny) it writes nothing and exits 1.`,
+--fail-on (default deny) it writes nothing and exits 1.
+
+With -o and --exit-code, build exits 1 when it changed the directory (a
+file written or removed) and names each changed file, as a generator hook
+in pre-commit or CI should: the regenerated files are then reviewed and
+committed.`,
 		Args:              cobra.MaximumNArgs(1),
 		ValidArgsFunction: completeDirs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			outs, _, err := opts.check.parse(opts.outDir == "")
 			if err != nil {
 				return err
+			}
+			if opts.exitCode && opts.outDir == "" {
+				return usageError("--exit-code needs -o DIR: it reports whether the directory changed")
 			}
 			dir := dirArg(args)
 			ctx := withMemo(withProgress(cmd.Context(), stderr), opts.noCache)
@@ -49,6 +59,7 @@ Like vet, build checks the policy packs; with findings at or above
 	cmd.Flags().StringVarP(&opts.outDir, "output-dir", "o", "", "write one file per resource into `DIR` instead of printing them")
 	cmd.Flags().StringVar(&opts.format, "format", "yaml", "manifest format: yaml or json")
 	cmd.Flags().BoolVar(&opts.noCache, "no-cache", false, "evaluate even if the configuration is unchanged since a cached run")
+	cmd.Flags().BoolVar(&opts.exitCode, "exit-code", false, "with -o, exit 1 when a file in DIR was written or removed")
 	opts.check.register(cmd.Flags())
 	_ = cmd.RegisterFlagCompletionFunc("format", cobra.FixedCompletions([]string{"yaml", "json"}, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
@@ -79,5 +90,15 @@ func runBuild(ctx context.Context, dir string, opts buildOptions, stdout, stderr
 	}
 	fmt.Fprintf(stderr, "pipec: %s: %d written, %d unchanged, %d removed\n",
 		opts.outDir, len(rep.Written), len(rep.Unchanged), len(rep.Removed))
+	if opts.exitCode && len(rep.Written)+len(rep.Removed) > 0 {
+		out := filepath.Clean(opts.outDir)
+		for _, n := range rep.Written {
+			fmt.Fprintf(stderr, "pipec: %s: regenerated\n", filepath.Join(out, filepath.FromSlash(n)))
+		}
+		for _, n := range rep.Removed {
+			fmt.Fprintf(stderr, "pipec: %s: removed, no longer generated\n", filepath.Join(out, filepath.FromSlash(n)))
+		}
+		return &exitError{code: ExitFindings, msg: fmt.Sprintf("%s was out of date and has been regenerated; review the changes and commit them (git add %s)", out, out)}
+	}
 	return nil
 }

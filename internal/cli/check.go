@@ -25,7 +25,7 @@ type checkOptions struct {
 }
 
 func (o *checkOptions) register(f *pflag.FlagSet) {
-	f.StringArrayVar(&o.outputs, "output", nil, "report `FORMAT[=FILE]`: text, json, sarif, github or junit; repeatable (default text on stderr)")
+	f.StringArrayVar(&o.outputs, "output", nil, "report `FORMAT[=FILE]`: text, json, sarif, github, junit or markdown; repeatable (default text on stderr)")
 	f.StringVar(&o.failOn, "fail-on", "deny", "policy findings that fail the run: deny, warn or never")
 	f.StringVar(&o.date, "date", "", "the date waivers are checked against, YYYY-MM-DD (default today, UTC)")
 }

@@ -59,7 +59,14 @@ func runInit(dir string, o scaffold.Options, force bool, stderr io.Writer) error
 		if err != nil {
 			return &exitError{code: ExitEval, msg: err.Error()}
 		}
-		o.Name = strings.ToLower(filepath.Base(abs))
+		base := filepath.Base(abs)
+		o.Name = scaffold.NameFrom(base)
+		switch {
+		case o.Name == "":
+			return usageError("cannot name the pipeline after the directory %q; pass --name NAME (lower-case letters, digits and '-')", base)
+		case o.Name != base:
+			fmt.Fprintf(stderr, "pipec: naming the pipeline %q after the directory %q; pass --name to choose another name\n", o.Name, base)
+		}
 	}
 	files, err := scaffold.Render(o)
 	if err != nil {

@@ -83,7 +83,7 @@ func (s *Server) TakeWarnings() []string {
 func FindAPIServer() (string, error) {
 	dir := os.Getenv(EnvBinDir)
 	if dir == "" {
-		root, err := repoRoot()
+		root, err := RepoRoot()
 		if err != nil {
 			return "", err
 		}
@@ -96,8 +96,9 @@ func FindAPIServer() (string, error) {
 	return p, nil
 }
 
-// repoRoot finds the main module's root from the working directory.
-func repoRoot() (string, error) {
+// RepoRoot finds the pipec repository's root (the main module's) from the
+// working directory.
+func RepoRoot() (string, error) {
 	d, err := os.Getwd()
 	if err != nil {
 		return "", err

@@ -1,7 +1,7 @@
 // Package report turns findings into the formats CI systems read: text,
 // JSON (with a schema version), SARIF 2.1.0 (with rule metadata), GitHub
-// workflow annotations and JUnit XML. Every format carries the same
-// findings; none of them decides the exit code.
+// workflow annotations, JUnit XML and a Markdown summary. Every format
+// carries the same findings; none of them decides the exit code.
 package report
 
 import (
@@ -59,15 +59,16 @@ type Format string
 
 // Formats.
 const (
-	Text   Format = "text"
-	JSON   Format = "json"
-	SARIF  Format = "sarif"
-	GitHub Format = "github"
-	JUnit  Format = "junit"
+	Text     Format = "text"
+	JSON     Format = "json"
+	SARIF    Format = "sarif"
+	GitHub   Format = "github"
+	JUnit    Format = "junit"
+	Markdown Format = "markdown"
 )
 
 // Formats lists the formats.
-var Formats = []Format{Text, JSON, SARIF, GitHub, JUnit}
+var Formats = []Format{Text, JSON, SARIF, GitHub, JUnit, Markdown}
 
 // ParseFormat validates a format name.
 func ParseFormat(s string) (Format, error) {
@@ -75,7 +76,11 @@ func ParseFormat(s string) (Format, error) {
 	if slices.Contains(Formats, f) {
 		return f, nil
 	}
-	return "", fmt.Errorf("unknown output format %q; expected text, json, sarif, github or junit", s)
+	names := make([]string, len(Formats))
+	for i, f := range Formats {
+		names[i] = string(f)
+	}
+	return "", fmt.Errorf("unknown output format %q; expected %s or %s", s, strings.Join(names[:len(names)-1], ", "), names[len(names)-1])
 }
 
 // Write writes the report in format f.
@@ -89,6 +94,8 @@ func (r *Report) Write(w io.Writer, f Format) error {
 		return r.writeGitHub(w)
 	case JUnit:
 		return r.writeJUnit(w)
+	case Markdown:
+		return r.writeMarkdown(w)
 	}
 	return r.writeText(w)
 }

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"regexp"
 	"slices"
+	"strings"
 	"text/template"
 
 	"cuelang.org/go/cue/format"
@@ -57,14 +58,44 @@ type Options struct {
 
 var dnsLabel = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$`)
 
+// MaxName is the longest pipeline name a scaffold takes: the names of the
+// objects generated from it ("<name>-pull-request", a Trigger) must stay
+// within Kubernetes' 63 characters.
+const MaxName = 50
+
+// NameFrom derives a pipeline name from a directory name: lower case, each
+// run of characters a name cannot hold ('.', '_', spaces, ...) turned into
+// one '-', no '-' at either end, at most MaxName characters. It returns ""
+// when nothing usable is left ("..", "___").
+func NameFrom(dir string) string {
+	var b strings.Builder
+	dash := false
+	for _, r := range strings.ToLower(dir) {
+		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' {
+			if dash && b.Len() > 0 {
+				b.WriteByte('-')
+			}
+			dash = false
+			b.WriteRune(r)
+			continue
+		}
+		dash = true
+	}
+	name := b.String()
+	if len(name) > MaxName {
+		name = strings.TrimRight(name[:MaxName], "-")
+	}
+	return name
+}
+
 // Render returns the files of a scaffold by name, formatted.
 func Render(o Options) (map[string][]byte, error) {
 	t, ok := Templates[o.Template]
 	if !ok {
 		return nil, fmt.Errorf("unknown template %q; expected one of %v", o.Template, Names())
 	}
-	if !dnsLabel.MatchString(o.Name) {
-		return nil, fmt.Errorf("name %q is not a valid pipeline name; expected lower-case letters, digits and '-', at most 63 characters", o.Name)
+	if !dnsLabel.MatchString(o.Name) || len(o.Name) > MaxName {
+		return nil, fmt.Errorf("name %q is not a valid pipeline name; expected lower-case letters, digits and '-', at most %d characters", o.Name, MaxName)
 	}
 	if o.Namespace == "" {
 		o.Namespace = "ci"

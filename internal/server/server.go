@@ -407,6 +407,8 @@ func reportMediaType(f report.Format) string {
 		return "application/json"
 	case report.JUnit:
 		return "application/xml"
+	case report.Markdown:
+		return "text/markdown; charset=utf-8"
 	}
 	return "text/plain; charset=utf-8"
 }
