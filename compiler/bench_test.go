@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/pipec/pipec/compiler"
-	"github.com/pipec/pipec/internal/benchgen"
+	"github.com/pipec/pipec/internal/testing/benchgen"
 )
 
 // BenchmarkBuild measures a whole build (load, unify, check, generate,

@@ -10,7 +10,7 @@ import (
 	"github.com/gobwas/glob"
 	"k8s.io/apimachinery/pkg/api/resource"
 
-	"github.com/pipec/pipec/internal/diag"
+	"github.com/pipec/pipec/diag"
 	"github.com/pipec/pipec/model"
 	"github.com/pipec/pipec/targets/argo"
 )

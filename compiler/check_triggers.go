@@ -7,7 +7,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/pipec/pipec/internal/diag"
+	"github.com/pipec/pipec/diag"
 	"github.com/pipec/pipec/model"
 	"github.com/pipec/pipec/targets/triggers"
 )

@@ -8,7 +8,7 @@ import (
 
 	"cuelang.org/go/cue"
 
-	"github.com/pipec/pipec/internal/diag"
+	"github.com/pipec/pipec/diag"
 	"github.com/pipec/pipec/model"
 )
 

@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"github.com/pipec/pipec/compiler"
-	"github.com/pipec/pipec/internal/render"
+	"github.com/pipec/pipec/render"
 )
 
 // EnvUpdateGolden rewrites the golden files instead of comparing with them:

@@ -6,7 +6,7 @@ import (
 
 	"cuelang.org/go/cue"
 
-	"github.com/pipec/pipec/internal/diag"
+	"github.com/pipec/pipec/diag"
 	"github.com/pipec/pipec/model"
 	"github.com/pipec/pipec/policies"
 	"github.com/pipec/pipec/targets"

@@ -6,7 +6,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/pipec/pipec/internal/benchgen"
+	"github.com/pipec/pipec/internal/testing/benchgen"
 )
 
 // BenchmarkPolicies measures policy evaluation alone (the built-in

@@ -17,7 +17,7 @@ mkdir -p "$out"
 benchstat_version=v0.0.0-20260908200009-22c9c6c9d4da
 
 go test -run '^$' -bench 'Build|Policies' -benchmem -count "$count" ./compiler | tee "$out/new.txt"
-go test -run '^$' -bench Stream -benchmem -count "$count" ./internal/render | tee -a "$out/new.txt"
+go test -run '^$' -bench Stream -benchmem -count "$count" ./render | tee -a "$out/new.txt"
 go test -run '^$' -bench . -benchmem -count "$count" ./internal/sim ./internal/capacity | tee -a "$out/new.txt"
 # pipec serve under load: requests/s and client-side p50/p99 over loopback.
 go test -run '^$' -bench Serve -benchtime 200x -count "$count" ./internal/server | tee -a "$out/new.txt"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the clients that run pipec's CI integrations in the tests
-# (internal/integrations): pre-commit (Debian), podman and runc to build
+# (internal/testing/integrations): pre-commit (Debian), podman and runc to build
 # and run the container image (Debian; crun cannot run under the hybrid
 # cgroup layout some machines have), debootstrap for the image's builder
 # stage, rsync for gitlab-ci-local, and, from the npm registry at the

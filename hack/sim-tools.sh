@@ -9,7 +9,7 @@
 #   karpenter-kwok                         sigs.k8s.io/karpenter (Karpenter's KWOK provider)
 #
 # The small pieces the simulation needs besides (a metrics API, a volume
-# provisioner) run inside the test driver, internal/e2escale.
+# provisioner) run inside the test driver, internal/testing/e2escale.
 #
 # Upstream programs are built inside their own module (its go.mod and go.sum,
 # with its replace directives), as their release builds are. Each binary is

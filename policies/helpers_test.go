@@ -1,7 +1,7 @@
 package policies
 
 import (
-	"github.com/pipec/pipec/internal/diag"
+	"github.com/pipec/pipec/diag"
 	"github.com/pipec/pipec/model"
 )
 

@@ -9,8 +9,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 
-	"github.com/pipec/pipec/internal/render"
 	"github.com/pipec/pipec/model"
+	"github.com/pipec/pipec/render"
 	"github.com/pipec/pipec/targets"
 	"github.com/pipec/pipec/targets/argo"
 )

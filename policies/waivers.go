@@ -5,7 +5,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/pipec/pipec/internal/diag"
+	"github.com/pipec/pipec/diag"
 	"github.com/pipec/pipec/model"
 )
 

@@ -11,7 +11,7 @@ import (
 
 	"knative.dev/pkg/apis"
 
-	"github.com/pipec/pipec/internal/diag"
+	"github.com/pipec/pipec/diag"
 	"github.com/pipec/pipec/model"
 )
 

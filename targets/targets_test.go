@@ -4,7 +4,7 @@ import (
 	"context"
 	"testing"
 
-	"github.com/pipec/pipec/internal/diag"
+	"github.com/pipec/pipec/diag"
 )
 
 type setMemo map[string]bool

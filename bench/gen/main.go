@@ -10,7 +10,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/pipec/pipec/internal/benchgen"
+	"github.com/pipec/pipec/internal/testing/benchgen"
 )
 
 func main() {

@@ -1,4 +1,4 @@
-// Command e2e-scale runs pipec's end-to-end scale test (internal/e2escale)
+// Command e2e-scale runs pipec's end-to-end scale test (internal/testing/e2escale)
 // and writes its report: hack/e2e-scale.sh is the way to call it.
 package main
 
@@ -12,7 +12,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/pipec/pipec/internal/e2escale"
+	"github.com/pipec/pipec/internal/testing/e2escale"
 )
 
 func main() {

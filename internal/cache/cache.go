@@ -22,7 +22,7 @@ import (
 	"time"
 
 	"github.com/pipec/pipec/compiler"
-	"github.com/pipec/pipec/internal/render"
+	"github.com/pipec/pipec/render"
 )
 
 // EnvDir overrides the cache directory; EnvOff, when set, turns the cache

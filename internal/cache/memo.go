@@ -8,7 +8,7 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/pipec/pipec/internal/render"
+	"github.com/pipec/pipec/render"
 )
 
 // MaxMemo bounds the validation memo; the oldest keys go first.

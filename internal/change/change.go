@@ -14,7 +14,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/pipec/pipec/internal/render"
+	"github.com/pipec/pipec/render"
 	"github.com/pipec/pipec/targets"
 )
 

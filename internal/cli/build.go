@@ -8,7 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/pipec/pipec/internal/render"
+	"github.com/pipec/pipec/render"
 )
 
 type buildOptions struct {

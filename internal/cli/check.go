@@ -11,9 +11,9 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/pipec/pipec/compiler"
-	"github.com/pipec/pipec/internal/diag"
-	"github.com/pipec/pipec/internal/render"
+	"github.com/pipec/pipec/diag"
 	"github.com/pipec/pipec/internal/report"
+	"github.com/pipec/pipec/render"
 )
 
 // checkOptions are the flags vet and build share: report outputs, the

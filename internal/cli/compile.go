@@ -6,7 +6,7 @@ import (
 	"strconv"
 
 	"github.com/pipec/pipec/compiler"
-	"github.com/pipec/pipec/internal/diag"
+	"github.com/pipec/pipec/diag"
 )
 
 // compile runs the compiler on dir. Findings that are errors come back as an

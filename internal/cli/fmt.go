@@ -14,7 +14,7 @@ import (
 	"cuelang.org/go/cue/parser"
 	"github.com/spf13/cobra"
 
-	"github.com/pipec/pipec/internal/render"
+	"github.com/pipec/pipec/render"
 )
 
 func newFmtCmd(stdout, stderr io.Writer) *cobra.Command {

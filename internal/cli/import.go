@@ -9,7 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/pipec/pipec/internal/importer"
-	"github.com/pipec/pipec/internal/render"
+	"github.com/pipec/pipec/render"
 )
 
 func newImportCmd(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {

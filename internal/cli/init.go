@@ -12,8 +12,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/pipec/pipec/internal/render"
 	"github.com/pipec/pipec/internal/scaffold"
+	"github.com/pipec/pipec/render"
 )
 
 func newInitCmd(stderr io.Writer) *cobra.Command {

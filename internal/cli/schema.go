@@ -9,7 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/pipec/pipec/compiler"
-	"github.com/pipec/pipec/internal/render"
+	"github.com/pipec/pipec/render"
 	"github.com/pipec/pipec/schema"
 )
 

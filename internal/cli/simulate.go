@@ -10,8 +10,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/pipec/pipec/internal/render"
 	"github.com/pipec/pipec/internal/sim"
+	"github.com/pipec/pipec/render"
 )
 
 type simulateOptions struct {

@@ -6,7 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/pipec/pipec/internal/diag"
+	"github.com/pipec/pipec/diag"
 )
 
 // escapeData and escapeProperty escape GitHub workflow command values.

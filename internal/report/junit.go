@@ -6,7 +6,7 @@ import (
 	"io"
 	"slices"
 
-	"github.com/pipec/pipec/internal/diag"
+	"github.com/pipec/pipec/diag"
 )
 
 type (

@@ -6,7 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/pipec/pipec/internal/diag"
+	"github.com/pipec/pipec/diag"
 )
 
 // writeMarkdown writes a summary for a pull-request comment or a CI job

@@ -4,7 +4,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/pipec/pipec/internal/diag"
+	"github.com/pipec/pipec/diag"
 	"github.com/pipec/pipec/model"
 	"github.com/pipec/pipec/policies"
 )

@@ -10,7 +10,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/pipec/pipec/internal/diag"
+	"github.com/pipec/pipec/diag"
 	"github.com/pipec/pipec/policies"
 )
 

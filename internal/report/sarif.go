@@ -7,7 +7,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/pipec/pipec/internal/diag"
+	"github.com/pipec/pipec/diag"
 )
 
 // SARIF 2.1.0, the parts pipec fills.

@@ -4,7 +4,7 @@ import (
 	"errors"
 
 	"github.com/pipec/pipec/compiler"
-	"github.com/pipec/pipec/internal/diag"
+	"github.com/pipec/pipec/diag"
 )
 
 // Exit codes, shared by the CLI and the HTTP service.

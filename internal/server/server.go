@@ -27,10 +27,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/pipec/pipec/compiler"
+	"github.com/pipec/pipec/diag"
 	"github.com/pipec/pipec/internal/bundle"
-	"github.com/pipec/pipec/internal/diag"
-	"github.com/pipec/pipec/internal/render"
 	"github.com/pipec/pipec/internal/report"
+	"github.com/pipec/pipec/render"
 )
 
 // Config configures a Server. Zero fields take the defaults.

@@ -19,7 +19,7 @@ import (
 
 	"github.com/pipec/pipec/compiler"
 	"github.com/pipec/pipec/internal/bundle"
-	"github.com/pipec/pipec/internal/render"
+	"github.com/pipec/pipec/render"
 )
 
 // start serves s on a loopback port until the test ends and returns its

@@ -18,7 +18,7 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/pipec/pipec/internal/diag"
+	"github.com/pipec/pipec/diag"
 	"github.com/pipec/pipec/model"
 	"github.com/pipec/pipec/targets"
 	"github.com/pipec/pipec/targets/kube"

@@ -13,7 +13,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/pipec/pipec/compiler"
-	"github.com/pipec/pipec/internal/render"
+	"github.com/pipec/pipec/render"
 	"github.com/pipec/pipec/targets/argo"
 )
 

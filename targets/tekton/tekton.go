@@ -19,7 +19,7 @@ import (
 	"k8s.io/apimachinery/pkg/selection"
 	"knative.dev/pkg/apis"
 
-	"github.com/pipec/pipec/internal/diag"
+	"github.com/pipec/pipec/diag"
 	"github.com/pipec/pipec/model"
 	"github.com/pipec/pipec/targets"
 )

@@ -19,7 +19,7 @@ import (
 	"github.com/argoproj/argo-cd/v3/util/cmp"
 
 	"github.com/pipec/pipec/compiler"
-	"github.com/pipec/pipec/internal/render"
+	"github.com/pipec/pipec/render"
 )
 
 // pipeStream carries an Argo CD repo stream from the repo-server side
@@ -81,7 +81,7 @@ func TestArgoCDPlugin(t *testing.T) {
 	t.Setenv("PATH", bin+string(os.PathListSeparator)+os.Getenv("PATH"))
 	t.Setenv("ARGOCD_CMP_WORKDIR", t.TempDir())
 
-	cfg, err := plugin.ReadPluginConfig("../../deploy/argocd")
+	cfg, err := plugin.ReadPluginConfig("../../../deploy/argocd")
 	if err != nil {
 		t.Fatalf("Argo CD refuses the plugin file: %v", err)
 	}
@@ -162,7 +162,7 @@ func jsonEqual(t *testing.T, a, b []byte) bool {
 // valid container that meets Pod Security "restricted" and mounts what the
 // CMP server needs.
 func TestArgoCDSidecarValues(t *testing.T) {
-	data, err := os.ReadFile("../../deploy/argocd/argo-cd-values.yaml")
+	data, err := os.ReadFile("../../../deploy/argocd/argo-cd-values.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}

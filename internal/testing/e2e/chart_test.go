@@ -16,10 +16,10 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/pipec/pipec/internal/cli"
-	"github.com/pipec/pipec/internal/kubetest"
+	"github.com/pipec/pipec/internal/testing/kubetest"
 )
 
-const chartDir = "../../charts/pipec"
+const chartDir = "../../../charts/pipec"
 
 // helm returns the path of the helm binary hack/tools.sh builds.
 func helm(t *testing.T) string {

@@ -7,11 +7,11 @@ import (
 	"time"
 
 	"github.com/pipec/pipec/compiler"
-	"github.com/pipec/pipec/internal/kubetest"
+	"github.com/pipec/pipec/internal/testing/kubetest"
 )
 
 func TestScenarioOfTheBurstExample(t *testing.T) {
-	res, err := compiler.Build(context.Background(), compiler.Options{Dir: "../../examples/burst"})
+	res, err := compiler.Build(context.Background(), compiler.Options{Dir: "../../../examples/burst"})
 	if err != nil {
 		t.Fatal(err)
 	}

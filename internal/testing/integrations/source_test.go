@@ -13,7 +13,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/pipec/pipec/internal/kubetest"
+	"github.com/pipec/pipec/internal/testing/kubetest"
 )
 
 // root is the repository's root.

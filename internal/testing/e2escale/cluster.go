@@ -1,6 +1,6 @@
 // Package e2escale runs what pipec compiles on real control-plane
 // components, with simulated nodes, and measures it under load: etcd and
-// kube-apiserver (internal/kubetest), kube-controller-manager and
+// kube-apiserver (internal/testing/kubetest), kube-controller-manager and
 // kube-scheduler, KWOK for nodes and pod lifecycles, the Tekton controller
 // and webhook, Tekton Triggers' EventListener sink and core interceptors,
 // and Karpenter's KWOK provider, all built from the Go module proxy by
@@ -32,7 +32,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 
-	"github.com/pipec/pipec/internal/kubetest"
+	"github.com/pipec/pipec/internal/testing/kubetest"
 )
 
 // Pinned modules whose CRDs and configuration the cluster installs; the

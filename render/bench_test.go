@@ -8,8 +8,8 @@ import (
 	"testing"
 
 	"github.com/pipec/pipec/compiler"
-	"github.com/pipec/pipec/internal/benchgen"
-	"github.com/pipec/pipec/internal/render"
+	"github.com/pipec/pipec/internal/testing/benchgen"
+	"github.com/pipec/pipec/render"
 )
 
 // BenchmarkStream renders the objects of the generated 200-service

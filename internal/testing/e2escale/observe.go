@@ -13,7 +13,7 @@ import (
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/tools/cache"
 
-	"github.com/pipec/pipec/internal/kubetest"
+	"github.com/pipec/pipec/internal/testing/kubetest"
 )
 
 var (

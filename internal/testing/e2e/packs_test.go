@@ -14,7 +14,7 @@ import (
 	"cuelabs.dev/go/oci/ociregistry/ociserver"
 
 	"github.com/pipec/pipec/internal/cli"
-	"github.com/pipec/pipec/internal/kubetest"
+	"github.com/pipec/pipec/internal/testing/kubetest"
 )
 
 // The custom pack a platform team publishes: an ordinary CUE module.

@@ -9,7 +9,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 
-	"github.com/pipec/pipec/internal/render"
+	"github.com/pipec/pipec/render"
 	"github.com/pipec/pipec/targets"
 )
 

@@ -56,14 +56,18 @@ func TestContainerImage(t *testing.T) {
 
 	builder := builderImage(t, pod)
 	image := "localhost/pipec-tests/pipec:" + src.Rev[:12]
-	if _, err := pod("image", "exists", image); err != nil {
+	// No intermediate images are kept (--layers=false): the Dockerfile's
+	// cache mounts keep rebuilds quick, and a machine running the tests
+	// does not fill up with them.
+	defer func() { _, _ = pod("rmi", "-f", image) }()
+	{
 		gomodcache, err := exec.Command("go", "env", "GOMODCACHE").Output()
 		if err != nil {
 			t.Fatal(err)
 		}
 		proxy := filepath.Join(strings.TrimSpace(string(gomodcache)), "cache", "download")
 		start := time.Now()
-		out, err := pod("build", "--network", "none", "--volume", proxy+":/goproxy:ro",
+		out, err := pod("build", "--layers=false", "--network", "none", "--volume", proxy+":/goproxy:ro",
 			"--build-arg", "GO_IMAGE="+builder, "--build-arg", "GOPROXY=file:///goproxy", "--build-arg", "VERSION=v0.1.0-test",
 			"-t", image, src.Export(t))
 		if err != nil {

@@ -1,5 +1,5 @@
 // Package e2e holds pipec's end-to-end tests against a real kube-apiserver
-// (see internal/kubetest): every example's output must be accepted by the
+// (see internal/testing/kubetest): every example's output must be accepted by the
 // API server with the controllers' CRDs installed, and the namespaces pipec
 // generates must enforce what they promise.
 package e2e
@@ -16,8 +16,8 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/pipec/pipec/compiler"
-	"github.com/pipec/pipec/internal/kubetest"
 	"github.com/pipec/pipec/internal/scaffold"
+	"github.com/pipec/pipec/internal/testing/kubetest"
 )
 
 // Controllers whose CRDs the tests install. Tekton and Argo CD come from
@@ -149,7 +149,7 @@ func initTemplates(t *testing.T) []string {
 
 func examples(t *testing.T) []string {
 	t.Helper()
-	dirs, err := filepath.Glob("../../examples/*/*.cue")
+	dirs, err := filepath.Glob("../../../examples/*/*.cue")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -248,7 +248,7 @@ func ensureNamespaceNamed(t *testing.T, name string) {
 // context is admitted.
 func TestRestrictedNamespaceRejectsPrivilegedPod(t *testing.T) {
 	var ns *unstructured.Unstructured
-	for _, o := range objectsOf(t, "../../examples/shop") {
+	for _, o := range objectsOf(t, "../../../examples/shop") {
 		if o.GetKind() == "Namespace" && o.GetName() == "shop-dev" {
 			ns = o
 		}
