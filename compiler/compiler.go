@@ -12,7 +12,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
-	"slices"
 	"time"
 
 	"cuelang.org/go/cue"
@@ -176,7 +175,7 @@ func Build(ctx context.Context, opts Options) (res *Result, err error) {
 		res.Objects = nil
 		return res, nil
 	}
-	sortObjects(res.Objects)
+	targets.Sort(res.Objects, tgts)
 	if opts.Policies {
 		opts.stage(StagePolicy)
 		today := opts.Today
@@ -193,38 +192,6 @@ func Build(ctx context.Context, opts Options) (res *Result, err error) {
 	}
 	res.Diagnostics = diags.Sort()
 	return res, nil
-}
-
-// kindOrder puts objects that others refer to or live in first, as
-// `kubectl apply` of the stream needs.
-var kindOrder = map[string]int{
-	"Namespace": 0, "ResourceQuota": 1, "LimitRange": 2, "NetworkPolicy": 3,
-	"ServiceAccount": 4, "ClusterRole": 5, "ClusterRoleBinding": 6, "Role": 7, "RoleBinding": 8,
-	"Task": 10, "Pipeline": 11,
-	"TriggerBinding": 12, "TriggerTemplate": 13, "Trigger": 14, "EventListener": 15,
-	"AppProject": 20, "Application": 21, "Rollout": 30,
-	"ConfigMap": 31, "HorizontalPodAutoscaler": 32, "PodDisruptionBudget": 33, "NodePool": 34,
-	"ServiceMonitor": 35, "PodMonitor": 36, "PrometheusRule": 37,
-}
-
-func sortObjects(objs []targets.Object) {
-	slices.SortStableFunc(objs, func(a, b targets.Object) int {
-		ka, okA := kindOrder[a.Kind]
-		kb, okB := kindOrder[b.Kind]
-		if !okA {
-			ka = 100
-		}
-		if !okB {
-			kb = 100
-		}
-		return cmp.Or(
-			cmp.Compare(ka, kb),
-			cmp.Compare(a.Kind, b.Kind),
-			cmp.Compare(a.Dir, b.Dir),
-			cmp.Compare(a.Namespace, b.Namespace),
-			cmp.Compare(a.Name, b.Name),
-		)
-	})
 }
 
 // userFields walks the user's value (not the unified one, whose positions

@@ -353,9 +353,9 @@ func NewInput(plan *model.Plan, objs []targets.Object, settings Settings) (*Inpu
 	}
 	for _, o := range objs {
 		env := ciEnv
-		if strings.HasPrefix(o.Dir, "environments/") {
-			env = strings.TrimPrefix(o.Dir, "environments/")
-		} else if o.Dir != "ci" {
+		if e, ok := targets.DirEnv(o.Dir); ok {
+			env = e
+		} else if o.Dir != targets.CIDir {
 			env = ""
 		}
 		if err := in.addObject(plan, o, env); err != nil {

@@ -28,15 +28,19 @@ type Object struct {
 	// Source is the CUE path the object was generated from.
 	Source model.Path
 	// Dir is the directory, relative to an output directory, the object's
-	// file goes in: its delivery unit ("ci", "environments/prod",
-	// "argocd").
+	// file goes in: its delivery unit (CIDir, EnvDir(env), ArgoCDDir).
 	Dir string
 }
 
 // Target generates objects from a plan. Findings are positioned at the CUE
-// source through plan.Sources.
+// source through plan.Sources. A target sees the plain Go model, never CUE.
 type Target interface {
+	// Name names the target ("tekton"); it is each Object's Target.
 	Name() string
+	// Kinds lists the kinds of its own API that the target generates, in
+	// the order they must be applied (see Sort); Foundation kinds need not
+	// be listed.
+	Kinds() []string
 	Generate(ctx context.Context, plan *model.Plan) ([]Object, diag.List)
 }
 

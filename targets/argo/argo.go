@@ -17,18 +17,15 @@ import (
 	"strings"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/pipec/pipec/diag"
 	"github.com/pipec/pipec/model"
 	"github.com/pipec/pipec/targets"
-	"github.com/pipec/pipec/targets/kube"
 )
 
 // Name of the target.
 const Name = "argo"
-
-// Dir is the output directory of the Argo CD objects.
-const Dir = "argocd"
 
 // API versions.
 const (
@@ -64,6 +61,10 @@ func New() Target { return Target{} }
 // Name implements targets.Target.
 func (Target) Name() string { return Name }
 
+// Kinds implements targets.Target: projects before the Applications in
+// them, and those before the Rollouts they deploy.
+func (Target) Kinds() []string { return []string{"AppProject", "Application", "Rollout"} }
+
 // Generate implements targets.Target.
 func (Target) Generate(_ context.Context, plan *model.Plan) ([]targets.Object, diag.List) {
 	var objs []targets.Object
@@ -77,7 +78,7 @@ func (Target) Generate(_ context.Context, plan *model.Plan) ([]targets.Object, d
 				Hint:    "fix the team's roles, environments, source repositories or the sync windows of its environments",
 			})
 		}
-		objs = append(objs, argoObject("AppProject", plan.ArgoCD.Namespace, t.Name, t.Path, proj))
+		objs = append(objs, targets.New(Name, proj, t.Path, targets.ArgoCDDir))
 	}
 	for _, a := range plan.Apps {
 		for _, dep := range a.Deployments {
@@ -91,12 +92,9 @@ func (Target) Generate(_ context.Context, plan *model.Plan) ([]targets.Object, d
 				d.Expected = "app and environment names that together fit a Kubernetes label value"
 				d.Hint = "Argo CD tracks resources with a label holding the Application name; shorten the app or environment name"
 			}
-			objs = append(objs, argoObject("Application", plan.ArgoCD.Namespace, app.Name, dep.Path, app))
+			objs = append(objs, targets.New(Name, app, dep.Path, targets.ArgoCDDir))
 			if r := rollout(a, dep, env, plan.AppAutoscaler(a.Name, env.Name) != nil); r != nil {
-				objs = append(objs, targets.Object{
-					Target: Name, APIVersion: RolloutsAPIVersion, Kind: "Rollout", Namespace: env.Namespace, Name: a.Name,
-					Value: r, Source: dep.Strategy.Path, Dir: kube.EnvDir(env.Name),
-				})
+				objs = append(objs, targets.New(Name, r, dep.Strategy.Path, targets.EnvDir(env.Name)))
 			}
 		}
 	}
@@ -106,19 +104,8 @@ func (Target) Generate(_ context.Context, plan *model.Plan) ([]targets.Object, d
 	return objs, diags
 }
 
-func argoObject(kind, ns, name string, src model.Path, v any) targets.Object {
-	return targets.Object{Target: Name, APIVersion: APIVersion, Kind: kind, Namespace: ns, Name: name, Value: v, Source: src, Dir: Dir}
-}
-
 func objectMeta(name, ns string, wave int, labels map[string]string) metav1.ObjectMeta {
-	l := map[string]string{kube.LabelManagedBy: kube.ManagedBy}
-	for k, v := range labels {
-		l[k] = v
-	}
-	return metav1.ObjectMeta{
-		Name: name, Namespace: ns, Labels: l,
-		Annotations: map[string]string{kube.AnnotationWave: strconv.Itoa(wave)},
-	}
+	return metav1.ObjectMeta{Name: name, Namespace: ns, Labels: targets.Labels(labels), Annotations: targets.SyncWave(wave)}
 }
 
 // appMeta is objectMeta for an Application: deleting it deletes what it
@@ -241,7 +228,7 @@ func application(plan *model.Plan, a *model.App, dep *model.Deployment, env *mod
 	}
 	name := a.Name + "-" + env.Name
 	meta := appMeta(name, plan.ArgoCD.Namespace, env.Order, map[string]string{
-		LabelApp: a.Name, LabelTeam: a.Team, kube.LabelEnvironment: env.Name,
+		LabelApp: a.Name, LabelTeam: a.Team, targets.LabelEnvironment: env.Name,
 	})
 	if env.Promotion != nil {
 		meta.Annotations[AnnotationFrom] = a.Name + "-" + env.Promotion.From
@@ -295,7 +282,7 @@ func intOrString(s string) any {
 // rollout is the Argo Rollouts object of a canary or blue-green app. It
 // takes over the app's Deployment (workloadRef), so the app's manifests stay
 // as they are. An autoscaled Rollout leaves replicas to its autoscaler.
-func rollout(a *model.App, dep *model.Deployment, env *model.Environment, autoscaled bool) map[string]any {
+func rollout(a *model.App, dep *model.Deployment, env *model.Environment, autoscaled bool) *unstructured.Unstructured {
 	var strategy map[string]any
 	switch {
 	case dep.Strategy.Canary != nil:
@@ -354,9 +341,9 @@ func rollout(a *model.App, dep *model.Deployment, env *model.Environment, autosc
 			"name":      a.Name,
 			"namespace": env.Namespace,
 			"labels": map[string]any{
-				kube.LabelManagedBy: kube.ManagedBy, LabelApp: a.Name, kube.LabelEnvironment: env.Name,
+				targets.LabelManagedBy: targets.ManagedBy, LabelApp: a.Name, targets.LabelEnvironment: env.Name,
 			},
-			"annotations": map[string]any{kube.AnnotationWave: "0"},
+			"annotations": map[string]any{targets.AnnotationSyncWave: strconv.Itoa(targets.WaveWorkload)},
 		},
 		"spec": map[string]any{
 			"replicas":             dep.Replicas,
@@ -370,7 +357,7 @@ func rollout(a *model.App, dep *model.Deployment, env *model.Environment, autosc
 	if autoscaled {
 		delete(r["spec"].(map[string]any), "replicas")
 	}
-	return r
+	return &unstructured.Unstructured{Object: r}
 }
 
 func analysis(templates []string) map[string]any {
@@ -420,20 +407,20 @@ func platform(plan *model.Plan, g *model.GitOps) []targets.Object {
 				RevisionHistoryLimit: ptr(int64(10)),
 			},
 		}
-		objs = append(objs, argoObject("Application", plan.ArgoCD.Namespace, name, src, a))
+		objs = append(objs, targets.New(Name, a, src, targets.ArgoCDDir))
 	}
 	for _, env := range plan.Environments {
-		app("env-"+env.Name, kube.EnvDir(env.Name), ApplicationDestination{Server: env.Cluster, Namespace: env.Namespace}, env.Path)
+		app("env-"+env.Name, targets.EnvDir(env.Name), ApplicationDestination{Server: env.Cluster, Namespace: env.Namespace}, env.Path)
 	}
 	if plan.Namespace != "" && len(plan.Pipelines)+len(plan.Tasks) > 0 {
-		app("pipec-ci", kube.CIDir, ApplicationDestination{Server: model.InCluster, Namespace: plan.Namespace}, "namespace")
+		app("pipec-ci", targets.CIDir, ApplicationDestination{Server: model.InCluster, Namespace: plan.Namespace}, "namespace")
 		proj.Spec.ClusterResourceWhitelist = append(proj.Spec.ClusterResourceWhitelist, ciClusterResources(plan)...)
 		if m := plan.Monitoring; m != nil && m.TektonNamespace != plan.Namespace {
 			// The Tekton controller's ServiceMonitor lives beside it.
 			proj.Spec.Destinations = append(proj.Spec.Destinations, ApplicationDestination{Server: model.InCluster, Namespace: m.TektonNamespace})
 		}
 	}
-	return append([]targets.Object{argoObject("AppProject", plan.ArgoCD.Namespace, PlatformProject, "argocd", proj)}, objs...)
+	return append([]targets.Object{targets.New(Name, proj, "argocd", targets.ArgoCDDir)}, objs...)
 }
 
 // ciClusterResources are the cluster-scoped kinds in the CI directory: the

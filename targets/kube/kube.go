@@ -10,7 +10,6 @@ import (
 	"context"
 
 	"slices"
-	"strconv"
 
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
@@ -27,31 +26,9 @@ import (
 // Name of the target.
 const Name = "kube"
 
-// Labels and annotations on generated objects.
-const (
-	LabelManagedBy   = "app.kubernetes.io/managed-by"
-	ManagedBy        = "pipec"
-	LabelEnvironment = "pipec.dev/environment"
-	AnnotationWave   = "argocd.argoproj.io/sync-wave"
-	// LabelPipeline is the label Tekton puts on the pods of a pipeline's
-	// runs; network policies select pipeline pods by it.
-	LabelPipeline = "tekton.dev/pipeline"
-)
-
-// Sync waves: namespaces, then quotas and policies, then RBAC, then
-// workloads.
-const (
-	WaveNamespace = -3
-	WavePolicy    = -2
-	WaveRBAC      = -1
-)
-
-// CIDir is where the pipelines' ServiceAccounts go (beside the Tekton
-// objects).
-const CIDir = "ci"
-
-// EnvDir is the output directory of an environment's objects.
-func EnvDir(env string) string { return "environments/" + env }
+// LabelPipeline is the label Tekton puts on the pods of a pipeline's runs;
+// network policies select pipeline pods by it.
+const LabelPipeline = "tekton.dev/pipeline"
 
 // Target is the Kubernetes target.
 type Target struct{}
@@ -61,6 +38,10 @@ func New() Target { return Target{} }
 
 // Name implements targets.Target.
 func (Target) Name() string { return Name }
+
+// Kinds implements targets.Target: everything the target generates is a
+// targets.Foundation kind.
+func (Target) Kinds() []string { return nil }
 
 // Generate implements targets.Target.
 func (Target) Generate(_ context.Context, plan *model.Plan) ([]targets.Object, diag.List) {
@@ -75,21 +56,7 @@ func (Target) Generate(_ context.Context, plan *model.Plan) ([]targets.Object, d
 }
 
 func meta(name, ns string, wave int, labels map[string]string) metav1.ObjectMeta {
-	l := map[string]string{LabelManagedBy: ManagedBy}
-	for k, v := range labels {
-		l[k] = v
-	}
-	return metav1.ObjectMeta{
-		Name: name, Namespace: ns, Labels: l,
-		Annotations: map[string]string{AnnotationWave: strconv.Itoa(wave)},
-	}
-}
-
-func object(env *model.Environment, kind, apiVersion, name, ns string, src model.Path, v any) targets.Object {
-	return targets.Object{
-		Target: Name, APIVersion: apiVersion, Kind: kind, Namespace: ns, Name: name,
-		Value: v, Source: src, Dir: EnvDir(env.Name),
-	}
+	return metav1.ObjectMeta{Name: name, Namespace: ns, Labels: targets.Labels(labels), Annotations: targets.SyncWave(wave)}
 }
 
 func quantities(m map[string]string, prefix string) corev1.ResourceList {
@@ -104,11 +71,11 @@ func quantities(m map[string]string, prefix string) corev1.ResourceList {
 
 func environment(plan *model.Plan, env *model.Environment) []targets.Object {
 	ns := env.Namespace
-	envLabel := map[string]string{LabelEnvironment: env.Name}
+	envLabel := map[string]string{targets.LabelEnvironment: env.Name}
 	var objs []targets.Object
 
 	nsLabels := map[string]string{
-		LabelEnvironment:                             env.Name,
+		targets.LabelEnvironment:                     env.Name,
 		"pod-security.kubernetes.io/enforce":         env.PodSecurity,
 		"pod-security.kubernetes.io/enforce-version": "latest",
 		"pod-security.kubernetes.io/audit":           env.PodSecurity,
@@ -121,9 +88,10 @@ func environment(plan *model.Plan, env *model.Environment) []targets.Object {
 	}
 	namespace := &corev1.Namespace{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Namespace"},
-		ObjectMeta: meta(ns, "", WaveNamespace, nsLabels),
+		ObjectMeta: meta(ns, "", targets.WaveNamespace, nsLabels),
 	}
-	objs = append(objs, object(env, "Namespace", "v1", ns, "", env.Path, namespace))
+	dir := targets.EnvDir(env.Name)
+	objs = append(objs, targets.New(Name, namespace, env.Path, dir))
 
 	if q := env.Quota; q != nil {
 		hard := quantities(q.Requests, "requests.")
@@ -146,15 +114,15 @@ func environment(plan *model.Plan, env *model.Environment) []targets.Object {
 		}
 		rq := &corev1.ResourceQuota{
 			TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "ResourceQuota"},
-			ObjectMeta: meta("pipec-quota", ns, WavePolicy, envLabel),
+			ObjectMeta: meta("pipec-quota", ns, targets.WavePolicy, envLabel),
 			Spec:       corev1.ResourceQuotaSpec{Hard: hard},
 		}
-		objs = append(objs, object(env, "ResourceQuota", "v1", rq.Name, ns, q.Path, rq))
+		objs = append(objs, targets.New(Name, rq, q.Path, dir))
 	}
 
 	lr := &corev1.LimitRange{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "LimitRange"},
-		ObjectMeta: meta("pipec-defaults", ns, WavePolicy, envLabel),
+		ObjectMeta: meta("pipec-defaults", ns, targets.WavePolicy, envLabel),
 		Spec: corev1.LimitRangeSpec{Limits: []corev1.LimitRangeItem{{
 			Type:           corev1.LimitTypeContainer,
 			Default:        quantities(env.Limits.Default, ""),
@@ -162,10 +130,10 @@ func environment(plan *model.Plan, env *model.Environment) []targets.Object {
 			Max:            nilIfEmpty(quantities(env.Limits.Max, "")),
 		}}},
 	}
-	objs = append(objs, object(env, "LimitRange", "v1", lr.Name, ns, env.Limits.Path, lr))
+	objs = append(objs, targets.New(Name, lr, env.Limits.Path, dir))
 
 	for _, np := range networkPolicies(plan, env) {
-		objs = append(objs, object(env, "NetworkPolicy", "networking.k8s.io/v1", np.Name, ns, env.Network.Path, np))
+		objs = append(objs, targets.New(Name, np, env.Network.Path, dir))
 	}
 
 	// RBAC granted to pipelines in this environment.
@@ -189,18 +157,16 @@ func environment(plan *model.Plan, env *model.Environment) []targets.Object {
 		name := "pipec-pipeline-" + p.Name
 		role := &rbacv1.Role{
 			TypeMeta:   metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "Role"},
-			ObjectMeta: meta(name, ns, WaveRBAC, envLabel),
+			ObjectMeta: meta(name, ns, targets.WaveRBAC, envLabel),
 			Rules:      rules,
 		}
 		binding := &rbacv1.RoleBinding{
 			TypeMeta:   metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "RoleBinding"},
-			ObjectMeta: meta(name, ns, WaveRBAC, envLabel),
+			ObjectMeta: meta(name, ns, targets.WaveRBAC, envLabel),
 			RoleRef:    rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "Role", Name: name},
 			Subjects:   []rbacv1.Subject{{Kind: "ServiceAccount", Name: p.ServiceAccount(), Namespace: plan.Namespace}},
 		}
-		objs = append(objs,
-			object(env, "Role", "rbac.authorization.k8s.io/v1", name, ns, src, role),
-			object(env, "RoleBinding", "rbac.authorization.k8s.io/v1", name, ns, src, binding))
+		objs = append(objs, targets.New(Name, role, src, dir), targets.New(Name, binding, src, dir))
 	}
 	return objs
 }
@@ -214,11 +180,11 @@ func nilIfEmpty(l corev1.ResourceList) corev1.ResourceList {
 
 func networkPolicies(plan *model.Plan, env *model.Environment) []*networkingv1.NetworkPolicy {
 	ns := env.Namespace
-	labels := map[string]string{LabelEnvironment: env.Name}
+	labels := map[string]string{targets.LabelEnvironment: env.Name}
 	np := func(name string, spec networkingv1.NetworkPolicySpec) *networkingv1.NetworkPolicy {
 		return &networkingv1.NetworkPolicy{
 			TypeMeta:   metav1.TypeMeta{APIVersion: "networking.k8s.io/v1", Kind: "NetworkPolicy"},
-			ObjectMeta: meta(name, ns, WavePolicy, labels),
+			ObjectMeta: meta(name, ns, targets.WavePolicy, labels),
 			Spec:       spec,
 		}
 	}
@@ -354,11 +320,8 @@ func pipelineRBAC(plan *model.Plan, p *model.Pipeline) []targets.Object {
 	automount := len(p.Permissions) > 0
 	sa := &corev1.ServiceAccount{
 		TypeMeta:                     metav1.TypeMeta{APIVersion: "v1", Kind: "ServiceAccount"},
-		ObjectMeta:                   meta(p.ServiceAccount(), plan.Namespace, WaveRBAC, map[string]string{LabelPipeline: p.Name}),
+		ObjectMeta:                   meta(p.ServiceAccount(), plan.Namespace, targets.WaveRBAC, map[string]string{LabelPipeline: p.Name}),
 		AutomountServiceAccountToken: &automount,
 	}
-	return []targets.Object{{
-		Target: Name, APIVersion: "v1", Kind: "ServiceAccount", Namespace: plan.Namespace, Name: sa.Name,
-		Value: sa, Source: p.Path, Dir: CIDir,
-	}}
+	return []targets.Object{targets.New(Name, sa, p.Path, targets.CIDir)}
 }

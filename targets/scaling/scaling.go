@@ -18,12 +18,12 @@ import (
 	policyv1 "k8s.io/api/policy/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/intstr"
 
 	"github.com/pipec/pipec/diag"
 	"github.com/pipec/pipec/model"
 	"github.com/pipec/pipec/targets"
-	"github.com/pipec/pipec/targets/kube"
 	"github.com/pipec/pipec/targets/triggers"
 )
 
@@ -46,6 +46,12 @@ func New() Target { return Target{} }
 // Name implements targets.Target.
 func (Target) Name() string { return Name }
 
+// Kinds implements targets.Target: the settings autoscalers read, then
+// the autoscalers, their disruption budgets and the node pools.
+func (Target) Kinds() []string {
+	return []string{"ConfigMap", "HorizontalPodAutoscaler", "PodDisruptionBudget", "NodePool"}
+}
+
 // Generate implements targets.Target.
 func (Target) Generate(_ context.Context, plan *model.Plan) ([]targets.Object, diag.List) {
 	var objs []targets.Object
@@ -54,29 +60,27 @@ func (Target) Generate(_ context.Context, plan *model.Plan) ([]targets.Object, d
 		if env == nil {
 			continue
 		}
-		dir := kube.EnvDir(env.Name)
+		dir := targets.EnvDir(env.Name)
 		if a.Listener && env.Namespace == plan.Namespace {
-			dir = kube.CIDir
+			dir = targets.CIDir
 		}
 		hpa, pdb := autoscaler(a, env.Namespace)
-		objs = append(objs,
-			targets.Object{Target: Name, APIVersion: "autoscaling/v2", Kind: "HorizontalPodAutoscaler", Namespace: env.Namespace, Name: a.Name, Value: hpa, Source: a.Path, Dir: dir},
-			targets.Object{Target: Name, APIVersion: "policy/v1", Kind: "PodDisruptionBudget", Namespace: env.Namespace, Name: a.Name, Value: pdb, Source: a.Path, Dir: dir})
+		objs = append(objs, targets.New(Name, hpa, a.Path, dir), targets.New(Name, pdb, a.Path, dir))
 	}
 	for _, p := range plan.Scaling.NodePools {
-		objs = append(objs, targets.Object{Target: Name, APIVersion: "karpenter.sh/v1", Kind: "NodePool", Name: p.Name, Value: nodePool(p), Source: p.Path, Dir: kube.CIDir})
+		objs = append(objs, targets.New(Name, nodePool(p), p.Path, targets.CIDir))
 	}
 	if cm := metricsAdapter(plan); cm != nil {
-		objs = append(objs, targets.Object{Target: Name, APIVersion: "v1", Kind: "ConfigMap", Namespace: plan.Namespace, Name: cm.Name, Value: cm, Source: plan.Scaling.Path, Dir: kube.CIDir})
+		objs = append(objs, targets.New(Name, cm, plan.Scaling.Path, targets.CIDir))
 	}
 	if ca := plan.Scaling.ClusterAutoscaler; ca != nil && plan.Namespace != "" {
-		objs = append(objs, targets.Object{Target: Name, APIVersion: "v1", Kind: "ConfigMap", Namespace: plan.Namespace, Name: "pipec-cluster-autoscaler", Value: clusterAutoscaler(plan, ca), Source: ca.Path, Dir: kube.CIDir})
+		objs = append(objs, targets.New(Name, clusterAutoscaler(plan, ca), ca.Path, targets.CIDir))
 	}
 	return objs, nil
 }
 
 func meta(name, ns string) metav1.ObjectMeta {
-	return metav1.ObjectMeta{Name: name, Namespace: ns, Labels: map[string]string{kube.LabelManagedBy: kube.ManagedBy}}
+	return metav1.ObjectMeta{Name: name, Namespace: ns, Labels: targets.Labels(nil)}
 }
 
 func seconds(d string) *int32 {
@@ -191,7 +195,7 @@ func intOrString(s string) intstr.IntOrString {
 // nodePool is the Karpenter NodePool, as an unstructured object validated
 // against Karpenter's CRD in the tests (its Go module needs a newer Go than
 // pipec's).
-func nodePool(p *model.NodePool) map[string]any {
+func nodePool(p *model.NodePool) *unstructured.Unstructured {
 	reqs := []any{
 		map[string]any{"key": "kubernetes.io/arch", "operator": "In", "values": strs(p.Architectures)},
 		map[string]any{"key": "karpenter.sh/capacity-type", "operator": "In", "values": strs(p.CapacityTypes)},
@@ -250,12 +254,12 @@ func nodePool(p *model.NodePool) map[string]any {
 	if p.Weight > 0 {
 		spec["weight"] = p.Weight
 	}
-	return map[string]any{
+	return &unstructured.Unstructured{Object: map[string]any{
 		"apiVersion": "karpenter.sh/v1",
 		"kind":       "NodePool",
-		"metadata":   map[string]any{"name": p.Name, "labels": map[string]any{kube.LabelManagedBy: kube.ManagedBy}},
+		"metadata":   map[string]any{"name": p.Name, "labels": map[string]any{targets.LabelManagedBy: targets.ManagedBy}},
 		"spec":       spec,
-	}
+	}}
 }
 
 func strs(s []string) []any {

@@ -8,6 +8,7 @@ import (
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/pipec/pipec/model"
 )
@@ -62,7 +63,7 @@ func TestGenerate(t *testing.T) {
 	if pdb := byName["PodDisruptionBudget/prod/api"].(*policyv1.PodDisruptionBudget); pdb.Spec.MinAvailable.String() != "50%" || pdb.Spec.MaxUnavailable != nil {
 		t.Errorf("api PDB = %+v", pdb.Spec)
 	}
-	pool := byName["NodePool//ci"].(map[string]any)
+	pool := byName["NodePool//ci"].(*unstructured.Unstructured).Object
 	tmpl := pool["spec"].(map[string]any)["template"].(map[string]any)
 	spec := tmpl["spec"].(map[string]any)
 	taint := spec["taints"].([]any)[0].(map[string]any)

@@ -27,17 +27,11 @@ import (
 // Name of the target.
 const Name = "tekton"
 
-// Dir is the output directory of CI resources: the Tekton objects and the
-// pipelines' ServiceAccounts, all in the configuration's namespace.
-const Dir = "ci"
-
 // APIVersion of the generated objects.
 const APIVersion = "tekton.dev/v1"
 
 // Labels and annotations pipec puts on what it generates.
 const (
-	LabelManagedBy       = "app.kubernetes.io/managed-by"
-	ManagedBy            = "pipec"
 	AnnotationRunTimeout = "pipec.dev/run-timeout"
 	// AnnotationServiceAccount names the ServiceAccount runs of the
 	// pipeline use (pipec generates it, with only the permissions the
@@ -55,6 +49,10 @@ func New() Target { return Target{} }
 // Name implements targets.Target.
 func (Target) Name() string { return Name }
 
+// Kinds implements targets.Target: Tasks before the Pipelines that use
+// them.
+func (Target) Kinds() []string { return []string{"Task", "Pipeline"} }
+
 // Generate implements targets.Target: one Task per library task, one
 // Pipeline per pipeline, each validated by Tekton.
 func (Target) Generate(ctx context.Context, plan *model.Plan) ([]targets.Object, diag.List) {
@@ -67,7 +65,7 @@ func (Target) Generate(ctx context.Context, plan *model.Plan) ([]targets.Object,
 			ObjectMeta: objectMeta(t.Name, plan.Namespace, t.Labels, t.Annotations),
 			Spec:       taskSpec(t, "spec", sm),
 		}
-		objs = append(objs, targets.Object{Target: Name, APIVersion: APIVersion, Kind: "Task", Namespace: plan.Namespace, Name: t.Name, Value: task, Source: t.Path, Dir: Dir})
+		objs = append(objs, targets.New(Name, task, t.Path, targets.CIDir))
 		maps = append(maps, sm)
 	}
 	for _, p := range plan.Pipelines {
@@ -81,7 +79,7 @@ func (Target) Generate(ctx context.Context, plan *model.Plan) ([]targets.Object,
 			pl.Annotations[AnnotationRunTimeout] = p.Timeout
 		}
 		pl.Annotations[AnnotationServiceAccount] = p.ServiceAccount()
-		objs = append(objs, targets.Object{Target: Name, APIVersion: APIVersion, Kind: "Pipeline", Namespace: plan.Namespace, Name: p.Name, Value: pl, Source: p.Path, Dir: Dir})
+		objs = append(objs, targets.New(Name, pl, p.Path, targets.CIDir))
 		maps = append(maps, sm)
 	}
 	return objs, validateAll(ctx, objs, maps, plan.Sources)
@@ -124,10 +122,7 @@ func validateAll(ctx context.Context, objs []targets.Object, maps []*sourceMap, 
 }
 
 func objectMeta(name, ns string, labels, annotations map[string]string) metav1.ObjectMeta {
-	l := map[string]string{LabelManagedBy: ManagedBy}
-	for k, v := range labels {
-		l[k] = v
-	}
+	l := targets.Labels(labels)
 	a := map[string]string{}
 	for k, v := range annotations {
 		a[k] = v

@@ -34,7 +34,6 @@ import (
 	"github.com/pipec/pipec/diag"
 	"github.com/pipec/pipec/model"
 	"github.com/pipec/pipec/targets"
-	"github.com/pipec/pipec/targets/kube"
 )
 
 // Name of the target.
@@ -72,6 +71,13 @@ func New() Target { return Target{} }
 // Name implements targets.Target.
 func (Target) Name() string { return Name }
 
+// Kinds implements targets.Target: bindings and templates before the
+// Triggers that name them, and those before the EventListener that lists
+// them.
+func (Target) Kinds() []string {
+	return []string{"TriggerBinding", "TriggerTemplate", "Trigger", "EventListener"}
+}
+
 // Provider is the provider of a pipeline's events.
 func Provider(plan *model.Plan, p *model.Pipeline) string {
 	if p.On != nil && p.On.Provider != "" {
@@ -83,13 +89,8 @@ func Provider(plan *model.Plan, p *model.Pipeline) string {
 func meta(plan *model.Plan, name string) metav1.ObjectMeta {
 	return metav1.ObjectMeta{
 		Name: name, Namespace: plan.Namespace,
-		Labels: map[string]string{kube.LabelManagedBy: kube.ManagedBy},
+		Labels: targets.Labels(nil),
 	}
-}
-
-type built struct {
-	obj  targets.Object
-	path model.Path
 }
 
 // Generate implements targets.Target.
@@ -103,11 +104,9 @@ func (Target) Generate(ctx context.Context, plan *model.Plan) ([]targets.Object,
 	if len(pipelines) == 0 || plan.Triggers.WebhookSecret == nil {
 		return nil, nil // nothing to listen for, or the checks reported it
 	}
-	var out []built
-	add := func(kind, apiVersion, name string, src model.Path, v any) {
-		out = append(out, built{targets.Object{
-			Target: Name, APIVersion: apiVersion, Kind: kind, Namespace: plan.Namespace, Name: name, Value: v, Source: src, Dir: kube.CIDir,
-		}, src})
+	var objs []targets.Object
+	add := func(src model.Path, v targets.Meta) {
+		objs = append(objs, targets.New(Name, v, src, targets.CIDir))
 	}
 
 	bindings := map[string]bool{}
@@ -121,29 +120,26 @@ func (Target) Generate(ctx context.Context, plan *model.Plan) ([]targets.Object,
 	}
 	for _, p := range pipelines {
 		provider := Provider(plan, p)
-		add("TriggerTemplate", APIVersion, p.Name, p.On.Path, triggerTemplate(plan, p))
+		add(p.On.Path, triggerTemplate(plan, p))
 		for _, kind := range Kinds(p.On) {
 			bindings[provider+"/"+kind] = true
 			name := p.Name + "-" + kind
-			add("Trigger", APIVersion, name, p.On.Path, trigger(plan, p, provider, kind, name))
+			add(p.On.Path, trigger(plan, p, provider, kind, name))
 			el.Spec.Triggers = append(el.Spec.Triggers, triggersv1.EventListenerTrigger{TriggerRef: name})
 		}
 	}
 	for _, key := range sortedKeys(bindings) {
 		provider, kind, _ := strings.Cut(key, "/")
-		add("TriggerBinding", APIVersion, BindingName(provider, kind), plan.Triggers.Path, binding(plan, provider, kind))
+		add(plan.Triggers.Path, binding(plan, provider, kind))
 	}
-	add("EventListener", APIVersion, ListenerName, plan.Triggers.Path, el)
+	add(plan.Triggers.Path, el)
 	for _, o := range listenerRBAC(plan) {
-		o.Target, o.Source, o.Dir = Name, plan.Triggers.Path, kube.CIDir
-		out = append(out, built{o, plan.Triggers.Path})
+		add(plan.Triggers.Path, o)
 	}
 
-	var objs []targets.Object
 	var diags diag.List
-	for _, b := range out {
-		objs = append(objs, b.obj)
-		diags = append(diags, validate(ctx, b.obj, b.path, plan.Sources)...)
+	for _, o := range objs {
+		diags = append(diags, validate(ctx, o, plan.Sources)...)
 	}
 	return objs, diags
 }
@@ -306,10 +302,10 @@ func PipelineRun(plan *model.Plan, p *model.Pipeline) *pipelinev1.PipelineRun {
 		ObjectMeta: metav1.ObjectMeta{
 			GenerateName: p.Name + "-",
 			Labels: map[string]string{
-				kube.LabelManagedBy: kube.ManagedBy,
-				LabelTrigger:        "$(tt.params." + EventKindParam + ")",
-				LabelCommit:         "$(tt.params.revision)",
-				LabelPullRequest:    "$(tt.params.pr-number)",
+				targets.LabelManagedBy: targets.ManagedBy,
+				LabelTrigger:           "$(tt.params." + EventKindParam + ")",
+				LabelCommit:            "$(tt.params.revision)",
+				LabelPullRequest:       "$(tt.params.pr-number)",
 			},
 			Annotations: map[string]string{
 				AnnotationBranch: "$(tt.params.branch)",
@@ -431,7 +427,7 @@ func listenerResources(t model.Triggers, autoscaled bool, pool *model.NodePool) 
 // read its own Triggers objects in the namespace, create PipelineRuns,
 // record events; read cluster interceptors and bindings cluster-wide. It
 // reads no Secrets: the core interceptors check webhook secrets.
-func listenerRBAC(plan *model.Plan) []targets.Object {
+func listenerRBAC(plan *model.Plan) []targets.Meta {
 	ns := plan.Namespace
 	sa := &corev1.ServiceAccount{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "ServiceAccount"},
@@ -456,30 +452,24 @@ func listenerRBAC(plan *model.Plan) []targets.Object {
 	clusterName := ListenerName + "-" + ns
 	cr := &rbacv1.ClusterRole{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "ClusterRole"},
-		ObjectMeta: metav1.ObjectMeta{Name: clusterName, Labels: map[string]string{kube.LabelManagedBy: kube.ManagedBy}},
+		ObjectMeta: metav1.ObjectMeta{Name: clusterName, Labels: targets.Labels(nil)},
 		Rules: []rbacv1.PolicyRule{
 			{APIGroups: []string{"triggers.tekton.dev"}, Resources: []string{"clustertriggerbindings", "clusterinterceptors"}, Verbs: []string{"get", "list", "watch"}},
 		},
 	}
 	crb := &rbacv1.ClusterRoleBinding{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "ClusterRoleBinding"},
-		ObjectMeta: metav1.ObjectMeta{Name: clusterName, Labels: map[string]string{kube.LabelManagedBy: kube.ManagedBy}},
+		ObjectMeta: metav1.ObjectMeta{Name: clusterName, Labels: targets.Labels(nil)},
 		RoleRef:    rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: clusterName},
 		Subjects:   []rbacv1.Subject{{Kind: "ServiceAccount", Name: ListenerName, Namespace: ns}},
 	}
-	objs := []targets.Object{
-		{APIVersion: "v1", Kind: "ServiceAccount", Namespace: ns, Name: sa.Name, Value: sa},
-		{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "Role", Namespace: ns, Name: role.Name, Value: role},
-		{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "RoleBinding", Namespace: ns, Name: rb.Name, Value: rb},
-		{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "ClusterRole", Name: cr.Name, Value: cr},
-		{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "ClusterRoleBinding", Name: crb.Name, Value: crb},
-	}
-	return objs
+	return []targets.Meta{sa, role, rb, cr, crb}
 }
 
 // validate runs Tekton Triggers' (and, for the template's PipelineRun,
 // Tekton Pipelines') own defaulting and validation on a copy.
-func validate(ctx context.Context, o targets.Object, path model.Path, src model.SourceMap) diag.List {
+func validate(ctx context.Context, o targets.Object, src model.SourceMap) diag.List {
+	path := o.Source
 	ctx = apis.WithinCreate(ctx)
 	var fe *apis.FieldError
 	switch v := o.Value.(type) {
