@@ -32,18 +32,45 @@ type checker struct {
 	out  diag.List
 }
 
+// checks are pipec's semantic checks, each over the whole normalized plan.
+// A check reads the plan and reports; it never changes the plan
+// (normalize does, before them).
+var checks = []func(*checker){
+	(*checker).checkTasks,
+	(*checker).checkPipelines,
+	(*checker).checkEnvironments,
+	(*checker).checkPromotion,
+	(*checker).checkTeams,
+	(*checker).checkApps,
+	(*checker).checkQuotaFit,
+	(*checker).checkPipelinePermissions,
+	(*checker).checkPodSecurity,
+	(*checker).checkTriggers,
+	(*checker).checkScaling,
+}
+
+// check runs the checks on a normalized plan.
 func check(plan *model.Plan) diag.List {
 	c := &checker{plan: plan, src: plan.Sources}
-	for _, t := range plan.Tasks {
+	for _, check := range checks {
+		check(c)
+	}
+	return c.out
+}
+
+// checkTasks checks the task library.
+func (c *checker) checkTasks() {
+	for _, t := range c.plan.Tasks {
 		c.checkName(t.Path, t.Name, "task")
 		c.checkTaskDef(t, t.Path)
 	}
-	for _, p := range plan.Pipelines {
+}
+
+// checkPipelines checks each pipeline and its tasks.
+func (c *checker) checkPipelines() {
+	for _, p := range c.plan.Pipelines {
 		c.checkPipeline(p)
 	}
-	c.checkDelivery()
-	c.checkScaling()
-	return c.out
 }
 
 func (c *checker) errorf(path model.Path, format string, args ...any) *diag.Diagnostic {

@@ -17,16 +17,21 @@ import (
 
 var digestRE = regexp.MustCompile(`^sha256:[a-f0-9]{64}$`)
 
-// checkDelivery runs the checks that span environments, teams, apps and
-// pipelines, and orders environments by promotion.
-func (c *checker) checkDelivery() {
-	p := c.plan
-	envNames := make([]string, len(p.Environments))
-	for i, e := range p.Environments {
-		envNames[i] = e.Name
+// envNames are the declared environments' names, in name order (what
+// findings list as the environments one could have meant).
+func (c *checker) envNames() []string {
+	var names []string
+	for _, e := range envsByName(c.plan) {
+		names = append(names, e.Name)
 	}
+	return names
+}
+
+// checkEnvironments checks each environment's namespace and guard rails.
+func (c *checker) checkEnvironments() {
+	p := c.plan
 	seenNS := map[string]string{}
-	for _, e := range p.Environments {
+	for _, e := range envsByName(p) {
 		c.checkName(e.Path, e.Name, "environment")
 		if !dnsLabelRE.MatchString(e.Namespace) || len(e.Namespace) > 63 {
 			d := c.errorf(e.Path.Field("namespace"), "invalid namespace %q", e.Namespace)
@@ -77,19 +82,44 @@ func (c *checker) checkDelivery() {
 		}
 		c.checkSyncWindows(e)
 	}
-	c.orderEnvironments(envNames)
 	if len(p.Environments) > 0 && p.Namespace != "" && len(p.Pipelines) > 0 && p.EnvironmentForNamespace(p.Namespace) == nil {
 		d := c.out.Warnf(c.src, "namespace", "pipelines run in namespace %q, which is not an environment: no quota, limit range or network policy protects it", p.Namespace)
 		d.Hint = fmt.Sprintf(`declare it: environments: ci: {namespace: %q, quota: {...}}`, p.Namespace)
 	}
+}
 
-	teamNames := make([]string, len(p.Teams))
-	for i, t := range p.Teams {
-		teamNames[i] = t.Name
+// checkPromotion checks that each environment is promoted from another
+// declared one, and that promotions form no cycle.
+func (c *checker) checkPromotion() {
+	p := c.plan
+	for _, e := range envsByName(p) {
+		if e.Promotion == nil {
+			continue
+		}
+		switch from := e.Promotion.From; {
+		case from == e.Name:
+			d := c.errorf(e.Promotion.Path.Field("from"), "environment %q is promoted from itself", e.Name)
+			d.Hint = "name the environment before it, such as staging for prod"
+		case p.Environment(from) == nil:
+			c.unknownName(e.Promotion.Path.Field("from"), "environment", from, c.envNames())
+		}
+	}
+	_, cycles := promotionOrder(p)
+	for _, cy := range cycles {
+		d := c.errorf(cy.env.Promotion.Path.Field("from"), "promotion cycle: %s", strings.Join(cy.chain, " -> "))
+		d.Expected = "a promotion order without cycles, such as dev -> staging -> prod"
+		d.Hint = "remove promotion.from from the first environment of the chain"
+	}
+}
+
+// checkTeams checks each team's environments and roles.
+func (c *checker) checkTeams() {
+	p := c.plan
+	for _, t := range p.Teams {
 		c.checkName(t.Path, t.Name, "team")
 		for i, env := range t.Environments {
 			if t.ExplicitEnvironments && p.Environment(env) == nil {
-				c.unknownName(t.Path.Field("environments").Index(i), "environment", env, envNames)
+				c.unknownName(t.Path.Field("environments").Index(i), "environment", env, c.envNames())
 			}
 		}
 		for _, r := range t.Roles {
@@ -99,15 +129,25 @@ func (c *checker) checkDelivery() {
 			}
 		}
 	}
-	for _, a := range p.Apps {
-		c.checkApp(a, teamNames, envNames)
+}
+
+// checkApps checks each app, its deployments and where its image comes
+// from.
+func (c *checker) checkApps() {
+	teamNames := make([]string, len(c.plan.Teams))
+	for i, t := range c.plan.Teams {
+		teamNames[i] = t.Name
 	}
-	c.checkQuotaFit()
-	for _, pl := range p.Pipelines {
-		c.checkPermissions(pl, envNames)
+	for _, a := range c.plan.Apps {
+		c.checkApp(a, teamNames, c.envNames())
 	}
-	c.checkPodSecurity()
-	c.checkTriggers()
+}
+
+// checkPipelinePermissions checks what pipelines may do in environments.
+func (c *checker) checkPipelinePermissions() {
+	for _, pl := range c.plan.Pipelines {
+		c.checkPermissions(pl, c.envNames())
+	}
 }
 
 func (c *checker) unknownName(path model.Path, what, name string, declared []string) {
@@ -166,66 +206,6 @@ func (c *checker) checkSyncWindows(e *model.Environment) {
 	}
 }
 
-// orderEnvironments checks promotion references and cycles, sets each
-// environment's Order and sorts them by it.
-func (c *checker) orderEnvironments(envNames []string) {
-	p := c.plan
-	for _, e := range p.Environments {
-		if e.Promotion == nil {
-			continue
-		}
-		switch from := e.Promotion.From; {
-		case from == e.Name:
-			d := c.errorf(e.Promotion.Path.Field("from"), "environment %q is promoted from itself", e.Name)
-			d.Hint = "name the environment before it, such as staging for prod"
-		case p.Environment(from) == nil:
-			c.unknownName(e.Promotion.Path.Field("from"), "environment", from, envNames)
-		}
-	}
-	order := map[string]int{}
-	var visit func(e *model.Environment, seen []string) int
-	visit = func(e *model.Environment, seen []string) int {
-		if o, ok := order[e.Name]; ok {
-			return o
-		}
-		if i := slices.Index(seen, e.Name); i >= 0 {
-			cycle := append(slices.Clone(seen[i:]), e.Name)
-			slices.Reverse(cycle)
-			d := c.errorf(e.Promotion.Path.Field("from"), "promotion cycle: %s", strings.Join(cycle, " -> "))
-			d.Expected = "a promotion order without cycles, such as dev -> staging -> prod"
-			d.Hint = "remove promotion.from from the first environment of the chain"
-			order[e.Name] = 0
-			return 0
-		}
-		o := 0
-		if e.Promotion != nil {
-			if from := p.Environment(e.Promotion.From); from != nil && from != e {
-				o = visit(from, append(seen, e.Name)) + 1
-			}
-		}
-		order[e.Name] = o
-		return o
-	}
-	for _, e := range p.Environments {
-		e.Order = visit(e, nil)
-	}
-	slices.SortStableFunc(p.Environments, func(a, b *model.Environment) int {
-		if a.Order != b.Order {
-			return a.Order - b.Order
-		}
-		return strings.Compare(a.Name, b.Name)
-	})
-	for _, a := range p.Apps {
-		slices.SortStableFunc(a.Deployments, func(x, y *model.Deployment) int {
-			ex, ey := p.Environment(x.Environment), p.Environment(y.Environment)
-			if ex != nil && ey != nil && ex.Order != ey.Order {
-				return ex.Order - ey.Order
-			}
-			return strings.Compare(x.Environment, y.Environment)
-		})
-	}
-}
-
 func (c *checker) checkApp(a *model.App, teamNames, envNames []string) {
 	p := c.plan
 	c.checkName(a.Path, a.Name, "app")
@@ -246,14 +226,6 @@ func (c *checker) checkApp(a *model.App, teamNames, envNames []string) {
 		d := c.errorf(a.Path.Field("source").Field("repoURL"), "app %q deploys from %s, which team %q may not deploy from", a.Name, a.Source.RepoURL, team.Name)
 		d.Expected = "one of the team's sourceRepos: " + diag.OneOf(team.SourceRepos)
 		d.Hint = fmt.Sprintf("add the repository to teams.%s.sourceRepos", team.Name)
-	}
-	if a.Source.Type == "helm" && a.Source.Helm == nil {
-		a.Source.Helm = &model.Helm{RepositoryKey: "image.repository", TagKey: "image.tag", DigestKey: "image.digest"}
-		for _, dep := range a.Deployments {
-			if dep.Helm == nil {
-				dep.Helm = a.Source.Helm
-			}
-		}
 	}
 	if a.Source.Type != "helm" && a.Source.Helm != nil {
 		d := c.errorf(a.Path.Field("source").Field("helm"), "app %q sets helm settings on a %s source", a.Name, a.Source.Type)

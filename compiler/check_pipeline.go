@@ -59,7 +59,11 @@ func (c *checker) checkPipeline(p *model.Pipeline) {
 			d.Expected = `a task result reference such as "$(tasks.build.results.IMAGE_DIGEST)"`
 		}
 	}
-	c.orderTasks(ps)
+	if g := graphOf(p); g.cycle != nil {
+		d := c.errorf(ps.tasks[g.cycle[0]].Path, "dependency cycle: %s", strings.Join(g.cycle, " -> "))
+		d.Expected = "tasks that form a directed acyclic graph"
+		d.Hint = "remove one of the dependencies (after or a result reference) in the cycle"
+	}
 }
 
 func hasTaskResultRef(v model.Value) bool {
@@ -117,7 +121,7 @@ func (c *checker) checkPipelineTask(ps pipelineScope, t *model.PipelineTask) {
 		}
 	}
 	if t.Inline != nil {
-		def = c.inlineDef(t)
+		def = t.Inline
 		c.checkTaskDef(def, t.Path)
 	}
 	c.checkArgs(ps, t, def)
@@ -160,43 +164,6 @@ func taskNames(plan *model.Plan) []string {
 		names[i] = t.Name
 	}
 	return names
-}
-
-// inlineDef completes an inline task's definition: its params are the
-// values passed to it (and its matrix params), its workspaces those bound.
-func (c *checker) inlineDef(t *model.PipelineTask) *model.TaskDef {
-	def := t.Inline
-	if def.Params != nil || def.Workspaces != nil {
-		return def // already completed
-	}
-	def.Params = []*model.Param{}
-	for _, a := range t.Params {
-		def.Params = append(def.Params, &model.Param{Name: a.Name, Type: a.Value.Type, Path: a.Path, Properties: sortedKeys(a.Value.Object)})
-	}
-	if t.Matrix != nil {
-		seen := map[string]bool{}
-		add := func(a *model.Arg) {
-			if seen[a.Name] || slices.ContainsFunc(t.Params, func(x *model.Arg) bool { return x.Name == a.Name }) {
-				return
-			}
-			seen[a.Name] = true
-			def.Params = append(def.Params, &model.Param{Name: a.Name, Type: model.TypeString, Path: a.Path})
-		}
-		for _, a := range t.Matrix.Params {
-			add(a)
-		}
-		for _, inc := range t.Matrix.Include {
-			for _, a := range inc.Params {
-				add(a)
-			}
-		}
-		slices.SortFunc(def.Params, func(a, b *model.Param) int { return strings.Compare(a.Name, b.Name) })
-	}
-	def.Workspaces = []*model.Workspace{}
-	for _, w := range t.Workspaces {
-		def.Workspaces = append(def.Workspaces, &model.Workspace{Name: w.Name, Path: w.Path})
-	}
-	return def
 }
 
 // checkArgs checks the values passed to a task's parameters.
@@ -475,7 +442,7 @@ func (c *checker) checkPipelineStringRefs(ps pipelineScope, t *model.PipelineTas
 			if len(r.Parts) < 3 {
 				continue
 			}
-			def := c.definitionOf(producer)
+			def := c.plan.Definition(producer)
 			if def == nil {
 				continue
 			}
@@ -489,102 +456,6 @@ func (c *checker) checkPipelineStringRefs(ps pipelineScope, t *model.PipelineTas
 			}
 		}
 	}
-}
-
-// definitionOf returns the task definition a pipeline task runs, or nil if
-// it is unknown.
-func (c *checker) definitionOf(t *model.PipelineTask) *model.TaskDef {
-	if t.Inline != nil {
-		return t.Inline
-	}
-	return c.plan.Task(t.Uses)
-}
-
-// orderTasks sorts the pipeline's tasks topologically (dependencies first,
-// ties by name) and reports dependency cycles.
-func (c *checker) orderTasks(ps pipelineScope) {
-	p := ps.p
-	deps := map[string][]string{}
-	for _, t := range p.Tasks {
-		set := map[string]bool{}
-		for _, d := range t.After {
-			if ps.tasks[d] != nil && d != t.Name {
-				set[d] = true
-			}
-		}
-		for _, d := range resultDeps(t) {
-			if ps.tasks[d] != nil && d != t.Name {
-				set[d] = true
-			}
-		}
-		deps[t.Name] = sortedKeys(set)
-		t.Deps = deps[t.Name]
-	}
-	// Depth-first search in name order gives both the order and cycles.
-	const (
-		unvisited = iota
-		visiting
-		done
-	)
-	state := map[string]int{}
-	var order []*model.PipelineTask
-	var stack []string
-	reported := false
-	var visit func(name string)
-	visit = func(name string) {
-		switch state[name] {
-		case done:
-			return
-		case visiting:
-			if !reported {
-				reported = true
-				i := slices.Index(stack, name)
-				cycle := append(slices.Clone(stack[i:]), name)
-				t := ps.tasks[name]
-				d := c.errorf(t.Path, "dependency cycle: %s", strings.Join(cycle, " -> "))
-				d.Expected = "tasks that form a directed acyclic graph"
-				d.Hint = "remove one of the dependencies (after or a result reference) in the cycle"
-			}
-			return
-		}
-		state[name] = visiting
-		stack = append(stack, name)
-		for _, d := range deps[name] {
-			visit(d)
-		}
-		stack = stack[:len(stack)-1]
-		state[name] = done
-		order = append(order, ps.tasks[name])
-	}
-	names := sortedKeys(ps.tasks)
-	for _, n := range names {
-		visit(n)
-	}
-	if !reported {
-		p.Tasks = levelOrder(order, deps)
-	}
-}
-
-// levelOrder arranges tasks by depth in the graph, then by name, which reads
-// naturally in the generated Pipeline (clone, then lint and test, then
-// build, ...).
-func levelOrder(topo []*model.PipelineTask, deps map[string][]string) []*model.PipelineTask {
-	level := map[string]int{}
-	for _, t := range topo { // dependencies come first in topo
-		l := 0
-		for _, d := range deps[t.Name] {
-			l = max(l, level[d]+1)
-		}
-		level[t.Name] = l
-	}
-	out := slices.Clone(topo)
-	slices.SortStableFunc(out, func(a, b *model.PipelineTask) int {
-		if la, lb := level[a.Name], level[b.Name]; la != lb {
-			return la - lb
-		}
-		return strings.Compare(a.Name, b.Name)
-	})
-	return out
 }
 
 // resultDeps lists the tasks whose results t consumes.

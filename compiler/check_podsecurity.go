@@ -44,7 +44,7 @@ func (c *checker) checkPodSecurity() {
 	seen := map[model.Path]bool{}
 	for _, pl := range p.Pipelines {
 		for _, t := range append(append([]*model.PipelineTask{}, pl.Tasks...), pl.Finally...) {
-			def := c.definitionOf(t)
+			def := c.plan.Definition(t)
 			if def == nil || seen[def.Path] {
 				continue
 			}

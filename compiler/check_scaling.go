@@ -319,7 +319,7 @@ func (c *checker) checkNodePool(n *model.NodePool) {
 			continue
 		}
 		for _, t := range append(slices.Clone(pl.Tasks), pl.Finally...) {
-			req := capacity.TaskPod(definitionFor(c.plan, t))
+			req := capacity.TaskPod(c.plan.Definition(t))
 			if !req.Fits(shape) {
 				d := c.errorf(t.Path, "a pod of task %q of pipeline %q requests %s, more than a node of pool %q has (%s)", t.Name, pl.Name, req, n.Name, shape)
 				d.Expected = fmt.Sprintf("steps whose requests add up to at most %s, or a larger nodeShape", shape)
@@ -328,13 +328,6 @@ func (c *checker) checkNodePool(n *model.NodePool) {
 		}
 	}
 	c.checkPoolLimits(n, shape, limit)
-}
-
-func definitionFor(plan *model.Plan, t *model.PipelineTask) *model.TaskDef {
-	if t.Inline != nil {
-		return t.Inline
-	}
-	return plan.Task(t.Uses)
 }
 
 // checkPoolAssignment reports pipelines that two pools claim.

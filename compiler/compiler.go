@@ -152,8 +152,7 @@ func Build(ctx context.Context, opts Options) (res *Result, err error) {
 	src, waivers := userSources(x)
 	plan, diags := decodePlan(node{v: unified}, src)
 	plan.Policy.Waivers = append(plan.Policy.Waivers, waivers...)
-	expandDeploys(plan)
-	expandAutoscalers(plan)
+	normalize(plan)
 	diags = append(diags, check(plan)...)
 	res = &Result{Plan: plan}
 	if diags.HasErrors() {

@@ -45,6 +45,15 @@ func (p *Plan) Task(name string) *TaskDef {
 	return nil
 }
 
+// Definition returns the task definition a pipeline task runs: its inline
+// steps, or the library task it uses; nil if it uses an unknown task.
+func (p *Plan) Definition(t *PipelineTask) *TaskDef {
+	if t.Inline != nil {
+		return t.Inline
+	}
+	return p.Task(t.Uses)
+}
+
 // Policy configures policy checking.
 type Policy struct {
 	// Packs names the custom packs, sorted.

@@ -290,10 +290,7 @@ func NewInput(plan *model.Plan, objs []targets.Object, settings Settings) (*Inpu
 			}
 		}
 		for _, t := range append(slices.Clone(p.Tasks), p.Finally...) {
-			def := t.Inline
-			if def == nil {
-				def = plan.Task(t.Uses)
-			}
+			def := plan.Definition(t)
 			if def == nil {
 				continue
 			}

@@ -118,16 +118,9 @@ func RunPeak(plan *model.Plan, p *model.Pipeline) Peak {
 func (pk Peak) with(plan *model.Plan, t *model.PipelineTask) Peak {
 	n := FanOut(t)
 	pk.Pods += n
-	pk.Requests = pk.Requests.Add(TaskPod(definition(plan, t)).Mul(n))
+	pk.Requests = pk.Requests.Add(TaskPod(plan.Definition(t)).Mul(n))
 	pk.Tasks = append(pk.Tasks, t.Name)
 	return pk
-}
-
-func definition(plan *model.Plan, t *model.PipelineTask) *model.TaskDef {
-	if t.Inline != nil {
-		return t.Inline
-	}
-	return plan.Task(t.Uses)
 }
 
 // antichainPeak finds the heaviest antichain of the task graph by a search
@@ -170,7 +163,7 @@ func antichainPeak(plan *model.Plan, tasks []*model.PipelineTask) Peak {
 	pods := make([]int64, n)
 	for i, t := range tasks {
 		pods[i] = FanOut(t)
-		weight[i] = TaskPod(definition(plan, t)).Mul(pods[i])
+		weight[i] = TaskPod(plan.Definition(t)).Mul(pods[i])
 	}
 	var bestSet uint32
 	var best Resources

@@ -1,0 +1,81 @@
+package compiler
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/rogpeppe/go-internal/txtar"
+)
+
+// TestChecksReadOnly runs the checks over every bundled example and every
+// configuration of the CLI scripts (most of them break a rule) and requires
+// the normalized plan to be the same afterwards: checks report, normalize
+// changes.
+func TestChecksReadOnly(t *testing.T) {
+	configs := map[string]map[string][]byte{}
+	examples, _ := filepath.Glob("../examples/*/*.cue")
+	for _, f := range examples {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dir := filepath.Base(filepath.Dir(f))
+		if configs[dir] == nil {
+			configs[dir] = map[string][]byte{}
+		}
+		configs[dir][filepath.Base(f)] = data
+	}
+	scripts, _ := filepath.Glob("../internal/cli/testdata/script/*.txtar")
+	for _, s := range scripts {
+		a, err := txtar.ParseFile(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		files := map[string][]byte{}
+		for _, f := range a.Files {
+			if filepath.Ext(f.Name) == ".cue" && !strings.Contains(f.Name, "/") {
+				files[f.Name] = f.Data
+			}
+		}
+		if len(files) > 0 {
+			configs[filepath.Base(s)] = files
+		}
+	}
+	checked := 0
+	for name, files := range configs {
+		dir := filepath.Join(t.TempDir(), "config")
+		overlay := map[string][]byte{}
+		for f, data := range files {
+			overlay[filepath.Join(dir, f)] = data
+		}
+		l, err := loadConfig(dir, overlay)
+		if err != nil {
+			continue // does not load; nothing to check
+		}
+		x := newExplainer(l, dir)
+		unified := l.user.Unify(x.root)
+		if validateConcrete(unified) != nil {
+			continue
+		}
+		src, _ := userSources(x)
+		plan, _ := decodePlan(node{v: unified}, src)
+		normalize(plan)
+		before, err := json.Marshal(plan)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		check(plan)
+		after, _ := json.Marshal(plan)
+		if string(before) != string(after) {
+			t.Errorf("%s: the checks changed the plan", name)
+		}
+		checked++
+	}
+	if checked < len(configs)/2 {
+		t.Fatalf("only %d of %d configurations reached the checks", checked, len(configs))
+	}
+	t.Logf("%d configurations checked", checked)
+}
