@@ -16,10 +16,43 @@ import (
 type node struct {
 	v    cue.Value
 	path model.Path
+	// reads is nil except in the decode coverage test, which attaches one
+	// to the root to learn which schema fields decode reads.
+	reads *readLog
+}
+
+// readLog records the schema pattern path of every field decode reads:
+// struct fields by name, the entries of a map (fields) as "*" and the
+// elements of a list as "[]". Patterns rather than model paths, so that
+// what decode reads of any pipeline or step compares with the schema's
+// fields, which are the same for all of them.
+type readLog struct {
+	// at is the pattern path of the node that holds this readLog.
+	at string
+	// seen is shared by every node of one decode.
+	seen map[string]bool
+}
+
+// newReadLog returns an empty log for a root node.
+func newReadLog() *readLog { return &readLog{seen: map[string]bool{}} }
+
+// read records that the child seg of the node was read and returns the
+// child's log. Without a log it returns nil, so that a build pays only
+// this nil check.
+func (r *readLog) read(seg string) *readLog {
+	if r == nil {
+		return nil
+	}
+	c := &readLog{at: seg, seen: r.seen}
+	if r.at != "" {
+		c.at = r.at + "." + seg
+	}
+	r.seen[c.at] = true
+	return c
 }
 
 func (n node) field(name string) node {
-	return node{v: n.v.LookupPath(cue.MakePath(cue.Str(name))), path: n.path.Field(name)}
+	return node{v: n.v.LookupPath(cue.MakePath(cue.Str(name))), path: n.path.Field(name), reads: n.reads.read(name)}
 }
 
 func (n node) exists() bool { return n.v.Exists() }
@@ -68,7 +101,7 @@ func (n node) fields(fn func(name string, c node)) {
 	}
 	slices.SortFunc(all, func(a, b kv) int { return cmp.Compare(a.name, b.name) })
 	for _, f := range all {
-		fn(f.name, node{v: f.v, path: n.path.Field(f.name)})
+		fn(f.name, node{v: f.v, path: n.path.Field(f.name), reads: n.reads.read("*")})
 	}
 }
 
@@ -82,7 +115,7 @@ func (n node) list(fn func(i int, c node)) {
 		return
 	}
 	for i := 0; it.Next(); i++ {
-		fn(i, node{v: it.Value(), path: n.path.Index(i)})
+		fn(i, node{v: it.Value(), path: n.path.Index(i), reads: n.reads.read("[]")})
 	}
 }
 
@@ -262,7 +295,10 @@ func (d *decoder) pipelineTask(name string, n node, finally bool) *model.Pipelin
 		}
 		t.Workspaces = append(t.Workspaces, b)
 	})
-	t.After = n.field("after").strs()
+	// Finally tasks have no after: they run once all tasks are done.
+	if !finally {
+		t.After = n.field("after").strs()
+	}
 	n.field("when").list(func(_ int, c node) {
 		t.When = append(t.When, &model.When{
 			Input: c.field("input").str(), Operator: c.field("operator").str(), Values: c.field("values").strs(), Path: c.path,
@@ -456,12 +492,7 @@ func (d *decoder) policy(n node) model.Policy {
 		AllowedRegistries: n.field("allowedRegistries").strs(),
 		Path:              n.path,
 	}
-	if it, err := n.field("packs").v.Fields(); err == nil {
-		for it.Next() {
-			p.Packs = append(p.Packs, it.Selector().Unquoted())
-		}
-		slices.Sort(p.Packs)
-	}
+	n.field("packs").fields(func(name string, _ node) { p.Packs = append(p.Packs, name) })
 	n.field("waivers").list(func(_ int, c node) {
 		p.Waivers = append(p.Waivers, &model.Waiver{
 			Check: c.field("check").str(), Scope: model.Path(c.field("path").str()), Reason: c.field("reason").str(),
