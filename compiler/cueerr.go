@@ -32,7 +32,7 @@ type explainer struct {
 }
 
 func newExplainer(l *loaded, baseDir string) *explainer {
-	return &explainer{l: l, root: l.schema.LookupPath(cue.ParsePath(schema.Root)), user: l.user, baseDir: baseDir}
+	return &explainer{l: l, root: l.schema.LookupPath(schema.RootPath), user: l.user, baseDir: baseDir}
 }
 
 // pos converts a CUE position, making the file name relative to baseDir.

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path"
 	"path/filepath"
 	"strings"
 
@@ -15,15 +14,14 @@ import (
 	"cuelang.org/go/cue/cuecontext"
 	"cuelang.org/go/cue/load"
 
+	"github.com/pipec/pipec/internal/cueload"
 	"github.com/pipec/pipec/policies"
 	"github.com/pipec/pipec/schema"
 )
 
-// syntheticModule is the module file pipec provides, through the overlay,
-// when a configuration directory has no cue.mod of its own.
-const syntheticModule = `module: "pipec.local/config@v0"
-language: version: "v0.9.0"
-`
+// syntheticModule is the module pipec provides, through the overlay, when
+// a configuration directory has no cue.mod of its own.
+const syntheticModule = "pipec.local/config@v0"
 
 // loaded is a configuration loaded and built, before unification.
 type loaded struct {
@@ -61,42 +59,22 @@ func loadConfig(dir string, overlay map[string][]byte) (*loaded, error) {
 	}
 	if !hasModule {
 		root = abs
-		ov[filepath.Join(root, "cue.mod", "module.cue")] = load.FromString(syntheticModule)
+		ov[filepath.Join(root, "cue.mod", "module.cue")] = load.FromString(cueload.ModuleFile(syntheticModule))
+	}
+	// The schema, and the policy definitions and built-in packs, importable
+	// as pipec.dev/schema and pipec.dev/policy[/<pack>].
+	schemaFiles, err := schema.Files()
+	if err != nil {
+		return nil, err
 	}
 	schemaDir := filepath.Join(root, "cue.mod", "pkg", filepath.FromSlash(schema.ImportPath))
-	files, err := fs.ReadDir(schema.FS, ".")
+	schemaFiles.AddTo(ov, schemaDir)
+	policyFiles, err := policies.Files()
 	if err != nil {
 		return nil, err
 	}
-	for _, f := range files {
-		if path.Ext(f.Name()) != ".cue" {
-			continue
-		}
-		data, err := fs.ReadFile(schema.FS, f.Name())
-		if err != nil {
-			return nil, err
-		}
-		ov[filepath.Join(schemaDir, f.Name())] = load.FromBytes(data)
-	}
-
-	// The policy definitions and built-in packs, importable as
-	// pipec.dev/policy[/<pack>] by packs written in the repository.
 	policyDir := filepath.Join(root, "cue.mod", "pkg", filepath.FromSlash(policies.ImportPath))
-	err = fs.WalkDir(policies.FS, "cue", func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() || path.Ext(p) != ".cue" {
-			return err
-		}
-		data, err := fs.ReadFile(policies.FS, p)
-		if err != nil {
-			return err
-		}
-		rel := strings.TrimPrefix(strings.TrimPrefix(p, "cue/"), "policy/")
-		ov[filepath.Join(policyDir, filepath.FromSlash(rel))] = load.FromBytes(data)
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
+	policyFiles.AddTo(ov, policyDir)
 
 	cfg := &load.Config{
 		Dir:        abs,
@@ -120,7 +98,7 @@ func loadConfig(dir string, overlay map[string][]byte) (*loaded, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &loaded{ctx: ctx, user: vals[0], schema: vals[1], packDef: vals[2].LookupPath(cue.ParsePath("#Pack")), schemaDir: schemaDir, policyDir: policyDir,
+	return &loaded{ctx: ctx, user: vals[0], schema: vals[1], packDef: vals[2].LookupPath(policies.PackDefPath), schemaDir: schemaDir, policyDir: policyDir,
 		waives: hasAttribute(insts[0], "waive", map[*build.Instance]bool{})}, nil
 }
 

@@ -3,49 +3,42 @@ package compiler
 import (
 	"encoding/json"
 	"fmt"
-	"io/fs"
+	"maps"
 	"path/filepath"
+	"slices"
 	"strings"
 
-	"cuelang.org/go/cue"
 	"cuelang.org/go/cue/cuecontext"
 	"cuelang.org/go/cue/format"
 	"cuelang.org/go/cue/load"
 	"cuelang.org/go/encoding/jsonschema"
 
+	"github.com/pipec/pipec/internal/cueload"
 	"github.com/pipec/pipec/schema"
 )
 
 // SchemaFiles returns the embedded schema's CUE files by name, in name
 // order.
 func SchemaFiles() (map[string][]byte, []string, error) {
-	names, err := fs.Glob(schema.FS, "*.cue")
+	files, err := schema.Files()
 	if err != nil {
 		return nil, nil, err
 	}
-	files := make(map[string][]byte, len(names))
-	for _, n := range names {
-		if files[n], err = fs.ReadFile(schema.FS, n); err != nil {
-			return nil, nil, err
-		}
-	}
-	return files, names, nil
+	return files, slices.Sorted(maps.Keys(files)), nil
 }
 
 // ConfigJSONSchema returns #Config, the root of a configuration, as a JSON
 // Schema (draft 2020-12) for editors and other tools.
 func ConfigJSONSchema() ([]byte, error) {
-	files, _, err := SchemaFiles()
+	files, err := schema.Files()
 	if err != nil {
 		return nil, err
 	}
 	root := "/pipec-schema"
 	ov := map[string]load.Source{
-		filepath.Join(root, "cue.mod", "module.cue"): load.FromString("module: \"pipec.dev/schema@v0\"\nlanguage: version: \"v0.9.0\"\n"),
+		filepath.Join(root, "cue.mod", "module.cue"): load.FromString(cueload.ModuleFile(schema.Module)),
 	}
-	for n, data := range files {
-		ov[filepath.Join(root, n)] = load.FromBytes(data)
-	}
+	files.AddTo(ov, root)
 	insts := load.Instances([]string{"."}, &load.Config{Dir: root, ModuleRoot: root, Overlay: ov})
 	if insts[0].Err != nil {
 		return nil, insts[0].Err
@@ -54,7 +47,7 @@ func ConfigJSONSchema() ([]byte, error) {
 	if v.Err() != nil {
 		return nil, v.Err()
 	}
-	expr, err := jsonschema.Generate(v.LookupPath(cue.ParsePath("#Config")), nil)
+	expr, err := jsonschema.Generate(v.LookupPath(schema.RootPath), nil)
 	if err != nil {
 		return nil, fmt.Errorf("generating the JSON Schema: %w", err)
 	}

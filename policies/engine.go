@@ -3,7 +3,6 @@ package policies
 import (
 	"encoding/json"
 	"fmt"
-	"io/fs"
 	"path"
 	"slices"
 	"sort"
@@ -16,6 +15,7 @@ import (
 	"cuelang.org/go/cue/load"
 
 	"github.com/pipec/pipec/diag"
+	"github.com/pipec/pipec/internal/cueload"
 	"github.com/pipec/pipec/model"
 )
 
@@ -64,28 +64,15 @@ func BuiltinPacks() (map[string]*Pack, error) {
 
 // loadBuiltin loads the embedded policy package and the built-in packs.
 func loadBuiltin() (map[string]*Pack, error) {
-	root := "/pipec-policies"
-	ov := map[string]load.Source{
-		path.Join(root, "cue.mod/module.cue"): load.FromString("module: \"pipec.dev/policy@v0\"\nlanguage: version: \"v0.9.0\"\n"),
-	}
-	err := fs.WalkDir(FS, "cue", func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() || path.Ext(p) != ".cue" {
-			return err
-		}
-		data, err := fs.ReadFile(FS, p)
-		if err != nil {
-			return err
-		}
-		rel := strings.TrimPrefix(p, "cue/")
-		if strings.HasPrefix(rel, "policy/") {
-			rel = strings.TrimPrefix(rel, "policy/")
-		}
-		ov[path.Join(root, rel)] = load.FromBytes(data)
-		return nil
-	})
+	files, err := Files()
 	if err != nil {
 		return nil, err
 	}
+	root := "/pipec-policies"
+	ov := map[string]load.Source{
+		path.Join(root, "cue.mod/module.cue"): load.FromString(cueload.ModuleFile(Module)),
+	}
+	files.AddTo(ov, root)
 	args := []string{"."}
 	for _, name := range Builtin {
 		args = append(args, "./"+name)
@@ -101,10 +88,10 @@ func loadBuiltin() (map[string]*Pack, error) {
 	if err != nil {
 		return nil, fmt.Errorf("built-in policies: %w", err)
 	}
-	def := vals[0].LookupPath(cue.ParsePath("#Pack"))
+	def := vals[0].LookupPath(PackDefPath)
 	packs := map[string]*Pack{}
 	for i, name := range Builtin {
-		p, err := LoadPack(vals[i+1].LookupPath(cue.ParsePath("pack")), def, "builtin")
+		p, err := LoadPack(vals[i+1].LookupPath(packPath), def, "builtin")
 		if err != nil {
 			return nil, fmt.Errorf("built-in pack %s: %w", name, err)
 		}
@@ -177,10 +164,10 @@ func (p *Pack) readsObjects() bool {
 	}
 	delete(m, "objects")
 	data, _ = json.Marshal(m)
-	v := p.v.FillPath(cue.ParsePath("input"), p.v.Context().CompileBytes(data))
+	v := p.v.FillPath(inputPath, p.v.Context().CompileBytes(data))
 	for _, c := range p.Checks {
 		var vs []Violation
-		if err := v.LookupPath(cue.MakePath(cue.Str("checks"), cue.Str(c.Name), cue.Str("violations"))).Decode(&vs); err != nil {
+		if err := v.LookupPath(violationsPath(c.Name)).Decode(&vs); err != nil {
 			return true
 		}
 	}
@@ -221,11 +208,11 @@ func (p *Pack) evaluate(iv cue.Value) (map[*Check][]Violation, error) {
 	if err := iv.Err(); err != nil {
 		return nil, err
 	}
-	v := p.v.FillPath(cue.ParsePath("input"), iv)
+	v := p.v.FillPath(inputPath, iv)
 	out := map[*Check][]Violation{}
 	for _, c := range p.Checks {
 		var vs []Violation
-		if err := v.LookupPath(cue.MakePath(cue.Str("checks"), cue.Str(c.Name), cue.Str("violations"))).Decode(&vs); err != nil {
+		if err := v.LookupPath(violationsPath(c.Name)).Decode(&vs); err != nil {
 			return nil, fmt.Errorf("check %s: %w", c.ID, err)
 		}
 		out[c] = vs
