@@ -4,14 +4,17 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 
 	"cuelang.org/go/cue"
+	"cuelang.org/go/cue/ast"
 	cueerrors "cuelang.org/go/cue/errors"
+	"cuelang.org/go/cue/load"
+	"cuelang.org/go/cue/parser"
 	"cuelang.org/go/cue/token"
+	"cuelang.org/go/mod/modregistry"
 
 	"github.com/pipec/pipec/diag"
 	"github.com/pipec/pipec/model"
@@ -191,15 +194,129 @@ func (x *explainer) userValue(labels []string) (string, bool) {
 	return fmt.Sprintf("%s (%s)", s, v.Kind()), true
 }
 
-var (
-	reNotAllowed  = regexp.MustCompile(`field not allowed`)
-	reIncomplete  = regexp.MustCompile(`incomplete value|non-concrete value|cannot convert non-concrete`)
-	reEmptyDisj   = regexp.MustCompile(`errors in empty disjunction`)
-	reMismatch    = regexp.MustCompile(`conflicting values|mismatched types|out of bound|invalid value|does not match`)
-	reModule      = regexp.MustCompile(`cannot fetch|cannot find module|cannot resolve dependencies|module .* not found`)
-	reSyntax      = regexp.MustCompile(`^expected |^missing |^illegal |string literal not terminated`)
-	reCycleOrRefs = regexp.MustCompile(`reference .* not found|cycle`)
+// Telling CUE errors apart.
+//
+// Evaluation errors: CUE's public API tells them apart only by the format
+// their Msg() returns. cue.IsIncomplete is as true for an undefined field or
+// a reference cycle as for a missing value; the *adt.Bottom behind a
+// cue.Value's error, with its error code and close-check flag, is internal;
+// cue/errors has no types for conflicts, bounds or closed structs. The
+// formats below are constants of cuelang.org/go v0.17.1 (file named), which
+// unlike the formatted text never contain the user's values; the err_*
+// scripts of internal/cli and cueerr_test.go produce the common ones, so an
+// upgrade of CUE that changes them fails a test.
+//
+// Load errors: a syntax error is told by where it comes from (parseFile), a
+// package that cannot be loaded by its type (load.PackageError), a compile
+// error, whose type is internal, by its format.
+const (
+	// internal/core/adt
+	fmtNotAllowed   = "field not allowed"                                         // fields.go
+	fmtIncomplete   = "incomplete value %v"                                       // validate.go
+	fmtEmptyDisj    = "%d errors in empty disjunction:"                           // disjunct.go
+	fmtConflict     = "conflicting values %s and %s"                              // errors.go
+	fmtConflictKind = "conflicting values %s and %s (mismatched types %s and %s)" // errors.go
+	fmtValueKind    = "conflicting value %s (mismatched types %s and %s)"         // eval.go
+	fmtOutOfBound   = "invalid value %v (out of bound %s)"                        // expr.go
+	fmtBoundKind    = "invalid value %s (type %s) for bound %s"                   // expr.go
+	fmtValidator    = "invalid value %s (does not satisfy %s)"                    // expr.go
+	// nonConcrete is in each of the formats (adt, internal/pkg, cue) for an
+	// operand, argument or bound that is not concrete.
+	nonConcrete = "non-concrete value"
+
+	// internal/core/compile, whose errors have an internal type.
+	fmtRefNotFound = "reference %q not found" // compile.go
+	// A load.PackageError's; cue/load leaves its IsImportCycle false.
+	fmtImportCycle = "package import cycle not allowed" // import.go
 )
+
+type errKind int
+
+const (
+	otherError   errKind = iota
+	unknownField         // a field the schema does not allow
+	incomplete           // a missing or non-concrete value
+	conflict             // conflicting values or kinds, a bound or validator not met, no disjunct matched
+)
+
+func kindOf(e cueerrors.Error) errKind {
+	format, _ := e.Msg()
+	switch format {
+	case fmtNotAllowed:
+		return unknownField
+	case fmtIncomplete:
+		return incomplete
+	case fmtEmptyDisj, fmtConflict, fmtConflictKind, fmtValueKind, fmtOutOfBound, fmtBoundKind, fmtValidator:
+		return conflict
+	}
+	if strings.Contains(format, nonConcrete) {
+		return incomplete
+	}
+	return otherError
+}
+
+const (
+	hintSyntax = "this is a CUE syntax error: look for an unclosed brace, bracket or string before this position"
+	hintRefs   = "check the spelling of the reference and that it is declared in this package or imported"
+	hintModule = "a module (such as a policy pack) could not be fetched: check CUE_REGISTRY and that the registry is reachable, and the version pinned in cue.mod/module.cue; offline, pipec uses the module cache ($CUE_CACHE_DIR), which a first online run fills"
+)
+
+// loadHint returns the hint for an error from loading or building the
+// configuration.
+func loadHint(e cueerrors.Error) string {
+	var pe *load.PackageError
+	if errors.As(e, &pe) {
+		if moduleUnavailable(pe) {
+			return hintModule
+		}
+		if format, _ := pe.Msg(); pe.IsImportCycle || format == fmtImportCycle {
+			return hintRefs
+		}
+	}
+	if format, _ := e.Msg(); format == fmtRefNotFound {
+		return hintRefs
+	}
+	// e itself, not errors.As: when an imported package has the syntax
+	// error, e is "import failed", which gets no hint.
+	if _, ok := e.(syntaxError); ok {
+		return hintSyntax
+	}
+	return ""
+}
+
+// moduleUnavailable reports whether a package could not be found because
+// its module could not be fetched or no module provides it. cue/load puts
+// the module loader's error into the PackageError as text (errPkgf("%s",
+// err.Error()) in absDirFromImportPath), out of reach even of
+// errors.Is(err, modregistry.ErrNotFound): the text is all there is, and
+// these are the phrases of internal/mod/modpkgload and mod/modregistry.
+func moduleUnavailable(pe *load.PackageError) bool {
+	text := pe.Message.Error()
+	return strings.Contains(text, "cannot fetch ") ||
+		strings.Contains(text, "cannot find module providing package ") ||
+		strings.Contains(text, modregistry.ErrNotFound.Error())
+}
+
+// syntaxError marks an error of cue/parser, whose errors have no type of
+// their own (cue/scanner reports to a callback that the parser turns into
+// errors.Newf). The loader parses every CUE file with parseFile, its
+// load.Config.ParseFile.
+type syntaxError struct{ cueError }
+
+// cueError names the embedded field so that it does not hide Error().
+type cueError = cueerrors.Error
+
+func parseFile(name string, src any, cfg parser.Config) (*ast.File, error) {
+	f, err := parser.ParseFile(name, src, cfg)
+	if err == nil {
+		return f, nil
+	}
+	var marked cueerrors.Error
+	for _, e := range cueerrors.Errors(err) {
+		marked = cueerrors.Append(marked, syntaxError{e})
+	}
+	return f, marked
+}
 
 // explain converts a CUE error (possibly a list) into diagnostics, one per
 // offending field path.
@@ -248,7 +365,7 @@ func (x *explainer) explainGroup(labels []string, errs []cueerrors.Error) diag.D
 	// empty disjunction".
 	primary := errs[0]
 	for _, e := range errs {
-		if !reEmptyDisj.MatchString(e.Error()) {
+		if f, _ := e.Msg(); f != fmtEmptyDisj {
 			primary = e
 			break
 		}
@@ -257,8 +374,8 @@ func (x *explainer) explainGroup(labels []string, errs []cueerrors.Error) diag.D
 	msg := fmt.Sprintf(format, args...)
 	expected, hint := x.help(labels)
 
-	switch {
-	case reNotAllowed.MatchString(msg) && len(labels) > 0:
+	switch kind := kindOf(primary); {
+	case kind == unknownField && len(labels) > 0:
 		// CUE may report the error below the field that is not allowed;
 		// find the first label along the path the schema does not know.
 		n := len(labels)
@@ -288,7 +405,7 @@ func (x *explainer) explainGroup(labels []string, errs []cueerrors.Error) diag.D
 			}
 		}
 		return d
-	case reIncomplete.MatchString(msg):
+	case kind == incomplete:
 		name := ""
 		if len(labels) > 0 {
 			name = labels[len(labels)-1]
@@ -302,7 +419,7 @@ func (x *explainer) explainGroup(labels []string, errs []cueerrors.Error) diag.D
 		}
 		d.Hint = fmt.Sprintf("add %s: <value>", name)
 		return d
-	case reMismatch.MatchString(msg) || reEmptyDisj.MatchString(msg):
+	case kind == conflict:
 		if got, ok := x.userValue(labels); ok {
 			d.Message = "invalid value " + got
 		} else {
@@ -313,7 +430,7 @@ func (x *explainer) explainGroup(labels []string, errs []cueerrors.Error) diag.D
 			if v, ok := x.schemaAt(labels); ok && len(errs) > 1 {
 				d.Expected = "a value of type " + v.IncompleteKind().String()
 			} else {
-				d.Expected = describeConflict(msg)
+				d.Expected = describeConflict(format, args)
 			}
 		}
 		d.Hint = hint
@@ -328,20 +445,26 @@ func (x *explainer) explainGroup(labels []string, errs []cueerrors.Error) diag.D
 	return d
 }
 
-var reBound = regexp.MustCompile(`out of bound (.*)\)?$`)
-var reMismatchTypes = regexp.MustCompile(`mismatched types (\w+) and (\w+)`)
-
-// describeConflict derives an "expected" text from a raw CUE message when
-// the schema has no @pipec help for the field.
-func describeConflict(msg string) string {
-	if m := reMismatchTypes.FindStringSubmatch(msg); m != nil {
-		return "a value of type " + m[2]
-	}
-	if m := reBound.FindStringSubmatch(msg); m != nil {
-		return "a value matching " + strings.TrimSuffix(m[1], ")")
+// describeConflict derives an "expected" text from the arguments of a
+// conflict's message when the schema has no @pipec help for the field: the
+// kind wanted, if both kinds are single ones, or the bound.
+func describeConflict(format string, args []any) string {
+	switch format {
+	case fmtConflictKind, fmtValueKind:
+		got, ok1 := args[len(args)-2].(cue.Kind)
+		want, ok2 := args[len(args)-1].(cue.Kind)
+		if ok1 && ok2 && singleKind(got) && singleKind(want) {
+			return "a value of type " + want.String()
+		}
+	case fmtOutOfBound:
+		return fmt.Sprintf("a value matching %s", args[1])
 	}
 	return ""
 }
+
+// singleKind reports whether k is one kind, such as string or number, not a
+// set such as (int|string).
+func singleKind(k cue.Kind) bool { return k.Count() == 1 || k == cue.NumberKind }
 
 // otherUserPositions lists the user positions of errs other than pos.
 func (x *explainer) otherUserPositions(errs []cueerrors.Error, pos model.Pos) []string {
@@ -410,15 +533,7 @@ func (x *explainer) explainLoad(err error) diag.List {
 				d.Message = "import failed: " + u.Error()
 			}
 		}
-		if reSyntax.MatchString(d.Message) {
-			d.Hint = "this is a CUE syntax error: look for an unclosed brace, bracket or string before this position"
-		}
-		if reCycleOrRefs.MatchString(d.Message) {
-			d.Hint = "check the spelling of the reference and that it is declared in this package or imported"
-		}
-		if reModule.MatchString(d.Message) {
-			d.Hint = "a module (such as a policy pack) could not be fetched: check CUE_REGISTRY and that the registry is reachable, and the version pinned in cue.mod/module.cue; offline, pipec uses the module cache ($CUE_CACHE_DIR), which a first online run fills"
-		}
+		d.Hint = loadHint(e)
 		out = append(out, d)
 	}
 	return out

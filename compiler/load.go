@@ -80,6 +80,7 @@ func loadConfig(dir string, overlay map[string][]byte) (*loaded, error) {
 		Dir:        abs,
 		ModuleRoot: root,
 		Overlay:    ov,
+		ParseFile:  parseFile,
 	}
 	insts := load.Instances([]string{".", schema.ImportPath, policies.ImportPath}, cfg)
 	if len(insts) != 3 {
