@@ -17,6 +17,7 @@ import (
 	"cuelang.org/go/mod/modregistry"
 
 	"github.com/pipec/pipec/diag"
+	"github.com/pipec/pipec/internal/cueload"
 	"github.com/pipec/pipec/model"
 	"github.com/pipec/pipec/schema"
 )
@@ -533,7 +534,15 @@ func (x *explainer) explainLoad(err error) diag.List {
 				d.Message = "import failed: " + u.Error()
 			}
 		}
+		if d.Message == "" {
+			// An error promoted from a plain one (the module file's
+			// checks) keeps its text in the error it wraps.
+			d.Message = strings.TrimSpace(e.Error())
+		}
 		d.Hint = loadHint(e)
+		if d.Hint == "" && strings.Contains(d.Message, "module.cue") {
+			d.Hint = `fix cue.mod/module.cue: it declares module: "<host>/<path>@v0" and language: version: "` + cueload.LanguageVersion + `"`
+		}
 		out = append(out, d)
 	}
 	return out

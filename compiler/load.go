@@ -83,13 +83,16 @@ func loadConfig(dir string, overlay map[string][]byte) (*loaded, error) {
 		ParseFile:  parseFile,
 	}
 	insts := load.Instances([]string{".", schema.ImportPath, policies.ImportPath}, cfg)
-	if len(insts) != 3 {
-		return nil, fmt.Errorf("internal error: loaded %d CUE instances, want 3", len(insts))
-	}
+	// An error that stops loading as a whole (cue.mod/module.cue that does
+	// not parse, two packages in the directory) comes back as one instance
+	// holding it.
 	for _, inst := range insts {
 		if inst.Err != nil {
 			return nil, inst.Err
 		}
+	}
+	if len(insts) != 3 {
+		return nil, fmt.Errorf("loaded %d CUE instances instead of the configuration, pipec's schema and its policy definitions", len(insts))
 	}
 	if len(insts[0].Files) == 0 {
 		return nil, fmt.Errorf("no CUE files in %s; pass the directory that holds the configuration's .cue files", dir)
