@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/pipec/pipec/compiler"
@@ -51,13 +52,24 @@ func buildYAML(tb testing.TB, dir string) []byte {
 	return buf.Bytes()
 }
 
-// TestGolden compares the compiled output of every example with its golden
-// file in testdata/golden.
+// goldenExamples are the examples whose whole output is kept as a golden
+// file, end to end: the README's example and the one that uses every
+// target. What each target generates is held by its own build cases
+// (targets/*/testdata/build), so a change to one target does not churn
+// these.
+var goldenExamples = []string{"go-service", "shop"}
+
+// TestGolden compares the compiled output of the golden examples with
+// their files in testdata/golden, and requires every other example to
+// build without findings.
 func TestGolden(t *testing.T) {
 	for _, dir := range exampleDirs(t) {
 		name := filepath.Base(dir)
 		t.Run(name, func(t *testing.T) {
 			got := buildYAML(t, dir)
+			if !slices.Contains(goldenExamples, name) {
+				return
+			}
 			golden := filepath.Join("testdata", "golden", name+".yaml")
 			if os.Getenv(EnvUpdateGolden) != "" {
 				if err := os.MkdirAll(filepath.Dir(golden), 0o755); err != nil {

@@ -62,6 +62,13 @@ fi
 step "go test (unit, golden, CLI scripts, fuzz seeds, real kube-apiserver, CI integrations)"
 go test -count=1 -timeout 30m ./...
 
+step "go test -race over the packages that start goroutines"
+# Tekton's validation and rendering run on all CPUs, the policy packs load
+# on another while the configuration does, the service and the webhooks
+# serve concurrently, the validation memo is shared by them.
+go test -race -count=1 ./render ./targets/tekton ./compiler ./policies ./internal/cache ./internal/server ./internal/webhook
+go test -race -count=1 -run Progress ./internal/cli
+
 step "the HPA model against Kubernetes' own replica calculator (tools/hpacheck)"
 (cd tools/hpacheck && go test -count=1 ./...)
 

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 )
 
@@ -66,5 +67,33 @@ func TestMemoBounded(t *testing.T) {
 	}
 	if again.order[0] != m.order[10] {
 		t.Errorf("oldest kept key %q, want %q", again.order[0], m.order[10])
+	}
+}
+
+// TestMemoConcurrent: Tekton's validation runs on all CPUs and asks the
+// memo from each (run it with -race).
+func TestMemoConcurrent(t *testing.T) {
+	t.Setenv(EnvDir, t.TempDir())
+	t.Setenv(EnvOff, "")
+	m := OpenMemo()
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Go(func() {
+			for i := range 200 {
+				k := fmt.Sprintf("k%d", (g*200+i)%300)
+				if !m.Accepted(k) {
+					m.Accept(k)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	for i := range 300 {
+		if !m.Accepted(fmt.Sprintf("k%d", i)) {
+			t.Fatalf("k%d not remembered", i)
+		}
+	}
+	if len(m.order) != 300 {
+		t.Errorf("%d keys recorded, want 300 each once", len(m.order))
 	}
 }
