@@ -67,11 +67,14 @@ func suffixDot(rest string) string {
 	return "." + rest
 }
 
-// cueNames maps Tekton field names to pipec's where they differ.
+// cueNames maps Tekton field names to pipec's where they differ, and the
+// names Tekton's validation reports in lower case (a workspace's
+// "mountpath") to the field's.
 var cueNames = map[string]string{
 	"computeResources": "resources",
 	"runAfter":         "after",
 	"taskRef":          "uses",
+	"mountpath":        "mountPath",
 }
 
 func appendRest(p model.Path, rest string) model.Path {
