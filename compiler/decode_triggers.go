@@ -12,6 +12,7 @@ func (d *decoder) triggers(n node) model.Triggers {
 		}
 		return &model.KeyRef{Name: f.field("name").str(), Key: f.field("key").str()}
 	}
+	t.InterceptorsNamespace = n.field("interceptorsNamespace").str()
 	t.WebhookSecret = keyRef(n.field("webhookSecret"))
 	t.GitHubToken = keyRef(n.field("githubToken"))
 	l := n.field("listener")

@@ -10,8 +10,10 @@ type Triggers struct {
 	// IngressNamespaces and IngressCIDRs may reach the listener.
 	IngressNamespaces []string
 	IngressCIDRs      []string
-	Resources         Resources
-	Path              Path
+	// InterceptorsNamespace is where Triggers' core interceptors run.
+	InterceptorsNamespace string
+	Resources             Resources
+	Path                  Path
 }
 
 // ListenerName is the name of the EventListener pipec generates (and of

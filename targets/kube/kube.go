@@ -255,11 +255,17 @@ func networkPolicies(plan *model.Plan, env *model.Environment) []*networkingv1.N
 	return out
 }
 
-// Ports of the EventListener's pods (Tekton Triggers' defaults).
+// Ports of the EventListener's pods and of the core interceptors it calls
+// (Tekton Triggers' defaults).
 const (
 	ListenerPort        = 8080
 	ListenerMetricsPort = 9000
+	InterceptorsPort    = 8443
 )
+
+// interceptorsPods selects the pods of Triggers' core interceptors (the
+// labels of Triggers' own Deployment).
+var interceptorsPods = map[string]string{"app.kubernetes.io/part-of": "tekton-triggers", "app.kubernetes.io/component": "interceptors"}
 
 // listenerPolicy lets webhooks reach the EventListener, Prometheus scrape
 // it, and the listener reach the Kubernetes API, in a CI namespace that
@@ -291,9 +297,18 @@ func listenerPolicy(plan *model.Plan, env *model.Environment) *networkingv1.Netw
 			Ports: []networkingv1.NetworkPolicyPort{port(corev1.ProtocolTCP, ListenerMetricsPort)},
 		})
 	}
+	// The listener calls the core interceptors (github, gitlab, cel) on
+	// every webhook.
+	spec.PolicyTypes = append(spec.PolicyTypes, networkingv1.PolicyTypeEgress)
+	spec.Egress = []networkingv1.NetworkPolicyEgressRule{{
+		To: []networkingv1.NetworkPolicyPeer{{
+			NamespaceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"kubernetes.io/metadata.name": t.InterceptorsNamespace}},
+			PodSelector:       &metav1.LabelSelector{MatchLabels: interceptorsPods},
+		}},
+		Ports: []networkingv1.NetworkPolicyPort{port(corev1.ProtocolTCP, InterceptorsPort)},
+	}}
 	if api := env.Network.KubernetesAPI; api != nil {
-		spec.PolicyTypes = append(spec.PolicyTypes, networkingv1.PolicyTypeEgress)
-		spec.Egress = []networkingv1.NetworkPolicyEgressRule{egressRule(api)}
+		spec.Egress = append(spec.Egress, egressRule(api))
 	}
 	return spec
 }
