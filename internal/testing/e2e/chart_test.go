@@ -24,14 +24,11 @@ const chartDir = "../../../charts/pipec"
 // helm returns the path of the helm binary hack/tools.sh builds.
 func helm(t *testing.T) string {
 	t.Helper()
-	dir := os.Getenv(kubetest.EnvBinDir)
-	if dir == "" {
-		dir = filepath.Join("..", "..", ".cache", "bin")
-	}
-	p, err := filepath.Abs(filepath.Join(dir, "helm"))
+	dir, err := kubetest.BinDir()
 	if err != nil {
 		t.Fatal(err)
 	}
+	p := filepath.Join(dir, "helm")
 	if _, err := os.Stat(p); err != nil {
 		t.Fatalf("helm not found at %s: run hack/tools.sh to build it from tools/helm", p)
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/argoproj/argo-cd/v3/util/cmp"
 
 	"github.com/pipec/pipec/compiler"
+	"github.com/pipec/pipec/internal/testing/kubetest"
 	"github.com/pipec/pipec/render"
 )
 
@@ -90,8 +91,12 @@ func TestArgoCDPlugin(t *testing.T) {
 	// A repository like a user's: the examples, and a chart that is not
 	// pipec configuration.
 	repo := t.TempDir()
+	root, err := kubetest.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, d := range []string{"examples/go-service", "examples/shop", "charts/pipec"} {
-		if err := os.CopyFS(filepath.Join(repo, d), os.DirFS(filepath.Join("..", "..", d))); err != nil {
+		if err := os.CopyFS(filepath.Join(repo, d), os.DirFS(filepath.Join(root, d))); err != nil {
 			t.Fatal(err)
 		}
 	}
