@@ -296,13 +296,9 @@ func (c *checker) checkResources(s *model.Step) {
 	for kind, m := range map[string]map[string]string{"requests": s.Resources.Requests, "limits": s.Resources.Limits} {
 		parsed[kind] = map[string]resource.Quantity{}
 		for _, name := range sortedKeys(m) {
-			q, err := resource.ParseQuantity(m[name])
-			if err != nil {
-				d := c.errorf(base.Field(kind).Field(name), "invalid quantity %q for %s %s", m[name], kind, name)
-				d.Expected = `a resource quantity such as "500m", "2" or "512Mi"`
-				continue
+			if q, ok := c.quantity(base.Field(kind).Field(name), m[name], " for "+kind+" "+name); ok {
+				parsed[kind][name] = q
 			}
-			parsed[kind][name] = q
 		}
 	}
 	for _, name := range sortedKeys(parsed["limits"]) {

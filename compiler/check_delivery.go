@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/gobwas/glob"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -78,6 +79,13 @@ func (c *checker) checkEnvironments() {
 					d := c.errorf(r.Path.Field("cidrs").Index(i), "invalid CIDR %q", cidr)
 					d.Expected = `a CIDR such as "10.0.0.0/8" or "140.82.112.3/32"`
 				}
+			}
+		}
+		for _, r := range e.Network.Ingress {
+			if len(r.FromNamespaces) == 0 {
+				d := c.errorf(r.Path.Field("fromNamespaces"), "ingress rule %q admits traffic from no namespace", r.Name)
+				d.Expected = `fromNamespaces: ["ingress-nginx"]`
+				d.Hint = "an empty list selects nothing, and Kubernetes refuses the selector; remove the rule or name the namespaces"
 			}
 		}
 		c.checkSyncWindows(e)
@@ -163,15 +171,29 @@ func (c *checker) unknownName(path model.Path, what, name string, declared []str
 func (c *checker) checkQuantities(path model.Path, m map[string]string) map[string]resource.Quantity {
 	out := map[string]resource.Quantity{}
 	for _, k := range sortedKeys(m) {
-		q, err := resource.ParseQuantity(m[k])
-		if err != nil {
-			d := c.errorf(path.Field(k), "invalid quantity %q", m[k])
-			d.Expected = `a resource quantity such as "500m", "2" or "512Mi"`
-			continue
+		if q, ok := c.quantity(path.Field(k), m[k], ""); ok {
+			out[k] = q
 		}
-		out[k] = q
 	}
 	return out
+}
+
+// quantity parses a resource quantity, reporting one that does not parse
+// or is negative (which Kubernetes refuses in requests, limits and
+// quotas); what names it in the message ("for requests cpu").
+func (c *checker) quantity(path model.Path, s, what string) (resource.Quantity, bool) {
+	q, err := resource.ParseQuantity(s)
+	if err != nil {
+		d := c.errorf(path, "invalid quantity %q%s", s, what)
+		d.Expected = `a resource quantity such as "500m", "2" or "512Mi"`
+		return q, false
+	}
+	if q.Sign() < 0 {
+		d := c.errorf(path, "negative quantity %q%s", s, what)
+		d.Expected = `a quantity of zero or more, such as "500m", "2" or "512Mi"`
+		return q, false
+	}
+	return q, true
 }
 
 func (c *checker) checkLimitRange(e *model.Environment) {
@@ -203,7 +225,31 @@ func (c *checker) checkSyncWindows(e *model.Environment) {
 			d := c.errorf(w.Path.Field("schedule"), "invalid cron schedule %q: %v", w.Schedule, err)
 			d.Expected = `five fields: minute hour day-of-month month day-of-week, such as "0 9 * * 1-5"`
 		}
+		c.checkTimeZone(w.Path.Field("timeZone"), w.TimeZone)
 	}
+}
+
+// checkTimeZone requires an IANA time zone Argo CD (and Go, whose zone
+// database pipec embeds) knows.
+func (c *checker) checkTimeZone(path model.Path, tz string) {
+	if tz == "" {
+		return
+	}
+	if _, err := time.LoadLocation(tz); err != nil || tz == "Local" {
+		d := c.errorf(path, "unknown time zone %q", tz)
+		d.Expected = `an IANA time zone such as "UTC", "Europe/Berlin" or "America/New_York"`
+		if s := diag.Suggest(tz, knownZones); s != "" {
+			d.Hint = fmt.Sprintf("did you mean %q?", s)
+		}
+	}
+}
+
+// knownZones are time zones offered as suggestions for a misspelt one.
+var knownZones = []string{
+	"UTC", "Europe/Amsterdam", "Europe/Berlin", "Europe/Dublin", "Europe/Helsinki", "Europe/Lisbon", "Europe/London", "Europe/Madrid",
+	"Europe/Paris", "Europe/Rome", "Europe/Stockholm", "Europe/Warsaw", "Europe/Zurich", "America/Chicago", "America/Denver",
+	"America/Los_Angeles", "America/New_York", "America/Sao_Paulo", "America/Toronto", "Asia/Kolkata", "Asia/Shanghai",
+	"Asia/Singapore", "Asia/Tokyo", "Australia/Sydney",
 }
 
 func (c *checker) checkApp(a *model.App, teamNames, envNames []string) {

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/robfig/cron/v3"
 	"k8s.io/apimachinery/pkg/api/resource"
 
 	"github.com/pipec/pipec/internal/capacity"
@@ -275,8 +276,10 @@ func (c *checker) checkNodePool(n *model.NodePool) {
 			d := c.errorf(path, "a disruption budget needs both schedule and duration, or neither")
 			d.Expected = `schedule: "0 9 * * 1-5", duration: "8h"`
 		}
-		if b.Schedule != "" && len(strings.Fields(b.Schedule)) != 5 && !strings.HasPrefix(b.Schedule, "@") {
-			d := c.errorf(path.Field("schedule"), "invalid cron schedule %q", b.Schedule)
+		// Karpenter parses budget schedules with robfig/cron's standard
+		// parser: five fields in range, or a macro such as @daily.
+		if _, err := cron.ParseStandard(b.Schedule); b.Schedule != "" && err != nil {
+			d := c.errorf(path.Field("schedule"), "invalid cron schedule %q: %v", b.Schedule, err)
 			d.Expected = `five fields: minute hour day-of-month month day-of-week, such as "0 9 * * 1-5", or a macro such as "@daily"`
 		}
 		if b.Duration != "" && !budgetDurationRE.MatchString(b.Duration) {

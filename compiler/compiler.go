@@ -150,7 +150,11 @@ func Build(ctx context.Context, opts Options) (res *Result, err error) {
 	}
 
 	src, waivers := userSources(x)
-	plan, diags := decodePlan(node{v: unified}, src)
+	root := node{v: unified}
+	if opts.Policies {
+		root.texts = &textLog{}
+	}
+	plan, diags := decodePlan(root, src)
 	plan.Policy.Waivers = append(plan.Policy.Waivers, waivers...)
 	normalize(plan)
 	diags = append(diags, check(plan)...)
@@ -181,7 +185,7 @@ func Build(ctx context.Context, opts Options) (res *Result, err error) {
 		if today == "" {
 			today = time.Now().UTC().Format(time.DateOnly)
 		}
-		findings, rep, err := evaluatePolicies(l, unified, plan, res.Objects, today)
+		findings, rep, err := evaluatePolicies(l, unified, plan, res.Objects, root.texts.all, today)
 		if err != nil {
 			return nil, &EvalError{Diagnostics: diag.List{{Severity: diag.Error, Message: "policy evaluation failed: " + err.Error(),
 				Hint: "a policy pack reads a field pipec's input does not have, or is not valid CUE; see `pipec explain` and the pack's source", Source: "policy"}}}

@@ -64,9 +64,9 @@ pipelines: app: tasks: a: steps: [{name: "s", image: "busybox:1.36", script: 3}]
 		name: "out of bound without help",
 		files: map[string]string{"pipec.cue": `package ci
 
-pipelines: app: tasks: a: steps: [{name: "s", image: "busybox:1.36", script: "true", securityContext: runAsUser: -1}]
+scaling: maxConcurrentRuns: 0
 `},
-		want: []string{"pipec.cue:3:114: pipelines.app.tasks.a.steps[0].securityContext.runAsUser: invalid value -1 (int); expected a value matching >=0"},
+		want: []string{"pipec.cue:3:29: scaling.maxConcurrentRuns: invalid value 0 (int); expected a value matching >0"},
 	}, {
 		// Values that read like CUE's messages are conflicts all the same.
 		name: "values that read like messages",

@@ -10,6 +10,7 @@ import (
 
 	"github.com/pipec/pipec/diag"
 	"github.com/pipec/pipec/model"
+	"github.com/pipec/pipec/policies"
 )
 
 // node is a CUE value together with its model path.
@@ -19,7 +20,13 @@ type node struct {
 	// reads is nil except in the decode coverage test, which attaches one
 	// to the root to learn which schema fields decode reads.
 	reads *readLog
+	// texts, when set, collects every string decode reads, at its path,
+	// for the policy packs' secret detection.
+	texts *textLog
 }
+
+// textLog collects the strings of one decode.
+type textLog struct{ all []policies.Text }
 
 // readLog records the schema pattern path of every field decode reads:
 // struct fields by name, the entries of a map (fields) as "*" and the
@@ -52,13 +59,16 @@ func (r *readLog) read(seg string) *readLog {
 }
 
 func (n node) field(name string) node {
-	return node{v: n.v.LookupPath(cue.MakePath(cue.Str(name))), path: n.path.Field(name), reads: n.reads.read(name)}
+	return node{v: n.v.LookupPath(cue.MakePath(cue.Str(name))), path: n.path.Field(name), reads: n.reads.read(name), texts: n.texts}
 }
 
 func (n node) exists() bool { return n.v.Exists() }
 
 func (n node) str() string {
 	s, _ := n.v.String()
+	if n.texts != nil && s != "" {
+		n.texts.all = append(n.texts.all, policies.Text{Path: n.path, Value: s})
+	}
 	return s
 }
 
@@ -101,7 +111,7 @@ func (n node) fields(fn func(name string, c node)) {
 	}
 	slices.SortFunc(all, func(a, b kv) int { return cmp.Compare(a.name, b.name) })
 	for _, f := range all {
-		fn(f.name, node{v: f.v, path: n.path.Field(f.name), reads: n.reads.read("*")})
+		fn(f.name, node{v: f.v, path: n.path.Field(f.name), reads: n.reads.read("*"), texts: n.texts})
 	}
 }
 
@@ -115,7 +125,7 @@ func (n node) list(fn func(i int, c node)) {
 		return
 	}
 	for i := 0; it.Next(); i++ {
-		fn(i, node{v: it.Value(), path: n.path.Index(i), reads: n.reads.read("[]")})
+		fn(i, node{v: it.Value(), path: n.path.Index(i), reads: n.reads.read("[]"), texts: n.texts})
 	}
 }
 

@@ -215,6 +215,9 @@ func (w *schemaWalk) expr(e ast.Expr, p []string) {
 		w.expr(def, p)
 		delete(w.expanding, e.Name)
 	case *ast.BasicLit, *ast.BottomLit:
+	case *ast.SelectorExpr:
+		// A validator from CUE's standard library (time.Duration): a
+		// constraint on a value, with no fields.
 	default:
 		w.unsupported(e)
 	}

@@ -7,12 +7,16 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"unicode/utf8"
 
 	"cuelang.org/go/cue"
 	"cuelang.org/go/cue/ast"
 	"cuelang.org/go/cue/build"
 	"cuelang.org/go/cue/cuecontext"
+	cueerrors "cuelang.org/go/cue/errors"
 	"cuelang.org/go/cue/load"
+	"cuelang.org/go/cue/parser"
+	"cuelang.org/go/cue/token"
 
 	"github.com/pipec/pipec/internal/cueload"
 	"github.com/pipec/pipec/policies"
@@ -96,6 +100,36 @@ func loadConfig(dir string, overlay map[string][]byte) (*loaded, error) {
 	}
 	if len(insts[0].Files) == 0 {
 		return nil, fmt.Errorf("no CUE files in %s; pass the directory that holds the configuration's .cue files", dir)
+	}
+	// A file without a package clause is left out of the package: what it
+	// says would silently not count. (Files named _* or .*, and those
+	// excluded by @if tags, are left out on purpose.)
+	var orphans cueerrors.Error
+	for _, f := range insts[0].IgnoredFiles {
+		base := filepath.Base(f.Filename)
+		if f.Encoding != build.CUE || strings.HasPrefix(base, "_") || strings.HasPrefix(base, ".") {
+			continue
+		}
+		if pf, err := parser.ParseFile(f.Filename, f.Source, parser.PackageClauseOnly); err == nil && pf.PackageName() == "" {
+			orphans = cueerrors.Append(orphans, cueerrors.Newf(token.NoPos, "%s has no package clause, so it is not part of package %s; add `package %s` at its top",
+				base, insts[0].PkgName, insts[0].PkgName))
+		}
+	}
+	if orphans != nil {
+		return nil, orphans
+	}
+	// CUE reads invalid UTF-8 as U+FFFD, changing a value without a word:
+	// refuse it where it is, in the file as written.
+	for _, f := range insts[0].BuildFiles {
+		src, ok := overlay[f.Filename]
+		if !ok {
+			if src, err = os.ReadFile(f.Filename); err != nil {
+				continue
+			}
+		}
+		if err := validUTF8(f.Filename, src); err != nil {
+			return nil, err
+		}
 	}
 	ctx := cuecontext.New()
 	vals, err := ctx.BuildInstances([]*build.Instance{insts[0], insts[1], insts[2]})
@@ -185,4 +219,23 @@ func (l *loaded) isSchemaFile(name string) bool {
 	}
 	return l.schemaDir != "" && strings.HasPrefix(name, l.schemaDir+string(filepath.Separator)) ||
 		l.policyDir != "" && strings.HasPrefix(name, l.policyDir+string(filepath.Separator))
+}
+
+// validUTF8 reports the first byte of a file that is not UTF-8, at its
+// position.
+func validUTF8(name string, b []byte) error {
+	if utf8.Valid(b) {
+		return nil
+	}
+	off := 0
+	for off < len(b) {
+		r, n := utf8.DecodeRune(b[off:])
+		if r == utf8.RuneError && n <= 1 {
+			break
+		}
+		off += n
+	}
+	tf := token.NewFile(name, -1, len(b))
+	tf.SetLinesForContent(b)
+	return cueerrors.Newf(tf.Pos(off, token.NoRelPos), "the file is not valid UTF-8 (byte 0x%02x); save it as UTF-8", b[off])
 }

@@ -77,7 +77,7 @@ func attributeWaiver(v cue.Value, p model.Path) *model.Waiver {
 
 // evaluatePolicies runs the packs the environments use over the compiled
 // plan and objects and applies the waivers.
-func evaluatePolicies(l *loaded, unified cue.Value, plan *model.Plan, objs []targets.Object, today string) (diag.List, *PolicyReport, error) {
+func evaluatePolicies(l *loaded, unified cue.Value, plan *model.Plan, objs []targets.Object, texts []policies.Text, today string) (diag.List, *PolicyReport, error) {
 	builtin, err := policies.BuiltinPacks()
 	if err != nil {
 		return nil, nil, err
@@ -138,7 +138,7 @@ func evaluatePolicies(l *loaded, unified cue.Value, plan *model.Plan, objs []tar
 	if diags.HasErrors() {
 		return diags, nil, nil
 	}
-	in, err := policies.NewInput(plan, objs, policies.Settings{AllowedRegistries: plan.Policy.AllowedRegistries})
+	in, err := policies.NewInput(plan, objs, texts, policies.Settings{AllowedRegistries: plan.Policy.AllowedRegistries})
 	if err != nil {
 		return nil, nil, err
 	}

@@ -34,7 +34,10 @@ type Input struct {
 	Listeners       []Listener       `json:"listeners"`
 	Autoscalers     []Autoscaler     `json:"autoscalers"`
 	Objects         []Object         `json:"objects"`
-	Settings        Settings         `json:"settings"`
+	// Secrets are the strings of the configuration that hold a
+	// credential (FindSecrets).
+	Secrets  []Secret `json:"secrets"`
+	Settings Settings `json:"settings"`
 
 	// pending are the objects Objects is made from, rendered only when a
 	// pack reads them.
@@ -88,6 +91,7 @@ type (
 		Limits                   Resources `json:"limits"`
 		Env                      []EnvVar  `json:"env"`
 		Script                   string    `json:"script"`
+		Command                  []string  `json:"command"`
 		Args                     []string  `json:"args"`
 	}
 	// Resources are quantities by name.
@@ -153,6 +157,9 @@ type (
 	}
 	// Rule is an RBAC rule.
 	Rule struct {
+		// Path is where the rule was written: a pipeline's permission,
+		// or the role's own path.
+		Path          string   `json:"path"`
 		APIGroups     []string `json:"apiGroups"`
 		Resources     []string `json:"resources"`
 		Verbs         []string `json:"verbs"`
@@ -188,7 +195,12 @@ type (
 		LimitRange  bool   `json:"limitRange"`
 		DefaultDeny bool   `json:"defaultDeny"`
 		EgressCIDRs []CIDR `json:"egressCIDRs"`
-		SyncWindows int    `json:"syncWindows"`
+		// EgressShare is the share of the IPv4 (or IPv6) address space
+		// the egress CIDRs, the Kubernetes API's included, cover together.
+		EgressShare float64 `json:"egressShare"`
+		// EgressWidest is the egress CIDR that covers the most addresses.
+		EgressWidest CIDR `json:"egressWidest"`
+		SyncWindows  int  `json:"syncWindows"`
 	}
 	// CIDR is an egress destination.
 	CIDR struct {
@@ -267,8 +279,9 @@ type (
 	}
 )
 
-// NewInput flattens a plan and its generated objects.
-func NewInput(plan *model.Plan, objs []targets.Object, settings Settings) (*Input, error) {
+// NewInput flattens a plan and its generated objects; texts are the
+// configuration's strings, searched for credentials.
+func NewInput(plan *model.Plan, objs []targets.Object, texts []Text, settings Settings) (*Input, error) {
 	in := &Input{Settings: settings}
 	if in.Settings.AllowedRegistries == nil {
 		in.Settings.AllowedRegistries = []string{}
@@ -302,6 +315,14 @@ func NewInput(plan *model.Plan, objs []targets.Object, settings Settings) (*Inpu
 			in.addTask(def, ciEnv)
 		}
 	}
+	// Library tasks no pipeline uses are emitted too: they are checked
+	// like the others.
+	for _, t := range plan.Tasks {
+		if !seen[t.Path] {
+			seen[t.Path] = true
+			in.addTask(t, ciEnv)
+		}
+	}
 	for _, e := range plan.Environments {
 		env := Environment{
 			Item: item(e.Path, e.Name), Name: e.Name, Namespace: e.Namespace, Cluster: e.Cluster, Production: e.Production,
@@ -311,11 +332,21 @@ func NewInput(plan *model.Plan, objs []targets.Object, settings Settings) (*Inpu
 		if e.SyncWindows != nil {
 			env.SyncWindows = len(e.SyncWindows)
 		}
-		for _, r := range e.Network.Egress {
+		var cidrs []string
+		for _, r := range append(slices.Clone(e.Network.Egress), e.Network.KubernetesAPI) {
+			if r == nil {
+				continue
+			}
 			for i, c := range r.CIDRs {
-				env.EgressCIDRs = append(env.EgressCIDRs, CIDR{Path: string(r.Path.Field("cidrs").Index(i)), CIDR: c})
+				cidr := CIDR{Path: string(r.Path.Field("cidrs").Index(i)), CIDR: c}
+				env.EgressCIDRs = append(env.EgressCIDRs, cidr)
+				cidrs = append(cidrs, c)
+				if env.EgressWidest.CIDR == "" || egressShare([]string{c}) > egressShare([]string{env.EgressWidest.CIDR}) {
+					env.EgressWidest = cidr
+				}
 			}
 		}
+		env.EgressShare = egressShare(cidrs)
 		in.Environments = append(in.Environments, env)
 	}
 	for _, a := range plan.Apps {
@@ -359,6 +390,7 @@ func NewInput(plan *model.Plan, objs []targets.Object, settings Settings) (*Inpu
 			return nil, err
 		}
 	}
+	in.Secrets = FindSecrets(texts, func(p model.Path) string { return envOfPath(p, ciEnv) })
 	in.fillEmpty()
 	return in, nil
 }
@@ -390,7 +422,8 @@ func (in *Input) addTask(def *model.TaskDef, env string) {
 			Limits:                   Resources{CPU: s.Resources.Limits["cpu"], Memory: s.Resources.Limits["memory"]},
 			Env:                      []EnvVar{},
 			Script:                   s.Script,
-			Args:                     nonNil(append(slices.Clone(s.Command), s.Args...)),
+			Command:                  nonNil(s.Command),
+			Args:                     nonNil(s.Args),
 		}
 		if sc.RunAsUser != nil {
 			st.RunAsUser = *sc.RunAsUser
@@ -475,9 +508,9 @@ func (in *Input) addObject(plan *model.Plan, o targets.Object, env string) error
 		in.ServiceAccounts = append(in.ServiceAccounts, ServiceAccount{Item: it, Name: v.Name, Namespace: v.Namespace,
 			AutomountToken: v.AutomountServiceAccountToken == nil || *v.AutomountServiceAccountToken, HasPermissions: perms})
 	case *rbacv1.Role:
-		in.Roles = append(in.Roles, Role{Item: it, Kind: "Role", Name: v.Name, Namespace: v.Namespace, Rules: rules(v.Rules)})
+		in.Roles = append(in.Roles, Role{Item: it, Kind: "Role", Name: v.Name, Namespace: v.Namespace, Rules: rules(plan, v.Name, it, v.Rules)})
 	case *rbacv1.ClusterRole:
-		in.Roles = append(in.Roles, Role{Item: it, Kind: "ClusterRole", Name: v.Name, Rules: rules(v.Rules)})
+		in.Roles = append(in.Roles, Role{Item: it, Kind: "ClusterRole", Name: v.Name, Rules: rules(plan, v.Name, it, v.Rules)})
 	case *rbacv1.RoleBinding:
 		in.Bindings = append(in.Bindings, binding(it, "RoleBinding", v.Name, v.Namespace, v.RoleRef, v.Subjects))
 	case *rbacv1.ClusterRoleBinding:
@@ -523,10 +556,26 @@ func (in *Input) addObject(plan *model.Plan, o targets.Object, env string) error
 	return nil
 }
 
-func rules(rs []rbacv1.PolicyRule) []Rule {
+// rules flattens a role's rules, each at the path it was written at: the
+// permission of a pipeline it was granted from, else the role's.
+func rules(plan *model.Plan, role string, it Item, rs []rbacv1.PolicyRule) []Rule {
+	var perms []*model.Permission
+	if name, ok := strings.CutPrefix(role, "pipec-pipeline-"); ok {
+		if p := plan.Pipeline(name); p != nil {
+			for _, perm := range p.Permissions {
+				if perm.Environment == it.Environment {
+					perms = append(perms, perm)
+				}
+			}
+		}
+	}
 	out := []Rule{}
-	for _, r := range rs {
-		out = append(out, Rule{APIGroups: nonNil(r.APIGroups), Resources: nonNil(r.Resources), Verbs: nonNil(r.Verbs), ResourceNames: nonNil(r.ResourceNames)})
+	for i, r := range rs {
+		path := it.Path
+		if len(perms) == len(rs) {
+			path = string(perms[i].Path)
+		}
+		out = append(out, Rule{Path: path, APIGroups: nonNil(r.APIGroups), Resources: nonNil(r.Resources), Verbs: nonNil(r.Verbs), ResourceNames: nonNil(r.ResourceNames)})
 	}
 	return out
 }
@@ -587,6 +636,9 @@ func (in *Input) fillEmpty() {
 	if in.Objects == nil {
 		in.Objects = []Object{}
 	}
+	if in.Secrets == nil {
+		in.Secrets = []Secret{}
+	}
 }
 
 // Filter returns the part of the input in the given environments.
@@ -607,6 +659,7 @@ func (in *Input) Filter(envs map[string]bool) *Input {
 	out.Listeners = keep(in.Listeners, envs, func(x Listener) string { return x.Environment })
 	out.Autoscalers = keep(in.Autoscalers, envs, func(x Autoscaler) string { return x.Environment })
 	out.Objects = keep(in.Objects, envs, func(x Object) string { return x.Environment })
+	out.Secrets = keep(in.Secrets, envs, func(x Secret) string { return x.Environment })
 	out.pending = keep(in.pending, envs, func(x pendingObject) string { return x.item.Environment })
 	return out
 }
@@ -619,4 +672,37 @@ func keep[T any](items []T, envs map[string]bool, env func(T) string) []T {
 		}
 	}
 	return out
+}
+
+// envOfPath is the environment a configuration path belongs to: an
+// environment's own fields, and an app's deployment to it, are that
+// environment's; pipelines and tasks run in the CI namespace's; the rest
+// (teams, apps as a whole, settings) belong to none.
+func envOfPath(p model.Path, ciEnv string) string {
+	s := string(p)
+	switch {
+	case strings.HasPrefix(s, "environments."):
+		return firstLabel(strings.TrimPrefix(s, "environments."))
+	case strings.HasPrefix(s, "apps."):
+		if _, rest, ok := strings.Cut(s, ".environments."); ok {
+			return firstLabel(rest)
+		}
+		return ""
+	case strings.HasPrefix(s, "pipelines."), strings.HasPrefix(s, "tasks."), strings.HasPrefix(s, "defaults."), strings.HasPrefix(s, "triggers."):
+		return ciEnv
+	}
+	return ""
+}
+
+// firstLabel is the first label of a CUE path, unquoted.
+func firstLabel(s string) string {
+	if strings.HasPrefix(s, `"`) {
+		if i := strings.Index(s[1:], `"`); i >= 0 {
+			return s[1 : i+1]
+		}
+	}
+	if i := strings.IndexAny(s, ".["); i >= 0 {
+		return s[:i]
+	}
+	return s
 }

@@ -29,12 +29,14 @@ func goodInput() *Input {
 			{Item: Item{Path: "triggers", Environment: "ci"}, Name: "pipec-listener", Namespace: "ci", AutomountToken: true, HasPermissions: true},
 		},
 		Roles: []Role{{Item: Item{Path: "pipelines.p.permissions[0]", Environment: "dev"}, Kind: "Role", Name: "pipec-pipeline-p", Namespace: "dev",
-			Rules: []Rule{{APIGroups: []string{"apps"}, Resources: []string{"deployments"}, Verbs: []string{"get"}, ResourceNames: []string{}}}}},
+			Rules: []Rule{{Path: "pipelines.p.permissions[0]", APIGroups: []string{"apps"}, Resources: []string{"deployments"}, Verbs: []string{"get"}, ResourceNames: []string{}}}}},
 		Bindings: []Binding{{Item: Item{Path: "pipelines.p.permissions[0]", Environment: "dev"}, Kind: "RoleBinding", Name: "pipec-pipeline-p", Namespace: "dev",
 			Subjects: []Subject{{Kind: "ServiceAccount", Name: "p-pipeline", Namespace: "ci"}}}},
 		Environments: []Environment{{Item: Item{Path: "environments.prod", Environment: "prod"}, Name: "prod", Namespace: "shop-prod", Cluster: model.InCluster,
 			Production: true, PodSecurity: "restricted", Quota: true, LimitRange: true, DefaultDeny: true,
-			EgressCIDRs: []CIDR{{Path: "environments.prod.network.egress.git.cidrs[0]", CIDR: "140.82.112.0/20"}}, SyncWindows: -1}},
+			EgressCIDRs:  []CIDR{{Path: "environments.prod.network.egress.git.cidrs[0]", CIDR: "140.82.112.0/20"}},
+			EgressShare:  egressShare([]string{"140.82.112.0/20"}),
+			EgressWidest: CIDR{Path: "environments.prod.network.egress.git.cidrs[0]", CIDR: "140.82.112.0/20"}, SyncWindows: -1}},
 		AppProjects: []AppProject{{Item: Item{Path: "teams.shop"}, Name: "shop", SourceRepos: []string{"https://github.com/acme/cart.git"},
 			Destinations: []Dest{{Server: model.InCluster, Namespace: "shop-prod"}}, ClusterResources: []GroupKind{},
 			Protected: []GroupKind{{Kind: "LimitRange"}, {Kind: "ResourceQuota"}, {Group: "networking.k8s.io", Kind: "NetworkPolicy"}}, Production: true, SyncWindows: 1}},
@@ -44,6 +46,7 @@ func goodInput() *Input {
 		Autoscalers: []Autoscaler{{Item: Item{Path: "scaling.autoscalers.cart", Environment: "prod"}, Name: "cart", Production: true, Target: "Deployment/cart",
 			MinReplicas: 2, MaxReplicas: 10, MaxUnavailable: "1"}},
 		Objects:  []Object{},
+		Secrets:  []Secret{},
 		Settings: Settings{AllowedRegistries: []string{}},
 	}
 	return in
@@ -64,18 +67,22 @@ var failing = map[string]func(in *Input){
 		in.Steps[0].Env = append(in.Steps[0].Env, EnvVar{Path: "x.env.DB_PASSWORD", Name: "DB_PASSWORD", Value: "hunter2"})
 	},
 	"pipec/baseline/secret-value-literal": func(in *Input) {
-		in.Steps[0].Script = "curl -H 'Authorization: token ghp_AbCdEfGhIjKlMnOpQrStUvWxYz0123456789' https://api.github.com"
+		in.Secrets = FindSecrets([]Text{{Path: "tasks.build.steps[0].script", Value: "curl -H 'Authorization: token ghp_AbCdEfGhIjKlMnOpQrStUvWxYz0123456789' https://api.github.com"}},
+			func(model.Path) string { return "ci" })
 	},
 	"pipec/baseline/secret-param-default": func(in *Input) {
 		in.Params = append(in.Params, Param{Item: Item{Path: "pipelines.p.params.api-token.default", Environment: "ci"}, Name: "api-token", Default: "abc"})
 	},
 	"pipec/baseline/rbac-wildcard":   func(in *Input) { in.Roles[0].Rules[0].Resources = []string{"*"} },
 	"pipec/baseline/rbac-escalation": func(in *Input) { in.Roles[0].Rules[0].Verbs = []string{"get", "escalate"} },
+	"pipec/baseline/rbac-escalation-paths": func(in *Input) {
+		in.Roles[0].Rules = append(in.Roles[0].Rules, Rule{Path: "pipelines.p.permissions[1]", APIGroups: []string{""}, Resources: []string{"pods"}, Verbs: []string{"create"}, ResourceNames: []string{}})
+	},
 	"pipec/baseline/rbac-cluster-admin": func(in *Input) {
 		in.Bindings[0].RoleRef.Kind, in.Bindings[0].RoleRef.Name = "ClusterRole", "cluster-admin"
 	},
 	"pipec/baseline/rbac-secrets-read": func(in *Input) {
-		in.Roles[0].Rules = append(in.Roles[0].Rules, Rule{APIGroups: []string{""}, Resources: []string{"secrets"}, Verbs: []string{"list"}, ResourceNames: []string{}})
+		in.Roles[0].Rules = append(in.Roles[0].Rules, Rule{Path: "pipelines.p.permissions[1]", APIGroups: []string{""}, Resources: []string{"secrets"}, Verbs: []string{"list"}, ResourceNames: []string{}})
 	},
 	"pipec/baseline/sa-token-automount":     func(in *Input) { in.ServiceAccounts[0].AutomountToken = true },
 	"pipec/baseline/namespace-quota":        func(in *Input) { in.Environments[0].Quota = false },
@@ -84,7 +91,9 @@ var failing = map[string]func(in *Input){
 	"pipec/baseline/namespace-system":       func(in *Input) { in.Pipelines[0].Namespace = "default" },
 	"pipec/baseline/step-resources":         func(in *Input) { in.Steps[0].Limits.Memory = "" },
 	"pipec/baseline/egress-any": func(in *Input) {
-		in.Environments[0].EgressCIDRs = append(in.Environments[0].EgressCIDRs, CIDR{Path: "x", CIDR: "0.0.0.0/0"})
+		e := &in.Environments[0]
+		e.EgressCIDRs = append(e.EgressCIDRs, CIDR{Path: "x", CIDR: "0.0.0.0/1"}, CIDR{Path: "y", CIDR: "128.0.0.0/1"})
+		e.EgressShare, e.EgressWidest = egressShare([]string{"0.0.0.0/1", "128.0.0.0/1"}), CIDR{Path: "x", CIDR: "0.0.0.0/1"}
 	},
 	"pipec/baseline/argocd-default-project": func(in *Input) { in.Applications[0].Project = "default" },
 	"pipec/baseline/argocd-source-wildcard": func(in *Input) { in.AppProjects[0].SourceRepos = []string{"*"} },

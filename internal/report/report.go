@@ -29,6 +29,9 @@ type Report struct {
 	Checks     []*policies.Check
 	Waivers    []policies.WaiverStatus
 	Suppressed []policies.Suppressed
+	// NotEvaluated says the configuration could not be evaluated (a
+	// syntax or load error): Findings say why, and there is no verdict.
+	NotEvaluated bool
 }
 
 // Counts counts findings by level.
@@ -129,7 +132,18 @@ func (r *Report) writeText(w io.Writer) error {
 	if len(r.Findings)+len(r.Waivers) == 0 {
 		return nil // a clean run is silent
 	}
+	if r.NotEvaluated {
+		_, err := fmt.Fprintf(w, "pipec: could not evaluate the configuration (%s)\n", plural(len(r.Findings), "error"))
+		return err
+	}
 	c := r.Counts()
 	_, err := fmt.Fprintf(w, "pipec: %d deny, %d warn, %d info, %d waived\n", c.Deny, c.Warn, c.Info, len(r.Suppressed))
 	return err
+}
+
+func plural(n int, word string) string {
+	if n == 1 {
+		return fmt.Sprintf("%d %s", n, word)
+	}
+	return fmt.Sprintf("%d %ss", n, word)
 }

@@ -30,6 +30,7 @@ func FromBuild(res *compiler.Result, err error, threshold diag.Severity) (*Repor
 	switch {
 	case errors.As(err, &ee):
 		rep.Findings = ee.Diagnostics
+		rep.NotEvaluated = true
 		return rep, ExitEval, nil
 	case err != nil:
 		return nil, ExitEval, err
@@ -38,10 +39,12 @@ func FromBuild(res *compiler.Result, err error, threshold diag.Severity) (*Repor
 	if res.Policy != nil {
 		rep.Checks, rep.Waivers, rep.Suppressed = res.Policy.Checks, res.Policy.Waivers, res.Policy.Suppressed
 	}
+	// Configuration errors always fail; warnings and policy findings fail
+	// at or above the threshold (--fail-on warn fails on a configuration
+	// warning too).
 	code := ExitOK
 	for _, f := range res.Diagnostics {
-		isConfig := f.ID == ""
-		if isConfig && f.Severity == diag.Error || !isConfig && f.Severity >= threshold {
+		if f.Severity >= threshold || f.ID == "" && f.Severity == diag.Error {
 			code = ExitFindings
 		}
 	}
