@@ -120,13 +120,10 @@ func (c *checker) checkTaskDef(t *model.TaskDef, path model.Path) {
 		sc.params = append(sc.params, p.Name)
 	}
 	for _, s := range t.Steps {
-		// A library task's image parameter default must be pinned too.
-		if name, ok := imageParam(s.Image); ok {
-			for _, p := range t.Params {
-				if p.Name == name && p.Default != nil && p.Default.Type == model.TypeString {
-					c.checkImage(p.Path.Field("default"), p.Default.String)
-				}
-			}
+		// An image made from parameters (golang:$(params.version)) must be
+		// pinned with their defaults too, checked at the default.
+		for _, img := range model.StepImages(s, t, nil) {
+			c.checkImage(img.Path, img.Image)
 		}
 	}
 	for _, r := range t.Results {

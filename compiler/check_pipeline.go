@@ -198,7 +198,7 @@ func (c *checker) checkArgs(ps pipelineScope, t *model.PipelineTask, def *model.
 	if t.Matrix != nil {
 		c.checkMatrix(ps, t, def, passed)
 	}
-	c.checkImageArgs(t, def)
+	c.checkImageArgs(ps, t, def)
 	if t.Inline != nil {
 		return
 	}
@@ -213,49 +213,34 @@ func (c *checker) checkArgs(ps pipelineScope, t *model.PipelineTask, def *model.
 
 // checkImageArgs checks the values a pipeline task passes to parameters
 // that its steps use as their whole image, as image references.
-func (c *checker) checkImageArgs(t *model.PipelineTask, def *model.TaskDef) {
-	for _, s := range def.Steps {
-		name, ok := imageParam(s.Image)
-		if !ok {
+func (c *checker) checkImageArgs(ps pipelineScope, t *model.PipelineTask, def *model.TaskDef) {
+	args := slices.Clone(t.Params)
+	if t.Matrix != nil {
+		args = append(args, t.Matrix.Params...)
+		for _, inc := range t.Matrix.Include {
+			args = append(args, inc.Params...)
+		}
+	}
+	// A value passed from a pipeline parameter is decided by that
+	// parameter's default.
+	for i, a := range args {
+		if a.Value.Type != model.TypeString {
 			continue
 		}
-		check := func(a *model.Arg) {
-			if a.Name != name {
-				return
-			}
-			switch a.Value.Type {
-			case model.TypeString:
-				c.checkImage(a.Path, a.Value.String)
-			case model.TypeArray:
-				for i, v := range a.Value.Array {
-					c.checkImage(a.Path.Index(i), v)
-				}
-			}
-		}
-		for _, a := range t.Params {
-			check(a)
-		}
-		if t.Matrix != nil {
-			for _, a := range t.Matrix.Params {
-				check(a)
-			}
-			for _, inc := range t.Matrix.Include {
-				for _, a := range inc.Params {
-					check(a)
-				}
+		if refs := model.ParamRefs(a.Value.String); len(refs) == 1 {
+			if p := paramOf(&model.TaskDef{Params: ps.p.Params}, refs[0]); p != nil && p.Default != nil && p.Default.Type == model.TypeString {
+				resolved := *a
+				resolved.Value.String = model.ExpandParams(a.Value.String, map[string]string{refs[0]: p.Default.String})
+				resolved.Path = p.Path.Field("default")
+				args[i] = &resolved
 			}
 		}
 	}
-}
-
-// imageParam reports whether image is exactly a parameter reference, and
-// which.
-func imageParam(image string) (string, bool) {
-	refs := findRefs(image)
-	if len(refs) != 1 || refs[0].Raw != image || refs[0].Kind != "params" || len(refs[0].Parts) == 0 {
-		return "", false
+	for _, s := range def.Steps {
+		for _, img := range model.StepImages(s, def, args) {
+			c.checkImage(img.Path, img.Image)
+		}
 	}
-	return strings.Join(refs[0].Parts, "."), true
 }
 
 func paramOf(def *model.TaskDef, name string) *model.Param {

@@ -435,36 +435,32 @@ func (in *Input) addTask(def *model.TaskDef, env string) {
 		if !strings.Contains(s.Image, "$(") {
 			in.Images = append(in.Images, image(item(s.Path.Field("image"), env), "step", s.Image))
 		}
+		// An image made from parameters, with their defaults.
+		for _, img := range model.StepImages(s, def, nil) {
+			in.Images = append(in.Images, image(item(img.Path, env), "step", img.Image))
+		}
 	}
 	in.Tasks = append(in.Tasks, t)
 }
 
-// addImageArgs adds the images a pipeline task passes to a step whose
-// image is a parameter.
+// addImageArgs adds the images a step runs with the values a pipeline
+// task passes to the parameters its image is made from.
 func (in *Input) addImageArgs(t *model.PipelineTask, def *model.TaskDef, env string) {
+	args := slices.Clone(t.Params)
+	if t.Matrix != nil {
+		args = append(args, t.Matrix.Params...)
+		for _, inc := range t.Matrix.Include {
+			args = append(args, inc.Params...)
+		}
+	}
 	for _, s := range def.Steps {
-		if !strings.HasPrefix(s.Image, "$(params.") || !strings.HasSuffix(s.Image, ")") {
-			continue
+		own := map[model.Path]bool{} // the task's defaults: addTask has them
+		for _, img := range model.StepImages(s, def, nil) {
+			own[img.Path] = true
 		}
-		name := strings.TrimSuffix(strings.TrimPrefix(s.Image, "$(params."), ")")
-		args := slices.Clone(t.Params)
-		if t.Matrix != nil {
-			args = append(args, t.Matrix.Params...)
-			for _, inc := range t.Matrix.Include {
-				args = append(args, inc.Params...)
-			}
-		}
-		for _, a := range args {
-			if a.Name != name {
-				continue
-			}
-			switch a.Value.Type {
-			case model.TypeString:
-				in.Images = append(in.Images, image(item(a.Path, env), "step", a.Value.String))
-			case model.TypeArray:
-				for i, v := range a.Value.Array {
-					in.Images = append(in.Images, image(item(a.Path.Index(i), env), "step", v))
-				}
+		for _, img := range model.StepImages(s, def, args) {
+			if !own[img.Path] {
+				in.Images = append(in.Images, image(item(img.Path, env), "step", img.Image))
 			}
 		}
 	}
