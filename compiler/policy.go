@@ -133,6 +133,12 @@ func evaluatePolicies(l *loaded, unified cue.Value, plan *model.Plan, objs []tar
 	for _, e := range plan.Environments {
 		if checkNames(e.Path.Field("policy"), e.Policy) {
 			assign[e.Name] = e.Policy
+			// Production's floor: the baseline pack checks it whatever
+			// packs it names (`policy: []` included); a finding it must
+			// live with takes a waiver, with a reason and an expiry.
+			if e.Production && !slices.Contains(e.Policy, policies.FloorPack) {
+				assign[e.Name] = append(slices.Clone(e.Policy), policies.FloorPack)
+			}
 		}
 	}
 	if diags.HasErrors() {

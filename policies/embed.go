@@ -46,6 +46,10 @@ var Files = sync.OnceValues(func() (cueload.Files, error) {
 // Builtin packs, by name.
 var Builtin = []string{"baseline", "restricted"}
 
+// FloorPack checks every production environment, whatever packs the
+// environment names.
+const FloorPack = "baseline"
+
 // FS holds the CUE sources: policy/ (package policy) and one directory per
 // built-in pack.
 //

@@ -106,6 +106,7 @@ var failing = map[string]func(in *Input){
 	"pipec/baseline/argocd-protected-resources": func(in *Input) { in.AppProjects[0].Protected = in.AppProjects[0].Protected[:1] },
 	"pipec/baseline/argocd-prod-sync-windows":   func(in *Input) { in.Environments[0].SyncWindows = 0 },
 	"pipec/baseline/prod-replicas":              func(in *Input) { in.Deployments[0].Replicas = 1 },
+	"pipec/baseline/prod-pod-security":          func(in *Input) { in.Environments[0].PodSecurity = "privileged" },
 	"pipec/baseline/pipeline-timeout":           func(in *Input) { in.Pipelines[0].Timeout = "" },
 
 	"pipec/restricted/allow-privilege-escalation": func(in *Input) { in.Steps[0].AllowPrivilegeEscalation = true },
