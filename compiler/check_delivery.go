@@ -8,7 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/gobwas/glob"
 	"k8s.io/apimachinery/pkg/api/resource"
 
 	"github.com/pipec/pipec/diag"
@@ -268,7 +267,7 @@ func (c *checker) checkApp(a *model.App, teamNames, envNames []string) {
 		d := c.errorf(a.Path, "app %q is not deployed to any environment", a.Name)
 		d.Expected = fmt.Sprintf("environments: %s: {}", firstOr(envNames, "dev"))
 	}
-	if team != nil && team.ExplicitSourceRepos && !matchesAny(team.SourceRepos, a.Source.RepoURL) {
+	if team != nil && team.ExplicitSourceRepos && !argo.SourcePermitted(team.SourceRepos, a.Source.RepoURL) {
 		d := c.errorf(a.Path.Field("source").Field("repoURL"), "app %q deploys from %s, which team %q may not deploy from", a.Name, a.Source.RepoURL, team.Name)
 		d.Expected = "one of the team's sourceRepos: " + diag.OneOf(team.SourceRepos)
 		d.Hint = fmt.Sprintf("add the repository to teams.%s.sourceRepos", team.Name)
@@ -551,15 +550,4 @@ func (c *checker) checkPermissions(pl *model.Pipeline, envNames []string) {
 			d.Hint = "the default-deny policy would block the pipeline's API calls"
 		}
 	}
-}
-
-// matchesAny reports whether repo matches one of the patterns the way Argo
-// CD matches an AppProject's sourceRepos: globs, * not crossing "/".
-func matchesAny(patterns []string, repo string) bool {
-	for _, p := range patterns {
-		if g, err := glob.Compile(p, '/'); err == nil && g.Match(repo) || p == repo {
-			return true
-		}
-	}
-	return false
 }

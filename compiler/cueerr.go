@@ -33,6 +33,8 @@ type explainer struct {
 	root    cue.Value // the #Config definition
 	user    cue.Value // the user's value, not unified
 	baseDir string    // file names are shown relative to it
+	// depth is how deep explainDisjunct is into nested disjunctions.
+	depth int
 }
 
 func newExplainer(l *loaded, baseDir string) *explainer {
@@ -100,6 +102,22 @@ func (x *explainer) schemaAt(labels []string) (cue.Value, bool) {
 				next = v.LookupPath(cue.MakePath(cue.AnyIndex))
 			} else {
 				next = v.LookupPath(cue.MakePath(cue.AnyString))
+			}
+		}
+		if !next.Exists() {
+			// A field of one branch of a disjunction: {canary: ...} of a
+			// strategy whose default is {rolling: ...}.
+			if op, branches := cue.Dereference(v).Expr(); op == cue.OrOp {
+				for _, b := range branches {
+					if n := b.LookupPath(cue.MakePath(cue.Str(l))); n.Exists() {
+						next = n
+						break
+					}
+					if n := b.LookupPath(cue.MakePath(cue.Str(l).Optional())); n.Exists() {
+						next = n
+						break
+					}
+				}
 			}
 		}
 		if !next.Exists() {
@@ -341,9 +359,94 @@ func (x *explainer) explain(err error) diag.List {
 	}
 	var out diag.List
 	for _, key := range order {
-		out = append(out, x.explainGroup(groups[key].labels, groups[key].errs))
+		g := groups[key]
+		if ds := x.explainDisjunct(g.labels, g.errs); ds != nil {
+			out = append(out, ds...)
+			continue
+		}
+		out = append(out, x.explainGroup(g.labels, g.errs))
 	}
 	return out
+}
+
+// explainDisjunct explains a field that CUE calls not allowed because the
+// value it is in matched no branch of a disjunction, when one branch has
+// the field: the user meant that branch ({canary: ...} of a strategy), so
+// its errors (a weight out of bound) are the ones to report. It returns nil
+// when that is not the case.
+func (x *explainer) explainDisjunct(labels []string, errs []cueerrors.Error) diag.List {
+	if len(labels) == 0 || x.depth > 4 {
+		return nil
+	}
+	for _, e := range errs {
+		if kindOf(e) != unknownField {
+			return nil // the group says more than "not allowed"
+		}
+	}
+	if _, known := x.schemaAt(labels); !known {
+		return nil // truly unknown
+	}
+	parentLabels := labels[:len(labels)-1]
+	parent, ok := x.schemaAt(parentLabels)
+	if !ok {
+		return nil
+	}
+	op, branches := cue.Dereference(parent).Expr()
+	if op != cue.OrOp {
+		return nil
+	}
+	name := labels[len(labels)-1]
+	if uq, err := strconv.Unquote(name); err == nil {
+		name = uq
+	}
+	user := x.user.LookupPath(userPath(parentLabels))
+	if !user.Exists() {
+		return nil
+	}
+	for _, b := range branches {
+		if !b.LookupPath(cue.MakePath(cue.Str(name))).Exists() && !b.LookupPath(cue.MakePath(cue.Str(name).Optional())).Exists() {
+			continue
+		}
+		err := user.Unify(b).Validate(cue.Concrete(true))
+		if err == nil {
+			return nil
+		}
+		x.depth++
+		ds := x.explain(err)
+		x.depth--
+		// The summary of an empty disjunction above a specific error says
+		// less than it: keep the specific one.
+		var out diag.List
+		for _, d := range ds {
+			covered := false
+			for _, o := range ds {
+				if o.Path != d.Path && strings.HasPrefix(string(o.Path), string(d.Path)) {
+					covered = true
+				}
+			}
+			if !covered {
+				out = append(out, d)
+			}
+		}
+		return out
+	}
+	return nil
+}
+
+// userPath is the CUE path of labels as errors name them.
+func userPath(labels []string) cue.Path {
+	sels := make([]cue.Selector, 0, len(labels))
+	for _, l := range labels {
+		if i, err := strconv.Atoi(l); err == nil {
+			sels = append(sels, cue.Index(i))
+			continue
+		}
+		if uq, err := strconv.Unquote(l); err == nil {
+			l = uq
+		}
+		sels = append(sels, cue.Str(l))
+	}
+	return cue.MakePath(sels...)
 }
 
 func (x *explainer) explainGroup(labels []string, errs []cueerrors.Error) diag.Diagnostic {
@@ -369,6 +472,18 @@ func (x *explainer) explainGroup(labels []string, errs []cueerrors.Error) diag.D
 		if f, _ := e.Msg(); f != fmtEmptyDisj {
 			primary = e
 			break
+		}
+	}
+	// "Not allowed" for a field one branch of a disjunction has is that
+	// branch failing for another reason in the same group: say that one.
+	if kindOf(primary) == unknownField {
+		if _, known := x.schemaAt(labels); known {
+			for _, e := range errs {
+				if f, _ := e.Msg(); f != fmtEmptyDisj && kindOf(e) != unknownField {
+					primary = e
+					break
+				}
+			}
 		}
 	}
 	format, args := primary.Msg()
@@ -426,16 +541,21 @@ func (x *explainer) explainGroup(labels []string, errs []cueerrors.Error) diag.D
 		} else {
 			d.Message = msg
 		}
+		// Errors of other branches of a disjunction (a field "not
+		// allowed" there) say nothing about this one.
+		same := slices.DeleteFunc(slices.Clone(errs), func(e cueerrors.Error) bool { return kindOf(e) == unknownField })
 		d.Expected = expected
 		if d.Expected == "" {
-			if v, ok := x.schemaAt(labels); ok && len(errs) > 1 {
+			if v, ok := x.schemaAt(labels); ok && len(same) > 1 {
 				d.Expected = "a value of type " + v.IncompleteKind().String()
 			} else {
 				d.Expected = describeConflict(format, args)
 			}
 		}
 		d.Hint = hint
-		if others := x.otherUserPositions(errs, d.Pos); d.Hint == "" && len(others) > 0 {
+		// Two values that disagree: say where the other one is. (A value
+		// out of a bound has no other value.)
+		if others := x.otherUserPositions(same, d.Pos); d.Hint == "" && len(others) > 0 && format != fmtOutOfBound && format != fmtBoundKind && format != fmtValidator {
 			d.Hint = "the field is also set at " + strings.Join(others, ", ") + "; make the values agree"
 		}
 		return d

@@ -132,3 +132,28 @@ func TestEveryFieldMatchesUpstream(t *testing.T) {
 		t.Errorf("finalizer %q, Argo CD's is %q", argo.ForegroundPropagationPolicyFinalizer, v1alpha1.ForegroundPropagationPolicyFinalizer)
 	}
 }
+
+// TestSourcePermittedMatchesUpstream holds SourcePermitted to Argo CD's
+// AppProject.IsSourcePermitted.
+func TestSourcePermittedMatchesUpstream(t *testing.T) {
+	repos := []string{
+		"https://github.com/acme/cart.git", "https://github.com/acme/cart", "https://GitHub.com/Acme/Cart.git",
+		"git@github.com:acme/cart.git", "ssh://git@github.com/acme/cart.git", "https://github.com/acme/other.git",
+		"https://github.com/acme/team/cart.git", "https://gitlab.example.com/acme/cart.git", "",
+	}
+	patterns := [][]string{
+		{"*"}, {"https://github.com/acme/*"}, {"https://github.com/acme/*.git"}, {"https://github.com/**"},
+		{"https://github.com/acme/cart.git"}, {"git@github.com:acme/*"}, {"*", "!https://github.com/acme/other*"},
+		{"!https://github.com/acme/other.git"}, {"https://github.com/acme/cart", "https://gitlab.example.com/*/*"},
+		{"https://github.com/ACME/CART"}, {}, {"https://*.com/acme/cart"},
+	}
+	for _, p := range patterns {
+		proj := v1alpha1.AppProject{Spec: v1alpha1.AppProjectSpec{SourceRepos: p}}
+		for _, r := range repos {
+			want := proj.IsSourcePermitted(v1alpha1.ApplicationSource{RepoURL: r})
+			if got := argo.SourcePermitted(p, r); got != want {
+				t.Errorf("sourceRepos %q, repo %q: pipec says %v, Argo CD %v", p, r, got, want)
+			}
+		}
+	}
+}

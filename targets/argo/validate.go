@@ -3,12 +3,14 @@ package argo
 import (
 	"errors"
 	"fmt"
+	"net/url"
 	"regexp"
 	"slices"
 	"strings"
 	"time"
 	"unicode"
 
+	"github.com/gobwas/glob"
 	"github.com/robfig/cron/v3"
 )
 
@@ -180,4 +182,54 @@ func validateGroupName(name string) error {
 		return fmt.Errorf("group '%s' contains a trailing space", name)
 	}
 	return nil
+}
+
+// SourcePermitted reports whether a project with these sourceRepos lets an
+// Application deploy from repoURL, as Argo CD's AppProject.IsSourcePermitted
+// decides: URLs normalized (case, ".git", scp-style SSH), "*" matches any
+// repository, other patterns are globs with "/" as separator, and a
+// pattern starting with "!" denies what it matches.
+func SourcePermitted(sourceRepos []string, repoURL string) bool {
+	src := normalizeGitURL(repoURL)
+	matched := false
+	for _, r := range sourceRepos {
+		deny := strings.HasPrefix(r, "!")
+		pattern := normalizeGitURL(strings.TrimPrefix(r, "!"))
+		var m bool
+		switch {
+		case deny:
+			m = !globMatch(pattern, src)
+		case pattern == "*":
+			m = true
+		default:
+			m = globMatch(pattern, src)
+		}
+		if m {
+			matched = true
+		} else if deny {
+			return false
+		}
+	}
+	return matched
+}
+
+func globMatch(pattern, s string) bool {
+	g, err := glob.Compile(pattern, '/')
+	return err == nil && g.Match(s)
+}
+
+var sshURL = regexp.MustCompile("^(ssh://)?([^/:]*?)@[^@]+$")
+
+// normalizeGitURL is Argo CD's git.NormalizeGitURL.
+func normalizeGitURL(repo string) string {
+	repo = strings.ToLower(strings.TrimSpace(repo))
+	if sshURL.MatchString(repo) && !strings.HasPrefix(repo, "ssh://") {
+		repo = "ssh://" + strings.Replace(repo, ":", "/", 1)
+	}
+	repo = strings.TrimSuffix(repo, ".git")
+	u, err := url.Parse(repo)
+	if err != nil {
+		return ""
+	}
+	return strings.TrimPrefix(u.String(), "ssh://")
 }
