@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/net/http/httpguts"
 
 	"github.com/pipec/pipec/model"
 	"github.com/pipec/pipec/targets/triggers"
@@ -30,6 +31,7 @@ type triggerTestOptions struct {
 	headers       []string
 	webhookSecret string
 	changedFiles  []string
+	unsigned      bool
 	output        string
 }
 
@@ -50,10 +52,11 @@ interceptors (github, gitlab, cel) and binding code, and prints which
 PipelineRuns would start with which parameters, or why each trigger did not
 fire. Nothing touches a cluster or the network.
 
-Deliveries without a signature (GitHub) or token (GitLab) are signed with
---webhook-secret, so the interceptor's check runs as it would. For pull
-requests, the files GitHub's API would list for path filters come from
---changed-files.
+Deliveries without a signature (GitHub's X-Hub-Signature-256 or
+X-Hub-Signature) or token (GitLab) are signed with --webhook-secret, so the
+interceptor's check runs as it would; --unsigned sends them as they are, as
+a forged or misconfigured sender would. For pull requests, the files
+GitHub's API would list for path filters come from --changed-files.
 
 Exit codes: 0 evaluated (whether or not anything fires), 2 bad payload,
 flags or configuration, 1 configuration findings.`,
@@ -67,7 +70,8 @@ flags or configuration, 1 configuration findings.`,
 	f.StringVar(&opts.provider, "provider", "", "github or gitlab (default: the configuration's triggers.provider)")
 	f.StringVar(&opts.event, "event", "", "push, pull_request (merge_request) or tag")
 	f.StringVar(&opts.payload, "payload", "", "the webhook's JSON body, a `FILE` or - for stdin")
-	f.StringArrayVar(&opts.headers, "header", nil, "an extra request header `K=V` (repeatable)")
+	f.StringArrayVar(&opts.headers, "header", nil, "an extra request header, `NAME=VALUE` or \"NAME: VALUE\" (repeatable)")
+	f.BoolVar(&opts.unsigned, "unsigned", false, "do not sign the delivery: see what a cluster does with an unsigned one")
 	f.StringVar(&opts.webhookSecret, "webhook-secret", triggers.SimulationSecret(), "the webhook secret the EventListener knows")
 	f.StringSliceVar(&opts.changedFiles, "changed-files", nil, "files a pull request changes, as GitHub's API would list them")
 	f.StringVar(&opts.output, "output", "text", "text or json")
@@ -116,14 +120,20 @@ func runTriggerTest(cmd *cobra.Command, dir string, opts triggerTestOptions, std
 	d := triggers.Delivery{Header: http.Header{}, Body: body, ChangedFiles: opts.changedFiles}
 	d.Header.Set(triggers.EventHeader(provider), headerEvent)
 	for _, h := range opts.headers {
-		k, v, ok := strings.Cut(h, "=")
-		if !ok || k == "" {
-			return usageError("invalid --header %q; expected K=V", h)
+		k, v, ok := strings.Cut(h, ":")
+		if eq, ev, eok := strings.Cut(h, "="); eok && (!ok || len(eq) < len(k)) {
+			k, v, ok = eq, ev, true
+		}
+		k, v = strings.TrimSpace(k), strings.TrimSpace(v)
+		if !ok || !httpguts.ValidHeaderFieldName(k) || !httpguts.ValidHeaderFieldValue(v) {
+			return usageError("invalid --header %q; expected NAME=VALUE or \"NAME: VALUE\" with a valid header name", h)
 		}
 		d.Header.Set(k, v)
 	}
 	secret := []byte(opts.webhookSecret)
-	triggers.Sign(provider, &d, secret)
+	if !opts.unsigned {
+		triggers.Sign(provider, &d, secret)
+	}
 	webhook, token := res.Plan.Triggers.WebhookSecret, res.Plan.Triggers.GitHubToken
 	d.Secret = func(name, key string) ([]byte, error) {
 		switch {
@@ -137,6 +147,10 @@ func runTriggerTest(cmd *cobra.Command, dir string, opts triggerTestOptions, std
 	outcomes, err := triggers.Simulate(cmd.Context(), res.Objects, d)
 	if err != nil {
 		return usageError("%v", err)
+	}
+	if listed, total, cut := triggers.TruncatedCommits(body); cut && provider == model.GitLab {
+		fmt.Fprintf(cmd.ErrOrStderr(), "pipec: warning: the push lists %d of its %d commits (GitLab lists at most %d): path filters see only the files those changed, in a cluster as here\n",
+			listed, total, triggers.GitLabCommitLimit)
 	}
 	if opts.output == "json" {
 		return writeTriggerJSON(stdout, provider, opts.event, outcomes)

@@ -67,7 +67,10 @@ func Sign(provider string, d *Delivery, secret []byte) {
 		}
 		return
 	}
-	if d.Header.Get("X-Hub-Signature-256") == "" {
+	// A delivery that carries either of GitHub's signatures is signed: the
+	// interceptor checks the SHA-1 one when the SHA-256 one is missing, so
+	// a forged X-Hub-Signature fails as it would in a cluster.
+	if d.Header.Get("X-Hub-Signature-256") == "" && d.Header.Get("X-Hub-Signature") == "" {
 		mac := hmac.New(sha256.New, secret)
 		mac.Write(d.Body)
 		d.Header.Set("X-Hub-Signature-256", "sha256="+hex.EncodeToString(mac.Sum(nil)))
@@ -107,8 +110,9 @@ func Simulate(ctx context.Context, objs []targets.Object, d Delivery) ([]Outcome
 	if el == nil {
 		return nil, errors.New("the configuration has no EventListener: no pipeline has `on`")
 	}
-	if !json.Valid(d.Body) {
-		return nil, errors.New("the payload is not valid JSON")
+	var obj map[string]any
+	if err := json.Unmarshal(d.Body, &obj); err != nil || obj == nil {
+		return nil, errors.New("the payload is not a JSON object, as every GitHub and GitLab webhook delivery is")
 	}
 	if d.Header.Get("Content-Type") == "" {
 		d.Header.Set("Content-Type", "application/json")
@@ -246,4 +250,22 @@ func (o Outcome) SortedParams() []string {
 	}
 	slices.Sort(keys)
 	return keys
+}
+
+// GitLabCommitLimit is how many commits GitLab lists in a push event; the
+// files changed by older commits of a larger push are not in the payload.
+const GitLabCommitLimit = 20
+
+// TruncatedCommits reports a GitLab push whose payload lists fewer commits
+// than it pushed (total_commits_count): path filters see the files of the
+// listed ones only, in a cluster as here.
+func TruncatedCommits(body []byte) (listed, total int, truncated bool) {
+	var p struct {
+		Commits []json.RawMessage `json:"commits"`
+		Total   int               `json:"total_commits_count"`
+	}
+	if json.Unmarshal(body, &p) != nil {
+		return 0, 0, false
+	}
+	return len(p.Commits), p.Total, p.Total > len(p.Commits)
 }
