@@ -121,6 +121,18 @@ func (c *checker) checkOn(pl *model.Pipeline) {
 			d.Expected = "a boolean CEL expression over body, header, extensions and requestURL"
 			d.Hint = "Tekton Triggers' CEL environment (strings, encoders, sets, lists, math extensions and its own functions) is what runs it"
 		}
+		// A misspelt payload field is null at run time: the filter never
+		// matches, and nothing says why.
+		known := triggers.PayloadFields[provider]
+		for _, f := range triggers.BodyFields(on.Filter) {
+			if !slices.Contains(known, f) {
+				d := c.out.Warnf(c.src, on.Path.Field("filter"), "the CEL filter reads body.%s, which %s's webhook payloads do not have", f, provider)
+				d.Expected = "a field of " + provider + "'s push, tag and pull or merge request payloads"
+				if s := diag.Suggest(f, known); s != "" {
+					d.Hint = fmt.Sprintf("did you mean body.%s?", s)
+				}
+			}
+		}
 	}
 	for _, kind := range kinds {
 		f := triggers.FilterFor(provider, kind, on)

@@ -256,3 +256,36 @@ func Kinds(on *model.On) []string {
 	}
 	return kinds
 }
+
+// PayloadFields are the top-level fields of the webhook payloads of the
+// events pipec triggers on (GitHub's push and pull_request, GitLab's Push
+// Hook, Tag Push Hook and Merge Request Hook), from the providers'
+// documentation: a filter that reads body.<field> can only mean one of
+// them.
+var PayloadFields = map[string][]string{
+	model.GitHub: {
+		"action", "after", "assignee", "base_ref", "before", "changes", "commits", "compare", "created", "deleted",
+		"enterprise", "forced", "head_commit", "installation", "label", "number", "organization", "pull_request",
+		"pusher", "reason", "ref", "repository", "requested_reviewer", "requested_team", "sender",
+	},
+	model.GitLab: {
+		"after", "assignees", "before", "changes", "checkout_sha", "commits", "event_name", "event_type", "labels",
+		"message", "object_attributes", "object_kind", "project", "project_id", "ref", "ref_protected", "repository",
+		"reviewers", "total_commits_count", "user", "user_avatar", "user_email", "user_id", "user_name", "user_username",
+	},
+}
+
+var bodyFieldRE = regexp.MustCompile(`\bbody(?:\.([A-Za-z_][A-Za-z0-9_]*)|\[\s*['"]([^'"]+)['"]\s*\])`)
+
+// BodyFields returns the top-level payload fields a CEL expression reads
+// through body, each once, in order.
+func BodyFields(expr string) []string {
+	var out []string
+	for _, m := range bodyFieldRE.FindAllStringSubmatch(expr, -1) {
+		f := m[1] + m[2]
+		if !slices.Contains(out, f) {
+			out = append(out, f)
+		}
+	}
+	return out
+}
