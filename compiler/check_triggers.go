@@ -134,8 +134,14 @@ func (c *checker) checkOn(pl *model.Pipeline) {
 			}
 		}
 	}
+	var filters []triggers.Filter
 	for _, kind := range kinds {
-		f := triggers.FilterFor(provider, kind, on)
+		filters = append(filters, triggers.FilterFor(provider, kind, on))
+	}
+	if pl.ForkRuns() {
+		filters = append(filters, triggers.ForkFilter(provider, on))
+	}
+	for _, f := range filters {
 		for _, expr := range append([]string{f.Expression}, overlayExprs(f)...) {
 			if err := triggers.CompileCEL(expr, false); err != nil && on.Filter == "" {
 				d := c.errorf(on.Path, "internal error: the generated CEL expression %q does not compile: %v", expr, err)
@@ -154,6 +160,47 @@ func (c *checker) checkOn(pl *model.Pipeline) {
 	}
 	c.checkRunParams(pl)
 	c.checkRunWorkspaces(pl)
+	c.checkForks(pl)
+}
+
+// checkForks checks a pipeline whose runs for pull requests from forks are
+// untrusted. Those runs drop Secret workspaces and permissions, but a
+// step's env comes with its task: a step that reads a Secret would hand it
+// to whoever wrote the pull request. The fork trigger and template need
+// names of their own, too.
+func (c *checker) checkForks(pl *model.Pipeline) {
+	if !pl.ForkRuns() {
+		return
+	}
+	if name := triggers.ForkTriggerName(pl); len(name) > 63 {
+		d := c.errorf(pl.Path, "the Trigger for pull requests from forks, %q, is longer than 63 characters", name)
+		d.Expected = fmt.Sprintf("a pipeline name of at most %d characters", 63-len(name)+len(pl.Name))
+		d.Hint = `shorten the pipeline's name, or set on: pullRequest: forks: "ignore"`
+	}
+	if other := c.plan.Pipeline(triggers.ForkTemplateName(pl)); other != nil && other.On != nil {
+		d := c.errorf(pl.On.PullRequest.Path.Field("forks"), "the TriggerTemplate for pull requests from forks of pipeline %q would be named %q, as pipeline %q's is", pl.Name, other.Name, other.Name)
+		d.Expected = "pipeline names that do not differ only by a -fork suffix"
+		d.Hint = fmt.Sprintf("rename pipeline %q", other.Name)
+	}
+	seen := map[model.Path]bool{}
+	for _, t := range append(slices.Clone(pl.Tasks), pl.Finally...) {
+		def := c.plan.Definition(t)
+		if def == nil || seen[def.Path] {
+			continue
+		}
+		seen[def.Path] = true
+		for _, s := range def.Steps {
+			for _, e := range s.Env {
+				if e.SecretRef == nil {
+					continue
+				}
+				d := c.errorf(e.Path, "step %q of task %q reads Secret %q into %s, and pipeline %q runs it for pull requests from forks: fork runs must not see Secrets",
+					s.Name, def.Name, e.SecretRef.Name, e.Name, pl.Name)
+				d.Expected = "no Secret in the env of the steps a pull request from a fork runs"
+				d.Hint = fmt.Sprintf(`move the step to a pipeline that pull requests from forks do not start, or set pipelines.%s.on.pullRequest.forks: "ignore"`, pl.Name)
+			}
+		}
+	}
 }
 
 func overlayExprs(f triggers.Filter) []string {

@@ -40,7 +40,8 @@ func (d *decoder) on(n node) *model.On {
 	}
 	if p := n.field("pullRequest"); p.exists() {
 		o.PullRequest = &model.PullRequestFilter{
-			Branches: p.field("branches").strs(), Events: p.field("events").strs(), Paths: p.field("paths").strs(), Path: p.path,
+			Branches: p.field("branches").strs(), Events: p.field("events").strs(), Paths: p.field("paths").strs(),
+			Forks: p.field("forks").str(), Path: p.path,
 		}
 	}
 	n.field("params").fields(func(name string, c node) {

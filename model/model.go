@@ -193,6 +193,16 @@ type Pipeline struct {
 // ServiceAccount is the name of the ServiceAccount the pipeline runs as.
 func (p *Pipeline) ServiceAccount() string { return p.Name + "-pipeline" }
 
+// ForkServiceAccount is the name of the ServiceAccount the pipeline's runs
+// for pull requests from forks run as: no token, no permissions.
+func (p *Pipeline) ForkServiceAccount() string { return p.Name + "-fork" }
+
+// ForkRuns reports whether pull requests from forks start runs of the
+// pipeline without credentials (forks: "untrusted").
+func (p *Pipeline) ForkRuns() bool {
+	return p.On != nil && p.On.PullRequest != nil && p.On.PullRequest.Forks == ForksUntrusted
+}
+
 // Param returns the declared parameter with the given name, or nil.
 func (p *Pipeline) Param(name string) *Param {
 	for _, x := range p.Params {

@@ -75,8 +75,22 @@ type PullRequestFilter struct {
 	Branches []string
 	Events   []string
 	Paths    []string
-	Path     Path
+	// Forks says what requests from forks start: ForksIgnore,
+	// ForksUntrusted or ForksTrusted.
+	Forks string
+	Path  Path
 }
+
+// What pull (merge) requests from forks start.
+const (
+	// ForksIgnore: nothing.
+	ForksIgnore = "ignore"
+	// ForksUntrusted: a run as the fork ServiceAccount, without Secret
+	// workspaces.
+	ForksUntrusted = "untrusted"
+	// ForksTrusted: the run a branch of the repository gets.
+	ForksTrusted = "trusted"
+)
 
 // RunWorkspace provides a workspace to each run; exactly one source is set.
 type RunWorkspace struct {

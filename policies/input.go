@@ -138,6 +138,12 @@ type (
 		Timeout        string `json:"timeout"`
 		Triggered      bool   `json:"triggered"`
 		ServiceAccount string `json:"serviceAccount"`
+		// Forks is on.pullRequest.forks; "" when pull requests do not
+		// start the pipeline.
+		Forks string `json:"forks"`
+		// Credentials reports whether the pipeline's runs have any: a
+		// workspace a Secret backs, a step reading a Secret, permissions.
+		Credentials bool `json:"credentials"`
 	}
 	// ServiceAccount is a generated ServiceAccount.
 	ServiceAccount struct {
@@ -279,6 +285,27 @@ type (
 	}
 )
 
+// credentials reports whether runs of p have credentials: a run workspace
+// a Secret backs, a step reading a Secret through env, or permissions.
+func credentials(plan *model.Plan, p *model.Pipeline) bool {
+	if len(p.Permissions) > 0 {
+		return true
+	}
+	if p.On != nil && slices.ContainsFunc(p.On.Workspaces, func(w *model.RunWorkspace) bool { return w.Secret != "" }) {
+		return true
+	}
+	for _, t := range append(slices.Clone(p.Tasks), p.Finally...) {
+		if def := plan.Definition(t); def != nil {
+			for _, s := range def.Steps {
+				if slices.ContainsFunc(s.Env, func(e *model.EnvVar) bool { return e.SecretRef != nil }) {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
 // NewInput flattens a plan and its generated objects; texts are the
 // configuration's strings, searched for credentials.
 func NewInput(plan *model.Plan, objs []targets.Object, texts []Text, settings Settings) (*Input, error) {
@@ -293,10 +320,14 @@ func NewInput(plan *model.Plan, objs []targets.Object, texts []Text, settings Se
 
 	seen := map[model.Path]bool{}
 	for _, p := range plan.Pipelines {
-		in.Pipelines = append(in.Pipelines, Pipeline{
+		pl := Pipeline{
 			Item: item(p.Path, ciEnv), Name: p.Name, Namespace: plan.Namespace, Timeout: p.Timeout,
-			Triggered: p.On != nil, ServiceAccount: p.ServiceAccount(),
-		})
+			Triggered: p.On != nil, ServiceAccount: p.ServiceAccount(), Credentials: credentials(plan, p),
+		}
+		if p.On != nil && p.On.PullRequest != nil {
+			pl.Forks = p.On.PullRequest.Forks
+		}
+		in.Pipelines = append(in.Pipelines, pl)
 		for _, prm := range p.Params {
 			if prm.Default != nil && prm.Default.Type == model.TypeString {
 				in.Params = append(in.Params, Param{Item: item(prm.Path.Field("default"), ciEnv), Name: prm.Name, Default: prm.Default.String})

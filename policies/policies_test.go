@@ -23,7 +23,7 @@ func goodInput() *Input {
 			Registry: "ghcr.io", Repository: "ghcr.io/acme/tool", Tag: "1.0", Digest: "sha256:00feed335fe561979f2cdcc30a5191231977c5631fe79c40f7d3ab63b4fa222f"}},
 		Params:    []Param{{Item: Item{Path: "pipelines.p.params.revision.default", Environment: "ci"}, Name: "revision", Default: "main"}},
 		Tasks:     []Task{{Item: Item{Path: "tasks.build", Environment: "ci"}, Name: "build", Results: []string{"IMAGE_URL", "IMAGE_DIGEST"}, StepImages: []string{"gcr.io/kaniko-project/executor:v1.23.2"}}},
-		Pipelines: []Pipeline{{Item: Item{Path: "pipelines.p", Environment: "ci"}, Name: "p", Namespace: "ci", Timeout: "30m", ServiceAccount: "p-pipeline"}},
+		Pipelines: []Pipeline{{Item: Item{Path: "pipelines.p", Environment: "ci"}, Name: "p", Namespace: "ci", Timeout: "30m", ServiceAccount: "p-pipeline", Triggered: true, Forks: "untrusted", Credentials: true}},
 		ServiceAccounts: []ServiceAccount{
 			{Item: Item{Path: "pipelines.p", Environment: "ci"}, Name: "p-pipeline", Namespace: "ci"},
 			{Item: Item{Path: "triggers", Environment: "ci"}, Name: "pipec-listener", Namespace: "ci", AutomountToken: true, HasPermissions: true},
@@ -108,6 +108,7 @@ var failing = map[string]func(in *Input){
 	"pipec/baseline/prod-replicas":              func(in *Input) { in.Deployments[0].Replicas = 1 },
 	"pipec/baseline/prod-pod-security":          func(in *Input) { in.Environments[0].PodSecurity = "privileged" },
 	"pipec/baseline/pipeline-timeout":           func(in *Input) { in.Pipelines[0].Timeout = "" },
+	"pipec/baseline/fork-pull-requests-trusted": func(in *Input) { in.Pipelines[0].Forks = "trusted" },
 
 	"pipec/restricted/allow-privilege-escalation": func(in *Input) { in.Steps[0].AllowPrivilegeEscalation = true },
 	"pipec/restricted/run-as-non-root":            func(in *Input) { in.Steps[0].RunAsNonRoot = false },
@@ -126,6 +127,7 @@ var failing = map[string]func(in *Input){
 	"pipec/baseline/pdb-allows-disruption": func(in *Input) {
 		in.Autoscalers[0].MaxUnavailable, in.Autoscalers[0].MinAvailable = "", "2"
 	},
+	"pipec/restricted/fork-pull-requests-trusted": func(in *Input) { in.Pipelines[0].Forks = "trusted" },
 }
 
 func evaluate(t *testing.T, in *Input) map[string][]Violation {

@@ -2,8 +2,9 @@
 // the Namespace (with Pod Security labels), ResourceQuota, LimitRange,
 // NetworkPolicies (default deny, then explicit allows) and the RBAC that
 // pipelines were granted there; for every pipeline, the ServiceAccount it
-// runs as. Objects carry Argo CD sync waves so that namespaces, quotas and
-// RBAC land before workloads.
+// runs as (and, when it runs pull requests from forks untrusted, the one
+// those runs use). Objects carry Argo CD sync waves so that namespaces,
+// quotas and RBAC land before workloads.
 package kube
 
 import (
@@ -329,8 +330,9 @@ func port(proto corev1.Protocol, p int32) networkingv1.NetworkPolicyPort {
 	return networkingv1.NetworkPolicyPort{Protocol: &proto, Port: &v}
 }
 
-// pipelineRBAC is the ServiceAccount a pipeline runs as. It has no token
-// unless the pipeline has permissions somewhere.
+// pipelineRBAC is the ServiceAccount a pipeline runs as, and the one its
+// runs for pull requests from forks run as. The first has no token unless
+// the pipeline has permissions somewhere; the second never has one.
 func pipelineRBAC(plan *model.Plan, p *model.Pipeline) []targets.Object {
 	automount := len(p.Permissions) > 0
 	sa := &corev1.ServiceAccount{
@@ -338,5 +340,18 @@ func pipelineRBAC(plan *model.Plan, p *model.Pipeline) []targets.Object {
 		ObjectMeta:                   meta(p.ServiceAccount(), plan.Namespace, targets.WaveRBAC, map[string]string{LabelPipeline: p.Name}),
 		AutomountServiceAccountToken: &automount,
 	}
-	return []targets.Object{targets.New(Name, sa, p.Path, targets.CIDir)}
+	objs := []targets.Object{targets.New(Name, sa, p.Path, targets.CIDir)}
+	if p.ForkRuns() {
+		// Runs for pull requests from forks execute code anyone can
+		// write: their ServiceAccount has no token and is bound to
+		// nothing.
+		noToken := false
+		fork := &corev1.ServiceAccount{
+			TypeMeta:                     metav1.TypeMeta{APIVersion: "v1", Kind: "ServiceAccount"},
+			ObjectMeta:                   meta(p.ForkServiceAccount(), plan.Namespace, targets.WaveRBAC, map[string]string{LabelPipeline: p.Name}),
+			AutomountServiceAccountToken: &noToken,
+		}
+		objs = append(objs, targets.New(Name, fork, p.On.PullRequest.Path.Field("forks"), targets.CIDir))
+	}
+	return objs
 }

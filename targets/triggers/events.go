@@ -157,10 +157,45 @@ func pathCondition(files string, paths []string) string {
 // gitlabChangedFiles is the files a GitLab push touched, from its commits.
 const gitlabChangedFiles = "body.commits.map(c, c.added + c.modified + c.removed).flatten()"
 
+// SameRepository is the CEL condition that a pull (merge) request comes
+// from a branch of the repository itself, not from a fork. GitHub names
+// the head's repository and the repository the webhook belongs to (the
+// base) by owner/name, which is unique, and a fork has an owner/name of
+// its own; GitLab gives the IDs of the source and target projects. When a
+// fork was deleted GitHub sends a null head repository, on which the
+// condition and its negation both fail to evaluate, so neither trigger
+// starts a run; GitLab sends a null source project ID, which equals no ID,
+// so the request counts as one from a fork. Neither gets credentials.
+func SameRepository(provider string) string {
+	if provider == model.GitLab {
+		return "body.object_attributes.source_project_id == body.object_attributes.target_project_id"
+	}
+	return "body.pull_request.head.repo.full_name == body.repository.full_name"
+}
+
 // FilterFor builds the CEL filter of a pipeline's trigger for one event
 // kind. GitHub path filters read extensions.changed_files, which the GitHub
-// interceptor adds (addChangedFiles).
+// interceptor adds (addChangedFiles). Unless forks are trusted, pull
+// requests must come from the repository itself: ForkFilter has those
+// from forks.
 func FilterFor(provider, kind string, on *model.On) Filter {
+	origin := ""
+	if kind == model.EventPullRequest && on.PullRequest.Forks != model.ForksTrusted {
+		origin = SameRepository(provider)
+	}
+	return filterFor(provider, kind, on, origin)
+}
+
+// ForkFilter builds the CEL filter of the trigger that starts a pipeline's
+// runs for pull requests from forks: the pull request filter, with the
+// origin condition negated.
+func ForkFilter(provider string, on *model.On) Filter {
+	return filterFor(provider, model.EventPullRequest, on, "!("+SameRepository(provider)+")")
+}
+
+// filterFor builds a filter; origin, if set, is the condition on where a
+// pull request comes from.
+func filterFor(provider, kind string, on *model.On, origin string) Filter {
 	var conds []string
 	var overlays []Overlay
 	switch {
@@ -175,6 +210,9 @@ func FilterFor(provider, kind string, on *model.On) Filter {
 		overlays = append(overlays, Overlay{"tag", "body.ref.replace('refs/tags/', '')"})
 	case provider == model.GitHub && kind == model.EventPullRequest:
 		conds = append(conds, githubActions(on.PullRequest.Events), matchAny("body.pull_request.base.ref", "", on.PullRequest.Branches))
+		if origin != "" {
+			conds = append(conds, origin)
+		}
 		if len(on.PullRequest.Paths) > 0 {
 			conds = append(conds, pathCondition("extensions.changed_files.split(',')", on.PullRequest.Paths))
 		}
@@ -189,6 +227,9 @@ func FilterFor(provider, kind string, on *model.On) Filter {
 		overlays = append(overlays, Overlay{"tag", "body.ref.replace('refs/tags/', '')"})
 	case provider == model.GitLab && kind == model.EventPullRequest:
 		conds = append(conds, gitlabActions(on.PullRequest.Events), matchAny("body.object_attributes.target_branch", "", on.PullRequest.Branches))
+		if origin != "" {
+			conds = append(conds, origin)
+		}
 	}
 	if on.Filter != "" {
 		conds = append(conds, "("+on.Filter+")")

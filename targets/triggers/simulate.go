@@ -131,7 +131,7 @@ func Simulate(ctx context.Context, objs []targets.Object, d Delivery) ([]Outcome
 		}
 		o := Outcome{Trigger: t.Name}
 		if t.Spec.Template.Ref != nil {
-			o.Pipeline = *t.Spec.Template.Ref
+			o.Pipeline = templatePipeline(templates[*t.Spec.Template.Ref], *t.Spec.Template.Ref)
 		}
 		body, header, ext, reason := runInterceptors(ctx, impls, t, d)
 		if reason != "" {
@@ -180,6 +180,24 @@ func Simulate(ctx context.Context, objs []targets.Object, d Delivery) ([]Outcome
 		out = append(out, o)
 	}
 	return out, nil
+}
+
+// templatePipeline is the pipeline a template's PipelineRun runs: a
+// template is not always named after it (the fork template is not).
+func templatePipeline(tt *triggersv1.TriggerTemplate, ref string) string {
+	if tt != nil && len(tt.Spec.ResourceTemplates) > 0 {
+		var pr struct {
+			Spec struct {
+				PipelineRef struct {
+					Name string `json:"name"`
+				} `json:"pipelineRef"`
+			} `json:"spec"`
+		}
+		if json.Unmarshal(tt.Spec.ResourceTemplates[0].Raw, &pr) == nil && pr.Spec.PipelineRef.Name != "" {
+			return pr.Spec.PipelineRef.Name
+		}
+	}
+	return ref
 }
 
 // runInterceptors runs a Trigger's interceptors as the EventListener sink

@@ -2,12 +2,14 @@
 // that have `on`, an EventListener (with its own ServiceAccount and
 // least-privilege RBAC), a Trigger per (pipeline, event kind) with the
 // provider's interceptor (webhook secret by reference, event types) and a
-// CEL interceptor (branches, tags, paths, pull request actions), shared
-// TriggerBindings per (provider, event kind), and a TriggerTemplate per
-// pipeline creating the PipelineRun. Objects are built from Tekton
-// Triggers' own Go types and checked with its own validation. The package
-// also simulates an event offline (Simulate) with Triggers' own
-// interceptors and binding code.
+// CEL interceptor (branches, tags, paths, pull request actions and
+// origin), shared TriggerBindings per (provider, event kind), and a
+// TriggerTemplate per pipeline creating the PipelineRun; for pipelines
+// that run pull requests from forks untrusted, a Trigger and a
+// TriggerTemplate of their own for those, whose run has no credentials.
+// Objects are built from Tekton Triggers' own Go types and checked with
+// its own validation. The package also simulates an event offline
+// (Simulate) with Triggers' own interceptors and binding code.
 package triggers
 
 import (
@@ -120,11 +122,20 @@ func (Target) Generate(ctx context.Context, plan *model.Plan) ([]targets.Object,
 	}
 	for _, p := range pipelines {
 		provider := Provider(plan, p)
-		add(p.On.Path, triggerTemplate(plan, p))
+		add(p.On.Path, triggerTemplate(plan, p.Name, PipelineRun(plan, p)))
 		for _, kind := range Kinds(p.On) {
 			bindings[provider+"/"+kind] = true
 			name := p.Name + "-" + kind
-			add(p.On.Path, trigger(plan, p, provider, kind, name))
+			add(p.On.Path, trigger(plan, p, provider, kind, name, FilterFor(provider, kind, p.On), p.Name))
+			el.Spec.Triggers = append(el.Spec.Triggers, triggersv1.EventListenerTrigger{TriggerRef: name})
+		}
+		if p.ForkRuns() {
+			// Pull requests from forks get a trigger and a template of
+			// their own, so that no run they start can have credentials.
+			src := p.On.PullRequest.Path.Field("forks")
+			add(src, triggerTemplate(plan, ForkTemplateName(p), ForkPipelineRun(plan, p)))
+			name := ForkTriggerName(p)
+			add(src, trigger(plan, p, provider, model.EventPullRequest, name, ForkFilter(provider, p.On), ForkTemplateName(p)))
 			el.Spec.Triggers = append(el.Spec.Triggers, triggersv1.EventListenerTrigger{TriggerRef: name})
 		}
 	}
@@ -154,9 +165,18 @@ func jsonValue(v any) apiextensionsv1.JSON {
 	return apiextensionsv1.JSON{Raw: b}
 }
 
+// ForkTriggerName is the name of the Trigger that starts a pipeline's runs
+// for pull requests from forks.
+func ForkTriggerName(p *model.Pipeline) string {
+	return p.Name + "-" + model.EventPullRequest + "-fork"
+}
+
+// ForkTemplateName is the name of the TriggerTemplate of those runs.
+func ForkTemplateName(p *model.Pipeline) string { return p.Name + "-fork" }
+
 // trigger is one (pipeline, event kind) Trigger: the provider's
-// interceptor, then CEL.
-func trigger(plan *model.Plan, p *model.Pipeline, provider, kind, name string) *triggersv1.Trigger {
+// interceptor, then CEL with filter f; it starts template's run.
+func trigger(plan *model.Plan, p *model.Pipeline, provider, kind, name string, f Filter, template string) *triggersv1.Trigger {
 	ev := Events[provider][kind]
 	secret := plan.Triggers.WebhookSecret
 	providerParams := []triggersv1.InterceptorParams{
@@ -170,7 +190,6 @@ func trigger(plan *model.Plan, p *model.Pipeline, provider, kind, name string) *
 		}
 		providerParams = append(providerParams, triggersv1.InterceptorParams{Name: "addChangedFiles", Value: jsonValue(acf)})
 	}
-	f := FilterFor(provider, kind, p.On)
 	celParams := []triggersv1.InterceptorParams{{Name: "filter", Value: jsonValue(f.Expression)}}
 	if len(f.Overlays) > 0 {
 		var ov []map[string]string
@@ -191,7 +210,7 @@ func trigger(plan *model.Plan, p *model.Pipeline, provider, kind, name string) *
 				{Ref: BindingName(provider, kind), Kind: triggersv1.NamespacedTriggerBindingKind},
 				{Name: EventKindParam, Value: ptr(kind)},
 			},
-			Template: triggersv1.TriggerSpecTemplate{Ref: ptr(p.Name)},
+			Template: triggersv1.TriggerSpecTemplate{Ref: ptr(template)},
 		},
 	}
 }
@@ -268,18 +287,18 @@ func RunWorkspaces(p *model.Pipeline) []*model.RunWorkspace {
 	return ws
 }
 
-// triggerTemplate is the TriggerTemplate of a pipeline: every event field is a
+// triggerTemplate is a TriggerTemplate creating pr: every event field is a
 // parameter (empty unless the event has it), and the PipelineRun uses them.
-func triggerTemplate(plan *model.Plan, p *model.Pipeline) *triggersv1.TriggerTemplate {
+func triggerTemplate(plan *model.Plan, name string, pr *pipelinev1.PipelineRun) *triggersv1.TriggerTemplate {
 	tt := &triggersv1.TriggerTemplate{
 		TypeMeta:   metav1.TypeMeta{APIVersion: APIVersion, Kind: "TriggerTemplate"},
-		ObjectMeta: meta(plan, p.Name),
+		ObjectMeta: meta(plan, name),
 	}
 	for _, f := range append([]string{EventKindParam}, model.EventFields...) {
 		tt.Spec.Params = append(tt.Spec.Params, triggersv1.ParamSpec{Name: f, Default: ptr(""), Description: fieldDescriptions[f]})
 	}
 	slices.SortFunc(tt.Spec.Params, func(a, b triggersv1.ParamSpec) int { return strings.Compare(a.Name, b.Name) })
-	raw, err := json.Marshal(PipelineRun(plan, p))
+	raw, err := json.Marshal(pr)
 	if err != nil {
 		panic(err)
 	}
@@ -333,6 +352,21 @@ func PipelineRun(plan *model.Plan, p *model.Pipeline) *pipelinev1.PipelineRun {
 	}
 	for _, w := range RunWorkspaces(p) {
 		pr.Spec.Workspaces = append(pr.Spec.Workspaces, workspaceBinding(w))
+	}
+	return pr
+}
+
+// ForkPipelineRun is the run a pull request from a fork starts: the
+// pipeline's run as the fork ServiceAccount (no token, no permissions),
+// with an emptyDir for every workspace a Secret backs. Nothing else
+// differs, so a fork's pull request is tested as a branch's would be.
+func ForkPipelineRun(plan *model.Plan, p *model.Pipeline) *pipelinev1.PipelineRun {
+	pr := PipelineRun(plan, p)
+	pr.Spec.TaskRunTemplate.ServiceAccountName = p.ForkServiceAccount()
+	for i, w := range pr.Spec.Workspaces {
+		if w.Secret != nil {
+			pr.Spec.Workspaces[i] = pipelinev1.WorkspaceBinding{Name: w.Name, EmptyDir: &corev1.EmptyDirVolumeSource{}}
+		}
 	}
 	return pr
 }
