@@ -193,10 +193,26 @@ func ForkFilter(provider string, on *model.On) Filter {
 	return filterFor(provider, model.EventPullRequest, on, "!("+SameRepository(provider)+")")
 }
 
+// EventCondition is the CEL condition that a delivery is an event of a
+// kind: its provider's event header names it. A Trigger's filter starts
+// with it, since the provider's interceptor, shared by the provider's
+// trigger group, lets every kind through.
+func EventCondition(provider, kind string) string {
+	events := Events[provider][kind].HeaderEvents
+	if len(events) == 1 {
+		return "header.match(" + celString(EventHeader(provider)) + ", " + celString(events[0]) + ")"
+	}
+	quoted := make([]string, len(events))
+	for i, e := range events {
+		quoted[i] = celString(e)
+	}
+	return "header.canonical(" + celString(EventHeader(provider)) + ") in [" + strings.Join(quoted, ", ") + "]"
+}
+
 // filterFor builds a filter; origin, if set, is the condition on where a
 // pull request comes from.
 func filterFor(provider, kind string, on *model.On, origin string) Filter {
-	var conds []string
+	conds := []string{EventCondition(provider, kind)}
 	var overlays []Overlay
 	switch {
 	case provider == model.GitHub && kind == model.EventPush:

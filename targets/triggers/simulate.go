@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
@@ -18,6 +19,8 @@ import (
 	"github.com/tektoncd/triggers/pkg/interceptors/github"
 	"github.com/tektoncd/triggers/pkg/interceptors/gitlab"
 	"github.com/tektoncd/triggers/pkg/template"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/pipec/pipec/targets"
 )
@@ -86,13 +89,15 @@ func (s secretGetter) Get(_ context.Context, _ string, sr *triggersv1.SecretRef)
 }
 
 // Simulate runs a delivery through the EventListener pipec generated, the
-// way its sink does: for each Trigger, Tekton Triggers' own interceptors
-// (github, gitlab, cel) in order, then its own binding and template code.
+// way its sink does: for each trigger group, Tekton Triggers' own
+// interceptors (github, gitlab) once, then for each Trigger the group
+// selects, in the order pipec generated them, its interceptors (cel) with
+// the group's extensions, then Triggers' own binding and template code.
 // Nothing touches a cluster or the network; for pull requests, the files
 // GitHub's API would list come from d.ChangedFiles.
 func Simulate(ctx context.Context, objs []targets.Object, d Delivery) ([]Outcome, error) {
 	var el *triggersv1.EventListener
-	trigs := map[string]*triggersv1.Trigger{}
+	var trigs []*triggersv1.Trigger
 	bindings := map[string]*triggersv1.TriggerBinding{}
 	templates := map[string]*triggersv1.TriggerTemplate{}
 	for _, o := range objs {
@@ -100,7 +105,7 @@ func Simulate(ctx context.Context, objs []targets.Object, d Delivery) ([]Outcome
 		case *triggersv1.EventListener:
 			el = v
 		case *triggersv1.Trigger:
-			trigs[v.Name] = v
+			trigs = append(trigs, v)
 		case *triggersv1.TriggerBinding:
 			bindings[v.Name] = v
 		case *triggersv1.TriggerTemplate:
@@ -123,21 +128,15 @@ func Simulate(ctx context.Context, objs []targets.Object, d Delivery) ([]Outcome
 		"gitlab": gitlab.NewInterceptor(sg),
 		"cel":    cel.NewInterceptor(sg),
 	}
-	var out []Outcome
-	for _, ref := range el.Spec.Triggers {
-		t := trigs[ref.TriggerRef]
-		if t == nil {
-			return nil, fmt.Errorf("the EventListener refers to unknown Trigger %q", ref.TriggerRef)
-		}
+	resolve := func(t *triggersv1.Trigger, ext map[string]any, provider string) (Outcome, error) {
 		o := Outcome{Trigger: t.Name}
 		if t.Spec.Template.Ref != nil {
 			o.Pipeline = templatePipeline(templates[*t.Spec.Template.Ref], *t.Spec.Template.Ref)
 		}
-		body, header, ext, reason := runInterceptors(ctx, impls, t, d)
+		body, header, ext, reason := runInterceptors(ctx, impls, t.Spec.Interceptors, "namespaces/"+t.Namespace+"/triggers/"+t.Name, d, ext)
 		if reason != "" {
-			o.Reason = reason
-			out = append(out, o)
-			continue
+			o.Reason = otherEvent(t, provider, d.Header, reason)
+			return o, nil
 		}
 		rt, err := template.ResolveTrigger(*t,
 			func(name string) (*triggersv1.TriggerBinding, error) {
@@ -156,30 +155,88 @@ func Simulate(ctx context.Context, objs []targets.Object, d Delivery) ([]Outcome
 				return nil, fmt.Errorf("TriggerTemplate %q not found", name)
 			})
 		if err != nil {
-			return nil, err
+			return o, err
 		}
 		params, err := template.ResolveParams(rt, body, header, ext, template.NewTriggerContext("simulated-event"))
 		if err != nil {
 			o.Reason = "binding failed: " + err.Error()
-			out = append(out, o)
-			continue
+			return o, nil
 		}
 		res := template.ResolveResources(rt.TriggerTemplate, params)
 		if len(res) == 0 {
 			o.Reason = "the template creates nothing"
-			out = append(out, o)
-			continue
+			return o, nil
 		}
 		var pr map[string]any
 		if err := json.Unmarshal(res[0], &pr); err != nil {
-			return nil, fmt.Errorf("the resolved PipelineRun is not JSON: %w", err)
+			return o, fmt.Errorf("the resolved PipelineRun is not JSON: %w", err)
 		}
 		o.Started = true
 		o.PipelineRun = pr
 		o.Params = runParams(pr)
+		return o, nil
+	}
+
+	var out []Outcome
+	for _, ref := range el.Spec.Triggers {
+		i := slices.IndexFunc(trigs, func(t *triggersv1.Trigger) bool { return t.Name == ref.TriggerRef })
+		if i < 0 {
+			return nil, fmt.Errorf("the EventListener refers to unknown Trigger %q", ref.TriggerRef)
+		}
+		o, err := resolve(trigs[i], nil, "")
+		if err != nil {
+			return nil, err
+		}
 		out = append(out, o)
 	}
+	for _, g := range el.Spec.TriggerGroups {
+		sel, err := metav1.LabelSelectorAsSelector(g.TriggerSelector.LabelSelector)
+		if err != nil {
+			return nil, fmt.Errorf("trigger group %s: %w", g.Name, err)
+		}
+		_, _, ext, reason := runInterceptors(ctx, impls, g.Interceptors, "namespaces/"+el.Namespace+"/triggerGroups/"+g.Name, d, nil)
+		provider := ""
+		if len(g.Interceptors) > 0 {
+			provider = g.Interceptors[0].Ref.Name
+		}
+		for _, t := range trigs {
+			if g.TriggerSelector.LabelSelector == nil || !sel.Matches(labels.Set(t.Labels)) {
+				continue
+			}
+			o := Outcome{Trigger: t.Name, Reason: otherEvent(t, provider, d.Header, reason)}
+			if reason == "" {
+				if o, err = resolve(t, ext, provider); err != nil {
+					return nil, err
+				}
+			} else if t.Spec.Template.Ref != nil {
+				o.Pipeline = templatePipeline(templates[*t.Spec.Template.Ref], *t.Spec.Template.Ref)
+			}
+			out = append(out, o)
+		}
+	}
 	return out, nil
+}
+
+// otherEvent words the reason a Trigger of a provider's group stopped: when
+// the delivery is not an event of the Trigger's kind, that is the reason,
+// rather than the whole filter the CEL interceptor quotes or the event
+// types of the group the Trigger is in.
+func otherEvent(t *triggersv1.Trigger, provider string, h http.Header, reason string) string {
+	var kind string
+	for _, b := range t.Spec.Bindings {
+		if b.Name == EventKindParam && b.Value != nil {
+			kind = *b.Value
+		}
+	}
+	ev, ok := Events[provider][kind]
+	if !ok || reason == "" {
+		return reason
+	}
+	got := h.Get(EventHeader(provider))
+	if slices.Contains(ev.HeaderEvents, got) {
+		return reason
+	}
+	return fmt.Sprintf("not a %s event (%s: %s)", kind, EventHeader(provider), got)
 }
 
 // templatePipeline is the pipeline a template's PipelineRun runs: a
@@ -200,21 +257,25 @@ func templatePipeline(tt *triggersv1.TriggerTemplate, ref string) string {
 	return ref
 }
 
-// runInterceptors runs a Trigger's interceptors as the EventListener sink
-// does: each sees the body, headers and the extensions so far; the first
-// that does not continue stops the trigger.
-func runInterceptors(ctx context.Context, impls map[string]triggersv1.InterceptorInterface, t *triggersv1.Trigger, d Delivery) ([]byte, http.Header, map[string]any, string) {
+// runInterceptors runs a chain of interceptors (a trigger group's or a
+// Trigger's; id names it as the sink does) as the EventListener sink does:
+// each sees the body, headers and the extensions so far, starting from
+// ext; the first that does not continue stops the chain.
+func runInterceptors(ctx context.Context, impls map[string]triggersv1.InterceptorInterface, chain []*triggersv1.TriggerInterceptor, id string, d Delivery, ext map[string]any) ([]byte, http.Header, map[string]any, string) {
 	req := triggersv1.InterceptorRequest{
 		Body:       string(d.Body),
 		Header:     d.Header.Clone(),
-		Extensions: map[string]any{},
+		Extensions: maps.Clone(ext),
 		Context: &triggersv1.TriggerContext{
 			EventURL:  "http://" + ListenerName + ":8080",
 			EventID:   "simulated-event",
-			TriggerID: "namespaces/" + t.Namespace + "/triggers/" + t.Name,
+			TriggerID: id,
 		},
 	}
-	for _, i := range t.Spec.Interceptors {
+	if req.Extensions == nil {
+		req.Extensions = map[string]any{}
+	}
+	for _, i := range chain {
 		impl, ok := impls[i.Ref.Name]
 		if !ok {
 			return nil, nil, nil, fmt.Sprintf("interceptor %q cannot be simulated", i.Ref.Name)

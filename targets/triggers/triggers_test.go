@@ -3,13 +3,18 @@ package triggers
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
+	triggersv1 "github.com/tektoncd/triggers/pkg/apis/triggers/v1beta1"
+
 	"github.com/pipec/pipec/model"
+	"github.com/pipec/pipec/targets"
 )
 
 func TestGlobRE(t *testing.T) {
@@ -155,4 +160,96 @@ func TestDeletedFork(t *testing.T) {
 			t.Errorf("%s: started %v (%s); want the filter to fail to evaluate", o.Trigger, o.Started, o.Reason)
 		}
 	}
+}
+
+// TestTriggerGroups checks that a provider's interceptor runs once per
+// delivery, in a trigger group, for the Triggers it selects by name: the
+// webhook secret and event type decide for all of them, each Trigger's
+// filter decides on its own event kind, path filters get the changed files
+// from their group, and a Trigger left behind by an earlier build starts
+// nothing.
+func TestTriggerGroups(t *testing.T) {
+	plan := &model.Plan{
+		Namespace: "ci",
+		Triggers:  model.Triggers{Provider: model.GitHub, WebhookSecret: &model.KeyRef{Name: "hook", Key: "secret"}, Replicas: 1, ServiceType: "ClusterIP"},
+		Pipelines: []*model.Pipeline{
+			{Name: "api", On: &model.On{Push: &model.BranchFilter{Branches: []string{"main"}, Paths: []string{"internal/cart/"}}}},
+			{Name: "web", On: &model.On{Push: &model.BranchFilter{Branches: []string{"main"}}, PullRequest: &model.PullRequestFilter{Branches: []string{"main"}, Events: []string{"opened"}, Forks: model.ForksIgnore}}},
+		},
+	}
+	objs, diags := New().Generate(context.Background(), plan)
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	var el *triggersv1.EventListener
+	for _, o := range objs {
+		switch v := o.Value.(type) {
+		case *triggersv1.EventListener:
+			el = v
+		case *triggersv1.Trigger:
+			for _, i := range v.Spec.Interceptors {
+				if i.Ref.Name != "cel" {
+					t.Errorf("Trigger %s runs the %s interceptor of its own", v.Name, i.Ref.Name)
+				}
+			}
+		}
+	}
+	var groups []string
+	for _, g := range el.Spec.TriggerGroups {
+		groups = append(groups, fmt.Sprintf("%s%v", g.Name, g.TriggerSelector.LabelSelector.MatchExpressions[0].Values))
+	}
+	if want := "[github[web-pull-request web-push] github-changed-files[api-push]]"; fmt.Sprint(groups) != want || len(el.Spec.Triggers) != 0 {
+		t.Errorf("trigger groups %v, triggers %v; want %s and none listed", groups, el.Spec.Triggers, want)
+	}
+	// A Trigger of an earlier build, still in the cluster.
+	stale := objs[slices.IndexFunc(objs, func(o targets.Object) bool { return o.Name == "web-push" })]
+	old := stale.Value.(*triggersv1.Trigger).DeepCopy()
+	old.Name, old.Labels[LabelTriggerName] = "old-push", "old-push"
+	objs = append(objs, targets.Object{Value: old})
+
+	run := func(event, file string, secret string, files ...string) map[string]string {
+		t.Helper()
+		body, err := os.ReadFile("testdata/webhooks/" + file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := Delivery{Header: http.Header{"X-Github-Event": {event}}, Body: body, ChangedFiles: files,
+			Secret: func(string, string) ([]byte, error) { return []byte(SimulationSecret()), nil }}
+		Sign(model.GitHub, &d, []byte(secret))
+		outcomes, err := Simulate(context.Background(), objs, d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]string{}
+		for _, o := range outcomes {
+			got[o.Trigger] = o.Reason
+			if o.Started {
+				got[o.Trigger] = "started"
+			}
+		}
+		return got
+	}
+	check := func(got map[string]string, want map[string]string) {
+		t.Helper()
+		for name, reason := range want {
+			if !strings.Contains(got[name], reason) {
+				t.Errorf("%s: %q, want %q", name, got[name], reason)
+			}
+		}
+		if len(got) != len(want) {
+			t.Errorf("outcomes %v, want those of %d Triggers", got, len(want))
+		}
+	}
+	check(run("push", "github-push-main.json", SimulationSecret()), map[string]string{
+		"api-push": "started", "web-push": "started", "web-pull-request": "not a pull-request event (X-GitHub-Event: push)",
+	})
+	check(run("push", "github-push-main.json", "wrong secret"), map[string]string{
+		"api-push": "github interceptor: ", "web-push": "github interceptor: ", "web-pull-request": "not a pull-request event",
+	})
+	check(run("issues", "github-push-main.json", SimulationSecret()), map[string]string{
+		"api-push": "not a push event (X-GitHub-Event: issues)", "web-push": "not a push event", "web-pull-request": "not a pull-request event",
+	})
+	check(run("pull_request", "github-pull-request-opened.json", SimulationSecret(), "docs/README.md"), map[string]string{
+		"api-push": "not a push event", "web-push": "not a push event", "web-pull-request": "started",
+	})
 }

@@ -28,6 +28,7 @@ import (
 	"github.com/pipec/pipec/compiler"
 	"github.com/pipec/pipec/internal/testing/kubetest"
 	"github.com/pipec/pipec/model"
+	"github.com/pipec/pipec/targets/triggers"
 )
 
 // Options configure a scale run.
@@ -350,25 +351,21 @@ func scenarioOf(plan *model.Plan, objs []*unstructured.Unstructured) (*scenario,
 			}
 			sc.ns, sc.listener = o.GetNamespace(), o.GetName()
 			sc.listenerSA, _, _ = unstructured.NestedString(o.Object, "spec", "serviceAccountName")
-		case "Trigger":
-			ics, _, _ := unstructured.NestedSlice(o.Object, "spec", "interceptors")
-			for _, ic := range ics {
-				m, _ := ic.(map[string]any)
-				if name, _, _ := unstructured.NestedString(m, "ref", "name"); name != "github" {
-					continue
-				}
-				params, _ := m["params"].([]any)
-				for _, p := range params {
-					pm, _ := p.(map[string]any)
-					switch pm["name"] {
-					case "eventTypes":
-						if v, _ := pm["value"].([]any); slices.Contains(v, any("push")) {
-							sc.pushTriggers++
+			groups, _, _ := unstructured.NestedSlice(o.Object, "spec", "triggerGroups")
+			for _, g := range groups {
+				ics, _, _ := unstructured.NestedSlice(g.(map[string]any), "interceptors")
+				for _, ic := range ics {
+					m, _ := ic.(map[string]any)
+					if name, _, _ := unstructured.NestedString(m, "ref", "name"); name != "github" {
+						continue
+					}
+					params, _ := m["params"].([]any)
+					for _, p := range params {
+						if pm, _ := p.(map[string]any); pm["name"] == "secretRef" {
+							v, _ := pm["value"].(map[string]any)
+							sc.secretName, _ = v["secretName"].(string)
+							sc.secretKey, _ = v["secretKey"].(string)
 						}
-					case "secretRef":
-						v, _ := pm["value"].(map[string]any)
-						sc.secretName, _ = v["secretName"].(string)
-						sc.secretKey, _ = v["secretKey"].(string)
 					}
 				}
 			}
@@ -379,6 +376,13 @@ func scenarioOf(plan *model.Plan, objs []*unstructured.Unstructured) (*scenario,
 				sc.hpa.Unstructured = o
 				sc.hpa.targetName, _, _ = unstructured.NestedString(o.Object, "spec", "scaleTargetRef", "name")
 			}
+		}
+	}
+	// A branch push starts a run of each pipeline with a GitHub push
+	// trigger (the harness sends GitHub deliveries).
+	for _, p := range plan.Pipelines {
+		if p.On != nil && p.On.Push != nil && triggers.Provider(plan, p) == model.GitHub {
+			sc.pushTriggers++
 		}
 	}
 	switch {
