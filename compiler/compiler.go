@@ -49,6 +49,11 @@ type Options struct {
 	// Progress, when set, is told each stage as it starts, for progress
 	// displays. It must not block.
 	Progress func(Stage)
+	// Env, when not nil, is the whole environment CUE module resolution
+	// sees (CUE_REGISTRY, CUE_CACHE_DIR, CUE_CONFIG_DIR), instead of the
+	// process's: a service sets CUE_REGISTRY=none so that a configuration
+	// cannot make it fetch modules.
+	Env []string
 }
 
 // Stage is a stage of a build.
@@ -132,7 +137,7 @@ func Build(ctx context.Context, opts Options) (res *Result, err error) {
 		go policies.BuiltinPacks()
 	}
 	opts.stage(StageLoad)
-	l, err := loadConfig(dir, opts.Overlay)
+	l, err := loadConfig(dir, opts.Overlay, opts.Env)
 	if err != nil {
 		x := &explainer{baseDir: base, l: &loaded{}}
 		ds := x.explainLoad(err)

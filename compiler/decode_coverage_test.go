@@ -95,7 +95,7 @@ func TestDecodeCoverage(t *testing.T) {
 // reads attached.
 func decodeWithReads(t *testing.T, dir string, reads *readLog) {
 	t.Helper()
-	l, err := loadConfig(dir, nil)
+	l, err := loadConfig(dir, nil, nil)
 	if err != nil {
 		t.Fatalf("%s: %v", dir, err)
 	}

@@ -45,7 +45,7 @@ type loaded struct {
 
 // loadConfig reads the CUE package in dir, with pipec's schema importable as
 // schema.ImportPath, and builds it together with the schema.
-func loadConfig(dir string, overlay map[string][]byte) (*loaded, error) {
+func loadConfig(dir string, overlay map[string][]byte, env []string) (*loaded, error) {
 	abs, err := filepath.Abs(dir)
 	if err != nil {
 		return nil, err
@@ -85,6 +85,7 @@ func loadConfig(dir string, overlay map[string][]byte) (*loaded, error) {
 		ModuleRoot: root,
 		Overlay:    ov,
 		ParseFile:  parseFile,
+		Env:        env,
 	}
 	insts := load.Instances([]string{".", schema.ImportPath, policies.ImportPath}, cfg)
 	// An error that stops loading as a whole (cue.mod/module.cue that does

@@ -19,7 +19,7 @@ environments: ci: {namespace: "ci", podSecurity: "baseline", policy: ["restricte
 `), 0o644); err != nil {
 		b.Fatal(err)
 	}
-	l, err := loadConfig(dir, nil)
+	l, err := loadConfig(dir, nil, nil)
 	if err != nil {
 		b.Fatal(err)
 	}

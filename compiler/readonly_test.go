@@ -51,7 +51,7 @@ func TestChecksReadOnly(t *testing.T) {
 		for f, data := range files {
 			overlay[filepath.Join(dir, f)] = data
 		}
-		l, err := loadConfig(dir, overlay)
+		l, err := loadConfig(dir, overlay, nil)
 		if err != nil {
 			continue // does not load; nothing to check
 		}

@@ -30,7 +30,7 @@ func TestConfigJSONSchemaAcceptsTheExamples(t *testing.T) {
 		t.Fatal(sch.Err())
 	}
 	for _, ex := range []string{"go-service", "monorepo", "polyglot", "shop"} {
-		l, err := loadConfig(filepath.Join("..", "examples", ex), nil)
+		l, err := loadConfig(filepath.Join("..", "examples", ex), nil, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -117,20 +117,58 @@ func isTar(head []byte) bool {
 	return len(head) >= 262 && bytes.Equal(head[257:262], []byte("ustar"))
 }
 
+// tarOverhead bounds what a tar stream holds besides its entries' data, per
+// entry: a header block, padding, and room for PAX or GNU long names.
+const tarOverhead = 8 << 10
+
+// streamLimit stops a read past n bytes with a LimitError. It is what
+// bounds decompression: tar skips the data of entries it is not asked for
+// (directories, links, PAX and GNU headers, declared sizes) by reading
+// through them, and gzip expands a few megabytes into gigabytes.
+type streamLimit struct {
+	r   io.Reader
+	n   int64
+	lim Limits
+}
+
+func (s *streamLimit) Read(p []byte) (int, error) {
+	if s.n <= 0 {
+		return 0, totalError(s.lim)
+	}
+	if int64(len(p)) > s.n {
+		p = p[:s.n]
+	}
+	n, err := s.r.Read(p)
+	s.n -= int64(n)
+	return n, err
+}
+
 func readTar(r io.Reader, lim Limits) (*Bundle, error) {
 	b := &Bundle{Format: Tar, Files: map[string][]byte{}}
-	tr := tar.NewReader(r)
+	tr := tar.NewReader(&streamLimit{r: r, n: lim.MaxTotalBytes + int64(lim.MaxFiles+2)*tarOverhead, lim: lim})
 	var total int64
 	for n := 0; ; n++ {
 		h, err := tr.Next()
 		if errors.Is(err, io.EOF) {
 			break
 		}
+		var le *LimitError
+		if errors.As(err, &le) {
+			return nil, le
+		}
 		if err != nil {
 			return nil, &FormatError{Msg: fmt.Sprintf("reading the tar archive: %v", err), Err: err}
 		}
 		if n >= lim.MaxFiles {
 			return nil, &LimitError{Msg: fmt.Sprintf("the archive has more than %d entries", lim.MaxFiles)}
+		}
+		// Whatever the entry, its declared size is what skipping or
+		// reading it costs.
+		if h.Size > lim.MaxTotalBytes-total {
+			return nil, totalError(lim)
+		}
+		if h.Typeflag == tar.TypeDir && strings.Trim(h.Name, "./") == "" {
+			continue // the root itself, as "tar -C dir ." writes it
 		}
 		name, err := cleanName(h.Name)
 		if err != nil {
@@ -142,7 +180,7 @@ func readTar(r io.Reader, lim Limits) (*Bundle, error) {
 				m, err := io.Copy(io.Discard, io.LimitReader(tr, lim.MaxTotalBytes-total+1))
 				total += m
 				if err != nil {
-					return nil, &FormatError{Msg: fmt.Sprintf("reading %s: %v", name, err), Err: err}
+					return nil, readError(name, err)
 				}
 				if total > lim.MaxTotalBytes {
 					return nil, totalError(lim)
@@ -158,7 +196,7 @@ func readTar(r io.Reader, lim Limits) (*Bundle, error) {
 		}
 		data, err := io.ReadAll(io.LimitReader(tr, lim.MaxFileBytes+1))
 		if err != nil {
-			return nil, &FormatError{Msg: fmt.Sprintf("reading %s: %v", name, err), Err: err}
+			return nil, readError(name, err)
 		}
 		if int64(len(data)) > lim.MaxFileBytes {
 			return nil, fileError(name, int64(len(data)), lim)
@@ -232,6 +270,16 @@ func cleanName(name string) (string, error) {
 		return "", &FormatError{Msg: fmt.Sprintf("entry %q is not a relative path inside the bundle", name)}
 	}
 	return path.Clean(n), nil
+}
+
+// readError is a failed read of an entry: past the bundle's limit, or a
+// malformed archive.
+func readError(name string, err error) error {
+	var le *LimitError
+	if errors.As(err, &le) {
+		return le
+	}
+	return &FormatError{Msg: fmt.Sprintf("reading %s: %v", name, err), Err: err}
 }
 
 func isCUE(name string) bool { return path.Ext(name) == ".cue" }

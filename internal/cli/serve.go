@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -8,6 +9,7 @@ import (
 	"math"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/debug"
 	"strconv"
 	"syscall"
@@ -20,9 +22,11 @@ import (
 )
 
 type serveOptions struct {
-	cfg       server.Config
-	logFormat string
-	hooks     webhookOptions
+	cfg             server.Config
+	inProcess       bool
+	workerMemorySet bool
+	logFormat       string
+	hooks           webhookOptions
 }
 
 func newServeCmd(stderr io.Writer) *cobra.Command {
@@ -41,7 +45,8 @@ func newServeCmd(stderr io.Writer) *cobra.Command {
 
 A bundle is the request body: a tar archive, optionally gzip-compressed, or a
 txtar file. Only its .cue files are read, in memory; nothing is written to
-disk or executed. Query parameters: dir (the configuration directory inside
+disk or executed, and no CUE module is fetched unless --cue-registry allows
+its registry. Query parameters: dir (the configuration directory inside
 the bundle, default "."), fail-on (deny, warn or never) and date, as in vet.
 Every answer carries Pipec-Exit-Code (the CLI's exit code) and
 Pipec-Findings headers.
@@ -50,10 +55,15 @@ With --github-webhook-secret-file or --gitlab-webhook-secret-file, it also
 takes push and pull/merge request webhooks, vets the commit and reports a
 commit status (see docs/service.md).
 
+Each build runs in a worker process of its own (pipec serve-worker), limited
+to --worker-memory and killed at --build-timeout, so that
+no upload can hold a build slot or the server's memory past its deadline.
+
 On SIGTERM or SIGINT it stops accepting connections, answers 503 on /readyz
 and waits for the requests in flight.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			opts.workerMemorySet = cmd.Flags().Changed("worker-memory")
 			return runServe(cmd.Context(), opts, stderr)
 		},
 	}
@@ -66,10 +76,34 @@ and waits for the requests in flight.`,
 	f.IntVar(&opts.cfg.MaxConcurrent, "max-concurrent", 0, "builds at once (default GOMAXPROCS)")
 	f.IntVar(&opts.cfg.MaxQueue, "max-queue", 0, "requests that may wait for a build slot before 503 (default 4 x --max-concurrent)")
 	f.DurationVar(&opts.cfg.BuildTimeout, "build-timeout", 30*time.Second, "time a request may wait for a slot and build")
-	f.DurationVar(&opts.cfg.ShutdownTimeout, "shutdown-timeout", 25*time.Second, "time to drain requests on shutdown")
+	f.DurationVar(&opts.cfg.ShutdownTimeout, "shutdown-timeout", 25*time.Second, "time the whole shutdown may take, from the signal to the last request and webhook check")
+	f.DurationVar(&opts.cfg.ShutdownDelay, "shutdown-delay", 0, "time to keep serving after the signal with /readyz answering 503, so that load balancers stop sending first (part of --shutdown-timeout)")
+	f.StringVar(&opts.cfg.Registry, "cue-registry", "none", "the CUE_REGISTRY bundles' module dependencies are fetched with, such as `acme.com/policies=ghcr.io/acme/cue,none`; none fetches nothing")
+	f.StringVar(&opts.cfg.ModuleCache, "module-cache", "", "CUE module cache directory for what --cue-registry allows (default: a temporary directory per build, removed after it)")
+	f.Int64Var(&opts.cfg.WorkerMemory, "worker-memory", 2<<30, "the memory (data segment) of one build's worker process, in bytes (default: in a container with PIPEC_MEMORY_LIMIT, its share of it, else 2 GiB)")
+	f.BoolVar(&opts.inProcess, "in-process", false, "build in the server's own process: a build past --build-timeout runs on and no memory limit holds (for debugging)")
 	f.StringVar(&opts.logFormat, "log-format", "json", "log format on stderr: json or text")
 	opts.hooks.register(f)
 	return cmd
+}
+
+// newServeWorkerCmd is the hidden command serve runs each build in.
+func newServeWorkerCmd(stdin io.Reader, stdout io.Writer) *cobra.Command {
+	return &cobra.Command{
+		Use:    "serve-worker",
+		Short:  "Run one build for pipec serve (internal)",
+		Hidden: true,
+		Args:   cobra.NoArgs,
+		RunE: func(*cobra.Command, []string) error {
+			if !server.IsWorker() {
+				return usageError("serve-worker is started by pipec serve")
+			}
+			if err := server.RunWorker(stdin, stdout); err != nil {
+				return &exitError{code: ExitEval, msg: err.Error()}
+			}
+			return nil
+		},
+	}
 }
 
 func runServe(ctx context.Context, opts serveOptions, stderr io.Writer) error {
@@ -105,17 +139,33 @@ func runServe(ctx context.Context, opts serveOptions, stderr io.Writer) error {
 	defer stop()
 	opts.cfg.Version = versionString()
 	opts.cfg.Log = log
+	if !opts.inProcess {
+		exe, err := os.Executable()
+		if err != nil {
+			return &exitError{code: ExitEval, msg: fmt.Sprintf("finding pipec's own executable for the build workers: %v (or use --in-process)", err)}
+		}
+		opts.cfg.Worker = []string{exe, "serve-worker"}
+	}
+	if !opts.workerMemorySet {
+		// In a container, the workers share its memory: each gets its
+		// part of what the server (128 MiB) leaves.
+		if v, err := strconv.ParseInt(os.Getenv("PIPEC_MEMORY_LIMIT"), 10, 64); err == nil && v > 0 {
+			n := int64(cmp.Or(opts.cfg.MaxConcurrent, runtime.GOMAXPROCS(0)))
+			opts.cfg.WorkerMemory = max(256<<20, (v-128<<20)/n)
+		}
+	}
 	s := server.New(opts.cfg)
 	hooks, err := opts.hooks.mount(s, opts.cfg, log)
 	if err != nil {
 		return &exitError{code: ExitEval, msg: err.Error()}
 	}
+	defer s.Close()
 	if err := s.ListenAndServe(ctx); err != nil {
 		return &exitError{code: ExitEval, msg: fmt.Sprintf("serve: %v", err)}
 	}
 	if hooks != nil {
 		// Let webhook checks in progress post their statuses.
-		wctx, cancel := context.WithTimeout(context.Background(), opts.cfg.ShutdownTimeout)
+		wctx, cancel := context.WithDeadline(context.Background(), s.ShutdownDeadline())
 		defer cancel()
 		if err := hooks.Wait(wctx); err != nil {
 			log.Warn("webhook checks still running at exit", "error", err.Error())

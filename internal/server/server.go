@@ -1,9 +1,13 @@
 // Package server is pipec as an HTTP service, for pull-request bots and
 // GitOps tooling: it compiles or vets an uploaded bundle of CUE files in
 // memory and answers with the manifests or the findings in the same formats
-// as the CLI. It bounds request sizes, concurrency and time, exposes health
-// and Prometheus metrics, and shuts down gracefully. Nothing from a bundle
-// is written to disk or executed.
+// as the CLI. It bounds request sizes, concurrency and time (with
+// Config.Worker, as pipec serve sets it, each build runs in a worker
+// process of its own, killed at its deadline and limited in memory and
+// CPU), exposes health and Prometheus metrics, and shuts down
+// gracefully. Nothing from a bundle is written to disk or executed, and a
+// bundle cannot make it fetch CUE modules unless the configuration allows
+// a registry.
 package server
 
 import (
@@ -17,6 +21,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"path"
 	"path/filepath"
 	"runtime"
@@ -49,8 +54,29 @@ type Config struct {
 	MaxQueue int
 	// BuildTimeout bounds the wait for a slot plus the build, default 30s.
 	BuildTimeout time.Duration
-	// ShutdownTimeout bounds the drain on shutdown, default 25s.
+	// ShutdownTimeout bounds the whole shutdown, from the signal to the
+	// end of the last request (webhook checks included), default 25s.
 	ShutdownTimeout time.Duration
+	// ShutdownDelay is how long the server keeps serving after the signal
+	// while /readyz answers 503, so that load balancers stop sending
+	// before the listener closes; part of ShutdownTimeout. Default 0.
+	ShutdownDelay time.Duration
+	// Registry is the CUE_REGISTRY a bundle's module dependencies are
+	// fetched with, such as "acme.com/policies=ghcr.io/acme/cue,none" to
+	// allow one prefix; default "none": a bundle cannot make the server
+	// fetch anything.
+	Registry string
+	// ModuleCache is the CUE module cache (CUE_CACHE_DIR) for what
+	// Registry allows; default a temporary directory per build, removed
+	// after it.
+	ModuleCache string
+	// Worker, when set, is the command that runs one build in a process
+	// of its own (pipec's hidden "serve-worker"), killed at the deadline
+	// and limited to WorkerMemory; else builds run in this process and one
+	// past its deadline runs on, holding its slot.
+	Worker []string
+	// WorkerMemory bounds a worker's address space, default 2 GiB.
+	WorkerMemory int64
 	// Version is reported in findings reports.
 	Version string
 	// Log receives structured logs; default discards.
@@ -67,6 +93,8 @@ func (c Config) withDefaults() Config {
 	c.BuildTimeout = cmp.Or(c.BuildTimeout, 30*time.Second)
 	c.ShutdownTimeout = cmp.Or(c.ShutdownTimeout, 25*time.Second)
 	c.Version = cmp.Or(c.Version, "(devel)")
+	c.Registry = cmp.Or(c.Registry, "none")
+	c.WorkerMemory = cmp.Or(c.WorkerMemory, 2<<30)
 	if c.Log == nil {
 		c.Log = slog.New(slog.DiscardHandler)
 	}
@@ -80,8 +108,10 @@ func (c Config) withDefaults() Config {
 type Server struct {
 	cfg      Config
 	slots    chan struct{}
+	workers  chan *worker // with Config.Worker: the slots' workers, nil until started
 	waiting  atomic.Int64
 	draining atomic.Bool
+	stopBy   atomic.Pointer[time.Time] // when shutdown must be over
 	metrics  *metrics
 	mux      *http.ServeMux
 	handler  http.Handler
@@ -91,6 +121,13 @@ type Server struct {
 func New(cfg Config) *Server {
 	cfg = cfg.withDefaults()
 	s := &Server{cfg: cfg, slots: make(chan struct{}, cfg.MaxConcurrent)}
+	if len(cfg.Worker) > 0 {
+		// One worker per slot, started when first needed.
+		s.workers = make(chan *worker, cfg.MaxConcurrent)
+		for range cfg.MaxConcurrent {
+			s.workers <- nil
+		}
+	}
 	s.metrics = newMetrics()
 	mux := http.NewServeMux()
 	mux.Handle("POST /v1/build", s.metrics.instrument("build", s.serveConfig(true)))
@@ -143,8 +180,12 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 	case <-ctx.Done():
 	}
 	s.draining.Store(true)
-	s.cfg.Log.Info("shutting down", "timeout", s.cfg.ShutdownTimeout.String())
-	sctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
+	stopBy := time.Now().Add(s.cfg.ShutdownTimeout)
+	s.stopBy.Store(&stopBy)
+	s.cfg.Log.Info("shutting down", "timeout", s.cfg.ShutdownTimeout.String(), "delay", s.cfg.ShutdownDelay.String())
+	// Not ready, still serving: let the load balancers notice.
+	time.Sleep(min(s.cfg.ShutdownDelay, s.cfg.ShutdownTimeout))
+	sctx, cancel := context.WithDeadline(context.Background(), stopBy)
 	defer cancel()
 	if err := hs.Shutdown(sctx); err != nil {
 		return fmt.Errorf("shutting down: %w", err)
@@ -153,6 +194,16 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 		return err
 	}
 	return nil
+}
+
+// ShutdownDeadline is when a shutdown in progress must be over (the zero
+// time before one starts): work that outlives Serve, such as webhook
+// checks, gets what is left of ShutdownTimeout.
+func (s *Server) ShutdownDeadline() time.Time {
+	if t := s.stopBy.Load(); t != nil {
+		return *t
+	}
+	return time.Time{}
 }
 
 // ListenAndServe listens on Config.Addr and serves until ctx is cancelled.
@@ -175,6 +226,9 @@ func (s *Server) serveReady(w http.ResponseWriter, _ *http.Request) {
 // request is a parsed build or vet request.
 type request struct {
 	manifests render.Format
+	// format is what a worker renders: the manifests' format for build,
+	// empty for vet.
+	format    render.Format
 	report    report.Format
 	opts      compiler.Options
 	threshold diag.Severity
@@ -216,7 +270,13 @@ func (s *Server) parse(w http.ResponseWriter, r *http.Request, defaultReport rep
 		return nil, false
 	}
 	req.target = path.Clean(dir)
+	return req, true
+}
 
+// readBundle reads the request's bundle into req. It runs in a build slot:
+// decompressing is work an upload makes the server do, and the slots bound
+// it.
+func (s *Server) readBundle(w http.ResponseWriter, r *http.Request, req *request) bool {
 	body := http.MaxBytesReader(w, r.Body, s.cfg.MaxBundleBytes)
 	b, err := bundle.Read(body, s.cfg.Limits)
 	if err != nil {
@@ -230,11 +290,11 @@ func (s *Server) parse(w http.ResponseWriter, r *http.Request, defaultReport rep
 		default:
 			writeError(w, http.StatusBadRequest, err.Error())
 		}
-		return nil, false
+		return false
 	}
 	s.metrics.bundleBytes.Observe(float64(bundleSize(b)))
 	req.opts = bundleOptions(b, req.target, req.opts.Today)
-	return req, true
+	return true
 }
 
 func bundleSize(b *bundle.Bundle) int {
@@ -250,6 +310,11 @@ type outcome struct {
 	res  *compiler.Result
 	rep  *report.Report
 	code int
+	// manifests are the objects a worker rendered, in the format asked.
+	manifests []byte
+	// err means the build has no verdict: a worker was killed at the
+	// deadline or by a limit (*errLimit), or failed.
+	err error
 }
 
 // errBusy means no build slot could be had.
@@ -279,19 +344,49 @@ func (s *Server) acquire(ctx context.Context) error {
 }
 
 // run builds with a slot already taken and releases it when the build
-// ends.
-func (s *Server) run(ctx context.Context, opts compiler.Options, threshold diag.Severity, target string) *outcome {
+// ends; a worker renders the manifests in format, if set.
+func (s *Server) run(ctx context.Context, opts compiler.Options, threshold diag.Severity, target string, format render.Format) *outcome {
 	s.metrics.inFlight.Inc()
 	defer func() { <-s.slots; s.metrics.inFlight.Dec() }()
 	start := time.Now()
-	res, err := s.cfg.Build(ctx, opts)
-	rep, code, err := report.FromBuild(res, err, threshold)
-	if err != nil {
-		rep, code = internalReport(err), report.ExitEval
+	cache := s.cfg.ModuleCache
+	if cache == "" {
+		dir, err := os.MkdirTemp("", "pipec-modules-")
+		if err != nil {
+			return &outcome{err: err}
+		}
+		defer os.RemoveAll(dir)
+		cache = dir
 	}
-	rep.Tool, rep.Version, rep.Target = "pipec", s.cfg.Version, target
-	s.metrics.observeBuild(time.Since(start), code, rep)
-	return &outcome{res: res, rep: rep, code: code}
+	// Only what the server's configuration says: no HOME, no logins, no
+	// registry the bundle could name.
+	opts.Env = []string{"CUE_REGISTRY=" + s.cfg.Registry, "CUE_CACHE_DIR=" + cache, "CUE_CONFIG_DIR=" + filepath.Join(cache, "config")}
+	o := &outcome{}
+	if len(s.cfg.Worker) > 0 {
+		dl, _ := ctx.Deadline()
+		res, err := s.runWorker(ctx, workRequest{
+			Overlay: opts.Overlay, Dir: opts.Dir, BaseDir: opts.BaseDir, Today: opts.Today, Env: opts.Env, Policies: opts.Policies,
+			Threshold: threshold, Manifests: format, Deadline: dl,
+		})
+		if err != nil {
+			s.metrics.rejected.WithLabelValues("limit").Inc()
+			return &outcome{err: err}
+		}
+		if res.Err != "" {
+			return &outcome{err: fmt.Errorf("rendering the manifests: %s", res.Err)}
+		}
+		o.rep, o.code, o.manifests = res.Report, res.Code, res.Manifests
+	} else {
+		res, err := s.cfg.Build(ctx, opts)
+		rep, code, err := report.FromBuild(res, err, threshold)
+		if err != nil {
+			rep, code = internalReport(err), report.ExitEval
+		}
+		o.res, o.rep, o.code = res, rep, code
+	}
+	o.rep.Tool, o.rep.Version, o.rep.Target = "pipec", s.cfg.Version, target
+	s.metrics.observeBuild(time.Since(start), o.code, o.rep)
+	return o
 }
 
 // Vet checks the configuration in dir of a bundle under the server's
@@ -301,7 +396,10 @@ func (s *Server) Vet(ctx context.Context, b *bundle.Bundle, dir string) (*report
 	if err := s.acquire(ctx); err != nil {
 		return nil, 0, err
 	}
-	o := s.run(ctx, bundleOptions(b, dir, ""), diag.Error, dir)
+	o := s.run(ctx, bundleOptions(b, dir, ""), diag.Error, dir, "")
+	if o.err != nil {
+		return nil, 0, o.err
+	}
 	return o.rep, o.code, nil
 }
 
@@ -325,12 +423,26 @@ func (s *Server) build(w http.ResponseWriter, r *http.Request, req *request) (*o
 		writeError(w, http.StatusServiceUnavailable, err.Error())
 		return nil, false
 	}
+	if !s.readBundle(w, r, req) {
+		<-s.slots
+		return nil, false
+	}
 	done := make(chan *outcome, 1)
 	// The slot is held until the build really ends, even if the client
 	// has gone or the time is up: concurrency stays bounded.
-	go func() { done <- s.run(ctx, req.opts, req.threshold, req.target) }()
+	go func() { done <- s.run(ctx, req.opts, req.threshold, req.target, req.format) }()
 	select {
 	case o := <-done:
+		var le *errLimit
+		switch {
+		case errors.As(o.err, &le):
+			w.Header().Set("Retry-After", "5")
+			writeError(w, http.StatusServiceUnavailable, le.Error())
+			return nil, false
+		case o.err != nil:
+			writeError(w, http.StatusInternalServerError, o.err.Error())
+			return nil, false
+		}
 		return o, true
 	case <-ctx.Done():
 		s.metrics.rejected.WithLabelValues("timeout").Inc()
@@ -350,6 +462,9 @@ func (s *Server) serveConfig(withManifests bool) http.HandlerFunc {
 		if !ok {
 			return
 		}
+		if withManifests {
+			req.format = req.manifests
+		}
 		o, ok := s.build(w, r, req)
 		if !ok {
 			return
@@ -358,10 +473,12 @@ func (s *Server) serveConfig(withManifests bool) http.HandlerFunc {
 			s.writeReport(w, o, req.report)
 			return
 		}
-		var buf bytes.Buffer
-		if err := render.Stream(&buf, o.res.Objects, req.manifests); err != nil {
-			writeError(w, http.StatusInternalServerError, fmt.Sprintf("rendering the manifests: %v", err))
-			return
+		buf := bytes.NewBuffer(o.manifests)
+		if o.res != nil {
+			if err := render.Stream(buf, o.res.Objects, req.manifests); err != nil {
+				writeError(w, http.StatusInternalServerError, fmt.Sprintf("rendering the manifests: %v", err))
+				return
+			}
 		}
 		setVerdict(w.Header(), o)
 		w.Header().Set("Content-Type", mediaType(req.manifests))

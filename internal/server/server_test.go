@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -38,6 +39,7 @@ func start(t testing.TB, s *Server) string {
 		if err := <-done; err != nil {
 			t.Errorf("Serve: %v", err)
 		}
+		s.Close()
 	})
 	return "http://" + l.Addr().String()
 }
@@ -152,8 +154,24 @@ func wantStream(t testing.TB, name string, f render.Format) []byte {
 	return buf.Bytes()
 }
 
+// modes are the ways a server builds: in its own process, and in a worker
+// process per build, as pipec serve does. Both answer the same.
+var modes = []struct {
+	name string
+	cfg  Config
+}{
+	{"in-process", Config{}},
+	{"worker", Config{Worker: []string{os.Args[0]}}},
+}
+
 func TestBuildAnswersWhatTheCLIPrints(t *testing.T) {
-	base := start(t, New(Config{}))
+	for _, m := range modes {
+		t.Run(m.name, func(t *testing.T) { testBuildAnswers(t, m.cfg) })
+	}
+}
+
+func testBuildAnswers(t *testing.T, cfg Config) {
+	base := start(t, New(cfg))
 	for _, ex := range []string{"go-service", "monorepo", "shop"} {
 		files := exampleFiles(t, ex)
 		for _, tc := range []struct {
@@ -189,7 +207,13 @@ pipelines: app: tasks: a: steps: [{name: "s", image: "busybox:latest", script: "
 `
 
 func TestFindings(t *testing.T) {
-	base := start(t, New(Config{}))
+	for _, m := range modes {
+		t.Run(m.name, func(t *testing.T) { testFindings(t, m.cfg) })
+	}
+}
+
+func testFindings(t *testing.T, cfg Config) {
+	base := start(t, New(cfg))
 	bad := txtarOf(map[string][]byte{"pipec.cue": []byte(latestImage)})
 	t.Run("build answers 422 with the report", func(t *testing.T) {
 		resp, body := post(t, base+"/v1/build", bad)
@@ -521,3 +545,177 @@ type recorder struct {
 func (r *recorder) Header() http.Header         { return r.header }
 func (r *recorder) Write(b []byte) (int, error) { return len(b), nil }
 func (r *recorder) WriteHeader(s int)           { r.status = s }
+
+// TestNoModuleFetches sends a bundle whose module depends on a module of a
+// registry the test serves: the server must not ask it for anything, nor
+// write a module cache, and must say why the import fails.
+func TestNoModuleFetches(t *testing.T) {
+	var hits atomicCounter
+	reg := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.add()
+		http.NotFound(w, r)
+	}))
+	t.Cleanup(reg.Close)
+	host := strings.TrimPrefix(reg.URL, "http://")
+	t.Setenv("CUE_REGISTRY", host+"+insecure")
+	home, tmp := t.TempDir(), t.TempDir()
+	t.Setenv("HOME", home)
+	t.Setenv("TMPDIR", tmp)
+	t.Setenv("CUE_CACHE_DIR", filepath.Join(home, "cue-cache"))
+	files := exampleFiles(t, "go-service")
+	files["cue.mod/module.cue"] = []byte(`module: "acme.com/ci@v0"
+language: version: "v0.12.0"
+deps: "acme.com/evil@v0": v: "v0.1.0"
+`)
+	files["evil.cue"] = []byte("package ci\n\nimport \"acme.com/evil\"\n\n_x: evil.x\n")
+	for _, m := range modes {
+		url := start(t, New(m.cfg))
+		resp, body := post(t, url+"/v1/vet", txtarOf(files))
+		if resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(string(body), "acme.com/evil") {
+			t.Errorf("%s: %d %s; want 422 naming the module", m.name, resp.StatusCode, body)
+		}
+	}
+	if n := hits.get(); n != 0 {
+		t.Errorf("the registry was asked %d times", n)
+	}
+	if entries, _ := os.ReadDir(home); len(entries) != 0 {
+		t.Errorf("the build wrote %v under HOME", entries)
+	}
+	if left, _ := os.ReadDir(tmp); len(left) != 0 {
+		t.Errorf("left behind in TMPDIR: %v", left)
+	}
+}
+
+type atomicCounter struct {
+	mu sync.Mutex
+	n  int
+}
+
+func (c *atomicCounter) add() { c.mu.Lock(); c.n++; c.mu.Unlock() }
+func (c *atomicCounter) get() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.n
+}
+
+func TestMain(m *testing.M) {
+	if IsWorker() {
+		// The test binary is its own build worker, as pipec is.
+		if err := RunWorker(os.Stdin, os.Stdout); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(2)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// bomb is a small configuration whose evaluation takes minutes and
+// gigabytes: four million list elements.
+var bomb = []byte("-- bomb.cue --\npackage ci\n\nimport \"list\"\n\nx: [for a in list.Range(0, 2000, 1) for b in list.Range(0, 2000, 1) {\"\\(a)-\\(b)\": a * b}]\n")
+
+// TestWorkersBoundBuilds sends builds that would hold a slot and the
+// server's memory for minutes to a server with one slot: each is stopped at
+// its limit (the deadline, the worker's memory), the slot is free at once
+// for an ordinary build, and no worker process is left.
+func TestWorkersBoundBuilds(t *testing.T) {
+	files := exampleFiles(t, "go-service")
+	for _, tc := range []struct {
+		name     string
+		timeout  time.Duration
+		memory   int64
+		wantText string
+	}{
+		{"deadline", 2 * time.Second, 4 << 30, "did not finish within 2s"},
+		{"memory", time.Minute, 192 << 20, "needed more than the server's 192 MiB"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.name == "memory" && raceEnabled {
+				t.Skip("the race detector's shadow memory does not fit the limit")
+			}
+			s := New(Config{Worker: []string{os.Args[0]}, WorkerMemory: tc.memory, BuildTimeout: tc.timeout, MaxConcurrent: 1})
+			url := start(t, s)
+			start := time.Now()
+			resp, body := post(t, url+"/v1/vet", bomb)
+			if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(body), tc.wantText) {
+				t.Fatalf("%d %s; want 503 saying %q", resp.StatusCode, body, tc.wantText)
+			}
+			t.Logf("stopped after %s: %s", time.Since(start).Round(time.Millisecond), body)
+			// The one slot is free: an ordinary build does not wait for it.
+			resp, body = post(t, url+"/v1/build", txtarOf(files))
+			if resp.StatusCode != http.StatusOK || !bytes.Equal(body, wantStream(t, "go-service", render.YAML)) {
+				t.Fatalf("after the bomb: %d %.300s", resp.StatusCode, body)
+			}
+			if kids := children(t); len(kids) != 1 {
+				t.Errorf("worker processes %v, want the slot's one", kids)
+			}
+			s.Close()
+			if kids := children(t); len(kids) != 0 {
+				t.Errorf("worker processes left after Close: %v", kids)
+			}
+		})
+	}
+}
+
+// children lists the pids of this process's child processes.
+func children(t testing.TB) []string {
+	t.Helper()
+	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
+	var kids []string
+	for _, f := range stats {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid ...
+		fields := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+		if len(fields) > 1 && fields[1] == fmt.Sprint(os.Getpid()) {
+			kids = append(kids, filepath.Base(filepath.Dir(f)))
+		}
+	}
+	return kids
+}
+
+// TestShutdownDelay: after the signal, the server keeps its listener open
+// for ShutdownDelay and says it is not ready over HTTP, where a load
+// balancer can see it, and still builds what it is sent; then it stops,
+// within ShutdownTimeout in all.
+func TestShutdownDelay(t *testing.T) {
+	s := New(Config{ShutdownDelay: time.Second, ShutdownTimeout: 3 * time.Second})
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- s.Serve(ctx, l) }()
+	base := "http://" + l.Addr().String()
+	if got := get(t, base+"/readyz"); got != "ok\n" {
+		t.Fatalf("/readyz before the signal: %q", got)
+	}
+	signalled := time.Now()
+	cancel()
+	for !s.draining.Load() {
+		time.Sleep(time.Millisecond)
+	}
+	resp, err := http.Get(base + "/readyz")
+	if err != nil {
+		t.Fatalf("the listener closed before the delay: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable {
+		t.Errorf("/readyz during the delay = %d, want 503", resp.StatusCode)
+	}
+	if resp, _ := post(t, base+"/v1/build", txtarOf(exampleFiles(t, "go-service"))); resp.StatusCode != http.StatusOK {
+		t.Errorf("a build during the delay: %s", resp.Status)
+	}
+	if err := <-served; err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(signalled); d < time.Second || d > 3*time.Second {
+		t.Errorf("shutdown took %s, want between the delay and the timeout", d)
+	}
+	if dl := s.ShutdownDeadline(); dl.Sub(signalled) > 3*time.Second+100*time.Millisecond {
+		t.Errorf("ShutdownDeadline %s after the signal, want ShutdownTimeout", dl.Sub(signalled))
+	}
+}

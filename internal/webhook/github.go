@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"mime"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 )
 
@@ -34,7 +36,7 @@ func (g githubClient) archiveRequest(ctx context.Context, c commit) (*http.Reque
 	if err != nil {
 		return nil, err
 	}
-	u := fmt.Sprintf("%s/repos/%s/tarball/%s", strings.TrimSuffix(g.forge.APIURL, "/"), c.project, url.PathEscape(c.sha))
+	u := fmt.Sprintf("%s/repos/%s/tarball/%s", strings.TrimSuffix(g.forge.APIURL, "/"), repoPath(c.project), url.PathEscape(c.sha))
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
 		return nil, err
@@ -49,7 +51,7 @@ func (g githubClient) setStatus(ctx context.Context, c commit, s status, name st
 		return err
 	}
 	state := s.state // pending, success, failure, error: GitHub's own states
-	u := fmt.Sprintf("%s/repos/%s/statuses/%s", strings.TrimSuffix(g.forge.APIURL, "/"), c.project, url.PathEscape(c.sha))
+	u := fmt.Sprintf("%s/repos/%s/statuses/%s", strings.TrimSuffix(g.forge.APIURL, "/"), repoPath(c.project), url.PathEscape(c.sha))
 	return postJSON(ctx, g.h.cfg.Client, u, hdr, map[string]string{"state": state, "description": s.description, "context": name})
 }
 
@@ -85,12 +87,22 @@ func (h *Handler) serveGitHub(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	event := r.Header.Get("X-GitHub-Event")
+	if ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); ct == "application/x-www-form-urlencoded" {
+		// A webhook set to send form data: the JSON is its payload field;
+		// the signature covers the form as sent.
+		form, err := url.ParseQuery(string(body))
+		if err != nil || !form.Has("payload") {
+			http.Error(w, "a form-encoded delivery must carry the JSON event in its payload field", http.StatusBadRequest)
+			return
+		}
+		body = []byte(form.Get("payload"))
+	}
 	var ev githubEvent
 	if err := json.Unmarshal(body, &ev); err != nil {
 		http.Error(w, "the payload is not JSON: "+err.Error(), http.StatusBadRequest)
 		return
 	}
-	c := commit{forge: "github", project: ev.Repository.FullName, event: event}
+	c := commit{forge: "github", project: ev.Repository.FullName, event: event, delivery: r.Header.Get("X-GitHub-Delivery")}
 	switch event {
 	case "ping":
 		fmt.Fprintln(w, "pong")
@@ -121,8 +133,34 @@ func (h *Handler) serveGitHub(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "the payload names no repository or commit", http.StatusBadRequest)
 		return
 	}
+	if !validRepo(c.project) {
+		http.Error(w, fmt.Sprintf("repository.full_name %q is not a GitHub owner/name", c.project), http.StatusBadRequest)
+		return
+	}
 	gc := githubClient{h: h, forge: h.cfg.GitHub}
 	h.accept(w, c, func(ctx context.Context, c commit) { h.check(ctx, c, gc) })
+}
+
+// GitHub's names: an owner is 1 to 39 letters, digits and single inner
+// hyphens; a repository 1 to 100 letters, digits, '.', '-' and '_', and
+// neither "." nor "..".
+var (
+	ownerRE = regexp.MustCompile(`^[A-Za-z0-9](?:-?[A-Za-z0-9]){0,38}$`)
+	repoRE  = regexp.MustCompile(`^[A-Za-z0-9._-]{1,100}$`)
+)
+
+// validRepo reports whether full is a GitHub owner/name, so that it is one
+// path segment each in an API URL: a signed payload must not send the
+// token elsewhere on the API ("../../admin").
+func validRepo(full string) bool {
+	owner, name, ok := strings.Cut(full, "/")
+	return ok && ownerRE.MatchString(owner) && repoRE.MatchString(name) && name != "." && name != ".."
+}
+
+// repoPath is owner/name as API URL path segments, each escaped.
+func repoPath(full string) string {
+	owner, name, _ := strings.Cut(full, "/")
+	return url.PathEscape(owner) + "/" + url.PathEscape(name)
 }
 
 func isSHA(s string) bool {

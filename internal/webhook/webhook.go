@@ -73,6 +73,7 @@ type Handler struct {
 	mux     *http.ServeMux
 	wg      sync.WaitGroup
 	pending chan struct{}
+	seen    deliveries
 }
 
 // New returns a Handler. It fails when a forge is configured without the
@@ -89,7 +90,7 @@ func New(cfg Config) (*Handler, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
-	h := &Handler{cfg: cfg, mux: http.NewServeMux(), pending: make(chan struct{}, cfg.MaxPending)}
+	h := &Handler{cfg: cfg, mux: http.NewServeMux(), pending: make(chan struct{}, cfg.MaxPending), seen: deliveries{at: map[string]time.Time{}}}
 	for name, f := range map[string]*Forge{"github": cfg.GitHub, "gitlab": cfg.GitLab} {
 		if f == nil {
 			continue
@@ -148,6 +149,53 @@ type commit struct {
 	project string // owner/name on GitHub, the numeric id on GitLab
 	sha     string
 	event   string
+	// delivery is the forge's id of the delivery (X-GitHub-Delivery,
+	// X-Gitlab-Event-UUID), if it sent one.
+	delivery string
+}
+
+// Replayed deliveries are answered without work for deliveryWindow; at
+// most maxDeliveries ids are remembered.
+const (
+	deliveryWindow = time.Hour
+	maxDeliveries  = 10000
+)
+
+// deliveries remembers the ids of the deliveries accepted lately.
+type deliveries struct {
+	mu sync.Mutex
+	at map[string]time.Time
+}
+
+// first records id and reports whether it was not seen within the window.
+func (d *deliveries) first(id string, now time.Time) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if t, ok := d.at[id]; ok && now.Sub(t) < deliveryWindow {
+		return false
+	}
+	if len(d.at) >= maxDeliveries {
+		oldest, oldestAt := "", now
+		for k, t := range d.at {
+			if now.Sub(t) >= deliveryWindow {
+				delete(d.at, k)
+			} else if t.Before(oldestAt) {
+				oldest, oldestAt = k, t
+			}
+		}
+		if len(d.at) >= maxDeliveries {
+			delete(d.at, oldest)
+		}
+	}
+	d.at[id] = now
+	return true
+}
+
+// forget drops id, for a delivery that was not accepted after all.
+func (d *deliveries) forget(id string) {
+	d.mu.Lock()
+	delete(d.at, id)
+	d.mu.Unlock()
 }
 
 // status is a commit status to report.
@@ -156,10 +204,20 @@ type status struct {
 }
 
 // accept starts the background check of c and answers 202.
+// A delivery the forge sends again (a redelivery, or a replay by someone
+// who recorded it) within deliveryWindow is answered 200 without work.
 func (h *Handler) accept(w http.ResponseWriter, c commit, run func(context.Context, commit)) {
+	key := c.forge + "/" + c.delivery
+	if c.delivery != "" && !h.seen.first(key, time.Now()) {
+		fmt.Fprintf(w, "ignored: delivery %s was handled already\n", c.delivery)
+		return
+	}
 	select {
 	case h.pending <- struct{}{}:
 	default:
+		if c.delivery != "" {
+			h.seen.forget(key)
+		}
 		http.Error(w, "too many events in progress; retry later", http.StatusServiceUnavailable)
 		return
 	}

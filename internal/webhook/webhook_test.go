@@ -12,6 +12,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -252,6 +253,56 @@ func TestGitHub(t *testing.T) {
 		}
 		if code, _ := github(t, hooks.URL, "push", `{"after":"../../x","repository":{"full_name":"acme/app"}}`); code != 400 {
 			t.Errorf("bad sha: %d", code)
+		}
+		// Validly signed, but naming a repository that would send the
+		// token elsewhere on the API.
+		for _, name := range []string{"../../admin/keys", "acme/..", "acme/app/../../x", "acme", "ac%2Fme/app", "acme/app?x=1", "-acme/app", "acme/a b"} {
+			body := `{"after":"` + goodSHA + `","repository":{"full_name":"` + name + `"}}`
+			if code, msg := github(t, hooks.URL, "push", body); code != 400 || !strings.Contains(msg, "is not a GitHub owner/name") {
+				t.Errorf("repository %q: %d %s", name, code, msg)
+			}
+		}
+		if got := forge.take(); len(got) != 0 {
+			t.Errorf("statuses = %v, want none", got)
+		}
+	})
+	t.Run("a replayed delivery is not checked again", func(t *testing.T) {
+		body := `{"after":"` + goodSHA + `","repository":{"full_name":"acme/app"}}`
+		hdr := map[string]string{"X-GitHub-Event": "push", "X-Hub-Signature-256": sign("s3cret", []byte(body)), "X-GitHub-Delivery": "72d3162e-cc78-11e3-81ab-4c9367dc0958"}
+		if code, msg := send(t, hooks.URL+"/v1/webhooks/github", hdr, body); code != 202 {
+			t.Fatalf("first: %d %s", code, msg)
+		}
+		wait(t, h)
+		if got := forge.take(); len(got) != 2 {
+			t.Fatalf("statuses = %v", got)
+		}
+		if code, msg := send(t, hooks.URL+"/v1/webhooks/github", hdr, body); code != 200 || !strings.Contains(msg, "handled already") {
+			t.Fatalf("replay: %d %s", code, msg)
+		}
+		wait(t, h)
+		if got := forge.take(); len(got) != 0 {
+			t.Fatalf("the replay posted %v", got)
+		}
+		hdr["X-GitHub-Delivery"] = "72d3162e-cc78-11e3-81ab-4c9367dc0959"
+		if code, msg := send(t, hooks.URL+"/v1/webhooks/github", hdr, body); code != 202 {
+			t.Fatalf("another delivery of the same commit: %d %s", code, msg)
+		}
+		wait(t, h)
+		forge.take()
+	})
+	t.Run("a form-encoded delivery", func(t *testing.T) {
+		body := url.Values{"payload": {`{"after":"` + goodSHA + `","repository":{"full_name":"acme/app"}}`}}.Encode()
+		hdr := map[string]string{"X-GitHub-Event": "push", "X-Hub-Signature-256": sign("s3cret", []byte(body)), "Content-Type": "application/x-www-form-urlencoded"}
+		if code, msg := send(t, hooks.URL+"/v1/webhooks/github", hdr, body); code != 202 {
+			t.Fatalf("%d %s", code, msg)
+		}
+		wait(t, h)
+		if got := forge.take(); len(got) != 2 || got[1]["state"] != "success" {
+			t.Fatalf("statuses = %v", got)
+		}
+		hdr["X-Hub-Signature-256"] = sign("s3cret", []byte("x=1"))
+		if code, msg := send(t, hooks.URL+"/v1/webhooks/github", hdr, "x=1"); code != 400 || !strings.Contains(msg, "payload field") {
+			t.Fatalf("a form without payload: %d %s", code, msg)
 		}
 	})
 	for _, a := range forge.auth {

@@ -1,0 +1,144 @@
+package bundle
+
+import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+type entry struct {
+	hdr  tar.Header
+	data string
+}
+
+func archive(t *testing.T, gz bool, entries ...entry) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	var w *tar.Writer
+	var zw *gzip.Writer
+	if gz {
+		zw = gzip.NewWriter(&buf)
+		w = tar.NewWriter(zw)
+	} else {
+		w = tar.NewWriter(&buf)
+	}
+	for _, e := range entries {
+		h := e.hdr
+		if h.Typeflag == 0 {
+			h.Typeflag = tar.TypeReg
+		}
+		if h.Typeflag == tar.TypeReg && h.Size == 0 {
+			h.Size = int64(len(e.data))
+		}
+		h.Mode = 0o644
+		if err := w.WriteHeader(&h); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.Write([]byte(e.data)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if zw != nil {
+		zw.Close()
+	}
+	return buf.Bytes()
+}
+
+// TestTarOfDot reads what "tar -C dir ." writes: every name starts with
+// "./", and the first entry is "./" itself.
+func TestTarOfDot(t *testing.T) {
+	b, err := Read(bytes.NewReader(archive(t, false,
+		entry{hdr: tar.Header{Name: "./", Typeflag: tar.TypeDir}},
+		entry{hdr: tar.Header{Name: "./ci/", Typeflag: tar.TypeDir}},
+		entry{hdr: tar.Header{Name: "./ci/pipec.cue"}, data: "package ci\n"},
+	)), Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(b.Files) != 1 || string(b.Files["ci/pipec.cue"]) != "package ci\n" {
+		t.Fatalf("files %v", b.Files)
+	}
+	if tarPath, err := exec.LookPath("tar"); err == nil {
+		dir := t.TempDir()
+		os.MkdirAll(filepath.Join(dir, "src", "ci"), 0o755)
+		os.WriteFile(filepath.Join(dir, "src", "ci", "pipec.cue"), []byte("package ci\n"), 0o644)
+		out, err := exec.Command(tarPath, "-C", filepath.Join(dir, "src"), "-czf", "-", ".").Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := Read(bytes.NewReader(out), Limits{})
+		if err != nil || len(b.Files) != 1 || b.Format != TarGz {
+			t.Fatalf("tar -C dir -cz .: %v %v", b, err)
+		}
+	}
+	for _, bad := range []string{"../x.cue", "/etc/x.cue", "a/../../x.cue", "."} {
+		_, err := Read(bytes.NewReader(archive(t, false, entry{hdr: tar.Header{Name: bad}, data: "package x\n"})), Limits{})
+		var fe *FormatError
+		if !errors.As(err, &fe) {
+			t.Errorf("%q: %v, want a FormatError", bad, err)
+		}
+	}
+}
+
+// TestExpansionBounded sends archives that expand past the limit in the
+// ways tar allows: a large file that is not CUE, an entry whose data tar
+// skips (a declared size on an entry pipec does not read), and PAX headers,
+// which tar reads on its own. Each is refused with a LimitError, having
+// decompressed no more than the limit plus the per-entry overhead.
+func TestExpansionBounded(t *testing.T) {
+	lim := Limits{MaxTotalBytes: 1 << 20, MaxFiles: 8}
+	zeros := strings.Repeat("\x00", 4<<20)
+	pax := strings.Repeat("p", 900<<10)
+	cue := entry{hdr: tar.Header{Name: "pipec.cue"}, data: "package ci\n"}
+	for name, tc := range map[string][]entry{
+		"large file":    {cue, {hdr: tar.Header{Name: "blob.bin"}, data: zeros}},
+		"skipped entry": {cue, {hdr: tar.Header{Name: "fifo", Typeflag: 'Z', Size: int64(len(zeros))}, data: zeros}},
+		"PAX headers": {cue,
+			{hdr: tar.Header{Name: "a.txt", PAXRecords: map[string]string{"comment": pax}, Format: tar.FormatPAX}},
+			{hdr: tar.Header{Name: "b.txt", PAXRecords: map[string]string{"comment": pax}, Format: tar.FormatPAX}},
+			{hdr: tar.Header{Name: "c.txt", PAXRecords: map[string]string{"comment": pax}, Format: tar.FormatPAX}},
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			upload := archive(t, true, tc...)
+			counted := &countingReader{}
+			zr, _ := gzip.NewReader(bytes.NewReader(upload))
+			counted.r = zr
+			_, err := readTar(counted, lim.withDefaults())
+			var le *LimitError
+			if !errors.As(err, &le) {
+				t.Fatalf("%v, want a LimitError", err)
+			}
+			if max := lim.MaxTotalBytes + int64(lim.MaxFiles+2)*tarOverhead; counted.n > max {
+				t.Errorf("decompressed %d bytes before refusing, more than %d", counted.n, max)
+			}
+			if _, err := Read(bytes.NewReader(upload), lim); !errors.As(err, &le) {
+				t.Errorf("Read: %v, want a LimitError", err)
+			}
+		})
+	}
+	// Within the limits, the same shapes are read.
+	if _, err := Read(bytes.NewReader(archive(t, true, cue, entry{hdr: tar.Header{Name: "a.txt", PAXRecords: map[string]string{"comment": "short"}, Format: tar.FormatPAX}})), lim); err != nil {
+		t.Fatal(err)
+	}
+}
+
+type countingReader struct {
+	r interface{ Read([]byte) (int, error) }
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}

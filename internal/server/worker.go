@@ -1,0 +1,299 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"encoding/gob"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/pipec/pipec/compiler"
+	"github.com/pipec/pipec/diag"
+	"github.com/pipec/pipec/internal/report"
+	"github.com/pipec/pipec/render"
+)
+
+// Builds run in worker processes when Config.Worker is set: CUE evaluation
+// cannot be interrupted from inside, so a build that passes its deadline
+// is stopped by killing its worker, and the slot is free at once. There is
+// one worker per build slot; a worker builds one request after another
+// (starting a process and loading pipec's schema for each build would
+// cost more than a small build), and is replaced when it is killed, dies
+// of its memory limit, or has built workerBuilds times.
+//
+// A worker limits its own heap (setLimits) before it reads anything, and
+// exits on its own when a build runs far past its deadline or its server
+// is gone (watchdog), so no worker outlives its purpose.
+
+// workerBuilds is how many builds a worker runs before it is replaced, so
+// that what one build leaves in the heap does not grow without bound.
+const workerBuilds = 200
+
+// envWorkerMemory carries the memory limit to a worker; its presence makes
+// a process a worker.
+const envWorkerMemory = "PIPEC_WORKER_MEMORY"
+
+// IsWorker reports whether this process was started as a build worker.
+func IsWorker() bool { return os.Getenv(envWorkerMemory) != "" }
+
+// workRequest is what the server sends a worker on its stdin.
+type workRequest struct {
+	// The compiler.Options a worker builds with.
+	Overlay      map[string][]byte
+	Dir, BaseDir string
+	Today        string
+	Env          []string
+	Policies     bool
+	Threshold    diag.Severity
+	// Manifests is the format to render the objects in when the build
+	// passes; empty for vet.
+	Manifests render.Format
+	// Deadline is when the server gives up on the build; the worker
+	// exits on its own a little after it.
+	Deadline time.Time
+}
+
+// workResult is what a worker answers on its stdout.
+type workResult struct {
+	Report    *report.Report
+	Code      int
+	Manifests []byte
+	// Err is an error rendering the manifests.
+	Err string
+}
+
+// RunWorker is a worker process's main: it limits itself, then builds the
+// requests it reads from r, answering each on w, until r ends.
+func RunWorker(r io.Reader, w io.Writer) error {
+	mem, _ := strconv.ParseUint(os.Getenv(envWorkerMemory), 10, 64)
+	if err := setLimits(mem); err != nil {
+		return fmt.Errorf("limiting the worker: %w", err)
+	}
+	var deadline sync.Mutex
+	var current time.Time // zero while idle
+	go watchdog(os.Getppid(), func() time.Time {
+		deadline.Lock()
+		defer deadline.Unlock()
+		return current
+	})
+	// Load pipec's schema while no one waits.
+	compiler.Build(context.Background(), compiler.Options{Dir: "/pipec-warmup", BaseDir: "/pipec-warmup",
+		Overlay: map[string][]byte{"/pipec-warmup/pipec.cue": []byte("package warmup\n")}, Env: []string{"CUE_REGISTRY=none"}})
+	dec, enc := gob.NewDecoder(r), gob.NewEncoder(w)
+	for {
+		var req workRequest
+		if err := dec.Decode(&req); err != nil {
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			return fmt.Errorf("reading a request: %w", err)
+		}
+		deadline.Lock()
+		current = req.Deadline
+		deadline.Unlock()
+		out := build(req)
+		deadline.Lock()
+		current = time.Time{}
+		deadline.Unlock()
+		if err := enc.Encode(out); err != nil {
+			return fmt.Errorf("answering: %w", err)
+		}
+	}
+}
+
+// watchdog exits the process when its parent is gone, or when a build has
+// run well past its deadline: the server kills a worker at the deadline,
+// so either means no one will.
+func watchdog(parent int, deadline func() time.Time) {
+	for range time.Tick(500 * time.Millisecond) {
+		d := deadline()
+		if os.Getppid() != parent || !d.IsZero() && time.Now().After(d.Add(5*time.Second)) {
+			os.Exit(3)
+		}
+	}
+}
+
+func build(req workRequest) *workResult {
+	res, err := compiler.Build(context.Background(), compiler.Options{
+		Overlay: req.Overlay, Dir: req.Dir, BaseDir: req.BaseDir, Today: req.Today, Env: req.Env, Policies: req.Policies,
+	})
+	rep, code, err := report.FromBuild(res, err, req.Threshold)
+	if err != nil {
+		rep, code = internalReport(err), report.ExitEval
+	}
+	out := &workResult{Report: rep, Code: code}
+	if req.Manifests != "" && code == report.ExitOK {
+		var buf bytes.Buffer
+		if err := render.Stream(&buf, res.Objects, req.Manifests); err != nil {
+			out.Err = err.Error()
+		}
+		out.Manifests = buf.Bytes()
+	}
+	return out
+}
+
+// worker is a running worker process.
+type worker struct {
+	cmd    *exec.Cmd
+	in     *os.File // its stdin
+	out    *os.File // its stdout
+	enc    *gob.Encoder
+	dec    *gob.Decoder
+	stderr *headBuffer
+	builds int
+	done   chan struct{} // closed when it has exited
+}
+
+// startWorker starts a worker process. It runs with nothing of the
+// server's environment but its memory limit, the Go runtime's soft limit
+// below it, and TMPDIR.
+func (s *Server) startWorker() (*worker, error) {
+	inR, inW, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	outR, outW, err := os.Pipe()
+	if err != nil {
+		inR.Close()
+		inW.Close()
+		return nil, err
+	}
+	cmd := exec.Command(s.cfg.Worker[0], s.cfg.Worker[1:]...)
+	cmd.Env = []string{
+		envWorkerMemory + "=" + strconv.FormatInt(s.cfg.WorkerMemory, 10),
+		// The collector works harder near the limit rather than fail.
+		"GOMEMLIMIT=" + strconv.FormatInt(s.cfg.WorkerMemory/10*7, 10),
+		"TMPDIR=" + os.TempDir(),
+	}
+	w := &worker{cmd: cmd, in: inW, out: outR, stderr: &headBuffer{max: 4 << 10}, done: make(chan struct{})}
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = inR, outW, w.stderr
+	err = cmd.Start()
+	inR.Close()
+	outW.Close()
+	if err != nil {
+		inW.Close()
+		outR.Close()
+		return nil, fmt.Errorf("starting a build worker: %w", err)
+	}
+	w.enc, w.dec = gob.NewEncoder(inW), gob.NewDecoder(outR)
+	go func() {
+		cmd.Wait()
+		close(w.done)
+	}()
+	return w, nil
+}
+
+// Close stops the server's idle workers, waiting for those that build to
+// finish. Builds after it start new ones.
+func (s *Server) Close() {
+	if s.workers == nil {
+		return
+	}
+	for range cap(s.workers) {
+		if w := <-s.workers; w != nil {
+			w.stop()
+		}
+	}
+	for range cap(s.workers) {
+		s.workers <- nil
+	}
+}
+
+// stop ends a worker and waits until it has exited.
+func (w *worker) stop() {
+	w.in.Close()
+	w.cmd.Process.Kill()
+	<-w.done
+	w.out.Close()
+}
+
+// errLimit means a build was stopped by a limit: its deadline or its
+// worker's memory.
+type errLimit struct{ msg string }
+
+func (e *errLimit) Error() string { return e.msg }
+
+// runWorker builds in a worker process: the slot's own, or a new one if it
+// has none. The worker is killed when ctx is done.
+func (s *Server) runWorker(ctx context.Context, req workRequest) (*workResult, error) {
+	w := <-s.workers
+	if w == nil {
+		var err error
+		if w, err = s.startWorker(); err != nil {
+			s.workers <- nil
+			return nil, err
+		}
+	}
+	type answer struct {
+		res *workResult
+		err error
+	}
+	ch := make(chan answer, 1)
+	go func() {
+		var a answer
+		if a.err = w.enc.Encode(&req); a.err == nil {
+			a.res = new(workResult)
+			a.err = w.dec.Decode(a.res)
+		}
+		ch <- a
+	}()
+	select {
+	case a := <-ch:
+		if a.err != nil {
+			w.stop()
+			s.workers <- nil
+			return nil, s.workerError(w, a.err)
+		}
+		if w.builds++; w.builds >= workerBuilds {
+			go w.stop()
+			w = nil
+		}
+		s.workers <- w
+		return a.res, nil
+	case <-ctx.Done():
+		w.stop()
+		<-ch
+		s.workers <- nil
+		return nil, &errLimit{msg: fmt.Sprintf("the build did not finish within %s", s.cfg.BuildTimeout)}
+	}
+}
+
+// workerError says why a worker stopped answering.
+func (s *Server) workerError(w *worker, err error) error {
+	msg := w.stderr.String()
+	if strings.Contains(msg, "out of memory") || strings.Contains(msg, "cannot allocate memory") {
+		return &errLimit{msg: fmt.Sprintf("the build needed more than the server's %d MiB (--worker-memory)", s.cfg.WorkerMemory>>20)}
+	}
+	s.cfg.Log.Error("build worker failed", "error", err.Error(), "exit", w.cmd.ProcessState.String(), "stderr", msg)
+	return fmt.Errorf("the build worker failed (%s); see the server log", w.cmd.ProcessState)
+}
+
+// headBuffer keeps the first max bytes written to it: where Go's runtime
+// says why it died.
+type headBuffer struct {
+	mu  sync.Mutex
+	buf []byte
+	max int
+}
+
+func (h *headBuffer) Write(p []byte) (int, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if n := h.max - len(h.buf); n > 0 {
+		h.buf = append(h.buf, p[:min(n, len(p))]...)
+	}
+	return len(p), nil
+}
+
+func (h *headBuffer) String() string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return string(h.buf)
+}
