@@ -26,6 +26,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -109,6 +110,8 @@ type Server struct {
 	cfg      Config
 	slots    chan struct{}
 	workers  chan *worker // with Config.Worker: the slots' workers, nil until started
+	busyMu   sync.Mutex
+	busy     map[*worker]bool // workers building, for Close to stop
 	waiting  atomic.Int64
 	draining atomic.Bool
 	stopBy   atomic.Pointer[time.Time] // when shutdown must be over
@@ -225,6 +228,7 @@ func (s *Server) serveReady(w http.ResponseWriter, _ *http.Request) {
 
 // request is a parsed build or vet request.
 type request struct {
+	body      []byte // the upload, as sent
 	manifests render.Format
 	// format is what a worker renders: the manifests' format for build,
 	// empty for vet.
@@ -270,21 +274,30 @@ func (s *Server) parse(w http.ResponseWriter, r *http.Request, defaultReport rep
 		return nil, false
 	}
 	req.target = path.Clean(dir)
+	// The upload is read before a build slot is taken, so that a slow
+	// client holds none; it is decompressed in the slot.
+	req.body, err = io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxBundleBytes))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("the bundle is larger than %d bytes (the server's --max-bundle-bytes)", s.cfg.MaxBundleBytes))
+		} else {
+			writeError(w, http.StatusBadRequest, fmt.Sprintf("reading the bundle: %v", err))
+		}
+		return nil, false
+	}
 	return req, true
 }
 
-// readBundle reads the request's bundle into req. It runs in a build slot:
-// decompressing is work an upload makes the server do, and the slots bound
-// it.
-func (s *Server) readBundle(w http.ResponseWriter, r *http.Request, req *request) bool {
-	body := http.MaxBytesReader(w, r.Body, s.cfg.MaxBundleBytes)
-	b, err := bundle.Read(body, s.cfg.Limits)
+// readBundle decompresses and reads the request's bundle into req. It
+// runs in a build slot: decompressing is work an upload makes the server
+// do, and the slots bound it.
+func (s *Server) readBundle(w http.ResponseWriter, req *request) bool {
+	b, err := bundle.Read(bytes.NewReader(req.body), s.cfg.Limits)
+	req.body = nil
 	if err != nil {
-		var mbe *http.MaxBytesError
 		var le *bundle.LimitError
 		switch {
-		case errors.As(err, &mbe):
-			writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("the bundle is larger than %d bytes (the server's --max-bundle-bytes)", s.cfg.MaxBundleBytes))
 		case errors.As(err, &le):
 			writeError(w, http.StatusRequestEntityTooLarge, err.Error())
 		default:
@@ -350,10 +363,16 @@ func (s *Server) run(ctx context.Context, opts compiler.Options, threshold diag.
 	defer func() { <-s.slots; s.metrics.inFlight.Dec() }()
 	start := time.Now()
 	cache := s.cfg.ModuleCache
-	if cache == "" {
+	switch {
+	case cache != "":
+	case s.cfg.Registry == "none":
+		// Nothing is fetched, so nothing is cached: no directory at all
+		// (the file system may well be read-only).
+		cache = filepath.Join(string(filepath.Separator), "nonexistent", "pipec-no-module-cache")
+	default:
 		dir, err := os.MkdirTemp("", "pipec-modules-")
 		if err != nil {
-			return &outcome{err: err}
+			return &outcome{err: fmt.Errorf("a module cache for --cue-registry: %w", err)}
 		}
 		defer os.RemoveAll(dir)
 		cache = dir
@@ -369,7 +388,6 @@ func (s *Server) run(ctx context.Context, opts compiler.Options, threshold diag.
 			Threshold: threshold, Manifests: format, Deadline: dl,
 		})
 		if err != nil {
-			s.metrics.rejected.WithLabelValues("limit").Inc()
 			return &outcome{err: err}
 		}
 		if res.Err != "" {
@@ -396,6 +414,9 @@ func (s *Server) Vet(ctx context.Context, b *bundle.Bundle, dir string) (*report
 	if err := s.acquire(ctx); err != nil {
 		return nil, 0, err
 	}
+	// The build gets BuildTimeout, as one sent to the API does.
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.BuildTimeout)
+	defer cancel()
 	o := s.run(ctx, bundleOptions(b, dir, ""), diag.Error, dir, "")
 	if o.err != nil {
 		return nil, 0, o.err
@@ -423,7 +444,7 @@ func (s *Server) build(w http.ResponseWriter, r *http.Request, req *request) (*o
 		writeError(w, http.StatusServiceUnavailable, err.Error())
 		return nil, false
 	}
-	if !s.readBundle(w, r, req) {
+	if !s.readBundle(w, req) {
 		<-s.slots
 		return nil, false
 	}
@@ -436,6 +457,7 @@ func (s *Server) build(w http.ResponseWriter, r *http.Request, req *request) (*o
 		var le *errLimit
 		switch {
 		case errors.As(o.err, &le):
+			s.metrics.rejected.WithLabelValues(le.label).Inc()
 			w.Header().Set("Retry-After", "5")
 			writeError(w, http.StatusServiceUnavailable, le.Error())
 			return nil, false

@@ -13,8 +13,10 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -717,5 +719,74 @@ func TestShutdownDelay(t *testing.T) {
 	}
 	if dl := s.ShutdownDeadline(); dl.Sub(signalled) > 3*time.Second+100*time.Millisecond {
 		t.Errorf("ShutdownDeadline %s after the signal, want ShutdownTimeout", dl.Sub(signalled))
+	}
+}
+
+// TestSlowUploadHoldsNoSlot: a client that sends its bundle slowly holds no
+// build slot; an ordinary build on a one-slot server is answered meanwhile.
+func TestSlowUploadHoldsNoSlot(t *testing.T) {
+	base := start(t, New(Config{MaxConcurrent: 1, BuildTimeout: 20 * time.Second}))
+	pr, pw := io.Pipe()
+	slow := make(chan int, 1)
+	go func() {
+		resp, err := http.Post(base+"/v1/vet", "application/x-tar", pr)
+		if err != nil {
+			slow <- 0
+			return
+		}
+		resp.Body.Close()
+		slow <- resp.StatusCode
+	}()
+	body := txtarOf(exampleFiles(t, "go-service"))
+	pw.Write(body[:10])
+	time.Sleep(100 * time.Millisecond) // the slow request is in, reading
+	resp, _ := post(t, base+"/v1/build", body)
+	if resp.StatusCode != http.StatusOK {
+		t.Errorf("an ordinary build while another upload trickles in: %s", resp.Status)
+	}
+	pw.Write(body[10:])
+	pw.Close()
+	if code := <-slow; code != http.StatusOK {
+		t.Errorf("the slow upload: %d", code)
+	}
+}
+
+// TestWorkerLifecycle: Close stops a build in progress (its client gets
+// 503 at once); a worker that died while idle is replaced; a read-only
+// TMPDIR does not stop builds.
+func TestWorkerLifecycle(t *testing.T) {
+	t.Setenv("TMPDIR", filepath.Join(t.TempDir(), "missing"))
+	s := New(Config{Worker: []string{os.Args[0]}, MaxConcurrent: 1, BuildTimeout: time.Minute})
+	base := start(t, s)
+	files := txtarOf(exampleFiles(t, "go-service"))
+	if resp, body := post(t, base+"/v1/build", files); resp.StatusCode != http.StatusOK {
+		t.Fatalf("%s %s", resp.Status, body)
+	}
+	kids := children(t)
+	if len(kids) != 1 {
+		t.Fatalf("workers %v, want one", kids)
+	}
+	pid, _ := strconv.Atoi(kids[0])
+	syscall.Kill(pid, syscall.SIGKILL)
+	time.Sleep(100 * time.Millisecond)
+	if resp, body := post(t, base+"/v1/build", files); resp.StatusCode != http.StatusOK {
+		t.Fatalf("after the idle worker died: %s %s", resp.Status, body)
+	}
+	answer := make(chan string, 1)
+	go func() {
+		resp, body := post(t, base+"/v1/vet", bomb)
+		answer <- fmt.Sprintf("%d %s", resp.StatusCode, body)
+	}()
+	time.Sleep(500 * time.Millisecond) // the bomb builds
+	closed := time.Now()
+	s.Close()
+	if got := <-answer; !strings.HasPrefix(got, "503 ") || !strings.Contains(got, "shutting down") {
+		t.Errorf("the build in progress at Close: %s", got)
+	}
+	if d := time.Since(closed); d > 5*time.Second {
+		t.Errorf("Close took %s", d)
+	}
+	if kids := children(t); len(kids) != 0 {
+		t.Errorf("workers left after Close: %v", kids)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/pipec/pipec/compiler"
@@ -76,6 +77,9 @@ func RunWorker(r io.Reader, w io.Writer) error {
 	if err := setLimits(mem); err != nil {
 		return fmt.Errorf("limiting the worker: %w", err)
 	}
+	// When the container runs out of memory, the kernel kills a worker
+	// rather than the server.
+	os.WriteFile("/proc/self/oom_score_adj", []byte("1000"), 0)
 	var deadline sync.Mutex
 	var current time.Time // zero while idle
 	go watchdog(os.Getppid(), func() time.Time {
@@ -149,6 +153,8 @@ type worker struct {
 	stderr *headBuffer
 	builds int
 	done   chan struct{} // closed when it has exited
+	mu     sync.Mutex
+	reason string // why the server killed it, if it did
 }
 
 // startWorker starts a worker process. It runs with nothing of the
@@ -190,12 +196,17 @@ func (s *Server) startWorker() (*worker, error) {
 	return w, nil
 }
 
-// Close stops the server's idle workers, waiting for those that build to
-// finish. Builds after it start new ones.
+// Close stops the server's workers, killing those that build (their
+// clients get 503). Builds after it start new ones.
 func (s *Server) Close() {
 	if s.workers == nil {
 		return
 	}
+	s.busyMu.Lock()
+	for w := range s.busy {
+		w.kill("the server is shutting down")
+	}
+	s.busyMu.Unlock()
 	for range cap(s.workers) {
 		if w := <-s.workers; w != nil {
 			w.stop()
@@ -204,6 +215,20 @@ func (s *Server) Close() {
 	for range cap(s.workers) {
 		s.workers <- nil
 	}
+}
+
+// kill ends a worker that builds, saying why to its client.
+func (w *worker) kill(reason string) {
+	w.mu.Lock()
+	w.reason = reason
+	w.mu.Unlock()
+	w.cmd.Process.Kill()
+}
+
+func (w *worker) killedFor() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.reason
 }
 
 // stop ends a worker and waits until it has exited.
@@ -216,14 +241,27 @@ func (w *worker) stop() {
 
 // errLimit means a build was stopped by a limit: its deadline or its
 // worker's memory.
-type errLimit struct{ msg string }
+type errLimit struct {
+	msg string
+	// label is the reason pipec_builds_rejected_total counts it under.
+	label string
+}
 
 func (e *errLimit) Error() string { return e.msg }
 
 // runWorker builds in a worker process: the slot's own, or a new one if it
-// has none. The worker is killed when ctx is done.
+// has none or it has exited. The worker is killed when ctx is done or the
+// server closes.
 func (s *Server) runWorker(ctx context.Context, req workRequest) (*workResult, error) {
 	w := <-s.workers
+	if w != nil && w.exited() {
+		w.stop()
+		w = nil
+	}
+	if err := ctx.Err(); err != nil {
+		s.workers <- w
+		return nil, s.cancelled(ctx)
+	}
 	if w == nil {
 		var err error
 		if w, err = s.startWorker(); err != nil {
@@ -231,6 +269,18 @@ func (s *Server) runWorker(ctx context.Context, req workRequest) (*workResult, e
 			return nil, err
 		}
 	}
+	s.busyMu.Lock()
+	if s.busy == nil {
+		s.busy = map[*worker]bool{}
+	}
+	s.busy[w] = true
+	s.busyMu.Unlock()
+	defer func() {
+		s.busyMu.Lock()
+		delete(s.busy, w)
+		s.busyMu.Unlock()
+	}()
+	w.stderr.reset()
 	type answer struct {
 		res *workResult
 		err error
@@ -261,15 +311,42 @@ func (s *Server) runWorker(ctx context.Context, req workRequest) (*workResult, e
 		w.stop()
 		<-ch
 		s.workers <- nil
-		return nil, &errLimit{msg: fmt.Sprintf("the build did not finish within %s", s.cfg.BuildTimeout)}
+		return nil, s.cancelled(ctx)
 	}
 }
 
-// workerError says why a worker stopped answering.
+// cancelled says why a build's context ended.
+func (s *Server) cancelled(ctx context.Context) error {
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return &errLimit{msg: fmt.Sprintf("the build did not finish within %s", s.cfg.BuildTimeout), label: "timeout"}
+	}
+	return &errLimit{msg: "the build was cancelled: the client went away, or the server is shutting down", label: "cancelled"}
+}
+
+// exited reports whether the worker process has ended.
+func (w *worker) exited() bool {
+	select {
+	case <-w.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// workerError says why a worker stopped answering: the server closing, its
+// memory limit (Go's runtime says so, or the kernel's OOM killer, whose
+// SIGKILL the server did not send), or a crash.
 func (s *Server) workerError(w *worker, err error) error {
+	if r := w.killedFor(); r != "" {
+		return &errLimit{msg: r, label: "shutdown"}
+	}
 	msg := w.stderr.String()
-	if strings.Contains(msg, "out of memory") || strings.Contains(msg, "cannot allocate memory") {
-		return &errLimit{msg: fmt.Sprintf("the build needed more than the server's %d MiB (--worker-memory)", s.cfg.WorkerMemory>>20)}
+	oom := strings.Contains(msg, "out of memory") || strings.Contains(msg, "cannot allocate memory")
+	if ws, ok := w.cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() && ws.Signal() == syscall.SIGKILL {
+		oom = true
+	}
+	if oom {
+		return &errLimit{msg: fmt.Sprintf("the build needed more than the server's %d MiB (--worker-memory)", s.cfg.WorkerMemory>>20), label: "memory"}
 	}
 	s.cfg.Log.Error("build worker failed", "error", err.Error(), "exit", w.cmd.ProcessState.String(), "stderr", msg)
 	return fmt.Errorf("the build worker failed (%s); see the server log", w.cmd.ProcessState)
@@ -290,6 +367,12 @@ func (h *headBuffer) Write(p []byte) (int, error) {
 		h.buf = append(h.buf, p[:min(n, len(p))]...)
 	}
 	return len(p), nil
+}
+
+func (h *headBuffer) reset() {
+	h.mu.Lock()
+	h.buf = h.buf[:0]
+	h.mu.Unlock()
 }
 
 func (h *headBuffer) String() string {

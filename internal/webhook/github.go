@@ -87,12 +87,13 @@ func (h *Handler) serveGitHub(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	event := r.Header.Get("X-GitHub-Event")
+	signed := body
 	if ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); ct == "application/x-www-form-urlencoded" {
 		// A webhook set to send form data: the JSON is its payload field;
 		// the signature covers the form as sent.
 		form, err := url.ParseQuery(string(body))
-		if err != nil || !form.Has("payload") {
-			http.Error(w, "a form-encoded delivery must carry the JSON event in its payload field", http.StatusBadRequest)
+		if err != nil || len(form) != 1 || len(form["payload"]) != 1 {
+			http.Error(w, "a form-encoded delivery must carry the JSON event in its one payload field", http.StatusBadRequest)
 			return
 		}
 		body = []byte(form.Get("payload"))
@@ -102,7 +103,7 @@ func (h *Handler) serveGitHub(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "the payload is not JSON: "+err.Error(), http.StatusBadRequest)
 		return
 	}
-	c := commit{forge: "github", project: ev.Repository.FullName, event: event, delivery: r.Header.Get("X-GitHub-Delivery")}
+	c := commit{forge: "github", project: ev.Repository.FullName, event: event, delivery: deliveryKey(signed)}
 	switch event {
 	case "ping":
 		fmt.Fprintln(w, "pong")
@@ -141,11 +142,12 @@ func (h *Handler) serveGitHub(w http.ResponseWriter, r *http.Request) {
 	h.accept(w, c, func(ctx context.Context, c commit) { h.check(ctx, c, gc) })
 }
 
-// GitHub's names: an owner is 1 to 39 letters, digits and single inner
-// hyphens; a repository 1 to 100 letters, digits, '.', '-' and '_', and
-// neither "." nor "..".
+// GitHub's names: an owner is at most 39 letters, digits and '-' (and '_'
+// for managed users; older logins break today's rules, so '.' is let
+// through too), a repository at most 100 letters, digits, '.', '-' and
+// '_'; neither is "." or "..". Each is escaped into the URL as well.
 var (
-	ownerRE = regexp.MustCompile(`^[A-Za-z0-9](?:-?[A-Za-z0-9]){0,38}$`)
+	ownerRE = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,39}$`)
 	repoRE  = regexp.MustCompile(`^[A-Za-z0-9._-]{1,100}$`)
 )
 
@@ -154,7 +156,7 @@ var (
 // token elsewhere on the API ("../../admin").
 func validRepo(full string) bool {
 	owner, name, ok := strings.Cut(full, "/")
-	return ok && ownerRE.MatchString(owner) && repoRE.MatchString(name) && name != "." && name != ".."
+	return ok && ownerRE.MatchString(owner) && repoRE.MatchString(name) && owner != "." && owner != ".." && name != "." && name != ".."
 }
 
 // repoPath is owner/name as API URL path segments, each escaped.

@@ -85,7 +85,7 @@ func (h *Handler) serveGitLab(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "the payload is not JSON: "+err.Error(), http.StatusBadRequest)
 		return
 	}
-	c := commit{forge: "gitlab", event: ev.ObjectKind, delivery: r.Header.Get("X-Gitlab-Event-UUID")}
+	c := commit{forge: "gitlab", event: ev.ObjectKind, delivery: deliveryKey(body)}
 	switch ev.ObjectKind {
 	case "push":
 		if strings.Trim(ev.CheckoutSHA, "0") == "" {

@@ -149,19 +149,19 @@ type commit struct {
 	project string // owner/name on GitHub, the numeric id on GitLab
 	sha     string
 	event   string
-	// delivery is the forge's id of the delivery (X-GitHub-Delivery,
-	// X-Gitlab-Event-UUID), if it sent one.
+	// delivery identifies the delivery: a hash of the signed payload
+	// (the forge's delivery id header is not signed).
 	delivery string
 }
 
 // Replayed deliveries are answered without work for deliveryWindow; at
-// most maxDeliveries ids are remembered.
+// most maxDeliveries are remembered.
 const (
 	deliveryWindow = time.Hour
 	maxDeliveries  = 10000
 )
 
-// deliveries remembers the ids of the deliveries accepted lately.
+// deliveries remembers the deliveries accepted lately.
 type deliveries struct {
 	mu sync.Mutex
 	at map[string]time.Time
@@ -191,6 +191,12 @@ func (d *deliveries) first(id string, now time.Time) bool {
 	return true
 }
 
+// deliveryKey identifies a delivery by its signed payload.
+func deliveryKey(body []byte) string {
+	sum := sha256.Sum256(body)
+	return hex.EncodeToString(sum[:])
+}
+
 // forget drops id, for a delivery that was not accepted after all.
 func (d *deliveries) forget(id string) {
 	d.mu.Lock()
@@ -206,18 +212,18 @@ type status struct {
 // accept starts the background check of c and answers 202.
 // A delivery the forge sends again (a redelivery, or a replay by someone
 // who recorded it) within deliveryWindow is answered 200 without work.
+// A check that ends in an error is forgotten, so that the forge's
+// "Redeliver" runs it again.
 func (h *Handler) accept(w http.ResponseWriter, c commit, run func(context.Context, commit)) {
 	key := c.forge + "/" + c.delivery
-	if c.delivery != "" && !h.seen.first(key, time.Now()) {
-		fmt.Fprintf(w, "ignored: delivery %s was handled already\n", c.delivery)
+	if !h.seen.first(key, time.Now()) {
+		fmt.Fprintf(w, "ignored: this delivery was handled already (%s@%s)\n", c.project, c.sha)
 		return
 	}
 	select {
 	case h.pending <- struct{}{}:
 	default:
-		if c.delivery != "" {
-			h.seen.forget(key)
-		}
+		h.seen.forget(key)
 		http.Error(w, "too many events in progress; retry later", http.StatusServiceUnavailable)
 		return
 	}
@@ -237,6 +243,9 @@ func (h *Handler) accept(w http.ResponseWriter, c commit, run func(context.Conte
 func (h *Handler) check(ctx context.Context, c commit, fc forgeClient) {
 	log := h.cfg.Log.With("forge", c.forge, "project", c.project, "sha", c.sha, "event", c.event)
 	post := func(s status) {
+		if s.state == "error" {
+			h.seen.forget(c.forge + "/" + c.delivery)
+		}
 		if err := fc.setStatus(ctx, c, s, h.cfg.StatusName); err != nil {
 			log.Error("posting the commit status", "state", s.state, "error", err.Error())
 		}

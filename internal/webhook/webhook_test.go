@@ -256,7 +256,7 @@ func TestGitHub(t *testing.T) {
 		}
 		// Validly signed, but naming a repository that would send the
 		// token elsewhere on the API.
-		for _, name := range []string{"../../admin/keys", "acme/..", "acme/app/../../x", "acme", "ac%2Fme/app", "acme/app?x=1", "-acme/app", "acme/a b"} {
+		for _, name := range []string{"../../admin/keys", "acme/..", "acme/app/../../x", "acme", "ac%2Fme/app", "acme/app?x=1", "../app", "acme/a b"} {
 			body := `{"after":"` + goodSHA + `","repository":{"full_name":"` + name + `"}}`
 			if code, msg := github(t, hooks.URL, "push", body); code != 400 || !strings.Contains(msg, "is not a GitHub owner/name") {
 				t.Errorf("repository %q: %d %s", name, code, msg)
@@ -267,7 +267,7 @@ func TestGitHub(t *testing.T) {
 		}
 	})
 	t.Run("a replayed delivery is not checked again", func(t *testing.T) {
-		body := `{"after":"` + goodSHA + `","repository":{"full_name":"acme/app"}}`
+		body := `{"after":"` + goodSHA + `","repository":{"full_name":"acme/app"},"ref":"refs/heads/replayed"}`
 		hdr := map[string]string{"X-GitHub-Event": "push", "X-Hub-Signature-256": sign("s3cret", []byte(body)), "X-GitHub-Delivery": "72d3162e-cc78-11e3-81ab-4c9367dc0958"}
 		if code, msg := send(t, hooks.URL+"/v1/webhooks/github", hdr, body); code != 202 {
 			t.Fatalf("first: %d %s", code, msg)
@@ -276,19 +276,28 @@ func TestGitHub(t *testing.T) {
 		if got := forge.take(); len(got) != 2 {
 			t.Fatalf("statuses = %v", got)
 		}
-		if code, msg := send(t, hooks.URL+"/v1/webhooks/github", hdr, body); code != 200 || !strings.Contains(msg, "handled already") {
-			t.Fatalf("replay: %d %s", code, msg)
+		// The delivery id is not signed: another one changes nothing.
+		for _, id := range []string{"72d3162e-cc78-11e3-81ab-4c9367dc0958", "forged", ""} {
+			hdr["X-GitHub-Delivery"] = id
+			if code, msg := send(t, hooks.URL+"/v1/webhooks/github", hdr, body); code != 200 || !strings.Contains(msg, "handled already") {
+				t.Fatalf("replay with delivery id %q: %d %s", id, code, msg)
+			}
 		}
 		wait(t, h)
 		if got := forge.take(); len(got) != 0 {
-			t.Fatalf("the replay posted %v", got)
+			t.Fatalf("the replays posted %v", got)
 		}
-		hdr["X-GitHub-Delivery"] = "72d3162e-cc78-11e3-81ab-4c9367dc0959"
-		if code, msg := send(t, hooks.URL+"/v1/webhooks/github", hdr, body); code != 202 {
-			t.Fatalf("another delivery of the same commit: %d %s", code, msg)
+		// A check that ended in an error can be redelivered.
+		lost := `{"after":"` + lostSHA + `","repository":{"full_name":"acme/app"},"ref":"refs/heads/replayed"}`
+		for range 2 {
+			if code, msg := github(t, hooks.URL, "push", lost); code != 202 {
+				t.Fatalf("a redelivery after an error: %d %s", code, msg)
+			}
+			wait(t, h)
+			if got := forge.take(); len(got) != 2 || got[1]["state"] != "error" {
+				t.Fatalf("statuses = %v", got)
+			}
 		}
-		wait(t, h)
-		forge.take()
 	})
 	t.Run("a form-encoded delivery", func(t *testing.T) {
 		body := url.Values{"payload": {`{"after":"` + goodSHA + `","repository":{"full_name":"acme/app"}}`}}.Encode()
@@ -308,6 +317,19 @@ func TestGitHub(t *testing.T) {
 	for _, a := range forge.auth {
 		if a != "Bearer ghtok" && a != "" {
 			t.Errorf("the fake forge saw credentials %q", a)
+		}
+	}
+}
+
+func TestValidRepo(t *testing.T) {
+	for _, ok := range []string{"acme/app", "mona_acme/app", "acme/.github", "3scale/app.js", "a-b/c_d.e-f", "legacy-/x"} {
+		if !validRepo(ok) {
+			t.Errorf("%q refused", ok)
+		}
+	}
+	for _, bad := range []string{"acme", "acme/", "/app", "acme/app/x", "../app", "acme/..", "./app", "acme/a b", "ac%2Fme/app", "acme/app?x", "acme/app#x"} {
+		if validRepo(bad) {
+			t.Errorf("%q accepted", bad)
 		}
 	}
 }
