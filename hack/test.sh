@@ -29,7 +29,7 @@ if ! command -v etcd >/dev/null; then
   # their own on free ports, so stop it if systemd started one.
   $sudo systemctl stop etcd >/dev/null 2>&1 || true
 fi
-etcd --version | head -1
+etcd --version | sed -n 1p  # not head: with pipefail, etcd may die of SIGPIPE (exit 141)
 
 step "installing the CI clients the integration tests run (pre-commit, gitlab-ci-local, GitHub's action parser, podman)"
 hack/ci-clients.sh
