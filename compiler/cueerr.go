@@ -659,6 +659,13 @@ func (x *explainer) explainLoad(err error) diag.List {
 			// checks) keeps its text in the error it wraps.
 			d.Message = strings.TrimSpace(e.Error())
 		}
+		if !strings.Contains(d.Message, " ") {
+			// A bare label, such as "@embed": the reason is the error
+			// it wraps.
+			if u := cueerrors.Unwrap(e); u != nil {
+				d.Message += ": " + strings.TrimSpace(u.Error())
+			}
+		}
 		d.Hint = loadHint(e)
 		if d.Hint == "" && strings.Contains(d.Message, "module.cue") {
 			d.Hint = `fix cue.mod/module.cue: it declares module: "<host>/<path>@v0" and language: version: "` + cueload.LanguageVersion + `"`

@@ -82,6 +82,7 @@ and waits for the requests in flight.`,
 	f.StringVar(&opts.cfg.ModuleCache, "module-cache", "", "CUE module cache directory for what --cue-registry allows (default: a temporary directory per build, removed after it)")
 	f.Int64Var(&opts.cfg.WorkerMemory, "worker-memory", 2<<30, "the memory (data segment) of one build's worker process, in bytes (default: in a container with PIPEC_MEMORY_LIMIT, its share of it, else 2 GiB)")
 	f.BoolVar(&opts.inProcess, "in-process", false, "build in the server's own process: a build past --build-timeout runs on and no memory limit holds (for debugging)")
+	f.StringVar(&opts.cfg.TokenFile, "api-token-file", "", "a file holding the bearer token POST /v1/build and /v1/vet require (read on every request); none: no authentication")
 	f.StringVar(&opts.logFormat, "log-format", "json", "log format on stderr: json or text")
 	opts.hooks.register(f)
 	return cmd

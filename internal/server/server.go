@@ -14,6 +14,7 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -26,6 +27,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -78,6 +80,10 @@ type Config struct {
 	Worker []string
 	// WorkerMemory bounds a worker's address space, default 2 GiB.
 	WorkerMemory int64
+	// TokenFile, when set, holds the bearer token /v1/build and /v1/vet
+	// require (Authorization: Bearer <token>). It is read on every
+	// request, so a rotated Secret takes effect without a restart.
+	TokenFile string
 	// Version is reported in findings reports.
 	Version string
 	// Log receives structured logs; default discards.
@@ -110,6 +116,8 @@ type Server struct {
 	cfg      Config
 	slots    chan struct{}
 	workers  chan *worker // with Config.Worker: the slots' workers, nil until started
+	buildsMu sync.Mutex
+	builds   map[*time.Time]time.Time // the start of each build in progress
 	busyMu   sync.Mutex
 	busy     map[*worker]bool // workers building, for Close to stop
 	waiting  atomic.Int64
@@ -133,9 +141,9 @@ func New(cfg Config) *Server {
 	}
 	s.metrics = newMetrics()
 	mux := http.NewServeMux()
-	mux.Handle("POST /v1/build", s.metrics.instrument("build", s.serveConfig(true)))
-	mux.Handle("POST /v1/vet", s.metrics.instrument("vet", s.serveConfig(false)))
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok\n") })
+	mux.Handle("POST /v1/build", s.metrics.instrument("build", s.authorize(s.serveConfig(true))))
+	mux.Handle("POST /v1/vet", s.metrics.instrument("vet", s.authorize(s.serveConfig(false))))
+	mux.HandleFunc("GET /healthz", s.serveHealth)
 	mux.HandleFunc("GET /readyz", s.serveReady)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{Registry: s.metrics.reg}))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
@@ -216,6 +224,53 @@ func (s *Server) ListenAndServe(ctx context.Context) error {
 		return err
 	}
 	return s.Serve(ctx, l)
+}
+
+// authorize requires the bearer token of TokenFile, when one is set.
+func (s *Server) authorize(next http.Handler) http.Handler {
+	if s.cfg.TokenFile == "" {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		want, err := os.ReadFile(s.cfg.TokenFile)
+		token := bytes.TrimRight(want, "\r\n")
+		if err != nil || len(token) == 0 {
+			s.cfg.Log.Error("reading the API token", "file", s.cfg.TokenFile, "error", fmt.Sprint(err))
+			writeError(w, http.StatusInternalServerError, "the server cannot read its API token")
+			return
+		}
+		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok || subtle.ConstantTimeCompare([]byte(got), token) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="pipec"`)
+			writeError(w, http.StatusUnauthorized, "missing or wrong bearer token (Authorization: Bearer <token>)")
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// serveHealth answers liveness: not live when a build has held its slot
+// well past its deadline, which a killed worker never does; a wedged
+// server is restarted rather than left answering 503.
+func (s *Server) serveHealth(w http.ResponseWriter, _ *http.Request) {
+	if since, ok := s.oldestBuild(); ok && time.Since(since) > 2*s.cfg.BuildTimeout+30*time.Second {
+		writeError(w, http.StatusServiceUnavailable, fmt.Sprintf("a build has held its slot for %s", time.Since(since).Round(time.Second)))
+		return
+	}
+	io.WriteString(w, "ok\n")
+}
+
+// oldestBuild is when the longest-running build started.
+func (s *Server) oldestBuild() (time.Time, bool) {
+	s.buildsMu.Lock()
+	defer s.buildsMu.Unlock()
+	var oldest time.Time
+	for _, t := range s.builds {
+		if oldest.IsZero() || t.Before(oldest) {
+			oldest = t
+		}
+	}
+	return oldest, !oldest.IsZero()
 }
 
 func (s *Server) serveReady(w http.ResponseWriter, _ *http.Request) {
@@ -310,6 +365,27 @@ func (s *Server) readBundle(w http.ResponseWriter, req *request) bool {
 	return true
 }
 
+// forClients words a report's findings for the client rather than for a
+// CLI user: file names relative to the bundle instead of the server's
+// internal root, and hints about what this server does (no module
+// fetches, no files but CUE).
+func (s *Server) forClients(rep *report.Report) {
+	bundlePaths := strings.NewReplacer(bundleRoot+"/", "", bundleRoot, "the bundle's root")
+	for i := range rep.Findings {
+		f := &rep.Findings[i]
+		f.Message, f.Hint = bundlePaths.Replace(f.Message), bundlePaths.Replace(f.Hint)
+		switch {
+		case strings.HasPrefix(f.Message, "the bundle's root is not a directory"):
+			f.Message = "the bundle's root holds no configuration"
+			f.Hint = "pass dir=<the directory inside the bundle that holds the configuration's .cue files> as a query parameter"
+		case strings.Contains(f.Hint, "CUE_REGISTRY") && s.cfg.Registry == "none":
+			f.Hint = "this server fetches no CUE modules: put the module under cue.mod/pkg in the bundle, or ask its operator to allow the module's registry (pipec serve --cue-registry)"
+		case strings.HasPrefix(f.Message, "@embed"):
+			f.Hint = "pipec serve keeps only the bundle's .cue files: write the embedded data as CUE, or check the configuration with the pipec CLI"
+		}
+	}
+}
+
 func bundleSize(b *bundle.Bundle) int {
 	n := 0
 	for _, d := range b.Files {
@@ -360,8 +436,20 @@ func (s *Server) acquire(ctx context.Context) error {
 // ends; a worker renders the manifests in format, if set.
 func (s *Server) run(ctx context.Context, opts compiler.Options, threshold diag.Severity, target string, format render.Format) *outcome {
 	s.metrics.inFlight.Inc()
-	defer func() { <-s.slots; s.metrics.inFlight.Dec() }()
 	start := time.Now()
+	s.buildsMu.Lock()
+	if s.builds == nil {
+		s.builds = map[*time.Time]time.Time{}
+	}
+	s.builds[&start] = start
+	s.buildsMu.Unlock()
+	defer func() {
+		s.buildsMu.Lock()
+		delete(s.builds, &start)
+		s.buildsMu.Unlock()
+		<-s.slots
+		s.metrics.inFlight.Dec()
+	}()
 	cache := s.cfg.ModuleCache
 	switch {
 	case cache != "":
@@ -403,18 +491,26 @@ func (s *Server) run(ctx context.Context, opts compiler.Options, threshold diag.
 		o.res, o.rep, o.code = res, rep, code
 	}
 	o.rep.Tool, o.rep.Version, o.rep.Target = "pipec", s.cfg.Version, target
+	s.forClients(o.rep)
 	s.metrics.observeBuild(time.Since(start), o.code, o.rep)
 	return o
 }
 
-// Vet checks the configuration in dir of a bundle under the server's
-// concurrency bound, waiting for a slot as long as ctx allows. Webhook
+// VetArchive checks the configuration in dir of an archive (relative to
+// its top directory, if it has one, as forge archives have) under the
+// server's concurrency bound, waiting for a slot as long as ctx allows; the
+// archive is read in the slot, and the build gets BuildTimeout. Webhook
 // handlers use it.
-func (s *Server) Vet(ctx context.Context, b *bundle.Bundle, dir string) (*report.Report, int, error) {
+func (s *Server) VetArchive(ctx context.Context, archive []byte, dir string) (*report.Report, int, error) {
 	if err := s.acquire(ctx); err != nil {
 		return nil, 0, err
 	}
-	// The build gets BuildTimeout, as one sent to the API does.
+	b, err := bundle.Read(bytes.NewReader(archive), s.cfg.Limits)
+	if err != nil {
+		<-s.slots
+		return nil, 0, fmt.Errorf("reading the archive: %w", err)
+	}
+	dir = path.Join(b.Root(), dir)
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.BuildTimeout)
 	defer cancel()
 	o := s.run(ctx, bundleOptions(b, dir, ""), diag.Error, dir, "")

@@ -790,3 +790,93 @@ func TestWorkerLifecycle(t *testing.T) {
 		t.Errorf("workers left after Close: %v", kids)
 	}
 }
+
+// TestMessagesForClients: findings name the client's files, never the
+// server's internal bundle root, and say what this server does where the
+// CLI's hint would not help.
+func TestMessagesForClients(t *testing.T) {
+	for _, m := range modes {
+		base := start(t, New(m.cfg))
+		for _, tc := range []struct{ bundle, want string }{
+			{"-- pipec.cue --\n@extern(embed)\npackage ci\n\nx: _ @embed(file=\"data.json\")\n",
+				"pipec.cue:4:6: @embed: open data.json: no such file or directory; hint: pipec serve keeps only the bundle's .cue files"},
+			{"-- pipec.cue --\npackage ci\n\nimport \"acme.com/x\"\n\ny: x.z\n",
+				"hint: this server fetches no CUE modules"},
+			{"-- a/pipec.cue --\npackage ci\n", "the bundle's root holds no configuration; hint: pass dir="},
+		} {
+			_, body := post(t, base+"/v1/vet?report=text", []byte(tc.bundle))
+			if !strings.Contains(string(body), tc.want) || strings.Contains(string(body), bundleRoot) {
+				t.Errorf("%s: %s\nwant %q, and no %s", m.name, body, tc.want, bundleRoot)
+			}
+		}
+		_, body := post(t, base+"/v1/vet?report=text&dir=nowhere", []byte("-- pipec.cue --\npackage ci\n"))
+		if !strings.HasPrefix(string(body), "nowhere ") {
+			t.Errorf("%s: %s", m.name, body)
+		}
+	}
+}
+
+// TestAPIToken: with a token file, /v1/build and /v1/vet need the bearer
+// token (read on each request, so a rotated Secret applies at once);
+// health, readiness and metrics do not.
+func TestAPIToken(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "token")
+	os.WriteFile(file, []byte("s3cret-token\n"), 0o600)
+	base := start(t, New(Config{TokenFile: file}))
+	body := txtarOf(exampleFiles(t, "go-service"))
+	call := func(auth string) int {
+		req, _ := http.NewRequest("POST", base+"/v1/vet", bytes.NewReader(body))
+		if auth != "" {
+			req.Header.Set("Authorization", auth)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode == 401 && resp.Header.Get("WWW-Authenticate") == "" {
+			t.Error("401 without WWW-Authenticate")
+		}
+		return resp.StatusCode
+	}
+	for auth, want := range map[string]int{"": 401, "Bearer wrong": 401, "Basic s3cret-token": 401, "Bearer s3cret-token": 200} {
+		if got := call(auth); got != want {
+			t.Errorf("Authorization %q: %d, want %d", auth, got, want)
+		}
+	}
+	os.WriteFile(file, []byte("rotated"), 0o600)
+	if got := call("Bearer s3cret-token"); got != 401 {
+		t.Errorf("the old token after rotation: %d", got)
+	}
+	if got := call("Bearer rotated"); got != 200 {
+		t.Errorf("the rotated token: %d", got)
+	}
+	for _, p := range []string{"/healthz", "/readyz", "/metrics"} {
+		get(t, base+p)
+	}
+}
+
+// TestLivenessSeesWedgedSlots: /healthz fails once a build has held its
+// slot far past its deadline, so that Kubernetes restarts a wedged server.
+func TestLivenessSeesWedgedSlots(t *testing.T) {
+	s := New(Config{BuildTimeout: time.Second})
+	rec := &recorder{header: http.Header{}}
+	s.serveHealth(rec, nil)
+	if rec.status != 0 && rec.status != 200 {
+		t.Fatalf("idle: %d", rec.status)
+	}
+	long := time.Now().Add(-time.Minute)
+	s.builds = map[*time.Time]time.Time{&long: long}
+	rec = &recorder{header: http.Header{}}
+	s.serveHealth(rec, nil)
+	if rec.status != http.StatusServiceUnavailable {
+		t.Errorf("a build a minute into a 1s timeout: %d, want 503", rec.status)
+	}
+	recent := time.Now()
+	s.builds = map[*time.Time]time.Time{&recent: recent}
+	rec = &recorder{header: http.Header{}}
+	s.serveHealth(rec, nil)
+	if rec.status == http.StatusServiceUnavailable {
+		t.Error("a build in progress made the server not live")
+	}
+}

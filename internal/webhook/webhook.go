@@ -19,12 +19,10 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
-	"path"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/pipec/pipec/internal/bundle"
 	"github.com/pipec/pipec/internal/report"
 )
 
@@ -42,9 +40,11 @@ type Forge struct {
 	TokenFile string
 }
 
-// Vetter checks the configuration in dir of a bundle, as server.Server.Vet
-// does.
-type Vetter func(ctx context.Context, b *bundle.Bundle, dir string) (*report.Report, int, error)
+// Vetter checks the configuration in dir (relative to the archive's top
+// directory, if it has one) of a downloaded archive, as
+// server.Server.VetArchive does: reading the archive is part of the work
+// it bounds.
+type Vetter func(ctx context.Context, archive []byte, dir string) (*report.Report, int, error)
 
 // Config configures a Handler.
 type Config struct {
@@ -55,7 +55,6 @@ type Config struct {
 	// (GitLab), default "pipec".
 	StatusName string
 	Vet        Vetter
-	Limits     bundle.Limits
 	// MaxArchiveBytes bounds a downloaded archive, default 64 MiB.
 	MaxArchiveBytes int64
 	// Timeout bounds the work on one event, default 5 minutes.
@@ -251,14 +250,13 @@ func (h *Handler) check(ctx context.Context, c commit, fc forgeClient) {
 		}
 	}
 	post(status{"pending", "pipec is checking the configuration"})
-	b, err := h.download(ctx, fc, c)
+	archive, err := h.download(ctx, fc, c)
 	if err != nil {
 		log.Error("downloading the archive", "error", err.Error())
 		post(status{"error", truncate("could not download the commit: " + err.Error())})
 		return
 	}
-	dir := path.Join(b.Root(), h.cfg.Dir)
-	rep, code, err := h.cfg.Vet(ctx, b, dir)
+	rep, code, err := h.cfg.Vet(ctx, archive, h.cfg.Dir)
 	if err != nil {
 		log.Error("vetting", "error", err.Error())
 		post(status{"error", truncate("pipec could not check the commit: " + err.Error())})
@@ -292,7 +290,9 @@ func truncate(s string) string {
 	return s[:137] + "..."
 }
 
-func (h *Handler) download(ctx context.Context, fc forgeClient, c commit) (*bundle.Bundle, error) {
+// download reads the commit's archive, as sent (compressed), up to
+// MaxArchiveBytes.
+func (h *Handler) download(ctx context.Context, fc forgeClient, c commit) ([]byte, error) {
 	req, err := fc.archiveRequest(ctx, c)
 	if err != nil {
 		return nil, err
@@ -306,12 +306,14 @@ func (h *Handler) download(ctx context.Context, fc forgeClient, c commit) (*bund
 		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
 		return nil, fmt.Errorf("GET %s: %s: %s", redact(req.URL.String()), resp.Status, strings.TrimSpace(string(msg)))
 	}
-	lr := &io.LimitedReader{R: resp.Body, N: h.cfg.MaxArchiveBytes + 1}
-	b, err := bundle.Read(lr, h.cfg.Limits)
-	if lr.N <= 0 {
+	archive, err := io.ReadAll(io.LimitReader(resp.Body, h.cfg.MaxArchiveBytes+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(archive)) > h.cfg.MaxArchiveBytes {
 		return nil, fmt.Errorf("the archive is larger than %d bytes", h.cfg.MaxArchiveBytes)
 	}
-	return b, err
+	return archive, nil
 }
 
 func redact(u string) string {

@@ -139,7 +139,7 @@ func setup(t *testing.T) (*Handler, *fakeForge, *httptest.Server) {
 		GitHub: &Forge{APIURL: api.URL, SecretFile: write("gh-secret", "s3cret\n"), TokenFile: write("gh-token", "ghtok\n")},
 		GitLab: &Forge{APIURL: api.URL + "/api/v4", SecretFile: write("gl-secret", "glsecret"), TokenFile: write("gl-token", "gltok")},
 		Dir:    "ci",
-		Vet:    server.New(server.Config{}).Vet,
+		Vet:    server.New(server.Config{}).VetArchive,
 	})
 	if err != nil {
 		t.Fatal(err)
