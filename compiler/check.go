@@ -1,6 +1,7 @@
 package compiler
 
 import (
+	"cmp"
 	"fmt"
 	"regexp"
 	"slices"
@@ -189,6 +190,7 @@ func (c *checker) checkSteps(t *model.TaskDef, path model.Path, sc scope) {
 			c.checkDuration(s.Path.Field("timeout"), s.Timeout)
 		}
 		c.checkResources(s)
+		c.checkSeccomp(s)
 		for _, e := range s.Env {
 			if !envNameRE.MatchString(e.Name) {
 				d := c.errorf(e.Path, "invalid environment variable name %q", e.Name)
@@ -315,4 +317,39 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	slices.Sort(keys)
 	return keys
+}
+
+// checkSeccomp checks a step's seccomp profile as Kubernetes validates it:
+// a Localhost profile names its file, relative to the kubelet's seccomp
+// directory and inside it; no other type has a file.
+func (c *checker) checkSeccomp(s *model.Step) {
+	sc := s.SecurityContext
+	path := s.Path.Field("securityContext")
+	switch {
+	case sc.SeccompProfile == "Localhost" && sc.SeccompLocalhostProfile == "":
+		d := c.errorf(path.Field("seccompProfile"), "step %q uses a Localhost seccomp profile without naming its file", s.Name)
+		d.Expected = `seccompLocalhostProfile: the profile's file, relative to the kubelet's seccomp directory, such as "profiles/build.json"`
+		d.Hint = "Kubernetes refuses a Localhost profile without localhostProfile; or use seccompProfile: \"RuntimeDefault\""
+	case sc.SeccompLocalhostProfile != "" && sc.SeccompProfile != "Localhost":
+		d := c.errorf(path.Field("seccompLocalhostProfile"), "step %q names a seccomp profile file, but its seccompProfile is %q", s.Name, cmp.Or(sc.SeccompProfile, "RuntimeDefault"))
+		d.Expected = `seccompProfile: "Localhost" with a seccompLocalhostProfile, or neither`
+	case sc.SeccompLocalhostProfile != "" && !localDescendingPath(sc.SeccompLocalhostProfile):
+		d := c.errorf(path.Field("seccompLocalhostProfile"), "seccomp profile file %q leaves the kubelet's seccomp directory", sc.SeccompLocalhostProfile)
+		d.Expected = `a relative path without "..", such as "profiles/build.json"`
+	}
+}
+
+// localDescendingPath reports whether p stays below the directory it is
+// relative to, as Kubernetes' ValidateLocalDescendingPath requires: not
+// absolute, no ".." element.
+func localDescendingPath(p string) bool {
+	if strings.HasPrefix(p, "/") || strings.HasPrefix(p, "\\") {
+		return false
+	}
+	for _, e := range strings.FieldsFunc(p, func(r rune) bool { return r == '/' || r == '\\' }) {
+		if e == ".." {
+			return false
+		}
+	}
+	return true
 }

@@ -109,7 +109,7 @@ func podOf(s *model.Step) *corev1.PodSpec {
 	if sc.SeccompProfile != "" {
 		csc.SeccompProfile = &corev1.SeccompProfile{Type: corev1.SeccompProfileType(sc.SeccompProfile)}
 		if sc.SeccompProfile == "Localhost" {
-			p := "profile.json"
+			p := sc.SeccompLocalhostProfile
 			csc.SeccompProfile.LocalhostProfile = &p
 		}
 	}

@@ -434,6 +434,7 @@ func decodeSecurity(n node) model.SecurityContext {
 	s.Privileged = optBool("privileged")
 	s.ReadOnlyRootFilesystem = optBool("readOnlyRootFilesystem")
 	s.SeccompProfile = n.field("seccompProfile").str()
+	s.SeccompLocalhostProfile = n.field("seccompLocalhostProfile").str()
 	caps := n.field("capabilities")
 	if add := caps.field("add"); add.exists() {
 		s.CapabilitiesAdd = add.strs()
@@ -478,7 +479,11 @@ func mergeSecurity(def, own model.SecurityContext) model.SecurityContext {
 		out.ReadOnlyRootFilesystem = own.ReadOnlyRootFilesystem
 	}
 	if own.SeccompProfile != "" {
-		out.SeccompProfile = own.SeccompProfile
+		// The profile's file goes with its type.
+		out.SeccompProfile, out.SeccompLocalhostProfile = own.SeccompProfile, own.SeccompLocalhostProfile
+	}
+	if own.SeccompLocalhostProfile != "" {
+		out.SeccompLocalhostProfile = own.SeccompLocalhostProfile
 	}
 	if own.CapabilitiesAdd != nil {
 		out.CapabilitiesAdd = own.CapabilitiesAdd

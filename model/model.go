@@ -323,6 +323,8 @@ type SecurityContext struct {
 	Privileged               *bool
 	ReadOnlyRootFilesystem   *bool
 	SeccompProfile           string
-	CapabilitiesAdd          []string
-	CapabilitiesDrop         []string
+	// SeccompLocalhostProfile is the file of a Localhost profile.
+	SeccompLocalhostProfile string
+	CapabilitiesAdd         []string
+	CapabilitiesDrop        []string
 }

@@ -262,6 +262,9 @@ func securityContext(s model.SecurityContext) *corev1.SecurityContext {
 	}
 	if s.SeccompProfile != "" {
 		sc.SeccompProfile = &corev1.SeccompProfile{Type: corev1.SeccompProfileType(s.SeccompProfile)}
+		if s.SeccompLocalhostProfile != "" {
+			sc.SeccompProfile.LocalhostProfile = &s.SeccompLocalhostProfile
+		}
 	}
 	if len(s.CapabilitiesAdd)+len(s.CapabilitiesDrop) > 0 {
 		sc.Capabilities = &corev1.Capabilities{}
