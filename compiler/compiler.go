@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"cuelang.org/go/cue"
+	"cuelang.org/go/cue/ast"
+	"cuelang.org/go/cue/token"
 
 	"github.com/pipec/pipec/diag"
 	"github.com/pipec/pipec/model"
@@ -210,7 +212,7 @@ func userFields(x *explainer) (model.SourceMap, []*model.Waiver) {
 	var waivers []*model.Waiver
 	var walk func(v cue.Value, p model.Path)
 	walk = func(v cue.Value, p model.Path) {
-		if pos := v.Pos(); pos.IsValid() && !x.l.isSchemaFile(pos.Filename()) {
+		if pos := valuePos(v); pos.IsValid() && !x.l.isSchemaFile(pos.Filename()) {
 			src[p] = x.pos(pos)
 		}
 		if w := attributeWaiver(v, p); w != nil {
@@ -250,11 +252,38 @@ func userSources(x *explainer) (model.SourceMap, []*model.Waiver) {
 	}
 	return model.LazySourceMap(func(p model.Path) model.Pos {
 		v := x.user.LookupPath(cue.ParsePath(string(p)))
-		if pos := v.Pos(); v.Exists() && pos.IsValid() && !x.l.isSchemaFile(pos.Filename()) {
+		if pos := valuePos(v); v.Exists() && pos.IsValid() && !x.l.isSchemaFile(pos.Filename()) {
 			return x.pos(pos)
 		}
 		return model.Pos{}
 	}), nil
+}
+
+// valuePos is where a field's value is written: for a scalar
+// (replicas: 1, image: "..."), the value itself rather than the label, as
+// findings point at the offending value; for a struct or list, where the
+// field starts.
+func valuePos(v cue.Value) token.Pos {
+	if f, ok := v.Source().(*ast.Field); ok && isScalar(f.Value) {
+		if p := f.Value.Pos(); p.IsValid() {
+			return p
+		}
+	}
+	return v.Pos()
+}
+
+// isScalar reports whether e is a literal scalar: a string, number, bool
+// or null, possibly signed.
+func isScalar(e ast.Expr) bool {
+	switch e := e.(type) {
+	case *ast.BasicLit:
+		return true
+	case *ast.Ident:
+		return e.Name == "true" || e.Name == "false" || e.Name == "null"
+	case *ast.UnaryExpr:
+		return isScalar(e.X)
+	}
+	return false
 }
 
 // IsEvalError reports whether err means the configuration could not be

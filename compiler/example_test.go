@@ -79,6 +79,6 @@ pipelines: app: tasks: hello: steps: [{name: "hello", image: "busybox:latest", s
 	}
 	fmt.Println(len(res.Objects), "objects")
 	// Output:
-	// error pipec.cue:5:55 pipelines.app.tasks.hello.steps[0].image
+	// error pipec.cue:5:62 pipelines.app.tasks.hello.steps[0].image
 	// 0 objects
 }

@@ -237,7 +237,7 @@ func testFindings(t *testing.T, cfg Config) {
 	})
 	t.Run("vet in the CLI's text format", func(t *testing.T) {
 		resp, body := post(t, base+"/v1/vet?report=text", bad)
-		want := "pipec.cue:3:47: pipelines.app.tasks.a.steps[0].image: image \"busybox:latest\" uses the mutable tag"
+		want := "pipec.cue:3:54: pipelines.app.tasks.a.steps[0].image: image \"busybox:latest\" uses the mutable tag"
 		if resp.StatusCode != http.StatusUnprocessableEntity || !strings.HasPrefix(string(body), want) {
 			t.Fatalf("status %s: %s", resp.Status, body)
 		}

@@ -218,7 +218,7 @@ func TestGitHub(t *testing.T) {
 		}
 		wait(t, h)
 		got := forge.take()
-		if len(got) != 2 || got[1]["state"] != "failure" || !strings.HasPrefix(got[1]["description"], "1 deny, 0 warn: acme-app-2222222/ci/pipec.cue:3:47:") || len(got[1]["description"]) > 140 {
+		if len(got) != 2 || got[1]["state"] != "failure" || !strings.HasPrefix(got[1]["description"], "1 deny, 0 warn: acme-app-2222222/ci/pipec.cue:3:54:") || len(got[1]["description"]) > 140 {
 			t.Fatalf("statuses = %v", got)
 		}
 	})
