@@ -182,18 +182,7 @@ func (x *explainer) allowedFields(labels []string) []string {
 
 // userValue formats the user's own value at labels, for messages.
 func (x *explainer) userValue(labels []string) (string, bool) {
-	sels := make([]cue.Selector, 0, len(labels))
-	for _, l := range labels {
-		if n, err := strconv.Atoi(l); err == nil {
-			sels = append(sels, cue.Index(n))
-			continue
-		}
-		if uq, err := strconv.Unquote(l); err == nil {
-			l = uq
-		}
-		sels = append(sels, cue.Str(l))
-	}
-	v := x.user.LookupPath(cue.MakePath(sels...))
+	v := x.user.LookupPath(userPath(labels))
 	if !v.Exists() || !v.IsConcrete() || v.Err() != nil {
 		return "", false
 	}

@@ -117,7 +117,7 @@ type Server struct {
 	slots    chan struct{}
 	workers  chan *worker // with Config.Worker: the slots' workers, nil until started
 	buildsMu sync.Mutex
-	builds   map[*time.Time]time.Time // the start of each build in progress
+	builds   map[*time.Time]struct{} // the start of each build in progress
 	busyMu   sync.Mutex
 	busy     map[*worker]bool // workers building, for Close to stop
 	waiting  atomic.Int64
@@ -131,7 +131,7 @@ type Server struct {
 // New returns a Server.
 func New(cfg Config) *Server {
 	cfg = cfg.withDefaults()
-	s := &Server{cfg: cfg, slots: make(chan struct{}, cfg.MaxConcurrent)}
+	s := &Server{cfg: cfg, slots: make(chan struct{}, cfg.MaxConcurrent), builds: map[*time.Time]struct{}{}}
 	if len(cfg.Worker) > 0 {
 		// One worker per slot, started when first needed.
 		s.workers = make(chan *worker, cfg.MaxConcurrent)
@@ -265,9 +265,9 @@ func (s *Server) oldestBuild() (time.Time, bool) {
 	s.buildsMu.Lock()
 	defer s.buildsMu.Unlock()
 	var oldest time.Time
-	for _, t := range s.builds {
+	for t := range s.builds {
 		if oldest.IsZero() || t.Before(oldest) {
-			oldest = t
+			oldest = *t
 		}
 	}
 	return oldest, !oldest.IsZero()
@@ -438,10 +438,7 @@ func (s *Server) run(ctx context.Context, opts compiler.Options, threshold diag.
 	s.metrics.inFlight.Inc()
 	start := time.Now()
 	s.buildsMu.Lock()
-	if s.builds == nil {
-		s.builds = map[*time.Time]time.Time{}
-	}
-	s.builds[&start] = start
+	s.builds[&start] = struct{}{}
 	s.buildsMu.Unlock()
 	defer func() {
 		s.buildsMu.Lock()
@@ -484,16 +481,22 @@ func (s *Server) run(ctx context.Context, opts compiler.Options, threshold diag.
 		o.rep, o.code, o.manifests = res.Report, res.Code, res.Manifests
 	} else {
 		res, err := s.cfg.Build(ctx, opts)
-		rep, code, err := report.FromBuild(res, err, threshold)
-		if err != nil {
-			rep, code = internalReport(err), report.ExitEval
-		}
-		o.res, o.rep, o.code = res, rep, code
+		o.res = res
+		o.rep, o.code = verdict(res, err, threshold)
 	}
 	o.rep.Tool, o.rep.Version, o.rep.Target = "pipec", s.cfg.Version, target
 	s.forClients(o.rep)
 	s.metrics.observeBuild(time.Since(start), o.code, o.rep)
 	return o
+}
+
+// verdict is a build's report and exit code, as the CLI would give them.
+func verdict(res *compiler.Result, err error, threshold diag.Severity) (*report.Report, int) {
+	rep, code, err := report.FromBuild(res, err, threshold)
+	if err != nil {
+		return internalReport(err), report.ExitEval
+	}
+	return rep, code
 }
 
 // VetArchive checks the configuration in dir of an archive (relative to

@@ -29,6 +29,21 @@ import (
 // base URL.
 func start(t testing.TB, s *Server) string {
 	t.Helper()
+	base, stop, served := serving(t, s)
+	t.Cleanup(func() {
+		stop()
+		if err := <-served; err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+		s.Close()
+	})
+	return base
+}
+
+// serving serves s on a loopback port and returns its base URL, the
+// signal that starts its shutdown, and what Serve returns then.
+func serving(t testing.TB, s *Server) (base string, stop context.CancelFunc, served <-chan error) {
+	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -36,14 +51,7 @@ func start(t testing.TB, s *Server) string {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- s.Serve(ctx, l) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Serve: %v", err)
-		}
-		s.Close()
-	})
-	return "http://" + l.Addr().String()
+	return "http://" + l.Addr().String(), cancel, done
 }
 
 // exampleFiles reads an example's CUE files by relative path.
@@ -500,14 +508,7 @@ func TestQueueFull(t *testing.T) {
 func TestGracefulShutdown(t *testing.T) {
 	bb := &blockingBuild{started: make(chan struct{}, 1), release: make(chan struct{})}
 	s := New(Config{Build: bb.build, ShutdownTimeout: 10 * time.Second})
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	served := make(chan error, 1)
-	go func() { served <- s.Serve(ctx, l) }()
-	base := "http://" + l.Addr().String()
+	base, cancel, served := serving(t, s)
 	status := make(chan int, 1)
 	go func() {
 		resp, _ := post(t, base+"/v1/vet", txtarOf(map[string][]byte{"pipec.cue": []byte(latestImage)}))
@@ -684,14 +685,7 @@ func children(t testing.TB) []string {
 // within ShutdownTimeout in all.
 func TestShutdownDelay(t *testing.T) {
 	s := New(Config{ShutdownDelay: time.Second, ShutdownTimeout: 3 * time.Second})
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	served := make(chan error, 1)
-	go func() { served <- s.Serve(ctx, l) }()
-	base := "http://" + l.Addr().String()
+	base, cancel, served := serving(t, s)
 	if got := get(t, base+"/readyz"); got != "ok\n" {
 		t.Fatalf("/readyz before the signal: %q", got)
 	}
@@ -866,14 +860,14 @@ func TestLivenessSeesWedgedSlots(t *testing.T) {
 		t.Fatalf("idle: %d", rec.status)
 	}
 	long := time.Now().Add(-time.Minute)
-	s.builds = map[*time.Time]time.Time{&long: long}
+	s.builds = map[*time.Time]struct{}{&long: {}}
 	rec = &recorder{header: http.Header{}}
 	s.serveHealth(rec, nil)
 	if rec.status != http.StatusServiceUnavailable {
 		t.Errorf("a build a minute into a 1s timeout: %d, want 503", rec.status)
 	}
 	recent := time.Now()
-	s.builds = map[*time.Time]time.Time{&recent: recent}
+	s.builds = map[*time.Time]struct{}{&recent: {}}
 	rec = &recorder{header: http.Header{}}
 	s.serveHealth(rec, nil)
 	if rec.status == http.StatusServiceUnavailable {

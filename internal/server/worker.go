@@ -128,10 +128,7 @@ func build(req workRequest) *workResult {
 	res, err := compiler.Build(context.Background(), compiler.Options{
 		Overlay: req.Overlay, Dir: req.Dir, BaseDir: req.BaseDir, Today: req.Today, Env: req.Env, Policies: req.Policies,
 	})
-	rep, code, err := report.FromBuild(res, err, req.Threshold)
-	if err != nil {
-		rep, code = internalReport(err), report.ExitEval
-	}
+	rep, code := verdict(res, err, req.Threshold)
 	out := &workResult{Report: rep, Code: code}
 	if req.Manifests != "" && code == report.ExitOK {
 		var buf bytes.Buffer

@@ -128,10 +128,16 @@ func Simulate(ctx context.Context, objs []targets.Object, d Delivery) ([]Outcome
 		"gitlab": gitlab.NewInterceptor(sg),
 		"cel":    cel.NewInterceptor(sg),
 	}
-	resolve := func(t *triggersv1.Trigger, ext map[string]any, provider string) (Outcome, error) {
+	// resolve is what Trigger t does after its group's interceptors, which
+	// stopped it with groupReason or passed on ext.
+	resolve := func(t *triggersv1.Trigger, ext map[string]any, provider, groupReason string) (Outcome, error) {
 		o := Outcome{Trigger: t.Name}
 		if t.Spec.Template.Ref != nil {
 			o.Pipeline = templatePipeline(templates[*t.Spec.Template.Ref], *t.Spec.Template.Ref)
+		}
+		if groupReason != "" {
+			o.Reason = otherEvent(t, provider, d.Header, groupReason)
+			return o, nil
 		}
 		body, header, ext, reason := runInterceptors(ctx, impls, t.Spec.Interceptors, "namespaces/"+t.Namespace+"/triggers/"+t.Name, d, ext)
 		if reason != "" {
@@ -178,17 +184,6 @@ func Simulate(ctx context.Context, objs []targets.Object, d Delivery) ([]Outcome
 	}
 
 	var out []Outcome
-	for _, ref := range el.Spec.Triggers {
-		i := slices.IndexFunc(trigs, func(t *triggersv1.Trigger) bool { return t.Name == ref.TriggerRef })
-		if i < 0 {
-			return nil, fmt.Errorf("the EventListener refers to unknown Trigger %q", ref.TriggerRef)
-		}
-		o, err := resolve(trigs[i], nil, "")
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, o)
-	}
 	for _, g := range el.Spec.TriggerGroups {
 		sel, err := metav1.LabelSelectorAsSelector(g.TriggerSelector.LabelSelector)
 		if err != nil {
@@ -203,13 +198,9 @@ func Simulate(ctx context.Context, objs []targets.Object, d Delivery) ([]Outcome
 			if g.TriggerSelector.LabelSelector == nil || !sel.Matches(labels.Set(t.Labels)) {
 				continue
 			}
-			o := Outcome{Trigger: t.Name, Reason: otherEvent(t, provider, d.Header, reason)}
-			if reason == "" {
-				if o, err = resolve(t, ext, provider); err != nil {
-					return nil, err
-				}
-			} else if t.Spec.Template.Ref != nil {
-				o.Pipeline = templatePipeline(templates[*t.Spec.Template.Ref], *t.Spec.Template.Ref)
+			o, err := resolve(t, ext, provider, reason)
+			if err != nil {
+				return nil, err
 			}
 			out = append(out, o)
 		}
@@ -229,7 +220,7 @@ func otherEvent(t *triggersv1.Trigger, provider string, h http.Header, reason st
 		}
 	}
 	ev, ok := Events[provider][kind]
-	if !ok || reason == "" {
+	if !ok {
 		return reason
 	}
 	got := h.Get(EventHeader(provider))
