@@ -417,6 +417,14 @@ func (e *errBusy) Error() string { return e.msg }
 // acquire takes a build slot, waiting until ctx is done, unless too many
 // requests wait already. The caller releases it with <-s.slots.
 func (s *Server) acquire(ctx context.Context) error {
+	// A request that finds a free slot does not wait, so it does not count
+	// against the queue: two arriving together on an idle server both get
+	// served or queued, never one refused.
+	select {
+	case s.slots <- struct{}{}:
+		return nil
+	default:
+	}
 	if s.waiting.Add(1) > int64(s.cfg.MaxQueue) {
 		s.waiting.Add(-1)
 		s.metrics.rejected.WithLabelValues("queue_full").Inc()
