@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"testing"
 
 	"github.com/pipec/pipec/compiler"
@@ -32,6 +33,34 @@ func BenchmarkBuildGenerated(b *testing.B) {
 				b.Fatal(err)
 			}
 			benchBuild(b, dir, n)
+		})
+	}
+}
+
+// BenchmarkBuildTeams measures whole builds of the teams shape
+// (benchgen.Teams: a file per team, services stamped by comprehensions) at
+// two sizes, per service: ms/service and B/service must stay level from
+// the small size to the large one. When unification of the whole
+// configuration at once came back, the large size cost 3x per service
+// what the small one did; compare with benchstat before and after a
+// change to the compiler's unification or decoding.
+func BenchmarkBuildTeams(b *testing.B) {
+	for _, n := range []int{100, 1000} {
+		b.Run(fmt.Sprintf("services=%d", n), func(b *testing.B) {
+			dir := b.TempDir()
+			for name, text := range benchgen.Teams(n) {
+				if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
+					b.Fatal(err)
+				}
+			}
+			var before runtime.MemStats
+			runtime.ReadMemStats(&before)
+			benchBuild(b, dir, n)
+			var after runtime.MemStats
+			runtime.ReadMemStats(&after)
+			per := float64(b.N) * float64(n)
+			b.ReportMetric(float64(b.Elapsed().Milliseconds())/per, "ms/service")
+			b.ReportMetric(float64(after.TotalAlloc-before.TotalAlloc)/per, "B/service")
 		})
 	}
 }

@@ -31,6 +31,9 @@ type checker struct {
 	plan *model.Plan
 	src  model.SourceMap
 	out  diag.List
+	// generatedCEL are the CEL expressions checkOn collected, for
+	// checkTriggers to compile at once.
+	generatedCEL []generatedCEL
 }
 
 // checks are pipec's semantic checks, each over the whole normalized plan.

@@ -4,8 +4,11 @@ import (
 	"fmt"
 	"net"
 	"regexp"
+	"runtime"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/pipec/pipec/diag"
 	"github.com/pipec/pipec/model"
@@ -25,6 +28,7 @@ func (c *checker) checkTriggers() {
 			c.checkOn(pl)
 		}
 	}
+	c.compileGeneratedCEL()
 	if !anyOn {
 		return
 	}
@@ -141,11 +145,10 @@ func (c *checker) checkOn(pl *model.Pipeline) {
 	if pl.ForkRuns() {
 		filters = append(filters, triggers.ForkFilter(provider, on))
 	}
-	for _, f := range filters {
-		for _, expr := range append([]string{f.Expression}, overlayExprs(f)...) {
-			if err := triggers.CompileCEL(expr, false); err != nil && on.Filter == "" {
-				d := c.errorf(on.Path, "internal error: the generated CEL expression %q does not compile: %v", expr, err)
-				d.Hint = "please report this"
+	if on.Filter == "" {
+		for _, f := range filters {
+			for _, expr := range append([]string{f.Expression}, overlayExprs(f)...) {
+				c.generatedCEL = append(c.generatedCEL, generatedCEL{on.Path, expr})
 			}
 		}
 	}
@@ -307,4 +310,36 @@ func celMessage(err error) string {
 		msg = strings.TrimPrefix(msg, m[0]) + " (column " + m[2] + " of the expression)"
 	}
 	return msg
+}
+
+// generatedCEL is a CEL expression pipec generated for the `on` at path.
+type generatedCEL struct {
+	path model.Path
+	expr string
+}
+
+// compileGeneratedCEL compiles the expressions pipec generated, on all
+// CPUs (at 2,000 pipelines, 6,000 of them take a second on one), and
+// reports any that Tekton Triggers' CEL environment would refuse: that is
+// pipec's bug, never the user's.
+func (c *checker) compileGeneratedCEL() {
+	errs := make([]error, len(c.generatedCEL))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), len(errs)) {
+		wg.Go(func() {
+			for i := int(next.Add(1) - 1); i < len(errs); i = int(next.Add(1) - 1) {
+				errs[i] = triggers.CompileCEL(c.generatedCEL[i].expr, false)
+			}
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			g := c.generatedCEL[i]
+			d := c.errorf(g.path, "internal error: the generated CEL expression %q does not compile: %v", g.expr, err)
+			d.Hint = "please report this"
+		}
+	}
+	c.generatedCEL = nil
 }

@@ -151,17 +151,27 @@ func Build(ctx context.Context, opts Options) (res *Result, err error) {
 	x := newExplainer(l, base)
 
 	opts.stage(StageCheck)
-	unified := l.user.Unify(x.root)
-	if err := validateConcrete(unified); err != nil {
-		return &Result{Diagnostics: x.explain(err).Sort()}, nil
-	}
-
 	src, waivers := userSources(x)
-	root := node{v: unified}
-	if opts.Policies {
-		root.texts = &textLog{}
+	texts := func() *textLog {
+		if opts.Policies {
+			return &textLog{}
+		}
+		return nil
 	}
-	plan, diags := decodePlan(root, src)
+	// Part by part first; the whole configuration at once when a part
+	// does not validate, for its errors.
+	log := texts()
+	plan, diags, policy, ok := decodeParts(l.user, x.root, log, src)
+	if !ok {
+		unified := l.user.Unify(x.root)
+		if err := validateConcrete(unified); err != nil {
+			return &Result{Diagnostics: x.explain(err).Sort()}, nil
+		}
+		log = texts()
+		whole := wholeTree{node{v: unified, texts: log}}
+		plan, diags = decodePlan(whole, src)
+		policy = whole.field("policy").v
+	}
 	plan.Policy.Waivers = append(plan.Policy.Waivers, waivers...)
 	normalize(plan)
 	diags = append(diags, check(plan)...)
@@ -192,7 +202,7 @@ func Build(ctx context.Context, opts Options) (res *Result, err error) {
 		if today == "" {
 			today = time.Now().UTC().Format(time.DateOnly)
 		}
-		findings, rep, err := evaluatePolicies(l, unified, plan, res.Objects, root.texts.all, today)
+		findings, rep, err := evaluatePolicies(l, policy, plan, res.Objects, log.all, today)
 		if err != nil {
 			return nil, &EvalError{Diagnostics: diag.List{{Severity: diag.Error, Message: "policy evaluation failed: " + err.Error(),
 				Hint: "a policy pack reads a field pipec's input does not have, or is not valid CUE; see `pipec explain` and the pack's source", Source: "policy"}}}

@@ -170,33 +170,33 @@ type stepDefaults struct {
 	security  model.SecurityContext
 }
 
-func decodePlan(root node, src model.SourceMap) (*model.Plan, diag.List) {
+func decodePlan(t tree, src model.SourceMap) (*model.Plan, diag.List) {
 	d := &decoder{src: src, syncOverrides: map[*model.Deployment][3]*bool{}}
-	def := root.field("defaults").field("step")
+	def := t.field("defaults").field("step")
 	d.defaults.resources = decodeResources(def.field("resources"))
 	d.defaults.security = decodeSecurity(def.field("securityContext"))
 
-	plan := &model.Plan{Namespace: root.field("namespace").str()}
-	root.field("tasks").fields(func(name string, c node) {
+	plan := &model.Plan{Namespace: t.field("namespace").str()}
+	t.entries("tasks", func(name string, c node) {
 		plan.Tasks = append(plan.Tasks, d.taskDef(name, c))
 	})
-	root.field("pipelines").fields(func(name string, c node) {
+	t.entries("pipelines", func(name string, c node) {
 		plan.Pipelines = append(plan.Pipelines, d.pipeline(name, c))
 	})
-	plan.ArgoCD = d.argocd(root.field("argocd"))
-	plan.Triggers = d.triggers(root.field("triggers"))
-	plan.Policy = d.policy(root.field("policy"))
-	plan.Monitoring = d.monitoring(root.field("monitoring"))
-	root.field("environments").fields(func(name string, c node) {
+	plan.ArgoCD = d.argocd(t.field("argocd"))
+	plan.Triggers = d.triggers(t.field("triggers"))
+	plan.Policy = d.policy(t.field("policy"))
+	plan.Monitoring = d.monitoring(t.field("monitoring"))
+	t.entries("environments", func(name string, c node) {
 		plan.Environments = append(plan.Environments, d.environment(name, c))
 	})
-	root.field("teams").fields(func(name string, c node) {
+	t.entries("teams", func(name string, c node) {
 		plan.Teams = append(plan.Teams, d.team(name, c))
 	})
-	root.field("apps").fields(func(name string, c node) {
+	t.entries("apps", func(name string, c node) {
 		plan.Apps = append(plan.Apps, d.app(name, c))
 	})
-	plan.Scaling = d.scaling(root.field("scaling"), plan.Environments)
+	plan.Scaling = d.scaling(t.field("scaling"), plan.Environments)
 	d.resolveDelivery(plan)
 	plan.StepDefaults = model.StepDefaults{Resources: d.defaults.resources, SecurityContext: d.defaults.security}
 	plan.Sources = src

@@ -105,7 +105,7 @@ func decodeWithReads(t *testing.T, dir string, reads *readLog) {
 		t.Fatalf("%s: %v", dir, x.explain(err))
 	}
 	src, _ := userSources(x)
-	decodePlan(node{v: unified, reads: reads}, src)
+	decodePlan(wholeTree{node{v: unified, reads: reads}}, src)
 }
 
 // patternsMatch reports whether two pattern paths name the same field. A

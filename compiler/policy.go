@@ -31,27 +31,33 @@ func validateConcrete(v cue.Value) error {
 	}
 	var errs []error
 	for it.Next() {
-		fv := it.Value()
-		if it.Selector().Unquoted() == "policy" {
-			pit, err := fv.Fields()
-			if err != nil {
-				errs = append(errs, err)
-				continue
-			}
-			for pit.Next() {
-				if pit.Selector().Unquoted() == "packs" {
-					if err := pit.Value().Validate(); err != nil {
-						errs = append(errs, err)
-					}
-					continue
-				}
-				if err := pit.Value().Validate(cue.Concrete(true)); err != nil {
-					errs = append(errs, err)
-				}
-			}
-			continue
+		if err := validateField(it.Selector().Unquoted(), it.Value()); err != nil {
+			errs = append(errs, err)
 		}
-		if err := fv.Validate(cue.Concrete(true)); err != nil {
+	}
+	if len(errs) == 0 {
+		return nil
+	}
+	return joinCUE(errs)
+}
+
+// validateField validates the configuration's top-level field name as
+// validateConcrete does.
+func validateField(name string, v cue.Value) error {
+	if name != "policy" {
+		return v.Validate(cue.Concrete(true))
+	}
+	it, err := v.Fields()
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for it.Next() {
+		opts := []cue.Option{cue.Concrete(true)}
+		if it.Selector().Unquoted() == "packs" {
+			opts = nil
+		}
+		if err := it.Value().Validate(opts...); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -77,7 +83,7 @@ func attributeWaiver(v cue.Value, p model.Path) *model.Waiver {
 
 // evaluatePolicies runs the packs the environments use over the compiled
 // plan and objects and applies the waivers.
-func evaluatePolicies(l *loaded, unified cue.Value, plan *model.Plan, objs []targets.Object, texts []policies.Text, today string) (diag.List, *PolicyReport, error) {
+func evaluatePolicies(l *loaded, policy cue.Value, plan *model.Plan, objs []targets.Object, texts []policies.Text, today string) (diag.List, *PolicyReport, error) {
 	builtin, err := policies.BuiltinPacks()
 	if err != nil {
 		return nil, nil, err
@@ -89,7 +95,7 @@ func evaluatePolicies(l *loaded, unified cue.Value, plan *model.Plan, objs []tar
 	var diags diag.List
 	for _, name := range plan.Policy.Packs {
 		path := plan.Policy.Path.Field("packs").Field(name)
-		v := unified.LookupPath(cue.MakePath(cue.Str("policy"), cue.Str("packs"), cue.Str(name)))
+		v := policy.LookupPath(cue.MakePath(cue.Str("packs"), cue.Str(name)))
 		p, err := policies.LoadPack(v, l.packDef, string(path))
 		if err != nil {
 			d := diags.Errorf(plan.Sources, path, "policy pack %q is not a valid pack: %v", name, err)

@@ -15,6 +15,47 @@ import (
 // the normalized plan to be the same afterwards: checks report, normalize
 // changes.
 func TestChecksReadOnly(t *testing.T) {
+	configs := testConfigs(t)
+	checked := 0
+	for name, files := range configs {
+		dir := filepath.Join(t.TempDir(), "config")
+		overlay := map[string][]byte{}
+		for f, data := range files {
+			overlay[filepath.Join(dir, f)] = data
+		}
+		l, err := loadConfig(dir, overlay, nil)
+		if err != nil {
+			continue // does not load; nothing to check
+		}
+		x := newExplainer(l, dir)
+		unified := l.user.Unify(x.root)
+		if validateConcrete(unified) != nil {
+			continue
+		}
+		src, _ := userSources(x)
+		plan, _ := decodePlan(wholeTree{node{v: unified}}, src)
+		normalize(plan)
+		before, err := json.Marshal(plan)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		check(plan)
+		after, _ := json.Marshal(plan)
+		if string(before) != string(after) {
+			t.Errorf("%s: the checks changed the plan", name)
+		}
+		checked++
+	}
+	if checked < len(configs)/2 {
+		t.Fatalf("only %d of %d configurations reached the checks", checked, len(configs))
+	}
+	t.Logf("%d configurations checked", checked)
+}
+
+// testConfigs are the configurations of every bundled example and every CLI
+// script, by name: their top-level CUE files.
+func testConfigs(t *testing.T) map[string]map[string][]byte {
+	t.Helper()
 	configs := map[string]map[string][]byte{}
 	examples, _ := filepath.Glob("../examples/*/*.cue")
 	for _, f := range examples {
@@ -44,38 +85,5 @@ func TestChecksReadOnly(t *testing.T) {
 			configs[filepath.Base(s)] = files
 		}
 	}
-	checked := 0
-	for name, files := range configs {
-		dir := filepath.Join(t.TempDir(), "config")
-		overlay := map[string][]byte{}
-		for f, data := range files {
-			overlay[filepath.Join(dir, f)] = data
-		}
-		l, err := loadConfig(dir, overlay, nil)
-		if err != nil {
-			continue // does not load; nothing to check
-		}
-		x := newExplainer(l, dir)
-		unified := l.user.Unify(x.root)
-		if validateConcrete(unified) != nil {
-			continue
-		}
-		src, _ := userSources(x)
-		plan, _ := decodePlan(node{v: unified}, src)
-		normalize(plan)
-		before, err := json.Marshal(plan)
-		if err != nil {
-			t.Fatalf("%s: %v", name, err)
-		}
-		check(plan)
-		after, _ := json.Marshal(plan)
-		if string(before) != string(after) {
-			t.Errorf("%s: the checks changed the plan", name)
-		}
-		checked++
-	}
-	if checked < len(configs)/2 {
-		t.Fatalf("only %d of %d configurations reached the checks", checked, len(configs))
-	}
-	t.Logf("%d configurations checked", checked)
+	return configs
 }

@@ -203,21 +203,32 @@ func Stream(w io.Writer, objs []targets.Object, f Format) error {
 		}
 		buf.Write(b)
 		buf.WriteByte('\n')
-	} else {
-		docs, err := Documents(objs, f)
+		_, err = w.Write(buf.Bytes())
+		return err
+	}
+	// YAML goes out a batch at a time, each rendered on all CPUs: the
+	// documents of a large build never all wait in memory together.
+	for start := 0; start < len(objs); start += streamBatch {
+		docs, err := Documents(objs[start:min(start+streamBatch, len(objs))], f)
 		if err != nil {
 			return err
 		}
+		buf.Reset()
 		for i, b := range docs {
-			if i > 0 {
+			if start+i > 0 {
 				buf.WriteString("---\n")
 			}
 			buf.Write(b)
 		}
+		if _, err := w.Write(buf.Bytes()); err != nil {
+			return err
+		}
 	}
-	_, err := w.Write(buf.Bytes())
-	return err
+	return nil
 }
+
+// streamBatch is how many objects Stream renders before writing them.
+const streamBatch = 512
 
 // FileName is the stable path, relative to an output directory, of the file
 // that holds o: <dir>/<kind>-<name>.<ext>, where dir is the object's

@@ -118,7 +118,7 @@ func runServe(ctx context.Context, opts serveOptions, stderr io.Writer) error {
 		return usageError("unknown --log-format %q; expected json or text", opts.logFormat)
 	}
 	log := slog.New(h)
-	// pipec's one-shot commands collect rarely, within a fixed 256 MiB
+	// pipec's one-shot commands collect less often than Go's default
 	// (tuneGC); a long-running service collects at the default pace, within
 	// the container's memory. GOGC and GOMEMLIMIT, when set, win.
 	if os.Getenv("GOGC") == "" {

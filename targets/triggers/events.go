@@ -84,8 +84,11 @@ type Filter struct {
 
 // celString quotes s as a CEL string literal.
 func celString(s string) string {
-	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(s) + "'"
+	return "'" + celEscaper.Replace(s) + "'"
 }
+
+// celEscaper escapes a CEL single-quoted string's backslashes and quotes.
+var celEscaper = strings.NewReplacer(`\`, `\\`, `'`, `\'`)
 
 // globRE converts a glob (*, ** and ?) to an anchored RE2 expression.
 func globRE(glob string) string {
