@@ -364,6 +364,7 @@ func (d *decoder) step(n node) *model.Step {
 		}
 		s.Env = append(s.Env, e)
 	})
+	s.Env = orderEnv(s.Env)
 	s.Resources = mergeResources(d.defaults.resources, decodeResources(n.field("resources")))
 	s.SecurityContext = mergeSecurity(d.defaults.security, decodeSecurity(n.field("securityContext")))
 	return s
