@@ -347,16 +347,41 @@ func (x *explainer) explain(err error) diag.List {
 		g.errs = append(g.errs, e)
 	}
 	var out diag.List
+	// A closed definition of the user's refuses every field the schema
+	// adds, each an error of its own: one finding per entry says it.
+	closed := map[string]*diag.Diagnostic{}
+	more := map[*diag.Diagnostic][]string{}
 	for _, key := range order {
 		g := groups[key]
 		if ds := x.explainDisjunct(g.labels, g.errs); ds != nil {
 			out = append(out, ds...)
 			continue
 		}
-		out = append(out, x.explainGroup(g.labels, g.errs))
+		d := x.explainGroup(g.labels, g.errs)
+		if strings.HasSuffix(d.Message, closedDefinition) {
+			entry := strings.Join(g.labels[:min(2, len(g.labels))], ".")
+			if first, ok := closed[entry]; ok {
+				more[first] = append(more[first], string(d.Path))
+				slices.Sort(more[first])
+				continue
+			}
+			closed[entry] = &d
+		}
+		out = append(out, d)
+	}
+	for i := range out {
+		for first, paths := range more {
+			if out[i].Path == first.Path && out[i].Message == first.Message {
+				out[i].Hint += fmt.Sprintf("; it also refuses %d more of the schema's fields: %s", len(paths), strings.Join(paths, ", "))
+			}
+		}
 	}
 	return out
 }
+
+// closedDefinition ends the message of a field the schema has that a
+// closed definition of the user's refuses.
+const closedDefinition = "is not allowed by a closed definition of the configuration, although pipec's schema has it"
 
 // explainDisjunct explains a field that CUE calls not allowed because the
 // value it is in matched no branch of a disjunction, when one branch has
@@ -483,10 +508,10 @@ func (x *explainer) explainGroup(labels []string, errs []cueerrors.Error) diag.D
 	case kind == unknownField && len(labels) > 0:
 		// CUE may report the error below the field that is not allowed;
 		// find the first label along the path the schema does not know.
-		n := len(labels)
+		n, known := len(labels), true
 		for i := range labels {
 			if _, ok := x.schemaAt(labels[:i+1]); !ok {
-				n = i + 1
+				n, known = i+1, false
 				break
 			}
 		}
@@ -498,6 +523,18 @@ func (x *explainer) explainGroup(labels []string, errs []cueerrors.Error) diag.D
 		name := labels[n-1]
 		if uq, err := strconv.Unquote(name); err == nil {
 			name = uq
+		}
+		if known {
+			// pipec's schema has the field: what refuses it is a closed
+			// definition of the configuration's own, unified with the
+			// schema's, which adds fields (defaults among them).
+			d.Message = fmt.Sprintf("field %q %s", name, closedDefinition)
+			d.Expected = "a template that lets the schema add its fields and defaults"
+			d.Hint = "a CUE definition (#Name: {...}) is closed, so unified with pipec's schema it refuses every field it does not list itself; write the template as a hidden field (_name: {...}) instead, or build it on the schema's definition (#Name: schema.#Pipeline & {...})"
+			if others := x.otherUserPositions(errs, d.Pos); len(others) > 0 {
+				d.Hint += "; the definition is at " + strings.Join(others, ", ")
+			}
+			return d
 		}
 		allowed := x.allowedFields(labels[:n-1])
 		d.Message = fmt.Sprintf("unknown field %q", name)
