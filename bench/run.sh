@@ -69,7 +69,7 @@ for shape in $shapes; do
   for n in $sizes; do
     dir=$work/$shape-$n
     go run ./bench/gen -shape "$shape" -n "$n" -o "$dir"
-    objs=$("$pipec" build --no-cache "$dir" | grep -c '^kind:')
+    objs=$("$pipec" build --no-cache "$dir" 2>/dev/null | grep -c "^kind:")
     p=$(median_ms "$pipec" build --no-cache "$dir")
     c=$(cd "$dir" && median_ms "$cue" export .)
     pm=$(peak_mib "$pipec" build --no-cache "$dir")

@@ -80,7 +80,7 @@ func Monorepo(n int) string {
 	sb.WriteString(library)
 	fmt.Fprintf(&sb, `
 environments: {
-	ci: {namespace: "ci", quota: {requests: {cpu: "%[1]d", memory: "%[2]dGi"}, pods: %[3]d}, network: kubernetesAPI: {cidrs: ["10.96.0.1/32"], ports: [443]}}
+	ci: {namespace: "ci", quota: {requests: {cpu: "%[1]d", memory: "%[2]dGi"}, pods: %[3]d, pipelineRuns: %[4]d}, network: kubernetesAPI: {cidrs: ["10.96.0.1/32"], ports: [443]}}
 	dev: {namespace: "mono-dev", quota: {requests: {cpu: "%[1]d", memory: "%[2]dGi"}, pods: %[3]d}}
 	qa: {namespace: "mono-qa", promotion: from: "dev", quota: {requests: {cpu: "%[1]d", memory: "%[2]dGi"}, pods: %[3]d}}
 	staging: {namespace: "mono-staging", promotion: from: "qa", quota: {requests: {cpu: "%[1]d", memory: "%[2]dGi"}, pods: %[3]d}}
@@ -92,7 +92,7 @@ teams: platform: environments: ["dev", "qa", "staging", "prod"]
 argocd: gitops: repoURL: "https://github.com/acme/mono.git"
 
 triggers: webhookSecret: {name: "hook", key: "secret"}
-`, 8+n, 16+2*n, 20+4*n)
+`, 8+n, 16+2*n, 20+4*n, 2*n)
 	for i := range n {
 		fmt.Fprintf(&sb, `
 pipelines: "service-%03[1]d": {
