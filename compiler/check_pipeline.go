@@ -95,15 +95,28 @@ func valueStrings(v model.Value) []string {
 func (c *checker) checkPipelineTask(ps pipelineScope, t *model.PipelineTask) {
 	c.checkName(t.Path, t.Name, "pipeline task")
 	var def *model.TaskDef
+	var kinds []string
+	for _, k := range []struct {
+		name string
+		set  bool
+	}{{"uses", t.Uses != ""}, {"steps", t.Inline != nil}, {"ref", t.Ref != nil}} {
+		if k.set {
+			kinds = append(kinds, k.name)
+		}
+	}
 	switch {
-	case t.Uses != "" && t.Inline != nil:
-		d := c.errorf(t.Path, "task %q sets both uses and steps", t.Name)
-		d.Expected = "either uses (a task from the library) or steps (an inline task)"
-		d.Hint = "remove one of them"
+	case len(kinds) > 1:
+		both := "both "
+		if len(kinds) > 2 {
+			both = ""
+		}
+		d := c.errorf(t.Path, "task %q sets %s%s and %s", t.Name, both, strings.Join(kinds[:len(kinds)-1], ", "), kinds[len(kinds)-1])
+		d.Expected = "one of uses (a task from the library), steps (an inline task) or ref (a remote task)"
+		d.Hint = "remove all but one of them"
 		return
-	case t.Uses == "" && t.Inline == nil:
-		d := c.errorf(t.Path, "task %q has neither uses nor steps", t.Name)
-		d.Expected = "either uses: \"<task>\" or steps: [...]"
+	case len(kinds) == 0:
+		d := c.errorf(t.Path, "task %q has neither uses, steps nor ref", t.Name)
+		d.Expected = "uses: \"<task>\", steps: [...] or ref: {resolver: ..., params: {...}}"
 		d.Hint = fmt.Sprintf("library tasks are %s", diag.OneOf(taskNames(c.plan)))
 		return
 	case t.Uses != "":
@@ -119,6 +132,8 @@ func (c *checker) checkPipelineTask(ps pipelineScope, t *model.PipelineTask) {
 			}
 			return
 		}
+	case t.Ref != nil:
+		c.checkTaskRef(ps, t)
 	}
 	if t.Inline != nil {
 		def = t.Inline
@@ -167,16 +182,22 @@ func taskNames(plan *model.Plan) []string {
 }
 
 // checkArgs checks the values passed to a task's parameters.
+//
+// Only a library task declares the parameters it takes: an inline task's
+// are declared by what is passed, and a remote task's only Tekton sees
+// (def is nil).
 func (c *checker) checkArgs(ps pipelineScope, t *model.PipelineTask, def *model.TaskDef) {
-	declared := make([]string, 0, len(def.Params))
-	for _, p := range def.Params {
-		declared = append(declared, p.Name)
+	var declared []string
+	if def != nil {
+		for _, p := range def.Params {
+			declared = append(declared, p.Name)
+		}
 	}
 	passed := map[string]bool{}
 	for _, a := range t.Params {
 		passed[a.Name] = true
 		c.checkPipelineValueRefs(ps, t, a.Path, a.Value)
-		if t.Inline != nil {
+		if t.Uses == "" {
 			continue
 		}
 		p := paramOf(def, a.Name)
@@ -198,8 +219,11 @@ func (c *checker) checkArgs(ps pipelineScope, t *model.PipelineTask, def *model.
 	if t.Matrix != nil {
 		c.checkMatrix(ps, t, def, passed)
 	}
+	if def == nil {
+		return
+	}
 	c.checkImageArgs(ps, t, def)
-	if t.Inline != nil {
+	if t.Uses == "" {
 		return
 	}
 	for _, p := range def.Params {
@@ -265,7 +289,7 @@ func (c *checker) checkMatrix(ps pipelineScope, t *model.PipelineTask, def *mode
 			d.Expected = "each parameter in only one of them"
 			d.Hint = "remove it from params"
 		}
-		if t.Inline == nil {
+		if t.Uses != "" {
 			if p := paramOf(def, a.Name); p == nil {
 				d := c.errorf(a.Path, "matrix parameter %q is not a parameter of task %q", a.Name, def.Name)
 				d.Expected = "a parameter of the task"
@@ -330,7 +354,7 @@ func (c *checker) checkWorkspaceBindings(ps pipelineScope, t *model.PipelineTask
 				d.Hint = fmt.Sprintf("declare it: pipelines.%s.workspaces: %q: {}", ps.p.Name, b.From)
 			}
 		}
-		if t.Inline == nil && !slices.ContainsFunc(def.Workspaces, func(w *model.Workspace) bool { return w.Name == b.Name }) {
+		if t.Uses != "" && !slices.ContainsFunc(def.Workspaces, func(w *model.Workspace) bool { return w.Name == b.Name }) {
 			names := make([]string, len(def.Workspaces))
 			for i, w := range def.Workspaces {
 				names[i] = w.Name
@@ -342,7 +366,7 @@ func (c *checker) checkWorkspaceBindings(ps pipelineScope, t *model.PipelineTask
 			}
 		}
 	}
-	if t.Inline != nil {
+	if t.Uses == "" {
 		return
 	}
 	for _, w := range def.Workspaces {

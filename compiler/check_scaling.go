@@ -322,7 +322,7 @@ func (c *checker) checkNodePool(n *model.NodePool) {
 			continue
 		}
 		for _, t := range append(slices.Clone(pl.Tasks), pl.Finally...) {
-			req := capacity.TaskPod(c.plan.Definition(t))
+			req := capacity.TaskPod(c.plan, t)
 			if !req.Fits(shape) {
 				d := c.errorf(t.Path, "a pod of task %q of pipeline %q requests %s, more than a node of pool %q has (%s)", t.Name, pl.Name, req, n.Name, shape)
 				d.Expected = fmt.Sprintf("steps whose requests add up to at most %s, or a larger nodeShape", shape)

@@ -187,6 +187,12 @@ func (c *checker) checkForks(pl *model.Pipeline) {
 	}
 	seen := map[model.Path]bool{}
 	for _, t := range append(slices.Clone(pl.Tasks), pl.Finally...) {
+		if t.Ref != nil {
+			d := c.out.Warnf(c.src, t.Ref.Path, "pipeline %q runs remote task %q for pull requests from forks, and pipec cannot see whether its steps read Secrets", pl.Name, t.Name)
+			d.Expected = "tasks whose steps pipec can check in the runs of pull requests from forks"
+			d.Hint = "a Secret a step reads through env reaches the fork's run whatever its ServiceAccount; import the task into the library so that pipec checks it, or set forks: \"ignore\""
+			continue
+		}
 		def := c.plan.Definition(t)
 		if def == nil || seen[def.Path] {
 			continue

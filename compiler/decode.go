@@ -327,6 +327,12 @@ func (d *decoder) pipelineTask(name string, n node, finally bool) *model.Pipelin
 			t.Matrix.Include = append(t.Matrix.Include, inc)
 		})
 	}
+	if r := n.field("ref"); r.exists() {
+		t.Ref = &model.TaskRef{Resolver: r.field("resolver").str(), Path: r.path}
+		r.field("params").fields(func(name string, c node) {
+			t.Ref.Params = append(t.Ref.Params, &model.Arg{Name: name, Value: model.Value{Type: model.TypeString, String: c.str()}, Path: c.path})
+		})
+	}
 	if steps := n.field("steps"); steps.exists() {
 		inline := &model.TaskDef{Name: name, Path: n.path}
 		steps.list(func(_ int, c node) { inline.Steps = append(inline.Steps, d.step(c)) })
@@ -336,6 +342,10 @@ func (d *decoder) pipelineTask(name string, n node, finally bool) *model.Pipelin
 		e := d.diags.Errorf(d.src, n.path.Field("results"), "task %q declares results but runs library task %q", name, t.Uses)
 		e.Expected = "results declared in the library task's definition"
 		e.Hint = fmt.Sprintf("move the results to tasks.%s.results", t.Uses)
+	} else if t.Ref != nil && n.field("results").v.Exists() && len(decodeResults(n.field("results"))) > 0 {
+		e := d.diags.Errorf(d.src, n.path.Field("results"), "task %q declares results but runs a remote task", name)
+		e.Expected = "no results: the remote task's definition declares them"
+		e.Hint = "remove results; other tasks may read any result the remote task writes"
 	}
 	return t
 }

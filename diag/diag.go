@@ -134,6 +134,14 @@ func (l *List) Warnf(src model.SourceMap, path model.Path, format string, args .
 	return d
 }
 
+// Infof appends a note at path, positioned by src: something a user
+// should know that is not wrong.
+func (l *List) Infof(src model.SourceMap, path model.Path, format string, args ...any) *Diagnostic {
+	d := l.Errorf(src, path, format, args...)
+	d.Severity = Info
+	return d
+}
+
 // HasErrors reports whether any finding is an error.
 func (l List) HasErrors() bool {
 	return slices.ContainsFunc(l, func(d Diagnostic) bool { return d.Severity == Error })

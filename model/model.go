@@ -46,7 +46,8 @@ func (p *Plan) Task(name string) *TaskDef {
 }
 
 // Definition returns the task definition a pipeline task runs: its inline
-// steps, or the library task it uses; nil if it uses an unknown task.
+// steps, or the library task it uses; nil if it uses an unknown task or a
+// remote one (Ref), whose definition only Tekton sees.
 func (p *Plan) Definition(t *PipelineTask) *TaskDef {
 	if t.Inline != nil {
 		return t.Inline
@@ -221,7 +222,9 @@ type PipelineTask struct {
 	// Uses names a reusable task; empty for inline tasks.
 	Uses string
 	// Inline is the task's own definition when it declares steps inline.
-	Inline     *TaskDef
+	Inline *TaskDef
+	// Ref is the remote task Tekton resolves when the pipeline runs.
+	Ref        *TaskRef
 	Params     []*Arg
 	Workspaces []*WorkspaceBinding
 	// After lists the tasks this one explicitly runs after, sorted.

@@ -24,6 +24,7 @@ type Input struct {
 	Params          []Param          `json:"params"`
 	Tasks           []Task           `json:"tasks"`
 	Pipelines       []Pipeline       `json:"pipelines"`
+	RemoteTasks     []RemoteTask     `json:"remoteTasks"`
 	ServiceAccounts []ServiceAccount `json:"serviceAccounts"`
 	Roles           []Role           `json:"roles"`
 	Bindings        []Binding        `json:"bindings"`
@@ -144,6 +145,23 @@ type (
 		// Credentials reports whether the pipeline's runs have any: a
 		// workspace a Secret backs, a step reading a Secret, permissions.
 		Credentials bool `json:"credentials"`
+	}
+	// RemoteTask is a pipeline task whose task Tekton resolves when the
+	// pipeline runs (ref).
+	RemoteTask struct {
+		Item
+		Pipeline string `json:"pipeline"`
+		Task     string `json:"task"`
+		Resolver string `json:"resolver"`
+		// Source is where the task comes from: the bundle, the git or
+		// http URL, the hub or cluster name.
+		Source string `json:"source"`
+		// Pinned is whether the reference always resolves to the same
+		// task (model.TaskRef.Pinned); PinPath is the parameter that
+		// decides it, and PinFix what would pin it.
+		Pinned  bool   `json:"pinned"`
+		PinPath string `json:"pinPath"`
+		PinFix  string `json:"pinFix"`
 	}
 	// ServiceAccount is a generated ServiceAccount.
 	ServiceAccount struct {
@@ -334,6 +352,9 @@ func NewInput(plan *model.Plan, objs []targets.Object, texts []Text, settings Se
 			}
 		}
 		for _, t := range append(slices.Clone(p.Tasks), p.Finally...) {
+			if t.Ref != nil {
+				in.addRemoteTask(p, t, ciEnv)
+			}
 			def := plan.Definition(t)
 			if def == nil {
 				continue
@@ -424,6 +445,38 @@ func NewInput(plan *model.Plan, objs []targets.Object, texts []Text, settings Se
 	in.Secrets = FindSecrets(texts, func(p model.Path) string { return envOfPath(p, ciEnv) })
 	in.fillEmpty()
 	return in, nil
+}
+
+func (in *Input) addRemoteTask(p *model.Pipeline, t *model.PipelineTask, env string) {
+	r := t.Ref
+	pinned, fix := r.Pinned()
+	pin := map[string]string{"bundles": "bundle", "git": "revision", "http": "digest", "hub": "version", "cluster": "name"}[r.Resolver]
+	pinPath := r.Path.Field("params")
+	if _, ok := r.Param(pin); ok {
+		pinPath = pinPath.Field(pin)
+	}
+	var source string
+	switch r.Resolver {
+	case "bundles":
+		source, _ = r.Param("bundle")
+	case "git":
+		source, _ = r.Param("url")
+		if repo, ok := r.Param("repo"); ok {
+			org, _ := r.Param("org")
+			source = org + "/" + repo
+		}
+	case "http":
+		source, _ = r.Param("url")
+	case "hub", "cluster":
+		source, _ = r.Param("name")
+		if ns, ok := r.Param("namespace"); ok {
+			source = ns + "/" + source
+		}
+	}
+	in.RemoteTasks = append(in.RemoteTasks, RemoteTask{
+		Item: item(r.Path, env), Pipeline: p.Name, Task: t.Name, Resolver: r.Resolver, Source: source,
+		Pinned: pinned, PinPath: string(pinPath), PinFix: fix,
+	})
 }
 
 func (in *Input) addTask(def *model.TaskDef, env string) {
@@ -633,6 +686,9 @@ func (in *Input) fillEmpty() {
 	if in.Pipelines == nil {
 		in.Pipelines = []Pipeline{}
 	}
+	if in.RemoteTasks == nil {
+		in.RemoteTasks = []RemoteTask{}
+	}
 	if in.ServiceAccounts == nil {
 		in.ServiceAccounts = []ServiceAccount{}
 	}
@@ -676,6 +732,7 @@ func (in *Input) Filter(envs map[string]bool) *Input {
 	out.Params = keep(in.Params, envs, func(x Param) string { return x.Environment })
 	out.Tasks = keep(in.Tasks, envs, func(x Task) string { return x.Environment })
 	out.Pipelines = keep(in.Pipelines, envs, func(x Pipeline) string { return x.Environment })
+	out.RemoteTasks = keep(in.RemoteTasks, envs, func(x RemoteTask) string { return x.Environment })
 	out.ServiceAccounts = keep(in.ServiceAccounts, envs, func(x ServiceAccount) string { return x.Environment })
 	out.Roles = keep(in.Roles, envs, func(x Role) string { return x.Environment })
 	out.Bindings = keep(in.Bindings, envs, func(x Binding) string { return x.Environment })

@@ -24,6 +24,8 @@ func goodInput() *Input {
 		Params:    []Param{{Item: Item{Path: "pipelines.p.params.revision.default", Environment: "ci"}, Name: "revision", Default: "main"}},
 		Tasks:     []Task{{Item: Item{Path: "tasks.build", Environment: "ci"}, Name: "build", Results: []string{"IMAGE_URL", "IMAGE_DIGEST"}, StepImages: []string{"gcr.io/kaniko-project/executor:v1.23.2"}}},
 		Pipelines: []Pipeline{{Item: Item{Path: "pipelines.p", Environment: "ci"}, Name: "p", Namespace: "ci", Timeout: "30m", ServiceAccount: "p-pipeline", Triggered: true, Forks: "untrusted", Credentials: true}},
+		RemoteTasks: []RemoteTask{{Item: Item{Path: "pipelines.p.tasks.lint.ref", Environment: "ci"}, Pipeline: "p", Task: "lint", Resolver: "bundles",
+			Source: "ghcr.io/acme/tasks@sha256:00feed335fe561979f2cdcc30a5191231977c5631fe79c40f7d3ab63b4fa222f", Pinned: true, PinPath: "pipelines.p.tasks.lint.ref.params.bundle"}},
 		ServiceAccounts: []ServiceAccount{
 			{Item: Item{Path: "pipelines.p", Environment: "ci"}, Name: "p-pipeline", Namespace: "ci"},
 			{Item: Item{Path: "triggers", Environment: "ci"}, Name: "pipec-listener", Namespace: "ci", AutomountToken: true, HasPermissions: true},
@@ -128,6 +130,9 @@ var failing = map[string]func(in *Input){
 		in.Autoscalers[0].MaxUnavailable, in.Autoscalers[0].MinAvailable = "", "2"
 	},
 	"pipec/restricted/fork-pull-requests-trusted": func(in *Input) { in.Pipelines[0].Forks = "trusted" },
+	"pipec/restricted/remote-task-pinned": func(in *Input) {
+		in.RemoteTasks[0].Source, in.RemoteTasks[0].Pinned, in.RemoteTasks[0].PinFix = "ghcr.io/acme/tasks:v1", false, "a bundle pinned by digest"
+	},
 }
 
 func evaluate(t *testing.T, in *Input) map[string][]Violation {

@@ -58,10 +58,15 @@ func CPU(m int64) string { return resource.NewMilliQuantity(m, resource.DecimalS
 // Memory formats bytes as a quantity.
 func Memory(b int64) string { return resource.NewQuantity(b, resource.BinarySI).String() }
 
-// TaskPod is what the scheduler reserves for one run of the task: the sum
-// of its steps' requests (each step is a container of the pod).
-func TaskPod(def *model.TaskDef) Resources {
+// TaskPod is what a pod of pipeline task t requests: the sum of its
+// steps' requests (Tekton runs them in one pod). A remote task's steps only
+// Tekton sees: it counts as one step with the defaults (defaults.step).
+func TaskPod(plan *model.Plan, t *model.PipelineTask) Resources {
+	if t.Ref != nil {
+		return Parse(plan.StepDefaults.Resources.Requests)
+	}
 	var r Resources
+	def := plan.Definition(t)
 	if def == nil {
 		return r
 	}
@@ -118,7 +123,7 @@ func RunPeak(plan *model.Plan, p *model.Pipeline) Peak {
 func (pk Peak) with(plan *model.Plan, t *model.PipelineTask) Peak {
 	n := FanOut(t)
 	pk.Pods += n
-	pk.Requests = pk.Requests.Add(TaskPod(plan.Definition(t)).Mul(n))
+	pk.Requests = pk.Requests.Add(TaskPod(plan, t).Mul(n))
 	pk.Tasks = append(pk.Tasks, t.Name)
 	return pk
 }
@@ -163,7 +168,7 @@ func antichainPeak(plan *model.Plan, tasks []*model.PipelineTask) Peak {
 	pods := make([]int64, n)
 	for i, t := range tasks {
 		pods[i] = FanOut(t)
-		weight[i] = TaskPod(plan.Definition(t)).Mul(pods[i])
+		weight[i] = TaskPod(plan, t).Mul(pods[i])
 	}
 	var bestSet uint32
 	var best Resources

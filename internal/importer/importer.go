@@ -96,11 +96,9 @@ func Import(r io.Reader, pkg string) (*Result, error) {
 	if len(res.Tasks)+len(res.Pipelines) == 0 {
 		return nil, errors.New("no Tekton Task or Pipeline (tekton.dev/v1 or v1beta1) in the input")
 	}
-	for _, p := range im.pipelines {
-		for _, t := range p.(map[string]any)["tasks"].(map[string]any) {
-			if u, ok := t.(map[string]any)["uses"].(string); ok && im.tasks[u] == nil {
-				im.issues = append(im.issues, Issue{Source: "Pipeline", Field: "taskRef.name", Message: fmt.Sprintf("task %q is not in the input; import its YAML too (pipec needs every task it uses in the library)", u)})
-			}
+	for _, u := range im.uses {
+		if im.tasks[u.task] == nil {
+			im.issues = append(im.issues, Issue{Source: u.src, Field: u.field, Message: fmt.Sprintf("task %q is not in the input; import its YAML too, or refer to it with a resolver (taskRef.resolver: cluster, bundles, git, hub or http)", u.task)})
 		}
 	}
 	top := map[string]any{}
@@ -169,6 +167,13 @@ func decodePipeline(apiVersion string, data []byte) (*v1.Pipeline, error) {
 type importer struct {
 	tasks, pipelines map[string]any
 	issues           []Issue
+	// uses are the library tasks pipeline tasks refer to by name.
+	uses []use
+}
+
+// use is a pipeline task's taskRef by name.
+type use struct {
+	src, field, task string
 }
 
 func (im *importer) unsupported(src, field, what string) {
@@ -333,6 +338,12 @@ func (im *importer) steps(src, at string, s *v1.TaskSpec) []any {
 	return out
 }
 
+// refOut is a remote task's reference, resolver first.
+type refOut struct {
+	Resolver string         `json:"resolver"`
+	Params   map[string]any `json:"params,omitempty"`
+}
+
 // stepOut is a step in the order people read one.
 type stepOut struct {
 	Name            string         `json:"name"`
@@ -476,9 +487,21 @@ func (im *importer) pipelineTask(src, f string, t v1.PipelineTask, dag bool) map
 	setIf(m, "displayName", t.DisplayName)
 	switch {
 	case t.TaskRef != nil && t.TaskRef.Resolver != "":
-		im.unsupported(src, f+".taskRef.resolver", fmt.Sprintf("a remote task (resolver %s); import the task's YAML", t.TaskRef.Resolver))
+		ps := map[string]any{}
+		for i, p := range t.TaskRef.Params {
+			if p.Value.Type != v1.ParamTypeString && p.Value.Type != "" {
+				im.unsupported(src, fmt.Sprintf("%s.taskRef.params[%d]", f, i), fmt.Sprintf("a resolver parameter of type %s (Tekton's resolvers read strings)", p.Value.Type))
+				continue
+			}
+			ps[p.Name] = p.Value.StringVal
+		}
+		m["ref"] = refOut{Resolver: string(t.TaskRef.Resolver), Params: ps}
 	case t.TaskRef != nil:
+		if t.TaskRef.Kind != "" && t.TaskRef.Kind != v1.NamespacedTaskKind {
+			im.unsupported(src, f+".taskRef.kind", fmt.Sprintf("a task of kind %s", t.TaskRef.Kind))
+		}
 		m["uses"] = t.TaskRef.Name
+		im.uses = append(im.uses, use{src: src, field: f + ".taskRef.name", task: t.TaskRef.Name})
 	case t.TaskSpec != nil:
 		spec := t.TaskSpec.TaskSpec
 		m["steps"] = im.steps(src, f+".taskSpec", &spec)

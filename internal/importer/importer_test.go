@@ -342,6 +342,9 @@ spec:
         name: with-sidecar
       when:
         - cel: "'$(params.x)' == 'y'"
+    - name: missing
+      taskRef:
+        name: not-here
 ---
 apiVersion: v1
 kind: ConfigMap
@@ -362,8 +365,8 @@ metadata:
 		"Task with-sidecar spec.volumes",
 		"Task with-sidecar spec.steps[0].env[0].valueFrom",
 		"Task with-sidecar spec.steps[0].volumeMounts",
-		"Pipeline p spec.tasks[0].taskRef.resolver",
 		"Pipeline p spec.tasks[1].when[0].cel",
+		"Pipeline p spec.tasks[2].taskRef.name",
 	}
 	slices.Sort(got)
 	slices.Sort(want)
@@ -372,6 +375,20 @@ metadata:
 	}
 	if !reflect.DeepEqual(res.Skipped, []string{"v1 ConfigMap other"}) {
 		t.Errorf("skipped = %v", res.Skipped)
+	}
+	// A remote task becomes a ref with the resolver's params.
+	if !strings.Contains(string(res.CUE), `ref: {
+					resolver: "hub"
+					params: {
+						name: "git-clone"
+					}
+				}`) {
+		t.Errorf("the remote task is not a ref:\n%s", res.CUE)
+	}
+	for _, i := range res.Issues {
+		if i.Field == "spec.tasks[2].taskRef.name" && !strings.Contains(i.Message, `task "not-here" is not in the input`) {
+			t.Errorf("missing task: %s", i)
+		}
 	}
 	// v1beta1 is converted: the param and its default survive.
 	if !strings.Contains(string(res.CUE), `greeting: default: "hello"`) && !strings.Contains(string(res.CUE), "default: \"hello\"") {

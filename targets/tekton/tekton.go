@@ -315,9 +315,18 @@ func pipelineTask(plan *model.Plan, t *model.PipelineTask, base string, sm *sour
 		RunAfter:    t.After,
 	}
 	sm.set(base+".runAfter", t.Path.Field("after"))
-	if t.Inline != nil {
+	switch {
+	case t.Inline != nil:
 		pt.TaskSpec = &v1.EmbeddedTask{TaskSpec: taskSpec(t.Inline, base+".taskSpec", sm)}
-	} else {
+	case t.Ref != nil:
+		ref := &v1.TaskRef{ResolverRef: v1.ResolverRef{Resolver: v1.ResolverName(t.Ref.Resolver)}}
+		sm.set(base+".taskRef", t.Ref.Path)
+		for i, a := range t.Ref.Params {
+			sm.setList(base+".taskRef.params", i, a.Name, a.Path)
+			ref.Params = append(ref.Params, v1.Param{Name: a.Name, Value: *paramValue(a.Value)})
+		}
+		pt.TaskRef = ref
+	default:
 		pt.TaskRef = &v1.TaskRef{Name: t.Uses}
 		sm.set(base+".taskRef", t.Path.Field("uses"))
 	}

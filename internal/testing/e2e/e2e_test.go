@@ -18,6 +18,7 @@ import (
 	"github.com/pipec/pipec/compiler"
 	"github.com/pipec/pipec/internal/scaffold"
 	"github.com/pipec/pipec/internal/testing/kubetest"
+	"github.com/pipec/pipec/internal/testing/targettest"
 )
 
 // Controllers whose CRDs the tests install. Tekton and Argo CD come from
@@ -220,6 +221,49 @@ func TestExamplesAcceptedByAPIServer(t *testing.T) {
 				t.Errorf("API server warning: %s", w)
 			}
 			t.Logf("accepted without warnings: %v", kinds)
+		})
+	}
+}
+
+// TestBuildCasesAcceptedByAPIServer creates, with a strict server-side dry
+// run, the objects of every target's build case that builds without
+// errors: the cases hold the shapes the examples do not (remote tasks,
+// matrix includes, every trigger kind, ...).
+func TestBuildCasesAcceptedByAPIServer(t *testing.T) {
+	ctx := context.Background()
+	cases, err := filepath.Glob("../../../targets/*/testdata/build/*.txtar")
+	if err != nil || len(cases) == 0 {
+		t.Fatalf("no build cases: %v", err)
+	}
+	for _, file := range cases {
+		name := filepath.Base(filepath.Dir(filepath.Dir(filepath.Dir(file)))) + "/" + strings.TrimSuffix(filepath.Base(file), ".txtar")
+		t.Run(name, func(t *testing.T) {
+			res, err := targettest.Build(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Diagnostics.HasErrors() {
+				t.Skip("the case is about a finding")
+			}
+			objs, err := kubetest.Objects(res.Objects)
+			if err != nil {
+				t.Fatal(err)
+			}
+			server.TakeWarnings()
+			for _, o := range objs {
+				if ns := o.GetNamespace(); ns != "" {
+					ensureNamespaceNamed(t, ns)
+				}
+				if o.GetKind() == "Namespace" {
+					continue
+				}
+				if err := server.Create(ctx, o, true); err != nil {
+					t.Errorf("API server rejected %s", err)
+				}
+			}
+			for _, w := range server.TakeWarnings() {
+				t.Errorf("API server warning: %s", w)
+			}
 		})
 	}
 }

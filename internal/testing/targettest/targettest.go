@@ -11,6 +11,8 @@ package targettest
 import (
 	"bytes"
 	"context"
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -30,6 +32,33 @@ const (
 	wantObjects  = "want/objects.yaml"
 	wantFindings = "want/findings"
 )
+
+// Build compiles the configuration of the case in file, with every target.
+func Build(file string) (*compiler.Result, error) {
+	a, err := txtar.ParseFile(file)
+	if err != nil {
+		return nil, err
+	}
+	return build(a)
+}
+
+func build(a *txtar.Archive) (*compiler.Result, error) {
+	const root = "/case"
+	overlay := map[string][]byte{}
+	for _, f := range a.Files {
+		if !strings.HasPrefix(f.Name, "want/") {
+			overlay[filepath.Join(root, filepath.FromSlash(f.Name))] = f.Data
+		}
+	}
+	if len(overlay) == 0 {
+		return nil, errors.New("the case has no configuration")
+	}
+	res, err := compiler.Build(context.Background(), compiler.Options{Dir: root, BaseDir: root, Overlay: overlay})
+	if err != nil {
+		return nil, fmt.Errorf("the configuration does not evaluate: %w", err)
+	}
+	return res, nil
+}
 
 // Run runs every case in dir (*.txtar) for the target named target.
 func Run(t *testing.T, dir, target string) {
@@ -51,19 +80,9 @@ func runCase(t *testing.T, file, target string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	const root = "/case"
-	overlay := map[string][]byte{}
-	for _, f := range a.Files {
-		if !strings.HasPrefix(f.Name, "want/") {
-			overlay[filepath.Join(root, filepath.FromSlash(f.Name))] = f.Data
-		}
-	}
-	if len(overlay) == 0 {
-		t.Fatalf("%s has no configuration", file)
-	}
-	res, err := compiler.Build(context.Background(), compiler.Options{Dir: root, BaseDir: root, Overlay: overlay})
+	res, err := build(a)
 	if err != nil {
-		t.Fatalf("%s does not evaluate: %v", file, err)
+		t.Fatalf("%s: %v", file, err)
 	}
 	var objs []targets.Object
 	for _, o := range res.Objects {
