@@ -123,7 +123,7 @@ func (c *checker) checkTaskDef(t *model.TaskDef, path model.Path) {
 		c.checkParamDecl(p)
 		sc.params = append(sc.params, p.Name)
 	}
-	for _, s := range t.Steps {
+	for _, s := range t.Containers() {
 		// An image made from parameters (golang:$(params.version)) must be
 		// pinned with their defaults too, checked at the default.
 		for _, img := range model.StepImages(s, t, nil) {
@@ -174,18 +174,22 @@ func (c *checker) checkSteps(t *model.TaskDef, path model.Path, sc scope) {
 		return
 	}
 	seen := map[string]model.Path{}
-	for _, s := range t.Steps {
-		if prev, dup := seen[s.Name]; dup {
-			d := c.errorf(s.Path.Field("name"), "duplicate step name %q", s.Name)
-			d.Expected = "step names unique within the task"
-			d.Hint = fmt.Sprintf("rename one of the steps; the other is at %s", c.src.Lookup(prev))
-		} else {
-			seen[s.Name] = s.Path
+	for _, s := range t.Containers() {
+		what := "step"
+		if s.Sidecar {
+			what = "sidecar"
 		}
-		c.checkName(s.Path.Field("name"), s.Name, "step")
+		if prev, dup := seen[what+"/"+s.Name]; dup {
+			d := c.errorf(s.Path.Field("name"), "duplicate %s name %q", what, s.Name)
+			d.Expected = what + " names unique within the task"
+			d.Hint = fmt.Sprintf("rename one of them; the other is at %s", c.src.Lookup(prev))
+		} else {
+			seen[what+"/"+s.Name] = s.Path
+		}
+		c.checkName(s.Path.Field("name"), s.Name, what)
 		c.checkImage(s.Path.Field("image"), s.Image)
 		if s.Script != "" && len(s.Command) > 0 {
-			d := c.errorf(s.Path, "step %q sets both script and command", s.Name)
+			d := c.errorf(s.Path, "%s %q sets both script and command", what, s.Name)
 			d.Expected = "either script, or command with args"
 			d.Hint = "move the command into the script, or drop the script"
 		}
@@ -194,6 +198,7 @@ func (c *checker) checkSteps(t *model.TaskDef, path model.Path, sc scope) {
 		}
 		c.checkResources(s)
 		c.checkSeccomp(s)
+		c.checkMounts(t, s, what)
 		for _, e := range s.Env {
 			if !envNameRE.MatchString(e.Name) {
 				d := c.errorf(e.Path, "invalid environment variable name %q", e.Name)
@@ -220,6 +225,7 @@ func (c *checker) checkSteps(t *model.TaskDef, path model.Path, sc scope) {
 			check(e.Path, e.Value)
 		}
 	}
+	c.checkVolumes(t)
 }
 
 // checkTaskRefs checks the variable references in a string inside a task.

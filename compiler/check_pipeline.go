@@ -260,7 +260,7 @@ func (c *checker) checkImageArgs(ps pipelineScope, t *model.PipelineTask, def *m
 			}
 		}
 	}
-	for _, s := range def.Steps {
+	for _, s := range def.Containers() {
 		for _, img := range model.StepImages(s, def, args) {
 			c.checkImage(img.Path, img.Image)
 		}

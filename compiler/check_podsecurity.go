@@ -11,6 +11,7 @@ import (
 	"k8s.io/pod-security-admission/policy"
 
 	"github.com/pipec/pipec/model"
+	"github.com/pipec/pipec/targets"
 )
 
 // psaEvaluator is Kubernetes' own Pod Security admission checker, built on
@@ -49,15 +50,35 @@ func (c *checker) checkPodSecurity() {
 				continue
 			}
 			seen[def.Path] = true
-			for _, s := range def.Steps {
+			for _, s := range def.Containers() {
+				what := "step"
+				if s.Sidecar {
+					what = "sidecar"
+				}
 				for _, r := range psaEvaluator().EvaluatePod(lv, &metav1.ObjectMeta{}, podOf(s)) {
 					if r.Allowed {
 						continue
 					}
-					d := c.errorf(s.Path, "step %q of task %q breaks Pod Security %q, which environment %q enforces in namespace %q: %s",
-						s.Name, def.Name, env.PodSecurity, env.Name, env.Namespace, reason(r))
-					d.Expected = "a step the namespace admits: " + fixFor(r.ForbiddenReason)
-					d.Hint = fmt.Sprintf("change the step's securityContext, or relax environments.%s.podSecurity if the step really needs it", env.Name)
+					d := c.errorf(s.Path, "%s %q of task %q breaks Pod Security %q, which environment %q enforces in namespace %q: %s",
+						what, s.Name, def.Name, env.PodSecurity, env.Name, env.Namespace, reason(r))
+					d.Expected = fmt.Sprintf("a %s the namespace admits: %s", what, fixFor(r.ForbiddenReason))
+					d.Hint = fmt.Sprintf("change the %s's securityContext, or relax environments.%s.podSecurity if the %s really needs it", what, env.Name, what)
+				}
+			}
+			// Each volume on its own, so that a finding is at the volume.
+			for _, v := range def.Volumes {
+				vol, err := targets.Volume(v)
+				if err != nil || len(v.Kinds()) != 1 {
+					continue // checkVolumes says why
+				}
+				for _, r := range psaEvaluator().EvaluatePod(lv, &metav1.ObjectMeta{}, &corev1.PodSpec{Volumes: []corev1.Volume{vol}}) {
+					if r.Allowed {
+						continue
+					}
+					d := c.errorf(v.Path, "volume %q of task %q breaks Pod Security %q, which environment %q enforces in namespace %q: %s",
+						v.Name, def.Name, env.PodSecurity, env.Name, env.Namespace, reason(r))
+					d.Expected = "a volume the namespace admits: " + fixFor(r.ForbiddenReason)
+					d.Hint = fmt.Sprintf("use a workspace or an emptyDir, or relax environments.%s.podSecurity if the task really needs it", env.Name)
 				}
 			}
 		}
@@ -91,6 +112,10 @@ func fixFor(forbiddenReason string) string {
 		return "no privileged: true"
 	case strings.Contains(forbiddenReason, "seccomp"):
 		return `seccompProfile: "RuntimeDefault" (the default)`
+	case strings.Contains(forbiddenReason, "hostPath"):
+		return "no hostPath volume"
+	case strings.Contains(forbiddenReason, "volume types"):
+		return "emptyDir, secret, configMap, projected, csi or persistentVolumeClaim volumes"
 	}
 	return "the level's requirements"
 }

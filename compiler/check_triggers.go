@@ -198,13 +198,25 @@ func (c *checker) checkForks(pl *model.Pipeline) {
 			continue
 		}
 		seen[def.Path] = true
-		for _, s := range def.Steps {
+		for _, v := range def.Volumes {
+			for _, cred := range v.Credentials() {
+				d := c.errorf(v.Path, "volume %q of task %q mounts %s, and pipeline %q runs it for pull requests from forks: fork runs must not see credentials",
+					v.Name, def.Name, cred, pl.Name)
+				d.Expected = "no credential in the volumes of the tasks a pull request from a fork runs"
+				d.Hint = fmt.Sprintf(`bind the credential through a run workspace (on.workspaces), which fork runs get as an emptyDir, or set pipelines.%s.on.pullRequest.forks: "ignore"`, pl.Name)
+			}
+		}
+		for _, s := range def.Containers() {
+			what := "step"
+			if s.Sidecar {
+				what = "sidecar"
+			}
 			for _, e := range s.Env {
 				if e.SecretRef == nil {
 					continue
 				}
-				d := c.errorf(e.Path, "step %q of task %q reads Secret %q into %s, and pipeline %q runs it for pull requests from forks: fork runs must not see Secrets",
-					s.Name, def.Name, e.SecretRef.Name, e.Name, pl.Name)
+				d := c.errorf(e.Path, "%s %q of task %q reads Secret %q into %s, and pipeline %q runs it for pull requests from forks: fork runs must not see Secrets",
+					what, s.Name, def.Name, e.SecretRef.Name, e.Name, pl.Name)
 				d.Expected = "no Secret in the env of the steps a pull request from a fork runs"
 				d.Hint = fmt.Sprintf(`move the step to a pipeline that pull requests from forks do not start, or set pipelines.%s.on.pullRequest.forks: "ignore"`, pl.Name)
 			}

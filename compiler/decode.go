@@ -268,7 +268,37 @@ func (d *decoder) taskDef(name string, n node) *model.TaskDef {
 	})
 	t.Results = decodeResults(n.field("results"))
 	n.field("steps").list(func(_ int, c node) { t.Steps = append(t.Steps, d.step(c)) })
+	d.pod(t, n)
 	return t
+}
+
+// pod decodes what a task's pod has besides steps: volumes and sidecars.
+func (d *decoder) pod(t *model.TaskDef, n node) {
+	n.field("volumes").fields(func(name string, c node) {
+		src, _ := c.plain().(map[string]any)
+		t.Volumes = append(t.Volumes, &model.Volume{Name: name, Source: src, Path: c.path})
+	})
+	n.field("sidecars").list(func(_ int, c node) { t.Sidecars = append(t.Sidecars, d.sidecar(c)) })
+}
+
+// plain decodes a value as it is, for a Kubernetes type to read: structs
+// as maps, lists as slices, strings, whole numbers as int64, booleans.
+func (n node) plain() any {
+	switch n.v.Kind() {
+	case cue.StructKind:
+		m := map[string]any{}
+		n.fields(func(name string, c node) { m[name] = c.plain() })
+		return m
+	case cue.ListKind:
+		l := []any{}
+		n.list(func(_ int, c node) { l = append(l, c.plain()) })
+		return l
+	case cue.IntKind:
+		return n.int()
+	case cue.BoolKind:
+		return n.boolean()
+	}
+	return n.str()
 }
 
 func decodeResults(n node) []*model.Result {
@@ -337,6 +367,7 @@ func (d *decoder) pipelineTask(name string, n node, finally bool) *model.Pipelin
 		inline := &model.TaskDef{Name: name, Path: n.path}
 		steps.list(func(_ int, c node) { inline.Steps = append(inline.Steps, d.step(c)) })
 		inline.Results = decodeResults(n.field("results"))
+		d.pod(inline, n)
 		t.Inline = inline
 	} else if t.Uses != "" && n.field("results").v.Exists() && len(decodeResults(n.field("results"))) > 0 {
 		e := d.diags.Errorf(d.src, n.path.Field("results"), "task %q declares results but runs library task %q", name, t.Uses)
@@ -351,6 +382,25 @@ func (d *decoder) pipelineTask(name string, n node, finally bool) *model.Pipelin
 }
 
 func (d *decoder) step(n node) *model.Step {
+	s := d.container(n)
+	s.Timeout = n.field("timeout").str()
+	s.OnError = n.field("onError").str()
+	return s
+}
+
+// sidecar decodes a #Sidecar: a container like a step, with a readiness
+// probe instead of a timeout and onError.
+func (d *decoder) sidecar(n node) *model.Step {
+	s := d.container(n)
+	s.Sidecar = true
+	if p := n.field("readinessProbe"); p.exists() {
+		s.ReadinessProbe, _ = p.plain().(map[string]any)
+	}
+	return s
+}
+
+// container decodes what steps and sidecars share.
+func (d *decoder) container(n node) *model.Step {
 	s := &model.Step{
 		Name:       n.field("name").str(),
 		Image:      n.field("image").str(),
@@ -358,8 +408,6 @@ func (d *decoder) step(n node) *model.Step {
 		Command:    n.field("command").strs(),
 		Args:       n.field("args").strs(),
 		WorkingDir: n.field("workingDir").str(),
-		Timeout:    n.field("timeout").str(),
-		OnError:    n.field("onError").str(),
 		Path:       n.path,
 	}
 	n.field("env").fields(func(name string, c node) {
@@ -375,6 +423,12 @@ func (d *decoder) step(n node) *model.Step {
 		s.Env = append(s.Env, e)
 	})
 	s.Env = orderEnv(s.Env)
+	n.field("volumeMounts").list(func(_ int, c node) {
+		s.VolumeMounts = append(s.VolumeMounts, &model.VolumeMount{
+			Name: c.field("name").str(), MountPath: c.field("mountPath").str(), SubPath: c.field("subPath").str(),
+			ReadOnly: c.field("readOnly").boolean(), Path: c.path,
+		})
+	})
 	s.Resources = mergeResources(d.defaults.resources, decodeResources(n.field("resources")))
 	s.SecurityContext = mergeSecurity(d.defaults.security, decodeSecurity(n.field("securityContext")))
 	return s

@@ -2,13 +2,17 @@ package compiler
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 
+	"cuelang.org/go/cue"
 	"cuelang.org/go/cue/cuecontext"
+	cueerrors "cuelang.org/go/cue/errors"
 	"cuelang.org/go/cue/format"
 	"cuelang.org/go/cue/load"
 	"cuelang.org/go/encoding/jsonschema"
@@ -30,22 +34,9 @@ func SchemaFiles() (map[string][]byte, []string, error) {
 // ConfigJSONSchema returns #Config, the root of a configuration, as a JSON
 // Schema (draft 2020-12) for editors and other tools.
 func ConfigJSONSchema() ([]byte, error) {
-	files, err := schema.Files()
+	v, err := schemaPackage()
 	if err != nil {
 		return nil, err
-	}
-	root := "/pipec-schema"
-	ov := map[string]load.Source{
-		filepath.Join(root, "cue.mod", "module.cue"): load.FromString(cueload.ModuleFile(schema.Module)),
-	}
-	files.AddTo(ov, root)
-	insts := load.Instances([]string{"."}, &load.Config{Dir: root, ModuleRoot: root, Overlay: ov})
-	if insts[0].Err != nil {
-		return nil, insts[0].Err
-	}
-	v := cuecontext.New().BuildInstance(insts[0])
-	if v.Err() != nil {
-		return nil, v.Err()
 	}
 	expr, err := jsonschema.Generate(v.LookupPath(schema.RootPath), nil)
 	if err != nil {
@@ -64,6 +55,53 @@ func ConfigJSONSchema() ([]byte, error) {
 	defs, _ := out["$defs"].(map[string]any)
 	inlineClosedRefs(out, defs)
 	return json.MarshalIndent(out, "", "  ")
+}
+
+// schemaPackage is the embedded schema on its own, evaluated once. Its
+// context is not safe for concurrent use: Validate holds schemaMu.
+var schemaPackage = sync.OnceValues(func() (cue.Value, error) {
+	files, err := schema.Files()
+	if err != nil {
+		return cue.Value{}, err
+	}
+	root := "/pipec-schema"
+	ov := map[string]load.Source{
+		filepath.Join(root, "cue.mod", "module.cue"): load.FromString(cueload.ModuleFile(schema.Module)),
+	}
+	files.AddTo(ov, root)
+	insts := load.Instances([]string{"."}, &load.Config{Dir: root, ModuleRoot: root, Overlay: ov})
+	if insts[0].Err != nil {
+		return cue.Value{}, insts[0].Err
+	}
+	v := cuecontext.New().BuildInstance(insts[0])
+	return v, v.Err()
+})
+
+var schemaMu sync.Mutex
+
+// Validate checks a Go value (maps, slices, strings, numbers, booleans)
+// against a definition of pipec's schema, such as "#Volume": nil when it
+// fits, else the first reason it does not, with the path inside the
+// value.
+func Validate(definition string, x any) error {
+	schemaMu.Lock()
+	defer schemaMu.Unlock()
+	v, err := schemaPackage()
+	if err != nil {
+		return err
+	}
+	u := v.LookupPath(cue.ParsePath(definition)).Unify(v.Context().Encode(x))
+	if err := u.Validate(cue.Concrete(true)); err != nil {
+		errs := cueerrors.Errors(err)
+		e := errs[0]
+		format, args := e.Msg()
+		msg := fmt.Sprintf(format, args...)
+		if p := strings.Join(e.Path(), "."); p != "" {
+			msg = p + ": " + msg
+		}
+		return errors.New(msg)
+	}
+	return nil
 }
 
 // inlineClosedRefs works around how CUE's generator translates a closed

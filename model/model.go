@@ -4,6 +4,11 @@
 // findings can be reported at the CUE source.
 package model
 
+import (
+	"fmt"
+	"slices"
+)
+
 // Plan is a whole, checked pipec configuration.
 type Plan struct {
 	// Namespace for the generated CI resources; empty means none.
@@ -154,7 +159,57 @@ type TaskDef struct {
 	Workspaces  []*Workspace
 	Results     []*Result
 	Steps       []*Step
-	Path        Path
+	// Volumes of the task's pod, sorted by name.
+	Volumes []*Volume
+	// Sidecars run beside the steps; their ReadinessProbe may be set.
+	Sidecars []*Step
+	Path     Path
+}
+
+// Containers lists the task pod's containers pipec declares: the steps,
+// then the sidecars.
+func (t *TaskDef) Containers() []*Step {
+	return append(append([]*Step{}, t.Steps...), t.Sidecars...)
+}
+
+// Volume returns the volume with the given name, or nil.
+func (t *TaskDef) Volume(name string) *Volume {
+	for _, v := range t.Volumes {
+		if v.Name == name {
+			return v
+		}
+	}
+	return nil
+}
+
+// Volume is a volume of a task's pod.
+type Volume struct {
+	Name string
+	// Source is the volume source as the configuration wrote it, in
+	// Kubernetes' field names: one key (emptyDir, secret, configMap,
+	// projected, csi, persistentVolumeClaim, hostPath) whose value holds
+	// the source's fields, as maps, lists, strings, int64s and bools.
+	Source map[string]any
+	Path   Path
+}
+
+// Kinds lists the sources the volume sets, sorted: one when it is right.
+func (v *Volume) Kinds() []string {
+	out := make([]string, 0, len(v.Source))
+	for k := range v.Source {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// VolumeMount mounts a volume of the task in a step or sidecar.
+type VolumeMount struct {
+	Name      string
+	MountPath string
+	SubPath   string
+	ReadOnly  bool
+	Path      Path
 }
 
 // Result returns the declared result with the given name, or nil.
@@ -292,7 +347,13 @@ type Step struct {
 	SecurityContext SecurityContext
 	Timeout         string
 	OnError         string
-	Path            Path
+	VolumeMounts    []*VolumeMount
+	// ReadinessProbe is a sidecar's, as written in Kubernetes' field
+	// names (like Volume.Source); nil for steps.
+	ReadinessProbe map[string]any
+	// Sidecar marks a sidecar.
+	Sidecar bool
+	Path    Path
 }
 
 // EnvVar is an environment variable of a step.
@@ -332,4 +393,41 @@ type SecurityContext struct {
 	SeccompLocalhostProfile string
 	CapabilitiesAdd         []string
 	CapabilitiesDrop        []string
+}
+
+// Credentials lists what the volume gives its task's containers that is a
+// credential: the Secrets it mounts (`Secret "name"`, from a secret
+// source, a projected one, or a CSI driver's node-publish secret) and a
+// ServiceAccount token it projects.
+func (v *Volume) Credentials() []string {
+	var out []string
+	str := func(m any, keys ...string) string {
+		for _, k := range keys {
+			mm, ok := m.(map[string]any)
+			if !ok {
+				return ""
+			}
+			m = mm[k]
+		}
+		s, _ := m.(string)
+		return s
+	}
+	if n := str(v.Source, "secret", "secretName"); n != "" {
+		out = append(out, fmt.Sprintf("Secret %q", n))
+	}
+	if n := str(v.Source, "csi", "nodePublishSecretRef", "name"); n != "" {
+		out = append(out, fmt.Sprintf("Secret %q", n))
+	}
+	if p, ok := v.Source["projected"].(map[string]any); ok {
+		srcs, _ := p["sources"].([]any)
+		for _, s := range srcs {
+			if n := str(s, "secret", "name"); n != "" {
+				out = append(out, fmt.Sprintf("Secret %q", n))
+			}
+			if m, ok := s.(map[string]any); ok && m["serviceAccountToken"] != nil {
+				out = append(out, "a token of the ServiceAccount")
+			}
+		}
+	}
+	return out
 }

@@ -21,6 +21,7 @@ import (
 type Input struct {
 	Steps           []Step           `json:"steps"`
 	Images          []Image          `json:"images"`
+	Volumes         []Volume         `json:"volumes"`
 	Params          []Param          `json:"params"`
 	Tasks           []Task           `json:"tasks"`
 	Pipelines       []Pipeline       `json:"pipelines"`
@@ -77,7 +78,9 @@ type (
 	// Step is a container pipec generates.
 	Step struct {
 		Item
-		Task                     string    `json:"task"`
+		Task string `json:"task"`
+		// Container is "step" or "sidecar".
+		Container                string    `json:"container"`
 		Name                     string    `json:"name"`
 		Image                    string    `json:"image"`
 		Privileged               bool      `json:"privileged"`
@@ -107,6 +110,14 @@ type (
 		Value         string `json:"value"`
 		FromSecret    bool   `json:"fromSecret"`
 		FromConfigMap bool   `json:"fromConfigMap"`
+	}
+	// Volume is a volume of a task's pod.
+	Volume struct {
+		Item
+		Task     string `json:"task"`
+		Name     string `json:"name"`
+		Kind     string `json:"kind"`
+		HostPath string `json:"hostPath"`
 	}
 	// Image is an image a step or app runs.
 	Image struct {
@@ -314,10 +325,13 @@ func credentials(plan *model.Plan, p *model.Pipeline) bool {
 	}
 	for _, t := range append(slices.Clone(p.Tasks), p.Finally...) {
 		if def := plan.Definition(t); def != nil {
-			for _, s := range def.Steps {
+			for _, s := range def.Containers() {
 				if slices.ContainsFunc(s.Env, func(e *model.EnvVar) bool { return e.SecretRef != nil }) {
 					return true
 				}
+			}
+			if slices.ContainsFunc(def.Volumes, func(v *model.Volume) bool { return len(v.Credentials()) > 0 }) {
+				return true
 			}
 		}
 	}
@@ -489,11 +503,11 @@ func (in *Input) addTask(def *model.TaskDef, env string) {
 			in.Params = append(in.Params, Param{Item: item(prm.Path.Field("default"), env), Name: prm.Name, Default: prm.Default.String})
 		}
 	}
-	for _, s := range def.Steps {
+	for _, s := range def.Containers() {
 		t.StepImages = append(t.StepImages, s.Image)
 		sc := s.SecurityContext
 		st := Step{
-			Item: item(s.Path, env), Task: def.Name, Name: s.Name, Image: s.Image,
+			Item: item(s.Path, env), Task: def.Name, Container: "step", Name: s.Name, Image: s.Image,
 			Privileged:               sc.Privileged != nil && *sc.Privileged,
 			AllowPrivilegeEscalation: sc.AllowPrivilegeEscalation == nil || *sc.AllowPrivilegeEscalation,
 			RunAsNonRoot:             sc.RunAsNonRoot != nil && *sc.RunAsNonRoot,
@@ -508,6 +522,9 @@ func (in *Input) addTask(def *model.TaskDef, env string) {
 			Script:                   s.Script,
 			Command:                  nonNil(s.Command),
 			Args:                     nonNil(s.Args),
+		}
+		if s.Sidecar {
+			st.Container = "sidecar"
 		}
 		if sc.RunAsUser != nil {
 			st.RunAsUser = *sc.RunAsUser
@@ -524,6 +541,13 @@ func (in *Input) addTask(def *model.TaskDef, env string) {
 			in.Images = append(in.Images, image(item(img.Path, env), "step", img.Image))
 		}
 	}
+	for _, v := range def.Volumes {
+		vol := Volume{Item: item(v.Path, env), Task: def.Name, Name: v.Name, Kind: strings.Join(v.Kinds(), ",")}
+		if hp, ok := v.Source["hostPath"].(map[string]any); ok {
+			vol.HostPath, _ = hp["path"].(string)
+		}
+		in.Volumes = append(in.Volumes, vol)
+	}
 	in.Tasks = append(in.Tasks, t)
 }
 
@@ -537,7 +561,7 @@ func (in *Input) addImageArgs(t *model.PipelineTask, def *model.TaskDef, env str
 			args = append(args, inc.Params...)
 		}
 	}
-	for _, s := range def.Steps {
+	for _, s := range def.Containers() {
 		own := map[model.Path]bool{} // the task's defaults: addTask has them
 		for _, img := range model.StepImages(s, def, nil) {
 			own[img.Path] = true
@@ -677,6 +701,9 @@ func (in *Input) fillEmpty() {
 	if in.Images == nil {
 		in.Images = []Image{}
 	}
+	if in.Volumes == nil {
+		in.Volumes = []Volume{}
+	}
 	if in.Params == nil {
 		in.Params = []Param{}
 	}
@@ -729,6 +756,7 @@ func (in *Input) Filter(envs map[string]bool) *Input {
 	out := &Input{Settings: in.Settings}
 	out.Steps = keep(in.Steps, envs, func(x Step) string { return x.Environment })
 	out.Images = keep(in.Images, envs, func(x Image) string { return x.Environment })
+	out.Volumes = keep(in.Volumes, envs, func(x Volume) string { return x.Environment })
 	out.Params = keep(in.Params, envs, func(x Param) string { return x.Environment })
 	out.Tasks = keep(in.Tasks, envs, func(x Task) string { return x.Environment })
 	out.Pipelines = keep(in.Pipelines, envs, func(x Pipeline) string { return x.Environment })

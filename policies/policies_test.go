@@ -11,7 +11,7 @@ import (
 func goodInput() *Input {
 	in := &Input{
 		Steps: []Step{{
-			Item: Item{Path: "tasks.build.steps[0]", Environment: "ci"}, Task: "build", Name: "build",
+			Item: Item{Path: "tasks.build.steps[0]", Environment: "ci"}, Task: "build", Container: "step", Name: "build",
 			Image:        "gcr.io/kaniko-project/executor:v1.23.2@sha256:9e69fd4330ec887829c780f5126dd80edc663df6def362cd22e79bcdf00ac53f",
 			RunAsNonRoot: true, RunAsUser: 65532, SeccompProfile: "RuntimeDefault",
 			CapabilitiesAdd: []string{}, CapabilitiesDrop: []string{"ALL"}, ReadOnlyRootFilesystem: true,
@@ -24,6 +24,7 @@ func goodInput() *Input {
 		Params:    []Param{{Item: Item{Path: "pipelines.p.params.revision.default", Environment: "ci"}, Name: "revision", Default: "main"}},
 		Tasks:     []Task{{Item: Item{Path: "tasks.build", Environment: "ci"}, Name: "build", Results: []string{"IMAGE_URL", "IMAGE_DIGEST"}, StepImages: []string{"gcr.io/kaniko-project/executor:v1.23.2"}}},
 		Pipelines: []Pipeline{{Item: Item{Path: "pipelines.p", Environment: "ci"}, Name: "p", Namespace: "ci", Timeout: "30m", ServiceAccount: "p-pipeline", Triggered: true, Forks: "untrusted", Credentials: true}},
+		Volumes:   []Volume{{Item: Item{Path: "tasks.build.volumes.scratch", Environment: "ci"}, Task: "build", Name: "scratch", Kind: "emptyDir"}},
 		RemoteTasks: []RemoteTask{{Item: Item{Path: "pipelines.p.tasks.lint.ref", Environment: "ci"}, Pipeline: "p", Task: "lint", Resolver: "bundles",
 			Source: "ghcr.io/acme/tasks@sha256:00feed335fe561979f2cdcc30a5191231977c5631fe79c40f7d3ab63b4fa222f", Pinned: true, PinPath: "pipelines.p.tasks.lint.ref.params.bundle"}},
 		ServiceAccounts: []ServiceAccount{
@@ -130,6 +131,9 @@ var failing = map[string]func(in *Input){
 		in.Autoscalers[0].MaxUnavailable, in.Autoscalers[0].MinAvailable = "", "2"
 	},
 	"pipec/restricted/fork-pull-requests-trusted": func(in *Input) { in.Pipelines[0].Forks = "trusted" },
+	"pipec/baseline/host-path-volume": func(in *Input) {
+		in.Volumes[0].Kind, in.Volumes[0].HostPath = "hostPath", "/var/run/docker.sock"
+	},
 	"pipec/restricted/remote-task-pinned": func(in *Input) {
 		in.RemoteTasks[0].Source, in.RemoteTasks[0].Pinned, in.RemoteTasks[0].PinFix = "ghcr.io/acme/tasks:v1", false, "a bundle pinned by digest"
 	},

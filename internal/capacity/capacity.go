@@ -59,7 +59,7 @@ func CPU(m int64) string { return resource.NewMilliQuantity(m, resource.DecimalS
 func Memory(b int64) string { return resource.NewQuantity(b, resource.BinarySI).String() }
 
 // TaskPod is what a pod of pipeline task t requests: the sum of its
-// steps' requests (Tekton runs them in one pod). A remote task's steps only
+// steps' and sidecars' requests (Tekton runs them in one pod). A remote task's steps only
 // Tekton sees: it counts as one step with the defaults (defaults.step).
 func TaskPod(plan *model.Plan, t *model.PipelineTask) Resources {
 	if t.Ref != nil {
@@ -70,7 +70,7 @@ func TaskPod(plan *model.Plan, t *model.PipelineTask) Resources {
 	if def == nil {
 		return r
 	}
-	for _, s := range def.Steps {
+	for _, s := range def.Containers() {
 		r = r.Add(Parse(s.Resources.Requests))
 	}
 	return r

@@ -92,3 +92,21 @@ func TestParseAndFormat(t *testing.T) {
 		t.Error("Fits is wrong")
 	}
 }
+
+// A task's pod requests what its steps and sidecars request; a remote
+// task's, one step of the defaults.
+func TestTaskPodCountsSidecarsAndRemoteTasks(t *testing.T) {
+	sc := step("500m", "512Mi")
+	sc.Sidecar = true
+	plan := &model.Plan{
+		Tasks:        []*model.TaskDef{{Name: "it", Steps: []*model.Step{step("1", "1Gi")}, Sidecars: []*model.Step{sc}}},
+		StepDefaults: model.StepDefaults{Resources: model.Resources{Requests: map[string]string{"cpu": "100m", "memory": "128Mi"}}},
+	}
+	if r := TaskPod(plan, &model.PipelineTask{Name: "a", Uses: "it"}); r != (Resources{CPU: 1500, Memory: 1536 << 20}) {
+		t.Errorf("with a sidecar: %+v", r)
+	}
+	remote := &model.PipelineTask{Name: "b", Ref: &model.TaskRef{Resolver: "hub"}}
+	if r := TaskPod(plan, remote); r != (Resources{CPU: 100, Memory: 128 << 20}) {
+		t.Errorf("remote: %+v", r)
+	}
+}

@@ -8,6 +8,7 @@ package importer
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -21,6 +22,8 @@ import (
 	sigsyaml "sigs.k8s.io/yaml"
 
 	v1 "github.com/tektoncd/pipeline/pkg/apis/pipeline/v1"
+
+	"github.com/pipec/pipec/compiler"
 	"github.com/tektoncd/pipeline/pkg/apis/pipeline/v1beta1"
 )
 
@@ -208,6 +211,7 @@ func (im *importer) task(t *v1.Task) {
 		out["results"] = rs
 	}
 	out["steps"] = im.steps(src, "spec", s)
+	im.pod(src, "spec", s, out)
 	im.tasks[t.Name] = out
 }
 
@@ -295,12 +299,6 @@ func (im *importer) steps(src, at string, s *v1.TaskSpec) []any {
 	if s.StepTemplate != nil {
 		im.unsupported(src, at+".stepTemplate", "a step template (copy its fields into each step)")
 	}
-	if len(s.Sidecars) > 0 {
-		im.unsupported(src, at+".sidecars", "sidecars")
-	}
-	if len(s.Volumes) > 0 {
-		im.unsupported(src, at+".volumes", "volumes (use workspaces)")
-	}
 	var out []any
 	for i, st := range s.Steps {
 		f := fmt.Sprintf("%s.steps[%d]", at, i)
@@ -324,8 +322,9 @@ func (im *importer) steps(src, at string, s *v1.TaskSpec) []any {
 		if st.Timeout != nil {
 			m.Timeout = st.Timeout.Duration.String()
 		}
+		m.VolumeMounts = im.mounts(src, f, st.VolumeMounts)
 		for field, set := range map[string]bool{
-			"volumeMounts": len(st.VolumeMounts) > 0, "envFrom": len(st.EnvFrom) > 0, "volumeDevices": len(st.VolumeDevices) > 0,
+			"envFrom": len(st.EnvFrom) > 0, "volumeDevices": len(st.VolumeDevices) > 0,
 			"stdoutConfig": st.StdoutConfig != nil, "stderrConfig": st.StderrConfig != nil, "results": len(st.Results) > 0,
 			"params": len(st.Params) > 0, "when": len(st.When) > 0, "workspaces": len(st.Workspaces) > 0,
 		} {
@@ -336,6 +335,125 @@ func (im *importer) steps(src, at string, s *v1.TaskSpec) []any {
 		out = append(out, m)
 	}
 	return out
+}
+
+// pod converts a task's volumes and sidecars into out, and reports what
+// pipec's schema does not hold of them.
+func (im *importer) pod(src, at string, s *v1.TaskSpec, out map[string]any) {
+	if len(s.Volumes) > 0 {
+		vols := map[string]any{}
+		for i, v := range s.Volumes {
+			f := fmt.Sprintf("%s.volumes[%d]", at, i)
+			m, err := plain(v.VolumeSource)
+			if err == nil {
+				err = compiler.Validate("#Volume", m)
+			}
+			if err != nil {
+				im.unsupported(src, f, fmt.Sprintf("volume %q (%v)", v.Name, err))
+				continue
+			}
+			vols[v.Name] = m
+		}
+		if len(vols) > 0 {
+			out["volumes"] = vols
+		}
+	}
+	var sidecars []any
+	for i, sc := range s.Sidecars {
+		f := fmt.Sprintf("%s.sidecars[%d]", at, i)
+		m := stepOut{Name: sc.Name, Image: sc.Image, Script: sc.Script, Command: sc.Command, Args: sc.Args, WorkingDir: sc.WorkingDir}
+		if env := im.env(src, f, sc.Env); len(env) > 0 {
+			m.Env = env
+		}
+		if r := resources(sc.ComputeResources); len(r) > 0 {
+			m.Resources = r
+		}
+		if c := im.securityContext(src, f, sc.SecurityContext); len(c) > 0 {
+			m.SecurityContext = c
+		}
+		m.VolumeMounts = im.mounts(src, f, sc.VolumeMounts)
+		if sc.ReadinessProbe != nil {
+			p, err := plain(sc.ReadinessProbe)
+			if err == nil {
+				err = compiler.Validate("#Probe", p)
+			}
+			if err != nil {
+				im.unsupported(src, f+".readinessProbe", fmt.Sprintf("a readiness probe field (%v)", err))
+			} else {
+				m.ReadinessProbe = p
+			}
+		}
+		for field, set := range map[string]bool{
+			"ports": len(sc.Ports) > 0, "livenessProbe": sc.LivenessProbe != nil, "startupProbe": sc.StartupProbe != nil,
+			"lifecycle": sc.Lifecycle != nil, "envFrom": len(sc.EnvFrom) > 0, "volumeDevices": len(sc.VolumeDevices) > 0,
+			"imagePullPolicy": sc.ImagePullPolicy != "", "stdin": sc.Stdin || sc.StdinOnce || sc.TTY,
+			"workspaces": len(sc.Workspaces) > 0, "restartPolicy": sc.RestartPolicy != nil,
+		} {
+			if set {
+				im.unsupported(src, f+"."+field, "a sidecar's "+field)
+			}
+		}
+		sidecars = append(sidecars, m)
+	}
+	if len(sidecars) > 0 {
+		out["sidecars"] = sidecars
+	}
+}
+
+func (im *importer) mounts(src, f string, ms []corev1.VolumeMount) []any {
+	var out []any
+	for i, vm := range ms {
+		m := mountOut{Name: vm.Name, MountPath: vm.MountPath, ReadOnly: vm.ReadOnly, SubPath: vm.SubPath}
+		if vm.SubPathExpr != "" || vm.MountPropagation != nil || vm.RecursiveReadOnly != nil {
+			im.unsupported(src, fmt.Sprintf("%s.volumeMounts[%d]", f, i), "subPathExpr, mountPropagation and recursiveReadOnly")
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+// mountOut is a volume mount in the order people read one.
+type mountOut struct {
+	Name      string `json:"name"`
+	MountPath string `json:"mountPath"`
+	ReadOnly  bool   `json:"readOnly,omitempty"`
+	SubPath   string `json:"subPath,omitempty"`
+}
+
+// plain turns a Kubernetes value into maps, slices and scalars, as its
+// JSON has it.
+func plain(v any) (map[string]any, error) {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	var m map[string]any
+	d := json.NewDecoder(bytes.NewReader(data))
+	d.UseNumber()
+	if err := d.Decode(&m); err != nil {
+		return nil, err
+	}
+	return numbers(m).(map[string]any), nil
+}
+
+// numbers turns JSON numbers into int64 (Kubernetes' volume and probe
+// fields are whole numbers).
+func numbers(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		for k, e := range x {
+			x[k] = numbers(e)
+		}
+	case []any:
+		for i, e := range x {
+			x[i] = numbers(e)
+		}
+	case json.Number:
+		if i, err := x.Int64(); err == nil {
+			return i
+		}
+	}
+	return v
 }
 
 // refOut is a remote task's reference, resolver first.
@@ -357,6 +475,8 @@ type stepOut struct {
 	SecurityContext map[string]any `json:"securityContext,omitempty"`
 	Timeout         string         `json:"timeout,omitempty"`
 	OnError         string         `json:"onError,omitempty"`
+	VolumeMounts    []any          `json:"volumeMounts,omitempty"`
+	ReadinessProbe  map[string]any `json:"readinessProbe,omitempty"`
 }
 
 func (im *importer) env(src, f string, env []corev1.EnvVar) map[string]any {
@@ -505,6 +625,7 @@ func (im *importer) pipelineTask(src, f string, t v1.PipelineTask, dag bool) map
 	case t.TaskSpec != nil:
 		spec := t.TaskSpec.TaskSpec
 		m["steps"] = im.steps(src, f+".taskSpec", &spec)
+		im.pod(src, f+".taskSpec", &spec, m)
 		if rs := results(spec.Results); len(rs) > 0 {
 			m["results"] = rs
 		}

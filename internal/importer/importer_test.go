@@ -3,6 +3,8 @@ package importer_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/yaml"
 	sigsyaml "sigs.k8s.io/yaml"
 
@@ -175,6 +178,7 @@ type step struct {
 	Name, Image, Script, WorkingDir string
 	Command, Args                   []string
 	Env                             map[string]string
+	Mounts                          []string
 }
 
 func steps(ss []v1.Step) []step {
@@ -186,6 +190,9 @@ func steps(ss []v1.Step) []step {
 		}
 		for _, e := range s.Env {
 			st.Env[e.Name] = e.Value
+		}
+		for _, m := range s.VolumeMounts {
+			st.Mounts = append(st.Mounts, fmt.Sprintf("%s:%s:%t:%s", m.Name, m.MountPath, m.ReadOnly, m.SubPath))
 		}
 		out = append(out, st)
 	}
@@ -238,6 +245,23 @@ func compareTask(t *testing.T, name string, want, got *v1.TaskSpec) {
 	slices.Sort(gw)
 	check("workspaces", ww, gw)
 	check("steps", steps(want.Steps), steps(got.Steps))
+	vols := func(vs []corev1.Volume) map[string]string {
+		m := map[string]string{}
+		for _, v := range vs {
+			b, _ := json.Marshal(v.VolumeSource)
+			m[v.Name] = string(b)
+		}
+		return m
+	}
+	check("volumes", vols(want.Volumes), vols(got.Volumes))
+	var ws, gs []v1.Step
+	for _, sc := range want.Sidecars {
+		ws = append(ws, v1.Step{Name: sc.Name, Image: sc.Image, Script: sc.Script, Command: sc.Command, Args: sc.Args, WorkingDir: sc.WorkingDir, Env: sc.Env, VolumeMounts: sc.VolumeMounts})
+	}
+	for _, sc := range got.Sidecars {
+		gs = append(gs, v1.Step{Name: sc.Name, Image: sc.Image, Script: sc.Script, Command: sc.Command, Args: sc.Args, WorkingDir: sc.WorkingDir, Env: sc.Env, VolumeMounts: sc.VolumeMounts})
+	}
+	check("sidecars", steps(ws), steps(gs))
 }
 
 func comparePipeline(t *testing.T, name string, want, got *v1.PipelineSpec) {
@@ -309,9 +333,26 @@ spec:
   sidecars:
     - name: db
       image: postgres:16
+      ports:
+        - containerPort: 5432
+      readinessProbe:
+        tcpSocket:
+          port: 5432
+        periodSeconds: 2
+      volumeMounts:
+        - name: scratch
+          mountPath: /var/lib/postgresql/data
   volumes:
     - name: scratch
       emptyDir: {}
+    - name: share
+      nfs:
+        server: nfs.example.com
+        path: /exports
+    - name: creds
+      secret:
+        secretName: git
+        defaultMode: 0400
   steps:
     - name: greet
       image: busybox:1.36
@@ -361,10 +402,9 @@ metadata:
 	}
 	want := []string{
 		"Task with-sidecar spec.stepTemplate",
-		"Task with-sidecar spec.sidecars",
-		"Task with-sidecar spec.volumes",
+		"Task with-sidecar spec.sidecars[0].ports",
+		"Task with-sidecar spec.volumes[1]",
 		"Task with-sidecar spec.steps[0].env[0].valueFrom",
-		"Task with-sidecar spec.steps[0].volumeMounts",
 		"Pipeline p spec.tasks[1].when[0].cel",
 		"Pipeline p spec.tasks[2].taskRef.name",
 	}
@@ -375,6 +415,15 @@ metadata:
 	}
 	if !reflect.DeepEqual(res.Skipped, []string{"v1 ConfigMap other"}) {
 		t.Errorf("skipped = %v", res.Skipped)
+	}
+	// Volumes, mounts and sidecars are imported.
+	for _, want := range []string{
+		"emptyDir: {}", "secretName:  \"git\"", "defaultMode: 256",
+		"mountPath: \"/var/lib/postgresql/data\"", "port: 5432", "mountPath: \"/scratch\"",
+	} {
+		if !strings.Contains(string(res.CUE), want) {
+			t.Errorf("the import lacks %q:\n%s", want, res.CUE)
+		}
 	}
 	// A remote task becomes a ref with the resolver's params.
 	if !strings.Contains(string(res.CUE), `ref: {

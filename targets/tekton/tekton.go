@@ -189,9 +189,38 @@ func taskSpec(t *model.TaskDef, base string, sm *sourceMap) v1.TaskSpec {
 	sm.set(base+".steps", t.Path.Field("steps"))
 	for i, s := range t.Steps {
 		sm.setList(base+".steps", i, s.Name, s.Path)
+		mounts(base+fmt.Sprintf(".steps[%d]", i), s, sm)
 		spec.Steps = append(spec.Steps, step(s))
 	}
+	for i, v := range t.Volumes {
+		sm.setList(base+".volumes", i, v.Name, v.Path)
+		// The compiler's checks convert every volume first (checkPod).
+		vol, _ := targets.Volume(v)
+		spec.Volumes = append(spec.Volumes, vol)
+	}
+	for i, s := range t.Sidecars {
+		sm.setList(base+".sidecars", i, s.Name, s.Path)
+		mounts(base+fmt.Sprintf(".sidecars[%d]", i), s, sm)
+		spec.Sidecars = append(spec.Sidecars, sidecar(s))
+	}
 	return spec
+}
+
+func mounts(base string, s *model.Step, sm *sourceMap) {
+	for i, m := range s.VolumeMounts {
+		sm.setList(base+".volumeMounts", i, m.Name, m.Path)
+	}
+}
+
+// sidecar is a step's container fields with a readiness probe.
+func sidecar(s *model.Step) v1.Sidecar {
+	st := step(s)
+	probe, _ := targets.Probe(s.ReadinessProbe)
+	return v1.Sidecar{
+		Name: st.Name, Image: st.Image, Script: st.Script, Command: st.Command, Args: st.Args, WorkingDir: st.WorkingDir,
+		Env: st.Env, ComputeResources: st.ComputeResources, SecurityContext: st.SecurityContext, VolumeMounts: st.VolumeMounts,
+		ReadinessProbe: probe,
+	}
 }
 
 func step(s *model.Step) v1.Step {
@@ -204,6 +233,7 @@ func step(s *model.Step) v1.Step {
 		WorkingDir:      s.WorkingDir,
 		OnError:         v1.OnErrorType(s.OnError),
 		SecurityContext: securityContext(s.SecurityContext),
+		VolumeMounts:    targets.VolumeMounts(s.VolumeMounts),
 	}
 	for _, e := range s.Env {
 		ev := corev1.EnvVar{Name: e.Name, Value: e.Value}
