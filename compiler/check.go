@@ -118,7 +118,13 @@ type scope struct {
 }
 
 func (c *checker) checkTaskDef(t *model.TaskDef, path model.Path) {
-	sc := scope{}
+	c.checkTaskDefIn(t, path, scope{})
+}
+
+// checkTaskDefIn checks a task whose references may also name what sc
+// holds: an inline task sees its pipeline's params and workspaces, which
+// Tekton propagates to embedded task specs.
+func (c *checker) checkTaskDefIn(t *model.TaskDef, path model.Path, sc scope) {
 	for _, p := range t.Params {
 		c.checkParamDecl(p)
 		sc.params = append(sc.params, p.Name)
@@ -233,7 +239,16 @@ func (c *checker) checkTaskRefs(path model.Path, s, task string, sc scope) {
 	for _, r := range findRefs(s) {
 		switch r.Kind {
 		case "params", "inputs":
-			name, ok := paramName(r.Parts, func(n string) bool { return slices.Contains(sc.params, n) })
+			parts := r.Parts
+			if r.Kind == "inputs" {
+				// $(inputs.params.x), the v1alpha1 spelling Tekton still
+				// substitutes.
+				if len(parts) < 2 || parts[0] != "params" {
+					continue
+				}
+				parts = parts[1:]
+			}
+			name, ok := paramName(parts, func(n string) bool { return slices.Contains(sc.params, n) })
 			if !ok {
 				c.unknownRef(path, r, "parameter", name, sc.params, fmt.Sprintf("task %q", task),
 					"declare it in the task's params, or pass it from the pipeline task's params")

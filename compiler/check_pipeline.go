@@ -69,7 +69,7 @@ func (c *checker) checkPipeline(p *model.Pipeline) {
 func hasTaskResultRef(v model.Value) bool {
 	for _, s := range valueStrings(v) {
 		for _, r := range findRefs(s) {
-			if r.Kind == "tasks" && len(r.Parts) >= 3 && r.Parts[1] == "results" {
+			if (r.Kind == "tasks" || r.Kind == "finally") && len(r.Parts) >= 3 && r.Parts[1] == "results" {
 				return true
 			}
 		}
@@ -137,7 +137,16 @@ func (c *checker) checkPipelineTask(ps pipelineScope, t *model.PipelineTask) {
 	}
 	if t.Inline != nil {
 		def = t.Inline
-		c.checkTaskDef(def, t.Path)
+		// Tekton propagates the pipeline's params and workspaces to the
+		// task specs embedded in it.
+		var sc scope
+		for _, p := range ps.p.Params {
+			sc.params = append(sc.params, p.Name)
+		}
+		for _, w := range ps.p.Workspaces {
+			sc.workspaces = append(sc.workspaces, w.Name)
+		}
+		c.checkTaskDefIn(def, t.Path, sc)
 	}
 	c.checkArgs(ps, t, def)
 	c.checkWorkspaceBindings(ps, t, def)
@@ -211,7 +220,7 @@ func (c *checker) checkArgs(ps pipelineScope, t *model.PipelineTask, def *model.
 			}
 			continue
 		}
-		if p.Type != a.Value.Type {
+		if p.Type != a.Value.Type && !(p.Type != model.TypeString && wholeRef(a.Value)) {
 			d := c.errorf(a.Path, "parameter %q of task %q is of type %s but is given %s", a.Name, def.Name, p.Type, article(a.Value.Type))
 			d.Expected = "a value of type " + string(p.Type)
 		}
@@ -301,9 +310,18 @@ func (c *checker) checkMatrix(ps pipelineScope, t *model.PipelineTask, def *mode
 				d.Expected = "a string parameter: a matrix runs the task once per value"
 			}
 		}
+		if wholeRef(a.Value) {
+			// A whole array, from a parameter or a result: its length is
+			// known when the pipeline runs.
+			c.checkPipelineValueRefs(ps, t, a.Path, a.Value)
+			continue
+		}
 		if a.Value.Type != model.TypeArray || len(a.Value.Array) == 0 {
 			d := c.errorf(a.Path, "matrix parameter %q needs a non-empty list of values", a.Name)
-			d.Expected = `a list such as ["linux", "darwin"]`
+			d.Expected = `a list such as ["linux", "darwin"], or a whole array reference such as "$(params.browsers[*])"`
+			if a.Value.Type == model.TypeString && strings.HasPrefix(a.Value.String, "$(") && strings.HasSuffix(a.Value.String, ")") {
+				d.Hint = fmt.Sprintf("for the whole array write %q", strings.TrimSuffix(a.Value.String, ")")+"[*])")
+			}
 			continue
 		}
 		c.checkPipelineValueRefs(ps, t, a.Path, a.Value)
@@ -327,6 +345,17 @@ func (c *checker) checkMatrix(ps pipelineScope, t *model.PipelineTask, def *mode
 			c.checkPipelineValueRefs(ps, t, a.Path, a.Value)
 		}
 	}
+}
+
+// wholeRef reports whether v is a string that is one whole array or
+// object reference, $(params.x[*]) or $(tasks.t.results.r[*]), which
+// Tekton substitutes with the whole value of that type.
+func wholeRef(v model.Value) bool {
+	if v.Type != model.TypeString {
+		return false
+	}
+	refs := findRefs(v.String)
+	return len(refs) == 1 && refs[0].Raw == v.String && strings.HasSuffix(v.String, "[*])")
 }
 
 func paramNames(def *model.TaskDef) []string {
@@ -408,6 +437,32 @@ func (c *checker) checkPipelineStringRefs(ps pipelineScope, t *model.PipelineTas
 			if name, ok := paramName(r.Parts, func(n string) bool { return ps.p.Param(n) != nil }); !ok {
 				c.unknownRef(path, r, "parameter", name, declared, fmt.Sprintf("pipeline %q", ps.p.Name),
 					fmt.Sprintf("declare it: pipelines.%s.params: %q: {}", ps.p.Name, name))
+			}
+		case "finally":
+			// $(finally.<task>.results.<name>): only pipeline results read
+			// the results of finally tasks.
+			if len(r.Parts) < 3 || r.Parts[1] != "results" {
+				continue
+			}
+			name := r.Parts[0]
+			producer := ps.finally[name]
+			if t != nil {
+				d := c.errorf(path, "%s: task %q reads a result of a finally task", r.Raw, t.Name)
+				d.Expected = "results of finally tasks only in the pipeline's results"
+				d.Hint = "finally tasks run after every other task; read the result in pipelines.<name>.results"
+				continue
+			}
+			if producer == nil {
+				c.unknownRef(path, r, "finally task", name, sortedKeys(ps.finally), fmt.Sprintf("pipeline %q", ps.p.Name), "")
+				continue
+			}
+			if def := c.plan.Definition(producer); def != nil && def.Result(r.Parts[2]) == nil {
+				names := make([]string, len(def.Results))
+				for i, x := range def.Results {
+					names[i] = x.Name
+				}
+				c.unknownRef(path, ref{Raw: r.Raw}, "result", r.Parts[2], names, fmt.Sprintf("task %q", producer.Name),
+					fmt.Sprintf("declare it in the results of task %q", def.Name))
 			}
 		case "tasks":
 			if len(r.Parts) < 2 {

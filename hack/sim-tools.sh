@@ -4,7 +4,8 @@
 #
 #   kube-apiserver, kube-controller-manager, kube-scheduler  tools/kube (k8s.io/kubernetes)
 #   kwok                                   sigs.k8s.io/kwok (fake nodes and pod lifecycle)
-#   tekton-controller, tekton-webhook      github.com/tektoncd/pipeline
+#   tekton-controller, tekton-webhook,     github.com/tektoncd/pipeline
+#   tekton-resolvers                       (remote resolution: bundles, cluster, git, http, hub)
 #   triggers-sink, triggers-interceptors   github.com/tektoncd/triggers (EventListener sink, core interceptors)
 #   karpenter-kwok                         sigs.k8s.io/karpenter (Karpenter's KWOK provider)
 #
@@ -70,6 +71,7 @@ echo "$kube_sum" > "$bin/.kube-tools.stamp"
 upstream kwok sigs.k8s.io/kwok "$KWOK" ./cmd/kwok
 upstream tekton-controller github.com/tektoncd/pipeline "$TEKTON" ./cmd/controller
 upstream tekton-webhook github.com/tektoncd/pipeline "$TEKTON" ./cmd/webhook
+upstream tekton-resolvers github.com/tektoncd/pipeline "$TEKTON" ./cmd/resolvers
 upstream triggers-sink github.com/tektoncd/triggers "$TRIGGERS" ./cmd/eventlistenersink
 upstream triggers-interceptors github.com/tektoncd/triggers "$TRIGGERS" ./cmd/interceptors
 upstream karpenter-kwok sigs.k8s.io/karpenter "$KARPENTER" ./kwok

@@ -7,6 +7,7 @@ package importer
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -290,6 +291,13 @@ func results(rs []v1.TaskResult) map[string]any {
 			m["type"] = string(r.Type)
 		}
 		setIf(m, "description", strings.TrimSpace(r.Description))
+		if len(r.Properties) > 0 {
+			props := map[string]any{}
+			for k := range r.Properties {
+				props[k] = map[string]any{"type": "string"}
+			}
+			m["properties"] = props
+		}
 		out[r.Name] = m
 	}
 	return out
@@ -655,10 +663,13 @@ func (im *importer) pipelineTask(src, f string, t v1.PipelineTask, dag bool) map
 	if len(t.Workspaces) > 0 {
 		ws := map[string]any{}
 		for _, w := range t.Workspaces {
+			// Without a workspace, Tekton binds the pipeline's workspace
+			// of the same name.
+			from := cmp.Or(w.Workspace, w.Name)
 			if w.SubPath != "" {
-				ws[w.Name] = map[string]any{"from": w.Workspace, "subPath": w.SubPath}
+				ws[w.Name] = map[string]any{"from": from, "subPath": w.SubPath}
 			} else {
-				ws[w.Name] = w.Workspace
+				ws[w.Name] = from
 			}
 		}
 		m["workspaces"] = ws
@@ -690,7 +701,9 @@ func (im *importer) pipelineTask(src, f string, t v1.PipelineTask, dag bool) map
 		if len(t.Matrix.Params) > 0 {
 			ps := map[string]any{}
 			for _, p := range t.Matrix.Params {
-				ps[p.Name] = p.Value.ArrayVal
+				// A list, or a string holding a whole array reference
+				// ($(params.browsers[*])).
+				ps[p.Name] = paramValue(p.Value)
 			}
 			mx["params"] = ps
 		}

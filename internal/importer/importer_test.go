@@ -2,6 +2,7 @@ package importer_test
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -160,8 +161,11 @@ func TestRoundTripTektonExamples(t *testing.T) {
 		})
 	}
 	t.Logf("%d examples round-trip, %d use what pipec cannot express, %d are refused by pipec's checks", matched, partial, refused)
-	if matched < 10 {
-		t.Errorf("only %d examples round-trip", matched)
+	// 46 of Tekton v1.10.0's 47: the other names its Pipeline
+	// "demo.pipeline", and pipec's pipeline names are DNS labels (they
+	// name ServiceAccounts, Triggers and label values derived from them).
+	if matched < 46 {
+		t.Errorf("only %d examples round-trip, want 46", matched)
 	}
 }
 
@@ -282,7 +286,9 @@ func comparePipeline(t *testing.T, name string, want, got *v1.PipelineSpec) {
 			}
 			ws := map[string]string{}
 			for _, w := range pt.Workspaces {
-				ws[w.Name] = w.Workspace + "/" + w.SubPath
+				// Without workspace, Tekton binds the pipeline's
+				// workspace of the same name (pipeline_validation.go).
+				ws[w.Name] = cmp.Or(w.Workspace, w.Name) + "/" + w.SubPath
 			}
 			var st []step
 			if pt.TaskSpec != nil {

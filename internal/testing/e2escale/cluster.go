@@ -1,8 +1,8 @@
 // Package e2escale runs what pipec compiles on real control-plane
 // components, with simulated nodes, and measures it under load: etcd and
 // kube-apiserver (internal/testing/kubetest), kube-controller-manager and
-// kube-scheduler, KWOK for nodes and pod lifecycles, the Tekton controller
-// and webhook, Tekton Triggers' EventListener sink and core interceptors,
+// kube-scheduler, KWOK for nodes and pod lifecycles, the Tekton controller,
+// webhook and remote resolvers, Tekton Triggers' EventListener sink and core interceptors,
 // and Karpenter's KWOK provider, all built from the Go module proxy by
 // hack/sim-tools.sh and run out of cluster on loopback. Small pieces that
 // the simulation needs run in-process: a metrics API for the autoscaler
@@ -50,6 +50,8 @@ const (
 
 	// SystemNamespace is where Tekton and Triggers keep their configuration.
 	SystemNamespace = "tekton-pipelines"
+	// ResolversNamespace is where Tekton's remote resolvers keep theirs.
+	ResolversNamespace = "tekton-pipelines-resolvers"
 	// interceptorsPort is fixed by Triggers' cmd/interceptors.
 	interceptorsPort = 8443
 )
@@ -57,7 +59,7 @@ const (
 // Programs are the binaries the cluster runs, by name, as hack/sim-tools.sh
 // builds them into the binary directory.
 var Programs = []string{
-	"kube-controller-manager", "kube-scheduler", "kwok", "tekton-controller", "tekton-webhook",
+	"kube-controller-manager", "kube-scheduler", "kwok", "tekton-controller", "tekton-webhook", "tekton-resolvers",
 	"triggers-sink", "triggers-interceptors", "karpenter-kwok",
 }
 
@@ -129,6 +131,7 @@ func Start(ctx context.Context, o StartOptions) (*Cluster, error) {
 		{"KWOK", c.startKWOK},
 		{"metrics APIs and volume provisioner", c.startInProcess},
 		{"Tekton", c.startTekton},
+		{"Tekton resolvers", c.startResolvers},
 		{"Triggers interceptors", c.startInterceptors},
 		{"Karpenter", c.startKarpenter},
 	}
@@ -345,6 +348,53 @@ func (c *Cluster) startTekton(ctx context.Context) error {
 		return fmt.Errorf("the Tekton webhook did not admit a Pipeline: %w (last: %v)", err, last)
 	}
 	return nil
+}
+
+// startResolvers runs Tekton's remote resolvers (bundles, cluster, git,
+// http, hub) with the ConfigMaps of Tekton's release, as
+// config/resolvers deploys them: the controller hands them the
+// ResolutionRequests of taskRefs with a resolver.
+func (c *Cluster) startResolvers(ctx context.Context) error {
+	if err := c.ensureNamespace(ctx, ResolversNamespace); err != nil {
+		return err
+	}
+	pdir, err := kubetest.ModuleDir(tektonModule)
+	if err != nil {
+		return err
+	}
+	files, _ := filepath.Glob(filepath.Join(pdir, "config/resolvers/*.yaml"))
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			return err
+		}
+		objs, err := kubetest.DecodeYAML(data)
+		if err != nil {
+			return fmt.Errorf("%s: %w", f, err)
+		}
+		for _, o := range objs {
+			if o.GetKind() != "ConfigMap" {
+				continue
+			}
+			// The release puts one of them (config-observability) in
+			// Tekton's namespace, where the controller's already is.
+			o.SetNamespace(ResolversNamespace)
+			if err := c.Create(ctx, o, false); err != nil && !apierrors.IsAlreadyExists(errors.Unwrap(err)) {
+				return err
+			}
+		}
+	}
+	p, err := kubetest.FreePorts(3)
+	if err != nil {
+		return err
+	}
+	return c.StartProcess(c.log, "tekton-resolvers", c.program("tekton-resolvers"), []string{
+		"SYSTEM_NAMESPACE=" + ResolversNamespace, "KUBERNETES_MIN_VERSION=v1.28.0", "METRICS_DOMAIN=tekton.dev/resolution",
+		"CONFIG_LOGGING_NAME=config-logging", "CONFIG_OBSERVABILITY_NAME=config-observability",
+		"CONFIG_FEATURE_FLAGS_NAME=feature-flags", "CONFIG_LEADERELECTION_NAME=config-leader-election-resolvers",
+		"TEKTON_HUB_API=", "ARTIFACT_HUB_API=https://artifacthub.io/",
+		"PROBES_PORT=" + strconv.Itoa(p[0]), "PROFILING_PORT=" + strconv.Itoa(p[1]), "METRICS_PORT=" + strconv.Itoa(p[2]),
+	}, "-kubeconfig="+c.kubeconfig) // it has no -disable-ha: it elects itself leader
 }
 
 func (c *Cluster) ensureNamespace(ctx context.Context, name string) error {
