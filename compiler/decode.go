@@ -383,6 +383,7 @@ func (d *decoder) pipelineTask(name string, n node, finally bool) *model.Pipelin
 
 func (d *decoder) step(n node) *model.Step {
 	s := d.container(n)
+	s.DisplayName = n.field("displayName").str()
 	s.Timeout = n.field("timeout").str()
 	s.OnError = n.field("onError").str()
 	return s

@@ -19,7 +19,7 @@ func normalize(plan *model.Plan) {
 	for _, p := range plan.Pipelines {
 		for _, t := range append(slices.Clone(p.Tasks), p.Finally...) {
 			if t.Inline != nil {
-				completeInline(t)
+				completeInline(p, t)
 			}
 		}
 		orderTasks(p)
@@ -32,14 +32,25 @@ func normalize(plan *model.Plan) {
 
 // completeInline completes an inline task's definition: its params are the
 // values passed to it (and its matrix params), its workspaces those bound.
-func completeInline(t *model.PipelineTask) {
+func completeInline(p *model.Pipeline, t *model.PipelineTask) {
 	def := t.Inline
 	if def.Params != nil || def.Workspaces != nil {
 		return // declared (a task pipec generates)
 	}
 	def.Params = []*model.Param{}
 	for _, a := range t.Params {
-		def.Params = append(def.Params, &model.Param{Name: a.Name, Type: a.Value.Type, Path: a.Path, Properties: sortedKeys(a.Value.Object)})
+		prm := &model.Param{Name: a.Name, Type: a.Value.Type, Path: a.Path, Properties: sortedKeys(a.Value.Object)}
+		// A whole reference ($(params.x[*])) passes its parameter's type:
+		// an array, or an object with its keys; a result's, an array.
+		if wholeRef(a.Value) {
+			prm.Type = model.TypeArray
+			if refs := findRefs(a.Value.String); refs[0].Kind == "params" && len(refs[0].Parts) > 0 {
+				if from := p.Param(refs[0].Parts[0]); from != nil {
+					prm.Type, prm.Properties = from.Type, from.Properties
+				}
+			}
+		}
+		def.Params = append(def.Params, prm)
 	}
 	if t.Matrix != nil {
 		seen := map[string]bool{}

@@ -334,11 +334,12 @@ type MatrixInclude struct {
 
 // Step is one container of a task.
 type Step struct {
-	Name    string
-	Image   string
-	Script  string
-	Command []string
-	Args    []string
+	Name        string
+	DisplayName string
+	Image       string
+	Script      string
+	Command     []string
+	Args        []string
 	// Env in the order Kubernetes reads it: a variable after those its
 	// value reads as $(NAME), otherwise by name.
 	Env             []*EnvVar

@@ -80,14 +80,20 @@ func Import(r io.Reader, pkg string) (*Result, error) {
 			if err != nil {
 				return nil, fmt.Errorf("document %d (Task): %w", n+1, err)
 			}
+			// Tekton's defaults make explicit what it infers (a
+			// parameter's type from its default or properties).
+			t.SetDefaults(context.Background())
 			im.task(t)
+			im.docs = append(im.docs, t)
 			res.Tasks = append(res.Tasks, t.Name)
 		case kind == "Pipeline" && (apiVersion == "tekton.dev/v1" || apiVersion == "tekton.dev/v1beta1"):
 			p, err := decodePipeline(apiVersion, data)
 			if err != nil {
 				return nil, fmt.Errorf("document %d (Pipeline): %w", n+1, err)
 			}
+			p.SetDefaults(context.Background())
 			im.pipeline(p)
+			im.docs = append(im.docs, p)
 			res.Pipelines = append(res.Pipelines, p.Name)
 		default:
 			name := ""
@@ -128,6 +134,10 @@ func Import(r io.Reader, pkg string) (*Result, error) {
 	out, err := format.Source([]byte(src))
 	if err != nil {
 		return nil, fmt.Errorf("internal error: the generated CUE does not format: %w", err)
+	}
+	im.verify(out)
+	if out, err = annotate(out, im.issues); err != nil {
+		return nil, fmt.Errorf("internal error: the generated CUE does not parse: %w", err)
 	}
 	res.CUE = out
 	res.Issues = im.issues
@@ -173,6 +183,8 @@ type importer struct {
 	issues           []Issue
 	// uses are the library tasks pipeline tasks refer to by name.
 	uses []use
+	// docs are the Tasks and Pipelines read (*v1.Task, *v1.Pipeline).
+	docs []any
 }
 
 // use is a pipeline task's taskRef by name.
@@ -217,7 +229,7 @@ func (im *importer) task(t *v1.Task) {
 }
 
 func meta(out map[string]any, description, displayName string, labels, annotations map[string]string) {
-	setIf(out, "description", strings.TrimSpace(description))
+	setIf(out, "description", description)
 	setIf(out, "displayName", displayName)
 	if l := userMap(labels); len(l) > 0 {
 		out["labels"] = l
@@ -253,7 +265,7 @@ func params(ps v1.ParamSpecs) map[string]any {
 		if p.Type != "" && p.Type != v1.ParamTypeString {
 			m["type"] = string(p.Type)
 		}
-		setIf(m, "description", strings.TrimSpace(p.Description))
+		setIf(m, "description", p.Description)
 		if p.Default != nil {
 			m["default"] = paramValue(*p.Default)
 		}
@@ -290,7 +302,7 @@ func results(rs []v1.TaskResult) map[string]any {
 		if r.Type != "" && r.Type != v1.ResultsTypeString {
 			m["type"] = string(r.Type)
 		}
-		setIf(m, "description", strings.TrimSpace(r.Description))
+		setIf(m, "description", r.Description)
 		if len(r.Properties) > 0 {
 			props := map[string]any{}
 			for k := range r.Properties {
@@ -317,7 +329,7 @@ func (im *importer) steps(src, at string, s *v1.TaskSpec) []any {
 		if st.Ref != nil {
 			im.unsupported(src, f+".ref", "a StepAction reference")
 		}
-		m := stepOut{Name: name, Image: st.Image, Script: st.Script, Command: st.Command, Args: st.Args, WorkingDir: st.WorkingDir, OnError: string(st.OnError)}
+		m := stepOut{Name: name, DisplayName: st.DisplayName, Image: st.Image, Script: st.Script, Command: st.Command, Args: st.Args, WorkingDir: st.WorkingDir, OnError: string(st.OnError)}
 		if env := im.env(src, f, st.Env); len(env) > 0 {
 			m.Env = env
 		}
@@ -473,6 +485,7 @@ type refOut struct {
 // stepOut is a step in the order people read one.
 type stepOut struct {
 	Name            string         `json:"name"`
+	DisplayName     string         `json:"displayName,omitempty"`
 	Image           string         `json:"image"`
 	WorkingDir      string         `json:"workingDir,omitempty"`
 	Env             map[string]any `json:"env,omitempty"`
@@ -589,7 +602,7 @@ func (im *importer) pipeline(p *v1.Pipeline) {
 			if r.Type != "" && r.Type != v1.ResultsTypeString {
 				m["type"] = string(r.Type)
 			}
-			setIf(m, "description", strings.TrimSpace(r.Description))
+			setIf(m, "description", r.Description)
 			rs[r.Name] = m
 		}
 		out["results"] = rs
@@ -611,7 +624,7 @@ func (im *importer) pipeline(p *v1.Pipeline) {
 
 func (im *importer) pipelineTask(src, f string, t v1.PipelineTask, dag bool) map[string]any {
 	m := map[string]any{}
-	setIf(m, "description", strings.TrimSpace(t.Description))
+	setIf(m, "description", t.Description)
 	setIf(m, "displayName", t.DisplayName)
 	switch {
 	case t.TaskRef != nil && t.TaskRef.Resolver != "":

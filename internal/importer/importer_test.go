@@ -14,6 +14,8 @@ import (
 	"strings"
 	"testing"
 
+	"cuelang.org/go/cue"
+	"cuelang.org/go/cue/cuecontext"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/yaml"
 	sigsyaml "sigs.k8s.io/yaml"
@@ -80,8 +82,10 @@ func tektonDocs(t *testing.T, file string) (tasks map[string]*v1.Task, pipelines
 			for i := range tk.Spec.Steps {
 				tk.Spec.Steps[i].Image = pinned
 			}
-			tasks[tk.Name] = &tk
 			b, _ = sigsyaml.Marshal(&tk)
+			// Compared as Tekton reads it: with its defaults.
+			tk.SetDefaults(context.Background())
+			tasks[tk.Name] = &tk
 		case "Pipeline":
 			var p v1.Pipeline
 			if sigsyaml.Unmarshal(b, &p) != nil {
@@ -96,8 +100,9 @@ func tektonDocs(t *testing.T, file string) (tasks map[string]*v1.Task, pipelines
 					}
 				}
 			}
-			pipelines[p.Name] = &p
 			b, _ = sigsyaml.Marshal(&p)
+			p.SetDefaults(context.Background())
+			pipelines[p.Name] = &p
 		}
 		buf.Write(b)
 		buf.WriteString("\n---\n")
@@ -161,11 +166,14 @@ func TestRoundTripTektonExamples(t *testing.T) {
 		})
 	}
 	t.Logf("%d examples round-trip, %d use what pipec cannot express, %d are refused by pipec's checks", matched, partial, refused)
-	// 46 of Tekton v1.10.0's 47: the other names its Pipeline
-	// "demo.pipeline", and pipec's pipeline names are DNS labels (they
-	// name ServiceAccounts, Triggers and label values derived from them).
-	if matched < 46 {
-		t.Errorf("only %d examples round-trip, want 46", matched)
+	// 44 of Tekton v1.10.0's 47. Two declare a param enum, which Tekton
+	// validates only behind its enable-param-enum flag (off by default)
+	// and pipec does not support yet: the import says so at the enum. One
+	// names its Pipeline "demo.pipeline", and pipec's pipeline names are
+	// DNS labels (they name the ServiceAccounts and Triggers generated
+	// for them).
+	if matched < 44 || partial > 2 {
+		t.Errorf("%d examples round-trip and %d are partial, want 44 and 2", matched, partial)
 	}
 }
 
@@ -448,5 +456,85 @@ metadata:
 	// v1beta1 is converted: the param and its default survive.
 	if !strings.Contains(string(res.CUE), `greeting: default: "hello"`) && !strings.Contains(string(res.CUE), "default: \"hello\"") {
 		t.Errorf("the v1beta1 Task's param is lost:\n%s", res.CUE)
+	}
+}
+
+// TestNothingDroppedSilently imports what earlier versions lost without a
+// word (the issue's list): each is carried over or reported at its YAML
+// path; and a block-scalar description keeps its newline.
+func TestNothingDroppedSilently(t *testing.T) {
+	in := `apiVersion: tekton.dev/v1
+kind: Task
+metadata:
+  name: gpu
+spec:
+  description: |
+    Trains the model.
+  params:
+    - name: mode
+      enum: [fast, slow]
+      default: fast
+  steps:
+    - name: train
+      displayName: Train the model
+      image: ghcr.io/acme/train:1.0
+      imagePullPolicy: Always
+      script: train --mode $(params.mode)
+      computeResources:
+        limits:
+          nvidia.com/gpu: "1"
+          ephemeral-storage: 10Gi
+---
+apiVersion: tekton.dev/v1
+kind: Pipeline
+metadata:
+  name: p
+spec:
+  workspaces:
+    - name: src
+  tasks:
+    - name: inline
+      workspaces:
+        - name: src
+      taskSpec:
+        description: An inline task.
+        workspaces:
+          - name: src
+            readOnly: true
+            mountPath: /src
+        steps:
+          - name: s
+            image: ghcr.io/acme/tool:1.0
+            script: ls $(workspaces.src.path)
+`
+	res, err := importer.Import(strings.NewReader(in), "ci")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, i := range res.Issues {
+		got = append(got, i.Source+" "+i.Field)
+	}
+	slices.Sort(got)
+	want := []string{
+		"Pipeline p spec.tasks[0].taskSpec.description",
+		"Pipeline p spec.tasks[0].taskSpec.workspaces[0].mountPath",
+		"Pipeline p spec.tasks[0].taskSpec.workspaces[0].readOnly",
+		"Task gpu spec.params[0].enum",
+		"Task gpu spec.steps[0].computeResources.limits.ephemeral-storage",
+		"Task gpu spec.steps[0].computeResources.limits.nvidia.com/gpu",
+		"Task gpu spec.steps[0].imagePullPolicy",
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("issues:\n got  %q\n want %q\n%v", got, want, res.Issues)
+	}
+	v := cuecontext.New().CompileBytes(res.CUE)
+	for path, want := range map[string]string{
+		"tasks.gpu.description":          "Trains the model.\n",
+		"tasks.gpu.steps[0].displayName": "Train the model",
+	} {
+		if got, err := v.LookupPath(cue.ParsePath(path)).String(); got != want {
+			t.Errorf("%s = %q (%v), want %q", path, got, err, want)
+		}
 	}
 }

@@ -226,6 +226,7 @@ func sidecar(s *model.Step) v1.Sidecar {
 func step(s *model.Step) v1.Step {
 	st := v1.Step{
 		Name:            s.Name,
+		DisplayName:     s.DisplayName,
 		Image:           s.Image,
 		Script:          s.Script,
 		Command:         s.Command,
