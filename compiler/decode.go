@@ -267,7 +267,8 @@ func (d *decoder) taskDef(name string, n node) *model.TaskDef {
 		})
 	})
 	t.Results = decodeResults(n.field("results"))
-	n.field("steps").list(func(_ int, c node) { t.Steps = append(t.Steps, d.step(c)) })
+	tmpl := d.template(n.field("stepTemplate"))
+	n.field("steps").list(func(_ int, c node) { t.Steps = append(t.Steps, d.step(c, tmpl)) })
 	d.pod(t, n)
 	return t
 }
@@ -365,7 +366,8 @@ func (d *decoder) pipelineTask(name string, n node, finally bool) *model.Pipelin
 	}
 	if steps := n.field("steps"); steps.exists() {
 		inline := &model.TaskDef{Name: name, Path: n.path}
-		steps.list(func(_ int, c node) { inline.Steps = append(inline.Steps, d.step(c)) })
+		tmpl := d.template(n.field("stepTemplate"))
+		steps.list(func(_ int, c node) { inline.Steps = append(inline.Steps, d.step(c, tmpl)) })
 		inline.Results = decodeResults(n.field("results"))
 		d.pod(inline, n)
 		t.Inline = inline
@@ -381,8 +383,8 @@ func (d *decoder) pipelineTask(name string, n node, finally bool) *model.Pipelin
 	return t
 }
 
-func (d *decoder) step(n node) *model.Step {
-	s := d.container(n)
+func (d *decoder) step(n node, tmpl *stepTemplate) *model.Step {
+	s := d.container(n, tmpl)
 	s.DisplayName = n.field("displayName").str()
 	s.Timeout = n.field("timeout").str()
 	s.OnError = n.field("onError").str()
@@ -392,7 +394,7 @@ func (d *decoder) step(n node) *model.Step {
 // sidecar decodes a #Sidecar: a container like a step, with a readiness
 // probe instead of a timeout and onError.
 func (d *decoder) sidecar(n node) *model.Step {
-	s := d.container(n)
+	s := d.container(n, nil)
 	s.Sidecar = true
 	if p := n.field("readinessProbe"); p.exists() {
 		s.ReadinessProbe, _ = p.plain().(map[string]any)
@@ -401,7 +403,7 @@ func (d *decoder) sidecar(n node) *model.Step {
 }
 
 // container decodes what steps and sidecars share.
-func (d *decoder) container(n node) *model.Step {
+func (d *decoder) container(n node, tmpl *stepTemplate) *model.Step {
 	s := &model.Step{
 		Name:       n.field("name").str(),
 		Image:      n.field("image").str(),
@@ -411,7 +413,58 @@ func (d *decoder) container(n node) *model.Step {
 		WorkingDir: n.field("workingDir").str(),
 		Path:       n.path,
 	}
-	n.field("env").fields(func(name string, c node) {
+	s.Env = decodeEnv(n.field("env"))
+	s.VolumeMounts = decodeMounts(n.field("volumeMounts"))
+	resources, security := d.defaults.resources, d.defaults.security
+	if tmpl != nil {
+		// The task's stepTemplate is between pipec's defaults and the
+		// step's own: Tekton merges env by name and mounts by path.
+		resources = mergeResources(resources, tmpl.resources)
+		security = mergeSecurity(security, tmpl.security)
+		if s.WorkingDir == "" {
+			s.WorkingDir = tmpl.workingDir
+		}
+		for _, e := range tmpl.env {
+			if !slices.ContainsFunc(s.Env, func(x *model.EnvVar) bool { return x.Name == e.Name }) {
+				s.Env = append(s.Env, e)
+			}
+		}
+		for _, m := range tmpl.mounts {
+			if !slices.ContainsFunc(s.VolumeMounts, func(x *model.VolumeMount) bool { return x.MountPath == m.MountPath }) {
+				s.VolumeMounts = append(s.VolumeMounts, m)
+			}
+		}
+	}
+	s.Env = orderEnv(s.Env)
+	s.Resources = mergeResources(resources, decodeResources(n.field("resources")))
+	s.SecurityContext = mergeSecurity(security, decodeSecurity(n.field("securityContext")))
+	return s
+}
+
+// stepTemplate is a task's stepTemplate: what each of its steps starts
+// from, over pipec's defaults.
+type stepTemplate struct {
+	resources  model.Resources
+	security   model.SecurityContext
+	env        []*model.EnvVar
+	workingDir string
+	mounts     []*model.VolumeMount
+}
+
+// template decodes a task's stepTemplate; nil when it has none.
+func (d *decoder) template(n node) *stepTemplate {
+	if !n.exists() {
+		return nil
+	}
+	return &stepTemplate{
+		resources: decodeResources(n.field("resources")), security: decodeSecurity(n.field("securityContext")),
+		env: decodeEnv(n.field("env")), workingDir: n.field("workingDir").str(), mounts: decodeMounts(n.field("volumeMounts")),
+	}
+}
+
+func decodeEnv(n node) []*model.EnvVar {
+	var out []*model.EnvVar
+	n.fields(func(name string, c node) {
 		e := &model.EnvVar{Name: name, Path: c.path}
 		switch {
 		case c.field("secret").exists():
@@ -421,18 +474,20 @@ func (d *decoder) container(n node) *model.Step {
 		default:
 			e.Value = c.str()
 		}
-		s.Env = append(s.Env, e)
+		out = append(out, e)
 	})
-	s.Env = orderEnv(s.Env)
-	n.field("volumeMounts").list(func(_ int, c node) {
-		s.VolumeMounts = append(s.VolumeMounts, &model.VolumeMount{
+	return out
+}
+
+func decodeMounts(n node) []*model.VolumeMount {
+	var out []*model.VolumeMount
+	n.list(func(_ int, c node) {
+		out = append(out, &model.VolumeMount{
 			Name: c.field("name").str(), MountPath: c.field("mountPath").str(), SubPath: c.field("subPath").str(),
 			ReadOnly: c.field("readOnly").boolean(), Path: c.path,
 		})
 	})
-	s.Resources = mergeResources(d.defaults.resources, decodeResources(n.field("resources")))
-	s.SecurityContext = mergeSecurity(d.defaults.security, decodeSecurity(n.field("securityContext")))
-	return s
+	return out
 }
 
 // quantity decodes a #Quantity, which may be written as an int.

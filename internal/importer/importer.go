@@ -316,15 +316,16 @@ func results(rs []v1.TaskResult) map[string]any {
 }
 
 func (im *importer) steps(src, at string, s *v1.TaskSpec) []any {
-	if s.StepTemplate != nil {
-		im.unsupported(src, at+".stepTemplate", "a step template (copy its fields into each step)")
-	}
 	var out []any
 	for i, st := range s.Steps {
 		f := fmt.Sprintf("%s.steps[%d]", at, i)
 		name := st.Name
 		if name == "" {
 			name = fmt.Sprintf("unnamed-%d", i) // Tekton's own default
+		}
+		if st.Image == "" && s.StepTemplate != nil {
+			// pipec's steps name their image: the template's is copied.
+			st.Image = s.StepTemplate.Image
 		}
 		if st.Ref != nil {
 			im.unsupported(src, f+".ref", "a StepAction reference")
@@ -357,9 +358,29 @@ func (im *importer) steps(src, at string, s *v1.TaskSpec) []any {
 	return out
 }
 
-// pod converts a task's volumes and sidecars into out, and reports what
-// pipec's schema does not hold of them.
+// pod converts a task's step template, volumes and sidecars into out, and
+// reports what pipec's schema does not hold of them.
 func (im *importer) pod(src, at string, s *v1.TaskSpec, out map[string]any) {
+	if st := s.StepTemplate; st != nil {
+		f := at + ".stepTemplate"
+		m := map[string]any{}
+		setIf(m, "workingDir", st.WorkingDir)
+		if env := im.env(src, f, st.Env); len(env) > 0 {
+			m["env"] = env
+		}
+		if r := resources(st.ComputeResources); len(r) > 0 {
+			m["resources"] = r
+		}
+		if c := im.securityContext(src, f, st.SecurityContext); len(c) > 0 {
+			m["securityContext"] = c
+		}
+		if ms := im.mounts(src, f, st.VolumeMounts); len(ms) > 0 {
+			m["volumeMounts"] = ms
+		}
+		if len(m) > 0 {
+			out["stepTemplate"] = m
+		}
+	}
 	if len(s.Volumes) > 0 {
 		vols := map[string]any{}
 		for i, v := range s.Volumes {

@@ -415,7 +415,6 @@ metadata:
 		got = append(got, i.Source+" "+i.Field)
 	}
 	want := []string{
-		"Task with-sidecar spec.stepTemplate",
 		"Task with-sidecar spec.sidecars[0].ports",
 		"Task with-sidecar spec.volumes[1]",
 		"Task with-sidecar spec.steps[0].env[0].valueFrom",
@@ -532,6 +531,49 @@ spec:
 	for path, want := range map[string]string{
 		"tasks.gpu.description":          "Trains the model.\n",
 		"tasks.gpu.steps[0].displayName": "Train the model",
+	} {
+		if got, err := v.LookupPath(cue.ParsePath(path)).String(); got != want {
+			t.Errorf("%s = %q (%v), want %q", path, got, err, want)
+		}
+	}
+}
+
+// TestStepTemplate imports a step template: its image goes to the steps
+// that have none (pipec's steps name theirs), the rest stays a template,
+// and what pipec generates from it is what Tekton would run (verify
+// compares after Tekton's own merge).
+func TestStepTemplate(t *testing.T) {
+	in := `apiVersion: tekton.dev/v1
+kind: Task
+metadata:
+  name: tmpl
+spec:
+  stepTemplate:
+    image: ghcr.io/acme/tool:1.0
+    workingDir: /workspace/src
+    env:
+      - {name: GOFLAGS, value: -mod=readonly}
+      - {name: HOME, value: /tekton/home}
+    computeResources: {requests: {cpu: 500m}}
+    securityContext: {runAsUser: 1001}
+  steps:
+    - {name: a, script: make a}
+    - {name: b, image: "ghcr.io/acme/other:2.0", env: [{name: HOME, value: /root}], script: make b}
+`
+	res, err := importer.Import(strings.NewReader(in), "ci")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Issues) > 0 {
+		t.Errorf("issues: %v", res.Issues)
+	}
+	v := cuecontext.New().CompileBytes(res.CUE)
+	for path, want := range map[string]string{
+		"tasks.tmpl.steps[0].image":          "ghcr.io/acme/tool:1.0",
+		"tasks.tmpl.steps[1].image":          "ghcr.io/acme/other:2.0",
+		"tasks.tmpl.stepTemplate.env.HOME":   "/tekton/home",
+		"tasks.tmpl.stepTemplate.workingDir": "/workspace/src",
+		"tasks.tmpl.steps[1].env.HOME":       "/root",
 	} {
 		if got, err := v.LookupPath(cue.ParsePath(path)).String(); got != want {
 			t.Errorf("%s = %q (%v), want %q", path, got, err, want)

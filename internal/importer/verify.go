@@ -45,6 +45,7 @@ func (im *importer) verify(src []byte) {
 			src, key = "Task "+x.Name, "Task/"+x.Name
 			t := x.DeepCopy()
 			t.SetDefaults(ctx)
+			mergeTemplate(&t.Spec)
 			in = struct {
 				Labels, Annotations map[string]string
 				Spec                v1.TaskSpec
@@ -61,6 +62,13 @@ func (im *importer) verify(src []byte) {
 			src, key = "Pipeline "+x.Name, "Pipeline/"+x.Name
 			p := x.DeepCopy()
 			p.SetDefaults(ctx)
+			for _, ts := range [][]v1.PipelineTask{p.Spec.Tasks, p.Spec.Finally} {
+				for i := range ts {
+					if ts[i].TaskSpec != nil {
+						mergeTemplate(&ts[i].TaskSpec.TaskSpec)
+					}
+				}
+			}
 			in = struct {
 				Labels, Annotations map[string]string
 				Spec                v1.PipelineSpec
@@ -91,6 +99,18 @@ func (im *importer) verify(src []byte) {
 			}
 			im.issues = append(im.issues, Issue{Source: src, Field: path, Message: what})
 		})
+	}
+}
+
+// mergeTemplate applies a task's step template to its steps, with
+// Tekton's own merge, and drops it: pipec applies it when it decodes, so
+// the generated steps hold what the template gave them.
+func mergeTemplate(s *v1.TaskSpec) {
+	if s.StepTemplate == nil {
+		return
+	}
+	if steps, err := v1.MergeStepsWithStepTemplate(s.StepTemplate, s.Steps); err == nil {
+		s.Steps, s.StepTemplate = steps, nil
 	}
 }
 
