@@ -379,6 +379,47 @@ func (x *explainer) explain(err error) diag.List {
 	return out
 }
 
+// unsupported are fields of Tekton's that a user migrating writes, by the
+// kind of object they are in (contextOf): what pipec says of each, and
+// what to write instead.
+var unsupported = map[string]struct{ what, instead string }{
+	"task.taskRef":          {"pipec writes a pipeline task's taskRef as uses or ref", `uses: "<task>" for a task of the library, or ref: {resolver: "bundles", params: {...}} for a remote one`},
+	"task.taskSpec":         {"pipec writes an embedded taskSpec as the task's own fields", "declare the steps (and params, results, volumes, sidecars) on the pipeline task: steps: [...]"},
+	"task.runAfter":         {"pipec writes runAfter as after", `after: ["<task>"]`},
+	"task.onError":          {"pipec does not support a pipeline task's onError yet", `set onError: "continue" on the steps that may fail, or move the task to finally`},
+	"task.pipelineRef":      {"pipec does not support pipelines in pipelines yet", "start the other pipeline from the same trigger, or inline its tasks"},
+	"task.pipelineSpec":     {"pipec does not support pipelines in pipelines yet", "inline the tasks in this pipeline"},
+	"step.imagePullPolicy":  {"pipec does not support imagePullPolicy yet", "pin the image by digest: the default pull policy then always runs what was built"},
+	"step.envFrom":          {"pipec does not support envFrom yet", "list each variable under env, from its Secret or ConfigMap key: env: TOKEN: secret: {name: \"...\", key: \"...\"}"},
+	"step.ref":              {"pipec does not support StepActions yet", "declare the step's image and script, or run the StepAction in a remote task (ref on the pipeline task)"},
+	"step.params":           {"pipec does not support StepActions yet (a step's params are a StepAction's)", "pass values through the task's params: $(params.<name>)"},
+	"step.when":             {"pipec does not support a step's when yet", "guard the pipeline task with when, or test the condition in the script"},
+	"step.results":          {"pipec does not support a step's results yet", "declare the result on the task and write it to $(results.<name>.path)"},
+	"step.stdoutConfig":     {"pipec does not support stdoutConfig yet", "redirect in the script: > $(results.<name>.path)"},
+	"step.stderrConfig":     {"pipec does not support stderrConfig yet", "redirect in the script: 2> $(results.<name>.path)"},
+	"step.computeResources": {"pipec writes computeResources as resources", "resources: requests: {cpu: \"500m\", memory: \"512Mi\"}"},
+	"step.ports":            {"pipec does not support container ports yet", "a sidecar is reached on localhost at the port it listens on; readinessProbe says when it is ready"},
+	"step.livenessProbe":    {"pipec does not support liveness probes yet", "use readinessProbe, which Tekton waits for before the steps start"},
+	"param.enum":            {"pipec does not support param enum yet (Tekton validates it only behind its alpha enable-param-enum flag)", "check the value in the step's script, or use a when expression on the pipeline task"},
+	"when.cel":              {"pipec does not support CEL when expressions yet (Tekton runs them only behind its enable-cel-in-whenexpression flag)", `input, operator and values: {input: "$(params.branch)", operator: "in", values: ["main"]}`},
+}
+
+// contextOf names the kind of object whose allowed fields are these.
+func contextOf(allowed []string) string {
+	has := func(f string) bool { return slices.Contains(allowed, f) }
+	switch {
+	case has("uses") && has("after"), has("uses") && has("retries"):
+		return "task"
+	case has("image") && has("name"):
+		return "step"
+	case has("default") && has("type"):
+		return "param"
+	case has("input") && has("operator"):
+		return "when"
+	}
+	return ""
+}
+
 // closedDefinition ends the message of a field the schema has that a
 // closed definition of the user's refuses.
 const closedDefinition = "is not allowed by a closed definition of the configuration, although pipec's schema has it"
@@ -538,6 +579,14 @@ func (x *explainer) explainGroup(labels []string, errs []cueerrors.Error) diag.D
 		}
 		allowed := x.allowedFields(labels[:n-1])
 		d.Message = fmt.Sprintf("unknown field %q", name)
+		if u, ok := unsupported[contextOf(allowed)+"."+name]; ok {
+			// A field of Tekton's that pipec does not have, or spells
+			// otherwise: say so, and what to write instead.
+			d.Message = u.what
+			d.Expected = "one of the fields " + diag.OneOf(allowed)
+			d.Hint = "instead, " + u.instead
+			return d
+		}
 		if len(allowed) > 0 {
 			d.Expected = "one of the fields " + diag.OneOf(allowed)
 			if s := diag.Suggest(name, allowed); s != "" {
