@@ -205,6 +205,7 @@ func (c *checker) checkSteps(t *model.TaskDef, path model.Path, sc scope) {
 		c.checkResources(s)
 		c.checkSeccomp(s)
 		c.checkMounts(t, s, what)
+		c.checkEnvSources(s)
 		for _, e := range s.Env {
 			if !envNameRE.MatchString(e.Name) {
 				d := c.errorf(e.Path, "invalid environment variable name %q", e.Name)
@@ -324,9 +325,25 @@ func (c *checker) checkResources(s *model.Step) {
 			}
 		}
 	}
+	for _, name := range sortedKeys(parsed["requests"]) {
+		// An extended resource (nvidia.com/gpu) is not overcommitted:
+		// Kubernetes wants its limit, and a request equal to it.
+		if !strings.Contains(name, "/") {
+			continue
+		}
+		if lim, ok := parsed["limits"][name]; !ok {
+			d := c.errorf(base.Field("requests").Field(name), "extended resource %s is requested without a limit", name)
+			d.Expected = "a limit equal to the request: Kubernetes does not overcommit extended resources"
+			d.Hint = fmt.Sprintf("set resources.limits.%q (the request may then be left out)", name)
+		} else if req := parsed["requests"][name]; req.Cmp(lim) != 0 {
+			d := c.errorf(base.Field("requests").Field(name), "extended resource %s is requested at %s but limited to %s", name, req.String(), lim.String())
+			d.Expected = "a request equal to the limit: Kubernetes does not overcommit extended resources"
+			d.Hint = "drop the request, or make it equal to the limit"
+		}
+	}
 	for _, name := range sortedKeys(parsed["limits"]) {
 		lim := parsed["limits"][name]
-		if req, ok := parsed["requests"][name]; ok && req.Cmp(lim) > 0 {
+		if req, ok := parsed["requests"][name]; ok && req.Cmp(lim) > 0 && !strings.Contains(name, "/") {
 			d := c.errorf(base.Field("requests").Field(name), "%s request %s is above its limit %s", name, req.String(), lim.String())
 			d.Expected = "requests no larger than limits"
 			d.Hint = fmt.Sprintf("lower resources.requests.%s or raise resources.limits.%s", name, name)

@@ -211,6 +211,15 @@ func (c *checker) checkForks(pl *model.Pipeline) {
 			if s.Sidecar {
 				what = "sidecar"
 			}
+			for _, f := range s.EnvFrom {
+				if f.Secret == "" {
+					continue
+				}
+				d := c.errorf(f.Path, "%s %q of task %q reads every key of Secret %q, and pipeline %q runs it for pull requests from forks: fork runs must not see Secrets",
+					what, s.Name, def.Name, f.Secret, pl.Name)
+				d.Expected = "no Secret in the env of the steps a pull request from a fork runs"
+				d.Hint = fmt.Sprintf(`move the step to a pipeline that pull requests from forks do not start, or set pipelines.%s.on.pullRequest.forks: "ignore"`, pl.Name)
+			}
 			for _, e := range s.Env {
 				if e.SecretRef == nil {
 					continue

@@ -414,6 +414,8 @@ func (d *decoder) container(n node, tmpl *stepTemplate) *model.Step {
 		Path:       n.path,
 	}
 	s.Env = decodeEnv(n.field("env"))
+	s.EnvFrom = decodeEnvFrom(n.field("envFrom"))
+	s.ImagePullPolicy = n.field("imagePullPolicy").str()
 	s.VolumeMounts = decodeMounts(n.field("volumeMounts"))
 	resources, security := d.defaults.resources, d.defaults.security
 	if tmpl != nil {
@@ -471,10 +473,20 @@ func decodeEnv(n node) []*model.EnvVar {
 			e.SecretRef = &model.KeyRef{Name: c.field("secret").field("name").str(), Key: c.field("secret").field("key").str()}
 		case c.field("configMap").exists():
 			e.ConfigMapRef = &model.KeyRef{Name: c.field("configMap").field("name").str(), Key: c.field("configMap").field("key").str()}
+		case c.field("field").exists():
+			e.FieldPath = c.field("field").str()
 		default:
 			e.Value = c.str()
 		}
 		out = append(out, e)
+	})
+	return out
+}
+
+func decodeEnvFrom(n node) []*model.EnvFrom {
+	var out []*model.EnvFrom
+	n.list(func(_ int, c node) {
+		out = append(out, &model.EnvFrom{Secret: c.field("secret").str(), ConfigMap: c.field("configMap").str(), Prefix: c.field("prefix").str(), Path: c.path})
 	})
 	return out
 }

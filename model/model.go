@@ -342,7 +342,10 @@ type Step struct {
 	Args        []string
 	// Env in the order Kubernetes reads it: a variable after those its
 	// value reads as $(NAME), otherwise by name.
-	Env             []*EnvVar
+	Env []*EnvVar
+	// EnvFrom are the Secrets and ConfigMaps whose keys become variables.
+	EnvFrom         []*EnvFrom
+	ImagePullPolicy string
 	WorkingDir      string
 	Resources       Resources
 	SecurityContext SecurityContext
@@ -364,7 +367,17 @@ type EnvVar struct {
 	Value        string
 	SecretRef    *KeyRef
 	ConfigMapRef *KeyRef
-	Path         Path
+	// FieldPath is a field of the pod, such as metadata.name.
+	FieldPath string
+	Path      Path
+}
+
+// EnvFrom sets a variable for each key of a Secret or a ConfigMap.
+type EnvFrom struct {
+	Secret    string
+	ConfigMap string
+	Prefix    string
+	Path      Path
 }
 
 // KeyRef names a key of a Secret or ConfigMap.

@@ -326,7 +326,8 @@ func credentials(plan *model.Plan, p *model.Pipeline) bool {
 	for _, t := range append(slices.Clone(p.Tasks), p.Finally...) {
 		if def := plan.Definition(t); def != nil {
 			for _, s := range def.Containers() {
-				if slices.ContainsFunc(s.Env, func(e *model.EnvVar) bool { return e.SecretRef != nil }) {
+				if slices.ContainsFunc(s.Env, func(e *model.EnvVar) bool { return e.SecretRef != nil }) ||
+					slices.ContainsFunc(s.EnvFrom, func(f *model.EnvFrom) bool { return f.Secret != "" }) {
 					return true
 				}
 			}

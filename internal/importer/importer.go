@@ -330,7 +330,7 @@ func (im *importer) steps(src, at string, s *v1.TaskSpec) []any {
 		if st.Ref != nil {
 			im.unsupported(src, f+".ref", "a StepAction reference")
 		}
-		m := stepOut{Name: name, DisplayName: st.DisplayName, Image: st.Image, Script: st.Script, Command: st.Command, Args: st.Args, WorkingDir: st.WorkingDir, OnError: string(st.OnError)}
+		m := stepOut{Name: name, DisplayName: st.DisplayName, ImagePullPolicy: string(st.ImagePullPolicy), EnvFrom: envFrom(st.EnvFrom), Image: st.Image, Script: st.Script, Command: st.Command, Args: st.Args, WorkingDir: st.WorkingDir, OnError: string(st.OnError)}
 		if env := im.env(src, f, st.Env); len(env) > 0 {
 			m.Env = env
 		}
@@ -345,8 +345,8 @@ func (im *importer) steps(src, at string, s *v1.TaskSpec) []any {
 		}
 		m.VolumeMounts = im.mounts(src, f, st.VolumeMounts)
 		for field, set := range map[string]bool{
-			"envFrom": len(st.EnvFrom) > 0, "volumeDevices": len(st.VolumeDevices) > 0,
-			"stdoutConfig": st.StdoutConfig != nil, "stderrConfig": st.StderrConfig != nil, "results": len(st.Results) > 0,
+			"volumeDevices": len(st.VolumeDevices) > 0,
+			"stdoutConfig":  st.StdoutConfig != nil, "stderrConfig": st.StderrConfig != nil, "results": len(st.Results) > 0,
 			"params": len(st.Params) > 0, "when": len(st.When) > 0, "workspaces": len(st.Workspaces) > 0,
 		} {
 			if set {
@@ -402,7 +402,8 @@ func (im *importer) pod(src, at string, s *v1.TaskSpec, out map[string]any) {
 	var sidecars []any
 	for i, sc := range s.Sidecars {
 		f := fmt.Sprintf("%s.sidecars[%d]", at, i)
-		m := stepOut{Name: sc.Name, Image: sc.Image, Script: sc.Script, Command: sc.Command, Args: sc.Args, WorkingDir: sc.WorkingDir}
+		m := stepOut{Name: sc.Name, Image: sc.Image, ImagePullPolicy: string(sc.ImagePullPolicy), EnvFrom: envFrom(sc.EnvFrom),
+			Script: sc.Script, Command: sc.Command, Args: sc.Args, WorkingDir: sc.WorkingDir}
 		if env := im.env(src, f, sc.Env); len(env) > 0 {
 			m.Env = env
 		}
@@ -426,8 +427,8 @@ func (im *importer) pod(src, at string, s *v1.TaskSpec, out map[string]any) {
 		}
 		for field, set := range map[string]bool{
 			"ports": len(sc.Ports) > 0, "livenessProbe": sc.LivenessProbe != nil, "startupProbe": sc.StartupProbe != nil,
-			"lifecycle": sc.Lifecycle != nil, "envFrom": len(sc.EnvFrom) > 0, "volumeDevices": len(sc.VolumeDevices) > 0,
-			"imagePullPolicy": sc.ImagePullPolicy != "", "stdin": sc.Stdin || sc.StdinOnce || sc.TTY,
+			"lifecycle": sc.Lifecycle != nil, "volumeDevices": len(sc.VolumeDevices) > 0,
+			"stdin":      sc.Stdin || sc.StdinOnce || sc.TTY,
 			"workspaces": len(sc.Workspaces) > 0, "restartPolicy": sc.RestartPolicy != nil,
 		} {
 			if set {
@@ -507,6 +508,8 @@ type refOut struct {
 type stepOut struct {
 	Name            string         `json:"name"`
 	DisplayName     string         `json:"displayName,omitempty"`
+	ImagePullPolicy string         `json:"imagePullPolicy,omitempty"`
+	EnvFrom         []any          `json:"envFrom,omitempty"`
 	Image           string         `json:"image"`
 	WorkingDir      string         `json:"workingDir,omitempty"`
 	Env             map[string]any `json:"env,omitempty"`
@@ -531,9 +534,28 @@ func (im *importer) env(src, f string, env []corev1.EnvVar) map[string]any {
 			out[e.Name] = map[string]any{"secret": map[string]any{"name": e.ValueFrom.SecretKeyRef.Name, "key": e.ValueFrom.SecretKeyRef.Key}}
 		case e.ValueFrom.ConfigMapKeyRef != nil:
 			out[e.Name] = map[string]any{"configMap": map[string]any{"name": e.ValueFrom.ConfigMapKeyRef.Name, "key": e.ValueFrom.ConfigMapKeyRef.Key}}
+		case e.ValueFrom.FieldRef != nil:
+			out[e.Name] = map[string]any{"field": e.ValueFrom.FieldRef.FieldPath}
 		default:
 			im.unsupported(src, fmt.Sprintf("%s.env[%d].valueFrom", f, i), "an environment value from a field or resource reference")
 		}
+	}
+	return out
+}
+
+// envFrom converts a container's envFrom.
+func envFrom(in []corev1.EnvFromSource) []any {
+	var out []any
+	for _, e := range in {
+		m := map[string]any{}
+		if e.SecretRef != nil {
+			m["secret"] = e.SecretRef.Name
+		}
+		if e.ConfigMapRef != nil {
+			m["configMap"] = e.ConfigMapRef.Name
+		}
+		setIf(m, "prefix", e.Prefix)
+		out = append(out, m)
 	}
 	return out
 }
@@ -542,10 +564,8 @@ func resources(r corev1.ResourceRequirements) map[string]any {
 	out := map[string]any{}
 	for name, list := range map[string]corev1.ResourceList{"requests": r.Requests, "limits": r.Limits} {
 		m := map[string]any{}
-		for _, res := range []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory} {
-			if q, ok := list[res]; ok {
-				m[string(res)] = q.String()
-			}
+		for res, q := range list {
+			m[string(res)] = q.String()
 		}
 		if len(m) > 0 {
 			out[name] = m

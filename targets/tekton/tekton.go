@@ -218,7 +218,7 @@ func sidecar(s *model.Step) v1.Sidecar {
 	probe, _ := targets.Probe(s.ReadinessProbe)
 	return v1.Sidecar{
 		Name: st.Name, Image: st.Image, Script: st.Script, Command: st.Command, Args: st.Args, WorkingDir: st.WorkingDir,
-		Env: st.Env, ComputeResources: st.ComputeResources, SecurityContext: st.SecurityContext, VolumeMounts: st.VolumeMounts,
+		Env: st.Env, EnvFrom: st.EnvFrom, ImagePullPolicy: st.ImagePullPolicy, ComputeResources: st.ComputeResources, SecurityContext: st.SecurityContext, VolumeMounts: st.VolumeMounts,
 		ReadinessProbe: probe,
 	}
 }
@@ -232,6 +232,7 @@ func step(s *model.Step) v1.Step {
 		Command:         s.Command,
 		Args:            s.Args,
 		WorkingDir:      s.WorkingDir,
+		ImagePullPolicy: corev1.PullPolicy(s.ImagePullPolicy),
 		OnError:         v1.OnErrorType(s.OnError),
 		SecurityContext: securityContext(s.SecurityContext),
 		VolumeMounts:    targets.VolumeMounts(s.VolumeMounts),
@@ -247,8 +248,20 @@ func step(s *model.Step) v1.Step {
 			ev.ValueFrom = &corev1.EnvVarSource{ConfigMapKeyRef: &corev1.ConfigMapKeySelector{
 				LocalObjectReference: corev1.LocalObjectReference{Name: e.ConfigMapRef.Name}, Key: e.ConfigMapRef.Key,
 			}}
+		case e.FieldPath != "":
+			ev.ValueFrom = &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: e.FieldPath}}
 		}
 		st.Env = append(st.Env, ev)
+	}
+	for _, f := range s.EnvFrom {
+		src := corev1.EnvFromSource{Prefix: f.Prefix}
+		if f.Secret != "" {
+			src.SecretRef = &corev1.SecretEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: f.Secret}}
+		}
+		if f.ConfigMap != "" {
+			src.ConfigMapRef = &corev1.ConfigMapEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: f.ConfigMap}}
+		}
+		st.EnvFrom = append(st.EnvFrom, src)
 	}
 	st.ComputeResources = corev1.ResourceRequirements{
 		Requests: resourceList(s.Resources.Requests),
