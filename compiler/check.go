@@ -331,6 +331,10 @@ func (c *checker) checkResources(s *model.Step) {
 		if !strings.Contains(name, "/") {
 			continue
 		}
+		if q := parsed["requests"][name]; q.MilliValue()%1000 != 0 {
+			d := c.errorf(base.Field("requests").Field(name), "extended resource %s is requested at %s", name, q.String())
+			d.Expected = "a whole number: Kubernetes does not divide extended resources"
+		}
 		if lim, ok := parsed["limits"][name]; !ok {
 			d := c.errorf(base.Field("requests").Field(name), "extended resource %s is requested without a limit", name)
 			d.Expected = "a limit equal to the request: Kubernetes does not overcommit extended resources"
@@ -343,6 +347,10 @@ func (c *checker) checkResources(s *model.Step) {
 	}
 	for _, name := range sortedKeys(parsed["limits"]) {
 		lim := parsed["limits"][name]
+		if strings.Contains(name, "/") && lim.MilliValue()%1000 != 0 {
+			d := c.errorf(base.Field("limits").Field(name), "extended resource %s is limited to %s", name, lim.String())
+			d.Expected = "a whole number: Kubernetes does not divide extended resources"
+		}
 		if req, ok := parsed["requests"][name]; ok && req.Cmp(lim) > 0 && !strings.Contains(name, "/") {
 			d := c.errorf(base.Field("requests").Field(name), "%s request %s is above its limit %s", name, req.String(), lim.String())
 			d.Expected = "requests no larger than limits"

@@ -39,6 +39,15 @@ func (c *checker) checkTaskRef(ps pipelineScope, t *model.PipelineTask) {
 			continue
 		}
 		c.checkPipelineStringRefs(ps, t, a.Path, a.Value.String)
+		for _, r := range findRefs(a.Value.String) {
+			if r.Kind == "tasks" || r.Kind == "finally" {
+				// Tekton resolves a pipeline's tasks before any of them
+				// runs, and orders tasks by their params, not these.
+				d := c.errorf(a.Path, "%s: a resolver parameter cannot read a task's result", r.Raw)
+				d.Expected = "a literal, a pipeline parameter $(params.<name>) or a context variable"
+				d.Hint = "Tekton resolves every task of the pipeline before it starts it; pass the value as a pipeline parameter"
+			}
+		}
 		if a.Value.String == "" {
 			d := c.errorf(a.Path, "parameter %q of the %s resolver is empty", a.Name, r.Resolver)
 			d.Expected = "a value; the resolver takes an empty value as not set"
@@ -112,7 +121,8 @@ func (c *checker) checkResolverValue(r *model.TaskRef, a *model.Arg) {
 	switch {
 	case a.Name == "kind":
 		kinds := model.Resolvers[r.Resolver].Kinds
-		if v != "task" {
+		// The bundles resolver compares kinds case-insensitively.
+		if v != "task" && !(r.Resolver == "bundles" && strings.EqualFold(v, "task")) {
 			d := c.errorf(a.Path, "a pipeline task's ref resolves a task, not kind %q", v)
 			d.Expected = `kind: "task", or no kind (the resolver's default is "task")`
 			if slices.Contains(kinds, v) {

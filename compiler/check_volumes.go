@@ -3,6 +3,7 @@ package compiler
 import (
 	"fmt"
 	"path"
+	"slices"
 	"strings"
 
 	"github.com/pipec/pipec/diag"
@@ -32,12 +33,20 @@ func (c *checker) checkVolumes(t *model.TaskDef) {
 		if _, err := targets.Volume(v); err != nil {
 			d := c.errorf(v.Path, "volume %q does not convert to a Kubernetes volume: %v", v.Name, err)
 			d.Expected = "a volume source in Kubernetes' fields"
+			continue
 		}
+		c.checkVolumeSource(v)
 	}
 	for _, s := range t.Sidecars {
 		if _, err := targets.Probe(s.ReadinessProbe); err != nil {
 			d := c.errorf(s.Path.Field("readinessProbe"), "the readiness probe of sidecar %q does not convert to a Kubernetes probe: %v", s.Name, err)
 			d.Expected = "a probe in Kubernetes' fields"
+		}
+		if cmd, ok := s.ReadinessProbe["exec"].(map[string]any); ok {
+			if l, _ := cmd["command"].([]any); len(l) == 0 {
+				d := c.errorf(s.Path.Field("readinessProbe").Field("exec").Field("command"), "the readiness probe of sidecar %q runs no command", s.Name)
+				d.Expected = `a command such as ["pg_isready"]`
+			}
 		}
 		if p := s.ReadinessProbe; p != nil {
 			n := 0
@@ -84,6 +93,60 @@ func (c *checker) checkMounts(t *model.TaskDef, s *model.Step, what string) {
 		at[path.Clean(m.MountPath)] = true
 		if m.SubPath != "" && (path.IsAbs(m.SubPath) || strings.HasPrefix(path.Clean(m.SubPath), "..")) {
 			d := c.errorf(m.Path.Field("subPath"), "sub-path %q leaves the volume", m.SubPath)
+			d.Expected = "a relative path inside the volume, without .."
+		}
+	}
+}
+
+// checkVolumeSource checks what Kubernetes refuses only when it creates
+// the pod: names a source needs, item paths that stay in the volume, one
+// kind per projected source.
+func (c *checker) checkVolumeSource(v *model.Volume) {
+	kind := v.Kinds()[0]
+	src, _ := v.Source[kind].(map[string]any)
+	at := v.Path.Field(kind)
+	need := map[string]string{"secret": "secretName", "configMap": "name", "csi": "driver", "persistentVolumeClaim": "claimName", "hostPath": "path"}[kind]
+	if need != "" {
+		if s, _ := src[need].(string); s == "" {
+			d := c.errorf(at.Field(need), "volume %q has an empty %s", v.Name, need)
+			d.Expected = "a " + need + ": Kubernetes refuses the pod without one"
+		}
+	}
+	c.checkItems(at, src)
+	if kind != "projected" {
+		return
+	}
+	sources, _ := src["sources"].([]any)
+	for i, e := range sources {
+		m, _ := e.(map[string]any)
+		p := at.Field("sources").Index(i)
+		if len(m) != 1 {
+			d := c.errorf(p, "projected source %d of volume %q sets %d kinds", i, v.Name, len(m))
+			d.Expected = "exactly one of secret, configMap, serviceAccountToken or downwardAPI per source"
+			d.Hint = "split it into one source per kind"
+		}
+		for k, inner := range m {
+			im, _ := inner.(map[string]any)
+			if k == "secret" || k == "configMap" {
+				if s, _ := im["name"].(string); s == "" {
+					d := c.errorf(p.Field(k).Field("name"), "projected %s of volume %q has an empty name", k, v.Name)
+					d.Expected = "the name of the " + k
+				}
+			}
+			c.checkItems(p.Field(k), im)
+		}
+	}
+}
+
+// checkItems checks the paths of a source's items: relative, inside the
+// volume (Kubernetes' validateLocalDescendingPath).
+func (c *checker) checkItems(at model.Path, src map[string]any) {
+	items, _ := src["items"].([]any)
+	for i, e := range items {
+		m, _ := e.(map[string]any)
+		p, _ := m["path"].(string)
+		if p == "" || path.IsAbs(p) || slices.Contains(strings.Split(p, "/"), "..") {
+			d := c.errorf(at.Field("items").Index(i).Field("path"), "item path %q leaves the volume", p)
 			d.Expected = "a relative path inside the volume, without .."
 		}
 	}

@@ -417,12 +417,13 @@ func (d *decoder) container(n node, tmpl *stepTemplate) *model.Step {
 	s.EnvFrom = decodeEnvFrom(n.field("envFrom"))
 	s.ImagePullPolicy = n.field("imagePullPolicy").str()
 	s.VolumeMounts = decodeMounts(n.field("volumeMounts"))
-	resources, security := d.defaults.resources, d.defaults.security
+	resources, security := decodeResources(n.field("resources")), decodeSecurity(n.field("securityContext"))
 	if tmpl != nil {
-		// The task's stepTemplate is between pipec's defaults and the
-		// step's own: Tekton merges env by name and mounts by path.
-		resources = mergeResources(resources, tmpl.resources)
-		security = mergeSecurity(security, tmpl.security)
+		// The task's stepTemplate is under the step's own fields, as
+		// Tekton merges them (env by name, mounts by path); pipec's
+		// defaults go under both, once.
+		resources = mergeResources(tmpl.resources, resources)
+		security = overlaySecurity(tmpl.security, security)
 		if s.WorkingDir == "" {
 			s.WorkingDir = tmpl.workingDir
 		}
@@ -438,9 +439,42 @@ func (d *decoder) container(n node, tmpl *stepTemplate) *model.Step {
 		}
 	}
 	s.Env = orderEnv(s.Env)
-	s.Resources = mergeResources(resources, decodeResources(n.field("resources")))
-	s.SecurityContext = mergeSecurity(security, decodeSecurity(n.field("securityContext")))
+	s.Resources = mergeResources(d.defaults.resources, resources)
+	s.SecurityContext = mergeSecurity(d.defaults.security, security)
 	return s
+}
+
+// overlaySecurity sets over base the fields own sets, and nothing else:
+// how Tekton lays a step's security context over its template's.
+func overlaySecurity(base, own model.SecurityContext) model.SecurityContext {
+	out := base
+	for _, f := range []struct{ dst, src **bool }{
+		{&out.RunAsNonRoot, &own.RunAsNonRoot}, {&out.AllowPrivilegeEscalation, &own.AllowPrivilegeEscalation},
+		{&out.Privileged, &own.Privileged}, {&out.ReadOnlyRootFilesystem, &own.ReadOnlyRootFilesystem},
+	} {
+		if *f.src != nil {
+			*f.dst = *f.src
+		}
+	}
+	if own.RunAsUser != nil {
+		out.RunAsUser = own.RunAsUser
+	}
+	if own.RunAsGroup != nil {
+		out.RunAsGroup = own.RunAsGroup
+	}
+	if own.SeccompProfile != "" {
+		out.SeccompProfile, out.SeccompLocalhostProfile = own.SeccompProfile, own.SeccompLocalhostProfile
+	}
+	if own.SeccompLocalhostProfile != "" {
+		out.SeccompLocalhostProfile = own.SeccompLocalhostProfile
+	}
+	if own.CapabilitiesAdd != nil {
+		out.CapabilitiesAdd = own.CapabilitiesAdd
+	}
+	if own.CapabilitiesDrop != nil {
+		out.CapabilitiesDrop = own.CapabilitiesDrop
+	}
+	return out
 }
 
 // stepTemplate is a task's stepTemplate: what each of its steps starts

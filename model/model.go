@@ -7,6 +7,7 @@ package model
 import (
 	"fmt"
 	"slices"
+	"strings"
 )
 
 // Plan is a whole, checked pipec configuration.
@@ -431,6 +432,11 @@ func (v *Volume) Credentials() []string {
 	}
 	if n := str(v.Source, "csi", "nodePublishSecretRef", "name"); n != "" {
 		out = append(out, fmt.Sprintf("Secret %q", n))
+	}
+	// The Secrets Store CSI driver mounts what a SecretProviderClass
+	// names (from Vault, a cloud's secret manager, ...).
+	if c := str(v.Source, "csi", "volumeAttributes", "secretProviderClass"); c != "" || strings.Contains(str(v.Source, "csi", "driver"), "secrets-store") {
+		out = append(out, fmt.Sprintf("the secrets of SecretProviderClass %q", c))
 	}
 	if p, ok := v.Source["projected"].(map[string]any); ok {
 		srcs, _ := p["sources"].([]any)

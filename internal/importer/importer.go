@@ -55,7 +55,7 @@ type Result struct {
 // Import reads a multi-document YAML stream.
 func Import(r io.Reader, pkg string) (*Result, error) {
 	dec := yaml.NewYAMLOrJSONDecoder(r, 4096)
-	im := &importer{tasks: map[string]any{}, pipelines: map[string]any{}}
+	im := &importer{tasks: map[string]any{}, pipelines: map[string]any{}, order: map[string]int{}}
 	res := &Result{}
 	for n := 0; ; n++ {
 		var raw map[string]any
@@ -83,6 +83,7 @@ func Import(r io.Reader, pkg string) (*Result, error) {
 			// Tekton's defaults make explicit what it infers (a
 			// parameter's type from its default or properties).
 			t.SetDefaults(context.Background())
+			im.order["Task "+t.Name] = len(im.order)
 			im.task(t)
 			im.docs = append(im.docs, t)
 			res.Tasks = append(res.Tasks, t.Name)
@@ -92,6 +93,7 @@ func Import(r io.Reader, pkg string) (*Result, error) {
 				return nil, fmt.Errorf("document %d (Pipeline): %w", n+1, err)
 			}
 			p.SetDefaults(context.Background())
+			im.order["Pipeline "+p.Name] = len(im.order)
 			im.pipeline(p)
 			im.docs = append(im.docs, p)
 			res.Pipelines = append(res.Pipelines, p.Name)
@@ -136,6 +138,11 @@ func Import(r io.Reader, pkg string) (*Result, error) {
 		return nil, fmt.Errorf("internal error: the generated CUE does not format: %w", err)
 	}
 	im.verify(out)
+	// In document order, then by YAML path: the same input gives the
+	// same report and the same comments.
+	slices.SortStableFunc(im.issues, func(a, b Issue) int {
+		return cmp.Or(cmp.Compare(im.order[a.Source], im.order[b.Source]), strings.Compare(a.Field, b.Field))
+	})
 	if out, err = annotate(out, im.issues); err != nil {
 		return nil, fmt.Errorf("internal error: the generated CUE does not parse: %w", err)
 	}
@@ -185,6 +192,8 @@ type importer struct {
 	uses []use
 	// docs are the Tasks and Pipelines read (*v1.Task, *v1.Pipeline).
 	docs []any
+	// order is each document's place in the input, by Issue.Source.
+	order map[string]int
 }
 
 // use is a pipeline task's taskRef by name.
@@ -565,7 +574,11 @@ func resources(r corev1.ResourceRequirements) map[string]any {
 	for name, list := range map[string]corev1.ResourceList{"requests": r.Requests, "limits": r.Limits} {
 		m := map[string]any{}
 		for res, q := range list {
-			m[string(res)] = q.String()
+			// pipec's #ResourceList: cpu, memory, ephemeral storage and
+			// extended resources (verify reports the rest).
+			if n := string(res); n == "cpu" || n == "memory" || n == "ephemeral-storage" || strings.Contains(n, "/") {
+				m[n] = q.String()
+			}
 		}
 		if len(m) > 0 {
 			out[name] = m

@@ -29,8 +29,25 @@ func (im *importer) verify(src []byte) {
 	cfg := append(append([]byte{}, src...), "\nnamespace: \"pipec-import\"\n"...)
 	res, err := compiler.Build(ctx, compiler.Options{Dir: "/pipec-import", BaseDir: "/pipec-import",
 		Overlay: map[string][]byte{"/pipec-import/pipec.cue": cfg}})
+	if err == nil && res.Plan == nil {
+		// The CUE the import wrote does not fit pipec's schema: a value
+		// Tekton takes that pipec's field does not (an onError from a
+		// parameter, say). Say so, or the rest would go unchecked.
+		for _, d := range res.Diagnostics {
+			src := "the imported CUE"
+			if parts := strings.SplitN(string(d.Path), ".", 3); len(parts) >= 2 {
+				kind := map[string]string{"tasks": "Task", "pipelines": "Pipeline"}[parts[0]]
+				if kind != "" {
+					src = kind + " " + strings.Trim(parts[1], `"`)
+				}
+			}
+			im.issues = append(im.issues, Issue{Source: src, Field: string(d.Path),
+				Message: "pipec's schema refuses the imported value: " + d.Message})
+		}
+		return
+	}
 	if err != nil || res.Plan == nil {
-		return // what does not evaluate, pipec vet reports
+		return
 	}
 	objs, _ := tekton.New().Generate(ctx, res.Plan)
 	got := map[string]any{}
