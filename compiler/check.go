@@ -130,6 +130,9 @@ func (c *checker) checkTaskDefIn(t *model.TaskDef, path model.Path, sc scope) {
 		sc.params = append(sc.params, p.Name)
 	}
 	for _, s := range t.Containers() {
+		if s.Ref != nil {
+			continue // a StepAction's image is the StepAction's
+		}
 		// An image made from parameters (golang:$(params.version)) must be
 		// pinned with their defaults too, checked at the default.
 		for _, img := range model.StepImages(s, t, nil) {
@@ -193,7 +196,15 @@ func (c *checker) checkSteps(t *model.TaskDef, path model.Path, sc scope) {
 			seen[what+"/"+s.Name] = s.Path
 		}
 		c.checkName(s.Path.Field("name"), s.Name, what)
-		c.checkImage(s.Path.Field("image"), s.Image)
+		switch {
+		case s.Ref != nil:
+			c.checkStepRef(t, s, sc)
+		case s.Image == "":
+			d := c.errorf(s.Path, "%s %q has no image", what, s.Name)
+			d.Expected = `image: "<image>:<tag>", or ref: {...} for a step that runs a StepAction`
+		default:
+			c.checkImage(s.Path.Field("image"), s.Image)
+		}
 		if s.Script != "" && len(s.Command) > 0 {
 			d := c.errorf(s.Path, "%s %q sets both script and command", what, s.Name)
 			d.Expected = "either script, or command with args"

@@ -51,6 +51,9 @@ func (c *checker) checkPodSecurity() {
 			}
 			seen[def.Path] = true
 			for _, s := range def.Containers() {
+				if s.Ref != nil {
+					continue // its security context is its StepAction's (checkStepRef)
+				}
 				what := "step"
 				if s.Sidecar {
 					what = "sidecar"

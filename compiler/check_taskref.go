@@ -19,10 +19,91 @@ import (
 // the right form. The task itself only Tekton sees, when the pipeline
 // runs; that is said once, as a note at the reference.
 func (c *checker) checkTaskRef(ps pipelineScope, t *model.PipelineTask) {
-	r := t.Ref
+	ok := c.checkRef(t.Ref, "task", func(p model.Path, s string) {
+		c.checkPipelineStringRefs(ps, t, p, s)
+		for _, r := range findRefs(s) {
+			if r.Kind == "tasks" || r.Kind == "finally" {
+				// Tekton resolves a pipeline's tasks before any of them
+				// runs, and orders tasks by their params, not these.
+				d := c.errorf(p, "%s: a resolver parameter cannot read a task's result", r.Raw)
+				d.Expected = "a literal, a pipeline parameter $(params.<name>) or a context variable"
+				d.Hint = "Tekton resolves every task of the pipeline before it starts it; pass the value as a pipeline parameter"
+			}
+		}
+	})
+	if !ok {
+		return // the note is for a reference that is right
+	}
+	d := c.out.Infof(c.src, t.Ref.Path, "task %q is resolved by Tekton's %s resolver when the pipeline runs: pipec checks the reference, not the task (its params, workspaces, results and steps)", t.Name, t.Ref.Resolver)
+	d.Hint = "capacity checks count it as one step with defaults.step resources; to have pipec check the task, add its YAML to the task library with pipec import"
+}
+
+// checkStepRef checks a step's StepAction reference, and notes once what
+// pipec cannot see of it.
+func (c *checker) checkStepRef(t *model.TaskDef, s *model.Step, sc scope) {
+	r := s.Ref
+	refs := func(p model.Path, v string) { c.checkTaskRefs(p, v, t.Name, sc) }
+	errs := len(c.out)
+	switch {
+	case r.Name != "" && r.Resolver != "":
+		d := c.errorf(r.Path, "step %q names a StepAction and a resolver", s.Name)
+		d.Expected = `ref: {name: "<stepaction>"} for one of the namespace, or ref: {resolver: ..., params: {...}}`
+		return
+	case r.Name == "" && r.Resolver == "":
+		d := c.errorf(r.Path, "step %q refers to no StepAction", s.Name)
+		d.Expected = `ref: {name: "<stepaction>"} for one of the namespace, or ref: {resolver: "hub", params: {name: "git-clone", version: "0.1", kind: "stepaction"}}`
+		return
+	case r.Resolver != "":
+		c.checkRef(r, "stepaction", refs)
+		if _, ok := r.Param("kind"); !ok && slices.Contains([]string{"bundles", "cluster", "hub"}, r.Resolver) {
+			d := c.errorf(r.Path.Field("params"), "the %s resolver fetches a task unless told otherwise", r.Resolver)
+			d.Expected = `kind: "stepaction" among the params`
+			d.Hint = "the release's default kind is task"
+		}
+	}
+	for _, a := range s.Params {
+		c.checkPipelineValueRefsIn(a.Value, a.Path, refs)
+	}
+	if len(c.out) > errs {
+		return
+	}
+	what := fmt.Sprintf("StepAction %q of the namespace", r.Name)
+	if r.Resolver != "" {
+		what = "a StepAction Tekton's " + r.Resolver + " resolver fetches"
+	}
+	d := c.out.Infof(c.src, r.Path, "step %q of task %q runs %s: pipec checks the reference, not the StepAction (its image, script, params and security context)", s.Name, t.Name, what)
+	d.Hint = "defaults.step resources still apply to the step; its security context is the StepAction's, which Tekton puts in place of the step's"
+	if env := c.plan.EnvironmentForNamespace(c.plan.Namespace); env != nil && c.plan.Namespace != "" && env.PodSecurity != "privileged" {
+		w := c.out.Warnf(c.src, r.Path, "step %q of task %q runs with the security context of its StepAction, which pipec cannot see, in namespace %q where Pod Security %q is enforced", s.Name, t.Name, env.Namespace, env.PodSecurity)
+		w.Expected = "a StepAction whose securityContext the namespace admits (runAsNonRoot, allowPrivilegeEscalation: false, capabilities drop ALL, seccompProfile RuntimeDefault for restricted)"
+		w.Hint = "Tekton replaces the step's security context with the StepAction's, so pipec's defaults do not apply: without one the TaskRun's pod is refused (PodAdmissionFailed)"
+	}
+}
+
+// checkPipelineValueRefsIn calls refs with each string of v.
+func (c *checker) checkPipelineValueRefsIn(v model.Value, p model.Path, refs func(model.Path, string)) {
+	switch v.Type {
+	case model.TypeArray:
+		for i, s := range v.Array {
+			refs(p.Index(i), s)
+		}
+	case model.TypeObject:
+		for _, k := range sortedKeys(v.Object) {
+			refs(p.Field(k), v.Object[k])
+		}
+	default:
+		refs(p, v.String)
+	}
+}
+
+// checkRef checks a resolver reference to a resource of the given kind
+// ("task" or "stepaction"): the params the resolver takes and needs, and
+// their form; refs checks the variable references in each value. It
+// reports whether the reference is right.
+func (c *checker) checkRef(r *model.Ref, kind string, refs func(model.Path, string)) bool {
 	res := model.Resolvers[r.Resolver]
 	if res == nil {
-		return // the schema allows only known resolvers
+		return false // the schema allows only known resolvers
 	}
 	errors := len(c.out)
 	given := map[string]string{}
@@ -38,16 +119,7 @@ func (c *checker) checkTaskRef(ps pipelineScope, t *model.PipelineTask) {
 			}
 			continue
 		}
-		c.checkPipelineStringRefs(ps, t, a.Path, a.Value.String)
-		for _, r := range findRefs(a.Value.String) {
-			if r.Kind == "tasks" || r.Kind == "finally" {
-				// Tekton resolves a pipeline's tasks before any of them
-				// runs, and orders tasks by their params, not these.
-				d := c.errorf(a.Path, "%s: a resolver parameter cannot read a task's result", r.Raw)
-				d.Expected = "a literal, a pipeline parameter $(params.<name>) or a context variable"
-				d.Hint = "Tekton resolves every task of the pipeline before it starts it; pass the value as a pipeline parameter"
-			}
-		}
+		refs(a.Path, a.Value.String)
 		if a.Value.String == "" {
 			d := c.errorf(a.Path, "parameter %q of the %s resolver is empty", a.Name, r.Resolver)
 			d.Expected = "a value; the resolver takes an empty value as not set"
@@ -55,7 +127,7 @@ func (c *checker) checkTaskRef(ps pipelineScope, t *model.PipelineTask) {
 			continue
 		}
 		if !strings.Contains(a.Value.String, "$(") {
-			c.checkResolverValue(r, a)
+			c.checkResolverValue(r, a, kind)
 		}
 	}
 	var missing []string
@@ -98,11 +170,7 @@ func (c *checker) checkTaskRef(ps pipelineScope, t *model.PipelineTask) {
 		d := c.errorf(r.Path.Field("params"), "the http resolver takes http-username and http-password-secret together")
 		d.Expected = "both, or neither"
 	}
-	if len(c.out) > errors {
-		return // the note is for a reference that is right
-	}
-	d := c.out.Infof(c.src, r.Path, "task %q is resolved by Tekton's %s resolver when the pipeline runs: pipec checks the reference, not the task (its params, workspaces, results and steps)", t.Name, r.Resolver)
-	d.Hint = "capacity checks count it as one step with defaults.step resources; to have pipec check the task, add its YAML to the task library with pipec import"
+	return len(c.out) == errors
 }
 
 // resolverHint says where to find a resolver's parameters.
@@ -116,17 +184,24 @@ var resolverHint = map[string]string{
 
 // checkResolverValue checks the form of a resolver parameter that is not
 // filled in from a pipeline parameter, as the resolver would read it.
-func (c *checker) checkResolverValue(r *model.TaskRef, a *model.Arg) {
+func (c *checker) checkResolverValue(r *model.Ref, a *model.Arg, kind string) {
 	v := a.Value.String
 	switch {
 	case a.Name == "kind":
 		kinds := model.Resolvers[r.Resolver].Kinds
 		// The bundles resolver compares kinds case-insensitively.
-		if v != "task" && !(r.Resolver == "bundles" && strings.EqualFold(v, "task")) {
-			d := c.errorf(a.Path, "a pipeline task's ref resolves a task, not kind %q", v)
-			d.Expected = `kind: "task", or no kind (the resolver's default is "task")`
+		if v != kind && !(r.Resolver == "bundles" && strings.EqualFold(v, kind)) {
+			where := map[string]string{"task": "a pipeline task's ref", "stepaction": "a step's ref"}[kind]
+			d := c.errorf(a.Path, "%s resolves a %s, not kind %q", where, kind, v)
+			d.Expected = fmt.Sprintf("kind: %q", kind)
+			if kind == "task" {
+				d.Expected += `, or no kind (the resolver's default is "task")`
+			}
 			if slices.Contains(kinds, v) {
 				d.Hint = fmt.Sprintf("pipec does not support a %s in a pipeline task yet; declare its steps or use a Task", v)
+				if kind == "stepaction" {
+					d.Hint = fmt.Sprintf("a %s goes in a pipeline task's ref", v)
+				}
 			} else if s := diag.Suggest(v, kinds); s != "" {
 				d.Hint = fmt.Sprintf("did you mean %q?", s)
 			}

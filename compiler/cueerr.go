@@ -389,8 +389,6 @@ var unsupported = map[string]struct{ what, instead string }{
 	"task.onError":          {"pipec does not support a pipeline task's onError yet", `set onError: "continue" on the steps that may fail, or move the task to finally`},
 	"task.pipelineRef":      {"pipec does not support pipelines in pipelines yet", "start the other pipeline from the same trigger, or inline its tasks"},
 	"task.pipelineSpec":     {"pipec does not support pipelines in pipelines yet", "inline the tasks in this pipeline"},
-	"step.ref":              {"pipec does not support StepActions yet", "declare the step's image and script, or run the StepAction in a remote task (ref on the pipeline task)"},
-	"step.params":           {"pipec does not support StepActions yet (a step's params are a StepAction's)", "pass values through the task's params: $(params.<name>)"},
 	"step.when":             {"pipec does not support a step's when yet", "guard the pipeline task with when, or test the condition in the script"},
 	"step.results":          {"pipec does not support a step's results yet", "declare the result on the task and write it to $(results.<name>.path)"},
 	"step.stdoutConfig":     {"pipec does not support stdoutConfig yet", "redirect in the script: > $(results.<name>.path)"},

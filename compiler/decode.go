@@ -359,10 +359,7 @@ func (d *decoder) pipelineTask(name string, n node, finally bool) *model.Pipelin
 		})
 	}
 	if r := n.field("ref"); r.exists() {
-		t.Ref = &model.TaskRef{Resolver: r.field("resolver").str(), Path: r.path}
-		r.field("params").fields(func(name string, c node) {
-			t.Ref.Params = append(t.Ref.Params, &model.Arg{Name: name, Value: model.Value{Type: model.TypeString, String: c.str()}, Path: c.path})
-		})
+		t.Ref = decodeRef(r, false)
 	}
 	if steps := n.field("steps"); steps.exists() {
 		inline := &model.TaskDef{Name: name, Path: n.path}
@@ -384,7 +381,18 @@ func (d *decoder) pipelineTask(name string, n node, finally bool) *model.Pipelin
 }
 
 func (d *decoder) step(n node, tmpl *stepTemplate) *model.Step {
+	if r := n.field("ref"); r.exists() {
+		// What a StepAction brings (image, env, workingDir, mounts) the
+		// template does not add to: Tekton refuses them beside a ref.
+		tmpl = templateForRef(tmpl)
+	}
 	s := d.container(n, tmpl)
+	if r := n.field("ref"); r.exists() {
+		s.Ref = decodeRef(r, true)
+		n.field("params").fields(func(name string, c node) {
+			s.Params = append(s.Params, &model.Arg{Name: name, Value: c.value(), Path: c.path})
+		})
+	}
 	s.DisplayName = n.field("displayName").str()
 	s.Timeout = n.field("timeout").str()
 	s.OnError = n.field("onError").str()
@@ -475,6 +483,28 @@ func overlaySecurity(base, own model.SecurityContext) model.SecurityContext {
 		out.CapabilitiesDrop = own.CapabilitiesDrop
 	}
 	return out
+}
+
+// decodeRef decodes a #TaskRef, or a #StepRef (which may name a
+// StepAction instead of a resolver).
+func decodeRef(r node, step bool) *model.Ref {
+	ref := &model.Ref{Resolver: r.field("resolver").str(), Path: r.path}
+	if step {
+		ref.Name = r.field("name").str()
+	}
+	r.field("params").fields(func(name string, c node) {
+		ref.Params = append(ref.Params, &model.Arg{Name: name, Value: model.Value{Type: model.TypeString, String: c.str()}, Path: c.path})
+	})
+	return ref
+}
+
+// templateForRef is the part of a step template a step that runs a
+// StepAction takes: its resources and security context.
+func templateForRef(t *stepTemplate) *stepTemplate {
+	if t == nil {
+		return nil
+	}
+	return &stepTemplate{resources: t.resources, security: t.security}
 }
 
 // stepTemplate is a task's stepTemplate: what each of its steps starts

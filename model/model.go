@@ -280,7 +280,7 @@ type PipelineTask struct {
 	// Inline is the task's own definition when it declares steps inline.
 	Inline *TaskDef
 	// Ref is the remote task Tekton resolves when the pipeline runs.
-	Ref        *TaskRef
+	Ref        *Ref
 	Params     []*Arg
 	Workspaces []*WorkspaceBinding
 	// After lists the tasks this one explicitly runs after, sorted.
@@ -353,6 +353,10 @@ type Step struct {
 	Timeout         string
 	OnError         string
 	VolumeMounts    []*VolumeMount
+	// Ref is the StepAction the step runs, instead of an image; Params
+	// are the values passed to it.
+	Ref    *Ref
+	Params []*Arg
 	// ReadinessProbe is a sidecar's, as written in Kubernetes' field
 	// names (like Volume.Source); nil for steps.
 	ReadinessProbe map[string]any

@@ -6,9 +6,13 @@ import (
 	"strings"
 )
 
-// TaskRef is a task Tekton resolves when a pipeline runs (a taskRef with a
-// resolver): pipec sees its reference, never its definition.
-type TaskRef struct {
+// Ref is what Tekton resolves when a pipeline runs, a task (a taskRef
+// with a resolver) or a StepAction (a step's ref, by name or with a
+// resolver): pipec sees the reference, never the definition.
+type Ref struct {
+	// Name is a StepAction of the namespace, for a step's ref without a
+	// resolver.
+	Name     string
 	Resolver string
 	// Params are the resolver's parameters, sorted by name.
 	Params []*Arg
@@ -17,7 +21,7 @@ type TaskRef struct {
 
 // Param returns the value of the resolver parameter with the given name,
 // and whether it is set.
-func (r *TaskRef) Param(name string) (string, bool) {
+func (r *Ref) Param(name string) (string, bool) {
 	for _, a := range r.Params {
 		if a.Name == name {
 			return a.Value.String, true
@@ -65,7 +69,7 @@ var Resolvers = map[string]*Resolver{
 	// pkg/resolution/resolver/hub: kind defaults to "task" and type to
 	// "artifact" (Artifact Hub) in hubresolver-config.
 	"hub": {Name: "hub", Params: []string{"cache", "catalog", "kind", "name", "type", "version"},
-		Required: []string{"name", "version"}, Kinds: []string{"task", "pipeline"}},
+		Required: []string{"name", "version"}, Kinds: []string{"task", "pipeline", "stepaction"}},
 }
 
 // ResolverNames lists the resolvers' names, sorted.
@@ -84,8 +88,10 @@ func ResolverNames() []string {
 // A hub version is a version, or a constraint the resolver matches against
 // the newest releases; the cluster resolver reads whatever the namespace
 // holds.
-func (r *TaskRef) Pinned() (bool, string) {
+func (r *Ref) Pinned() (bool, string) {
 	switch r.Resolver {
+	case "":
+		return false, "a StepAction from a bundle pinned by digest or a git commit SHA, not one of the namespace, which anyone who may edit it there changes"
 	case "bundles":
 		b, _ := r.Param("bundle")
 		// bundle.Resolver.IsImmutable: only sha256 digests count.

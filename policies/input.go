@@ -1,6 +1,8 @@
 package policies
 
 import (
+	"cmp"
+	"fmt"
 	"slices"
 	"strings"
 
@@ -161,6 +163,9 @@ type (
 	// pipeline runs (ref).
 	RemoteTask struct {
 		Item
+		// What names it: "task clone of pipeline build", "the
+		// StepAction of step clone of task build".
+		What     string `json:"what"`
 		Pipeline string `json:"pipeline"`
 		Task     string `json:"task"`
 		Resolver string `json:"resolver"`
@@ -168,7 +173,7 @@ type (
 		// http URL, the hub or cluster name.
 		Source string `json:"source"`
 		// Pinned is whether the reference always resolves to the same
-		// task (model.TaskRef.Pinned); PinPath is the parameter that
+		// task (model.Ref.Pinned); PinPath is the parameter that
 		// decides it, and PinFix what would pin it.
 		Pinned  bool   `json:"pinned"`
 		PinPath string `json:"pinPath"`
@@ -368,7 +373,7 @@ func NewInput(plan *model.Plan, objs []targets.Object, texts []Text, settings Se
 		}
 		for _, t := range append(slices.Clone(p.Tasks), p.Finally...) {
 			if t.Ref != nil {
-				in.addRemoteTask(p, t, ciEnv)
+				in.addRef(t.Ref, fmt.Sprintf("task %s of pipeline %s", t.Name, p.Name), p.Name, t.Name, ciEnv)
 			}
 			def := plan.Definition(t)
 			if def == nil {
@@ -462,13 +467,16 @@ func NewInput(plan *model.Plan, objs []targets.Object, texts []Text, settings Se
 	return in, nil
 }
 
-func (in *Input) addRemoteTask(p *model.Pipeline, t *model.PipelineTask, env string) {
-	r := t.Ref
+// addRef adds a task's or a StepAction's reference; what says which.
+func (in *Input) addRef(r *model.Ref, what, pipeline, task, env string) {
 	pinned, fix := r.Pinned()
 	pin := map[string]string{"bundles": "bundle", "git": "revision", "http": "digest", "hub": "version", "cluster": "name"}[r.Resolver]
 	pinPath := r.Path.Field("params")
 	if _, ok := r.Param(pin); ok {
 		pinPath = pinPath.Field(pin)
+	}
+	if r.Resolver == "" {
+		pinPath = r.Path.Field("name")
 	}
 	var source string
 	switch r.Resolver {
@@ -488,8 +496,11 @@ func (in *Input) addRemoteTask(p *model.Pipeline, t *model.PipelineTask, env str
 			source = ns + "/" + source
 		}
 	}
+	if r.Resolver == "" {
+		source = r.Name
+	}
 	in.RemoteTasks = append(in.RemoteTasks, RemoteTask{
-		Item: item(r.Path, env), Pipeline: p.Name, Task: t.Name, Resolver: r.Resolver, Source: source,
+		Item: item(r.Path, env), What: what, Pipeline: pipeline, Task: task, Resolver: cmp.Or(r.Resolver, "namespace"), Source: source,
 		Pinned: pinned, PinPath: string(pinPath), PinFix: fix,
 	})
 }
@@ -505,6 +516,12 @@ func (in *Input) addTask(def *model.TaskDef, env string) {
 		}
 	}
 	for _, s := range def.Containers() {
+		if s.Ref != nil {
+			// A StepAction's image and security context are its own,
+			// out of pipec's sight: it is checked as a reference.
+			in.addRef(s.Ref, fmt.Sprintf("the StepAction of step %s of task %s", s.Name, def.Name), "", def.Name, env)
+			continue
+		}
 		t.StepImages = append(t.StepImages, s.Image)
 		sc := s.SecurityContext
 		st := Step{
@@ -534,7 +551,7 @@ func (in *Input) addTask(def *model.TaskDef, env string) {
 			st.Env = append(st.Env, EnvVar{Path: string(e.Path), Name: e.Name, Value: e.Value, FromSecret: e.SecretRef != nil, FromConfigMap: e.ConfigMapRef != nil})
 		}
 		in.Steps = append(in.Steps, st)
-		if !strings.Contains(s.Image, "$(") {
+		if s.Image != "" && !strings.Contains(s.Image, "$(") {
 			in.Images = append(in.Images, image(item(s.Path.Field("image"), env), "step", s.Image))
 		}
 		// An image made from parameters, with their defaults.

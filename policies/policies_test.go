@@ -25,7 +25,7 @@ func goodInput() *Input {
 		Tasks:     []Task{{Item: Item{Path: "tasks.build", Environment: "ci"}, Name: "build", Results: []string{"IMAGE_URL", "IMAGE_DIGEST"}, StepImages: []string{"gcr.io/kaniko-project/executor:v1.23.2"}}},
 		Pipelines: []Pipeline{{Item: Item{Path: "pipelines.p", Environment: "ci"}, Name: "p", Namespace: "ci", Timeout: "30m", ServiceAccount: "p-pipeline", Triggered: true, Forks: "untrusted", Credentials: true}},
 		Volumes:   []Volume{{Item: Item{Path: "tasks.build.volumes.scratch", Environment: "ci"}, Task: "build", Name: "scratch", Kind: "emptyDir"}},
-		RemoteTasks: []RemoteTask{{Item: Item{Path: "pipelines.p.tasks.lint.ref", Environment: "ci"}, Pipeline: "p", Task: "lint", Resolver: "bundles",
+		RemoteTasks: []RemoteTask{{Item: Item{Path: "pipelines.p.tasks.lint.ref", Environment: "ci"}, What: "task lint of pipeline p", Pipeline: "p", Task: "lint", Resolver: "bundles",
 			Source: "ghcr.io/acme/tasks@sha256:00feed335fe561979f2cdcc30a5191231977c5631fe79c40f7d3ab63b4fa222f", Pinned: true, PinPath: "pipelines.p.tasks.lint.ref.params.bundle"}},
 		ServiceAccounts: []ServiceAccount{
 			{Item: Item{Path: "pipelines.p", Environment: "ci"}, Name: "p-pipeline", Namespace: "ci"},

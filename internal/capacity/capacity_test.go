@@ -105,7 +105,7 @@ func TestTaskPodCountsSidecarsAndRemoteTasks(t *testing.T) {
 	if r := TaskPod(plan, &model.PipelineTask{Name: "a", Uses: "it"}); r != (Resources{CPU: 1500, Memory: 1536 << 20}) {
 		t.Errorf("with a sidecar: %+v", r)
 	}
-	remote := &model.PipelineTask{Name: "b", Ref: &model.TaskRef{Resolver: "hub"}}
+	remote := &model.PipelineTask{Name: "b", Ref: &model.Ref{Resolver: "hub"}}
 	if r := TaskPod(plan, remote); r != (Resources{CPU: 100, Memory: 128 << 20}) {
 		t.Errorf("remote: %+v", r)
 	}

@@ -336,9 +336,7 @@ func (im *importer) steps(src, at string, s *v1.TaskSpec) []any {
 			// pipec's steps name their image: the template's is copied.
 			st.Image = s.StepTemplate.Image
 		}
-		if st.Ref != nil {
-			im.unsupported(src, f+".ref", "a StepAction reference")
-		}
+
 		m := stepOut{Name: name, DisplayName: st.DisplayName, ImagePullPolicy: string(st.ImagePullPolicy), EnvFrom: envFrom(st.EnvFrom), Image: st.Image, Script: st.Script, Command: st.Command, Args: st.Args, WorkingDir: st.WorkingDir, OnError: string(st.OnError)}
 		if env := im.env(src, f, st.Env); len(env) > 0 {
 			m.Env = env
@@ -353,10 +351,26 @@ func (im *importer) steps(src, at string, s *v1.TaskSpec) []any {
 			m.Timeout = st.Timeout.Duration.String()
 		}
 		m.VolumeMounts = im.mounts(src, f, st.VolumeMounts)
+		if st.Ref != nil {
+			r := map[string]any{}
+			setIf(r, "name", st.Ref.Name)
+			setIf(r, "resolver", string(st.Ref.Resolver))
+			if ps := im.resolverParams(src, f+".ref", st.Ref.Params); len(ps) > 0 {
+				r["params"] = ps
+			}
+			m.Ref = r
+			if len(st.Params) > 0 {
+				ps := map[string]any{}
+				for _, p := range st.Params {
+					ps[p.Name] = paramValue(p.Value)
+				}
+				m.Params = ps
+			}
+		}
 		for field, set := range map[string]bool{
 			"volumeDevices": len(st.VolumeDevices) > 0,
 			"stdoutConfig":  st.StdoutConfig != nil, "stderrConfig": st.StderrConfig != nil, "results": len(st.Results) > 0,
-			"params": len(st.Params) > 0, "when": len(st.When) > 0, "workspaces": len(st.Workspaces) > 0,
+			"when": len(st.When) > 0, "workspaces": len(st.Workspaces) > 0,
 		} {
 			if set {
 				im.unsupported(src, f+"."+field, "a step's "+field)
@@ -507,6 +521,19 @@ func numbers(v any) any {
 	return v
 }
 
+// resolverParams converts a resolver's params, which are strings.
+func (im *importer) resolverParams(src, f string, params v1.Params) map[string]any {
+	ps := map[string]any{}
+	for i, p := range params {
+		if p.Value.Type != v1.ParamTypeString && p.Value.Type != "" {
+			im.unsupported(src, fmt.Sprintf("%s.params[%d]", f, i), fmt.Sprintf("a resolver parameter of type %s (Tekton's resolvers read strings)", p.Value.Type))
+			continue
+		}
+		ps[p.Name] = p.Value.StringVal
+	}
+	return ps
+}
+
 // refOut is a remote task's reference, resolver first.
 type refOut struct {
 	Resolver string         `json:"resolver"`
@@ -519,7 +546,7 @@ type stepOut struct {
 	DisplayName     string         `json:"displayName,omitempty"`
 	ImagePullPolicy string         `json:"imagePullPolicy,omitempty"`
 	EnvFrom         []any          `json:"envFrom,omitempty"`
-	Image           string         `json:"image"`
+	Image           string         `json:"image,omitempty"`
 	WorkingDir      string         `json:"workingDir,omitempty"`
 	Env             map[string]any `json:"env,omitempty"`
 	Script          string         `json:"script,omitempty"`
@@ -530,6 +557,8 @@ type stepOut struct {
 	Timeout         string         `json:"timeout,omitempty"`
 	OnError         string         `json:"onError,omitempty"`
 	VolumeMounts    []any          `json:"volumeMounts,omitempty"`
+	Ref             map[string]any `json:"ref,omitempty"`
+	Params          map[string]any `json:"params,omitempty"`
 	ReadinessProbe  map[string]any `json:"readinessProbe,omitempty"`
 }
 
@@ -682,15 +711,7 @@ func (im *importer) pipelineTask(src, f string, t v1.PipelineTask, dag bool) map
 	setIf(m, "displayName", t.DisplayName)
 	switch {
 	case t.TaskRef != nil && t.TaskRef.Resolver != "":
-		ps := map[string]any{}
-		for i, p := range t.TaskRef.Params {
-			if p.Value.Type != v1.ParamTypeString && p.Value.Type != "" {
-				im.unsupported(src, fmt.Sprintf("%s.taskRef.params[%d]", f, i), fmt.Sprintf("a resolver parameter of type %s (Tekton's resolvers read strings)", p.Value.Type))
-				continue
-			}
-			ps[p.Name] = p.Value.StringVal
-		}
-		m["ref"] = refOut{Resolver: string(t.TaskRef.Resolver), Params: ps}
+		m["ref"] = refOut{Resolver: string(t.TaskRef.Resolver), Params: im.resolverParams(src, f+".taskRef", t.TaskRef.Params)}
 	case t.TaskRef != nil:
 		if t.TaskRef.Kind != "" && t.TaskRef.Kind != v1.NamespacedTaskKind {
 			im.unsupported(src, f+".taskRef.kind", fmt.Sprintf("a task of kind %s", t.TaskRef.Kind))

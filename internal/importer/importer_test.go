@@ -577,3 +577,55 @@ spec:
 		}
 	}
 }
+
+// TestStepActionImport imports steps that run StepActions: the ref and the
+// params passed to it are carried over, and nothing is reported.
+func TestStepActionImport(t *testing.T) {
+	in := `apiVersion: tekton.dev/v1
+kind: Task
+metadata:
+  name: clone-and-test
+spec:
+  params:
+    - name: url
+  workspaces:
+    - name: src
+  steps:
+    - name: clone
+      ref:
+        resolver: hub
+        params:
+          - {name: name, value: git-clone}
+          - {name: version, value: "0.1"}
+          - {name: kind, value: stepaction}
+      params:
+        - {name: URL, value: $(params.url)}
+        - {name: OUTPUT_PATH, value: $(workspaces.src.path)}
+    - name: notify
+      ref: {name: notify}
+    - name: test
+      image: docker.io/library/golang:1.25.11
+      script: go test ./...
+`
+	res, err := importer.Import(strings.NewReader(in), "ci")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Issues) > 0 {
+		t.Errorf("issues: %v", res.Issues)
+	}
+	v := cuecontext.New().CompileBytes(res.CUE)
+	for path, want := range map[string]string{
+		`tasks."clone-and-test".steps[0].ref.resolver`:    "hub",
+		`tasks."clone-and-test".steps[0].ref.params.kind`: "stepaction",
+		`tasks."clone-and-test".steps[0].params.URL`:      "$(params.url)",
+		`tasks."clone-and-test".steps[1].ref.name`:        "notify",
+	} {
+		if got, err := v.LookupPath(cue.ParsePath(path)).String(); got != want {
+			t.Errorf("%s = %q (%v), want %q", path, got, err, want)
+		}
+	}
+	if v.LookupPath(cue.ParsePath(`tasks."clone-and-test".steps[0].image`)).Exists() {
+		t.Error("a step that runs a StepAction got an image")
+	}
+}

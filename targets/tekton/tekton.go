@@ -210,6 +210,15 @@ func mounts(base string, s *model.Step, sm *sourceMap) {
 	for i, m := range s.VolumeMounts {
 		sm.setList(base+".volumeMounts", i, m.Name, m.Path)
 	}
+	for i, a := range s.Params {
+		sm.setList(base+".params", i, a.Name, a.Path)
+	}
+	if s.Ref != nil {
+		sm.set(base+".ref", s.Ref.Path)
+		for i, a := range s.Ref.Params {
+			sm.setList(base+".ref.params", i, a.Name, a.Path)
+		}
+	}
 }
 
 // sidecar is a step's container fields with a readiness probe.
@@ -236,6 +245,18 @@ func step(s *model.Step) v1.Step {
 		OnError:         v1.OnErrorType(s.OnError),
 		SecurityContext: securityContext(s.SecurityContext),
 		VolumeMounts:    targets.VolumeMounts(s.VolumeMounts),
+	}
+	if r := s.Ref; r != nil {
+		// Tekton replaces a step's security context with its
+		// StepAction's: one written here would say what does not run.
+		st.SecurityContext = nil
+		st.Ref = &v1.Ref{Name: r.Name, ResolverRef: v1.ResolverRef{Resolver: v1.ResolverName(r.Resolver)}}
+		for _, a := range r.Params {
+			st.Ref.Params = append(st.Ref.Params, v1.Param{Name: a.Name, Value: *paramValue(a.Value)})
+		}
+		for _, a := range s.Params {
+			st.Params = append(st.Params, v1.Param{Name: a.Name, Value: *paramValue(a.Value)})
+		}
 	}
 	for _, e := range s.Env {
 		ev := corev1.EnvVar{Name: e.Name, Value: e.Value}

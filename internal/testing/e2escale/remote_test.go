@@ -28,13 +28,14 @@ import (
 	"github.com/pipec/pipec/internal/testing/kubetest"
 )
 
-// TestRemoteTasksAndSidecarsRun runs what pipec compiles for remote tasks
-// and for a task with a sidecar and an emptyDir volume on the simulated
-// cluster, with Tekton's own controller and resolvers: a pipeline whose
-// task comes through the cluster resolver (a Task pipec generated into
-// another namespace), one whose task comes from a Tekton bundle pushed to
-// an OCI registry on loopback, pinned by digest (the bundles resolver
-// pulls it), and one with a sidecar and a volume. Each PipelineRun must
+// TestRemoteTasksAndSidecarsRun runs what pipec compiles for remote tasks,
+// StepActions and a task with a sidecar and an emptyDir volume on the
+// simulated cluster, with Tekton's own controller and resolvers: a
+// pipeline whose task comes through the cluster resolver (a Task pipec
+// generated into another namespace), one whose task comes from a Tekton
+// bundle pushed to an OCI registry on loopback, pinned by digest (the
+// bundles resolver pulls it), one whose step runs a StepAction through
+// the cluster resolver, and one with a sidecar and a volume. Each PipelineRun must
 // reach Succeeded; the namespace enforces Pod Security "restricted", as
 // pipec's environments do by default.
 func TestRemoteTasksAndSidecarsRun(t *testing.T) {
@@ -85,6 +86,14 @@ pipelines: {
 	"from-bundle": {
 		timeout: "10m"
 		tasks: build: ref: {resolver: "bundles", params: {bundle: %q, name: "bundled-build", kind: "task"}}
+	}
+	"step-action": {
+		timeout: "10m"
+		tasks: clone: steps: [{
+			name: "clone"
+			ref: {resolver: "cluster", params: {name: "git-clone", namespace: "tekton-tasks", kind: "stepaction"}}
+			params: URL: "https://github.com/acme/app.git"
+		}]
 	}
 	"with-sidecar": {
 		timeout: "10m"
@@ -139,11 +148,33 @@ pipelines: {
 	if err := c.Create(ctx, tasks["shared-lint"], false); err != nil {
 		t.Fatal(err)
 	}
+	// A StepAction, as the catalog's git-clone now is one.
+	stepAction := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "tekton.dev/v1beta1", "kind": "StepAction",
+		"metadata": map[string]any{"name": "git-clone", "namespace": "tekton-tasks"},
+		"spec": map[string]any{
+			"params": []any{map[string]any{"name": "URL", "type": "string"}},
+			"image":  "docker.io/alpine/git:v2.47.1",
+			// Tekton runs the step with this security context, not the
+			// one pipec would give it: the namespace enforces
+			// "restricted".
+			"securityContext": map[string]any{
+				"runAsNonRoot": true, "runAsUser": int64(65532), "allowPrivilegeEscalation": false,
+				"capabilities":   map[string]any{"drop": []any{"ALL"}},
+				"seccompProfile": map[string]any{"type": "RuntimeDefault"},
+			},
+			"env":    []any{map[string]any{"name": "URL", "value": "$(params.URL)"}},
+			"script": "git clone \"$URL\" /tmp/src",
+		},
+	}}
+	if err := c.Create(ctx, stepAction, false); err != nil {
+		t.Fatal(err)
+	}
 	if err := c.applyAll(ctx, objs); err != nil {
 		t.Fatal(err)
 	}
 	runs := schema.GroupVersionResource{Group: "tekton.dev", Version: "v1", Resource: "pipelineruns"}
-	for _, p := range []string{"from-cluster", "from-bundle", "with-sidecar"} {
+	for _, p := range []string{"from-cluster", "from-bundle", "step-action", "with-sidecar"} {
 		pr := &unstructured.Unstructured{Object: map[string]any{
 			"apiVersion": "tekton.dev/v1", "kind": "PipelineRun",
 			"metadata": map[string]any{"name": p + "-1", "namespace": "remote-ci"},
@@ -160,7 +191,7 @@ pipelines: {
 	status := map[string]string{}
 	err = poll(ctx, 3*time.Minute, func(ctx context.Context) (bool, error) {
 		done := true
-		for _, p := range []string{"from-cluster", "from-bundle", "with-sidecar"} {
+		for _, p := range []string{"from-cluster", "from-bundle", "step-action", "with-sidecar"} {
 			pr, err := c.Dynamic().Resource(runs).Namespace("remote-ci").Get(ctx, p+"-1", metav1.GetOptions{})
 			if err != nil {
 				return false, nil
@@ -179,6 +210,14 @@ pipelines: {
 		return done, nil
 	})
 	if err != nil {
+		// Each TaskRun's condition says why.
+		trs := schema.GroupVersionResource{Group: "tekton.dev", Version: "v1", Resource: "taskruns"}
+		if l, lerr := c.Dynamic().Resource(trs).Namespace("remote-ci").List(context.Background(), metav1.ListOptions{}); lerr == nil {
+			for _, tr := range l.Items {
+				conds, _, _ := unstructured.NestedSlice(tr.Object, "status", "conditions")
+				t.Logf("TaskRun %s: %v", tr.GetName(), conds)
+			}
+		}
 		t.Fatalf("%v\nstatus: %v", err, status)
 	}
 	// The sidecar ran beside the step, with the volume, as pipec wrote it.
