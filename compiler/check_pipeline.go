@@ -153,6 +153,11 @@ func (c *checker) checkPipelineTask(ps pipelineScope, t *model.PipelineTask) {
 	if t.Timeout != "" {
 		c.checkDuration(t.Path.Field("timeout"), t.Timeout)
 	}
+	if t.OnError == "continue" && t.Retries > 0 {
+		d := c.errorf(t.Path.Field("onError"), "task %q continues on error and also retries", t.Name)
+		d.Expected = `onError: "continue" without retries, or retries without onError (Tekton refuses both together)`
+		d.Hint = "drop retries: a task that may fail needs no retry"
+	}
 	for i, dep := range t.After {
 		p := t.Path.Field("after").Index(i)
 		switch {

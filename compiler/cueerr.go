@@ -386,7 +386,6 @@ var unsupported = map[string]struct{ what, instead string }{
 	"task.taskRef":          {"pipec writes a pipeline task's taskRef as uses or ref", `uses: "<task>" for a task of the library, or ref: {resolver: "bundles", params: {...}} for a remote one`},
 	"task.taskSpec":         {"pipec writes an embedded taskSpec as the task's own fields", "declare the steps (and params, results, volumes, sidecars) on the pipeline task: steps: [...]"},
 	"task.runAfter":         {"pipec writes runAfter as after", `after: ["<task>"]`},
-	"task.onError":          {"pipec does not support a pipeline task's onError yet", `set onError: "continue" on the steps that may fail, or move the task to finally`},
 	"task.pipelineRef":      {"pipec does not support pipelines in pipelines yet", "start the other pipeline from the same trigger, or inline its tasks"},
 	"task.pipelineSpec":     {"pipec does not support pipelines in pipelines yet", "inline the tasks in this pipeline"},
 	"step.when":             {"pipec does not support a step's when yet", "guard the pipeline task with when, or test the condition in the script"},

@@ -339,6 +339,7 @@ func (d *decoder) pipelineTask(name string, n node, finally bool) *model.Pipelin
 	// Finally tasks have no after: they run once all tasks are done.
 	if !finally {
 		t.After = n.field("after").strs()
+		t.OnError = n.field("onError").str()
 	}
 	n.field("when").list(func(_ int, c node) {
 		t.When = append(t.When, &model.When{

@@ -290,6 +290,8 @@ type PipelineTask struct {
 	Deps    []string
 	When    []*When
 	Retries int
+	// OnError is "continue" or "stopAndFail"; empty for the default.
+	OnError string
 	Timeout string
 	Matrix  *Matrix
 	Finally bool

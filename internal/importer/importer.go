@@ -812,8 +812,10 @@ func (im *importer) pipelineTask(src, f string, t v1.PipelineTask, dag bool) map
 		}
 		m["matrix"] = mx
 	}
-	if t.OnError != "" {
-		im.unsupported(src, f+".onError", "a pipeline task's onError")
+	if t.OnError != "" && dag {
+		m["onError"] = string(t.OnError)
+	} else if t.OnError != "" {
+		im.unsupported(src, f+".onError", "a finally task's onError")
 	}
 	if t.PipelineRef != nil || t.PipelineSpec != nil {
 		im.unsupported(src, f+".pipelineRef", "pipelines in pipelines")

@@ -378,7 +378,9 @@ func pipelineTask(plan *model.Plan, t *model.PipelineTask, base string, sm *sour
 		Description: t.Description,
 		Retries:     t.Retries,
 		RunAfter:    t.After,
+		OnError:     v1.PipelineTaskOnErrorType(t.OnError),
 	}
+	sm.set(base+".onError", t.Path.Field("onError"))
 	sm.set(base+".runAfter", t.Path.Field("after"))
 	switch {
 	case t.Inline != nil:
