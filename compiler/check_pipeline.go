@@ -415,18 +415,7 @@ func (c *checker) checkWorkspaceBindings(ps pipelineScope, t *model.PipelineTask
 // checkPipelineValueRefs checks references inside a value passed in a
 // pipeline (task params, matrix values, pipeline results).
 func (c *checker) checkPipelineValueRefs(ps pipelineScope, t *model.PipelineTask, path model.Path, v model.Value) {
-	switch v.Type {
-	case model.TypeArray:
-		for i, s := range v.Array {
-			c.checkPipelineStringRefs(ps, t, path.Index(i), s)
-		}
-	case model.TypeObject:
-		for _, k := range sortedKeys(v.Object) {
-			c.checkPipelineStringRefs(ps, t, path.Field(k), v.Object[k])
-		}
-	default:
-		c.checkPipelineStringRefs(ps, t, path, v.String)
-	}
+	eachString(v, path, func(p model.Path, s string) { c.checkPipelineStringRefs(ps, t, p, s) })
 }
 
 // checkPipelineStringRefs checks $(params.x) and $(tasks.t.results.r)

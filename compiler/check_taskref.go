@@ -62,7 +62,7 @@ func (c *checker) checkStepRef(t *model.TaskDef, s *model.Step, sc scope) {
 		}
 	}
 	for _, a := range s.Params {
-		c.checkPipelineValueRefsIn(a.Value, a.Path, refs)
+		eachString(a.Value, a.Path, refs)
 	}
 	if len(c.out) > errs {
 		return
@@ -80,19 +80,19 @@ func (c *checker) checkStepRef(t *model.TaskDef, s *model.Step, sc scope) {
 	}
 }
 
-// checkPipelineValueRefsIn calls refs with each string of v.
-func (c *checker) checkPipelineValueRefsIn(v model.Value, p model.Path, refs func(model.Path, string)) {
+// eachString calls fn with each string of v, at its path.
+func eachString(v model.Value, p model.Path, fn func(model.Path, string)) {
 	switch v.Type {
 	case model.TypeArray:
 		for i, s := range v.Array {
-			refs(p.Index(i), s)
+			fn(p.Index(i), s)
 		}
 	case model.TypeObject:
 		for _, k := range sortedKeys(v.Object) {
-			refs(p.Field(k), v.Object[k])
+			fn(p.Field(k), v.Object[k])
 		}
 	default:
-		refs(p, v.String)
+		fn(p, v.String)
 	}
 }
 
