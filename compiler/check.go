@@ -242,6 +242,16 @@ func (c *checker) checkSteps(t *model.TaskDef, path model.Path, sc scope) {
 		for _, e := range s.Env {
 			check(e.Path, e.Value)
 		}
+		for _, w := range s.When {
+			check(w.Path.Field("input"), w.Input)
+			for i, v := range w.Values {
+				check(w.Path.Field("values").Index(i), v)
+			}
+			if len(w.Values) == 0 {
+				d := c.errorf(w.Path.Field("values"), "when expression has no values")
+				d.Expected = "at least one value to compare the input with"
+			}
+		}
 	}
 	c.checkVolumes(t)
 }

@@ -341,11 +341,7 @@ func (d *decoder) pipelineTask(name string, n node, finally bool) *model.Pipelin
 		t.After = n.field("after").strs()
 		t.OnError = n.field("onError").str()
 	}
-	n.field("when").list(func(_ int, c node) {
-		t.When = append(t.When, &model.When{
-			Input: c.field("input").str(), Operator: c.field("operator").str(), Values: c.field("values").strs(), Path: c.path,
-		})
-	})
+	t.When = decodeWhen(n.field("when"))
 	if m := n.field("matrix"); m.exists() {
 		t.Matrix = &model.Matrix{Path: m.path}
 		m.field("params").fields(func(name string, c node) {
@@ -395,6 +391,7 @@ func (d *decoder) step(n node, tmpl *stepTemplate) *model.Step {
 		})
 	}
 	s.DisplayName = n.field("displayName").str()
+	s.When = decodeWhen(n.field("when"))
 	s.Timeout = n.field("timeout").str()
 	s.OnError = n.field("onError").str()
 	return s
@@ -483,6 +480,16 @@ func overlaySecurity(base, own model.SecurityContext) model.SecurityContext {
 	if own.CapabilitiesDrop != nil {
 		out.CapabilitiesDrop = own.CapabilitiesDrop
 	}
+	return out
+}
+
+func decodeWhen(n node) []*model.When {
+	var out []*model.When
+	n.list(func(_ int, c node) {
+		out = append(out, &model.When{
+			Input: c.field("input").str(), Operator: c.field("operator").str(), Values: c.field("values").strs(), Path: c.path,
+		})
+	})
 	return out
 }
 

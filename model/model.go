@@ -355,6 +355,8 @@ type Step struct {
 	Timeout         string
 	OnError         string
 	VolumeMounts    []*VolumeMount
+	// When skips the step unless every expression holds.
+	When []*When
 	// Ref is the StepAction the step runs, instead of an image; Params
 	// are the values passed to it.
 	Ref    *Ref

@@ -351,6 +351,7 @@ func (im *importer) steps(src, at string, s *v1.TaskSpec) []any {
 			m.Timeout = st.Timeout.Duration.String()
 		}
 		m.VolumeMounts = im.mounts(src, f, st.VolumeMounts)
+		m.When = im.when(src, f, st.When)
 		if st.Ref != nil {
 			r := map[string]any{}
 			setIf(r, "name", st.Ref.Name)
@@ -370,7 +371,7 @@ func (im *importer) steps(src, at string, s *v1.TaskSpec) []any {
 		for field, set := range map[string]bool{
 			"volumeDevices": len(st.VolumeDevices) > 0,
 			"stdoutConfig":  st.StdoutConfig != nil, "stderrConfig": st.StderrConfig != nil, "results": len(st.Results) > 0,
-			"when": len(st.When) > 0, "workspaces": len(st.Workspaces) > 0,
+			"workspaces": len(st.Workspaces) > 0,
 		} {
 			if set {
 				im.unsupported(src, f+"."+field, "a step's "+field)
@@ -521,6 +522,19 @@ func numbers(v any) any {
 	return v
 }
 
+// when converts when expressions; CEL ones pipec does not support.
+func (im *importer) when(src, f string, in v1.WhenExpressions) []any {
+	var ws []any
+	for i, w := range in {
+		if w.CEL != "" {
+			im.unsupported(src, fmt.Sprintf("%s.when[%d].cel", f, i), "a CEL when expression")
+			continue
+		}
+		ws = append(ws, map[string]any{"input": w.Input, "operator": string(w.Operator), "values": w.Values})
+	}
+	return ws
+}
+
 // resolverParams converts a resolver's params, which are strings.
 func (im *importer) resolverParams(src, f string, params v1.Params) map[string]any {
 	ps := map[string]any{}
@@ -557,6 +571,7 @@ type stepOut struct {
 	Timeout         string         `json:"timeout,omitempty"`
 	OnError         string         `json:"onError,omitempty"`
 	VolumeMounts    []any          `json:"volumeMounts,omitempty"`
+	When            []any          `json:"when,omitempty"`
 	Ref             map[string]any `json:"ref,omitempty"`
 	Params          map[string]any `json:"params,omitempty"`
 	ReadinessProbe  map[string]any `json:"readinessProbe,omitempty"`
@@ -765,18 +780,8 @@ func (im *importer) pipelineTask(src, f string, t v1.PipelineTask, dag bool) map
 	if dag && len(t.RunAfter) > 0 {
 		m["after"] = t.RunAfter
 	}
-	if len(t.When) > 0 {
-		var ws []any
-		for i, w := range t.When {
-			if w.CEL != "" {
-				im.unsupported(src, fmt.Sprintf("%s.when[%d].cel", f, i), "a CEL when expression")
-				continue
-			}
-			ws = append(ws, map[string]any{"input": w.Input, "operator": string(w.Operator), "values": w.Values})
-		}
-		if len(ws) > 0 {
-			m["when"] = ws
-		}
+	if ws := im.when(src, f, t.When); len(ws) > 0 {
+		m["when"] = ws
 	}
 	if t.Retries > 0 {
 		m["retries"] = t.Retries

@@ -206,7 +206,18 @@ func taskSpec(t *model.TaskDef, base string, sm *sourceMap) v1.TaskSpec {
 	return spec
 }
 
+// whenOperator is a when expression's operator as Tekton spells it.
+func whenOperator(op string) selection.Operator {
+	if op == "notin" {
+		return selection.NotIn
+	}
+	return selection.In
+}
+
 func mounts(base string, s *model.Step, sm *sourceMap) {
+	for i, w := range s.When {
+		sm.setList(base+".when", i, "", w.Path)
+	}
 	for i, m := range s.VolumeMounts {
 		sm.setList(base+".volumeMounts", i, m.Name, m.Path)
 	}
@@ -245,6 +256,9 @@ func step(s *model.Step) v1.Step {
 		OnError:         v1.OnErrorType(s.OnError),
 		SecurityContext: securityContext(s.SecurityContext),
 		VolumeMounts:    targets.VolumeMounts(s.VolumeMounts),
+	}
+	for _, w := range s.When {
+		st.When = append(st.When, v1.WhenExpression{Input: w.Input, Operator: whenOperator(w.Operator), Values: w.Values})
 	}
 	if r := s.Ref; r != nil {
 		// Tekton replaces a step's security context with its
@@ -407,11 +421,7 @@ func pipelineTask(plan *model.Plan, t *model.PipelineTask, base string, sm *sour
 	}
 	for i, w := range t.When {
 		sm.setList(base+".when", i, "", w.Path)
-		op := selection.In
-		if w.Operator == "notin" {
-			op = selection.NotIn
-		}
-		pt.When = append(pt.When, v1.WhenExpression{Input: w.Input, Operator: op, Values: w.Values})
+		pt.When = append(pt.When, v1.WhenExpression{Input: w.Input, Operator: whenOperator(w.Operator), Values: w.Values})
 	}
 	if t.Matrix != nil {
 		sm.set(base+".matrix", t.Matrix.Path)
