@@ -452,6 +452,7 @@ func (d *decoder) container(n node, tmpl *stepTemplate) *model.Step {
 
 // overlaySecurity sets over base the fields own sets, and nothing else:
 // how Tekton lays a step's security context over its template's.
+// mergeSecurity adds the consequences of pipec's defaults to it.
 func overlaySecurity(base, own model.SecurityContext) model.SecurityContext {
 	out := base
 	for _, f := range []struct{ dst, src **bool }{
@@ -659,42 +660,11 @@ func decodeSecurity(n node) model.SecurityContext {
 // mergeSecurity overlays a step's own settings on the defaults, field by
 // field.
 func mergeSecurity(def, own model.SecurityContext) model.SecurityContext {
-	out := def
-	if own.RunAsNonRoot != nil {
-		out.RunAsNonRoot = own.RunAsNonRoot
-	}
-	if own.RunAsUser != nil {
-		out.RunAsUser = own.RunAsUser
-		// Running as root contradicts the runAsNonRoot default.
-		if *own.RunAsUser == 0 && own.RunAsNonRoot == nil {
-			f := false
-			out.RunAsNonRoot = &f
-		}
-	}
-	if own.RunAsGroup != nil {
-		out.RunAsGroup = own.RunAsGroup
-	}
-	if own.AllowPrivilegeEscalation != nil {
-		out.AllowPrivilegeEscalation = own.AllowPrivilegeEscalation
-	}
-	if own.Privileged != nil {
-		out.Privileged = own.Privileged
-	}
-	if own.ReadOnlyRootFilesystem != nil {
-		out.ReadOnlyRootFilesystem = own.ReadOnlyRootFilesystem
-	}
-	if own.SeccompProfile != "" {
-		// The profile's file goes with its type.
-		out.SeccompProfile, out.SeccompLocalhostProfile = own.SeccompProfile, own.SeccompLocalhostProfile
-	}
-	if own.SeccompLocalhostProfile != "" {
-		out.SeccompLocalhostProfile = own.SeccompLocalhostProfile
-	}
-	if own.CapabilitiesAdd != nil {
-		out.CapabilitiesAdd = own.CapabilitiesAdd
-	}
-	if own.CapabilitiesDrop != nil {
-		out.CapabilitiesDrop = own.CapabilitiesDrop
+	out := overlaySecurity(def, own)
+	// Running as root contradicts the runAsNonRoot default.
+	if own.RunAsUser != nil && *own.RunAsUser == 0 && own.RunAsNonRoot == nil {
+		f := false
+		out.RunAsNonRoot = &f
 	}
 	// Kubernetes rejects allowPrivilegeEscalation: false together with
 	// privileged or CAP_SYS_ADMIN; a step that asks for those without

@@ -337,20 +337,13 @@ func (im *importer) steps(src, at string, s *v1.TaskSpec) []any {
 			st.Image = s.StepTemplate.Image
 		}
 
-		m := stepOut{Name: name, DisplayName: st.DisplayName, ImagePullPolicy: string(st.ImagePullPolicy), EnvFrom: envFrom(st.EnvFrom), Image: st.Image, Script: st.Script, Command: st.Command, Args: st.Args, WorkingDir: st.WorkingDir, OnError: string(st.OnError)}
-		if env := im.env(src, f, st.Env); len(env) > 0 {
-			m.Env = env
-		}
-		if r := resources(st.ComputeResources); len(r) > 0 {
-			m.Resources = r
-		}
-		if sc := im.securityContext(src, f, st.SecurityContext); len(sc) > 0 {
-			m.SecurityContext = sc
-		}
+		m := im.container(src, f, v1.Sidecar{Name: name, Image: st.Image, ImagePullPolicy: st.ImagePullPolicy, Script: st.Script,
+			Command: st.Command, Args: st.Args, WorkingDir: st.WorkingDir, Env: st.Env, EnvFrom: st.EnvFrom,
+			ComputeResources: st.ComputeResources, SecurityContext: st.SecurityContext, VolumeMounts: st.VolumeMounts})
+		m.DisplayName, m.OnError = st.DisplayName, string(st.OnError)
 		if st.Timeout != nil {
 			m.Timeout = st.Timeout.Duration.String()
 		}
-		m.VolumeMounts = im.mounts(src, f, st.VolumeMounts)
 		m.When = im.when(src, f, st.When)
 		if st.Ref != nil {
 			r := map[string]any{}
@@ -426,18 +419,7 @@ func (im *importer) pod(src, at string, s *v1.TaskSpec, out map[string]any) {
 	var sidecars []any
 	for i, sc := range s.Sidecars {
 		f := fmt.Sprintf("%s.sidecars[%d]", at, i)
-		m := stepOut{Name: sc.Name, Image: sc.Image, ImagePullPolicy: string(sc.ImagePullPolicy), EnvFrom: envFrom(sc.EnvFrom),
-			Script: sc.Script, Command: sc.Command, Args: sc.Args, WorkingDir: sc.WorkingDir}
-		if env := im.env(src, f, sc.Env); len(env) > 0 {
-			m.Env = env
-		}
-		if r := resources(sc.ComputeResources); len(r) > 0 {
-			m.Resources = r
-		}
-		if c := im.securityContext(src, f, sc.SecurityContext); len(c) > 0 {
-			m.SecurityContext = c
-		}
-		m.VolumeMounts = im.mounts(src, f, sc.VolumeMounts)
+		m := im.container(src, f, sc)
 		if sc.ReadinessProbe != nil {
 			p, err := plain(sc.ReadinessProbe)
 			if err == nil {
@@ -552,6 +534,24 @@ func (im *importer) resolverParams(src, f string, params v1.Params) map[string]a
 type refOut struct {
 	Resolver string         `json:"resolver"`
 	Params   map[string]any `json:"params,omitempty"`
+}
+
+// container converts what steps and sidecars share (a step's fields are
+// passed as a Sidecar, which has them all).
+func (im *importer) container(src, f string, c v1.Sidecar) stepOut {
+	m := stepOut{Name: c.Name, Image: c.Image, ImagePullPolicy: string(c.ImagePullPolicy), EnvFrom: envFrom(c.EnvFrom),
+		Script: c.Script, Command: c.Command, Args: c.Args, WorkingDir: c.WorkingDir}
+	if env := im.env(src, f, c.Env); len(env) > 0 {
+		m.Env = env
+	}
+	if r := resources(c.ComputeResources); len(r) > 0 {
+		m.Resources = r
+	}
+	if sc := im.securityContext(src, f, c.SecurityContext); len(sc) > 0 {
+		m.SecurityContext = sc
+	}
+	m.VolumeMounts = im.mounts(src, f, c.VolumeMounts)
+	return m
 }
 
 // stepOut is a step in the order people read one.

@@ -525,14 +525,10 @@ spec:
 		t.Errorf("issues:\n got  %q\n want %q\n%v", got, want, res.Issues)
 	}
 	v := cuecontext.New().CompileBytes(res.CUE)
-	for path, want := range map[string]string{
+	wantStrings(t, v, map[string]string{
 		"tasks.gpu.description":          "Trains the model.\n",
 		"tasks.gpu.steps[0].displayName": "Train the model",
-	} {
-		if got, err := v.LookupPath(cue.ParsePath(path)).String(); got != want {
-			t.Errorf("%s = %q (%v), want %q", path, got, err, want)
-		}
-	}
+	})
 }
 
 // TestStepTemplate imports a step template: its image goes to the steps
@@ -565,17 +561,13 @@ spec:
 		t.Errorf("issues: %v", res.Issues)
 	}
 	v := cuecontext.New().CompileBytes(res.CUE)
-	for path, want := range map[string]string{
+	wantStrings(t, v, map[string]string{
 		"tasks.tmpl.steps[0].image":          "ghcr.io/acme/tool:1.0",
 		"tasks.tmpl.steps[1].image":          "ghcr.io/acme/other:2.0",
 		"tasks.tmpl.stepTemplate.env.HOME":   "/tekton/home",
 		"tasks.tmpl.stepTemplate.workingDir": "/workspace/src",
 		"tasks.tmpl.steps[1].env.HOME":       "/root",
-	} {
-		if got, err := v.LookupPath(cue.ParsePath(path)).String(); got != want {
-			t.Errorf("%s = %q (%v), want %q", path, got, err, want)
-		}
-	}
+	})
 }
 
 // TestStepActionImport imports steps that run StepActions: the ref and the
@@ -615,17 +607,23 @@ spec:
 		t.Errorf("issues: %v", res.Issues)
 	}
 	v := cuecontext.New().CompileBytes(res.CUE)
-	for path, want := range map[string]string{
+	wantStrings(t, v, map[string]string{
 		`tasks."clone-and-test".steps[0].ref.resolver`:    "hub",
 		`tasks."clone-and-test".steps[0].ref.params.kind`: "stepaction",
 		`tasks."clone-and-test".steps[0].params.URL`:      "$(params.url)",
 		`tasks."clone-and-test".steps[1].ref.name`:        "notify",
-	} {
-		if got, err := v.LookupPath(cue.ParsePath(path)).String(); got != want {
-			t.Errorf("%s = %q (%v), want %q", path, got, err, want)
-		}
-	}
+	})
 	if v.LookupPath(cue.ParsePath(`tasks."clone-and-test".steps[0].image`)).Exists() {
 		t.Error("a step that runs a StepAction got an image")
+	}
+}
+
+// wantStrings checks the strings at CUE paths of an imported configuration.
+func wantStrings(t *testing.T, v cue.Value, want map[string]string) {
+	t.Helper()
+	for path, w := range want {
+		if got, err := v.LookupPath(cue.ParsePath(path)).String(); got != w {
+			t.Errorf("%s = %q (%v), want %q", path, got, err, w)
+		}
 	}
 }

@@ -56,24 +56,18 @@ func (im *importer) verify(src []byte) {
 	}
 	for _, d := range im.docs {
 		var src, key string
-		var in, out any
+		var in, out *view
 		switch x := d.(type) {
 		case *v1.Task:
 			src, key = "Task "+x.Name, "Task/"+x.Name
 			t := x.DeepCopy()
 			t.SetDefaults(ctx)
 			mergeTemplate(&t.Spec)
-			in = struct {
-				Labels, Annotations map[string]string
-				Spec                v1.TaskSpec
-			}{userLabels(t.Labels), t.Annotations, t.Spec}
+			in = &view{userLabels(t.Labels), t.Annotations, t.Spec}
 			if g, ok := got[key].(*v1.Task); ok {
 				g = g.DeepCopy()
 				g.SetDefaults(ctx)
-				out = struct {
-					Labels, Annotations map[string]string
-					Spec                v1.TaskSpec
-				}{g.Labels, g.Annotations, g.Spec}
+				out = &view{g.Labels, g.Annotations, g.Spec}
 			}
 		case *v1.Pipeline:
 			src, key = "Pipeline "+x.Name, "Pipeline/"+x.Name
@@ -86,17 +80,11 @@ func (im *importer) verify(src []byte) {
 					}
 				}
 			}
-			in = struct {
-				Labels, Annotations map[string]string
-				Spec                v1.PipelineSpec
-			}{userLabels(p.Labels), p.Annotations, p.Spec}
+			in = &view{userLabels(p.Labels), p.Annotations, p.Spec}
 			if g, ok := got[key].(*v1.Pipeline); ok {
 				g = g.DeepCopy()
 				g.SetDefaults(ctx)
-				out = struct {
-					Labels, Annotations map[string]string
-					Spec                v1.PipelineSpec
-				}{g.Labels, g.Annotations, g.Spec}
+				out = &view{g.Labels, g.Annotations, g.Spec}
 			}
 		}
 		if out == nil {
@@ -129,6 +117,12 @@ func mergeTemplate(s *v1.TaskSpec) {
 	if steps, err := v1.MergeStepsWithStepTemplate(s.StepTemplate, s.Steps); err == nil {
 		s.Steps, s.StepTemplate = steps, nil
 	}
+}
+
+// view is what verify compares of a Task or Pipeline.
+type view struct {
+	Labels, Annotations map[string]string
+	Spec                any
 }
 
 // userLabels are the labels an import keeps (userMap).

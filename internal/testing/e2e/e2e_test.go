@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -195,32 +196,7 @@ func TestExamplesAcceptedByAPIServer(t *testing.T) {
 	ctx := context.Background()
 	for _, dir := range append(examples(t), initTemplates(t)...) {
 		t.Run(filepath.Base(dir), func(t *testing.T) {
-			objs := objectsOf(t, dir)
-			kinds := map[string]int{}
-			for _, o := range objs {
-				kinds[o.GetKind()]++
-				if o.GetKind() == "Namespace" {
-					ensureNamespace(t, o)
-				}
-			}
-			for _, o := range objs {
-				if ns := o.GetNamespace(); ns != "" && o.GetKind() != "Namespace" {
-					ensureNamespace(t, &unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": "Namespace", "metadata": map[string]any{"name": ns}}})
-				}
-			}
-			server.TakeWarnings()
-			for _, o := range objs {
-				if o.GetKind() == "Namespace" {
-					continue
-				}
-				if err := server.Create(ctx, o, true); err != nil {
-					t.Errorf("API server rejected %s", err)
-				}
-			}
-			for _, w := range server.TakeWarnings() {
-				t.Errorf("API server warning: %s", w)
-			}
-			t.Logf("accepted without warnings: %v", kinds)
+			t.Logf("accepted without warnings: %v", createAll(ctx, t, objectsOf(t, dir)))
 		})
 	}
 }
@@ -249,23 +225,44 @@ func TestBuildCasesAcceptedByAPIServer(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			server.TakeWarnings()
-			for _, o := range objs {
-				if ns := o.GetNamespace(); ns != "" {
-					ensureNamespaceNamed(t, ns)
-				}
-				if o.GetKind() == "Namespace" {
-					continue
-				}
-				if err := server.Create(ctx, o, true); err != nil {
-					t.Errorf("API server rejected %s", err)
-				}
-			}
-			for _, w := range server.TakeWarnings() {
-				t.Errorf("API server warning: %s", w)
-			}
+			// The cases' own Namespace objects are not created: the
+			// examples' namespaces, which later tests use, keep theirs.
+			createAll(ctx, t, slices.DeleteFunc(objs, func(o *unstructured.Unstructured) bool { return o.GetKind() == "Namespace" }))
 		})
 	}
+}
+
+// createAll creates the namespaces among objs for real (so later tests can
+// use them) and the namespaces the others name, then every other object
+// with a strict server-side dry run, failing on a rejection or a warning.
+// It returns how many objects of each kind there were.
+func createAll(ctx context.Context, t *testing.T, objs []*unstructured.Unstructured) map[string]int {
+	t.Helper()
+	kinds := map[string]int{}
+	for _, o := range objs {
+		kinds[o.GetKind()]++
+		if o.GetKind() == "Namespace" {
+			ensureNamespace(t, o)
+		}
+	}
+	for _, o := range objs {
+		if ns := o.GetNamespace(); ns != "" && o.GetKind() != "Namespace" {
+			ensureNamespaceNamed(t, ns)
+		}
+	}
+	server.TakeWarnings()
+	for _, o := range objs {
+		if o.GetKind() == "Namespace" {
+			continue
+		}
+		if err := server.Create(ctx, o, true); err != nil {
+			t.Errorf("API server rejected %s", err)
+		}
+	}
+	for _, w := range server.TakeWarnings() {
+		t.Errorf("API server warning: %s", w)
+	}
+	return kinds
 }
 
 var namespaces = map[string]bool{}

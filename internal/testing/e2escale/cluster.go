@@ -270,27 +270,18 @@ func (c *Cluster) startTekton(ctx context.Context) error {
 		fs, _ := filepath.Glob(g)
 		cms = append(cms, fs...)
 	}
-	for _, f := range cms {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			return err
+	err = c.createAll(ctx, cms, func(o *unstructured.Unstructured) bool {
+		if o.GetKind() == "ConfigMap" && o.GetName() == "feature-flags" {
+			// Tekton's own containers (init, affinity assistant) get a
+			// security context that Pod Security "restricted" admits,
+			// as the namespaces pipec generates enforce it.
+			_ = unstructured.SetNestedField(o.Object, "true", "data", "set-security-context")
+			_ = unstructured.SetNestedField(o.Object, c.coschedule, "data", "coschedule")
 		}
-		objs, err := kubetest.DecodeYAML(data)
-		if err != nil {
-			return fmt.Errorf("%s: %w", f, err)
-		}
-		for _, o := range objs {
-			if o.GetKind() == "ConfigMap" && o.GetName() == "feature-flags" {
-				// Tekton's own containers (init, affinity assistant) get a
-				// security context that Pod Security "restricted" admits,
-				// as the namespaces pipec generates enforce it.
-				_ = unstructured.SetNestedField(o.Object, "true", "data", "set-security-context")
-				_ = unstructured.SetNestedField(o.Object, c.coschedule, "data", "coschedule")
-			}
-			if err := c.Create(ctx, o, false); err != nil && !apierrors.IsAlreadyExists(errors.Unwrap(err)) {
-				return err
-			}
-		}
+		return true
+	})
+	if err != nil {
+		return err
 	}
 	p, err := kubetest.FreePorts(7)
 	if err != nil {
@@ -363,26 +354,14 @@ func (c *Cluster) startResolvers(ctx context.Context) error {
 		return err
 	}
 	files, _ := filepath.Glob(filepath.Join(pdir, "config/resolvers/*.yaml"))
-	for _, f := range files {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			return err
-		}
-		objs, err := kubetest.DecodeYAML(data)
-		if err != nil {
-			return fmt.Errorf("%s: %w", f, err)
-		}
-		for _, o := range objs {
-			if o.GetKind() != "ConfigMap" {
-				continue
-			}
-			// The release puts one of them (config-observability) in
-			// Tekton's namespace, where the controller's already is.
-			o.SetNamespace(ResolversNamespace)
-			if err := c.Create(ctx, o, false); err != nil && !apierrors.IsAlreadyExists(errors.Unwrap(err)) {
-				return err
-			}
-		}
+	err = c.createAll(ctx, files, func(o *unstructured.Unstructured) bool {
+		// The release puts one of them (config-observability) in
+		// Tekton's namespace, where the controller's already is.
+		o.SetNamespace(ResolversNamespace)
+		return o.GetKind() == "ConfigMap"
+	})
+	if err != nil {
+		return err
 	}
 	p, err := kubetest.FreePorts(3)
 	if err != nil {
@@ -395,6 +374,30 @@ func (c *Cluster) startResolvers(ctx context.Context) error {
 		"TEKTON_HUB_API=", "ARTIFACT_HUB_API=https://artifacthub.io/",
 		"PROBES_PORT=" + strconv.Itoa(p[0]), "PROFILING_PORT=" + strconv.Itoa(p[1]), "METRICS_PORT=" + strconv.Itoa(p[2]),
 	}, "-kubeconfig="+c.kubeconfig) // it has no -disable-ha: it elects itself leader
+}
+
+// createAll creates the objects of the YAML files that keep (which may
+// change them) returns true for; those that exist already are left.
+func (c *Cluster) createAll(ctx context.Context, files []string, keep func(*unstructured.Unstructured) bool) error {
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			return err
+		}
+		objs, err := kubetest.DecodeYAML(data)
+		if err != nil {
+			return fmt.Errorf("%s: %w", f, err)
+		}
+		for _, o := range objs {
+			if !keep(o) {
+				continue
+			}
+			if err := c.Create(ctx, o, false); err != nil && !apierrors.IsAlreadyExists(errors.Unwrap(err)) {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 func (c *Cluster) ensureNamespace(ctx context.Context, name string) error {
