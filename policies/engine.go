@@ -32,8 +32,14 @@ type Check struct {
 	Why      string `json:"why"`
 	Fix      string `json:"fix"`
 	Examples struct {
+		// In is where the fragments go, a #Place of the policy package
+		// (Places); "" when the pack does not say.
+		In   string `json:"in,omitempty"`
 		Pass string `json:"pass"`
 		Fail string `json:"fail"`
+		// Refused says pipec itself refuses the failing fragment, before
+		// any pack runs.
+		Refused bool `json:"refused,omitempty"`
 	} `json:"examples"`
 }
 
@@ -50,6 +56,37 @@ type Pack struct {
 	// usesObjects reports whether the pack reads input.objects, the
 	// rendered objects, which are most of the input's size.
 	usesObjects bool
+}
+
+// Places says where the example fragments of each #Place of the policy
+// package go, as `pipec explain` tells it.
+var Places = map[string]string{
+	"config":     "at the top level of a configuration",
+	"pipeline":   "in a pipeline",
+	"task":       "in a task",
+	"step":       "in a step",
+	"permission": "in a permission of a pipeline",
+	"autoscaler": "in an autoscaler",
+	"input":      "in the input pipec gives policy packs",
+}
+
+// ExampleHeadings are the headings of the check's passing and failing
+// examples: where they go and, for the failing one, what stops it when
+// the check never sees it.
+func (c *Check) ExampleHeadings() (pass, fail string) {
+	pass, fail = "Passes", "Fails"
+	where, ok := Places[c.Examples.In]
+	if !ok {
+		return pass, fail
+	}
+	failWhere := where
+	switch {
+	case c.Examples.In == "input":
+		failWhere += "; no configuration makes pipec generate this"
+	case c.Examples.Refused:
+		failWhere += "; pipec itself refuses this, before any policy pack runs"
+	}
+	return pass + " (" + where + ")", fail + " (" + failWhere + ")"
 }
 
 // CheckID is the stable id of a check.
@@ -136,6 +173,16 @@ func LoadPack(v, def cue.Value, source string) (*Pack, error) {
 				return nil, fmt.Errorf("check %s of pack %s: %s: %w", c.Name, p.Name, field, err)
 			}
 			*dst = s
+		}
+		if in := cv.LookupPath(cue.ParsePath("examples.in")); in.Exists() {
+			if c.Examples.In, err = in.String(); err != nil {
+				return nil, fmt.Errorf("check %s of pack %s: examples.in: %w", c.Name, p.Name, err)
+			}
+		}
+		if r := cv.LookupPath(cue.ParsePath("examples.refused")); r.Exists() {
+			if c.Examples.Refused, err = r.Bool(); err != nil {
+				return nil, fmt.Errorf("check %s of pack %s: examples.refused: %w", c.Name, p.Name, err)
+			}
 		}
 		if _, ok := diag.ParseLevel(c.Severity); !ok {
 			return nil, fmt.Errorf("check %s of pack %s: severity %q; expected deny, warn or info", c.Name, p.Name, c.Severity)

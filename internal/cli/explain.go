@@ -54,7 +54,8 @@ an id it lists every check.`,
 			fmt.Fprintf(stdout, "%s\n%s\n\n", c.ID, c.Title)
 			fmt.Fprintf(stdout, "Severity:  %s\nCategory:  %s\nStandard:  %s\n\n", c.Severity, c.Category, c.Standard)
 			fmt.Fprintf(stdout, "Why:\n  %s\n\nFix:\n  %s\n\n", c.Why, c.Fix)
-			fmt.Fprintf(stdout, "Passes:\n%s\n\nFails:\n%s\n", indent(c.Examples.Pass), indent(c.Examples.Fail))
+			pass, fail := c.ExampleHeadings()
+			fmt.Fprintf(stdout, "%s:\n%s\n\n%s:\n%s\n", pass, indent(c.Examples.Pass), fail, indent(c.Examples.Fail))
 			return nil
 		},
 	}
