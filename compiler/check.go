@@ -253,6 +253,7 @@ func (c *checker) checkSteps(t *model.TaskDef, path model.Path, sc scope) {
 			}
 		}
 	}
+	c.checkStepResults(t)
 	c.checkVolumes(t)
 }
 

@@ -451,11 +451,7 @@ func (c *checker) checkPipelineStringRefs(ps pipelineScope, t *model.PipelineTas
 				continue
 			}
 			if def := c.plan.Definition(producer); def != nil && def.Result(r.Parts[2]) == nil {
-				names := make([]string, len(def.Results))
-				for i, x := range def.Results {
-					names[i] = x.Name
-				}
-				c.unknownRef(path, ref{Raw: r.Raw}, "result", r.Parts[2], names, fmt.Sprintf("task %q", producer.Name),
+				c.unknownRef(path, ref{Raw: r.Raw}, "result", r.Parts[2], resultNames(def.Results), fmt.Sprintf("task %q", producer.Name),
 					fmt.Sprintf("declare it in the results of task %q", def.Name))
 			}
 		case "tasks":
@@ -505,11 +501,7 @@ func (c *checker) checkPipelineStringRefs(ps pipelineScope, t *model.PipelineTas
 				continue
 			}
 			if def.Result(r.Parts[2]) == nil {
-				names := make([]string, len(def.Results))
-				for i, x := range def.Results {
-					names[i] = x.Name
-				}
-				c.unknownRef(path, ref{Raw: r.Raw}, "result", r.Parts[2], names, fmt.Sprintf("task %q", producer.Name),
+				c.unknownRef(path, ref{Raw: r.Raw}, "result", r.Parts[2], resultNames(def.Results), fmt.Sprintf("task %q", producer.Name),
 					fmt.Sprintf("declare it in the results of task %q", def.Name))
 			}
 		}

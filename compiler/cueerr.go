@@ -388,7 +388,6 @@ var unsupported = map[string]struct{ what, instead string }{
 	"task.runAfter":         {"pipec writes runAfter as after", `after: ["<task>"]`},
 	"task.pipelineRef":      {"pipec does not support pipelines in pipelines yet", "start the other pipeline from the same trigger, or inline its tasks"},
 	"task.pipelineSpec":     {"pipec does not support pipelines in pipelines yet", "inline the tasks in this pipeline"},
-	"step.results":          {"pipec does not support a step's results yet", "declare the result on the task and write it to $(results.<name>.path)"},
 	"step.stdoutConfig":     {"pipec does not support stdoutConfig yet", "redirect in the script: > $(results.<name>.path)"},
 	"step.stderrConfig":     {"pipec does not support stderrConfig yet", "redirect in the script: 2> $(results.<name>.path)"},
 	"step.computeResources": {"pipec writes computeResources as resources", "resources: requests: {cpu: \"500m\", memory: \"512Mi\"}"},

@@ -266,7 +266,7 @@ func (d *decoder) taskDef(name string, n node) *model.TaskDef {
 			ReadOnly: c.field("readOnly").boolean(), MountPath: c.field("mountPath").str(), Path: c.path,
 		})
 	})
-	t.Results = decodeResults(n.field("results"))
+	t.Results = decodeResults(n.field("results"), true)
 	tmpl := d.template(n.field("stepTemplate"))
 	n.field("steps").list(func(_ int, c node) { t.Steps = append(t.Steps, d.step(c, tmpl)) })
 	d.pod(t, n)
@@ -302,10 +302,15 @@ func (n node) plain() any {
 	return n.str()
 }
 
-func decodeResults(n node) []*model.Result {
+// decodeResults decodes a task's results, or a step's (which have no
+// value: a step writes its own).
+func decodeResults(n node, task bool) []*model.Result {
 	var out []*model.Result
 	n.fields(func(name string, c node) {
 		r := &model.Result{Name: name, Type: model.ParamType(c.field("type").str()), Description: c.field("description").str(), Path: c.path}
+		if task {
+			r.Value = c.field("value").str()
+		}
 		c.field("properties").fields(func(k string, _ node) { r.Properties = append(r.Properties, k) })
 		out = append(out, r)
 	})
@@ -362,14 +367,14 @@ func (d *decoder) pipelineTask(name string, n node, finally bool) *model.Pipelin
 		inline := &model.TaskDef{Name: name, Path: n.path}
 		tmpl := d.template(n.field("stepTemplate"))
 		steps.list(func(_ int, c node) { inline.Steps = append(inline.Steps, d.step(c, tmpl)) })
-		inline.Results = decodeResults(n.field("results"))
+		inline.Results = decodeResults(n.field("results"), true)
 		d.pod(inline, n)
 		t.Inline = inline
-	} else if t.Uses != "" && n.field("results").v.Exists() && len(decodeResults(n.field("results"))) > 0 {
+	} else if t.Uses != "" && n.field("results").v.Exists() && len(decodeResults(n.field("results"), true)) > 0 {
 		e := d.diags.Errorf(d.src, n.path.Field("results"), "task %q declares results but runs library task %q", name, t.Uses)
 		e.Expected = "results declared in the library task's definition"
 		e.Hint = fmt.Sprintf("move the results to tasks.%s.results", t.Uses)
-	} else if t.Ref != nil && n.field("results").v.Exists() && len(decodeResults(n.field("results"))) > 0 {
+	} else if t.Ref != nil && n.field("results").v.Exists() && len(decodeResults(n.field("results"), true)) > 0 {
 		e := d.diags.Errorf(d.src, n.path.Field("results"), "task %q declares results but runs a remote task", name)
 		e.Expected = "no results: the remote task's definition declares them"
 		e.Hint = "remove results; other tasks may read any result the remote task writes"
@@ -392,6 +397,7 @@ func (d *decoder) step(n node, tmpl *stepTemplate) *model.Step {
 	}
 	s.DisplayName = n.field("displayName").str()
 	s.When = decodeWhen(n.field("when"))
+	s.Results = decodeResults(n.field("results"), false)
 	s.Timeout = n.field("timeout").str()
 	s.OnError = n.field("onError").str()
 	return s

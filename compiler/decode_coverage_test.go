@@ -25,11 +25,14 @@ var notDecoded = map[string]string{
 	// result, "string"; decode keeps only the property names, and
 	// paramSpecs and taskSpec in targets/tekton/tekton.go write that type
 	// for every property.
-	"tasks.*.params.*.properties.*.type":                "targets/tekton paramSpecs",
-	"pipelines.*.params.*.properties.*.type":            "targets/tekton paramSpecs",
-	"tasks.*.results.*.properties.*.type":               "targets/tekton taskSpec",
-	"pipelines.*.tasks.*.results.*.properties.*.type":   "targets/tekton taskSpec",
-	"pipelines.*.finally.*.results.*.properties.*.type": "targets/tekton taskSpec",
+	"tasks.*.params.*.properties.*.type":                         "targets/tekton paramSpecs",
+	"pipelines.*.params.*.properties.*.type":                     "targets/tekton paramSpecs",
+	"tasks.*.results.*.properties.*.type":                        "targets/tekton taskSpec",
+	"pipelines.*.tasks.*.results.*.properties.*.type":            "targets/tekton taskSpec",
+	"pipelines.*.finally.*.results.*.properties.*.type":          "targets/tekton taskSpec",
+	"tasks.*.steps.[].results.*.properties.*.type":               "targets/tekton step",
+	"pipelines.*.tasks.*.steps.[].results.*.properties.*.type":   "targets/tekton step",
+	"pipelines.*.finally.*.steps.[].results.*.properties.*.type": "targets/tekton step",
 }
 
 // TestDecodeCoverage fails when a field of the schema is never read by

@@ -137,7 +137,10 @@ type Result struct {
 	Type        ParamType
 	Description string
 	Properties  []string
-	Path        Path
+	// Value is a task result's step result reference,
+	// $(steps.<step>.results.<name>); empty when steps write the result.
+	Value string
+	Path  Path
 }
 
 // PipelineResult is a pipeline result taken from task results.
@@ -357,6 +360,8 @@ type Step struct {
 	VolumeMounts    []*VolumeMount
 	// When skips the step unless every expression holds.
 	When []*When
+	// Results the step writes, for later steps and the task's results.
+	Results []*Result
 	// Ref is the StepAction the step runs, instead of an image; Params
 	// are the values passed to it.
 	Ref    *Ref

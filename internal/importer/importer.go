@@ -312,6 +312,9 @@ func results(rs []v1.TaskResult) map[string]any {
 			m["type"] = string(r.Type)
 		}
 		setIf(m, "description", r.Description)
+		if r.Value != nil {
+			m["value"] = paramValue(*r.Value)
+		}
 		if len(r.Properties) > 0 {
 			props := map[string]any{}
 			for k := range r.Properties {
@@ -345,6 +348,13 @@ func (im *importer) steps(src, at string, s *v1.TaskSpec) []any {
 			m.Timeout = st.Timeout.Duration.String()
 		}
 		m.When = im.when(src, f, st.When)
+		if len(st.Results) > 0 {
+			rs := make([]v1.TaskResult, len(st.Results))
+			for j, r := range st.Results {
+				rs[j] = v1.TaskResult{Name: r.Name, Type: r.Type, Description: r.Description, Properties: r.Properties}
+			}
+			m.Results = results(rs)
+		}
 		if st.Ref != nil {
 			r := map[string]any{}
 			setIf(r, "name", st.Ref.Name)
@@ -363,7 +373,7 @@ func (im *importer) steps(src, at string, s *v1.TaskSpec) []any {
 		}
 		for field, set := range map[string]bool{
 			"volumeDevices": len(st.VolumeDevices) > 0,
-			"stdoutConfig":  st.StdoutConfig != nil, "stderrConfig": st.StderrConfig != nil, "results": len(st.Results) > 0,
+			"stdoutConfig":  st.StdoutConfig != nil, "stderrConfig": st.StderrConfig != nil,
 			"workspaces": len(st.Workspaces) > 0,
 		} {
 			if set {
@@ -572,6 +582,7 @@ type stepOut struct {
 	OnError         string         `json:"onError,omitempty"`
 	VolumeMounts    []any          `json:"volumeMounts,omitempty"`
 	When            []any          `json:"when,omitempty"`
+	Results         map[string]any `json:"results,omitempty"`
 	Ref             map[string]any `json:"ref,omitempty"`
 	Params          map[string]any `json:"params,omitempty"`
 	ReadinessProbe  map[string]any `json:"readinessProbe,omitempty"`

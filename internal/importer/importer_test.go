@@ -571,7 +571,8 @@ spec:
 }
 
 // TestStepActionImport imports steps that run StepActions: the ref and the
-// params passed to it are carried over, and nothing is reported.
+// params passed to it are carried over, with step results and a task
+// result taken from a StepAction's, and nothing is reported.
 func TestStepActionImport(t *testing.T) {
 	in := `apiVersion: tekton.dev/v1
 kind: Task
@@ -582,6 +583,9 @@ spec:
     - name: url
   workspaces:
     - name: src
+  results:
+    - name: commit
+      value: $(steps.clone.results.commit)
   steps:
     - name: clone
       ref:
@@ -597,7 +601,14 @@ spec:
       ref: {name: notify}
     - name: test
       image: docker.io/library/golang:1.25.11
-      script: go test ./...
+      script: go test ./... > $(step.results.report.path)
+      results:
+        - name: report
+          description: the test output
+    - name: show
+      image: docker.io/library/golang:1.25.11
+      command: [cat]
+      args: [$(steps.test.results.report)]
 `
 	res, err := importer.Import(strings.NewReader(in), "ci")
 	if err != nil {
@@ -608,10 +619,12 @@ spec:
 	}
 	v := cuecontext.New().CompileBytes(res.CUE)
 	wantStrings(t, v, map[string]string{
-		`tasks."clone-and-test".steps[0].ref.resolver`:    "hub",
-		`tasks."clone-and-test".steps[0].ref.params.kind`: "stepaction",
-		`tasks."clone-and-test".steps[0].params.URL`:      "$(params.url)",
-		`tasks."clone-and-test".steps[1].ref.name`:        "notify",
+		`tasks."clone-and-test".steps[0].ref.resolver`:               "hub",
+		`tasks."clone-and-test".steps[0].ref.params.kind`:            "stepaction",
+		`tasks."clone-and-test".steps[0].params.URL`:                 "$(params.url)",
+		`tasks."clone-and-test".steps[1].ref.name`:                   "notify",
+		`tasks."clone-and-test".results.commit.value`:                "$(steps.clone.results.commit)",
+		`tasks."clone-and-test".steps[2].results.report.description`: "the test output",
 	})
 	if v.LookupPath(cue.ParsePath(`tasks."clone-and-test".steps[0].image`)).Exists() {
 		t.Error("a step that runs a StepAction got an image")

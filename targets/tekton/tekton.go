@@ -134,15 +134,9 @@ func paramSpecs(params []*model.Param, base string, sm *sourceMap) v1.ParamSpecs
 	var out v1.ParamSpecs
 	for i, p := range params {
 		sm.setList(base+".params", i, p.Name, p.Path)
-		ps := v1.ParamSpec{Name: p.Name, Type: v1.ParamType(p.Type), Description: p.Description}
+		ps := v1.ParamSpec{Name: p.Name, Type: v1.ParamType(p.Type), Description: p.Description, Properties: properties(p.Properties)}
 		if p.Default != nil {
 			ps.Default = paramValue(*p.Default)
-		}
-		if len(p.Properties) > 0 {
-			ps.Properties = map[string]v1.PropertySpec{}
-			for _, k := range p.Properties {
-				ps.Properties[k] = v1.PropertySpec{Type: v1.ParamTypeString}
-			}
 		}
 		out = append(out, ps)
 	}
@@ -177,12 +171,9 @@ func taskSpec(t *model.TaskDef, base string, sm *sourceMap) v1.TaskSpec {
 	}
 	for i, r := range t.Results {
 		sm.setList(base+".results", i, r.Name, r.Path)
-		tr := v1.TaskResult{Name: r.Name, Type: v1.ResultsType(r.Type), Description: r.Description}
-		if len(r.Properties) > 0 {
-			tr.Properties = map[string]v1.PropertySpec{}
-			for _, k := range r.Properties {
-				tr.Properties[k] = v1.PropertySpec{Type: v1.ParamTypeString}
-			}
+		tr := v1.TaskResult{Name: r.Name, Type: v1.ResultsType(r.Type), Description: r.Description, Properties: properties(r.Properties)}
+		if r.Value != "" {
+			tr.Value = &v1.ResultValue{Type: v1.ParamTypeString, StringVal: r.Value}
 		}
 		spec.Results = append(spec.Results, tr)
 	}
@@ -190,6 +181,9 @@ func taskSpec(t *model.TaskDef, base string, sm *sourceMap) v1.TaskSpec {
 	for i, s := range t.Steps {
 		sm.setList(base+".steps", i, s.Name, s.Path)
 		mounts(base+fmt.Sprintf(".steps[%d]", i), s, sm)
+		for j, r := range s.Results {
+			sm.setList(base+fmt.Sprintf(".steps[%d].results", i), j, r.Name, r.Path)
+		}
 		spec.Steps = append(spec.Steps, step(s))
 	}
 	for i, v := range t.Volumes {
@@ -204,6 +198,18 @@ func taskSpec(t *model.TaskDef, base string, sm *sourceMap) v1.TaskSpec {
 		spec.Sidecars = append(spec.Sidecars, sidecar(s))
 	}
 	return spec
+}
+
+// properties are an object param's or result's keys, each a string.
+func properties(keys []string) map[string]v1.PropertySpec {
+	if len(keys) == 0 {
+		return nil
+	}
+	out := map[string]v1.PropertySpec{}
+	for _, k := range keys {
+		out[k] = v1.PropertySpec{Type: v1.ParamTypeString}
+	}
+	return out
 }
 
 // whenOperator is a when expression's operator as Tekton spells it.
@@ -259,6 +265,9 @@ func step(s *model.Step) v1.Step {
 	}
 	for _, w := range s.When {
 		st.When = append(st.When, v1.WhenExpression{Input: w.Input, Operator: whenOperator(w.Operator), Values: w.Values})
+	}
+	for _, r := range s.Results {
+		st.Results = append(st.Results, v1.StepResult{Name: r.Name, Type: v1.ResultsType(r.Type), Description: r.Description, Properties: properties(r.Properties)})
 	}
 	if r := s.Ref; r != nil {
 		// Tekton replaces a step's security context with its
