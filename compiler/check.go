@@ -77,13 +77,14 @@ func (c *checker) checkPipelines() {
 	}
 }
 
-func (c *checker) errorf(path model.Path, format string, args ...any) *diag.Diagnostic {
-	return c.out.Errorf(c.src, path, format, args...)
+// report adds a finding of rule r at path.
+func (c *checker) report(r diag.Rule, path model.Path, format string, args ...any) *diag.Diagnostic {
+	return c.out.Report(r, c.src, path, format, args...)
 }
 
 func (c *checker) checkName(path model.Path, name, what string) {
 	if len(name) > 63 || !dnsLabelRE.MatchString(name) {
-		d := c.errorf(path, "invalid %s name %q", what, name)
+		d := c.report(ruleName, path, "invalid %s name %q", what, name)
 		d.Expected = "a DNS label: at most 63 lower-case letters, digits and '-', starting and ending with a letter or digit"
 		d.Hint = fmt.Sprintf("rename it, for example to %q", suggestLabel(name))
 	}
@@ -151,11 +152,11 @@ func (c *checker) checkTaskDefIn(t *model.TaskDef, path model.Path, sc scope) {
 
 func (c *checker) checkParamDecl(p *model.Param) {
 	if !paramNameRE.MatchString(p.Name) {
-		d := c.errorf(p.Path, "invalid parameter name %q", p.Name)
+		d := c.report(ruleName, p.Path, "invalid parameter name %q", p.Name)
 		d.Expected = "letters, digits, '_', '-' and '.', starting with a letter or '_'"
 	}
 	if p.Default != nil && p.Default.Type != p.Type {
-		d := c.errorf(p.Path.Field("default"), "default is %s but the parameter is of type %s", article(p.Default.Type), p.Type)
+		d := c.report(ruleParamType, p.Path.Field("default"), "default is %s but the parameter is of type %s", article(p.Default.Type), p.Type)
 		d.Expected = "a default of type " + string(p.Type)
 		d.Hint = fmt.Sprintf("set type: %q or change the default", p.Default.Type)
 	}
@@ -170,14 +171,14 @@ func article(t model.ParamType) string {
 
 func (c *checker) checkResultName(path model.Path, name string) {
 	if !resultNameRE.MatchString(name) {
-		d := c.errorf(path, "invalid result name %q", name)
+		d := c.report(ruleName, path, "invalid result name %q", name)
 		d.Expected = "letters, digits, '-', '_' and '.', starting and ending with a letter or digit"
 	}
 }
 
 func (c *checker) checkSteps(t *model.TaskDef, path model.Path, sc scope) {
 	if len(t.Steps) == 0 {
-		d := c.errorf(path.Field("steps"), "task %q has no steps", t.Name)
+		d := c.report(ruleTask, path.Field("steps"), "task %q has no steps", t.Name)
 		d.Expected = "at least one step"
 		d.Hint = `add a step: steps: [{name: "run", image: "...", script: "..."}]`
 		return
@@ -189,7 +190,7 @@ func (c *checker) checkSteps(t *model.TaskDef, path model.Path, sc scope) {
 			what = "sidecar"
 		}
 		if prev, dup := seen[what+"/"+s.Name]; dup {
-			d := c.errorf(s.Path.Field("name"), "duplicate %s name %q", what, s.Name)
+			d := c.report(ruleDuplicate, s.Path.Field("name"), "duplicate %s name %q", what, s.Name)
 			d.Expected = what + " names unique within the task"
 			d.Hint = fmt.Sprintf("rename one of them; the other is at %s", c.src.Lookup(prev))
 		} else {
@@ -200,13 +201,13 @@ func (c *checker) checkSteps(t *model.TaskDef, path model.Path, sc scope) {
 		case s.Ref != nil:
 			c.checkStepRef(t, s, sc)
 		case s.Image == "":
-			d := c.errorf(s.Path, "%s %q has no image", what, s.Name)
+			d := c.report(ruleTask, s.Path, "%s %q has no image", what, s.Name)
 			d.Expected = `image: "<image>:<tag>", or ref: {...} for a step that runs a StepAction`
 		default:
 			c.checkImage(s.Path.Field("image"), s.Image)
 		}
 		if s.Script != "" && len(s.Command) > 0 {
-			d := c.errorf(s.Path, "%s %q sets both script and command", what, s.Name)
+			d := c.report(ruleTask, s.Path, "%s %q sets both script and command", what, s.Name)
 			d.Expected = "either script, or command with args"
 			d.Hint = "move the command into the script, or drop the script"
 		}
@@ -219,12 +220,12 @@ func (c *checker) checkSteps(t *model.TaskDef, path model.Path, sc scope) {
 		c.checkEnvSources(s)
 		for _, e := range s.Env {
 			if !envNameRE.MatchString(e.Name) {
-				d := c.errorf(e.Path, "invalid environment variable name %q", e.Name)
+				d := c.report(ruleName, e.Path, "invalid environment variable name %q", e.Name)
 				d.Expected = "letters, digits, '_', '-' and '.', not starting with a digit"
 			}
 			if e.SecretRef != nil && (e.SecretRef.Name == "" || e.SecretRef.Key == "") ||
 				e.ConfigMapRef != nil && (e.ConfigMapRef.Name == "" || e.ConfigMapRef.Key == "") {
-				d := c.errorf(e.Path, "reference of %s needs a name and a key", e.Name)
+				d := c.report(ruleEnv, e.Path, "reference of %s needs a name and a key", e.Name)
 				d.Expected = `{secret: {name: "<secret>", key: "<key>"}}`
 			}
 		}
@@ -248,7 +249,7 @@ func (c *checker) checkSteps(t *model.TaskDef, path model.Path, sc scope) {
 				check(w.Path.Field("values").Index(i), v)
 			}
 			if len(w.Values) == 0 {
-				d := c.errorf(w.Path.Field("values"), "when expression has no values")
+				d := c.report(ruleWhen, w.Path.Field("values"), "when expression has no values")
 				d.Expected = "at least one value to compare the input with"
 			}
 		}
@@ -296,7 +297,7 @@ func first(s []string) string {
 }
 
 func (c *checker) unknownRef(path model.Path, r ref, what, name string, declared []string, where, fix string) {
-	d := c.errorf(path, "%s refers to unknown %s %q of %s", r.Raw, what, name, where)
+	d := c.report(ruleReference, path, "%s refers to unknown %s %q of %s", r.Raw, what, name, where)
 	d.Expected = fmt.Sprintf("a declared %s: %s", what, diag.OneOf(declared))
 	if s := diag.Suggest(name, declared); s != "" {
 		d.Hint = fmt.Sprintf("did you mean %q?", s)
@@ -311,7 +312,7 @@ func (c *checker) checkImage(path model.Path, image string) {
 	}
 	named, err := reference.ParseNormalizedNamed(image)
 	if err != nil {
-		d := c.errorf(path, "invalid image reference %q: %v", image, err)
+		d := c.report(ruleImage, path, "invalid image reference %q: %v", image, err)
 		d.Expected = "an image reference such as golang:1.23 or ghcr.io/org/tool@sha256:<digest>"
 		return
 	}
@@ -319,11 +320,11 @@ func (c *checker) checkImage(path model.Path, image string) {
 	_, digested := named.(reference.Digested)
 	switch {
 	case !tagged && !digested:
-		d := c.errorf(path, "image %q has neither a tag nor a digest", image)
+		d := c.report(ruleImage, path, "image %q has neither a tag nor a digest", image)
 		d.Expected = "an immutable reference: a version tag or, better, a digest"
 		d.Hint = fmt.Sprintf("pin it, for example %s:<version> or %s@sha256:<digest>", image, image)
 	case tagged && !digested && named.(reference.Tagged).Tag() == "latest":
-		d := c.errorf(path, "image %q uses the mutable tag \"latest\"", image)
+		d := c.report(ruleImage, path, "image %q uses the mutable tag \"latest\"", image)
 		d.Expected = "a version tag or a digest"
 		d.Hint = fmt.Sprintf("pin a version, for example %s:<version>, or a digest", reference.FamiliarName(named))
 	}
@@ -331,7 +332,7 @@ func (c *checker) checkImage(path model.Path, image string) {
 
 func (c *checker) checkDuration(path model.Path, s string) {
 	if d, err := time.ParseDuration(s); err != nil || d <= 0 {
-		e := c.errorf(path, "invalid duration %q", s)
+		e := c.report(ruleDuration, path, "invalid duration %q", s)
 		e.Expected = `a positive duration such as "90s", "10m" or "1h30m"`
 	}
 }
@@ -354,15 +355,15 @@ func (c *checker) checkResources(s *model.Step) {
 			continue
 		}
 		if q := parsed["requests"][name]; q.MilliValue()%1000 != 0 {
-			d := c.errorf(base.Field("requests").Field(name), "extended resource %s is requested at %s", name, q.String())
+			d := c.report(ruleResources, base.Field("requests").Field(name), "extended resource %s is requested at %s", name, q.String())
 			d.Expected = "a whole number: Kubernetes does not divide extended resources"
 		}
 		if lim, ok := parsed["limits"][name]; !ok {
-			d := c.errorf(base.Field("requests").Field(name), "extended resource %s is requested without a limit", name)
+			d := c.report(ruleResources, base.Field("requests").Field(name), "extended resource %s is requested without a limit", name)
 			d.Expected = "a limit equal to the request: Kubernetes does not overcommit extended resources"
 			d.Hint = fmt.Sprintf("set resources.limits.%q (the request may then be left out)", name)
 		} else if req := parsed["requests"][name]; req.Cmp(lim) != 0 {
-			d := c.errorf(base.Field("requests").Field(name), "extended resource %s is requested at %s but limited to %s", name, req.String(), lim.String())
+			d := c.report(ruleResources, base.Field("requests").Field(name), "extended resource %s is requested at %s but limited to %s", name, req.String(), lim.String())
 			d.Expected = "a request equal to the limit: Kubernetes does not overcommit extended resources"
 			d.Hint = "drop the request, or make it equal to the limit"
 		}
@@ -370,11 +371,11 @@ func (c *checker) checkResources(s *model.Step) {
 	for _, name := range sortedKeys(parsed["limits"]) {
 		lim := parsed["limits"][name]
 		if strings.Contains(name, "/") && lim.MilliValue()%1000 != 0 {
-			d := c.errorf(base.Field("limits").Field(name), "extended resource %s is limited to %s", name, lim.String())
+			d := c.report(ruleResources, base.Field("limits").Field(name), "extended resource %s is limited to %s", name, lim.String())
 			d.Expected = "a whole number: Kubernetes does not divide extended resources"
 		}
 		if req, ok := parsed["requests"][name]; ok && req.Cmp(lim) > 0 && !strings.Contains(name, "/") {
-			d := c.errorf(base.Field("requests").Field(name), "%s request %s is above its limit %s", name, req.String(), lim.String())
+			d := c.report(ruleResources, base.Field("requests").Field(name), "%s request %s is above its limit %s", name, req.String(), lim.String())
 			d.Expected = "requests no larger than limits"
 			d.Hint = fmt.Sprintf("lower resources.requests.%s or raise resources.limits.%s", name, name)
 		}
@@ -398,14 +399,14 @@ func (c *checker) checkSeccomp(s *model.Step) {
 	path := s.Path.Field("securityContext")
 	switch {
 	case sc.SeccompProfile == "Localhost" && sc.SeccompLocalhostProfile == "":
-		d := c.errorf(path.Field("seccompProfile"), "step %q uses a Localhost seccomp profile without naming its file", s.Name)
+		d := c.report(ruleSeccomp, path.Field("seccompProfile"), "step %q uses a Localhost seccomp profile without naming its file", s.Name)
 		d.Expected = `seccompLocalhostProfile: the profile's file, relative to the kubelet's seccomp directory, such as "profiles/build.json"`
 		d.Hint = "Kubernetes refuses a Localhost profile without localhostProfile; or use seccompProfile: \"RuntimeDefault\""
 	case sc.SeccompLocalhostProfile != "" && sc.SeccompProfile != "Localhost":
-		d := c.errorf(path.Field("seccompLocalhostProfile"), "step %q names a seccomp profile file, but its seccompProfile is %q", s.Name, cmp.Or(sc.SeccompProfile, "RuntimeDefault"))
+		d := c.report(ruleSeccomp, path.Field("seccompLocalhostProfile"), "step %q names a seccomp profile file, but its seccompProfile is %q", s.Name, cmp.Or(sc.SeccompProfile, "RuntimeDefault"))
 		d.Expected = `seccompProfile: "Localhost" with a seccompLocalhostProfile, or neither`
 	case sc.SeccompLocalhostProfile != "" && !localDescendingPath(sc.SeccompLocalhostProfile):
-		d := c.errorf(path.Field("seccompLocalhostProfile"), "seccomp profile file %q leaves the kubelet's seccomp directory", sc.SeccompLocalhostProfile)
+		d := c.report(ruleSeccomp, path.Field("seccompLocalhostProfile"), "seccomp profile file %q leaves the kubelet's seccomp directory", sc.SeccompLocalhostProfile)
 		d.Expected = `a relative path without "..", such as "profiles/build.json"`
 	}
 }

@@ -34,22 +34,22 @@ func (c *checker) checkEnvironments() {
 	for _, e := range envsByName(p) {
 		c.checkName(e.Path, e.Name, "environment")
 		if !dnsLabelRE.MatchString(e.Namespace) || len(e.Namespace) > 63 {
-			d := c.errorf(e.Path.Field("namespace"), "invalid namespace %q", e.Namespace)
+			d := c.report(ruleName, e.Path.Field("namespace"), "invalid namespace %q", e.Namespace)
 			d.Expected = "a DNS label: lower-case letters, digits and '-'"
 		}
 		if e.Namespace == "default" || strings.HasPrefix(e.Namespace, "kube-") {
-			d := c.errorf(e.Path.Field("namespace"), "environment %q uses the system namespace %q", e.Name, e.Namespace)
+			d := c.report(ruleNamespace, e.Path.Field("namespace"), "environment %q uses the system namespace %q", e.Name, e.Namespace)
 			d.Expected = "a namespace of its own"
 			d.Hint = "workloads do not belong in default or kube-* namespaces; pick a new name"
 		}
 		key := e.Cluster + "/" + e.Namespace
 		if other, dup := seenNS[key]; dup {
-			d := c.errorf(e.Path.Field("namespace"), "environments %q and %q share namespace %q on %s", other, e.Name, e.Namespace, e.Cluster)
+			d := c.report(ruleNamespace, e.Path.Field("namespace"), "environments %q and %q share namespace %q on %s", other, e.Name, e.Namespace, e.Cluster)
 			d.Expected = "one environment per namespace and cluster"
 		}
 		seenNS[key] = e.Name
 		if e.Quota == nil {
-			d := c.errorf(e.Path, "environment %q has no quota", e.Name)
+			d := c.report(ruleQuota, e.Path, "environment %q has no quota", e.Name)
 			d.Expected = `quota: {requests: {cpu: "8", memory: "16Gi"}, pods: 50}`
 			d.Hint = "every environment needs a ResourceQuota so one team cannot starve the cluster"
 		} else {
@@ -61,7 +61,7 @@ func (c *checker) checkEnvironments() {
 		}
 		c.checkLimitRange(e)
 		if !e.Network.DefaultDeny {
-			d := c.errorf(e.Network.Path.Field("defaultDeny"), "environment %q turns off the default-deny network policy", e.Name)
+			d := c.report(ruleNetwork, e.Network.Path.Field("defaultDeny"), "environment %q turns off the default-deny network policy", e.Name)
 			d.Expected = "defaultDeny: true, with explicit allows under network.egress and network.ingress"
 			d.Hint = "allow what the environment needs instead of allowing everything"
 		}
@@ -70,19 +70,19 @@ func (c *checker) checkEnvironments() {
 				continue
 			}
 			if len(r.CIDRs) == 0 {
-				d := c.errorf(r.Path.Field("cidrs"), "egress rule %q allows no CIDRs", r.Name)
+				d := c.report(ruleNetwork, r.Path.Field("cidrs"), "egress rule %q allows no CIDRs", r.Name)
 				d.Expected = `cidrs: ["140.82.112.0/20"]`
 			}
 			for i, cidr := range r.CIDRs {
 				if _, _, err := net.ParseCIDR(cidr); err != nil {
-					d := c.errorf(r.Path.Field("cidrs").Index(i), "invalid CIDR %q", cidr)
+					d := c.report(ruleNetwork, r.Path.Field("cidrs").Index(i), "invalid CIDR %q", cidr)
 					d.Expected = `a CIDR such as "10.0.0.0/8" or "140.82.112.3/32"`
 				}
 			}
 		}
 		for _, r := range e.Network.Ingress {
 			if len(r.FromNamespaces) == 0 {
-				d := c.errorf(r.Path.Field("fromNamespaces"), "ingress rule %q admits traffic from no namespace", r.Name)
+				d := c.report(ruleNetwork, r.Path.Field("fromNamespaces"), "ingress rule %q admits traffic from no namespace", r.Name)
 				d.Expected = `fromNamespaces: ["ingress-nginx"]`
 				d.Hint = "an empty list selects nothing, and Kubernetes refuses the selector; remove the rule or name the namespaces"
 			}
@@ -90,7 +90,7 @@ func (c *checker) checkEnvironments() {
 		c.checkSyncWindows(e)
 	}
 	if len(p.Environments) > 0 && p.Namespace != "" && len(p.Pipelines) > 0 && p.EnvironmentForNamespace(p.Namespace) == nil {
-		d := c.out.Warnf(c.src, "namespace", "pipelines run in namespace %q, which is not an environment: no quota, limit range or network policy protects it", p.Namespace)
+		d := c.report(ruleCINS, "namespace", "pipelines run in namespace %q, which is not an environment: no quota, limit range or network policy protects it", p.Namespace)
 		d.Hint = fmt.Sprintf(`declare it: environments: ci: {namespace: %q, quota: {...}}`, p.Namespace)
 	}
 }
@@ -105,7 +105,7 @@ func (c *checker) checkPromotion() {
 		}
 		switch from := e.Promotion.From; {
 		case from == e.Name:
-			d := c.errorf(e.Promotion.Path.Field("from"), "environment %q is promoted from itself", e.Name)
+			d := c.report(rulePromotion, e.Promotion.Path.Field("from"), "environment %q is promoted from itself", e.Name)
 			d.Hint = "name the environment before it, such as staging for prod"
 		case p.Environment(from) == nil:
 			c.unknownName(e.Promotion.Path.Field("from"), "environment", from, c.envNames())
@@ -113,7 +113,7 @@ func (c *checker) checkPromotion() {
 	}
 	_, cycles := promotionOrder(p)
 	for _, cy := range cycles {
-		d := c.errorf(cy.env.Promotion.Path.Field("from"), "promotion cycle: %s", strings.Join(cy.chain, " -> "))
+		d := c.report(rulePromotion, cy.env.Promotion.Path.Field("from"), "promotion cycle: %s", strings.Join(cy.chain, " -> "))
 		d.Expected = "a promotion order without cycles, such as dev -> staging -> prod"
 		d.Hint = "remove promotion.from from the first environment of the chain"
 	}
@@ -131,7 +131,7 @@ func (c *checker) checkTeams() {
 		}
 		for _, r := range t.Roles {
 			if len(r.Groups) == 0 {
-				d := c.errorf(r.Path.Field("groups"), "role %q of team %q has no groups", r.Name, t.Name)
+				d := c.report(ruleRBAC, r.Path.Field("groups"), "role %q of team %q has no groups", r.Name, t.Name)
 				d.Expected = "the SSO groups that hold the role"
 			}
 		}
@@ -158,7 +158,7 @@ func (c *checker) checkPipelinePermissions() {
 }
 
 func (c *checker) unknownName(path model.Path, what, name string, declared []string) {
-	d := c.errorf(path, "unknown %s %q", what, name)
+	d := c.report(ruleReference, path, "unknown %s %q", what, name)
 	d.Expected = fmt.Sprintf("a declared %s: %s", what, diag.OneOf(declared))
 	if s := diag.Suggest(name, declared); s != "" {
 		d.Hint = fmt.Sprintf("did you mean %q?", s)
@@ -183,12 +183,12 @@ func (c *checker) checkQuantities(path model.Path, m map[string]string) map[stri
 func (c *checker) quantity(path model.Path, s, what string) (resource.Quantity, bool) {
 	q, err := resource.ParseQuantity(s)
 	if err != nil {
-		d := c.errorf(path, "invalid quantity %q%s", s, what)
+		d := c.report(ruleQuantity, path, "invalid quantity %q%s", s, what)
 		d.Expected = `a resource quantity such as "500m", "2" or "512Mi"`
 		return q, false
 	}
 	if q.Sign() < 0 {
-		d := c.errorf(path, "negative quantity %q%s", s, what)
+		d := c.report(ruleQuantity, path, "negative quantity %q%s", s, what)
 		d.Expected = `a quantity of zero or more, such as "500m", "2" or "512Mi"`
 		return q, false
 	}
@@ -203,11 +203,11 @@ func (c *checker) checkLimitRange(e *model.Environment) {
 	for _, k := range sortedKeys(def) {
 		limit := def[k]
 		if r, ok := req[k]; ok && r.Cmp(limit) > 0 {
-			d := c.errorf(l.Path.Field("defaultRequest").Field(k), "default %s request %s is above the default limit %s", k, r.String(), limit.String())
+			d := c.report(ruleResources, l.Path.Field("defaultRequest").Field(k), "default %s request %s is above the default limit %s", k, r.String(), limit.String())
 			d.Expected = "defaultRequest no larger than default"
 		}
 		if m, ok := mx[k]; ok && limit.Cmp(m) > 0 {
-			d := c.errorf(l.Path.Field("default").Field(k), "default %s limit %s is above the maximum %s", k, limit.String(), m.String())
+			d := c.report(ruleResources, l.Path.Field("default").Field(k), "default %s limit %s is above the maximum %s", k, limit.String(), m.String())
 			d.Expected = "default no larger than max"
 		}
 	}
@@ -221,7 +221,7 @@ func (c *checker) checkSyncWindows(e *model.Environment) {
 			c.checkDuration(w.Path.Field("duration"), w.Duration)
 		}
 		if err := argo.ParseSchedule(w.Schedule); err != nil {
-			d := c.errorf(w.Path.Field("schedule"), "invalid cron schedule %q: %v", w.Schedule, err)
+			d := c.report(ruleSchedule, w.Path.Field("schedule"), "invalid cron schedule %q: %v", w.Schedule, err)
 			d.Expected = `five fields: minute hour day-of-month month day-of-week, such as "0 9 * * 1-5"`
 		}
 		c.checkTimeZone(w.Path.Field("timeZone"), w.TimeZone)
@@ -235,7 +235,7 @@ func (c *checker) checkTimeZone(path model.Path, tz string) {
 		return
 	}
 	if _, err := time.LoadLocation(tz); err != nil || tz == "Local" {
-		d := c.errorf(path, "unknown time zone %q", tz)
+		d := c.report(ruleSchedule, path, "unknown time zone %q", tz)
 		d.Expected = `an IANA time zone such as "UTC", "Europe/Berlin" or "America/New_York"`
 		if s := diag.Suggest(tz, knownZones); s != "" {
 			d.Hint = fmt.Sprintf("did you mean %q?", s)
@@ -264,16 +264,16 @@ func (c *checker) checkApp(a *model.App, teamNames, envNames []string) {
 		c.unknownName(a.Path.Field("team"), "team", a.Team, teamNames)
 	}
 	if len(a.Deployments) == 0 {
-		d := c.errorf(a.Path, "app %q is not deployed to any environment", a.Name)
+		d := c.report(ruleApp, a.Path, "app %q is not deployed to any environment", a.Name)
 		d.Expected = fmt.Sprintf("environments: %s: {}", firstOr(envNames, "dev"))
 	}
 	if team != nil && team.ExplicitSourceRepos && !argo.SourcePermitted(team.SourceRepos, a.Source.RepoURL) {
-		d := c.errorf(a.Path.Field("source").Field("repoURL"), "app %q deploys from %s, which team %q may not deploy from", a.Name, a.Source.RepoURL, team.Name)
+		d := c.report(ruleApp, a.Path.Field("source").Field("repoURL"), "app %q deploys from %s, which team %q may not deploy from", a.Name, a.Source.RepoURL, team.Name)
 		d.Expected = "one of the team's sourceRepos: " + diag.OneOf(team.SourceRepos)
 		d.Hint = fmt.Sprintf("add the repository to teams.%s.sourceRepos", team.Name)
 	}
 	if a.Source.Type != "helm" && a.Source.Helm != nil {
-		d := c.errorf(a.Path.Field("source").Field("helm"), "app %q sets helm settings on a %s source", a.Name, a.Source.Type)
+		d := c.report(ruleApp, a.Path.Field("source").Field("helm"), "app %q sets helm settings on a %s source", a.Name, a.Source.Type)
 		d.Hint = `set source.type: "helm", or remove source.helm`
 	}
 	for _, dep := range a.Deployments {
@@ -283,7 +283,7 @@ func (c *checker) checkApp(a *model.App, teamNames, envNames []string) {
 			continue
 		}
 		if team != nil && team.ExplicitEnvironments && !slices.Contains(team.Environments, dep.Environment) {
-			d := c.errorf(dep.Path, "app %q deploys to %q, outside the destinations of team %q's AppProject", a.Name, dep.Environment, team.Name)
+			d := c.report(ruleApp, dep.Path, "app %q deploys to %q, outside the destinations of team %q's AppProject", a.Name, dep.Environment, team.Name)
 			d.Expected = "one of the team's environments: " + diag.OneOf(team.Environments)
 			d.Hint = fmt.Sprintf("add %q to teams.%s.environments, or deploy elsewhere", dep.Environment, team.Name)
 		}
@@ -311,25 +311,25 @@ func (c *checker) checkImageRef(a *model.App, dep *model.Deployment) {
 		return
 	}
 	if a.Source.Type == "directory" {
-		d := c.errorf(img.Path, "app %q sets an image, but a directory source cannot override images", a.Name)
+		d := c.report(ruleApp, img.Path, "app %q sets an image, but a directory source cannot override images", a.Name)
 		d.Hint = `use source.type: "kustomize" or "helm", or pin the image in the manifests`
 		return
 	}
 	switch {
 	case img.Digest != "" && !digestRE.MatchString(img.Digest):
-		d := c.errorf(img.Path.Field("digest"), "invalid image digest %q", img.Digest)
+		d := c.report(ruleImage, img.Path.Field("digest"), "invalid image digest %q", img.Digest)
 		d.Expected = "sha256: followed by 64 lower-case hex digits"
 	case img.Digest == "" && img.Tag == "latest":
-		d := c.errorf(img.Path.Field("tag"), "app %q in %q uses the mutable tag \"latest\"", a.Name, dep.Environment)
+		d := c.report(ruleImage, img.Path.Field("tag"), "app %q in %q uses the mutable tag \"latest\"", a.Name, dep.Environment)
 		d.Expected = "a digest (sha256:...) or a version tag"
 		d.Hint = "pin a version or a digest so every environment runs exactly what was tested"
 	case img.Digest == "" && img.Tag == "" && img.FromPipeline == nil:
-		d := c.errorf(dep.Path, "app %q has no immutable image in %q: neither a digest nor a tag", a.Name, dep.Environment)
+		d := c.report(ruleImage, dep.Path, "app %q has no immutable image in %q: neither a digest nor a tag", a.Name, dep.Environment)
 		d.Expected = `image: digest: "sha256:..." (or a version tag), or image: fromPipeline: {...}`
 	}
 	if strings.ContainsAny(img.Repository, "@:") && !strings.Contains(img.Repository, "://") {
 		if i := strings.LastIndex(img.Repository, "/"); strings.ContainsAny(img.Repository[i+1:], "@:") {
-			d := c.errorf(img.Path.Field("repository"), "image repository %q includes a tag or digest", img.Repository)
+			d := c.report(ruleImage, img.Path.Field("repository"), "image repository %q includes a tag or digest", img.Repository)
 			d.Expected = "the repository only, such as ghcr.io/acme/api"
 			d.Hint = "put the tag in image.tag or the digest in image.digest"
 		}
@@ -339,19 +339,19 @@ func (c *checker) checkImageRef(a *model.App, dep *model.Deployment) {
 func (c *checker) checkStrategy(a *model.App, dep *model.Deployment) {
 	s := dep.Strategy
 	if s.Rolling != nil && (s.Rolling.MaxSurge != "" || s.Rolling.MaxUnavailable != "") && a.Source.Type != "kustomize" {
-		d := c.errorf(s.Path.Field("rolling"), "rolling update parameters need a kustomize source; app %q has a %s source", a.Name, a.Source.Type)
+		d := c.report(ruleRollout, s.Path.Field("rolling"), "rolling update parameters need a kustomize source; app %q has a %s source", a.Name, a.Source.Type)
 		d.Hint = "set the Deployment's strategy in the chart's values or the manifests"
 	}
 	if cn := s.Canary; cn != nil {
 		if len(cn.Steps) == 0 {
-			d := c.errorf(s.Path.Field("canary").Field("steps"), "canary of app %q has no steps", a.Name)
+			d := c.report(ruleRollout, s.Path.Field("canary").Field("steps"), "canary of app %q has no steps", a.Name)
 			d.Expected = `steps such as [{setWeight: 20}, {pause: {duration: "5m"}}, {setWeight: 50}, {pause: {}}]`
 		}
 		last := int32(-1)
 		for i, st := range cn.Steps {
 			if st.SetWeight != nil {
 				if *st.SetWeight < last {
-					d := c.errorf(s.Path.Field("canary").Field("steps").Index(i), "canary weight goes down from %d to %d", last, *st.SetWeight)
+					d := c.report(ruleRollout, s.Path.Field("canary").Field("steps").Index(i), "canary weight goes down from %d to %d", last, *st.SetWeight)
 					d.Expected = "weights that only increase"
 				}
 				last = *st.SetWeight
@@ -381,16 +381,16 @@ func (c *checker) checkFromPipeline(a *model.App) {
 		for i, r := range pl.Results {
 			names[i] = r.Name
 		}
-		d := c.errorf(fp.Path.Field("result"), "pipeline %q has no result %q", pl.Name, fp.Result)
+		d := c.report(ruleReference, fp.Path.Field("result"), "pipeline %q has no result %q", pl.Name, fp.Result)
 		d.Expected = "a result of the pipeline: " + diag.OneOf(names)
 		d.Hint = fmt.Sprintf(`declare it: pipelines.%s.results: %q: value: "$(tasks.<build>.results.IMAGE_DIGEST)"`, pl.Name, fp.Result)
 	}
 	if a.Source.Type != "kustomize" {
-		d := c.errorf(fp.Path, "fromPipeline needs a kustomize source; app %q has a %s source", a.Name, a.Source.Type)
+		d := c.report(ruleApp, fp.Path, "fromPipeline needs a kustomize source; app %q has a %s source", a.Name, a.Source.Type)
 		d.Hint = "the digest is written as an Argo CD kustomize image override"
 	}
 	if !dnsSubdomainRE.MatchString(fp.GitCredentials) {
-		d := c.errorf(fp.Path.Field("gitCredentials"), "invalid Secret name %q", fp.GitCredentials)
+		d := c.report(ruleName, fp.Path.Field("gitCredentials"), "invalid Secret name %q", fp.GitCredentials)
 		d.Expected = "the name of a Secret holding a .git-credentials key"
 	}
 }
@@ -455,13 +455,13 @@ func (c *checker) checkQuotaFit() {
 				continue
 			}
 			if t, ok := totals[k]; ok && t.Cmp(limit) > 0 {
-				d := c.errorf(env.Quota.Path.Field("requests").Field(k), "the workloads of %q request up to %s of %s, above the quota of %s", env.Name, t.String(), k, limit.String())
+				d := c.report(ruleQuota, env.Quota.Path.Field("requests").Field(k), "the workloads of %q request up to %s of %s, above the quota of %s", env.Name, t.String(), k, limit.String())
 				d.Expected = fmt.Sprintf("a quota of at least %s (%s)", t.String(), strings.Join(parts, "; "))
 				d.Hint = "raise the quota, or lower the replicas (maxReplicas of autoscalers) or requests in this environment"
 			}
 		}
 		if env.Quota.Pods != nil && pods > *env.Quota.Pods {
-			d := c.errorf(env.Quota.Path.Field("pods"), "the workloads of %q run up to %d pods, above the quota of %d", env.Name, pods, *env.Quota.Pods)
+			d := c.report(ruleQuota, env.Quota.Path.Field("pods"), "the workloads of %q run up to %d pods, above the quota of %d", env.Name, pods, *env.Quota.Pods)
 			d.Expected = fmt.Sprintf("pods: %d or more (%s)", pods, strings.Join(parts, "; "))
 		}
 	}
@@ -520,32 +520,32 @@ func (c *checker) checkPermissions(pl *model.Pipeline, envNames []string) {
 			continue
 		}
 		if c.plan.Namespace == "" {
-			d := c.errorf(perm.Path, "pipeline %q has permissions but the configuration sets no namespace for its ServiceAccount", pl.Name)
+			d := c.report(rulePerms, perm.Path, "pipeline %q has permissions but the configuration sets no namespace for its ServiceAccount", pl.Name)
 			d.Expected = `namespace: "ci"`
 		}
 		if env.Cluster != model.InCluster {
-			d := c.errorf(perm.Path.Field("environment"), "pipeline %q needs permissions in %q, on another cluster (%s)", pl.Name, env.Name, env.Cluster)
+			d := c.report(rulePerms, perm.Path.Field("environment"), "pipeline %q needs permissions in %q, on another cluster (%s)", pl.Name, env.Name, env.Cluster)
 			d.Expected = "an environment on the cluster the pipelines run on"
 			d.Hint = "deploy to other clusters through Argo CD (apps), not from pipelines"
 		}
 		for field, vals := range map[string][]string{"apiGroups": perm.APIGroups, "resources": perm.Resources, "resourceNames": perm.ResourceNames} {
 			for i, v := range vals {
 				if strings.Contains(v, "*") {
-					d := c.errorf(perm.Path.Field(field).Index(i), "wildcard %q in the permissions of pipeline %q", v, pl.Name)
+					d := c.report(rulePerms, perm.Path.Field(field).Index(i), "wildcard %q in the permissions of pipeline %q", v, pl.Name)
 					d.Expected = "explicit names: least privilege"
 					d.Hint = "list exactly what the pipeline needs"
 				}
 			}
 		}
 		if len(perm.Resources) == 0 || len(perm.Verbs) == 0 {
-			d := c.errorf(perm.Path, "permission of pipeline %q grants nothing", pl.Name)
+			d := c.report(rulePerms, perm.Path, "permission of pipeline %q grants nothing", pl.Name)
 			d.Expected = `resources: ["deployments"], verbs: ["get", "patch"]`
 		}
 	}
 	if len(pl.Permissions) > 0 && c.plan.Namespace != "" {
 		ci := c.plan.EnvironmentForNamespace(c.plan.Namespace)
 		if ci != nil && ci.Network.KubernetesAPI == nil {
-			d := c.errorf(ci.Network.Path, "pipeline %q uses the Kubernetes API, but environment %q (where pipelines run) does not say where it is", pl.Name, ci.Name)
+			d := c.report(ruleNetwork, ci.Network.Path, "pipeline %q uses the Kubernetes API, but environment %q (where pipelines run) does not say where it is", pl.Name, ci.Name)
 			d.Expected = `network: kubernetesAPI: {cidrs: ["<API server IP>/32"], ports: [443]}`
 			d.Hint = "the default-deny policy would block the pipeline's API calls"
 		}

@@ -30,14 +30,14 @@ func (c *checker) checkPipeline(p *model.Pipeline) {
 	}
 	for _, t := range p.Finally {
 		if _, dup := ps.tasks[t.Name]; dup {
-			d := c.errorf(t.Path, "task %q is declared both in tasks and in finally", t.Name)
+			d := c.report(ruleDuplicate, t.Path, "task %q is declared both in tasks and in finally", t.Name)
 			d.Expected = "task names unique within the pipeline"
 			d.Hint = "rename one of them"
 		}
 		ps.finally[t.Name] = t
 	}
 	if len(p.Tasks) == 0 {
-		d := c.errorf(p.Path, "pipeline %q has no tasks", p.Name)
+		d := c.report(rulePipeline, p.Path, "pipeline %q has no tasks", p.Name)
 		d.Expected = "at least one task under tasks"
 		d.Hint = `add one: tasks: build: {steps: [...]} or tasks: build: {uses: "<task>"}`
 	}
@@ -50,17 +50,17 @@ func (c *checker) checkPipeline(p *model.Pipeline) {
 	for _, r := range p.Results {
 		c.checkResultName(r.Path, r.Name)
 		if r.Type != r.Value.Type {
-			d := c.errorf(r.Path.Field("value"), "result %q is of type %s but its value is %s", r.Name, r.Type, article(r.Value.Type))
+			d := c.report(ruleParamType, r.Path.Field("value"), "result %q is of type %s but its value is %s", r.Name, r.Type, article(r.Value.Type))
 			d.Expected = "a value of type " + string(r.Type)
 		}
 		c.checkPipelineValueRefs(ps, nil, r.Path.Field("value"), r.Value)
 		if !hasTaskResultRef(r.Value) {
-			d := c.errorf(r.Path.Field("value"), "pipeline result %q does not refer to any task result", r.Name)
+			d := c.report(ruleResult, r.Path.Field("value"), "pipeline result %q does not refer to any task result", r.Name)
 			d.Expected = `a task result reference such as "$(tasks.build.results.IMAGE_DIGEST)"`
 		}
 	}
 	if g := graphOf(p); g.cycle != nil {
-		d := c.errorf(ps.tasks[g.cycle[0]].Path, "dependency cycle: %s", strings.Join(g.cycle, " -> "))
+		d := c.report(ruleDependency, ps.tasks[g.cycle[0]].Path, "dependency cycle: %s", strings.Join(g.cycle, " -> "))
 		d.Expected = "tasks that form a directed acyclic graph"
 		d.Hint = "remove one of the dependencies (after or a result reference) in the cycle"
 	}
@@ -110,12 +110,12 @@ func (c *checker) checkPipelineTask(ps pipelineScope, t *model.PipelineTask) {
 		if len(kinds) > 2 {
 			both = ""
 		}
-		d := c.errorf(t.Path, "task %q sets %s%s and %s", t.Name, both, strings.Join(kinds[:len(kinds)-1], ", "), kinds[len(kinds)-1])
+		d := c.report(ruleTask, t.Path, "task %q sets %s%s and %s", t.Name, both, strings.Join(kinds[:len(kinds)-1], ", "), kinds[len(kinds)-1])
 		d.Expected = "one of uses (a task from the library), steps (an inline task) or ref (a remote task)"
 		d.Hint = "remove all but one of them"
 		return
 	case len(kinds) == 0:
-		d := c.errorf(t.Path, "task %q has neither uses, steps nor ref", t.Name)
+		d := c.report(ruleTask, t.Path, "task %q has neither uses, steps nor ref", t.Name)
 		d.Expected = "uses: \"<task>\", steps: [...] or ref: {resolver: ..., params: {...}}"
 		d.Hint = fmt.Sprintf("library tasks are %s", diag.OneOf(taskNames(c.plan)))
 		return
@@ -123,7 +123,7 @@ func (c *checker) checkPipelineTask(ps pipelineScope, t *model.PipelineTask) {
 		def = c.plan.Task(t.Uses)
 		if def == nil {
 			names := taskNames(c.plan)
-			d := c.errorf(t.Path.Field("uses"), "task %q uses unknown task %q", t.Name, t.Uses)
+			d := c.report(ruleReference, t.Path.Field("uses"), "task %q uses unknown task %q", t.Name, t.Uses)
 			d.Expected = "a task of the top-level tasks library: " + diag.OneOf(names)
 			if s := diag.Suggest(t.Uses, names); s != "" {
 				d.Hint = fmt.Sprintf("did you mean %q?", s)
@@ -154,7 +154,7 @@ func (c *checker) checkPipelineTask(ps pipelineScope, t *model.PipelineTask) {
 		c.checkDuration(t.Path.Field("timeout"), t.Timeout)
 	}
 	if t.OnError == "continue" && t.Retries > 0 {
-		d := c.errorf(t.Path.Field("onError"), "task %q continues on error and also retries", t.Name)
+		d := c.report(ruleTask, t.Path.Field("onError"), "task %q continues on error and also retries", t.Name)
 		d.Expected = `onError: "continue" without retries, or retries without onError (Tekton refuses both together)`
 		d.Hint = "drop retries: a task that may fail needs no retry"
 	}
@@ -162,11 +162,11 @@ func (c *checker) checkPipelineTask(ps pipelineScope, t *model.PipelineTask) {
 		p := t.Path.Field("after").Index(i)
 		switch {
 		case dep == t.Name:
-			d := c.errorf(p, "task %q runs after itself", t.Name)
+			d := c.report(ruleDependency, p, "task %q runs after itself", t.Name)
 			d.Hint = "remove it from after"
 		case ps.tasks[dep] == nil:
 			names := sortedKeys(ps.tasks)
-			d := c.errorf(p, "task %q runs after unknown task %q", t.Name, dep)
+			d := c.report(ruleDependency, p, "task %q runs after unknown task %q", t.Name, dep)
 			d.Expected = "a task of this pipeline: " + diag.OneOf(names)
 			if ps.finally[dep] != nil {
 				d.Hint = fmt.Sprintf("%q is a finally task; finally tasks run after all tasks anyway", dep)
@@ -181,7 +181,7 @@ func (c *checker) checkPipelineTask(ps pipelineScope, t *model.PipelineTask) {
 			c.checkPipelineStringRefs(ps, t, w.Path.Field("values").Index(i), v)
 		}
 		if len(w.Values) == 0 {
-			d := c.errorf(w.Path.Field("values"), "when expression has no values")
+			d := c.report(ruleWhen, w.Path.Field("values"), "when expression has no values")
 			d.Expected = "at least one value to compare the input with"
 		}
 	}
@@ -216,7 +216,7 @@ func (c *checker) checkArgs(ps pipelineScope, t *model.PipelineTask, def *model.
 		}
 		p := paramOf(def, a.Name)
 		if p == nil {
-			d := c.errorf(a.Path, "task %q passes unknown parameter %q to task %q", t.Name, a.Name, def.Name)
+			d := c.report(ruleParam, a.Path, "task %q passes unknown parameter %q to task %q", t.Name, a.Name, def.Name)
 			d.Expected = fmt.Sprintf("a parameter of task %q: %s", def.Name, diag.OneOf(declared))
 			if s := diag.Suggest(a.Name, declared); s != "" {
 				d.Hint = fmt.Sprintf("did you mean %q?", s)
@@ -226,7 +226,7 @@ func (c *checker) checkArgs(ps pipelineScope, t *model.PipelineTask, def *model.
 			continue
 		}
 		if p.Type != a.Value.Type && !(p.Type != model.TypeString && wholeRef(a.Value)) {
-			d := c.errorf(a.Path, "parameter %q of task %q is of type %s but is given %s", a.Name, def.Name, p.Type, article(a.Value.Type))
+			d := c.report(ruleParamType, a.Path, "parameter %q of task %q is of type %s but is given %s", a.Name, def.Name, p.Type, article(a.Value.Type))
 			d.Expected = "a value of type " + string(p.Type)
 		}
 	}
@@ -242,7 +242,7 @@ func (c *checker) checkArgs(ps pipelineScope, t *model.PipelineTask, def *model.
 	}
 	for _, p := range def.Params {
 		if p.Default == nil && !passed[p.Name] {
-			d := c.errorf(t.Path, "task %q does not pass required parameter %q of task %q", t.Name, p.Name, def.Name)
+			d := c.report(ruleParam, t.Path, "task %q does not pass required parameter %q of task %q", t.Name, p.Name, def.Name)
 			d.Expected = fmt.Sprintf("params: %q: <value>", p.Name)
 			d.Hint = "pass a value, or give the parameter a default in the task definition"
 		}
@@ -294,24 +294,24 @@ func (c *checker) checkMatrix(ps pipelineScope, t *model.PipelineTask, def *mode
 	m := t.Matrix
 	combos := 1
 	if len(m.Params) == 0 && len(m.Include) == 0 {
-		d := c.errorf(m.Path, "matrix of task %q has no params and no include", t.Name)
+		d := c.report(ruleMatrix, m.Path, "matrix of task %q has no params and no include", t.Name)
 		d.Expected = `matrix: params: {<param>: ["a", "b"]}`
 	}
 	for _, a := range m.Params {
 		if passed[a.Name] {
-			d := c.errorf(a.Path, "parameter %q is passed both in params and in matrix", a.Name)
+			d := c.report(ruleMatrix, a.Path, "parameter %q is passed both in params and in matrix", a.Name)
 			d.Expected = "each parameter in only one of them"
 			d.Hint = "remove it from params"
 		}
 		if t.Uses != "" {
 			if p := paramOf(def, a.Name); p == nil {
-				d := c.errorf(a.Path, "matrix parameter %q is not a parameter of task %q", a.Name, def.Name)
+				d := c.report(ruleMatrix, a.Path, "matrix parameter %q is not a parameter of task %q", a.Name, def.Name)
 				d.Expected = "a parameter of the task"
 				if s := diag.Suggest(a.Name, paramNames(def)); s != "" {
 					d.Hint = fmt.Sprintf("did you mean %q?", s)
 				}
 			} else if p.Type != model.TypeString {
-				d := c.errorf(a.Path, "matrix parameter %q is of type %s in task %q", a.Name, p.Type, def.Name)
+				d := c.report(ruleMatrix, a.Path, "matrix parameter %q is of type %s in task %q", a.Name, p.Type, def.Name)
 				d.Expected = "a string parameter: a matrix runs the task once per value"
 			}
 		}
@@ -322,7 +322,7 @@ func (c *checker) checkMatrix(ps pipelineScope, t *model.PipelineTask, def *mode
 			continue
 		}
 		if a.Value.Type != model.TypeArray || len(a.Value.Array) == 0 {
-			d := c.errorf(a.Path, "matrix parameter %q needs a non-empty list of values", a.Name)
+			d := c.report(ruleMatrix, a.Path, "matrix parameter %q needs a non-empty list of values", a.Name)
 			d.Expected = `a list such as ["linux", "darwin"], or a whole array reference such as "$(params.browsers[*])"`
 			if a.Value.Type == model.TypeString && strings.HasPrefix(a.Value.String, "$(") && strings.HasSuffix(a.Value.String, ")") {
 				d.Hint = fmt.Sprintf("for the whole array write %q", strings.TrimSuffix(a.Value.String, ")")+"[*])")
@@ -337,14 +337,14 @@ func (c *checker) checkMatrix(ps pipelineScope, t *model.PipelineTask, def *mode
 	}
 	combos += len(m.Include)
 	if combos > maxMatrixCombinations {
-		d := c.errorf(m.Path, "matrix of task %q fans out to %d runs", t.Name, combos)
+		d := c.report(ruleMatrix, m.Path, "matrix of task %q fans out to %d runs", t.Name, combos)
 		d.Expected = fmt.Sprintf("at most %d combinations (Tekton's default limit)", maxMatrixCombinations)
 		d.Hint = "split the task or reduce the values"
 	}
 	for _, inc := range m.Include {
 		for _, a := range inc.Params {
 			if passed[a.Name] {
-				d := c.errorf(a.Path, "parameter %q is passed both in params and in matrix.include", a.Name)
+				d := c.report(ruleMatrix, a.Path, "parameter %q is passed both in params and in matrix.include", a.Name)
 				d.Hint = "remove it from params"
 			}
 			c.checkPipelineValueRefs(ps, t, a.Path, a.Value)
@@ -380,7 +380,7 @@ func (c *checker) checkWorkspaceBindings(ps pipelineScope, t *model.PipelineTask
 	for _, b := range t.Workspaces {
 		bound[b.Name] = true
 		if !slices.Contains(pws, b.From) {
-			d := c.errorf(b.Path, "task %q binds workspace %q to unknown pipeline workspace %q", t.Name, b.Name, b.From)
+			d := c.report(ruleWorkspace, b.Path, "task %q binds workspace %q to unknown pipeline workspace %q", t.Name, b.Name, b.From)
 			d.Expected = "a workspace of the pipeline: " + diag.OneOf(pws)
 			if s := diag.Suggest(b.From, pws); s != "" {
 				d.Hint = fmt.Sprintf("did you mean %q?", s)
@@ -393,7 +393,7 @@ func (c *checker) checkWorkspaceBindings(ps pipelineScope, t *model.PipelineTask
 			for i, w := range def.Workspaces {
 				names[i] = w.Name
 			}
-			d := c.errorf(b.Path, "task %q binds workspace %q, which task %q does not declare", t.Name, b.Name, def.Name)
+			d := c.report(ruleWorkspace, b.Path, "task %q binds workspace %q, which task %q does not declare", t.Name, b.Name, def.Name)
 			d.Expected = fmt.Sprintf("a workspace of task %q: %s", def.Name, diag.OneOf(names))
 			if s := diag.Suggest(b.Name, names); s != "" {
 				d.Hint = fmt.Sprintf("did you mean %q?", s)
@@ -405,7 +405,7 @@ func (c *checker) checkWorkspaceBindings(ps pipelineScope, t *model.PipelineTask
 	}
 	for _, w := range def.Workspaces {
 		if !w.Optional && !bound[w.Name] {
-			d := c.errorf(t.Path, "task %q does not bind workspace %q that task %q requires", t.Name, w.Name, def.Name)
+			d := c.report(ruleWorkspace, t.Path, "task %q does not bind workspace %q that task %q requires", t.Name, w.Name, def.Name)
 			d.Expected = fmt.Sprintf("workspaces: %q: \"<pipeline workspace>\"", w.Name)
 			d.Hint = "bind it, or mark it optional in the task definition"
 		}
@@ -441,7 +441,7 @@ func (c *checker) checkPipelineStringRefs(ps pipelineScope, t *model.PipelineTas
 			name := r.Parts[0]
 			producer := ps.finally[name]
 			if t != nil {
-				d := c.errorf(path, "%s: task %q reads a result of a finally task", r.Raw, t.Name)
+				d := c.report(ruleResult, path, "%s: task %q reads a result of a finally task", r.Raw, t.Name)
 				d.Expected = "results of finally tasks only in the pipeline's results"
 				d.Hint = "finally tasks run after every other task; read the result in pipelines.<name>.results"
 				continue
@@ -464,7 +464,7 @@ func (c *checker) checkPipelineStringRefs(ps pipelineScope, t *model.PipelineTas
 			}
 			if r.Parts[1] == "status" || r.Parts[1] == "reason" {
 				if t != nil && !t.Finally {
-					d := c.errorf(path, "%s can only be used in finally tasks", r.Raw)
+					d := c.report(ruleResult, path, "%s can only be used in finally tasks", r.Raw)
 					d.Hint = "move the task to finally"
 				}
 				if ps.tasks[name] == nil {
@@ -489,7 +489,7 @@ func (c *checker) checkPipelineStringRefs(ps pipelineScope, t *model.PipelineTas
 				continue
 			}
 			if t != nil && producer == t {
-				d := c.errorf(path, "task %q uses its own result %s", t.Name, r.Raw)
+				d := c.report(ruleResult, path, "task %q uses its own result %s", t.Name, r.Raw)
 				d.Hint = "a task cannot consume its own result; use $(results.<name>.path) inside its steps"
 				continue
 			}

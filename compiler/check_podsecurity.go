@@ -62,7 +62,7 @@ func (c *checker) checkPodSecurity() {
 					if r.Allowed {
 						continue
 					}
-					d := c.errorf(s.Path, "%s %q of task %q breaks Pod Security %q, which environment %q enforces in namespace %q: %s",
+					d := c.report(rulePodSec, s.Path, "%s %q of task %q breaks Pod Security %q, which environment %q enforces in namespace %q: %s",
 						what, s.Name, def.Name, env.PodSecurity, env.Name, env.Namespace, reason(r))
 					d.Expected = fmt.Sprintf("a %s the namespace admits: %s", what, fixFor(r.ForbiddenReason))
 					d.Hint = fmt.Sprintf("change the %s's securityContext, or relax environments.%s.podSecurity if the %s really needs it", what, env.Name, what)
@@ -78,7 +78,7 @@ func (c *checker) checkPodSecurity() {
 					if r.Allowed {
 						continue
 					}
-					d := c.errorf(v.Path, "volume %q of task %q breaks Pod Security %q, which environment %q enforces in namespace %q: %s",
+					d := c.report(rulePodSec, v.Path, "volume %q of task %q breaks Pod Security %q, which environment %q enforces in namespace %q: %s",
 						v.Name, def.Name, env.PodSecurity, env.Name, env.Namespace, reason(r))
 					d.Expected = "a volume the namespace admits: " + fixFor(r.ForbiddenReason)
 					d.Hint = fmt.Sprintf("use a workspace or an emptyDir, or relax environments.%s.podSecurity if the task really needs it", env.Name)

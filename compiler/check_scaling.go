@@ -49,7 +49,7 @@ func (c *checker) checkScaling() {
 	if ca := p.Scaling.ClusterAutoscaler; ca != nil {
 		for _, g := range ca.NodeGroups {
 			if g.Min > g.Max {
-				d := c.errorf(ca.Path.Field("nodeGroups").Field(g.Name).Field("min"), "node group %q has min %d above max %d", g.Name, g.Min, g.Max)
+				d := c.report(ruleAutoscaler, ca.Path.Field("nodeGroups").Field(g.Name).Field("min"), "node group %q has min %d above max %d", g.Name, g.Min, g.Max)
 				d.Expected = fmt.Sprintf("min at most %d", g.Max)
 			}
 		}
@@ -59,7 +59,7 @@ func (c *checker) checkScaling() {
 			c.checkDuration(ca.Path.Field(f.name), f.v)
 		}
 		if t := ca.ScaleDownUtilizationThreshold; t <= 0 || t > 1 {
-			d := c.errorf(ca.Path.Field("scaleDownUtilizationThreshold"), "scale-down utilization threshold %g is out of range", t)
+			d := c.report(ruleAutoscaler, ca.Path.Field("scaleDownUtilizationThreshold"), "scale-down utilization threshold %g is out of range", t)
 			d.Expected = "a fraction above 0 and at most 1, such as 0.5"
 		}
 	}
@@ -73,12 +73,12 @@ func (c *checker) checkScaling() {
 			{m.Path.Field("kubeStateMetrics").Field("namespace"), m.KubeStateMetrics.Namespace},
 		} {
 			if !dnsLabelRE.MatchString(f.v) {
-				d := c.errorf(f.path, "invalid namespace %q", f.v)
+				d := c.report(ruleName, f.path, "invalid namespace %q", f.v)
 				d.Expected = "a DNS label, such as \"monitoring\""
 			}
 		}
 		if sa := m.KubeStateMetrics.Name; !dnsSubdomainRE.MatchString(sa) {
-			d := c.errorf(m.Path.Field("kubeStateMetrics").Field("serviceAccount"), "invalid service account name %q", sa)
+			d := c.report(ruleName, m.Path.Field("kubeStateMetrics").Field("serviceAccount"), "invalid service account name %q", sa)
 			d.Expected = "a DNS subdomain, such as \"kube-state-metrics\""
 		}
 		for _, f := range []struct{ name, v string }{
@@ -95,7 +95,7 @@ var promDurationRE = regexp.MustCompile(`^(([0-9]+)(y|w|d|h|m|s|ms))+$`)
 
 func (c *checker) checkPromDuration(path model.Path, s string) {
 	if !promDurationRE.MatchString(s) {
-		d := c.errorf(path, "%q is not a Prometheus duration", s)
+		d := c.report(ruleDuration, path, "%q is not a Prometheus duration", s)
 		d.Expected = `whole units such as "90s", "10m" or "1h30m"`
 	}
 }
@@ -130,16 +130,16 @@ func (c *checker) checkAutoscaler(a *model.Autoscaler, envNames, poolNames []str
 	switch {
 	case a.Listener:
 		if a.TargetName != "" {
-			d := c.errorf(a.Path.Field("target"), "autoscaler %q targets both the listener and %s %q", a.Name, a.TargetKind, a.TargetName)
+			d := c.report(ruleAutoscaler, a.Path.Field("target"), "autoscaler %q targets both the listener and %s %q", a.Name, a.TargetKind, a.TargetName)
 			d.Expected = "either listener: true or a target"
 		}
 		if !slices.ContainsFunc(p.Pipelines, func(pl *model.Pipeline) bool { return pl.On != nil }) || p.Triggers.WebhookSecret == nil {
-			d := c.errorf(a.Path.Field("listener"), "autoscaler %q scales the EventListener, but there is none", a.Name)
+			d := c.report(ruleAutoscaler, a.Path.Field("listener"), "autoscaler %q scales the EventListener, but there is none", a.Name)
 			d.Expected = "pipelines with `on` triggers and triggers.webhookSecret"
 			d.Hint = "declare triggers, or point the autoscaler at a target"
 		}
 		if env != nil && env.Namespace != p.Namespace {
-			d := c.errorf(a.Path.Field("environment"), "the EventListener runs in the CI namespace %q, not in environment %q (%s)", p.Namespace, env.Name, env.Namespace)
+			d := c.report(ruleAutoscaler, a.Path.Field("environment"), "the EventListener runs in the CI namespace %q, not in environment %q (%s)", p.Namespace, env.Name, env.Namespace)
 			if ci := p.EnvironmentForNamespace(p.Namespace); ci != nil {
 				d.Expected = fmt.Sprintf("environment: %q", ci.Name)
 			} else {
@@ -147,29 +147,29 @@ func (c *checker) checkAutoscaler(a *model.Autoscaler, envNames, poolNames []str
 			}
 		}
 	case a.TargetName == "":
-		d := c.errorf(a.Path, "autoscaler %q has no target", a.Name)
+		d := c.report(ruleAutoscaler, a.Path, "autoscaler %q has no target", a.Name)
 		d.Expected = `target: {kind: "Deployment", name: "..."}, or listener: true for the EventListener`
 	default:
 		if !dnsSubdomainRE.MatchString(a.TargetName) {
-			d := c.errorf(a.Path.Field("target").Field("name"), "invalid workload name %q", a.TargetName)
+			d := c.report(ruleName, a.Path.Field("target").Field("name"), "invalid workload name %q", a.TargetName)
 			d.Expected = "a DNS subdomain name"
 		}
 		if len(a.Selector) == 0 {
-			d := c.errorf(a.Path, "autoscaler %q has no selector for its PodDisruptionBudget", a.Name)
+			d := c.report(ruleAutoscaler, a.Path, "autoscaler %q has no selector for its PodDisruptionBudget", a.Name)
 			d.Expected = fmt.Sprintf(`selector: {"app.kubernetes.io/name": %q}, the labels of the workload's pods`, a.TargetName)
 		}
 		if dep := p.AppDeployment(a.TargetName, a.Environment); dep != nil {
 			switch {
 			case dep.RolledOut() && a.TargetKind != "Rollout":
-				d := c.errorf(a.Path.Field("target").Field("kind"), "app %q runs in %q as an Argo Rollout, which owns its replicas; a %s autoscaler would fight it", a.TargetName, a.Environment, a.TargetKind)
+				d := c.report(ruleAutoscaler, a.Path.Field("target").Field("kind"), "app %q runs in %q as an Argo Rollout, which owns its replicas; a %s autoscaler would fight it", a.TargetName, a.Environment, a.TargetKind)
 				d.Expected = `kind: "Rollout"`
 			case !dep.RolledOut() && a.TargetKind == "Rollout":
-				d := c.errorf(a.Path.Field("target").Field("kind"), "app %q has no Argo Rollout in %q (its strategy is neither canary nor blueGreen)", a.TargetName, a.Environment)
+				d := c.report(ruleAutoscaler, a.Path.Field("target").Field("kind"), "app %q has no Argo Rollout in %q (its strategy is neither canary nor blueGreen)", a.TargetName, a.Environment)
 				d.Expected = `kind: "Deployment"`
 			}
 		}
 		if a.PodRequests == nil {
-			d := c.errorf(a.Path, "autoscaler %q does not say what one pod of %s requests", a.Name, a.TargetName)
+			d := c.report(ruleAutoscaler, a.Path, "autoscaler %q does not say what one pod of %s requests", a.Name, a.TargetName)
 			d.Expected = `podRequests: {cpu: "250m", memory: "256Mi"}`
 			d.Hint = "pipec needs them to check that maxReplicas pods fit the quota and the node pool"
 		} else {
@@ -177,23 +177,23 @@ func (c *checker) checkAutoscaler(a *model.Autoscaler, envNames, poolNames []str
 		}
 	}
 	if a.MaxUnavailable != "" && a.MinAvailable != "" {
-		d := c.errorf(a.Path.Field("disruptionBudget"), "the disruption budget of autoscaler %q sets both maxUnavailable and minAvailable", a.Name)
+		d := c.report(ruleAutoscaler, a.Path.Field("disruptionBudget"), "the disruption budget of autoscaler %q sets both maxUnavailable and minAvailable", a.Name)
 		d.Expected = "one of them, as a PodDisruptionBudget allows"
 	}
 	if a.MinReplicas > a.MaxReplicas {
-		d := c.errorf(a.Path.Field("maxReplicas"), "autoscaler %q has maxReplicas %d below minReplicas %d", a.Name, a.MaxReplicas, a.MinReplicas)
+		d := c.report(ruleAutoscaler, a.Path.Field("maxReplicas"), "autoscaler %q has maxReplicas %d below minReplicas %d", a.Name, a.MaxReplicas, a.MinReplicas)
 		d.Expected = fmt.Sprintf("maxReplicas of at least %d", a.MinReplicas)
 		if env != nil && env.Production {
 			d.Hint = fmt.Sprintf("%q is a production environment, where minReplicas defaults to 2", env.Name)
 		}
 	}
 	if a.CPU == 0 && a.Memory == 0 && len(a.Pods) == 0 && len(a.External) == 0 {
-		d := c.errorf(a.Path.Field("metrics"), "autoscaler %q scales on no metric", a.Name)
+		d := c.report(ruleAutoscaler, a.Path.Field("metrics"), "autoscaler %q scales on no metric", a.Name)
 		d.Expected = `a metric, such as metrics: cpu: utilization: 70`
 	}
 	for _, m := range append(slices.Clone(a.Pods), a.External...) {
 		if !slices.Contains(produced, m.Name) {
-			d := c.errorf(m.Path, "autoscaler %q scales on metric %q, which nothing declared produces", a.Name, m.Name)
+			d := c.report(ruleAutoscaler, m.Path, "autoscaler %q scales on metric %q, which nothing declared produces", a.Name, m.Name)
 			if len(produced) == 0 {
 				d.Expected = "monitoring declared, so that Prometheus scrapes the Tekton controller and the EventListener"
 				d.Hint = "add `monitoring: {}`, or list the metric in monitoring.metrics if an exporter outside pipec produces it"
@@ -212,11 +212,11 @@ func (c *checker) checkAutoscaler(a *model.Autoscaler, envNames, poolNames []str
 			}
 		}
 		if m.AverageValue == "" && m.Value == "" && slices.Contains(a.External, m) {
-			d := c.errorf(m.Path, "external metric %q has no target", m.Name)
+			d := c.report(ruleAutoscaler, m.Path, "external metric %q has no target", m.Name)
 			d.Expected = `averageValue: "5" (per replica) or value: "20" (in total)`
 		}
 		if m.AverageValue != "" && m.Value != "" {
-			d := c.errorf(m.Path, "external metric %q has both averageValue and value", m.Name)
+			d := c.report(ruleAutoscaler, m.Path, "external metric %q has both averageValue and value", m.Name)
 			d.Expected = "one of them"
 		}
 	}
@@ -247,7 +247,7 @@ func suggestMetric(name string, produced []string) string {
 func (c *checker) checkSeconds(path model.Path, s string, minSeconds, maxSeconds int) {
 	d, err := time.ParseDuration(s)
 	if err != nil || d%time.Second != 0 || d < time.Duration(minSeconds)*time.Second || d > time.Duration(maxSeconds)*time.Second {
-		e := c.errorf(path, "%q is not a whole number of seconds from %ds to %ds", s, minSeconds, maxSeconds)
+		e := c.report(ruleDuration, path, "%q is not a whole number of seconds from %ds to %ds", s, minSeconds, maxSeconds)
 		e.Expected = fmt.Sprintf("a duration such as \"%ds\" or \"5m\", as the autoscaling/v2 API allows", max(minSeconds, 15))
 	}
 }
@@ -262,28 +262,28 @@ func (c *checker) checkNodePool(n *model.NodePool) {
 		v    string
 	}{{n.Path.Field("disruption").Field("consolidateAfter"), n.ConsolidateAfter}, {n.Path.Field("expireAfter"), n.ExpireAfter}} {
 		if !karpenterDurationRE.MatchString(f.v) {
-			d := c.errorf(f.path, "%q is not a Karpenter duration", f.v)
+			d := c.report(ruleDuration, f.path, "%q is not a Karpenter duration", f.v)
 			d.Expected = `whole hours, minutes and seconds such as "30s", "5m" or "720h", or "Never"`
 		}
 	}
 	for i, b := range n.Budgets {
 		path := n.Path.Field("disruption").Field("budgets").Index(i)
 		if !budgetNodesRE.MatchString(b.Nodes) {
-			d := c.errorf(path.Field("nodes"), "invalid budget %q", b.Nodes)
+			d := c.report(ruleNodePool, path.Field("nodes"), "invalid budget %q", b.Nodes)
 			d.Expected = `a number of nodes such as "2", or a percentage such as "10%"`
 		}
 		if (b.Schedule == "") != (b.Duration == "") {
-			d := c.errorf(path, "a disruption budget needs both schedule and duration, or neither")
+			d := c.report(ruleNodePool, path, "a disruption budget needs both schedule and duration, or neither")
 			d.Expected = `schedule: "0 9 * * 1-5", duration: "8h"`
 		}
 		// Karpenter parses budget schedules with robfig/cron's standard
 		// parser: five fields in range, or a macro such as @daily.
 		if _, err := cron.ParseStandard(b.Schedule); b.Schedule != "" && err != nil {
-			d := c.errorf(path.Field("schedule"), "invalid cron schedule %q: %v", b.Schedule, err)
+			d := c.report(ruleSchedule, path.Field("schedule"), "invalid cron schedule %q: %v", b.Schedule, err)
 			d.Expected = `five fields: minute hour day-of-month month day-of-week, such as "0 9 * * 1-5", or a macro such as "@daily"`
 		}
 		if b.Duration != "" && !budgetDurationRE.MatchString(b.Duration) {
-			d := c.errorf(path.Field("duration"), "%q is not a budget duration", b.Duration)
+			d := c.report(ruleDuration, path.Field("duration"), "%q is not a budget duration", b.Duration)
 			d.Expected = `hours and minutes such as "8h", "90m" or "1h30m" (Karpenter takes no seconds here)`
 		}
 	}
@@ -306,7 +306,7 @@ func (c *checker) checkNodePool(n *model.NodePool) {
 	} {
 		for _, k := range sortedKeys(f.m) {
 			if q, err := resource.ParseQuantity(f.m[k]); err == nil && q.Sign() <= 0 {
-				d := c.errorf(n.Path.Field(f.field).Field(k), "%s %s of node pool %q is %s: %s", f.field, k, n.Name, f.m[k], f.what)
+				d := c.report(ruleNodePool, n.Path.Field(f.field).Field(k), "%s %s of node pool %q is %s: %s", f.field, k, n.Name, f.m[k], f.what)
 				d.Expected = "a quantity above 0"
 			}
 		}
@@ -314,7 +314,7 @@ func (c *checker) checkNodePool(n *model.NodePool) {
 	shape := capacity.Parse(n.NodeShape)
 	limit := capacity.Parse(n.Limits)
 	if !shape.Fits(limit) {
-		d := c.errorf(n.Path.Field("limits"), "node pool %q cannot launch a single node: its limits (%s) are below one node (%s)", n.Name, limit, shape)
+		d := c.report(ruleNodePool, n.Path.Field("limits"), "node pool %q cannot launch a single node: its limits (%s) are below one node (%s)", n.Name, limit, shape)
 		d.Expected = fmt.Sprintf("limits of at least %s", shape)
 	}
 	for _, pl := range c.plan.Pipelines {
@@ -324,7 +324,7 @@ func (c *checker) checkNodePool(n *model.NodePool) {
 		for _, t := range append(slices.Clone(pl.Tasks), pl.Finally...) {
 			req := capacity.TaskPod(c.plan, t)
 			if !req.Fits(shape) {
-				d := c.errorf(t.Path, "a pod of task %q of pipeline %q requests %s, more than a node of pool %q has (%s)", t.Name, pl.Name, req, n.Name, shape)
+				d := c.report(ruleNodePool, t.Path, "a pod of task %q of pipeline %q requests %s, more than a node of pool %q has (%s)", t.Name, pl.Name, req, n.Name, shape)
 				d.Expected = fmt.Sprintf("steps whose requests add up to at most %s, or a larger nodeShape", shape)
 				d.Hint = "the pod would stay pending for ever: lower the steps' requests or raise the pool's nodeShape"
 			}
@@ -344,7 +344,7 @@ func (c *checker) checkPoolAssignment() {
 		}
 		if len(claims) > 1 {
 			second := claims[1]
-			d := c.errorf(second.Path.Field("pipelines"), "pipeline %q is taken by node pools %q and %q", pl.Name, claims[0].Name, second.Name)
+			d := c.report(ruleNodePool, second.Path.Field("pipelines"), "pipeline %q is taken by node pools %q and %q", pl.Name, claims[0].Name, second.Name)
 			d.Expected = "each pipeline in at most one pool"
 			d.Hint = "list the pipelines of each pool explicitly instead of \"*\""
 		}
@@ -383,7 +383,7 @@ func (c *checker) checkPoolLimits(n *model.NodePool, shape, limit capacity.Resou
 	if heaviest != "" {
 		runs, bound := c.concurrentRuns()
 		if runs == 0 {
-			d := c.out.Warnf(c.src, n.Path, "nothing bounds how many pipeline runs node pool %q must hold at once", n.Name)
+			d := c.report(ruleUnbounded, n.Path, "nothing bounds how many pipeline runs node pool %q must hold at once", n.Name)
 			d.Expected = "quota.pipelineRuns on the CI environment, or scaling.maxConcurrentRuns"
 			d.Hint = "without a bound a burst of webhooks queues on the pool's limits"
 			return
@@ -404,7 +404,7 @@ func (c *checker) checkPoolLimits(n *model.NodePool, shape, limit capacity.Resou
 			runs, bound, heaviest, strings.Join(peak.Tasks, ", "), peak.Pods, peak.Requests, runsReq))
 	}
 	if !worst.Fits(limit) {
-		d := c.out.Warnf(c.src, n.Path.Field("limits"), "node pool %q is limited to %s, but the worst case needs %s", n.Name, limit, worst)
+		d := c.report(rulePoolCap, n.Path.Field("limits"), "node pool %q is limited to %s, but the worst case needs %s", n.Name, limit, worst)
 		nodes := max(ceilDiv(worst.CPU, shape.CPU), ceilDiv(worst.Memory, shape.Memory))
 		d.Expected = fmt.Sprintf("limits of at least %s (about %d nodes of %s): %s", worst, nodes, shape, strings.Join(parts, "; "))
 		d.Hint = "raise the limits, or lower maxReplicas or the number of concurrent runs; `pipec simulate` shows the queueing this causes"
@@ -448,7 +448,7 @@ func (c *checker) checkAffinityAssistants() {
 	if runs > 0 {
 		admitted = fmt.Sprintf("%s admits %d", bound, runs)
 	}
-	d := c.out.Warnf(c.src, ci.Quota.Path.Field("pods"),
+	d := c.report(ruleDeadlock, ci.Quota.Path.Field("pods"),
 		"a burst of PipelineRuns can deadlock namespace %q: with Tekton's coschedule %q every running run of %s holds an affinity-assistant pod, the quota has %d pods, and %s; once the assistants hold the quota no TaskRun pod can start",
 		ci.Namespace, p.Scaling.TektonCoschedule, heaviest.Name, pods, admitted)
 	d.Expected = fmt.Sprintf("at most %d PipelineRuns (quota.pipelineRuns or scaling.maxConcurrentRuns), the pod quota less the %d pods of a run at its peak; or Tekton's coschedule \"disabled\" (scaling.tektonCoschedule)", safe, peakPods)

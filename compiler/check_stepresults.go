@@ -23,7 +23,7 @@ func (c *checker) checkStepResults(t *model.TaskDef) {
 			c.checkResultName(r.Path, r.Name)
 		}
 		if s.Ref != nil && len(s.Results) > 0 {
-			d := c.errorf(s.Results[0].Path, "step %q declares results but runs a StepAction", s.Name)
+			d := c.report(ruleStepResult, s.Results[0].Path, "step %q declares results but runs a StepAction", s.Name)
 			d.Expected = "no results on a step with ref: the StepAction declares them"
 			d.Hint = "remove results; later steps may read any result the StepAction writes"
 		}
@@ -47,12 +47,12 @@ func (c *checker) checkStepResults(t *model.TaskDef) {
 					!slices.ContainsFunc(s.Results, func(x *model.Result) bool { return x.Name == r.Parts[0] }):
 					// Tekton's validation reads a script's $(results...) as
 					// the step's own once the step declares results.
-					d := c.errorf(p, "%s names a task result in the script of step %q, which declares results of its own", r.Raw, s.Name)
+					d := c.report(ruleStepResult, p, "%s names a task result in the script of step %q, which declares results of its own", r.Raw, s.Name)
 					d.Expected = "in a step with results, $(results.<name>.path) names one of them: " + diag.OneOf(resultNames(s.Results))
 					d.Hint = fmt.Sprintf("take the task result from the step's: results: %s: value: \"$(steps.%s.results.<name>)\", or write it in another step", r.Parts[0], s.Name)
 				case r.Kind == "steps" && len(r.Parts) >= 3 && r.Parts[1] == "results":
 					if in != substituted {
-						d := c.errorf(p, "%s reads a step result where Tekton does not substitute it", r.Raw)
+						d := c.report(ruleStepResult, p, "%s reads a step result where Tekton does not substitute it", r.Raw)
 						d.Expected = "step results only in a later step's env, command and args"
 						d.Hint = fmt.Sprintf("pass it through env: env: RESULT: %q, and read $RESULT in the script", r.Raw)
 						continue
@@ -91,7 +91,7 @@ func (c *checker) checkStepResults(t *model.TaskDef) {
 		p := r.Path.Field("value")
 		m := stepResultValueRE.FindStringSubmatch(r.Value)
 		if m == nil {
-			d := c.errorf(p, "result %q takes its value from %q, which is not a step result", r.Name, r.Value)
+			d := c.report(ruleStepResult, p, "result %q takes its value from %q, which is not a step result", r.Name, r.Value)
 			d.Expected = `one step's result, whole: "$(steps.<step>.results.<name>)"`
 			d.Hint = "or drop value and write the result to $(results." + r.Name + ".path) in a step"
 			continue
@@ -113,11 +113,11 @@ func (c *checker) checkStepResultRef(p model.Path, r ref, t *model.TaskDef, befo
 		}
 		switch {
 		case in != nil && in.Name == name:
-			d := c.errorf(p, "%s reads a result of step %q in that step", r.Raw, name)
+			d := c.report(ruleStepResult, p, "%s reads a result of step %q in that step", r.Raw, name)
 			d.Expected = "a result of a step that runs before"
 			d.Hint = fmt.Sprintf("inside the step, use the file it writes: $(step.results.%s.path)", result)
 		case slices.Contains(names, name):
-			d := c.errorf(p, "%s reads a result of step %q, which runs after it", r.Raw, name)
+			d := c.report(ruleStepResult, p, "%s reads a result of step %q, which runs after it", r.Raw, name)
 			d.Expected = "a result of a step that runs before"
 			d.Hint = "steps run in order: move the step that writes the result first"
 		default:

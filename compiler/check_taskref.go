@@ -25,7 +25,7 @@ func (c *checker) checkTaskRef(ps pipelineScope, t *model.PipelineTask) {
 			if r.Kind == "tasks" || r.Kind == "finally" {
 				// Tekton resolves a pipeline's tasks before any of them
 				// runs, and orders tasks by their params, not these.
-				d := c.errorf(p, "%s: a resolver parameter cannot read a task's result", r.Raw)
+				d := c.report(ruleRemote, p, "%s: a resolver parameter cannot read a task's result", r.Raw)
 				d.Expected = "a literal, a pipeline parameter $(params.<name>) or a context variable"
 				d.Hint = "Tekton resolves every task of the pipeline before it starts it; pass the value as a pipeline parameter"
 			}
@@ -34,7 +34,7 @@ func (c *checker) checkTaskRef(ps pipelineScope, t *model.PipelineTask) {
 	if !ok {
 		return // the note is for a reference that is right
 	}
-	d := c.out.Infof(c.src, t.Ref.Path, "task %q is resolved by Tekton's %s resolver when the pipeline runs: pipec checks the reference, not the task (its params, workspaces, results and steps)", t.Name, t.Ref.Resolver)
+	d := c.report(ruleRemoteInfo, t.Ref.Path, "task %q is resolved by Tekton's %s resolver when the pipeline runs: pipec checks the reference, not the task (its params, workspaces, results and steps)", t.Name, t.Ref.Resolver)
 	d.Hint = "capacity checks count it as one step with defaults.step resources; to have pipec check the task, add its YAML to the task library with pipec import"
 }
 
@@ -46,17 +46,17 @@ func (c *checker) checkStepRef(t *model.TaskDef, s *model.Step, sc scope) {
 	errs := len(c.out)
 	switch {
 	case r.Name != "" && r.Resolver != "":
-		d := c.errorf(r.Path, "step %q names a StepAction and a resolver", s.Name)
+		d := c.report(ruleRemote, r.Path, "step %q names a StepAction and a resolver", s.Name)
 		d.Expected = `ref: {name: "<stepaction>"} for one of the namespace, or ref: {resolver: ..., params: {...}}`
 		return
 	case r.Name == "" && r.Resolver == "":
-		d := c.errorf(r.Path, "step %q refers to no StepAction", s.Name)
+		d := c.report(ruleRemote, r.Path, "step %q refers to no StepAction", s.Name)
 		d.Expected = `ref: {name: "<stepaction>"} for one of the namespace, or ref: {resolver: "hub", params: {name: "git-clone", version: "0.1", kind: "stepaction"}}`
 		return
 	case r.Resolver != "":
 		c.checkRef(r, "stepaction", refs)
 		if _, ok := r.Param("kind"); !ok && slices.Contains([]string{"bundles", "cluster", "hub"}, r.Resolver) {
-			d := c.errorf(r.Path.Field("params"), "the %s resolver fetches a task unless told otherwise", r.Resolver)
+			d := c.report(ruleRemote, r.Path.Field("params"), "the %s resolver fetches a task unless told otherwise", r.Resolver)
 			d.Expected = `kind: "stepaction" among the params`
 			d.Hint = "the release's default kind is task"
 		}
@@ -71,10 +71,10 @@ func (c *checker) checkStepRef(t *model.TaskDef, s *model.Step, sc scope) {
 	if r.Resolver != "" {
 		what = "a StepAction Tekton's " + r.Resolver + " resolver fetches"
 	}
-	d := c.out.Infof(c.src, r.Path, "step %q of task %q runs %s: pipec checks the reference, not the StepAction (its image, script, params and security context)", s.Name, t.Name, what)
+	d := c.report(ruleRemoteInfo, r.Path, "step %q of task %q runs %s: pipec checks the reference, not the StepAction (its image, script, params and security context)", s.Name, t.Name, what)
 	d.Hint = "defaults.step resources still apply to the step; its security context is the StepAction's, which Tekton puts in place of the step's"
 	if env := c.plan.EnvironmentForNamespace(c.plan.Namespace); env != nil && c.plan.Namespace != "" && env.PodSecurity != "privileged" {
-		w := c.out.Warnf(c.src, r.Path, "step %q of task %q runs with the security context of its StepAction, which pipec cannot see, in namespace %q where Pod Security %q is enforced", s.Name, t.Name, env.Namespace, env.PodSecurity)
+		w := c.report(ruleStepActSC, r.Path, "step %q of task %q runs with the security context of its StepAction, which pipec cannot see, in namespace %q where Pod Security %q is enforced", s.Name, t.Name, env.Namespace, env.PodSecurity)
 		w.Expected = "a StepAction whose securityContext the namespace admits (runAsNonRoot, allowPrivilegeEscalation: false, capabilities drop ALL, seccompProfile RuntimeDefault for restricted)"
 		w.Hint = "Tekton replaces the step's security context with the StepAction's, so pipec's defaults do not apply: without one the TaskRun's pod is refused (PodAdmissionFailed)"
 	}
@@ -110,7 +110,7 @@ func (c *checker) checkRef(r *model.Ref, kind string, refs func(model.Path, stri
 	for _, a := range r.Params {
 		given[a.Name] = a.Value.String
 		if !slices.Contains(res.Params, a.Name) {
-			d := c.errorf(a.Path, "the %s resolver has no parameter %q", r.Resolver, a.Name)
+			d := c.report(ruleRemote, a.Path, "the %s resolver has no parameter %q", r.Resolver, a.Name)
 			d.Expected = fmt.Sprintf("a parameter of Tekton's %s resolver: %s", r.Resolver, diag.OneOf(res.Params))
 			if s := diag.Suggest(a.Name, res.Params); s != "" {
 				d.Hint = fmt.Sprintf("did you mean %q?", s)
@@ -121,7 +121,7 @@ func (c *checker) checkRef(r *model.Ref, kind string, refs func(model.Path, stri
 		}
 		refs(a.Path, a.Value.String)
 		if a.Value.String == "" {
-			d := c.errorf(a.Path, "parameter %q of the %s resolver is empty", a.Name, r.Resolver)
+			d := c.report(ruleRemote, a.Path, "parameter %q of the %s resolver is empty", a.Name, r.Resolver)
 			d.Expected = "a value; the resolver takes an empty value as not set"
 			d.Hint = "give it a value, or remove it"
 			continue
@@ -137,7 +137,7 @@ func (c *checker) checkRef(r *model.Ref, kind string, refs func(model.Path, stri
 		}
 	}
 	if len(missing) > 0 {
-		d := c.errorf(r.Path.Field("params"), "the %s resolver needs %s", r.Resolver, quoteAll(missing))
+		d := c.report(ruleRemote, r.Path.Field("params"), "the %s resolver needs %s", r.Resolver, quoteAll(missing))
 		fields := make([]string, len(missing))
 		for i, m := range missing {
 			fields[i] = fmt.Sprintf("%s: \"<%s>\"", m, m)
@@ -151,15 +151,15 @@ func (c *checker) checkRef(r *model.Ref, kind string, refs func(model.Path, stri
 		_, hasOrg := given["org"]
 		switch {
 		case hasURL && hasRepo:
-			d := c.errorf(r.Path.Field("params").Field("repo"), "the git resolver takes url or repo, not both")
+			d := c.report(ruleRemote, r.Path.Field("params").Field("repo"), "the git resolver takes url or repo, not both")
 			d.Expected = "url (a clone) or org and repo (the SCM API)"
 			d.Hint = "remove one of them"
 		case hasRepo && !hasOrg:
-			d := c.errorf(r.Path.Field("params").Field("repo"), "the git resolver needs org with repo")
+			d := c.report(ruleRemote, r.Path.Field("params").Field("repo"), "the git resolver needs org with repo")
 			d.Expected = "params: {org: \"<org>\", repo: \"<repo>\"}"
 			d.Hint = "the release's git-resolver-config has no default org"
 		case !hasURL && !hasRepo:
-			d := c.errorf(r.Path.Field("params"), "the git resolver needs url, or org and repo")
+			d := c.report(ruleRemote, r.Path.Field("params"), "the git resolver needs url, or org and repo")
 			d.Expected = "params: {url: \"https://github.com/<org>/<repo>.git\", ...}"
 			d.Hint = "without them Tekton reads the cluster's default-url, which is Tekton's own catalog in a default install; name the repository"
 		}
@@ -167,7 +167,7 @@ func (c *checker) checkRef(r *model.Ref, kind string, refs func(model.Path, stri
 	_, hasUser := given["http-username"]
 	_, hasSecret := given["http-password-secret"]
 	if r.Resolver == "http" && hasUser != hasSecret {
-		d := c.errorf(r.Path.Field("params"), "the http resolver takes http-username and http-password-secret together")
+		d := c.report(ruleRemote, r.Path.Field("params"), "the http resolver takes http-username and http-password-secret together")
 		d.Expected = "both, or neither"
 	}
 	return len(c.out) == errors
@@ -192,7 +192,7 @@ func (c *checker) checkResolverValue(r *model.Ref, a *model.Arg, kind string) {
 		// The bundles resolver compares kinds case-insensitively.
 		if v != kind && !(r.Resolver == "bundles" && strings.EqualFold(v, kind)) {
 			where := map[string]string{"task": "a pipeline task's ref", "stepaction": "a step's ref"}[kind]
-			d := c.errorf(a.Path, "%s resolves a %s, not kind %q", where, kind, v)
+			d := c.report(ruleRemote, a.Path, "%s resolves a %s, not kind %q", where, kind, v)
 			d.Expected = fmt.Sprintf("kind: %q", kind)
 			if kind == "task" {
 				d.Expected += `, or no kind (the resolver's default is "task")`
@@ -208,34 +208,34 @@ func (c *checker) checkResolverValue(r *model.Ref, a *model.Arg, kind string) {
 		}
 	case r.Resolver == "bundles" && a.Name == "bundle":
 		if _, err := reference.ParseNormalizedNamed(v); err != nil {
-			d := c.errorf(a.Path, "invalid bundle reference %q: %v", v, err)
+			d := c.report(ruleRemote, a.Path, "invalid bundle reference %q: %v", v, err)
 			d.Expected = "an OCI image reference such as ghcr.io/org/tasks@sha256:<digest>"
 		}
 	case a.Name == "url" && r.Resolver == "http":
 		u, err := url.ParseRequestURI(v)
 		if err != nil || u.Scheme != "http" && u.Scheme != "https" {
-			d := c.errorf(a.Path, "invalid URL %q for the http resolver", v)
+			d := c.report(ruleRemote, a.Path, "invalid URL %q for the http resolver", v)
 			d.Expected = "an http or https URL of the task's YAML"
 		} else if u.User != nil {
-			d := c.errorf(a.Path, "the URL %q carries credentials", v)
+			d := c.report(ruleRemote, a.Path, "the URL %q carries credentials", v)
 			d.Expected = "a URL without user:password@"
 			d.Hint = "use http-username with http-password-secret, a Secret the resolver reads"
 		}
 	case a.Name == "url" && r.Resolver == "git":
 		if !gitURLRE.MatchString(v) {
-			d := c.errorf(a.Path, "invalid git repository URL %q", v)
+			d := c.report(ruleRemote, a.Path, "invalid git repository URL %q", v)
 			d.Expected = "an https:// or git:// URL, user@host:path, or an absolute path"
 		}
 	case a.Name == "digest" && r.Resolver == "http":
 		algo, hexDigest, _ := strings.Cut(v, ":")
 		size := map[string]int{"sha256": 64, "sha512": 128}[algo]
 		if _, err := hex.DecodeString(hexDigest); size == 0 || len(hexDigest) != size || err != nil {
-			d := c.errorf(a.Path, "invalid digest %q", v)
+			d := c.report(ruleRemote, a.Path, "invalid digest %q", v)
 			d.Expected = "sha256:<64 hexadecimal digits> or sha512:<128 hexadecimal digits>"
 		}
 	case a.Name == "type" && r.Resolver == "hub":
 		if v != "artifact" && v != "tekton" {
-			d := c.errorf(a.Path, "the hub resolver's type is %q", v)
+			d := c.report(ruleRemote, a.Path, "the hub resolver's type is %q", v)
 			d.Expected = `"artifact" (Artifact Hub) or "tekton" (Tekton Hub)`
 		}
 	case a.Name == "namespace" && r.Resolver == "cluster":

@@ -44,23 +44,23 @@ func (c *checker) checkTriggers() {
 		}
 	}
 	if p.Triggers.WebhookSecret == nil {
-		d := c.errorf(at, "pipelines have `on` but triggers.webhookSecret is not set")
+		d := c.report(ruleTrigSetup, at, "pipelines have `on` but triggers.webhookSecret is not set")
 		d.Expected = `triggers: webhookSecret: {name: "<secret>", key: "<key>"}`
 		d.Hint = "the EventListener only accepts webhooks that prove they know this secret; create the Secret, never write its value into CUE"
 	}
 	if p.Namespace == "" {
-		d := c.errorf(at, "pipelines have `on` but the configuration sets no namespace for the EventListener")
+		d := c.report(ruleTrigSetup, at, "pipelines have `on` but the configuration sets no namespace for the EventListener")
 		d.Expected = `namespace: "ci"`
 	}
 	for _, k := range []*model.KeyRef{p.Triggers.WebhookSecret, p.Triggers.GitHubToken} {
 		if k != nil && (!dnsSubdomainRE.MatchString(k.Name) || k.Key == "") {
-			d := c.errorf(p.Triggers.Path, "invalid Secret reference %q/%q", k.Name, k.Key)
+			d := c.report(ruleTrigSetup, p.Triggers.Path, "invalid Secret reference %q/%q", k.Name, k.Key)
 			d.Expected = "the name of an existing Secret and one of its keys"
 		}
 	}
 	for i, cidr := range p.Triggers.IngressCIDRs {
 		if _, _, err := net.ParseCIDR(cidr); err != nil {
-			d := c.errorf(p.Triggers.Path.Field("listener").Field("ingressFrom").Field("cidrs").Index(i), "invalid CIDR %q", cidr)
+			d := c.report(ruleNetwork, p.Triggers.Path.Field("listener").Field("ingressFrom").Field("cidrs").Index(i), "invalid CIDR %q", cidr)
 			d.Expected = `a CIDR such as "192.30.252.0/22"`
 		}
 	}
@@ -69,12 +69,12 @@ func (c *checker) checkTriggers() {
 	// listener needs the Kubernetes API to create runs.
 	if ci := p.EnvironmentForNamespace(p.Namespace); ci != nil && ci.Network.DefaultDeny {
 		if ci.Network.KubernetesAPI == nil {
-			d := c.errorf(ci.Network.Path, "the EventListener in %q needs the Kubernetes API to create PipelineRuns, but environment %q denies egress to it", p.Namespace, ci.Name)
+			d := c.report(ruleNetwork, ci.Network.Path, "the EventListener in %q needs the Kubernetes API to create PipelineRuns, but environment %q denies egress to it", p.Namespace, ci.Name)
 			d.Expected = `network: kubernetesAPI: {cidrs: ["<API server address>/32"], ports: [443]}`
 			d.Hint = "kubectl get endpoints kubernetes -n default shows the address"
 		}
 		if len(p.Triggers.IngressNamespaces)+len(p.Triggers.IngressCIDRs) == 0 {
-			d := c.errorf(p.Triggers.Path.Field("listener").Field("ingressFrom"), "no webhook can reach the EventListener: environment %q denies ingress and triggers.listener.ingressFrom allows nothing", ci.Name)
+			d := c.report(ruleNetwork, p.Triggers.Path.Field("listener").Field("ingressFrom"), "no webhook can reach the EventListener: environment %q denies ingress and triggers.listener.ingressFrom allows nothing", ci.Name)
 			d.Expected = `ingressFrom: namespaces: ["ingress-nginx"], or the provider's CIDRs`
 		}
 	}
@@ -85,14 +85,14 @@ func (c *checker) checkOn(pl *model.Pipeline) {
 	provider := triggers.Provider(c.plan, pl)
 	kinds := triggers.Kinds(on)
 	if len(kinds) == 0 {
-		d := c.errorf(on.Path, "pipeline %q has `on` without any event", pl.Name)
+		d := c.report(ruleTrigger, on.Path, "pipeline %q has `on` without any event", pl.Name)
 		d.Expected = `push: branches: ["main"], tags: ["v*"] or pullRequest: branches: ["main"]`
 	}
 	if on.Push != nil {
 		c.checkPatterns(on.Push.Path.Field("branches"), on.Push.Branches)
 		c.checkPatterns(on.Push.Path.Field("paths"), on.Push.Paths)
 		if len(on.Push.Branches) == 0 {
-			d := c.errorf(on.Push.Path.Field("branches"), "push trigger of pipeline %q lists no branches", pl.Name)
+			d := c.report(ruleTrigger, on.Push.Path.Field("branches"), "push trigger of pipeline %q lists no branches", pl.Name)
 			d.Expected = `branches such as ["main"]`
 		}
 	}
@@ -101,27 +101,27 @@ func (c *checker) checkOn(pl *model.Pipeline) {
 		c.checkPatterns(pr.Path.Field("branches"), pr.Branches)
 		c.checkPatterns(pr.Path.Field("paths"), pr.Paths)
 		if len(pr.Events) == 0 {
-			d := c.errorf(pr.Path.Field("events"), "pull request trigger of pipeline %q lists no events", pl.Name)
+			d := c.report(ruleTrigger, pr.Path.Field("events"), "pull request trigger of pipeline %q lists no events", pl.Name)
 			d.Expected = `events such as ["opened", "synchronize", "reopened"]`
 		}
 		if len(pr.Paths) > 0 && provider == model.GitLab {
-			d := c.errorf(pr.Path.Field("paths"), "path filters on GitLab merge requests are not supported")
+			d := c.report(ruleTrigger, pr.Path.Field("paths"), "path filters on GitLab merge requests are not supported")
 			d.Expected = "no paths on pullRequest with provider gitlab"
 			d.Hint = "Tekton Triggers' GitLab interceptor cannot list a merge request's files; filter pushes by path instead, or run the pipeline on every merge request"
 		}
 		if len(pr.Paths) > 0 && provider == model.GitHub && c.plan.Triggers.GitHubToken == nil {
-			d := c.errorf(pr.Path.Field("paths"), "path filters on GitHub pull requests need triggers.githubToken")
+			d := c.report(ruleTrigger, pr.Path.Field("paths"), "path filters on GitHub pull requests need triggers.githubToken")
 			d.Expected = `triggers: githubToken: {name: "<secret>", key: "token"}`
 			d.Hint = "Tekton Triggers' GitHub interceptor lists the pull request's files through the GitHub API; without a token it is rate-limited and cannot read private repositories"
 		}
 		if slices.Contains(pr.Events, "ready_for_review") && provider == model.GitLab {
-			d := c.out.Warnf(c.src, pr.Path.Field("events"), "GitLab reports ready-for-review as an update that clears the draft flag; pipec matches that")
+			d := c.report(ruleReady, pr.Path.Field("events"), "GitLab reports ready-for-review as an update that clears the draft flag; pipec matches that")
 			d.Hint = "check with `pipec trigger test` on a recorded payload"
 		}
 	}
 	if on.Filter != "" {
 		if err := triggers.CompileCEL(on.Filter, true); err != nil {
-			d := c.errorf(on.Path.Field("filter"), "the CEL filter does not compile: %s", celMessage(err))
+			d := c.report(ruleFilter, on.Path.Field("filter"), "the CEL filter does not compile: %s", celMessage(err))
 			d.Expected = "a boolean CEL expression over body, header, extensions and requestURL"
 			d.Hint = "Tekton Triggers' CEL environment (strings, encoders, sets, lists, math extensions and its own functions) is what runs it"
 		}
@@ -130,7 +130,7 @@ func (c *checker) checkOn(pl *model.Pipeline) {
 		known := triggers.PayloadFields[provider]
 		for _, f := range triggers.BodyFields(on.Filter) {
 			if !slices.Contains(known, f) {
-				d := c.out.Warnf(c.src, on.Path.Field("filter"), "the CEL filter reads body.%s, which %s's webhook payloads do not have", f, provider)
+				d := c.report(ruleFilterFld, on.Path.Field("filter"), "the CEL filter reads body.%s, which %s's webhook payloads do not have", f, provider)
 				d.Expected = "a field of " + provider + "'s push, tag and pull or merge request payloads"
 				if s := diag.Suggest(f, known); s != "" {
 					d.Hint = fmt.Sprintf("did you mean body.%s?", s)
@@ -157,7 +157,7 @@ func (c *checker) checkOn(pl *model.Pipeline) {
 	}
 	for i, t := range on.PodTemplate.Tolerations {
 		if t.Operator == "Exists" && t.Value != "" {
-			d := c.errorf(on.Path.Field("podTemplate").Field("tolerations").Index(i), "toleration with operator Exists sets a value")
+			d := c.report(ruleTrigger, on.Path.Field("podTemplate").Field("tolerations").Index(i), "toleration with operator Exists sets a value")
 			d.Expected = "no value with Exists, or operator Equal"
 		}
 	}
@@ -176,19 +176,19 @@ func (c *checker) checkForks(pl *model.Pipeline) {
 		return
 	}
 	if name := triggers.ForkTriggerName(pl); len(name) > 63 {
-		d := c.errorf(pl.Path, "the Trigger for pull requests from forks, %q, is longer than 63 characters", name)
+		d := c.report(ruleTrigger, pl.Path, "the Trigger for pull requests from forks, %q, is longer than 63 characters", name)
 		d.Expected = fmt.Sprintf("a pipeline name of at most %d characters", 63-len(name)+len(pl.Name))
 		d.Hint = `shorten the pipeline's name, or set on: pullRequest: forks: "ignore"`
 	}
 	if other := c.plan.Pipeline(triggers.ForkTemplateName(pl)); other != nil && other.On != nil {
-		d := c.errorf(pl.On.PullRequest.Path.Field("forks"), "the TriggerTemplate for pull requests from forks of pipeline %q would be named %q, as pipeline %q's is", pl.Name, other.Name, other.Name)
+		d := c.report(ruleTrigger, pl.On.PullRequest.Path.Field("forks"), "the TriggerTemplate for pull requests from forks of pipeline %q would be named %q, as pipeline %q's is", pl.Name, other.Name, other.Name)
 		d.Expected = "pipeline names that do not differ only by a -fork suffix"
 		d.Hint = fmt.Sprintf("rename pipeline %q", other.Name)
 	}
 	seen := map[model.Path]bool{}
 	for _, t := range append(slices.Clone(pl.Tasks), pl.Finally...) {
 		if t.Ref != nil {
-			d := c.out.Warnf(c.src, t.Ref.Path, "pipeline %q runs remote task %q for pull requests from forks, and pipec cannot see whether its steps read Secrets", pl.Name, t.Name)
+			d := c.report(ruleForkRemote, t.Ref.Path, "pipeline %q runs remote task %q for pull requests from forks, and pipec cannot see whether its steps read Secrets", pl.Name, t.Name)
 			d.Expected = "tasks whose steps pipec can check in the runs of pull requests from forks"
 			d.Hint = "a Secret a step reads through env reaches the fork's run whatever its ServiceAccount; import the task into the library so that pipec checks it, or set forks: \"ignore\""
 			continue
@@ -200,7 +200,7 @@ func (c *checker) checkForks(pl *model.Pipeline) {
 		seen[def.Path] = true
 		for _, v := range def.Volumes {
 			for _, cred := range v.Credentials() {
-				d := c.errorf(v.Path, "volume %q of task %q mounts %s, and pipeline %q runs it for pull requests from forks: fork runs must not see credentials",
+				d := c.report(ruleForkCreds, v.Path, "volume %q of task %q mounts %s, and pipeline %q runs it for pull requests from forks: fork runs must not see credentials",
 					v.Name, def.Name, cred, pl.Name)
 				d.Expected = "no credential in the volumes of the tasks a pull request from a fork runs"
 				d.Hint = fmt.Sprintf(`bind the credential through a run workspace (on.workspaces), which fork runs get as an emptyDir, or set pipelines.%s.on.pullRequest.forks: "ignore"`, pl.Name)
@@ -215,7 +215,7 @@ func (c *checker) checkForks(pl *model.Pipeline) {
 				if f.Secret == "" {
 					continue
 				}
-				d := c.errorf(f.Path, "%s %q of task %q reads every key of Secret %q, and pipeline %q runs it for pull requests from forks: fork runs must not see Secrets",
+				d := c.report(ruleForkCreds, f.Path, "%s %q of task %q reads every key of Secret %q, and pipeline %q runs it for pull requests from forks: fork runs must not see Secrets",
 					what, s.Name, def.Name, f.Secret, pl.Name)
 				d.Expected = "no Secret in the env of the steps a pull request from a fork runs"
 				d.Hint = fmt.Sprintf(`move the step to a pipeline that pull requests from forks do not start, or set pipelines.%s.on.pullRequest.forks: "ignore"`, pl.Name)
@@ -224,7 +224,7 @@ func (c *checker) checkForks(pl *model.Pipeline) {
 				if e.SecretRef == nil {
 					continue
 				}
-				d := c.errorf(e.Path, "%s %q of task %q reads Secret %q into %s, and pipeline %q runs it for pull requests from forks: fork runs must not see Secrets",
+				d := c.report(ruleForkCreds, e.Path, "%s %q of task %q reads Secret %q into %s, and pipeline %q runs it for pull requests from forks: fork runs must not see Secrets",
 					what, s.Name, def.Name, e.SecretRef.Name, e.Name, pl.Name)
 				d.Expected = "no Secret in the env of the steps a pull request from a fork runs"
 				d.Hint = fmt.Sprintf(`move the step to a pipeline that pull requests from forks do not start, or set pipelines.%s.on.pullRequest.forks: "ignore"`, pl.Name)
@@ -245,7 +245,7 @@ func overlayExprs(f triggers.Filter) []string {
 func (c *checker) checkPatterns(path model.Path, patterns []string) {
 	for i, p := range patterns {
 		if p == "" || strings.ContainsAny(p, " \t\n") {
-			d := c.errorf(path.Index(i), "invalid pattern %q", p)
+			d := c.report(ruleTrigger, path.Index(i), "invalid pattern %q", p)
 			d.Expected = `a name or glob without spaces, such as "main", "release/*" or "services/api/**"`
 		}
 	}
@@ -262,7 +262,7 @@ func (c *checker) checkRunParams(pl *model.Pipeline) {
 	}
 	for _, a := range pl.On.Params {
 		if pl.Param(a.Name) == nil {
-			d := c.errorf(a.Path, "the trigger sets parameter %q, which pipeline %q does not declare", a.Name, pl.Name)
+			d := c.report(ruleTrigParam, a.Path, "the trigger sets parameter %q, which pipeline %q does not declare", a.Name, pl.Name)
 			d.Expected = "a parameter of the pipeline: " + diag.OneOf(declared)
 			if s := diag.Suggest(a.Name, declared); s != "" {
 				d.Hint = fmt.Sprintf("did you mean %q?", s)
@@ -270,12 +270,12 @@ func (c *checker) checkRunParams(pl *model.Pipeline) {
 				d.Hint = fmt.Sprintf("declare it under pipelines.%s.params, or remove it", pl.Name)
 			}
 		} else if t := pl.Param(a.Name).Type; t != model.TypeString {
-			d := c.errorf(a.Path, "parameter %q of pipeline %q is of type %s; triggers pass strings", a.Name, pl.Name, t)
+			d := c.report(ruleTrigParam, a.Path, "parameter %q of pipeline %q is of type %s; triggers pass strings", a.Name, pl.Name, t)
 			d.Expected = "a string parameter"
 		}
 		for _, m := range eventRefRE.FindAllStringSubmatch(a.Value.String, -1) {
 			if !slices.Contains(model.EventFields, m[1]) {
-				d := c.errorf(a.Path, "unknown event field %q in %s", m[1], m[0])
+				d := c.report(ruleTrigParam, a.Path, "unknown event field %q in %s", m[1], m[0])
 				d.Expected = "one of " + diag.OneOf(model.EventFields)
 				if s := diag.Suggest(m[1], model.EventFields); s != "" {
 					d.Hint = fmt.Sprintf("did you mean $(event.%s)?", s)
@@ -284,7 +284,7 @@ func (c *checker) checkRunParams(pl *model.Pipeline) {
 		}
 		for _, r := range findRefs(a.Value.String) {
 			if r.Kind != "event" {
-				d := c.errorf(a.Path, "%s cannot be used in a trigger parameter", r.Raw)
+				d := c.report(ruleTrigParam, a.Path, "%s cannot be used in a trigger parameter", r.Raw)
 				d.Expected = "a literal, or an event value such as $(event.revision)"
 			}
 		}
@@ -295,7 +295,7 @@ func (c *checker) checkRunParams(pl *model.Pipeline) {
 	}
 	for _, p := range pl.Params {
 		if p.Default == nil && !set[p.Name] {
-			d := c.errorf(pl.On.Path, "runs started by the trigger would not set required parameter %q of pipeline %q", p.Name, pl.Name)
+			d := c.report(ruleTrigParam, pl.On.Path, "runs started by the trigger would not set required parameter %q of pipeline %q", p.Name, pl.Name)
 			d.Expected = fmt.Sprintf(`on: params: %q: "$(event.<field>)" or a literal`, p.Name)
 			d.Hint = "set it from the event, or give the parameter a default; Tekton would only reject the run when a webhook arrives"
 		}
@@ -310,7 +310,7 @@ func (c *checker) checkRunWorkspaces(pl *model.Pipeline) {
 	}
 	for _, w := range pl.On.Workspaces {
 		if !slices.Contains(names, w.Name) {
-			d := c.errorf(w.Path, "the trigger provides workspace %q, which pipeline %q does not declare", w.Name, pl.Name)
+			d := c.report(ruleWorkspace, w.Path, "the trigger provides workspace %q, which pipeline %q does not declare", w.Name, pl.Name)
 			d.Expected = "a workspace of the pipeline: " + diag.OneOf(names)
 			if s := diag.Suggest(w.Name, names); s != "" {
 				d.Hint = fmt.Sprintf("did you mean %q?", s)
@@ -321,7 +321,7 @@ func (c *checker) checkRunWorkspaces(pl *model.Pipeline) {
 		}
 		for _, name := range []string{w.Secret, w.ConfigMap} {
 			if name != "" && !dnsSubdomainRE.MatchString(name) {
-				d := c.errorf(w.Path, "invalid name %q", name)
+				d := c.report(ruleName, w.Path, "invalid name %q", name)
 				d.Expected = "the name of an existing Secret or ConfigMap"
 			}
 		}
@@ -379,7 +379,7 @@ func (c *checker) compileGeneratedCEL() {
 	}
 	for _, g := range c.generatedCEL {
 		if err := failed[g.expr]; err != nil {
-			d := c.errorf(g.path, "internal error: the generated CEL expression %q does not compile: %v", g.expr, err)
+			d := c.report(ruleInternal, g.path, "internal error: the generated CEL expression %q does not compile: %v", g.expr, err)
 			d.Hint = "please report this"
 		}
 	}

@@ -19,19 +19,19 @@ func (c *checker) checkVolumes(t *model.TaskDef) {
 		c.checkName(v.Path, v.Name, "volume")
 		switch kinds := v.Kinds(); len(kinds) {
 		case 0:
-			d := c.errorf(v.Path, "volume %q has no source", v.Name)
+			d := c.report(ruleVolume, v.Path, "volume %q has no source", v.Name)
 			d.Expected = "one of emptyDir, secret, configMap, projected, csi, persistentVolumeClaim or hostPath"
 			d.Hint = `for scratch space: emptyDir: {}`
 			continue
 		case 1:
 		default:
-			d := c.errorf(v.Path, "volume %q sets %d sources: %s", v.Name, len(kinds), strings.Join(kinds, ", "))
+			d := c.report(ruleVolume, v.Path, "volume %q sets %d sources: %s", v.Name, len(kinds), strings.Join(kinds, ", "))
 			d.Expected = "exactly one source"
 			d.Hint = "split it into one volume per source, or use projected to combine Secrets and ConfigMaps"
 			continue
 		}
 		if _, err := targets.Volume(v); err != nil {
-			d := c.errorf(v.Path, "volume %q does not convert to a Kubernetes volume: %v", v.Name, err)
+			d := c.report(ruleVolume, v.Path, "volume %q does not convert to a Kubernetes volume: %v", v.Name, err)
 			d.Expected = "a volume source in Kubernetes' fields"
 			continue
 		}
@@ -39,12 +39,12 @@ func (c *checker) checkVolumes(t *model.TaskDef) {
 	}
 	for _, s := range t.Sidecars {
 		if _, err := targets.Probe(s.ReadinessProbe); err != nil {
-			d := c.errorf(s.Path.Field("readinessProbe"), "the readiness probe of sidecar %q does not convert to a Kubernetes probe: %v", s.Name, err)
+			d := c.report(ruleProbe, s.Path.Field("readinessProbe"), "the readiness probe of sidecar %q does not convert to a Kubernetes probe: %v", s.Name, err)
 			d.Expected = "a probe in Kubernetes' fields"
 		}
 		if cmd, ok := s.ReadinessProbe["exec"].(map[string]any); ok {
 			if l, _ := cmd["command"].([]any); len(l) == 0 {
-				d := c.errorf(s.Path.Field("readinessProbe").Field("exec").Field("command"), "the readiness probe of sidecar %q runs no command", s.Name)
+				d := c.report(ruleProbe, s.Path.Field("readinessProbe").Field("exec").Field("command"), "the readiness probe of sidecar %q runs no command", s.Name)
 				d.Expected = `a command such as ["pg_isready"]`
 			}
 		}
@@ -56,7 +56,7 @@ func (c *checker) checkVolumes(t *model.TaskDef) {
 				}
 			}
 			if n != 1 {
-				d := c.errorf(s.Path.Field("readinessProbe"), "the readiness probe of sidecar %q sets %d handlers", s.Name, n)
+				d := c.report(ruleProbe, s.Path.Field("readinessProbe"), "the readiness probe of sidecar %q sets %d handlers", s.Name, n)
 				d.Expected = "exactly one of exec, tcpSocket or httpGet"
 			}
 		}
@@ -74,7 +74,7 @@ func (c *checker) checkMounts(t *model.TaskDef, s *model.Step, what string) {
 	at := map[string]bool{}
 	for _, m := range s.VolumeMounts {
 		if t.Volume(m.Name) == nil {
-			d := c.errorf(m.Path.Field("name"), "%s %q mounts unknown volume %q", what, s.Name, m.Name)
+			d := c.report(ruleMount, m.Path.Field("name"), "%s %q mounts unknown volume %q", what, s.Name, m.Name)
 			d.Expected = "a volume of the task: " + diag.OneOf(names)
 			if sug := diag.Suggest(m.Name, names); sug != "" {
 				d.Hint = fmt.Sprintf("did you mean %q?", sug)
@@ -84,15 +84,15 @@ func (c *checker) checkMounts(t *model.TaskDef, s *model.Step, what string) {
 		}
 		switch {
 		case !strings.HasPrefix(m.MountPath, "/") && !strings.Contains(m.MountPath, "$("):
-			d := c.errorf(m.Path.Field("mountPath"), "mount path %q is not absolute", m.MountPath)
+			d := c.report(ruleMount, m.Path.Field("mountPath"), "mount path %q is not absolute", m.MountPath)
 			d.Expected = "an absolute path such as /var/lib/data"
 		case at[path.Clean(m.MountPath)]:
-			d := c.errorf(m.Path.Field("mountPath"), "%s %q mounts two volumes at %s", what, s.Name, m.MountPath)
+			d := c.report(ruleMount, m.Path.Field("mountPath"), "%s %q mounts two volumes at %s", what, s.Name, m.MountPath)
 			d.Expected = "one mount per path in a container"
 		}
 		at[path.Clean(m.MountPath)] = true
 		if m.SubPath != "" && (path.IsAbs(m.SubPath) || strings.HasPrefix(path.Clean(m.SubPath), "..")) {
-			d := c.errorf(m.Path.Field("subPath"), "sub-path %q leaves the volume", m.SubPath)
+			d := c.report(ruleMount, m.Path.Field("subPath"), "sub-path %q leaves the volume", m.SubPath)
 			d.Expected = "a relative path inside the volume, without .."
 		}
 	}
@@ -108,7 +108,7 @@ func (c *checker) checkVolumeSource(v *model.Volume) {
 	need := map[string]string{"secret": "secretName", "configMap": "name", "csi": "driver", "persistentVolumeClaim": "claimName", "hostPath": "path"}[kind]
 	if need != "" {
 		if s, _ := src[need].(string); s == "" {
-			d := c.errorf(at.Field(need), "volume %q has an empty %s", v.Name, need)
+			d := c.report(ruleVolume, at.Field(need), "volume %q has an empty %s", v.Name, need)
 			d.Expected = "a " + need + ": Kubernetes refuses the pod without one"
 		}
 	}
@@ -121,7 +121,7 @@ func (c *checker) checkVolumeSource(v *model.Volume) {
 		m, _ := e.(map[string]any)
 		p := at.Field("sources").Index(i)
 		if len(m) != 1 {
-			d := c.errorf(p, "projected source %d of volume %q sets %d kinds", i, v.Name, len(m))
+			d := c.report(ruleVolume, p, "projected source %d of volume %q sets %d kinds", i, v.Name, len(m))
 			d.Expected = "exactly one of secret, configMap, serviceAccountToken or downwardAPI per source"
 			d.Hint = "split it into one source per kind"
 		}
@@ -129,7 +129,7 @@ func (c *checker) checkVolumeSource(v *model.Volume) {
 			im, _ := inner.(map[string]any)
 			if k == "secret" || k == "configMap" {
 				if s, _ := im["name"].(string); s == "" {
-					d := c.errorf(p.Field(k).Field("name"), "projected %s of volume %q has an empty name", k, v.Name)
+					d := c.report(ruleVolume, p.Field(k).Field("name"), "projected %s of volume %q has an empty name", k, v.Name)
 					d.Expected = "the name of the " + k
 				}
 			}
@@ -146,7 +146,7 @@ func (c *checker) checkItems(at model.Path, src map[string]any) {
 		m, _ := e.(map[string]any)
 		p, _ := m["path"].(string)
 		if p == "" || path.IsAbs(p) || slices.Contains(strings.Split(p, "/"), "..") {
-			d := c.errorf(at.Field("items").Index(i).Field("path"), "item path %q leaves the volume", p)
+			d := c.report(ruleVolume, at.Field("items").Index(i).Field("path"), "item path %q leaves the volume", p)
 			d.Expected = "a relative path inside the volume, without .."
 		}
 	}

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	"cuelang.org/go/cue"
@@ -113,10 +114,10 @@ func Build(ctx context.Context, opts Options) (res *Result, err error) {
 		if r := recover(); r != nil {
 			res = nil
 			err = &EvalError{Diagnostics: diag.List{{
-				Severity: diag.Error,
-				Message:  fmt.Sprintf("internal error while evaluating the configuration: %v", r),
-				Hint:     "please report this with the input that caused it; set PIPEC_DEBUG=1 for details",
-				Source:   "pipec",
+				Severity: diag.Error, ID: ruleInternal.ID,
+				Message: fmt.Sprintf("internal error while evaluating the configuration: %v", r),
+				Hint:    "please report this with the input that caused it; set PIPEC_DEBUG=1 for details",
+				Source:  "pipec",
 			}}}
 			if os.Getenv("PIPEC_DEBUG") != "" {
 				fmt.Fprintf(os.Stderr, "%s\n", debug.Stack())
@@ -146,7 +147,12 @@ func Build(ctx context.Context, opts Options) (res *Result, err error) {
 		if len(ds) == 0 {
 			ds = diag.List{{Severity: diag.Error, Message: err.Error(), Source: "pipec"}}
 		}
-		return nil, &EvalError{Diagnostics: ds.Sort()}
+		for i := range ds {
+			if !ds[i].Pos.IsValid() || strings.Contains(filepath.ToSlash(ds[i].Pos.File), "cue.mod/") {
+				ds[i].ID = ruleLoad.ID // about the directory or module, not a value
+			}
+		}
+		return nil, &EvalError{Diagnostics: withRules(ds, ruleLoad).Sort()}
 	}
 	x := newExplainer(l, base)
 
@@ -165,7 +171,7 @@ func Build(ctx context.Context, opts Options) (res *Result, err error) {
 	if !ok {
 		unified := l.user.Unify(x.root)
 		if err := validateConcrete(unified); err != nil {
-			return &Result{Diagnostics: x.explain(err).Sort()}, nil
+			return &Result{Diagnostics: withRules(x.explain(err), ruleInternal).Sort()}, nil
 		}
 		log = texts()
 		whole := wholeTree{node{v: unified, texts: log}}
@@ -177,7 +183,7 @@ func Build(ctx context.Context, opts Options) (res *Result, err error) {
 	diags = append(diags, check(plan)...)
 	res = &Result{Plan: plan}
 	if diags.HasErrors() {
-		res.Diagnostics = diags.Sort()
+		res.Diagnostics = withRules(diags, ruleInternal).Sort()
 		return res, nil
 	}
 	tgts := opts.Targets
@@ -187,11 +193,16 @@ func Build(ctx context.Context, opts Options) (res *Result, err error) {
 	opts.stage(StageGenerate)
 	for _, t := range tgts {
 		objs, ds := t.Generate(ctx, plan)
+		for i := range ds {
+			if ds[i].ID == "" && (ds[i].Source == "" || ds[i].Source == "pipec") {
+				ds[i].Source = t.Name() // a target's own finding
+			}
+		}
 		res.Objects = append(res.Objects, objs...)
 		diags = append(diags, ds...)
 	}
 	if diags.HasErrors() {
-		res.Diagnostics = diags.Sort()
+		res.Diagnostics = withRules(diags, ruleInternal).Sort()
 		res.Objects = nil
 		return res, nil
 	}
@@ -202,15 +213,17 @@ func Build(ctx context.Context, opts Options) (res *Result, err error) {
 		if today == "" {
 			today = time.Now().UTC().Format(time.DateOnly)
 		}
-		findings, rep, err := evaluatePolicies(l, policy, plan, res.Objects, log.all, today)
+		// The configuration's warnings and notes go through the waivers
+		// with the policy findings.
+		findings, rep, err := evaluatePolicies(l, policy, plan, res.Objects, log.all, today, withRules(diags, ruleInternal))
 		if err != nil {
-			return nil, &EvalError{Diagnostics: diag.List{{Severity: diag.Error, Message: "policy evaluation failed: " + err.Error(),
+			return nil, &EvalError{Diagnostics: diag.List{{Severity: diag.Error, ID: rulePack.ID, Message: "policy evaluation failed: " + err.Error(),
 				Hint: "a policy pack reads a field pipec's input does not have, or is not valid CUE; see `pipec explain` and the pack's source", Source: "policy"}}}
 		}
-		diags = append(diags, findings...)
+		diags = findings
 		res.Policy = rep
 	}
-	res.Diagnostics = diags.Sort()
+	res.Diagnostics = withRules(diags, ruleInternal).Sort()
 	return res, nil
 }
 

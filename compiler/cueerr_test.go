@@ -23,11 +23,11 @@ func TestExplainCUEErrors(t *testing.T) {
 	}{{
 		name:  "syntax error",
 		files: map[string]string{"pipec.cue": "package ci\n\npipelines: p: {\n"},
-		want:  []string{"pipec.cue:3:17: expected '}', found 'EOF'; hint: " + hintSyntax},
+		want:  []string{"pipec.cue:3:17: deny pipec/config/cue: expected '}', found 'EOF'; hint: " + hintSyntax},
 	}, {
 		name:  "unresolved reference",
 		files: map[string]string{"pipec.cue": "package ci\n\npipelines: p: tasks: t: steps: [_step]\n"},
-		want:  []string{`pipec.cue:3:33: pipelines.p.tasks.t.steps: reference "_step" not found; hint: ` + hintRefs},
+		want:  []string{`pipec.cue:3:33: pipelines.p.tasks.t.steps: deny pipec/config/cue: reference "_step" not found; hint: ` + hintRefs},
 	}, {
 		name: "import cycle",
 		files: map[string]string{
@@ -36,7 +36,7 @@ func TestExplainCUEErrors(t *testing.T) {
 			"a/a.cue":            "package a\n\nimport \"example.com/app/b\"\n\ny: b.y\n",
 			"b/b.cue":            "package b\n\nimport \"example.com/app/a\"\n\ny: a.y\n",
 		},
-		want: []string{"pipec.cue:3:8: import failed: package import cycle not allowed; hint: " + hintRefs},
+		want: []string{"pipec.cue:3:8: deny pipec/config/cue: import failed: package import cycle not allowed; hint: " + hintRefs},
 	}, {
 		// CUE_REGISTRY=none: no registry serves the dependency, offline.
 		name: "module fetch failure",
@@ -44,7 +44,7 @@ func TestExplainCUEErrors(t *testing.T) {
 			"cue.mod/module.cue": module + "deps: \"example.com/pack@v0\": v: \"v0.1.0\"\n",
 			"pipec.cue":          "package ci\n\nimport \"example.com/pack\"\n\nx: pack.y\n",
 		},
-		want: []string{`pipec.cue:3:8: "example.com/app@v0": import failed: cannot find package "example.com/pack": cannot fetch example.com/pack@v0.1.0: module not found; hint: ` + hintModule},
+		want: []string{`pipec.cue:3:8: "example.com/app@v0": deny pipec/config/cue: import failed: cannot find package "example.com/pack": cannot fetch example.com/pack@v0.1.0: module not found; hint: ` + hintModule},
 	}, {
 		name: "non-concrete operand",
 		files: map[string]string{"pipec.cue": `package ci
@@ -52,21 +52,21 @@ func TestExplainCUEErrors(t *testing.T) {
 _tag: string
 pipelines: app: tasks: a: steps: [{name: "s", image: "busybox:" + _tag, script: "true"}]
 `},
-		want: []string{`pipec.cue:4:54: pipelines.app.tasks.a.steps[0].image: required field "image" is missing or not concrete; expected an image reference with a tag or digest, such as golang:1.23 or ghcr.io/org/tool@sha256:<digest>; hint: add image: <value>`},
+		want: []string{`pipec.cue:4:54: pipelines.app.tasks.a.steps[0].image: deny pipec/config/cue: required field "image" is missing or not concrete; expected an image reference with a tag or digest, such as golang:1.23 or ghcr.io/org/tool@sha256:<digest>; hint: add image: <value>`},
 	}, {
 		name: "mismatched types without help",
 		files: map[string]string{"pipec.cue": `package ci
 
 pipelines: app: tasks: a: steps: [{name: "s", image: "busybox:1.36", script: 3}]
 `},
-		want: []string{"pipec.cue:3:78: pipelines.app.tasks.a.steps[0].script: invalid value 3 (int); expected a value of type string"},
+		want: []string{"pipec.cue:3:78: pipelines.app.tasks.a.steps[0].script: deny pipec/config/cue: invalid value 3 (int); expected a value of type string"},
 	}, {
 		name: "out of bound without help",
 		files: map[string]string{"pipec.cue": `package ci
 
 scaling: maxConcurrentRuns: 0
 `},
-		want: []string{"pipec.cue:3:29: scaling.maxConcurrentRuns: invalid value 0 (int); expected a value matching >0"},
+		want: []string{"pipec.cue:3:29: scaling.maxConcurrentRuns: deny pipec/config/cue: invalid value 0 (int); expected a value matching >0"},
 	}, {
 		// Values that read like CUE's messages are conflicts all the same.
 		name: "values that read like messages",
@@ -76,8 +76,8 @@ pipelines: app: tasks: a: steps: [{name: "incomplete value", image: "field not a
 pipelines: app: tasks: a: steps: [{name: "s", image: "busybox:1.36"}]
 `},
 		want: []string{
-			`pipec.cue:3:42: pipelines.app.tasks.a.steps[0].name: conflicting values "s" and "incomplete value"; expected a step name such as "test"; hint: the field is also set at pipec.cue:4:42; make the values agree`,
-			`pipec.cue:3:69: pipelines.app.tasks.a.steps[0].image: conflicting values "busybox:1.36" and "field not allowed"; expected an image reference with a tag or digest, such as golang:1.23 or ghcr.io/org/tool@sha256:<digest>; hint: pin a version or a digest; ` + "`latest`" + ` and untagged images are not allowed`,
+			`pipec.cue:3:42: pipelines.app.tasks.a.steps[0].name: deny pipec/config/cue: conflicting values "s" and "incomplete value"; expected a step name such as "test"; hint: the field is also set at pipec.cue:4:42; make the values agree`,
+			`pipec.cue:3:69: pipelines.app.tasks.a.steps[0].image: deny pipec/config/cue: conflicting values "busybox:1.36" and "field not allowed"; expected an image reference with a tag or digest, such as golang:1.23 or ghcr.io/org/tool@sha256:<digest>; hint: pin a version or a digest; ` + "`latest`" + ` and untagged images are not allowed`,
 		},
 	}} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -371,11 +371,11 @@ func (d *decoder) pipelineTask(name string, n node, finally bool) *model.Pipelin
 		d.pod(inline, n)
 		t.Inline = inline
 	} else if t.Uses != "" && n.field("results").v.Exists() && len(decodeResults(n.field("results"), true)) > 0 {
-		e := d.diags.Errorf(d.src, n.path.Field("results"), "task %q declares results but runs library task %q", name, t.Uses)
+		e := d.diags.Report(ruleTask, d.src, n.path.Field("results"), "task %q declares results but runs library task %q", name, t.Uses)
 		e.Expected = "results declared in the library task's definition"
 		e.Hint = fmt.Sprintf("move the results to tasks.%s.results", t.Uses)
 	} else if t.Ref != nil && n.field("results").v.Exists() && len(decodeResults(n.field("results"), true)) > 0 {
-		e := d.diags.Errorf(d.src, n.path.Field("results"), "task %q declares results but runs a remote task", name)
+		e := d.diags.Report(ruleTask, d.src, n.path.Field("results"), "task %q declares results but runs a remote task", name)
 		e.Expected = "no results: the remote task's definition declares them"
 		e.Hint = "remove results; other tasks may read any result the remote task writes"
 	}

@@ -82,8 +82,10 @@ func attributeWaiver(v cue.Value, p model.Path) *model.Waiver {
 }
 
 // evaluatePolicies runs the packs the environments use over the compiled
-// plan and objects and applies the waivers.
-func evaluatePolicies(l *loaded, policy cue.Value, plan *model.Plan, objs []targets.Object, texts []policies.Text, today string) (diag.List, *PolicyReport, error) {
+// plan and objects and applies the waivers to their findings and to the
+// configuration's (config: warnings and notes, as errors stop a build
+// before).
+func evaluatePolicies(l *loaded, policy cue.Value, plan *model.Plan, objs []targets.Object, texts []policies.Text, today string, config diag.List) (diag.List, *PolicyReport, error) {
 	builtin, err := policies.BuiltinPacks()
 	if err != nil {
 		return nil, nil, err
@@ -98,17 +100,17 @@ func evaluatePolicies(l *loaded, policy cue.Value, plan *model.Plan, objs []targ
 		v := policy.LookupPath(cue.MakePath(cue.Str("packs"), cue.Str(name)))
 		p, err := policies.LoadPack(v, l.packDef, string(path))
 		if err != nil {
-			d := diags.Errorf(plan.Sources, path, "policy pack %q is not a valid pack: %v", name, err)
+			d := diags.Report(rulePack, plan.Sources, path, "policy pack %q is not a valid pack: %v", name, err)
 			d.Expected = "the `pack` value of a policy package: {name, checks: {<name>: {severity, category, standard, title, why, fix, examples, violations}}}"
 			continue
 		}
 		if _, clash := packs[p.Name]; clash {
-			d := diags.Errorf(plan.Sources, path, "policy pack %q is named %q, like another pack", name, p.Name)
+			d := diags.Report(rulePack, plan.Sources, path, "policy pack %q is named %q, like another pack", name, p.Name)
 			d.Hint = "packs are named by their own name field; rename the pack"
 			continue
 		}
 		if p.Name != name {
-			d := diags.Errorf(plan.Sources, path, "policy pack is registered as %q but names itself %q", name, p.Name)
+			d := diags.Report(rulePack, plan.Sources, path, "policy pack is registered as %q but names itself %q", name, p.Name)
 			d.Expected = fmt.Sprintf("policy: packs: %q: ...", p.Name)
 			continue
 		}
@@ -176,6 +178,25 @@ func evaluatePolicies(l *loaded, policy cue.Value, plan *model.Plan, objs []targ
 			rep.Checks = append(rep.Checks, c)
 		}
 	}
-	findings, rep.Waivers, rep.Suppressed = policies.ApplyWaivers(findings, plan.Policy.Waivers, known, today, plan.Sources)
+	// The compiler's warnings and notes can be waived; its errors cannot,
+	// as the objects would be invalid.
+	waivers := plan.Policy.Waivers
+	for _, r := range rules {
+		if r.Severity < diag.Error {
+			known[r.ID] = true
+		}
+	}
+	waivers = slices.DeleteFunc(slices.Clone(waivers), func(w *model.Waiver) bool {
+		if !slices.ContainsFunc(rules, func(r diag.Rule) bool { return r.ID == w.Check && r.Severity == diag.Error }) {
+			return false
+		}
+		diags = append(diags, diag.Diagnostic{Severity: diag.Error, Pos: plan.Sources.Lookup(w.Path), Path: w.Path, ID: policies.WaiverInvalid,
+			Category: "waivers", Standard: "pipec", Source: "policy",
+			Message:  fmt.Sprintf("waiver for %s, a configuration error, which cannot be waived", w.Check),
+			Expected: "a waiver of a policy check, or of a configuration warning or note",
+			Hint:     "fix the configuration instead: with the error, its objects would be invalid"})
+		return true
+	})
+	findings, rep.Waivers, rep.Suppressed = policies.ApplyWaivers(append(config, findings...), waivers, known, today, plan.Sources)
 	return append(diags, findings...), rep, nil
 }

@@ -32,7 +32,7 @@ environments: ci: {namespace: "ci", podSecurity: "baseline", policy: ["restricte
 	b.ReportMetric(float64(len(res.Objects)), "objects")
 	b.ResetTimer()
 	for b.Loop() {
-		findings, _, err := evaluatePolicies(l, unified, res.Plan, res.Objects, nil, "2026-11-22")
+		findings, _, err := evaluatePolicies(l, unified, res.Plan, res.Objects, nil, "2026-11-22", nil)
 		if err != nil {
 			b.Fatal(err)
 		}

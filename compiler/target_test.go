@@ -82,7 +82,7 @@ pipelines: app: tasks: {
 	if inv == nil || inv.Data["tasks"] != "hello,bye" {
 		t.Errorf("inventory ConfigMap: %+v", inv)
 	}
-	if len(res.Diagnostics) != 1 || res.Diagnostics[0].String() != "pipec.cue:7:12: pipelines.app: warning: pipeline app has no description; hint: say what the pipeline is for" {
+	if len(res.Diagnostics) != 1 || res.Diagnostics[0].String() != "pipec.cue:7:12: pipelines.app: warn pipec/target/inventory: pipeline app has no description; hint: say what the pipeline is for" {
 		t.Errorf("findings: %v", res.Diagnostics)
 	}
 }

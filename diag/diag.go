@@ -142,6 +142,13 @@ func (l *List) Infof(src model.SourceMap, path model.Path, format string, args .
 	return d
 }
 
+// Report appends a finding of rule r at path, positioned by src.
+func (l *List) Report(r Rule, src model.SourceMap, path model.Path, format string, args ...any) *Diagnostic {
+	d := l.Errorf(src, path, format, args...)
+	d.Severity, d.ID = r.Severity, r.ID
+	return d
+}
+
 // HasErrors reports whether any finding is an error.
 func (l List) HasErrors() bool {
 	return slices.ContainsFunc(l, func(d Diagnostic) bool { return d.Severity == Error })
@@ -170,4 +177,16 @@ func (l List) Error() string {
 		lines[i] = d.String()
 	}
 	return strings.Join(lines, "\n")
+}
+
+// Rule is a class of configuration finding that is not a policy check:
+// one of pipec's own semantic checks, or the schema or an upstream
+// validator. Its ID (pipec/config/<name>) is stable: reports, filters and
+// waivers use it, and `pipec explain` describes it.
+type Rule struct {
+	ID       string
+	Severity Severity
+	// Title says what the rule is about; Fix how to comply.
+	Title string
+	Fix   string
 }

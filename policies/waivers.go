@@ -17,6 +17,14 @@ const (
 	WaiverInvalid = "pipec/waiver/invalid"
 )
 
+// WaiverRules describe the findings about waivers.
+var WaiverRules = []diag.Rule{
+	{ID: WaiverExpired, Severity: diag.Error, Title: "A waiver past its expiry date", Fix: "fix the finding, or renew the waiver with a new date and a reason that still holds"},
+	{ID: WaiverInvalid, Severity: diag.Error, Title: "A waiver without a reason, with an invalid expiry date, or of a configuration error", Fix: "give the reason and who accepted it, and expires: \"YYYY-MM-DD\"; fix configuration errors instead"},
+	{ID: WaiverUnknown, Severity: diag.Warning, Title: "A waiver of a check no pack in use has", Fix: "check the id with `pipec explain`"},
+	{ID: WaiverUnused, Severity: diag.Info, Title: "A waiver that suppresses nothing", Fix: "remove it"},
+}
+
 // WaiverStatus reports what a waiver did.
 type WaiverStatus struct {
 	Check   string    `json:"check"`
@@ -82,7 +90,7 @@ func ApplyWaivers(findings diag.List, waivers []*model.Waiver, known map[string]
 		if !known[w.Check] {
 			out = append(out, diag.Diagnostic{Severity: diag.Warning, Pos: pos, Path: w.Path, ID: WaiverUnknown, Category: "waivers", Standard: "pipec", Source: "policy",
 				Message: fmt.Sprintf("waiver names %s, which no pack in use has", w.Check),
-				Hint:    "check the id with `pipec explain`; ids look like pipec/<pack>/<check>"})
+				Hint:    "check the id with `pipec explain`; ids look like pipec/<pack>/<check> or pipec/config/<rule>"})
 		}
 		active[i] = true
 	}

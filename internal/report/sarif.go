@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/pipec/pipec/compiler"
 	"github.com/pipec/pipec/diag"
 )
 
@@ -88,17 +89,6 @@ func sarifLevel(s diag.Severity) string {
 	return "note"
 }
 
-// configRules describe the configuration checks that are not policy
-// checks.
-var configRules = map[string]string{
-	"pipec/config/cue":      "The configuration does not fit pipec's CUE schema.",
-	"pipec/config/pipec":    "The configuration breaks one of pipec's semantic rules.",
-	"pipec/config/tekton":   "Tekton's own validation rejects a generated Pipeline or Task.",
-	"pipec/config/triggers": "Tekton Triggers' own validation rejects a generated object.",
-	"pipec/config/argo":     "Argo CD's own validation rejects a generated object.",
-	"pipec/config/policy":   "A policy pack could not be loaded or evaluated.",
-}
-
 func (r *Report) writeSARIF(w io.Writer) error {
 	run := sarifRun{Tool: sarifTool{Driver: sarifDriver{Name: "pipec", Version: r.Version, InformationURI: "https://pipec.dev"}}, Results: []sarifResult{}}
 	index := map[string]int{}
@@ -122,12 +112,12 @@ func (r *Report) writeSARIF(w io.Writer) error {
 	for _, f := range all {
 		id := ruleID(f)
 		if _, ok := index[id]; !ok {
-			desc := configRules[id]
-			if desc == "" {
-				desc = f.Message
+			desc, help := f.Message, "See the finding's message and hint."
+			if rule, ok := compiler.RuleOf(id); ok {
+				desc, help = rule.Title+".", rule.Fix
 			}
 			addRule(sarifRule{ID: id, Name: ruleName(id[strings.LastIndex(id, "/")+1:]), ShortDescription: sarifText{desc}, FullDescription: sarifText{desc},
-				Help: sarifText{"See the finding's message and hint."}, DefaultConfiguration: sarifRuleLevel{sarifLevel(f.Severity)}})
+				Help: sarifText{help}, DefaultConfiguration: sarifRuleLevel{sarifLevel(f.Severity)}})
 		}
 	}
 	for i, f := range all {

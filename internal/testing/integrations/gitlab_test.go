@@ -141,7 +141,7 @@ func TestGitLabTemplate(t *testing.T) {
 	if err == nil {
 		t.Error("gitlab-ci-local passed a pipeline with a configuration error")
 	}
-	pos := fmt.Sprintf("ci/pipec.cue:%d:48: pipelines.\"go-service\".tasks.lint.timeout: invalid value \"ten minutes\"", line)
+	pos := fmt.Sprintf("ci/pipec.cue:%d:48: pipelines.\"go-service\".tasks.lint.timeout: deny pipec/config/cue: invalid value \"ten minutes\"", line)
 	for _, want := range []string{"FAIL  pipec:vet", pos} {
 		if !strings.Contains(out, want) {
 			t.Errorf("the job's log has no %q", want)

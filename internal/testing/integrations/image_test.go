@@ -123,7 +123,7 @@ func TestContainerImage(t *testing.T) {
 	line := badLine(t, filepath.Join(checkout, "ci"))
 	cmd := exec.Command(podman, vet...)
 	outb, err := cmd.CombinedOutput()
-	want := fmt.Sprintf("ci/pipec.cue:%d:48: pipelines.\"go-service\".tasks.lint.timeout: invalid value \"ten minutes\"", line)
+	want := fmt.Sprintf("ci/pipec.cue:%d:48: pipelines.\"go-service\".tasks.lint.timeout: deny pipec/config/cue: invalid value \"ten minutes\"", line)
 	if cmd.ProcessState.ExitCode() != 1 || !strings.Contains(string(outb), want) {
 		t.Errorf("pipec vet in the image, on a bad configuration: %v (want exit 1 and %s)\n%s", err, want, outb)
 	}

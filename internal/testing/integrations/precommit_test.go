@@ -106,7 +106,7 @@ func TestPreCommit(t *testing.T) {
 	if err == nil {
 		t.Fatal("a commit with a configuration error went through")
 	}
-	pos := fmt.Sprintf("ci/pipec.cue:%d:48: pipelines.\"go-service\".tasks.lint.timeout: invalid value \"ten minutes\"", line)
+	pos := fmt.Sprintf("ci/pipec.cue:%d:48: pipelines.\"go-service\".tasks.lint.timeout: deny pipec/config/cue: invalid value \"ten minutes\"", line)
 	if !strings.Contains(out, pos) {
 		t.Errorf("pipec-vet did not report the error at %s", pos)
 	}
