@@ -10,6 +10,7 @@ import (
 
 	"github.com/distribution/reference"
 	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/pipec/pipec/diag"
 	"github.com/pipec/pipec/model"
@@ -126,6 +127,7 @@ func (c *checker) checkTaskDef(t *model.TaskDef, path model.Path) {
 // holds: an inline task sees its pipeline's params and workspaces, which
 // Tekton propagates to embedded task specs.
 func (c *checker) checkTaskDefIn(t *model.TaskDef, path model.Path, sc scope) {
+	c.checkMetadata(path, t.Labels, t.Annotations)
 	for _, p := range t.Params {
 		c.checkParamDecl(p)
 		sc.params = append(sc.params, p.Name)
@@ -149,6 +151,41 @@ func (c *checker) checkTaskDefIn(t *model.TaskDef, path model.Path, sc scope) {
 	}
 	c.checkSteps(t, path, sc)
 }
+
+// checkMetadata checks the labels and annotations at path (the object's)
+// as the API server would.
+func (c *checker) checkMetadata(path model.Path, labels, annotations map[string]string) {
+	for _, m := range []struct {
+		field string
+		kv    map[string]string
+	}{{"labels", labels}, {"annotations", annotations}} {
+		size := 0
+		for _, k := range sortedKeys(m.kv) {
+			v := m.kv[k]
+			size += len(k) + len(v)
+			at := path.Field(m.field).Field(k)
+			if errs := validation.IsQualifiedName(k); len(errs) > 0 {
+				d := c.report(ruleMetadata, at, "invalid %s key %q: %s", strings.TrimSuffix(m.field, "s"), k, strings.Join(errs, "; "))
+				d.Expected = `a qualified name: [prefix/]name, such as "app.kubernetes.io/component"`
+			}
+			if m.field == "labels" {
+				if errs := validation.IsValidLabelValue(v); len(errs) > 0 {
+					d := c.report(ruleMetadata, at, "invalid label value %q: %s", v, strings.Join(errs, "; "))
+					d.Expected = "at most 63 letters, digits, '-', '_' and '.', starting and ending with a letter or digit, or empty"
+					d.Hint = "put free text in an annotation instead"
+				}
+			}
+		}
+		if m.field == "annotations" && size > totalAnnotationSize {
+			d := c.report(ruleMetadata, path.Field(m.field), "annotations take %d bytes, more than Kubernetes' %d", size, totalAnnotationSize)
+			d.Hint = "keep large data in a ConfigMap and name it in an annotation"
+		}
+	}
+}
+
+// totalAnnotationSize is Kubernetes' limit on an object's annotations,
+// keys and values together.
+const totalAnnotationSize = 256 * 1024
 
 func (c *checker) checkParamDecl(p *model.Param) {
 	if !paramNameRE.MatchString(p.Name) {

@@ -33,6 +33,7 @@ func (c *checker) checkEnvironments() {
 	seenNS := map[string]string{}
 	for _, e := range envsByName(p) {
 		c.checkName(e.Path, e.Name, "environment")
+		c.checkMetadata(e.Path, e.Labels, nil)
 		if !dnsLabelRE.MatchString(e.Namespace) || len(e.Namespace) > 63 {
 			d := c.report(ruleName, e.Path.Field("namespace"), "invalid namespace %q", e.Namespace)
 			d.Expected = "a DNS label: lower-case letters, digits and '-'"

@@ -18,6 +18,7 @@ type pipelineScope struct {
 
 func (c *checker) checkPipeline(p *model.Pipeline) {
 	c.checkName(p.Path, p.Name, "pipeline")
+	c.checkMetadata(p.Path, p.Labels, p.Annotations)
 	for _, prm := range p.Params {
 		c.checkParamDecl(prm)
 	}

@@ -336,6 +336,8 @@ func (d *decoder) pipelineTask(name string, n node, finally bool) *model.Pipelin
 		if c.v.IncompleteKind() == cue.StructKind {
 			b.From = c.field("from").str()
 			b.SubPath = c.field("subPath").str()
+			b.ReadOnly = c.field("readOnly").boolean()
+			b.MountPath = c.field("mountPath").str()
 		} else {
 			b.From = c.str()
 		}
@@ -368,18 +370,50 @@ func (d *decoder) pipelineTask(name string, n node, finally bool) *model.Pipelin
 		tmpl := d.template(n.field("stepTemplate"))
 		steps.list(func(_ int, c node) { inline.Steps = append(inline.Steps, d.step(c, tmpl)) })
 		inline.Results = decodeResults(n.field("results"), true)
+		inline.Labels, inline.Annotations = n.field("labels").stringMap(), n.field("annotations").stringMap()
 		d.pod(inline, n)
 		t.Inline = inline
-	} else if t.Uses != "" && n.field("results").v.Exists() && len(decodeResults(n.field("results"), true)) > 0 {
-		e := d.diags.Report(ruleTask, d.src, n.path.Field("results"), "task %q declares results but runs library task %q", name, t.Uses)
-		e.Expected = "results declared in the library task's definition"
-		e.Hint = fmt.Sprintf("move the results to tasks.%s.results", t.Uses)
-	} else if t.Ref != nil && n.field("results").v.Exists() && len(decodeResults(n.field("results"), true)) > 0 {
-		e := d.diags.Report(ruleTask, d.src, n.path.Field("results"), "task %q declares results but runs a remote task", name)
-		e.Expected = "no results: the remote task's definition declares them"
-		e.Hint = "remove results; other tasks may read any result the remote task writes"
+	} else {
+		d.notInline(name, n, t)
 	}
 	return t
+}
+
+// notInline reports, on a pipeline task that runs a library or remote
+// task, what only an inline task declares: that task's definition does.
+func (d *decoder) notInline(name string, n node, t *model.PipelineTask) {
+	runs, remote := fmt.Sprintf("library task %q", t.Uses), t.Ref != nil
+	switch {
+	case remote:
+		runs = "a remote task"
+	case t.Uses == "":
+		return // the checks say what the task lacks
+	}
+	// refuse reports what at declares, which belongs in the library
+	// task's field.
+	refuse := func(at model.Path, what, field, remoteFix string) {
+		e := d.diags.Report(ruleTask, d.src, at, "task %q declares %s but runs %s", name, what, runs)
+		if remote {
+			e.Expected = fmt.Sprintf("no %s: the remote task's definition declares them", what)
+			e.Hint = "remove " + what + remoteFix
+			return
+		}
+		e.Expected = what + " declared in the library task's definition"
+		e.Hint = fmt.Sprintf("move the %s to tasks.%s.%s", what, t.Uses, field)
+	}
+	if len(decodeResults(n.field("results"), true)) > 0 {
+		refuse(n.path.Field("results"), "results", "results", "; other tasks may read any result the remote task writes")
+	}
+	for _, f := range []string{"labels", "annotations"} {
+		if n.field(f).stringMap() != nil {
+			refuse(n.path.Field(f), f, f, "")
+		}
+	}
+	for _, b := range t.Workspaces {
+		if b.ReadOnly || b.MountPath != "" {
+			refuse(b.Path, "readOnly and mountPath of workspace "+strconv.Quote(b.Name), "workspaces."+b.Name, "")
+		}
+	}
 }
 
 func (d *decoder) step(n node, tmpl *stepTemplate) *model.Step {

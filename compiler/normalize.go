@@ -73,7 +73,7 @@ func completeInline(p *model.Pipeline, t *model.PipelineTask) {
 	}
 	def.Workspaces = []*model.Workspace{}
 	for _, w := range t.Workspaces {
-		def.Workspaces = append(def.Workspaces, &model.Workspace{Name: w.Name, Path: w.Path})
+		def.Workspaces = append(def.Workspaces, &model.Workspace{Name: w.Name, ReadOnly: w.ReadOnly, MountPath: w.MountPath, Path: w.Path})
 	}
 }
 

@@ -15,7 +15,7 @@ import (
 var rules []diag.Rule
 
 func rule(name string, sev diag.Severity, title, fix string) diag.Rule {
-	r := diag.Rule{ID: "pipec/config/" + name, Severity: sev, Title: title, Fix: fix}
+	r := diag.Rule{ID: diag.ConfigPrefix + name, Severity: sev, Title: title, Fix: fix}
 	rules = append(rules, r)
 	return r
 }
@@ -62,7 +62,7 @@ func withRules(ds diag.List, fallback diag.Rule) diag.List {
 		case ok:
 			ds[i].ID = r.ID
 		case ds[i].Source != "" && ds[i].Source != "pipec":
-			ds[i].ID = "pipec/target/" + ds[i].Source
+			ds[i].ID = diag.TargetPrefix + ds[i].Source
 		default:
 			ds[i].ID = fallback.ID
 		}
@@ -73,6 +73,7 @@ func withRules(ds diag.List, fallback diag.Rule) diag.List {
 // Rules of pipec's semantic checks.
 var (
 	ruleName       = rule("invalid-name", diag.Error, "A name Kubernetes or Tekton would refuse: an object, parameter, result or variable name", "use lowercase letters, digits and '-' for object names; the finding gives the exact form")
+	ruleMetadata   = rule("metadata", diag.Error, "A label or annotation Kubernetes would refuse: a key that is not a qualified name, a label value that is not a label value, or annotations past 256 KiB", "write keys as [prefix/]name (a DNS subdomain prefix, a name of letters, digits, '-', '_' and '.'), and label values of at most 63 such characters")
 	ruleDuplicate  = rule("duplicate-name", diag.Error, "Two things that must have different names share one", "rename one of them")
 	ruleReference  = rule("unknown-reference", diag.Error, "A reference to something the configuration does not declare: a $(...) variable, a task, a step, a pack", "declare what is referred to, or fix the name (the finding suggests the closest)")
 	ruleTask       = rule("task-shape", diag.Error, "A task or step that cannot run as written: no steps, no image, both script and command, uses with steps", "give each task one way to run (uses, steps or ref) and each step an image and a script or command")

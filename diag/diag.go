@@ -179,6 +179,20 @@ func (l List) Error() string {
 	return strings.Join(lines, "\n")
 }
 
+// Id prefixes of findings about the configuration itself, as opposed to
+// policy checks and waivers: pipec's rules, and targets pipec does not
+// ship.
+const (
+	ConfigPrefix = "pipec/config/"
+	TargetPrefix = "pipec/target/"
+)
+
+// Configuration reports whether d is about the configuration itself (its
+// errors always fail a run), not a policy check's or a waiver's finding.
+func (d Diagnostic) Configuration() bool {
+	return d.ID == "" || strings.HasPrefix(d.ID, ConfigPrefix) || strings.HasPrefix(d.ID, TargetPrefix)
+}
+
 // Rule is a class of configuration finding that is not a policy check:
 // one of pipec's own semantic checks, or the schema or an upstream
 // validator. Its ID (pipec/config/<name>) is stable: reports, filters and

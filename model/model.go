@@ -313,7 +313,10 @@ type WorkspaceBinding struct {
 	Name    string
 	From    string
 	SubPath string
-	Path    Path
+	// ReadOnly and MountPath declare an inline task's workspace.
+	ReadOnly  bool
+	MountPath string
+	Path      Path
 }
 
 // When guards a task.

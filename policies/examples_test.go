@@ -218,7 +218,7 @@ func emptyLists(v reflect.Value) {
 func configErrors(ds diag.List) diag.List {
 	var out diag.List
 	for _, d := range ds {
-		if d.Severity == diag.Error && strings.HasPrefix(d.ID, "pipec/config/") {
+		if d.Severity == diag.Error && d.Configuration() {
 			out = append(out, d)
 		}
 	}

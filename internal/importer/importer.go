@@ -746,6 +746,12 @@ func (im *importer) pipelineTask(src, f string, t v1.PipelineTask, dag bool) map
 		im.uses = append(im.uses, use{src: src, field: f + ".taskRef.name", task: t.TaskRef.Name})
 	case t.TaskSpec != nil:
 		spec := t.TaskSpec.TaskSpec
+		if l := t.TaskSpec.Metadata.Labels; len(l) > 0 {
+			m["labels"] = l
+		}
+		if a := t.TaskSpec.Metadata.Annotations; len(a) > 0 {
+			m["annotations"] = a
+		}
 		m["steps"] = im.steps(src, f+".taskSpec", &spec)
 		im.pod(src, f+".taskSpec", &spec, m)
 		if rs := results(spec.Results); len(rs) > 0 {
@@ -780,10 +786,24 @@ func (im *importer) pipelineTask(src, f string, t v1.PipelineTask, dag bool) map
 			// Without a workspace, Tekton binds the pipeline's workspace
 			// of the same name.
 			from := cmp.Or(w.Workspace, w.Name)
-			if w.SubPath != "" {
-				ws[w.Name] = map[string]any{"from": from, "subPath": w.SubPath}
-			} else {
+			b := map[string]any{"from": from}
+			setIf(b, "subPath", w.SubPath)
+			if t.TaskSpec != nil {
+				// An inline task's declaration says how its steps see
+				// the workspace.
+				for _, d := range t.TaskSpec.Workspaces {
+					if d.Name == w.Name {
+						setIf(b, "mountPath", d.MountPath)
+						if d.ReadOnly {
+							b["readOnly"] = true
+						}
+					}
+				}
+			}
+			if len(b) == 1 {
 				ws[w.Name] = from
+			} else {
+				ws[w.Name] = b
 			}
 		}
 		m["workspaces"] = ws

@@ -496,6 +496,9 @@ spec:
       workspaces:
         - name: src
       taskSpec:
+        metadata:
+          labels: {app.kubernetes.io/component: lint}
+          annotations: {acme.dev/owner: platform}
         description: An inline task.
         workspaces:
           - name: src
@@ -517,8 +520,6 @@ spec:
 	slices.Sort(got)
 	want := []string{
 		"Pipeline p spec.tasks[0].taskSpec.description",
-		"Pipeline p spec.tasks[0].taskSpec.workspaces[0].mountPath",
-		"Pipeline p spec.tasks[0].taskSpec.workspaces[0].readOnly",
 		"Task gpu spec.params[0].enum",
 	}
 	if !reflect.DeepEqual(got, want) {
@@ -528,7 +529,14 @@ spec:
 	wantStrings(t, v, map[string]string{
 		"tasks.gpu.description":          "Trains the model.\n",
 		"tasks.gpu.steps[0].displayName": "Train the model",
+		// An inline task's metadata and how it mounts its workspace.
+		`pipelines.p.tasks.inline.labels."app.kubernetes.io/component"`: "lint",
+		`pipelines.p.tasks.inline.annotations."acme.dev/owner"`:         "platform",
+		"pipelines.p.tasks.inline.workspaces.src.mountPath":             "/src",
 	})
+	if ro, _ := v.LookupPath(cue.ParsePath("pipelines.p.tasks.inline.workspaces.src.readOnly")).Bool(); !ro {
+		t.Error("the inline task's read-only workspace is not read-only")
+	}
 }
 
 // TestStepTemplate imports a step template: its image goes to the steps

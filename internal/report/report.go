@@ -113,7 +113,7 @@ func ruleID(f diag.Diagnostic) string {
 	if src == "" {
 		src = "pipec"
 	}
-	return "pipec/config/" + src
+	return diag.ConfigPrefix + src
 }
 
 func (r *Report) writeText(w io.Writer) error {

@@ -44,7 +44,7 @@ func FromBuild(res *compiler.Result, err error, threshold diag.Severity) (*Repor
 	// warning too).
 	code := ExitOK
 	for _, f := range res.Diagnostics {
-		if f.Severity >= threshold || f.ID == "" && f.Severity == diag.Error {
+		if f.Severity >= threshold || f.Configuration() && f.Severity == diag.Error {
 			code = ExitFindings
 		}
 	}

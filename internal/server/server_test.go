@@ -245,7 +245,7 @@ func testFindings(t *testing.T, cfg Config) {
 	})
 	t.Run("vet in the CLI's text format", func(t *testing.T) {
 		resp, body := post(t, base+"/v1/vet?report=text", bad)
-		want := "pipec.cue:3:54: pipelines.app.tasks.a.steps[0].image: image \"busybox:latest\" uses the mutable tag"
+		want := "pipec.cue:3:54: pipelines.app.tasks.a.steps[0].image: deny pipec/config/image: image \"busybox:latest\" uses the mutable tag"
 		if resp.StatusCode != http.StatusUnprocessableEntity || !strings.HasPrefix(string(body), want) {
 			t.Fatalf("status %s: %s", resp.Status, body)
 		}
@@ -793,7 +793,7 @@ func TestMessagesForClients(t *testing.T) {
 		base := start(t, New(m.cfg))
 		for _, tc := range []struct{ bundle, want string }{
 			{"-- pipec.cue --\n@extern(embed)\npackage ci\n\nx: _ @embed(file=\"data.json\")\n",
-				"pipec.cue:4:6: @embed: open data.json: no such file or directory; hint: pipec serve keeps only the bundle's .cue files"},
+				"pipec.cue:4:6: deny pipec/config/cue: @embed: open data.json: no such file or directory; hint: pipec serve keeps only the bundle's .cue files"},
 			{"-- pipec.cue --\npackage ci\n\nimport \"acme.com/x\"\n\ny: x.z\n",
 				"hint: this server fetches no CUE modules"},
 			{"-- a/pipec.cue --\npackage ci\n", "the bundle's root holds no configuration; hint: pass dir="},
@@ -804,7 +804,7 @@ func TestMessagesForClients(t *testing.T) {
 			}
 		}
 		_, body := post(t, base+"/v1/vet?report=text&dir=nowhere", []byte("-- pipec.cue --\npackage ci\n"))
-		if !strings.HasPrefix(string(body), "nowhere ") {
+		if !strings.HasPrefix(string(body), "deny pipec/config/load: nowhere ") {
 			t.Errorf("%s: %s", m.name, body)
 		}
 	}

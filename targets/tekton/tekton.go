@@ -407,7 +407,8 @@ func pipelineTask(plan *model.Plan, t *model.PipelineTask, base string, sm *sour
 	sm.set(base+".runAfter", t.Path.Field("after"))
 	switch {
 	case t.Inline != nil:
-		pt.TaskSpec = &v1.EmbeddedTask{TaskSpec: taskSpec(t.Inline, base+".taskSpec", sm)}
+		pt.TaskSpec = &v1.EmbeddedTask{TaskSpec: taskSpec(t.Inline, base+".taskSpec", sm),
+			Metadata: v1.PipelineTaskMetadata{Labels: t.Inline.Labels, Annotations: t.Inline.Annotations}}
 	case t.Ref != nil:
 		ref := &v1.TaskRef{ResolverRef: v1.ResolverRef{Resolver: v1.ResolverName(t.Ref.Resolver)}}
 		sm.set(base+".taskRef", t.Ref.Path)

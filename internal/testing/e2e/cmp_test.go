@@ -144,7 +144,7 @@ func TestArgoCDPlugin(t *testing.T) {
 		os.WriteFile(filepath.Join(dir, "app", "pipec.cue"), []byte("package ci\n\npipelines: app: tasks: a: steps: [{name: \"s\", image: \"busybox:latest\", script: \"true\"}]\n"), 0o644)
 		s := stream[apiclient.ManifestResponse](t, ctx, dir, "app")
 		err := svc.GenerateManifest(s)
-		if err == nil || !strings.Contains(err.Error(), `pipec.cue:3:54: pipelines.app.tasks.a.steps[0].image: image "busybox:latest" uses the mutable tag "latest"`) {
+		if err == nil || !strings.Contains(err.Error(), `pipec.cue:3:54: pipelines.app.tasks.a.steps[0].image: deny pipec/config/image: image "busybox:latest" uses the mutable tag "latest"`) {
 			t.Fatalf("err = %v", err)
 		}
 	})
