@@ -152,6 +152,62 @@ func (c *checker) checkTaskDefIn(t *model.TaskDef, path model.Path, sc scope) {
 	c.checkSteps(t, path, sc)
 }
 
+// checkWhen checks a when expression: input and values, or (with Tekton's
+// flag) a CEL expression; check checks the references in each string.
+func (c *checker) checkWhen(w *model.When, check func(model.Path, string)) {
+	if w.CEL != "" {
+		check(w.Path.Field("cel"), w.CEL)
+		if !c.plan.TektonFlags.CELWhen {
+			c.flagOff(w.Path.Field("cel"), "a CEL when expression", "enable-cel-in-whenexpression")
+		}
+		if w.Input != "" || len(w.Values) > 0 {
+			d := c.report(ruleWhen, w.Path, "when expression sets both cel and input or values")
+			d.Expected = "cel alone, or input, operator and values"
+			d.Hint = "Tekton refuses both in one expression: split it in two"
+		}
+		return
+	}
+	if w.Input == "" {
+		d := c.report(ruleWhen, w.Path, "when expression has no input")
+		d.Expected = `input, operator and values: {input: "$(params.branch)", operator: "in", values: ["main"]}, or cel`
+		return
+	}
+	check(w.Path.Field("input"), w.Input)
+	for i, v := range w.Values {
+		check(w.Path.Field("values").Index(i), v)
+	}
+	if len(w.Values) == 0 {
+		d := c.report(ruleWhen, w.Path.Field("values"), "when expression has no values")
+		d.Expected = "at least one value to compare the input with"
+	}
+}
+
+// flagOff reports a field at path that needs a Tekton feature flag the
+// configuration does not say the cluster turns on.
+func (c *checker) flagOff(path model.Path, what, flag string) {
+	d := c.report(ruleTektonFlag, path, "%s needs Tekton's %s feature flag, which the configuration does not turn on", what, flag)
+	d.Expected = fmt.Sprintf("tekton: featureFlags: %q: true, once the cluster's feature-flags ConfigMap (namespace tekton-pipelines) sets it", flag)
+	d.Hint = "Tekton refuses the object while the flag is off; turn it on in the cluster first"
+}
+
+// checkEnum checks a value given to a parameter that lists its values
+// (of whose, such as ` of task "test"`): a literal must be one of them; a
+// reference is resolved when the run starts, where Tekton checks it.
+func (c *checker) checkEnum(path model.Path, p *model.Param, v model.Value, whose string) {
+	if len(p.Enum) == 0 || v.Type != model.TypeString || strings.Contains(v.String, "$(") || slices.Contains(p.Enum, v.String) {
+		return
+	}
+	d := c.report(ruleParam, path, "%q is not in the enum of parameter %q%s", v.String, p.Name, whose)
+	d.Expected = "one of its enum values: " + diag.OneOf(p.Enum)
+	if s := diag.Suggest(v.String, p.Enum); s != "" {
+		d.Hint = fmt.Sprintf("did you mean %q?", s)
+	} else if whose == "" {
+		d.Hint = "Tekton refuses a default outside the enum"
+	} else {
+		d.Hint = "Tekton fails the run that passes it"
+	}
+}
+
 // checkMetadata checks the labels and annotations at path (the object's)
 // as the API server would.
 func (c *checker) checkMetadata(path model.Path, labels, annotations map[string]string) {
@@ -188,6 +244,14 @@ func (c *checker) checkMetadata(path model.Path, labels, annotations map[string]
 const totalAnnotationSize = 256 * 1024
 
 func (c *checker) checkParamDecl(p *model.Param) {
+	if len(p.Enum) > 0 {
+		if !c.plan.TektonFlags.ParamEnum {
+			c.flagOff(p.Path.Field("enum"), "a parameter's enum", "enable-param-enum")
+		}
+		if p.Default != nil {
+			c.checkEnum(p.Path.Field("default"), p, *p.Default, "")
+		}
+	}
 	if !paramNameRE.MatchString(p.Name) {
 		d := c.report(ruleName, p.Path, "invalid parameter name %q", p.Name)
 		d.Expected = "letters, digits, '_', '-' and '.', starting with a letter or '_'"
@@ -281,14 +345,7 @@ func (c *checker) checkSteps(t *model.TaskDef, path model.Path, sc scope) {
 			check(e.Path, e.Value)
 		}
 		for _, w := range s.When {
-			check(w.Path.Field("input"), w.Input)
-			for i, v := range w.Values {
-				check(w.Path.Field("values").Index(i), v)
-			}
-			if len(w.Values) == 0 {
-				d := c.report(ruleWhen, w.Path.Field("values"), "when expression has no values")
-				d.Expected = "at least one value to compare the input with"
-			}
+			c.checkWhen(w, check)
 		}
 	}
 	c.checkStepResults(t)

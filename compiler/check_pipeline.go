@@ -177,14 +177,7 @@ func (c *checker) checkPipelineTask(ps pipelineScope, t *model.PipelineTask) {
 		}
 	}
 	for _, w := range t.When {
-		c.checkPipelineStringRefs(ps, t, w.Path.Field("input"), w.Input)
-		for i, v := range w.Values {
-			c.checkPipelineStringRefs(ps, t, w.Path.Field("values").Index(i), v)
-		}
-		if len(w.Values) == 0 {
-			d := c.report(ruleWhen, w.Path.Field("values"), "when expression has no values")
-			d.Expected = "at least one value to compare the input with"
-		}
+		c.checkWhen(w, func(p model.Path, s string) { c.checkPipelineStringRefs(ps, t, p, s) })
 	}
 }
 
@@ -226,6 +219,7 @@ func (c *checker) checkArgs(ps pipelineScope, t *model.PipelineTask, def *model.
 			}
 			continue
 		}
+		c.checkEnum(a.Path, p, a.Value, fmt.Sprintf(" of task %q", def.Name))
 		if p.Type != a.Value.Type && !(p.Type != model.TypeString && wholeRef(a.Value)) {
 			d := c.report(ruleParamType, a.Path, "parameter %q of task %q is of type %s but is given %s", a.Name, def.Name, p.Type, article(a.Value.Type))
 			d.Expected = "a value of type " + string(p.Type)

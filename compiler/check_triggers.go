@@ -272,6 +272,8 @@ func (c *checker) checkRunParams(pl *model.Pipeline) {
 		} else if t := pl.Param(a.Name).Type; t != model.TypeString {
 			d := c.report(ruleTrigParam, a.Path, "parameter %q of pipeline %q is of type %s; triggers pass strings", a.Name, pl.Name, t)
 			d.Expected = "a string parameter"
+		} else {
+			c.checkEnum(a.Path, pl.Param(a.Name), a.Value, fmt.Sprintf(" of pipeline %q", pl.Name))
 		}
 		for _, m := range eventRefRE.FindAllStringSubmatch(a.Value.String, -1) {
 			if !slices.Contains(model.EventFields, m[1]) {

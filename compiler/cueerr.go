@@ -393,8 +393,6 @@ var unsupported = map[string]struct{ what, instead string }{
 	"step.computeResources": {"pipec writes computeResources as resources", "resources: requests: {cpu: \"500m\", memory: \"512Mi\"}"},
 	"step.ports":            {"pipec does not support container ports yet", "a sidecar is reached on localhost at the port it listens on; readinessProbe says when it is ready"},
 	"step.livenessProbe":    {"pipec does not support liveness probes yet", "use readinessProbe, which Tekton waits for before the steps start"},
-	"param.enum":            {"pipec does not support param enum yet (Tekton validates it only behind its alpha enable-param-enum flag)", "check the value in the step's script, or use a when expression on the pipeline task"},
-	"when.cel":              {"pipec does not support CEL when expressions yet (Tekton runs them only behind its enable-cel-in-whenexpression flag)", `input, operator and values: {input: "$(params.branch)", operator: "in", values: ["main"]}`},
 }
 
 // contextOf names the kind of object whose allowed fields are these.

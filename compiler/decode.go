@@ -187,6 +187,8 @@ func decodePlan(t tree, src model.SourceMap) (*model.Plan, diag.List) {
 	plan.Triggers = d.triggers(t.field("triggers"))
 	plan.Policy = d.policy(t.field("policy"))
 	plan.Monitoring = d.monitoring(t.field("monitoring"))
+	ff := t.field("tekton").field("featureFlags")
+	plan.TektonFlags = model.TektonFlags{ParamEnum: ff.field("enable-param-enum").boolean(), CELWhen: ff.field("enable-cel-in-whenexpression").boolean(), Path: ff.path}
 	t.entries("environments", func(name string, c node) {
 		plan.Environments = append(plan.Environments, d.environment(name, c))
 	})
@@ -245,6 +247,7 @@ func decodeParams(n node) []*model.Param {
 			p.Default = &v
 		}
 		c.field("properties").fields(func(k string, _ node) { p.Properties = append(p.Properties, k) })
+		p.Enum = c.field("enum").strs()
 		out = append(out, p)
 	})
 	return out
@@ -528,7 +531,7 @@ func decodeWhen(n node) []*model.When {
 	var out []*model.When
 	n.list(func(_ int, c node) {
 		out = append(out, &model.When{
-			Input: c.field("input").str(), Operator: c.field("operator").str(), Values: c.field("values").strs(), Path: c.path,
+			Input: c.field("input").str(), Operator: c.field("operator").str(), Values: c.field("values").strs(), CEL: c.field("cel").str(), Path: c.path,
 		})
 	})
 	return out

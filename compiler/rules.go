@@ -84,6 +84,7 @@ var (
 	ruleResult     = rule("result", diag.Error, "A result read where it cannot be: a task's own, a finally task's, a pipeline result that refers to no task result", "read results of earlier tasks, and finally results only in the pipeline's results")
 	ruleStepResult = rule("step-result", diag.Error, "A step result declared, written or read where Tekton does not allow it", "declare results on the step that writes them; read them in a later step's env, command or args, or as a task result's value")
 	ruleWhen       = rule("when", diag.Error, "A when expression without values", "give each when expression the values its input is compared with")
+	ruleTektonFlag = rule("tekton-feature-flag", diag.Error, "A field that needs a Tekton feature flag the configuration does not say the cluster turns on", "turn the flag on in the cluster's feature-flags ConfigMap, then say so: tekton: featureFlags")
 	ruleMatrix     = rule("matrix", diag.Error, "A matrix that cannot fan out: no params, unknown or non-array params, or too many runs", "fan out over declared string parameters, within Tekton's 256 runs")
 	ruleWorkspace  = rule("workspace", diag.Error, "A workspace bound that is not declared, or a required one not bound", "bind each workspace the task declares to a pipeline workspace")
 	ruleImage      = rule("image", diag.Error, "An image reference that is invalid or not pinned: no tag or digest, or the mutable tag latest", "pin a version tag, or better a digest: ghcr.io/org/tool@sha256:<digest>")

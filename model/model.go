@@ -35,10 +35,20 @@ type Plan struct {
 	Policy Policy
 	// Scaling declares autoscalers and node pools.
 	Scaling Scaling
+	// TektonFlags are the feature flags the Tekton installation turns on.
+	TektonFlags TektonFlags
 	// Monitoring is nil when not declared.
 	Monitoring *Monitoring
 	// Sources maps CUE paths to their positions.
 	Sources SourceMap
+}
+
+// TektonFlags are the feature flags of Tekton's feature-flags ConfigMap
+// that pipec's output may rely on.
+type TektonFlags struct {
+	ParamEnum bool
+	CELWhen   bool
+	Path      Path
 }
 
 // Task returns the reusable task with the given name, or nil.
@@ -118,7 +128,9 @@ type Param struct {
 	Default     *Value
 	// Properties are the keys of an object parameter, sorted.
 	Properties []string
-	Path       Path
+	// Enum are the values a string parameter takes; empty for any.
+	Enum []string
+	Path Path
 }
 
 // Workspace declares a workspace of a pipeline or a task.
@@ -324,7 +336,9 @@ type When struct {
 	Input    string
 	Operator string
 	Values   []string
-	Path     Path
+	// CEL is a CEL expression instead of input, operator and values.
+	CEL  string
+	Path Path
 }
 
 // Matrix fans a task out over parameter combinations.

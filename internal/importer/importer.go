@@ -55,7 +55,7 @@ type Result struct {
 // Import reads a multi-document YAML stream.
 func Import(r io.Reader, pkg string) (*Result, error) {
 	dec := yaml.NewYAMLOrJSONDecoder(r, 4096)
-	im := &importer{tasks: map[string]any{}, pipelines: map[string]any{}, order: map[string]int{}}
+	im := &importer{tasks: map[string]any{}, pipelines: map[string]any{}, order: map[string]int{}, flags: map[string]bool{}}
 	res := &Result{}
 	for n := 0; ; n++ {
 		var raw map[string]any
@@ -119,6 +119,9 @@ func Import(r io.Reader, pkg string) (*Result, error) {
 	}
 	if len(im.pipelines) > 0 {
 		top["pipelines"] = im.pipelines
+	}
+	if len(im.flags) > 0 {
+		top["tekton"] = map[string]any{"featureFlags": im.flags}
 	}
 	v := cuecontext.New().Encode(top)
 	if v.Err() != nil {
@@ -194,6 +197,9 @@ type importer struct {
 	docs []any
 	// order is each document's place in the input, by Issue.Source.
 	order map[string]int
+	// flags are the Tekton feature flags the input relies on: the
+	// cluster it ran on turns them on.
+	flags map[string]bool
 }
 
 // use is a pipeline task's taskRef by name.
@@ -210,7 +216,7 @@ func (im *importer) task(t *v1.Task) {
 	s := &t.Spec
 	out := map[string]any{}
 	meta(out, s.Description, s.DisplayName, t.Labels, t.Annotations)
-	if ps := params(s.Params); len(ps) > 0 {
+	if ps := im.params(s.Params); len(ps) > 0 {
 		out["params"] = ps
 	}
 	if len(s.Workspaces) > 0 {
@@ -267,7 +273,7 @@ func setIf(m map[string]any, k, v string) {
 	}
 }
 
-func params(ps v1.ParamSpecs) map[string]any {
+func (im *importer) params(ps v1.ParamSpecs) map[string]any {
 	out := map[string]any{}
 	for _, p := range ps {
 		m := map[string]any{}
@@ -275,6 +281,10 @@ func params(ps v1.ParamSpecs) map[string]any {
 			m["type"] = string(p.Type)
 		}
 		setIf(m, "description", p.Description)
+		if len(p.Enum) > 0 {
+			m["enum"] = p.Enum
+			im.flags["enable-param-enum"] = true
+		}
 		if p.Default != nil {
 			m["default"] = paramValue(*p.Default)
 		}
@@ -514,12 +524,13 @@ func numbers(v any) any {
 	return v
 }
 
-// when converts when expressions; CEL ones pipec does not support.
+// when converts when expressions.
 func (im *importer) when(src, f string, in v1.WhenExpressions) []any {
 	var ws []any
-	for i, w := range in {
+	for _, w := range in {
 		if w.CEL != "" {
-			im.unsupported(src, fmt.Sprintf("%s.when[%d].cel", f, i), "a CEL when expression")
+			ws = append(ws, map[string]any{"cel": w.CEL})
+			im.flags["enable-cel-in-whenexpression"] = true
 			continue
 		}
 		ws = append(ws, map[string]any{"input": w.Input, "operator": string(w.Operator), "values": w.Values})
@@ -689,7 +700,7 @@ func (im *importer) pipeline(p *v1.Pipeline) {
 	s := &p.Spec
 	out := map[string]any{}
 	meta(out, s.Description, s.DisplayName, p.Labels, p.Annotations)
-	if ps := params(s.Params); len(ps) > 0 {
+	if ps := im.params(s.Params); len(ps) > 0 {
 		out["params"] = ps
 	}
 	if len(s.Workspaces) > 0 {

@@ -166,14 +166,13 @@ func TestRoundTripTektonExamples(t *testing.T) {
 		})
 	}
 	t.Logf("%d examples round-trip, %d use what pipec cannot express, %d are refused by pipec's checks", matched, partial, refused)
-	// 44 of Tekton v1.10.0's 47. Two declare a param enum, which Tekton
-	// validates only behind its enable-param-enum flag (off by default)
-	// and pipec does not support yet: the import says so at the enum. One
+	// 46 of Tekton v1.10.0's 47, the two that declare a param enum among
+	// them (the import says the cluster turns on enable-param-enum). One
 	// names its Pipeline "demo.pipeline", and pipec's pipeline names are
 	// DNS labels (they name the ServiceAccounts and Triggers generated
 	// for them).
-	if matched < 44 || partial > 2 {
-		t.Errorf("%d examples round-trip and %d are partial, want 44 and 2", matched, partial)
+	if matched < 46 || partial > 0 {
+		t.Errorf("%d examples round-trip and %d are partial, want 46 and 0", matched, partial)
 	}
 }
 
@@ -417,7 +416,6 @@ metadata:
 	want := []string{
 		"Task with-sidecar spec.sidecars[0].ports",
 		"Task with-sidecar spec.volumes[1]",
-		"Pipeline p spec.tasks[1].when[0].cel",
 		"Pipeline p spec.tasks[2].taskRef.name",
 	}
 	slices.Sort(got)
@@ -432,6 +430,8 @@ metadata:
 	for _, want := range []string{
 		"emptyDir: {}", "secretName:  \"git\"", "defaultMode: 256",
 		"mountPath: \"/var/lib/postgresql/data\"", "port: 5432", "mountPath: \"/scratch\"",
+		// A CEL when expression, and the flag the cluster it ran on has.
+		`cel: "'$(params.x)' == 'y'"`, `"enable-cel-in-whenexpression": true`,
 	} {
 		if !strings.Contains(string(res.CUE), want) {
 			t.Errorf("the import lacks %q:\n%s", want, res.CUE)
@@ -520,7 +520,6 @@ spec:
 	slices.Sort(got)
 	want := []string{
 		"Pipeline p spec.tasks[0].taskSpec.description",
-		"Task gpu spec.params[0].enum",
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("issues:\n got  %q\n want %q\n%v", got, want, res.Issues)
@@ -529,6 +528,7 @@ spec:
 	wantStrings(t, v, map[string]string{
 		"tasks.gpu.description":          "Trains the model.\n",
 		"tasks.gpu.steps[0].displayName": "Train the model",
+		"tasks.gpu.params.mode.enum[1]":  "slow",
 		// An inline task's metadata and how it mounts its workspace.
 		`pipelines.p.tasks.inline.labels."app.kubernetes.io/component"`: "lint",
 		`pipelines.p.tasks.inline.annotations."acme.dev/owner"`:         "platform",

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/tektoncd/pipeline/pkg/apis/config"
 	v1 "github.com/tektoncd/pipeline/pkg/apis/pipeline/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -82,7 +83,16 @@ func (Target) Generate(ctx context.Context, plan *model.Plan) ([]targets.Object,
 		objs = append(objs, targets.New(Name, pl, p.Path, targets.CIDir))
 		maps = append(maps, sm)
 	}
-	return objs, validateAll(ctx, objs, maps, plan.Sources)
+	return objs, validateAll(withFlags(ctx, plan.TektonFlags), objs, maps, plan.Sources)
+}
+
+// withFlags gives Tekton's validation the feature flags the cluster turns
+// on, over Tekton's defaults.
+func withFlags(ctx context.Context, f model.TektonFlags) context.Context {
+	cfg := *config.FromContextOrDefaults(ctx) // a fresh copy of the defaults, or the caller's
+	cfg.FeatureFlags = cfg.FeatureFlags.DeepCopy()
+	cfg.FeatureFlags.EnableParamEnum, cfg.FeatureFlags.EnableCELInWhenExpression = f.ParamEnum, f.CELWhen
+	return config.ToContext(ctx, &cfg)
 }
 
 // validateAll validates the objects concurrently (Tekton's validation is
@@ -108,7 +118,11 @@ func validateAll(ctx context.Context, objs []targets.Object, maps []*sourceMap, 
 					}}
 				}
 			}()
-			results[i] = targets.ValidateOnce(ctx, objs[i].APIVersion+" "+objs[i].Kind, objs[i].Value, func() diag.List {
+			// The flags decide what validation accepts: they are part of
+			// what it validated.
+			ff := config.FromContextOrDefaults(ctx).FeatureFlags
+			kind := fmt.Sprintf("%s %s enum=%t cel=%t", objs[i].APIVersion, objs[i].Kind, ff.EnableParamEnum, ff.EnableCELInWhenExpression)
+			results[i] = targets.ValidateOnce(ctx, kind, objs[i].Value, func() diag.List {
 				return validate(ctx, objs[i].Value.(apis.Validatable), maps[i], src)
 			})
 		}()
@@ -134,7 +148,7 @@ func paramSpecs(params []*model.Param, base string, sm *sourceMap) v1.ParamSpecs
 	var out v1.ParamSpecs
 	for i, p := range params {
 		sm.setList(base+".params", i, p.Name, p.Path)
-		ps := v1.ParamSpec{Name: p.Name, Type: v1.ParamType(p.Type), Description: p.Description, Properties: properties(p.Properties)}
+		ps := v1.ParamSpec{Name: p.Name, Type: v1.ParamType(p.Type), Description: p.Description, Properties: properties(p.Properties), Enum: p.Enum}
 		if p.Default != nil {
 			ps.Default = paramValue(*p.Default)
 		}
@@ -212,12 +226,17 @@ func properties(keys []string) map[string]v1.PropertySpec {
 	return out
 }
 
-// whenOperator is a when expression's operator as Tekton spells it.
-func whenOperator(op string) selection.Operator {
-	if op == "notin" {
-		return selection.NotIn
+// when is a when expression as Tekton spells it: a CEL expression, or
+// input, operator and values.
+func when(w *model.When) v1.WhenExpression {
+	if w.CEL != "" {
+		return v1.WhenExpression{CEL: w.CEL}
 	}
-	return selection.In
+	op := selection.In
+	if w.Operator == "notin" {
+		op = selection.NotIn
+	}
+	return v1.WhenExpression{Input: w.Input, Operator: op, Values: w.Values}
 }
 
 func mounts(base string, s *model.Step, sm *sourceMap) {
@@ -264,7 +283,7 @@ func step(s *model.Step) v1.Step {
 		VolumeMounts:    targets.VolumeMounts(s.VolumeMounts),
 	}
 	for _, w := range s.When {
-		st.When = append(st.When, v1.WhenExpression{Input: w.Input, Operator: whenOperator(w.Operator), Values: w.Values})
+		st.When = append(st.When, when(w))
 	}
 	for _, r := range s.Results {
 		st.Results = append(st.Results, v1.StepResult{Name: r.Name, Type: v1.ResultsType(r.Type), Description: r.Description, Properties: properties(r.Properties)})
@@ -431,7 +450,7 @@ func pipelineTask(plan *model.Plan, t *model.PipelineTask, base string, sm *sour
 	}
 	for i, w := range t.When {
 		sm.setList(base+".when", i, "", w.Path)
-		pt.When = append(pt.When, v1.WhenExpression{Input: w.Input, Operator: whenOperator(w.Operator), Values: w.Values})
+		pt.When = append(pt.When, when(w))
 	}
 	if t.Matrix != nil {
 		sm.set(base+".matrix", t.Matrix.Path)
