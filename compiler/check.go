@@ -6,7 +6,6 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/distribution/reference"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -51,6 +50,7 @@ var checks = []func(*checker){
 	(*checker).checkPipelinePermissions,
 	(*checker).checkPodSecurity,
 	(*checker).checkTriggers,
+	(*checker).checkListenerResources,
 	(*checker).checkScaling,
 }
 
@@ -421,13 +421,6 @@ func (c *checker) checkImage(path model.Path, image string) {
 		d := c.report(ruleImage, path, "image %q uses the mutable tag \"latest\"", image)
 		d.Expected = "a version tag or a digest"
 		d.Hint = fmt.Sprintf("pin a version, for example %s:<version>, or a digest", reference.FamiliarName(named))
-	}
-}
-
-func (c *checker) checkDuration(path model.Path, s string) {
-	if d, err := time.ParseDuration(s); err != nil || d <= 0 {
-		e := c.report(ruleDuration, path, "invalid duration %q", s)
-		e.Expected = `a positive duration such as "90s", "10m" or "1h30m"`
 	}
 }
 

@@ -193,6 +193,12 @@ func (c *checker) quantity(path model.Path, s, what string) (resource.Quantity, 
 		d.Expected = `a quantity of zero or more, such as "500m", "2" or "512Mi"`
 		return q, false
 	}
+	if quantityOutOfRange(q, s) {
+		d := c.report(ruleQuantity, path, "quantity %q%s is out of range: a Kubernetes quantity holds at most 2^63-1 (9223372036854775807)", s, what)
+		d.Expected = `a quantity of at most 9223372036854775807, such as "500m", "2" or "512Mi"`
+		d.Hint = "Kubernetes caps a larger quantity, or overflows where it computes with it (scheduling, quota); write the amount meant"
+		return q, false
+	}
 	return q, true
 }
 
@@ -290,7 +296,14 @@ func (c *checker) checkApp(a *model.App, teamNames, envNames []string) {
 		}
 		c.checkImageRef(a, dep)
 		c.checkStrategy(a, dep)
-		c.checkQuantities(dep.Path.Field("resources").Field("requests"), dep.Requests)
+		for _, k := range sortedKeys(dep.Requests) {
+			// At the value: the environment's, or the app's it inherits.
+			at := dep.Path.Field("resources").Field("requests").Field(k)
+			if !c.src.Has(at) {
+				at = a.Path.Field("resources").Field("requests").Field(k)
+			}
+			c.quantity(at, dep.Requests[k], "")
+		}
 	}
 	if a.Image != nil && a.Image.FromPipeline != nil {
 		c.checkFromPipeline(a)
@@ -343,7 +356,12 @@ func (c *checker) checkStrategy(a *model.App, dep *model.Deployment) {
 		d := c.report(ruleRollout, s.Path.Field("rolling"), "rolling update parameters need a kustomize source; app %q has a %s source", a.Name, a.Source.Type)
 		d.Hint = "set the Deployment's strategy in the chart's values or the manifests"
 	}
+	if r := s.Rolling; r != nil && r.MaxSurge != "" && r.MaxUnavailable != "" {
+		// One left out is the manifest's, or Kubernetes' default of 25%.
+		c.checkSurgeAndUnavailable(s.Path.Field("rolling"), r.MaxSurge, r.MaxUnavailable, fmt.Sprintf("the rolling update of app %q", a.Name))
+	}
 	if cn := s.Canary; cn != nil {
+		c.checkSurgeAndUnavailable(s.Path.Field("canary"), cn.MaxSurge, cn.MaxUnavailable, fmt.Sprintf("the canary of app %q", a.Name))
 		if len(cn.Steps) == 0 {
 			d := c.report(ruleRollout, s.Path.Field("canary").Field("steps"), "canary of app %q has no steps", a.Name)
 			d.Expected = `steps such as [{setWeight: 20}, {pause: {duration: "5m"}}, {setWeight: 50}, {pause: {}}]`
@@ -452,8 +470,8 @@ func (c *checker) checkQuotaFit() {
 		}
 		for _, k := range sortedKeys(env.Quota.Requests) {
 			limit, err := resource.ParseQuantity(env.Quota.Requests[k])
-			if err != nil {
-				continue
+			if err != nil || limit.Sign() < 0 || quantityOutOfRange(limit, env.Quota.Requests[k]) {
+				continue // reported as a quantity
 			}
 			if t, ok := totals[k]; ok && t.Cmp(limit) > 0 {
 				d := c.report(ruleQuota, env.Quota.Path.Field("requests").Field(k), "the workloads of %q request up to %s of %s, above the quota of %s", env.Name, t.String(), k, limit.String())

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -86,17 +87,6 @@ func (c *checker) checkScaling() {
 		} {
 			c.checkPromDuration(m.Path.Field("alerts").Field(f.name), f.v)
 		}
-	}
-}
-
-// promDurationRE is a Prometheus duration, as `for:` and range selectors
-// take them.
-var promDurationRE = regexp.MustCompile(`^(([0-9]+)(y|w|d|h|m|s|ms))+$`)
-
-func (c *checker) checkPromDuration(path model.Path, s string) {
-	if !promDurationRE.MatchString(s) {
-		d := c.report(ruleDuration, path, "%q is not a Prometheus duration", s)
-		d.Expected = `whole units such as "90s", "10m" or "1h30m"`
 	}
 }
 
@@ -206,9 +196,9 @@ func (c *checker) checkAutoscaler(a *model.Autoscaler, envNames, poolNames []str
 				}
 			}
 		}
-		for _, v := range []string{m.AverageValue, m.Value} {
-			if v != "" {
-				c.checkQuantities(m.Path, map[string]string{"target": v})
+		for _, f := range []struct{ name, v string }{{"averageValue", m.AverageValue}, {"value", m.Value}} {
+			if f.v != "" {
+				c.quantity(m.Path.Field(f.name), f.v, "")
 			}
 		}
 		if m.AverageValue == "" && m.Value == "" && slices.Contains(a.External, m) {
@@ -254,23 +244,24 @@ func (c *checker) checkSeconds(path model.Path, s string, minSeconds, maxSeconds
 
 func (c *checker) checkNodePool(n *model.NodePool) {
 	c.checkName(n.Path, n.Name, "node pool")
-	c.checkQuantities(n.Path.Field("limits"), n.Limits)
-	c.checkQuantities(n.Path.Field("nodeShape"), n.NodeShape)
+	// sound says the sizes parse, are in range and above zero: the
+	// capacity checks below compare with them, and would only repeat
+	// what is wrong with them.
+	sound := len(c.checkQuantities(n.Path.Field("limits"), n.Limits)) == len(n.Limits)
+	sound = len(c.checkQuantities(n.Path.Field("nodeShape"), n.NodeShape)) == len(n.NodeShape) && sound
 	c.checkDuration(n.Path.Field("provisioningDelay"), n.ProvisioningDelay)
-	for _, f := range []struct {
-		path model.Path
-		v    string
-	}{{n.Path.Field("disruption").Field("consolidateAfter"), n.ConsolidateAfter}, {n.Path.Field("expireAfter"), n.ExpireAfter}} {
-		if !karpenterDurationRE.MatchString(f.v) {
-			d := c.report(ruleDuration, f.path, "%q is not a Karpenter duration", f.v)
-			d.Expected = `whole hours, minutes and seconds such as "30s", "5m" or "720h", or "Never"`
-		}
-	}
+	c.checkKarpenterDuration(n.Path.Field("disruption").Field("consolidateAfter"), n.ConsolidateAfter)
+	c.checkKarpenterDuration(n.Path.Field("expireAfter"), n.ExpireAfter)
 	for i, b := range n.Budgets {
 		path := n.Path.Field("disruption").Field("budgets").Index(i)
 		if !budgetNodesRE.MatchString(b.Nodes) {
 			d := c.report(ruleNodePool, path.Field("nodes"), "invalid budget %q", b.Nodes)
 			d.Expected = `a number of nodes such as "2", or a percentage such as "10%"`
+		} else if _, err := strconv.ParseInt(b.Nodes, 10, 32); err != nil && !strings.HasSuffix(b.Nodes, "%") {
+			// Karpenter reads a number of nodes with intstr.FromInt,
+			// which cuts it down to 32 bits.
+			d := c.report(ruleNodePool, path.Field("nodes"), "budget %q is out of range: Karpenter reads it as a 32-bit number", b.Nodes)
+			d.Expected = `a number of nodes from 0 to 2147483647, or a percentage such as "10%"`
 		}
 		if (b.Schedule == "") != (b.Duration == "") {
 			d := c.report(ruleNodePool, path, "a disruption budget needs both schedule and duration, or neither")
@@ -282,11 +273,11 @@ func (c *checker) checkNodePool(n *model.NodePool) {
 			d := c.report(ruleSchedule, path.Field("schedule"), "invalid cron schedule %q: %v", b.Schedule, err)
 			d.Expected = `five fields: minute hour day-of-month month day-of-week, such as "0 9 * * 1-5", or a macro such as "@daily"`
 		}
-		if b.Duration != "" && !budgetDurationRE.MatchString(b.Duration) {
-			d := c.report(ruleDuration, path.Field("duration"), "%q is not a budget duration", b.Duration)
-			d.Expected = `hours and minutes such as "8h", "90m" or "1h30m" (Karpenter takes no seconds here)`
+		if b.Duration != "" {
+			c.checkBudgetDuration(path.Field("duration"), b.Duration)
 		}
 	}
+	c.checkRequirements(n)
 	for i, name := range n.Pipelines {
 		if name != "*" && c.plan.Pipeline(name) == nil {
 			names := make([]string, len(c.plan.Pipelines))
@@ -305,14 +296,19 @@ func (c *checker) checkNodePool(n *model.NodePool) {
 		{"limits", n.Limits, "a limit of 0 lets the pool launch no node, so its pipeline runs never start"},
 	} {
 		for _, k := range sortedKeys(f.m) {
-			if q, err := resource.ParseQuantity(f.m[k]); err == nil && q.Sign() <= 0 {
+			if q, err := resource.ParseQuantity(f.m[k]); err == nil && q.Sign() == 0 {
 				d := c.report(ruleNodePool, n.Path.Field(f.field).Field(k), "%s %s of node pool %q is %s: %s", f.field, k, n.Name, f.m[k], f.what)
 				d.Expected = "a quantity above 0"
+				sound = false
 			}
 		}
 	}
 	shape := capacity.Parse(n.NodeShape)
 	limit := capacity.Parse(n.Limits)
+	if !sound {
+		c.checkPoolLimits(n, shape, limit, false)
+		return
+	}
 	if !shape.Fits(limit) {
 		d := c.report(ruleNodePool, n.Path.Field("limits"), "node pool %q cannot launch a single node: its limits (%s) are below one node (%s)", n.Name, limit, shape)
 		d.Expected = fmt.Sprintf("limits of at least %s", shape)
@@ -330,7 +326,7 @@ func (c *checker) checkNodePool(n *model.NodePool) {
 			}
 		}
 	}
-	c.checkPoolLimits(n, shape, limit)
+	c.checkPoolLimits(n, shape, limit, true)
 }
 
 // checkPoolAssignment reports pipelines that two pools claim.
@@ -355,7 +351,9 @@ func (c *checker) checkPoolAssignment() {
 // every autoscaled workload on the pool at maxReplicas, plus as many
 // concurrent runs as the CI namespace admits, each at its peak. Runs
 // beyond the limits wait for capacity rather than fail, hence a warning.
-func (c *checker) checkPoolLimits(n *model.NodePool, shape, limit capacity.Resources) {
+// Without sound sizes (reported already) only the bound on runs is
+// checked.
+func (c *checker) checkPoolLimits(n *model.NodePool, shape, limit capacity.Resources, sound bool) {
 	p := c.plan
 	var worst capacity.Resources
 	var parts []string
@@ -403,7 +401,7 @@ func (c *checker) checkPoolLimits(n *model.NodePool, shape, limit capacity.Resou
 		parts = append(parts, fmt.Sprintf("%d concurrent runs (%s) of %s at its peak (%s: %d pods, %s), capped by the CI quota: %s",
 			runs, bound, heaviest, strings.Join(peak.Tasks, ", "), peak.Pods, peak.Requests, runsReq))
 	}
-	if !worst.Fits(limit) {
+	if sound && !worst.Fits(limit) {
 		d := c.report(rulePoolCap, n.Path.Field("limits"), "node pool %q is limited to %s, but the worst case needs %s", n.Name, limit, worst)
 		nodes := max(ceilDiv(worst.CPU, shape.CPU), ceilDiv(worst.Memory, shape.Memory))
 		d.Expected = fmt.Sprintf("limits of at least %s (about %d nodes of %s): %s", worst, nodes, shape, strings.Join(parts, "; "))
@@ -472,4 +470,31 @@ func ceilDiv(a, b int64) int64 {
 		return 0
 	}
 	return (a + b - 1) / b
+}
+
+// checkRequirements checks a node pool's requirements as the NodePool
+// CRD's validation rules do: In needs values, and Gt and Lt compare with
+// one whole number of zero or more.
+func (c *checker) checkRequirements(n *model.NodePool) {
+	for i, r := range n.Requirements {
+		path := n.Path.Field("requirements").Index(i)
+		switch r.Operator {
+		case "In":
+			if len(r.Values) == 0 {
+				d := c.report(ruleNodePool, path.Field("values"), "requirement %q with operator In has no values", r.Key)
+				d.Expected = "at least one value"
+				d.Hint = "the NodePool CRD refuses it; use Exists to accept any value"
+			}
+		case "Gt", "Lt":
+			if len(r.Values) != 1 {
+				d := c.report(ruleNodePool, path.Field("values"), "requirement %q with operator %s has %d values", r.Key, r.Operator, len(r.Values))
+				d.Expected = `one whole number of zero or more, such as values: ["4"]`
+				continue
+			}
+			if v, err := strconv.ParseInt(r.Values[0], 10, 64); err != nil || v < 0 {
+				d := c.report(ruleNodePool, path.Field("values").Index(0), "requirement %q with operator %s compares with %q, not a whole number of zero or more", r.Key, r.Operator, r.Values[0])
+				d.Expected = `a whole number from 0 to 9223372036854775807, such as "4"`
+			}
+		}
+	}
 }

@@ -30,6 +30,13 @@ func (c *checker) checkVolumes(t *model.TaskDef) {
 			d.Hint = "split it into one volume per source, or use projected to combine Secrets and ConfigMaps"
 			continue
 		}
+		ed, _ := v.Source["emptyDir"].(map[string]any)
+		if l, ok := ed["sizeLimit"]; ok {
+			// Kubernetes refuses a negative size; one past 2^63-1 it caps.
+			if _, ok := c.quantity(v.Path.Field("emptyDir").Field("sizeLimit"), fmt.Sprint(l), ""); !ok {
+				continue
+			}
+		}
 		if _, err := targets.Volume(v); err != nil {
 			d := c.report(ruleVolume, v.Path, "volume %q does not convert to a Kubernetes volume: %v", v.Name, err)
 			d.Expected = "a volume source in Kubernetes' fields"

@@ -298,7 +298,12 @@ func (n node) plain() any {
 		n.list(func(_ int, c node) { l = append(l, c.plain()) })
 		return l
 	case cue.IntKind:
-		return n.int()
+		if i, err := n.v.Int64(); err == nil {
+			return i
+		}
+		// Past int64 only where the schema takes a quantity (sizeLimit):
+		// kept exactly, for the check to report it as written.
+		return n.quantity()
 	case cue.BoolKind:
 		return n.boolean()
 	}
@@ -620,8 +625,11 @@ func decodeMounts(n node) []*model.VolumeMount {
 
 // quantity decodes a #Quantity, which may be written as an int.
 func (n node) quantity() string {
-	if i, err := n.v.Int64(); err == nil {
-		return strconv.FormatInt(i, 10)
+	if n.v.Kind() == cue.IntKind {
+		// Beyond int64 too, for the check to report it as it was written.
+		if i, err := n.v.Int(nil); err == nil {
+			return i.String()
+		}
 	}
 	return n.str()
 }

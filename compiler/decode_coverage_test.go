@@ -133,6 +133,29 @@ func patternsMatch(a, b string) bool {
 // each side of a unification, and definitions where they are referred to.
 func schemaPaths(t *testing.T) []string {
 	t.Helper()
+	w := walkSchema(t)
+	return slices.Sorted(maps.Keys(w.paths))
+}
+
+// schemaRefs returns, for a definition, the pattern paths of the fields
+// of #Config whose value refers to it (#Duration, say), directly or in a
+// disjunction or unification.
+func schemaRefs(t *testing.T, def string) []string {
+	t.Helper()
+	w := walkSchema(t)
+	var out []string
+	for p, defs := range w.refs {
+		if defs[def] {
+			out = append(out, p)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// walkSchema walks #Config in the schema's source.
+func walkSchema(t *testing.T) *schemaWalk {
+	t.Helper()
 	defs := map[string]ast.Expr{}
 	names, err := fs.Glob(schema.FS, "*.cue")
 	if err != nil {
@@ -155,18 +178,20 @@ func schemaPaths(t *testing.T) []string {
 			}
 		}
 	}
-	w := &schemaWalk{t: t, defs: defs, paths: map[string]bool{}, expanding: map[string]bool{}}
+	w := &schemaWalk{t: t, defs: defs, paths: map[string]bool{}, refs: map[string]map[string]bool{}, expanding: map[string]bool{}}
 	w.expr(defs[schema.Root], nil)
 	if len(w.paths) == 0 {
 		t.Fatalf("found no fields under %s", schema.Root)
 	}
-	return slices.Sorted(maps.Keys(w.paths))
+	return w
 }
 
 type schemaWalk struct {
 	t     *testing.T
 	defs  map[string]ast.Expr
 	paths map[string]bool
+	// refs are the definitions each path's value refers to.
+	refs map[string]map[string]bool
 	// expanding are the definitions being walked, to stop at a
 	// definition that refers to itself, whose paths would never end.
 	expanding map[string]bool
@@ -207,6 +232,11 @@ func (w *schemaWalk) expr(e ast.Expr, p []string) {
 		if !strings.HasPrefix(e.Name, "#") {
 			return // a type such as string, or _
 		}
+		key := strings.Join(p, ".")
+		if w.refs[key] == nil {
+			w.refs[key] = map[string]bool{}
+		}
+		w.refs[key][e.Name] = true
 		def, ok := w.defs[e.Name]
 		if !ok {
 			w.t.Fatalf("%s: unknown definition %s", e.Pos(), e.Name)
