@@ -5,6 +5,7 @@ import (
 	"strconv"
 
 	"github.com/pipec/pipec/model"
+	"github.com/pipec/pipec/policies"
 )
 
 // intOrString decodes a field that may be an int or a string ("25%").
@@ -104,7 +105,7 @@ func (d *decoder) environment(name string, n node) *model.Environment {
 	if p := n.field("policy"); p.exists() {
 		e.Policy = p.strs()
 	} else if e.Production {
-		e.Policy = []string{"restricted"}
+		e.Policy = slices.Clone(policies.ProductionDefault)
 	} else {
 		e.Policy = []string{"baseline"}
 	}

@@ -138,14 +138,39 @@ func evaluatePolicies(l *loaded, policy cue.Value, plan *model.Plan, objs []targ
 	if checkNames(plan.Policy.Path.Field("default"), plan.Policy.Default) {
 		assign[""] = plan.Policy.Default
 	}
+	floor := productionFloor(plan.Policy.Default)
+	var lowered diag.List
 	for _, e := range plan.Environments {
 		if checkNames(e.Path.Field("policy"), e.Policy) {
 			assign[e.Name] = e.Policy
-			// Production's floor: the baseline pack checks it whatever
-			// packs it names (`policy: []` included); a finding it must
-			// live with takes a waiver, with a reason and an expiry.
-			if e.Production && !slices.Contains(e.Policy, policies.FloorPack) {
-				assign[e.Name] = append(slices.Clone(e.Policy), policies.FloorPack)
+			if !e.Production {
+				continue
+			}
+			// Production's floor: the packs production runs by default
+			// and those of policy.default check it whatever packs it
+			// names (`policy: []` included); a finding it must live with
+			// takes a waiver, with a reason and an expiry.
+			runs, _ := policies.Expand(e.Policy, packs)
+			var missing []string
+			for _, n := range floor {
+				if _, known := packs[n]; known && !slices.Contains(runs, n) {
+					missing = append(missing, n)
+				}
+			}
+			if len(missing) == 0 {
+				continue
+			}
+			missing = outermost(missing, packs)
+			assign[e.Name] = append(slices.Clone(e.Policy), missing...)
+			if p := e.Path.Field("policy"); plan.Sources.Has(p) {
+				them := "it, so its checks apply"
+				if len(missing) > 1 {
+					them = "them, so their checks apply"
+				}
+				d := lowered.Report(ruleFloor, plan.Sources, p, "the policy of production environment %s leaves out %s: production always runs %s all the same",
+					e.Name, quoteAll(missing), them)
+				d.Expected = fmt.Sprintf("a policy that names %s, or no policy", quoteAll(outermost(floor, packs)))
+				d.Hint = "production cannot lower its floor: to live with a finding of those packs, waive its check (policy: waivers, or @waive on the field) with a reason and an expiry"
 			}
 		}
 	}
@@ -197,6 +222,32 @@ func evaluatePolicies(l *loaded, policy cue.Value, plan *model.Plan, objs []targ
 			Hint:     "fix the configuration instead: with the error, its objects would be invalid"})
 		return true
 	})
-	findings, rep.Waivers, rep.Suppressed = policies.ApplyWaivers(append(config, findings...), waivers, known, today, plan.Sources)
+	findings, rep.Waivers, rep.Suppressed = policies.ApplyWaivers(slices.Concat(config, lowered, findings), waivers, known, today, plan.Sources)
 	return append(diags, findings...), rep, nil
+}
+
+// productionFloor are the packs every production environment runs,
+// whatever its own policy names: those it runs when it names none
+// (policies.ProductionDefault), those of policy.default, and the floor
+// pack; sorted, each once.
+func productionFloor(defaults []string) []string {
+	floor := slices.Concat(policies.ProductionDefault, defaults, []string{policies.FloorPack})
+	slices.Sort(floor)
+	return slices.Compact(floor)
+}
+
+// outermost leaves out of names the packs that another of them extends:
+// "restricted" says "baseline" too.
+func outermost(names []string, packs map[string]*policies.Pack) []string {
+	return slices.DeleteFunc(slices.Clone(names), func(n string) bool {
+		for _, o := range names {
+			if o == n {
+				continue
+			}
+			if exp, err := policies.Expand([]string{o}, packs); err == nil && slices.Contains(exp, n) {
+				return true
+			}
+		}
+		return false
+	})
 }

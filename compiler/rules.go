@@ -44,6 +44,7 @@ var (
 	ruleTekton   = rule("tekton", diag.Error, "Tekton's own validation rejects a generated Pipeline or Task", "fix the value at the finding's position; the rule is Tekton's")
 	ruleTriggers = rule("triggers", diag.Error, "Tekton Triggers' own validation rejects a generated object", "fix the value at the finding's position; the rule is Tekton Triggers'")
 	ruleArgo     = rule("argo", diag.Error, "Argo CD's or Argo Rollouts' validation rejects a generated object", "fix the value at the finding's position; the rule is Argo's")
+	ruleFloor    = rule("production-floor", diag.Warning, "A production environment's policy leaves out packs production always runs (restricted, policy.default's, baseline); they check it all the same", "name those packs in its policy, or drop policy; to live with one of their findings, waive that check with a reason and an expiry")
 	rulePack     = rule("policy-pack", diag.Error, "A policy pack cannot be loaded or evaluated", "register the pack under its own name, with the fields of a pack; its violations read fields pipec's input has")
 	ruleInternal = rule("internal", diag.Error, "pipec generated something it cannot use: a bug in pipec", "report it with the configuration that caused it")
 )

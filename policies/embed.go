@@ -50,6 +50,11 @@ var Builtin = []string{"baseline", "restricted"}
 // environment names.
 const FloorPack = "baseline"
 
+// ProductionDefault are the packs of a production environment that names
+// none. A production environment runs them, and FloorPack, whatever packs
+// it names.
+var ProductionDefault = []string{"restricted"}
+
 // FS holds the CUE sources: policy/ (package policy) and one directory per
 // built-in pack.
 //
