@@ -244,33 +244,15 @@ func (c *checker) checkArgs(ps pipelineScope, t *model.PipelineTask, def *model.
 	}
 }
 
-// checkImageArgs checks the values a pipeline task passes to parameters
-// that its steps use as their whole image, as image references.
+// checkImageArgs checks the images the steps of a pipeline task run once
+// the parameters their image is made from are resolved: through the values
+// the task is passed, the pipeline parameters those refer to (their
+// defaults, and what the trigger sets them to), and, for an embedded task,
+// the pipeline parameters it reads directly. Each is reported at the value
+// that introduces it.
 func (c *checker) checkImageArgs(ps pipelineScope, t *model.PipelineTask, def *model.TaskDef) {
-	args := slices.Clone(t.Params)
-	if t.Matrix != nil {
-		args = append(args, t.Matrix.Params...)
-		for _, inc := range t.Matrix.Include {
-			args = append(args, inc.Params...)
-		}
-	}
-	// A value passed from a pipeline parameter is decided by that
-	// parameter's default.
-	for i, a := range args {
-		if a.Value.Type != model.TypeString {
-			continue
-		}
-		if refs := model.ParamRefs(a.Value.String); len(refs) == 1 {
-			if p := paramOf(&model.TaskDef{Params: ps.p.Params}, refs[0]); p != nil && p.Default != nil && p.Default.Type == model.TypeString {
-				resolved := *a
-				resolved.Value.String = model.ExpandParams(a.Value.String, map[string]string{refs[0]: p.Default.String})
-				resolved.Path = p.Path.Field("default")
-				args[i] = &resolved
-			}
-		}
-	}
 	for _, s := range def.Containers() {
-		for _, img := range model.StepImages(s, def, args) {
+		for _, img := range model.PipelineStepImages(ps.p, t, def, s) {
 			c.checkImage(img.Path, img.Image)
 		}
 	}

@@ -379,7 +379,7 @@ func NewInput(plan *model.Plan, objs []targets.Object, texts []Text, settings Se
 			if def == nil {
 				continue
 			}
-			in.addImageArgs(t, def, ciEnv)
+			in.addImageArgs(p, t, def, ciEnv)
 			if seen[def.Path] {
 				continue
 			}
@@ -569,22 +569,16 @@ func (in *Input) addTask(def *model.TaskDef, env string) {
 	in.Tasks = append(in.Tasks, t)
 }
 
-// addImageArgs adds the images a step runs with the values a pipeline
-// task passes to the parameters its image is made from.
-func (in *Input) addImageArgs(t *model.PipelineTask, def *model.TaskDef, env string) {
-	args := slices.Clone(t.Params)
-	if t.Matrix != nil {
-		args = append(args, t.Matrix.Params...)
-		for _, inc := range t.Matrix.Include {
-			args = append(args, inc.Params...)
-		}
-	}
+// addImageArgs adds the images a step runs with the values that reach the
+// parameters its image is made from in pipeline p's task t (what t
+// passes, the pipeline's defaults and trigger params those refer to).
+func (in *Input) addImageArgs(p *model.Pipeline, t *model.PipelineTask, def *model.TaskDef, env string) {
 	for _, s := range def.Containers() {
 		own := map[model.Path]bool{} // the task's defaults: addTask has them
 		for _, img := range model.StepImages(s, def, nil) {
 			own[img.Path] = true
 		}
-		for _, img := range model.StepImages(s, def, args) {
+		for _, img := range model.PipelineStepImages(p, t, def, s) {
 			if !own[img.Path] {
 				in.Images = append(in.Images, image(item(img.Path, env), "step", img.Image))
 			}
