@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -93,39 +94,46 @@ func (x *explainer) schemaAt(labels []string) (cue.Value, bool) {
 		if uq, err := strconv.Unquote(l); err == nil {
 			l = uq
 		}
-		next := v.LookupPath(cue.MakePath(cue.Str(l)))
-		if !next.Exists() {
-			next = v.LookupPath(cue.MakePath(cue.Str(l).Optional()))
-		}
-		if !next.Exists() {
-			if _, err := strconv.Atoi(l); err == nil {
-				next = v.LookupPath(cue.MakePath(cue.AnyIndex))
-			} else {
-				next = v.LookupPath(cue.MakePath(cue.AnyString))
-			}
-		}
-		if !next.Exists() {
-			// A field of one branch of a disjunction: {canary: ...} of a
-			// strategy whose default is {rolling: ...}.
-			if op, branches := cue.Dereference(v).Expr(); op == cue.OrOp {
-				for _, b := range branches {
-					if n := b.LookupPath(cue.MakePath(cue.Str(l))); n.Exists() {
-						next = n
-						break
-					}
-					if n := b.LookupPath(cue.MakePath(cue.Str(l).Optional())); n.Exists() {
-						next = n
-						break
-					}
-				}
-			}
-		}
-		if !next.Exists() {
+		next, ok := schemaLookup(v, l, 0)
+		if !ok {
 			return cue.Value{}, false
 		}
 		v = next
 	}
 	return v, true
+}
+
+// schemaLookup looks label up in the schema value v: a field, a pattern
+// constraint or a list element; else in the operands of the expression v
+// is (a field of one branch of a disjunction: {canary: ...} of a strategy
+// whose default is {rolling: ...}; an element of a list that is a
+// conjunction with one: the policies of `#ScalingRules & {policies:
+// *[<defaults>] | [...#ScalingPolicy]}`).
+func schemaLookup(v cue.Value, l string, depth int) (cue.Value, bool) {
+	_, notIndex := strconv.Atoi(l)
+	for _, sel := range []cue.Selector{cue.Str(l), cue.Str(l).Optional()} {
+		if n := v.LookupPath(cue.MakePath(sel)); n.Exists() {
+			return n, true
+		}
+	}
+	any := cue.AnyString
+	if notIndex == nil {
+		any = cue.AnyIndex
+	}
+	if n := v.LookupPath(cue.MakePath(any)); n.Exists() {
+		return n, true
+	}
+	if depth > 4 {
+		return cue.Value{}, false
+	}
+	if op, args := cue.Dereference(v).Expr(); op == cue.OrOp || op == cue.AndOp {
+		for _, a := range args {
+			if n, ok := schemaLookup(a, l, depth+1); ok {
+				return n, true
+			}
+		}
+	}
+	return cue.Value{}, false
 }
 
 // help returns the expected/hint texts the schema attaches to a field, or,
@@ -732,9 +740,24 @@ func (x *explainer) explainLoad(err error) diag.List {
 				d.Message += ": " + strings.TrimSpace(u.Error())
 			}
 		}
+		if moduleWrapped[d.Message] {
+			// The module file's reason, such as an unterminated string,
+			// is in the error it wraps.
+			if u := cueerrors.Unwrap(e); u != nil {
+				if us := cueerrors.Errors(u); len(us) > 0 {
+					f, a := us[0].Msg()
+					d.Message += ": " + fmt.Sprintf(f, a...)
+				} else {
+					d.Message += ": " + strings.TrimSpace(u.Error())
+				}
+			}
+		}
 		d.Hint = loadHint(e)
-		if d.Hint == "" && strings.Contains(d.Message, "module.cue") {
-			d.Hint = `fix cue.mod/module.cue: it declares module: "<host>/<path>@v0" and language: version: "` + cueload.LanguageVersion + `"`
+		if le, ok := e.(loadError); ok {
+			d.ID, d.Expected, d.Hint = le.rule.ID, le.expected, le.hint
+		}
+		if d.Hint == "" && (strings.Contains(d.Message, "module.cue") || strings.Contains(d.Message, "module file")) {
+			d.Hint = moduleHint(d.Message)
 		}
 		out = append(out, d)
 	}
@@ -748,4 +771,35 @@ func joinCUE(errs []error) error {
 		list = cueerrors.Append(list, cueerrors.Promote(e, ""))
 	}
 	return list
+}
+
+// moduleWrapped are the messages of cue.mod/module.cue's errors that wrap
+// their reason (mod/modfile's errors.Wrapf).
+var moduleWrapped = map[string]bool{
+	"invalid module file syntax":        true,
+	"invalid module file value":         true,
+	"invalid module file":               true,
+	"cannot determine language version": true,
+}
+
+var tooNewRE = regexp.MustCompile(`too new for current language version "([^"]+)"`)
+
+// moduleHint says how to fix cue.mod/module.cue, given the error's
+// message (mod/modfile's texts).
+func moduleHint(msg string) string {
+	example := `module: "acme.example/ci@v0" and language: version: "` + cueload.LanguageVersion + `"`
+	switch {
+	case strings.Contains(msg, "syntax"):
+		return hintSyntax + "; cue.mod/module.cue holds, for example, " + example
+	case tooNewRE.MatchString(msg):
+		return fmt.Sprintf(`pipec's CUE reads language versions up to %s: declare one of those in cue.mod/module.cue, such as language: version: %q`,
+			tooNewRE.FindStringSubmatch(msg)[1], cueload.LanguageVersion)
+	case strings.Contains(msg, "not valid semantic version"):
+		return fmt.Sprintf(`write the language version as v<major>.<minor>.<patch>, such as language: version: %q`, cueload.LanguageVersion)
+	case strings.Contains(msg, "no language version"):
+		return fmt.Sprintf(`add language: version: %q to cue.mod/module.cue`, cueload.LanguageVersion)
+	case strings.Contains(msg, "empty module path"):
+		return `add the module's path to cue.mod/module.cue, with its major version, such as module: "acme.example/ci@v0"`
+	}
+	return "cue.mod/module.cue declares the module's path and its CUE language version, for example " + example
 }

@@ -61,12 +61,22 @@ pipelines: app: tasks: a: steps: [{name: "s", image: "busybox:1.36", script: 3}]
 `},
 		want: []string{"pipec.cue:3:78: pipelines.app.tasks.a.steps[0].script: deny pipec/config/cue: invalid value 3 (int); expected a value of type string"},
 	}, {
+		// Every bound of the schema has help (TestSchemaBoundsSayWhatIsExpected):
+		// this one is the configuration's own.
 		name: "out of bound without help",
+		files: map[string]string{"pipec.cue": `package ci
+
+triggers: listener: ingressFrom: cidrs: [string & =~"^10\\."]
+triggers: listener: ingressFrom: cidrs: ["192.168.0.0/16"]
+`},
+		want: []string{`pipec.cue:3:51: triggers.listener.ingressFrom.cidrs[0]: deny pipec/config/cue: invalid value "192.168.0.0/16" (out of bound =~"^10\\."); expected a value matching =~"^10\\."`},
+	}, {
+		name: "out of bound with the schema's help",
 		files: map[string]string{"pipec.cue": `package ci
 
 scaling: maxConcurrentRuns: 0
 `},
-		want: []string{"pipec.cue:3:29: scaling.maxConcurrentRuns: deny pipec/config/cue: invalid value 0 (int); expected a value matching >0"},
+		want: []string{"pipec.cue:3:29: scaling.maxConcurrentRuns: deny pipec/config/cue: invalid value 0 (int); expected a number of runs from 1 to 2147483647"},
 	}, {
 		// Values that read like CUE's messages are conflicts all the same.
 		name: "values that read like messages",

@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -18,6 +19,7 @@ import (
 	"cuelang.org/go/cue/parser"
 	"cuelang.org/go/cue/token"
 
+	"github.com/pipec/pipec/diag"
 	"github.com/pipec/pipec/internal/cueload"
 	"github.com/pipec/pipec/policies"
 	"github.com/pipec/pipec/schema"
@@ -92,7 +94,14 @@ func loadConfig(dir string, overlay map[string][]byte, env []string) (*loaded, e
 	// not parse, two packages in the directory) comes back as one instance
 	// holding it.
 	for _, inst := range insts {
+		var mpe *load.MultiplePackageError
+		if errors.As(inst.Err, &mpe) {
+			return nil, packagesError(dir, abs, mpe, overlay)
+		}
 		if inst.Err != nil {
+			if hasModule {
+				return nil, moduleFileError(inst.Err, filepath.Join(root, "cue.mod", "module.cue"), overlay)
+			}
 			return nil, inst.Err
 		}
 	}
@@ -239,4 +248,176 @@ func validUTF8(name string, b []byte) error {
 	tf := token.NewFile(name, -1, len(b))
 	tf.SetLinesForContent(b)
 	return cueerrors.Newf(tf.Pos(off, token.NoRelPos), "the file is not valid UTF-8 (byte 0x%02x); save it as UTF-8", b[off])
+}
+
+// packagesError explains files of several packages in the configuration's
+// directory: at the package clause of each file that is not of the
+// directory's package (the one most of its files are of), naming the
+// directory and the files of each.
+func packagesError(dir, abs string, mpe *load.MultiplePackageError, overlay map[string][]byte) error {
+	pkgDir := mpe.Dir // relative to the loader's directory
+	if !filepath.IsAbs(pkgDir) {
+		pkgDir = filepath.Join(abs, pkgDir)
+	}
+	type clause struct {
+		file string
+		pos  token.Pos
+	}
+	byPkg := map[string][]clause{}
+	var names []string
+	add := func(name string, src []byte) {
+		base := filepath.Base(name)
+		if filepath.Ext(base) != ".cue" || strings.HasPrefix(base, "_") || strings.HasPrefix(base, ".") {
+			return
+		}
+		f, err := parser.ParseFile(name, src, parser.PackageClauseOnly)
+		if err != nil {
+			return
+		}
+		pkg := f.PackageName()
+		if pkg == "" || pkg == "_" {
+			return
+		}
+		pos := token.NoPos
+		for _, d := range f.Decls {
+			if p, ok := d.(*ast.Package); ok {
+				pos = p.Name.Pos()
+			}
+		}
+		if byPkg[pkg] == nil {
+			names = append(names, pkg)
+		}
+		byPkg[pkg] = append(byPkg[pkg], clause{base, pos})
+	}
+	seen := map[string]bool{}
+	for name, src := range overlay {
+		if filepath.Dir(name) == pkgDir {
+			seen[name] = true
+			add(name, src)
+		}
+	}
+	entries, _ := os.ReadDir(pkgDir)
+	for _, e := range entries {
+		name := filepath.Join(pkgDir, e.Name())
+		if e.IsDir() || seen[name] {
+			continue
+		}
+		if src, err := os.ReadFile(name); err == nil {
+			add(name, src)
+		}
+	}
+	if len(names) < 2 {
+		return mpe
+	}
+	// The directory's package is the one most of its files are of, the
+	// first cue/load found on a tie.
+	main := mpe.Packages[0]
+	if byPkg[main] == nil {
+		main = names[0]
+	}
+	for _, n := range names {
+		if len(byPkg[n]) > len(byPkg[main]) {
+			main = n
+		}
+	}
+	others := slices.DeleteFunc(slices.Clone(names), func(n string) bool { return n == main })
+	slices.Sort(others)
+	files := func(pkg string) string {
+		var fs []string
+		for _, c := range byPkg[pkg] {
+			fs = append(fs, c.file)
+		}
+		slices.Sort(fs)
+		if len(fs) > 4 {
+			return fmt.Sprintf("%s and %d more", strings.Join(fs[:3], ", "), len(fs)-3)
+		}
+		return strings.Join(fs, ", ")
+	}
+	where := "directory " + dir
+	if filepath.Clean(dir) == "." {
+		where = fmt.Sprintf("the current directory (%s)", filepath.Base(abs))
+	}
+	var out cueerrors.Error
+	for _, pkg := range others {
+		for _, c := range byPkg[pkg] {
+			e := cueerrors.Newf(c.pos, "%s is in package %s, but %s holds package %s (%s): a directory is one package", c.file, pkg, where, main, files(main))
+			out = cueerrors.Append(out, loadError{cueError: e, rule: ruleLoad,
+				expected: fmt.Sprintf("package %s, as the other .cue files of the directory", main),
+				hint:     fmt.Sprintf("write `package %s` at the top of %s, or move %s to a directory of its own (and import it, if the configuration uses it)", main, c.file, c.file)})
+		}
+	}
+	return out
+}
+
+// loadError is an error of loading that says what was expected and how to
+// fix it, under a rule of its own.
+type loadError struct {
+	cueError
+	rule           diag.Rule
+	expected, hint string
+}
+
+// moduleFileError gives an error about cue.mod/module.cue that has no
+// position (mod/modfile reports what it checks after parsing as plain
+// errors) the position of the value it is about: the language version, or
+// the module path; other errors it returns as they are.
+func moduleFileError(err error, name string, overlay map[string][]byte) error {
+	if len(cueerrors.Positions(err)) > 0 || len(cueerrors.Errors(err)) != 1 {
+		return err
+	}
+	msg := strings.TrimSpace(err.Error())
+	if !strings.Contains(msg, "module.cue") {
+		return err
+	}
+	// "invalid module file /abs/cue.mod/module.cue: empty module path"
+	msg = strings.Replace(msg, "invalid module file "+name+": ", "invalid module file: ", 1)
+	src, ok := overlay[name]
+	if !ok {
+		var rerr error
+		if src, rerr = os.ReadFile(name); rerr != nil {
+			return err
+		}
+	}
+	f, perr := parser.ParseFile(name, src)
+	if perr != nil {
+		return err
+	}
+	pos := token.NoPos
+	if len(f.Decls) > 0 {
+		pos = f.Decls[0].Pos()
+	}
+	want := []string{"module"}
+	if strings.Contains(msg, "language version") {
+		want = []string{"language", "version"}
+	}
+	if p := fieldPos(f.Decls, want); p.IsValid() {
+		pos = p
+	}
+	if !pos.IsValid() {
+		return err
+	}
+	return loadError{cueError: cueerrors.Newf(pos, "%s", msg), rule: ruleLoad, hint: moduleHint(msg)}
+}
+
+// fieldPos finds the value of the field at path among decls (path
+// `language: version: "v0.9.0"` or `language: {version: ...}`).
+func fieldPos(decls []ast.Decl, path []string) token.Pos {
+	for _, d := range decls {
+		f, ok := d.(*ast.Field)
+		if !ok {
+			continue
+		}
+		if name, _, err := ast.LabelName(f.Label); err != nil || name != path[0] {
+			continue
+		}
+		if len(path) == 1 {
+			return f.Value.Pos()
+		}
+		if st, ok := f.Value.(*ast.StructLit); ok {
+			if p := fieldPos(st.Elts, path[1:]); p.IsValid() {
+				return p
+			}
+		}
+	}
+	return token.NoPos
 }
