@@ -462,7 +462,13 @@ func (c *checker) checkResources(s *model.Step) {
 			d.Expected = "a whole number: Kubernetes does not divide extended resources"
 		}
 		if req, ok := parsed["requests"][name]; ok && req.Cmp(lim) > 0 && !strings.Contains(name, "/") {
-			d := c.report(ruleResources, base.Field("requests").Field(name), "%s request %s is above its limit %s", name, req.String(), lim.String())
+			// At the request, unless only the limit is the user's (a
+			// defaults.step limit below the schema's default request).
+			at := base.Field("requests").Field(name)
+			if !c.src.Written(at) && c.src.Written(base.Field("limits").Field(name)) {
+				at = base.Field("limits").Field(name)
+			}
+			d := c.report(ruleResources, at, "%s request %s is above its limit %s", name, req.String(), lim.String())
 			d.Expected = "requests no larger than limits"
 			d.Hint = fmt.Sprintf("lower resources.requests.%s or raise resources.limits.%s", name, name)
 		}

@@ -229,7 +229,9 @@ func Build(ctx context.Context, opts Options) (res *Result, err error) {
 
 // userFields walks the user's value (not the unified one, whose positions
 // may be the schema's) once: it records the position of every field the
-// user wrote, and the waivers their @waive attributes declare.
+// user wrote that CUE gives at once, and the waivers their @waive
+// attributes declare. The others (a struct the user's syntax unifies with
+// a schema definition) are looked up when a finding needs them.
 func userFields(x *explainer) (model.SourceMap, []*model.Waiver) {
 	src := map[model.Path]model.Pos{}
 	var waivers []*model.Waiver
@@ -261,7 +263,7 @@ func userFields(x *explainer) (model.SourceMap, []*model.Waiver) {
 		}
 	}
 	walk(x.user, "")
-	return model.NewSourceMap(src), waivers
+	return model.PartialSourceMap(src, x.findUserPos), waivers
 }
 
 // userSources is userFields when a file has a @waive attribute. Otherwise
@@ -273,13 +275,35 @@ func userSources(x *explainer) (model.SourceMap, []*model.Waiver) {
 	if x.l.waives {
 		return userFields(x)
 	}
-	return model.LazySourceMap(func(p model.Path) model.Pos {
-		v := x.user.LookupPath(cue.ParsePath(string(p)))
-		if pos := valuePos(v); v.Exists() && pos.IsValid() && !x.l.isSchemaFile(pos.Filename()) {
-			return x.pos(pos)
+	return model.LazySourceMap(x.findUserPos), nil
+}
+
+// findUserPos is the position of the user's value at p (valueUserPos).
+func (x *explainer) findUserPos(p model.Path) model.Pos {
+	if v := x.user.LookupPath(cue.ParsePath(string(p))); v.Exists() {
+		return x.pos(x.valueUserPos(v))
+	}
+	return model.Pos{}
+}
+
+// valueUserPos is where the user wrote v (valuePos), or NoPos when only the
+// schema did. A value the user's syntax unifies with a schema definition,
+// such as a step's securityContext inside `schema.#TaskDef & {...}`, has
+// a conjunct of each: CUE's position for it may be the schema's, so the
+// user's own conjunct is looked for.
+func (x *explainer) valueUserPos(v cue.Value) token.Pos {
+	user := func(p token.Pos) bool { return p.IsValid() && !x.l.isSchemaFile(p.Filename()) }
+	if p := valuePos(v); user(p) {
+		return p
+	}
+	if op, conjuncts := v.Expr(); op == cue.AndOp {
+		for _, c := range conjuncts {
+			if p := valuePos(c); user(p) {
+				return p
+			}
 		}
-		return model.Pos{}
-	}), nil
+	}
+	return token.NoPos
 }
 
 // valuePos is where a field's value is written: for a scalar

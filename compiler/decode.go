@@ -493,6 +493,12 @@ func (d *decoder) container(n node, tmpl *stepTemplate) *model.Step {
 		}
 	}
 	s.Env = orderEnv(s.Env)
+	d.aliasContainer(n.path, tmpl)
+	if security.RunAsUser != nil && *security.RunAsUser == 0 && security.RunAsNonRoot == nil {
+		// runAsNonRoot: false is runAsUser: 0's consequence (mergeSecurity).
+		sc := n.path.Field("securityContext")
+		d.src.Alias(sc.Field("runAsNonRoot"), sc.Field("runAsUser"))
+	}
 	s.Resources = mergeResources(d.defaults.resources, resources)
 	s.SecurityContext = mergeSecurity(d.defaults.security, security)
 	return s
@@ -561,7 +567,7 @@ func templateForRef(t *stepTemplate) *stepTemplate {
 	if t == nil {
 		return nil
 	}
-	return &stepTemplate{resources: t.resources, security: t.security}
+	return &stepTemplate{resources: t.resources, security: t.security, path: t.path, onlySecurity: true}
 }
 
 // stepTemplate is a task's stepTemplate: what each of its steps starts
@@ -572,6 +578,10 @@ type stepTemplate struct {
 	env        []*model.EnvVar
 	workingDir string
 	mounts     []*model.VolumeMount
+	// path is the stepTemplate's; onlySecurity says a step takes only
+	// its resources and securityContext.
+	path         model.Path
+	onlySecurity bool
 }
 
 // template decodes a task's stepTemplate; nil when it has none.
@@ -582,6 +592,28 @@ func (d *decoder) template(n node) *stepTemplate {
 	return &stepTemplate{
 		resources: decodeResources(n.field("resources")), security: decodeSecurity(n.field("securityContext")),
 		env: decodeEnv(n.field("env")), workingDir: n.field("workingDir").str(), mounts: decodeMounts(n.field("volumeMounts")),
+		path: n.path,
+	}
+}
+
+// stepDefaultsPath is where pipec's defaults for every step are written.
+var stepDefaultsPath = model.Path("defaults").Field("step")
+
+// aliasContainer tells the source map where a container's settings it
+// does not write itself come from: its task's stepTemplate, then
+// defaults.step (resources and securityContext), so that a finding about
+// one is reported where it was written.
+func (d *decoder) aliasContainer(p model.Path, tmpl *stepTemplate) {
+	// Aliases of a field come before those of the step as a whole: the
+	// template's resources and securityContext are named for each.
+	for _, f := range []string{"resources", "securityContext"} {
+		if tmpl != nil {
+			d.src.Alias(p.Field(f), tmpl.path.Field(f))
+		}
+		d.src.Alias(p.Field(f), stepDefaultsPath.Field(f))
+	}
+	if tmpl != nil && !tmpl.onlySecurity {
+		d.src.Alias(p, tmpl.path) // workingDir and the rest
 	}
 }
 

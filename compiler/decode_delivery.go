@@ -137,8 +137,14 @@ func (d *decoder) team(name string, n node) *model.Team {
 		ExplicitSourceRepos:  n.field("sourceRepos").exists(),
 		Path:                 n.path,
 	}
+	t.SourceRepoPaths = map[string]model.Path{}
+	n.field("sourceRepos").list(func(_ int, c node) {
+		if r := c.str(); t.SourceRepoPaths[r] == "" {
+			t.SourceRepoPaths[r] = c.path
+		}
+	})
 	n.field("clusterResources").list(func(_ int, c node) {
-		t.ClusterResources = append(t.ClusterResources, model.GroupKind{Group: c.field("group").str(), Kind: c.field("kind").str()})
+		t.ClusterResources = append(t.ClusterResources, model.GroupKind{Group: c.field("group").str(), Kind: c.field("kind").str(), Path: c.path})
 	})
 	n.field("roles").fields(func(name string, c node) {
 		t.Roles = append(t.Roles, &model.TeamRole{
@@ -198,6 +204,10 @@ func (d *decoder) app(name string, n node) *model.App {
 			Strategy:       strategy,
 			Path:           c.path,
 		}
+		// What the environment does not set is the app's: a finding
+		// about it is reported where the app sets it.
+		d.src.Alias(c.path.Field("replicas"), n.path.Field("replicas"))
+		d.src.Alias(c.path.Field("resources"), n.path.Field("resources"))
 		if v := c.field("targetRevision"); v.exists() {
 			dep.TargetRevision = v.str()
 		}
@@ -355,6 +365,12 @@ func (d *decoder) resolveDelivery(plan *model.Plan) {
 				continue
 			}
 			repos[a.Source.RepoURL] = true
+			if !t.ExplicitSourceRepos && t.SourceRepoPaths[a.Source.RepoURL] == "" {
+				if t.SourceRepoPaths == nil {
+					t.SourceRepoPaths = map[string]model.Path{}
+				}
+				t.SourceRepoPaths[a.Source.RepoURL] = a.Path.Field("source").Field("repoURL")
+			}
 			for _, dep := range a.Deployments {
 				envs[dep.Environment] = true
 			}

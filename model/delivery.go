@@ -117,13 +117,17 @@ type Team struct {
 	// (and so restrict apps) rather than derived.
 	ExplicitEnvironments bool
 	ExplicitSourceRepos  bool
-	Path                 Path
+	// SourceRepoPaths are where each of SourceRepos is written: an
+	// element of sourceRepos, or the repoURL of an app it comes from.
+	SourceRepoPaths map[string]Path
+	Path            Path
 }
 
 // GroupKind names a Kubernetes resource kind.
 type GroupKind struct {
 	Group string
 	Kind  string
+	Path  Path
 }
 
 // TeamRole is an Argo CD project role.

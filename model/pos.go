@@ -3,6 +3,7 @@ package model
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -75,16 +76,22 @@ func (p Path) Parent() Path {
 }
 
 // SourceMap records where in the CUE sources each field path was written.
-// It is either a table (NewSourceMap) or looks paths up when first asked
-// (LazySourceMap), so that a build with nothing to report never reads
-// them. The zero SourceMap knows no position. It is safe for concurrent
-// use.
+// It is a table (NewSourceMap), looks paths up when first asked
+// (LazySourceMap), or both (PartialSourceMap), so that a build with
+// nothing to report never reads them. A value the user did not write where a finding names it, but that
+// came from elsewhere (defaults.step, a task's stepTemplate, an app's
+// settings for its environments), is found where it came from through
+// the aliases Alias records. The zero SourceMap knows no position. It is
+// safe for concurrent use.
 type SourceMap struct{ s *sources }
 
 type sources struct {
 	mu    sync.Mutex
 	known map[Path]Pos
 	find  func(Path) Pos
+	// aliases are, by path, where the values at and below it come from
+	// when not written there, in order of precedence.
+	aliases map[Path][]Path
 }
 
 // NewSourceMap returns a SourceMap of the given positions.
@@ -99,23 +106,102 @@ func LazySourceMap(find func(Path) Pos) SourceMap {
 	return SourceMap{&sources{known: map[Path]Pos{}, find: find}}
 }
 
-// Lookup returns the position of path, or of its nearest ancestor that has
-// one.
+// PartialSourceMap returns a SourceMap of the given positions that asks
+// find, as LazySourceMap does, for a path they do not have.
+func PartialSourceMap(known map[Path]Pos, find func(Path) Pos) SourceMap {
+	return SourceMap{&sources{known: known, find: find}}
+}
+
+// Alias records that the values at and below p that are not written at p
+// are those at the same place below from: a step's securityContext.
+// privileged, say, that the step does not set, is defaults.step's. An
+// alias recorded before another for the same p takes precedence (a task's
+// stepTemplate before defaults.step).
+func (m SourceMap) Alias(p, from Path) {
+	if m.s == nil || p == from {
+		return
+	}
+	m.s.mu.Lock()
+	defer m.s.mu.Unlock()
+	if m.s.aliases == nil {
+		m.s.aliases = map[Path][]Path{}
+	}
+	if !slices.Contains(m.s.aliases[p], from) {
+		m.s.aliases[p] = append(m.s.aliases[p], from)
+	}
+}
+
+// Lookup returns the position of path: where it was written, else where
+// its value came from (Alias), else the position of its nearest ancestor
+// that has one.
 func (m SourceMap) Lookup(p Path) Pos {
+	_, pos := m.Resolve(p)
+	return pos
+}
+
+// Resolve is Lookup that also returns the path whose position it is: p,
+// an ancestor of p, or a path an alias of p (or of an ancestor) leads to.
+// The deepest position wins: at each depth, from p up, the value written
+// at the path itself, then at the places its aliases lead to, in order.
+func (m SourceMap) Resolve(p Path) (Path, Pos) {
 	if m.s == nil {
-		return Pos{}
+		return "", Pos{}
 	}
 	m.s.mu.Lock()
 	defer m.s.mu.Unlock()
 	for {
 		if pos := m.s.at(p); pos.IsValid() {
-			return pos
+			return p, pos
+		}
+		if q, pos := m.s.aliased(p, 0); pos.IsValid() {
+			return q, pos
 		}
 		if p == "" {
-			return Pos{}
+			return "", Pos{}
 		}
 		p = p.Parent()
 	}
+}
+
+// aliased is the position of exactly p through the aliases of p or of its
+// ancestors, followed up to a few times (a step's alias leads to its
+// task's stepTemplate, which has none); s.mu is held.
+func (s *sources) aliased(p Path, depth int) (Path, Pos) {
+	if len(s.aliases) == 0 || depth > 4 {
+		return "", Pos{}
+	}
+	for a, rest := p, Path(""); ; {
+		for _, from := range s.aliases[a] {
+			q := from + rest
+			if pos := s.at(q); pos.IsValid() {
+				return q, pos
+			}
+			if q, pos := s.aliased(q, depth+1); pos.IsValid() {
+				return q, pos
+			}
+		}
+		if a == "" {
+			return "", Pos{}
+		}
+		parent := a.Parent()
+		rest = a[len(parent):] + rest
+		a = parent
+	}
+}
+
+// Written reports whether the value at path is written somewhere, at the
+// path itself or where an alias leads (not only at an ancestor).
+func (m SourceMap) Written(p Path) bool {
+	if m.s == nil {
+		return false
+	}
+	m.s.mu.Lock()
+	defer m.s.mu.Unlock()
+	if m.s.at(p).IsValid() {
+		return true
+	}
+	_, pos := m.s.aliased(p, 0)
+	return pos.IsValid()
 }
 
 // Has reports whether the user wrote path itself (not only an ancestor).

@@ -72,3 +72,58 @@ func TestSourceMapLookup(t *testing.T) {
 		t.Errorf("zero SourceMap: %v", got)
 	}
 }
+
+func TestSourceMapAlias(t *testing.T) {
+	at := func(line int) Pos { return Pos{File: "a.cue", Line: line, Col: 1} }
+	step := Path(`tasks.t.steps[0]`)
+	m := NewSourceMap(map[Path]Pos{
+		step:                                                  at(10),
+		step + ".securityContext":                             at(11),
+		step + ".securityContext.runAsUser":                   at(12),
+		"tasks.t.stepTemplate":                                at(20),
+		"tasks.t.stepTemplate.securityContext":                at(21),
+		"tasks.t.stepTemplate.workingDir":                     at(23),
+		"tasks.t.stepTemplate.securityContext.seccompProfile": at(22),
+		"defaults.step.securityContext":                       at(30),
+		"defaults.step.securityContext.privileged":            at(31),
+		"defaults.step.securityContext.seccompProfile":        at(32),
+		"defaults.step.securityContext.capabilities.add[1]":   at(33),
+	})
+	for _, f := range []string{"resources", "securityContext"} {
+		m.Alias(step.Field(f), Path("tasks.t.stepTemplate").Field(f))
+		m.Alias(step.Field(f), Path("defaults.step").Field(f))
+	}
+	m.Alias(step, "tasks.t.stepTemplate")
+	m.Alias(step, "tasks.t.stepTemplate") // recorded once
+	tests := []struct {
+		path Path
+		want Pos
+		from Path
+	}{
+		// The step's own value, however deep the aliases go.
+		{step + ".securityContext.runAsUser", at(12), step + ".securityContext.runAsUser"},
+		// The template before the defaults, the defaults before the
+		// step's enclosing securityContext.
+		{step + ".securityContext.seccompProfile", at(22), "tasks.t.stepTemplate.securityContext.seccompProfile"},
+		{step + ".securityContext.privileged", at(31), "defaults.step.securityContext.privileged"},
+		{step + ".securityContext.capabilities.add[1]", at(33), "defaults.step.securityContext.capabilities.add[1]"},
+		// Written nowhere: the nearest ancestor the step writes.
+		{step + ".securityContext.runAsGroup", at(11), step + ".securityContext"},
+		{step + ".workingDir", at(23), "tasks.t.stepTemplate.workingDir"},
+		{step + ".image", at(10), step},
+	}
+	for _, tt := range tests {
+		from, pos := m.Resolve(tt.path)
+		if pos != tt.want || from != tt.from {
+			t.Errorf("Resolve(%s) = %s %v, want %s %v", tt.path, from, pos, tt.from, tt.want)
+		}
+	}
+	if !m.Written(step+".securityContext.privileged") || m.Written(step+".securityContext.runAsGroup") {
+		t.Error("Written must hold for a value written through an alias, and not for one only an ancestor has")
+	}
+	var zero SourceMap
+	zero.Alias("a", "b")
+	if zero.Written("a") {
+		t.Error("zero SourceMap: Written")
+	}
+}

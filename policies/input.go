@@ -250,8 +250,11 @@ type (
 	// AppProject is a team's Argo CD project.
 	AppProject struct {
 		Item
-		Name             string      `json:"name"`
-		SourceRepos      []string    `json:"sourceRepos"`
+		Name        string   `json:"name"`
+		SourceRepos []string `json:"sourceRepos"`
+		// SourceRepoPaths are where each of SourceRepos is written, at
+		// the same index.
+		SourceRepoPaths  []string    `json:"sourceRepoPaths"`
 		Destinations     []Dest      `json:"destinations"`
 		ClusterResources []GroupKind `json:"clusterResources"`
 		Protected        []GroupKind `json:"protected"`
@@ -263,8 +266,10 @@ type (
 		Server    string `json:"server"`
 		Namespace string `json:"namespace"`
 	}
-	// GroupKind names a kind.
+	// GroupKind names a kind, at the path it is written at (the
+	// project's, for the kinds pipec protects).
 	GroupKind struct {
+		Path  string `json:"path"`
 		Group string `json:"group"`
 		Kind  string `json:"kind"`
 	}
@@ -632,7 +637,21 @@ func (in *Input) addObject(plan *model.Plan, o targets.Object, env string) error
 	case *rbacv1.ClusterRoleBinding:
 		in.Bindings = append(in.Bindings, binding(it, "ClusterRoleBinding", v.Name, "", v.RoleRef, v.Subjects))
 	case *argo.AppProject:
-		p := AppProject{Item: it, Name: v.Name, SourceRepos: nonNil(v.Spec.SourceRepos), Destinations: []Dest{}, ClusterResources: []GroupKind{}, Protected: []GroupKind{}, SyncWindows: len(v.Spec.SyncWindows)}
+		p := AppProject{Item: it, Name: v.Name, SourceRepos: nonNil(v.Spec.SourceRepos), SourceRepoPaths: []string{}, Destinations: []Dest{}, ClusterResources: []GroupKind{}, Protected: []GroupKind{}, SyncWindows: len(v.Spec.SyncWindows)}
+		// Each repository and kind where the team writes it.
+		var team *model.Team
+		for _, t := range plan.Teams {
+			if t.Path == o.Source {
+				team = t
+			}
+		}
+		for _, r := range p.SourceRepos {
+			path := model.Path(it.Path).Field("sourceRepos")
+			if team != nil && team.SourceRepoPaths[r] != "" {
+				path = team.SourceRepoPaths[r]
+			}
+			p.SourceRepoPaths = append(p.SourceRepoPaths, string(path))
+		}
 		for _, d := range v.Spec.Destinations {
 			p.Destinations = append(p.Destinations, Dest{Server: d.Server, Namespace: d.Namespace})
 			for _, e := range plan.Environments {
@@ -641,11 +660,15 @@ func (in *Input) addObject(plan *model.Plan, o targets.Object, env string) error
 				}
 			}
 		}
-		for _, r := range v.Spec.ClusterResourceWhitelist {
-			p.ClusterResources = append(p.ClusterResources, GroupKind{Group: r.Group, Kind: r.Kind})
+		for i, r := range v.Spec.ClusterResourceWhitelist {
+			path := model.Path(it.Path).Field("clusterResources")
+			if team != nil && i < len(team.ClusterResources) && team.ClusterResources[i].Group == r.Group && team.ClusterResources[i].Kind == r.Kind {
+				path = team.ClusterResources[i].Path
+			}
+			p.ClusterResources = append(p.ClusterResources, GroupKind{Path: string(path), Group: r.Group, Kind: r.Kind})
 		}
 		for _, r := range v.Spec.NamespaceResourceBlacklist {
-			p.Protected = append(p.Protected, GroupKind{Group: r.Group, Kind: r.Kind})
+			p.Protected = append(p.Protected, GroupKind{Path: it.Path, Group: r.Group, Kind: r.Kind})
 		}
 		if v.Name != "pipec-platform" {
 			in.AppProjects = append(in.AppProjects, p)

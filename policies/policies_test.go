@@ -1,6 +1,7 @@
 package policies
 
 import (
+	"maps"
 	"slices"
 	"testing"
 
@@ -40,7 +41,7 @@ func goodInput() *Input {
 			EgressCIDRs:  []CIDR{{Path: "environments.prod.network.egress.git.cidrs[0]", CIDR: "140.82.112.0/20"}},
 			EgressShare:  egressShare([]string{"140.82.112.0/20"}),
 			EgressWidest: CIDR{Path: "environments.prod.network.egress.git.cidrs[0]", CIDR: "140.82.112.0/20"}, SyncWindows: -1}},
-		AppProjects: []AppProject{{Item: Item{Path: "teams.shop"}, Name: "shop", SourceRepos: []string{"https://github.com/acme/cart.git"},
+		AppProjects: []AppProject{{Item: Item{Path: "teams.shop"}, Name: "shop", SourceRepos: []string{"https://github.com/acme/cart.git"}, SourceRepoPaths: []string{"apps.cart.source.repoURL"},
 			Destinations: []Dest{{Server: model.InCluster, Namespace: "shop-prod"}}, ClusterResources: []GroupKind{},
 			Protected: []GroupKind{{Kind: "LimitRange"}, {Kind: "ResourceQuota"}, {Group: "networking.k8s.io", Kind: "NetworkPolicy"}}, Production: true, SyncWindows: 1}},
 		Applications: []Application{{Item: Item{Path: "apps.cart.environments.prod", Environment: "prod"}, Name: "cart-prod", Project: "shop", Production: true}},
@@ -99,12 +100,14 @@ var failing = map[string]func(in *Input){
 		e.EgressShare, e.EgressWidest = egressShare([]string{"0.0.0.0/1", "128.0.0.0/1"}), CIDR{Path: "x", CIDR: "0.0.0.0/1"}
 	},
 	"pipec/baseline/argocd-default-project": func(in *Input) { in.Applications[0].Project = "default" },
-	"pipec/baseline/argocd-source-wildcard": func(in *Input) { in.AppProjects[0].SourceRepos = []string{"*"} },
+	"pipec/baseline/argocd-source-wildcard": func(in *Input) {
+		in.AppProjects[0].SourceRepos, in.AppProjects[0].SourceRepoPaths = []string{"*"}, []string{"teams.shop.sourceRepos[0]"}
+	},
 	"pipec/baseline/argocd-destination-wildcard": func(in *Input) {
 		in.AppProjects[0].Destinations = []Dest{{Server: "*", Namespace: "*"}}
 	},
 	"pipec/baseline/argocd-cluster-resources": func(in *Input) {
-		in.AppProjects[0].ClusterResources = []GroupKind{{Group: "*", Kind: "*"}}
+		in.AppProjects[0].ClusterResources = []GroupKind{{Path: "teams.shop.clusterResources[0]", Group: "*", Kind: "*"}}
 	},
 	"pipec/baseline/argocd-protected-resources": func(in *Input) { in.AppProjects[0].Protected = in.AppProjects[0].Protected[:1] },
 	"pipec/baseline/argocd-prod-sync-windows":   func(in *Input) { in.Environments[0].SyncWindows = 0 },
@@ -246,5 +249,39 @@ func TestApplyWaivers(t *testing.T) {
 	_, st, _ := ApplyWaivers(in, waivers[:1], known, "2027-01-31", model.SourceMap{})
 	if st[0].Status != "active" {
 		t.Errorf("a waiver expiring today is %s", st[0].Status)
+	}
+}
+
+// TestWaiverFindingPositions: a finding about a waiver of policy.waivers
+// is at its field at fault; an @waive attribute's, at its field; a waiver
+// where a finding's value is written (defaults.step) covers it.
+func TestWaiverFindingPositions(t *testing.T) {
+	at := func(line int) model.Pos { return model.Pos{File: "p.cue", Line: line, Col: 3} }
+	src := model.NewSourceMap(map[model.Path]model.Pos{
+		"policy.waivers[0]": at(1), "policy.waivers[0].reason": at(2),
+		"policy.waivers[1]": at(5), "policy.waivers[1].expires": at(7),
+		"defaults.step.securityContext.privileged": at(9),
+		"tasks.t.steps[0]":                         at(12),
+	})
+	src.Alias("tasks.t.steps[0].securityContext", "defaults.step.securityContext")
+	known := map[string]bool{"pipec/baseline/privileged": true}
+	waivers := []*model.Waiver{
+		{Check: "pipec/baseline/privileged", Reason: "", Expires: "2099-01-01", Path: "policy.waivers[0]"},
+		{Check: "pipec/baseline/privileged", Reason: "r", Expires: "2020-01-01", Path: "policy.waivers[1]"},
+		{Check: "pipec/baseline/privileged", Reason: "r", Expires: "2021-01-01", Path: "apps.x.replicas", Scope: "apps.x.replicas", OnField: true},
+		{Check: "pipec/baseline/privileged", Reason: "accepted", Expires: "2099-01-01", Path: "defaults.step.securityContext.privileged", Scope: "defaults.step.securityContext.privileged", OnField: true},
+	}
+	in := toDiags([]struct{ id, path string }{{"pipec/baseline/privileged", "tasks.t.steps[0].securityContext.privileged"}})
+	out, _, suppressed := ApplyWaivers(in, waivers, known, "2026-11-22", src)
+	got := map[model.Path]model.Pos{}
+	for _, d := range out {
+		got[d.Path] = d.Pos
+	}
+	want := map[model.Path]model.Pos{"policy.waivers[0].reason": at(2), "policy.waivers[1].expires": at(7), "apps.x.replicas": {}}
+	if !maps.Equal(got, want) {
+		t.Errorf("findings at %v, want %v", got, want)
+	}
+	if len(suppressed) != 1 {
+		t.Errorf("the waiver at defaults.step suppressed %d findings, want 1", len(suppressed))
 	}
 }

@@ -49,6 +49,22 @@ func covers(w *model.Waiver, path model.Path) bool {
 	return strings.HasPrefix(p, s+".") || strings.HasPrefix(p, s+"[")
 }
 
+// waiverField is the path of a waiver's field name (expires, reason,
+// check), where a finding about it points, for a waiver of
+// policy.waivers; an @waive attribute's findings are at its field.
+func waiverField(w *model.Waiver, name string) model.Path {
+	if w.OnField {
+		return w.Path
+	}
+	return w.Path.Field(name)
+}
+
+// isUnder reports whether path is at or below p.
+func isUnder(path, p model.Path) bool {
+	s, q := string(p), string(path)
+	return p == "" || q == s || strings.HasPrefix(q, s+".") || strings.HasPrefix(q, s+"[")
+}
+
 // Suppressed is a finding a waiver suppressed.
 type Suppressed struct {
 	Finding diag.Diagnostic
@@ -69,26 +85,30 @@ func ApplyWaivers(findings diag.List, waivers []*model.Waiver, known map[string]
 		pos := src.Lookup(w.Path)
 		statuses[i] = WaiverStatus{Check: w.Check, Scope: string(w.Scope), Reason: w.Reason, Expires: w.Expires, Pos: pos, Where: pos.String(), Status: "active"}
 		if _, err := time.Parse(time.DateOnly, w.Expires); err != nil {
-			out = append(out, diag.Diagnostic{Severity: diag.Error, Pos: pos, Path: w.Path, ID: WaiverInvalid, Category: "waivers", Standard: "pipec", Source: "policy",
+			at := waiverField(w, "expires")
+			out = append(out, diag.Diagnostic{Severity: diag.Error, Pos: src.Lookup(at), Path: at, ID: WaiverInvalid, Category: "waivers", Standard: "pipec", Source: "policy",
 				Message: fmt.Sprintf("waiver for %s has an invalid expiry date %q", w.Check, w.Expires), Hint: "use YYYY-MM-DD"})
 			statuses[i].Status = "invalid"
 			continue
 		}
 		if strings.TrimSpace(w.Reason) == "" {
-			out = append(out, diag.Diagnostic{Severity: diag.Error, Pos: pos, Path: w.Path, ID: WaiverInvalid, Category: "waivers", Standard: "pipec", Source: "policy",
+			at := waiverField(w, "reason")
+			out = append(out, diag.Diagnostic{Severity: diag.Error, Pos: src.Lookup(at), Path: at, ID: WaiverInvalid, Category: "waivers", Standard: "pipec", Source: "policy",
 				Message: fmt.Sprintf("waiver for %s gives no reason", w.Check), Hint: "say why the finding is accepted, and who accepted it"})
 			statuses[i].Status = "invalid"
 			continue
 		}
 		if w.Expires < today {
-			out = append(out, diag.Diagnostic{Severity: diag.Error, Pos: pos, Path: w.Path, ID: WaiverExpired, Category: "waivers", Standard: "pipec", Source: "policy",
+			at := waiverField(w, "expires")
+			out = append(out, diag.Diagnostic{Severity: diag.Error, Pos: src.Lookup(at), Path: at, ID: WaiverExpired, Category: "waivers", Standard: "pipec", Source: "policy",
 				Message: fmt.Sprintf("waiver for %s expired on %s (%s)", w.Check, w.Expires, w.Reason),
 				Hint:    "fix the finding, or renew the waiver with a new date and a reason that still holds"})
 			statuses[i].Status = "expired"
 			continue
 		}
 		if !known[w.Check] {
-			out = append(out, diag.Diagnostic{Severity: diag.Warning, Pos: pos, Path: w.Path, ID: WaiverUnknown, Category: "waivers", Standard: "pipec", Source: "policy",
+			at := waiverField(w, "check")
+			out = append(out, diag.Diagnostic{Severity: diag.Warning, Pos: src.Lookup(at), Path: at, ID: WaiverUnknown, Category: "waivers", Standard: "pipec", Source: "policy",
 				Message: fmt.Sprintf("waiver names %s, which no pack in use has", w.Check),
 				Hint:    "check the id with `pipec explain`; ids look like pipec/<pack>/<check> or pipec/config/<rule>"})
 		}
@@ -96,8 +116,17 @@ func ApplyWaivers(findings diag.List, waivers []*model.Waiver, known map[string]
 	}
 	for _, f := range findings {
 		waived := false
+		// A finding about a value written elsewhere (a step's setting
+		// from defaults.step, say) is reported there, and a waiver there
+		// covers it too.
+		var origin model.Path
+		if len(waivers) > 0 {
+			if o, _ := src.Resolve(f.Path); o != f.Path && !isUnder(f.Path, o) {
+				origin = o
+			}
+		}
 		for i, w := range waivers {
-			if active[i] && f.ID == w.Check && covers(w, f.Path) {
+			if active[i] && f.ID == w.Check && (covers(w, f.Path) || origin != "" && covers(w, origin)) {
 				statuses[i].Suppressed++
 				if !waived {
 					suppressed = append(suppressed, Suppressed{Finding: f, Waiver: w})
