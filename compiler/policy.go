@@ -215,7 +215,8 @@ func evaluatePolicies(l *loaded, policy cue.Value, plan *model.Plan, objs []targ
 		if !slices.ContainsFunc(rules, func(r diag.Rule) bool { return r.ID == w.Check && r.Severity == diag.Error }) {
 			return false
 		}
-		diags = append(diags, diag.Diagnostic{Severity: diag.Error, Pos: plan.Sources.Lookup(w.Path), Path: w.Path, ID: policies.WaiverInvalid,
+		at := policies.WaiverField(w, "check")
+		diags = append(diags, diag.Diagnostic{Severity: diag.Error, Pos: plan.Sources.Lookup(at), Path: at, ID: policies.WaiverInvalid,
 			Category: "waivers", Standard: "pipec", Source: "policy",
 			Message:  fmt.Sprintf("waiver for %s, a configuration error, which cannot be waived", w.Check),
 			Expected: "a waiver of a policy check, or of a configuration warning or note",

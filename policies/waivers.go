@@ -49,10 +49,10 @@ func covers(w *model.Waiver, path model.Path) bool {
 	return strings.HasPrefix(p, s+".") || strings.HasPrefix(p, s+"[")
 }
 
-// waiverField is the path of a waiver's field name (expires, reason,
+// WaiverField is the path of a waiver's field name (expires, reason,
 // check), where a finding about it points, for a waiver of
 // policy.waivers; an @waive attribute's findings are at its field.
-func waiverField(w *model.Waiver, name string) model.Path {
+func WaiverField(w *model.Waiver, name string) model.Path {
 	if w.OnField {
 		return w.Path
 	}
@@ -85,21 +85,21 @@ func ApplyWaivers(findings diag.List, waivers []*model.Waiver, known map[string]
 		pos := src.Lookup(w.Path)
 		statuses[i] = WaiverStatus{Check: w.Check, Scope: string(w.Scope), Reason: w.Reason, Expires: w.Expires, Pos: pos, Where: pos.String(), Status: "active"}
 		if _, err := time.Parse(time.DateOnly, w.Expires); err != nil {
-			at := waiverField(w, "expires")
+			at := WaiverField(w, "expires")
 			out = append(out, diag.Diagnostic{Severity: diag.Error, Pos: src.Lookup(at), Path: at, ID: WaiverInvalid, Category: "waivers", Standard: "pipec", Source: "policy",
 				Message: fmt.Sprintf("waiver for %s has an invalid expiry date %q", w.Check, w.Expires), Hint: "use YYYY-MM-DD"})
 			statuses[i].Status = "invalid"
 			continue
 		}
 		if strings.TrimSpace(w.Reason) == "" {
-			at := waiverField(w, "reason")
+			at := WaiverField(w, "reason")
 			out = append(out, diag.Diagnostic{Severity: diag.Error, Pos: src.Lookup(at), Path: at, ID: WaiverInvalid, Category: "waivers", Standard: "pipec", Source: "policy",
 				Message: fmt.Sprintf("waiver for %s gives no reason", w.Check), Hint: "say why the finding is accepted, and who accepted it"})
 			statuses[i].Status = "invalid"
 			continue
 		}
 		if w.Expires < today {
-			at := waiverField(w, "expires")
+			at := WaiverField(w, "expires")
 			out = append(out, diag.Diagnostic{Severity: diag.Error, Pos: src.Lookup(at), Path: at, ID: WaiverExpired, Category: "waivers", Standard: "pipec", Source: "policy",
 				Message: fmt.Sprintf("waiver for %s expired on %s (%s)", w.Check, w.Expires, w.Reason),
 				Hint:    "fix the finding, or renew the waiver with a new date and a reason that still holds"})
@@ -107,7 +107,7 @@ func ApplyWaivers(findings diag.List, waivers []*model.Waiver, known map[string]
 			continue
 		}
 		if !known[w.Check] {
-			at := waiverField(w, "check")
+			at := WaiverField(w, "check")
 			out = append(out, diag.Diagnostic{Severity: diag.Warning, Pos: src.Lookup(at), Path: at, ID: WaiverUnknown, Category: "waivers", Standard: "pipec", Source: "policy",
 				Message: fmt.Sprintf("waiver names %s, which no pack in use has", w.Check),
 				Hint:    "check the id with `pipec explain`; ids look like pipec/<pack>/<check> or pipec/config/<rule>"})
