@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/distribution/reference"
+	"github.com/google/cel-go/cel"
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/util/validation"
 
@@ -160,6 +161,14 @@ func (c *checker) checkWhen(w *model.When, check func(model.Path, string)) {
 		if !c.plan.TektonFlags.CELWhen {
 			c.flagOff(w.Path.Field("cel"), "a CEL when expression", "enable-cel-in-whenexpression")
 		}
+		// As Tekton compiles it: references are substituted before, so
+		// they must sit in CEL strings ('$(params.x)').
+		if env, err := cel.NewEnv(); err == nil {
+			if _, iss := env.Compile(w.CEL); iss != nil && iss.Err() != nil {
+				d := c.report(ruleWhen, w.Path.Field("cel"), "the CEL expression does not compile: %s", celMessage(iss.Err()))
+				d.Expected = `a boolean CEL expression, references quoted as strings: "'$(params.branch)' == 'main'"`
+			}
+		}
 		if w.Input != "" || len(w.Values) > 0 {
 			d := c.report(ruleWhen, w.Path, "when expression sets both cel and input or values")
 			d.Expected = "cel alone, or input, operator and values"
@@ -205,6 +214,44 @@ func (c *checker) checkEnum(path model.Path, p *model.Param, v model.Value, whos
 		d.Hint = "Tekton refuses a default outside the enum"
 	} else {
 		d.Hint = "Tekton fails the run that passes it"
+	}
+}
+
+// checkEnumSubset checks a pipeline parameter passed to a task parameter
+// that lists its values: Tekton runs the pipeline only if the pipeline
+// parameter lists values too, all of them the task's.
+func (c *checker) checkEnumSubset(pl *model.Pipeline, a *model.Arg, p *model.Param, def *model.TaskDef) {
+	if len(p.Enum) == 0 || a.Value.Type != model.TypeString {
+		return
+	}
+	var names []string
+	for _, r := range findRefs(a.Value.String) {
+		if r.Kind == "params" && len(r.Parts) > 0 {
+			names = append(names, r.Parts[0])
+		}
+	}
+	if len(names) != 1 { // a compound value: Tekton checks the value at run time
+		return
+	}
+	from := pl.Param(names[0])
+	if from == nil || from.Type != model.TypeString {
+		return
+	}
+	var outside []string
+	for _, v := range from.Enum {
+		if !slices.Contains(p.Enum, v) {
+			outside = append(outside, v)
+		}
+	}
+	switch {
+	case len(from.Enum) == 0:
+		d := c.report(ruleParam, a.Path, "pipeline parameter %q, which takes any value, is passed to parameter %q of task %q, which takes only its enum", from.Name, p.Name, def.Name)
+		d.Expected = fmt.Sprintf("an enum on pipeline parameter %q within the task's: %s", from.Name, diag.OneOf(p.Enum))
+		d.Hint = fmt.Sprintf("Tekton refuses to run the pipeline otherwise: add enum: [...] to pipelines.%s.params.%s", pl.Name, from.Name)
+	case len(outside) > 0:
+		d := c.report(ruleParam, a.Path, "pipeline parameter %q may be %s, which parameter %q of task %q does not take", from.Name, diag.OneOf(outside), p.Name, def.Name)
+		d.Expected = fmt.Sprintf("the pipeline parameter's enum within the task's: %s", diag.OneOf(p.Enum))
+		d.Hint = "Tekton refuses to run the pipeline otherwise: narrow the pipeline parameter's enum, or widen the task's"
 	}
 }
 

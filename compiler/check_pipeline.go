@@ -220,6 +220,7 @@ func (c *checker) checkArgs(ps pipelineScope, t *model.PipelineTask, def *model.
 			continue
 		}
 		c.checkEnum(a.Path, p, a.Value, fmt.Sprintf(" of task %q", def.Name))
+		c.checkEnumSubset(ps.p, a, p, def)
 		if p.Type != a.Value.Type && !(p.Type != model.TypeString && wholeRef(a.Value)) {
 			d := c.report(ruleParamType, a.Path, "parameter %q of task %q is of type %s but is given %s", a.Name, def.Name, p.Type, article(a.Value.Type))
 			d.Expected = "a value of type " + string(p.Type)
@@ -408,6 +409,12 @@ func (c *checker) checkPipelineStringRefs(ps pipelineScope, t *model.PipelineTas
 			if name, ok := paramName(r.Parts, func(n string) bool { return ps.p.Param(n) != nil }); !ok {
 				c.unknownRef(path, r, "parameter", name, declared, fmt.Sprintf("pipeline %q", ps.p.Name),
 					fmt.Sprintf("declare it: pipelines.%s.params: %q: {}", ps.p.Name, name))
+			}
+		case "steps", "step":
+			if slices.Contains(r.Parts, "results") {
+				d := c.report(ruleStepResult, path, "%s reads a step result in a pipeline, which Tekton substitutes only inside the task", r.Raw)
+				d.Expected = "a task result: $(tasks.<task>.results.<name>)"
+				d.Hint = "declare a task result that takes the step's: results: <name>: value: \"$(steps.<step>.results.<name>)\""
 			}
 		case "finally":
 			// $(finally.<task>.results.<name>): only pipeline results read

@@ -2,6 +2,7 @@ package compiler
 
 import (
 	"fmt"
+	"maps"
 	"regexp"
 	"slices"
 
@@ -53,7 +54,7 @@ func (c *checker) checkStepResults(t *model.TaskDef) {
 				case r.Kind == "steps" && len(r.Parts) >= 3 && r.Parts[1] == "results":
 					if in != substituted {
 						d := c.report(ruleStepResult, p, "%s reads a step result where Tekton does not substitute it", r.Raw)
-						d.Expected = "step results only in a later step's env, command and args"
+						d.Expected = "step results only in a later step's env, command, args and when"
 						d.Hint = fmt.Sprintf("pass it through env: env: RESULT: %q, and read $RESULT in the script", r.Raw)
 						continue
 					}
@@ -84,6 +85,29 @@ func (c *checker) checkStepResults(t *model.TaskDef) {
 		}
 		before = append(before, s)
 	}
+	// Sidecars run beside the steps: Tekton substitutes no step result in
+	// them.
+	for _, s := range t.Sidecars {
+		strs := map[model.Path]string{s.Path.Field("image"): s.Image, s.Path.Field("script"): s.Script, s.Path.Field("workingDir"): s.WorkingDir}
+		for i, a := range s.Command {
+			strs[s.Path.Field("command").Index(i)] = a
+		}
+		for i, a := range s.Args {
+			strs[s.Path.Field("args").Index(i)] = a
+		}
+		for _, e := range s.Env {
+			strs[e.Path] = e.Value
+		}
+		for _, p := range slices.Sorted(maps.Keys(strs)) {
+			for _, r := range findRefs(strs[p]) {
+				if (r.Kind == "steps" || r.Kind == "step") && slices.Contains(r.Parts, "results") {
+					d := c.report(ruleStepResult, p, "%s: sidecar %q reads a step result, which Tekton substitutes only in steps", r.Raw, s.Name)
+					d.Expected = "step results in a later step's env, command, args or when"
+					d.Hint = "a sidecar starts before the steps; share data through a volume both mount"
+				}
+			}
+		}
+	}
 	for _, r := range t.Results {
 		if r.Value == "" {
 			continue
@@ -107,9 +131,11 @@ func (c *checker) checkStepResultRef(p model.Path, r ref, t *model.TaskDef, befo
 	name, result := r.Parts[0], r.Parts[2]
 	i := slices.IndexFunc(before, func(x *model.Step) bool { return x.Name == name })
 	if i < 0 {
-		names := make([]string, len(t.Steps))
-		for j, x := range t.Steps {
-			names[j] = x.Name
+		var names []string // the steps it may read, and those after
+		for _, x := range t.Steps {
+			if in == nil || x != in {
+				names = append(names, x.Name)
+			}
 		}
 		switch {
 		case in != nil && in.Name == name:

@@ -183,7 +183,10 @@ func Build(ctx context.Context, opts Options) (res *Result, err error) {
 	diags = append(diags, check(plan)...)
 	res = &Result{Plan: plan}
 	if diags.HasErrors() {
-		res.Diagnostics = withRules(diags, ruleInternal).Sort()
+		// A waiver of one of these errors is refused now, not after the
+		// fix: it would not have helped.
+		refused, _ := errorWaivers(plan)
+		res.Diagnostics = withRules(append(diags, refused...), ruleInternal).Sort()
 		return res, nil
 	}
 	tgts := opts.Targets
@@ -202,7 +205,8 @@ func Build(ctx context.Context, opts Options) (res *Result, err error) {
 		diags = append(diags, ds...)
 	}
 	if diags.HasErrors() {
-		res.Diagnostics = withRules(diags, ruleInternal).Sort()
+		refused, _ := errorWaivers(plan)
+		res.Diagnostics = withRules(append(diags, refused...), ruleInternal).Sort()
 		res.Objects = nil
 		return res, nil
 	}

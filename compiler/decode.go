@@ -418,8 +418,13 @@ func (d *decoder) notInline(name string, n node, t *model.PipelineTask) {
 		}
 	}
 	for _, b := range t.Workspaces {
-		if b.ReadOnly || b.MountPath != "" {
-			refuse(b.Path, "readOnly and mountPath of workspace "+strconv.Quote(b.Name), "workspaces."+b.Name, "")
+		for _, f := range []struct {
+			name string
+			set  bool
+		}{{"readOnly", b.ReadOnly}, {"mountPath", b.MountPath != ""}} {
+			if f.set {
+				refuse(b.Path.Field(f.name), f.name+" of workspace "+strconv.Quote(b.Name), "workspaces."+b.Name+"."+f.name, "")
+			}
 		}
 	}
 }

@@ -205,26 +205,34 @@ func evaluatePolicies(l *loaded, policy cue.Value, plan *model.Plan, objs []targ
 	}
 	// The compiler's warnings and notes can be waived; its errors cannot,
 	// as the objects would be invalid.
-	waivers := plan.Policy.Waivers
 	for _, r := range rules {
 		if r.Severity < diag.Error {
 			known[r.ID] = true
 		}
 	}
-	waivers = slices.DeleteFunc(slices.Clone(waivers), func(w *model.Waiver) bool {
+	refused, waivers := errorWaivers(plan)
+	diags = append(diags, refused...)
+	findings, rep.Waivers, rep.Suppressed = policies.ApplyWaivers(slices.Concat(config, lowered, findings), waivers, known, today, plan.Sources)
+	return append(diags, findings...), rep, nil
+}
+
+// errorWaivers refuses the waivers of configuration errors, and returns
+// the other waivers.
+func errorWaivers(plan *model.Plan) (diag.List, []*model.Waiver) {
+	var refused diag.List
+	waivers := slices.DeleteFunc(slices.Clone(plan.Policy.Waivers), func(w *model.Waiver) bool {
 		if !slices.ContainsFunc(rules, func(r diag.Rule) bool { return r.ID == w.Check && r.Severity == diag.Error }) {
 			return false
 		}
 		at := policies.WaiverField(w, "check")
-		diags = append(diags, diag.Diagnostic{Severity: diag.Error, Pos: plan.Sources.Lookup(at), Path: at, ID: policies.WaiverInvalid,
+		refused = append(refused, diag.Diagnostic{Severity: diag.Error, Pos: plan.Sources.Lookup(at), Path: at, ID: policies.WaiverInvalid,
 			Category: "waivers", Standard: "pipec", Source: "policy",
 			Message:  fmt.Sprintf("waiver for %s, a configuration error, which cannot be waived", w.Check),
 			Expected: "a waiver of a policy check, or of a configuration warning or note",
 			Hint:     "fix the configuration instead: with the error, its objects would be invalid"})
 		return true
 	})
-	findings, rep.Waivers, rep.Suppressed = policies.ApplyWaivers(slices.Concat(config, lowered, findings), waivers, known, today, plan.Sources)
-	return append(diags, findings...), rep, nil
+	return refused, waivers
 }
 
 // productionFloor are the packs every production environment runs,

@@ -2,6 +2,7 @@ package policies
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -108,9 +109,18 @@ func ApplyWaivers(findings diag.List, waivers []*model.Waiver, known map[string]
 		}
 		if !known[w.Check] {
 			at := WaiverField(w, "check")
+			hint := "check the id with `pipec explain`; ids look like pipec/<pack>/<check> or pipec/config/<rule>"
+			ids := make([]string, 0, len(known))
+			for id := range known {
+				ids = append(ids, id)
+			}
+			slices.Sort(ids)
+			if s := diag.Suggest(w.Check, ids); s != "" {
+				hint = fmt.Sprintf("did you mean %s?", s)
+			}
 			out = append(out, diag.Diagnostic{Severity: diag.Warning, Pos: src.Lookup(at), Path: at, ID: WaiverUnknown, Category: "waivers", Standard: "pipec", Source: "policy",
-				Message: fmt.Sprintf("waiver names %s, which no pack in use has", w.Check),
-				Hint:    "check the id with `pipec explain`; ids look like pipec/<pack>/<check> or pipec/config/<rule>"})
+				Message: fmt.Sprintf("waiver names %s, which neither a pack in use nor a configuration warning has", w.Check),
+				Hint:    hint})
 		}
 		active[i] = true
 	}

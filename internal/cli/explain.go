@@ -47,7 +47,10 @@ check and rule.`,
 			}
 			if r, ok := compiler.RuleOf(id); ok {
 				waivable := "a warning or note: a waiver can accept it"
-				if r.Severity == diag.Error {
+				switch {
+				case !strings.HasPrefix(r.ID, diag.ConfigPrefix):
+					waivable = "a finding about a waiver"
+				case r.Severity == diag.Error:
 					waivable = "an error: the objects would be invalid, so no waiver accepts it"
 				}
 				fmt.Fprintf(stdout, "%s\n%s\n\nSeverity:  %s (%s)\n\nFix:\n  %s\n", r.ID, r.Title, r.Severity.Level(), waivable, r.Fix)
