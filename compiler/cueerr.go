@@ -359,6 +359,9 @@ func (x *explainer) explain(err error) diag.List {
 	// adds, each an error of its own: one finding per entry says it.
 	closed := map[string]*diag.Diagnostic{}
 	more := map[*diag.Diagnostic][]string{}
+	// disjOnly are the findings of a value that matched no branch of a
+	// disjunction, and says only that.
+	disjOnly := map[int]bool{}
 	for _, key := range order {
 		g := groups[key]
 		if ds := x.explainDisjunct(g.labels, g.errs); ds != nil {
@@ -375,6 +378,9 @@ func (x *explainer) explain(err error) diag.List {
 			}
 			closed[entry] = &d
 		}
+		if !slices.ContainsFunc(g.errs, func(e cueerrors.Error) bool { f, _ := e.Msg(); return f != fmtEmptyDisj }) {
+			disjOnly[len(out)] = true
+		}
 		out = append(out, d)
 	}
 	for i := range out {
@@ -384,7 +390,18 @@ func (x *explainer) explain(err error) diag.List {
 			}
 		}
 	}
-	return out
+	// A value that matched no branch is said better by the finding of the
+	// branch it meant, below it ({rolling: {maxSurge: -1}}).
+	kept := out[:0]
+	for i, d := range out {
+		below := slices.ContainsFunc(out, func(o diag.Diagnostic) bool {
+			return strings.HasPrefix(string(o.Path), string(d.Path)+".") || strings.HasPrefix(string(o.Path), string(d.Path)+"[")
+		})
+		if !disjOnly[i] || !below {
+			kept = append(kept, d)
+		}
+	}
+	return kept
 }
 
 // unsupported are fields of Tekton's that a user migrating writes, by the
