@@ -297,6 +297,9 @@ func (c *checker) checkApp(a *model.App, teamNames, envNames []string) {
 		c.checkImageRef(a, dep)
 		c.checkStrategy(a, dep)
 		for _, k := range sortedKeys(dep.Requests) {
+			if q, err := resource.ParseQuantity(dep.Requests[k]); err == nil && q.Sign() >= 0 && !quantityOutOfRange(q, dep.Requests[k]) {
+				continue // valid: no finding, so no position to look up
+			}
 			// At the value: the environment's, or the app's it inherits.
 			at := dep.Path.Field("resources").Field("requests").Field(k)
 			if !c.src.Has(at) {

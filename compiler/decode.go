@@ -64,6 +64,12 @@ func (n node) field(name string) node {
 
 func (n node) exists() bool { return n.v.Exists() }
 
+// nonEmpty reports whether n is a struct with a field.
+func (n node) nonEmpty() bool {
+	it, err := n.v.Fields()
+	return err == nil && it.Next()
+}
+
 func (n node) str() string {
 	s, _ := n.v.String()
 	if n.texts != nil && s != "" {
@@ -409,11 +415,11 @@ func (d *decoder) notInline(name string, n node, t *model.PipelineTask) {
 		e.Expected = what + " declared in the library task's definition"
 		e.Hint = fmt.Sprintf("move the %s to tasks.%s.%s", what, t.Uses, field)
 	}
-	if len(decodeResults(n.field("results"), true)) > 0 {
+	if n.field("results").nonEmpty() {
 		refuse(n.path.Field("results"), "results", "results", "; other tasks may read any result the remote task writes")
 	}
 	for _, f := range []string{"labels", "annotations"} {
-		if n.field(f).stringMap() != nil {
+		if n.field(f).nonEmpty() {
 			refuse(n.path.Field(f), f, f, "")
 		}
 	}
