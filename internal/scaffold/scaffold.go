@@ -11,8 +11,12 @@ import (
 	"slices"
 	"strings"
 	"text/template"
+	"unicode"
 
 	"cuelang.org/go/cue/format"
+	"golang.org/x/text/runes"
+	"golang.org/x/text/transform"
+	"golang.org/x/text/unicode/norm"
 )
 
 //go:embed templates
@@ -63,14 +67,37 @@ var dnsLabel = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$`)
 // within Kubernetes' 63 characters.
 const MaxName = 50
 
-// NameFrom derives a pipeline name from a directory name: lower case, each
-// run of characters a name cannot hold ('.', '_', spaces, ...) turned into
-// one '-', no '-' at either end, at most MaxName characters. It returns ""
-// when nothing usable is left ("..", "___").
+// latinLetters are Latin letters that do not decompose into an ASCII
+// letter and marks, with the ASCII they are written as.
+var latinLetters = strings.NewReplacer(
+	"ß", "ss", "ẞ", "ss", "æ", "ae", "Æ", "ae", "œ", "oe", "Œ", "oe",
+	"ø", "o", "Ø", "o", "đ", "d", "Đ", "d", "ð", "d", "Ð", "d",
+	"ł", "l", "Ł", "l", "þ", "th", "Þ", "th", "ı", "i", "ħ", "h", "Ħ", "h",
+)
+
+// toASCII transliterates Latin letters with diacritics to ASCII: the
+// letters of latinLetters, then the rest decomposed (NFD) with the
+// combining marks dropped ("Ünïcode" is "Unicode"). Other letters are
+// left as they are.
+func toASCII(s string) string {
+	s = latinLetters.Replace(s)
+	t := transform.Chain(norm.NFD, runes.Remove(runes.In(unicode.Mn)), norm.NFC)
+	if out, _, err := transform.String(t, s); err == nil {
+		return out
+	}
+	return s
+}
+
+// NameFrom derives a pipeline name from a directory name: Latin letters
+// with diacritics written in ASCII ("Ü" as "u", "ß" as "ss"), lower case,
+// each run of characters a name cannot hold ('.', '_', spaces, other
+// scripts' letters, ...) turned into one '-', no '-' at either end, at
+// most MaxName characters. It returns "" when nothing usable is left
+// ("..", "___").
 func NameFrom(dir string) string {
 	var b strings.Builder
 	dash := false
-	for _, r := range strings.ToLower(dir) {
+	for _, r := range strings.ToLower(toASCII(dir)) {
 		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' {
 			if dash && b.Len() > 0 {
 				b.WriteByte('-')
