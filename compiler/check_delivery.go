@@ -130,6 +130,14 @@ func (c *checker) checkTeams() {
 				c.unknownName(t.Path.Field("environments").Index(i), "environment", env, c.envNames())
 			}
 		}
+		for _, gk := range t.ClusterResources {
+			if !namespacedKinds[gk.Group][gk.Kind] {
+				continue
+			}
+			d := c.report(ruleClusterNS, gk.Path, "kind %q of group %q is namespaced: listing it in the clusterResources of team %q has no effect", gk.Kind, gk.Group, t.Name)
+			d.Expected = "cluster-scoped kinds, such as {group: \"\", kind: \"Namespace\"} or {group: \"rbac.authorization.k8s.io\", kind: \"ClusterRole\"}"
+			d.Hint = "remove it: pipec's AppProject has no namespace resource whitelist, so the team's apps may create " + gk.Kind + " in their environments' namespaces without an entry (all namespaced kinds but those the platform team owns)"
+		}
 		for _, r := range t.Roles {
 			if len(r.Groups) == 0 {
 				d := c.report(ruleRBAC, r.Path.Field("groups"), "role %q of team %q has no groups", r.Name, t.Name)
@@ -572,4 +580,29 @@ func (c *checker) checkPermissions(pl *model.Pipeline, envNames []string) {
 			d.Hint = "the default-deny policy would block the pipeline's API calls"
 		}
 	}
+}
+
+// namespacedKinds are well-known namespaced kinds of Kubernetes' own API
+// groups, by group then kind: a cluster-resource whitelist has no effect
+// on them. Kinds not listed (those of CRDs, which may be either) pass.
+var namespacedKinds = map[string]map[string]bool{
+	"": kindSet("Binding", "ConfigMap", "Endpoints", "Event", "LimitRange", "PersistentVolumeClaim", "Pod",
+		"PodTemplate", "ReplicationController", "ResourceQuota", "Secret", "Service", "ServiceAccount"),
+	"apps":                      kindSet("ControllerRevision", "DaemonSet", "Deployment", "ReplicaSet", "StatefulSet"),
+	"autoscaling":               kindSet("HorizontalPodAutoscaler"),
+	"batch":                     kindSet("CronJob", "Job"),
+	"coordination.k8s.io":       kindSet("Lease"),
+	"discovery.k8s.io":          kindSet("EndpointSlice"),
+	"events.k8s.io":             kindSet("Event"),
+	"networking.k8s.io":         kindSet("Ingress", "NetworkPolicy"),
+	"policy":                    kindSet("PodDisruptionBudget"),
+	"rbac.authorization.k8s.io": kindSet("Role", "RoleBinding"),
+}
+
+func kindSet(keys ...string) map[string]bool {
+	m := make(map[string]bool, len(keys))
+	for _, k := range keys {
+		m[k] = true
+	}
+	return m
 }

@@ -106,6 +106,7 @@ var (
 	ruleQuota      = rule("quota", diag.Error, "An environment without a quota, or workloads above its quota", "set a quota that holds the environment's workloads")
 	ruleNetwork    = rule("network", diag.Error, "A network setting that cannot work or is open: no CIDRs, invalid CIDRs, default deny off, the Kubernetes API unreachable", "list the CIDRs and namespaces traffic may go to and come from")
 	rulePromotion  = rule("promotion", diag.Error, "A promotion from itself, or a cycle of promotions", "promote along a chain such as dev -> staging -> prod")
+	ruleClusterNS  = rule("cluster-resource-namespaced", diag.Warning, "A team's clusterResources lists a namespaced kind, on which Argo CD's cluster-resource whitelist has no effect", "list only cluster-scoped kinds (Namespace, ClusterRole, CustomResourceDefinition...); the team's apps may create namespaced kinds in their environments without an entry")
 	ruleRBAC       = rule("rbac", diag.Error, "A team role that grants nothing to no one", "list the groups the role is for")
 	rulePerms      = rule("permissions", diag.Error, "Pipeline permissions that grant nothing, use wildcards or cannot be placed", "grant named verbs on named resources in an environment of the same cluster")
 	ruleSchedule   = rule("schedule", diag.Error, "A cron schedule or time zone the controller would refuse", "write five cron fields in range, and an IANA time zone such as Europe/Berlin")
