@@ -5,6 +5,7 @@ import (
 	"maps"
 	"regexp"
 	"slices"
+	"strings"
 
 	"github.com/pipec/pipec/diag"
 	"github.com/pipec/pipec/model"
@@ -18,6 +19,11 @@ var stepResultValueRE = regexp.MustCompile(`^\$\(steps\.([^.()]+)\.results\.([^.
 // in the env, command, args or when of a later step (where Tekton
 // substitutes it); and a task result's value.
 func (c *checker) checkStepResults(t *model.TaskDef) {
+	// The stepTemplate's env is merged into each step that does not set
+	// the variable itself: its step results are checked once, for the
+	// task, after the steps (checkTemplateStepResults).
+	tmplPrefix := string(t.Path.Field("stepTemplate")) + "."
+	var tmplEnv []*model.EnvVar
 	var before []*model.Step
 	for _, s := range t.Steps {
 		for _, r := range s.Results {
@@ -52,6 +58,9 @@ func (c *checker) checkStepResults(t *model.TaskDef) {
 					d.Expected = "in a step with results, $(results.<name>.path) names one of them: " + diag.OneOf(resultNames(s.Results))
 					d.Hint = fmt.Sprintf("take the task result from the step's: results: %s: value: \"$(steps.%s.results.<name>)\", or write it in another step", r.Parts[0], s.Name)
 				case r.Kind == "steps" && len(r.Parts) >= 3 && r.Parts[1] == "results":
+					if strings.HasPrefix(string(p), tmplPrefix) {
+						continue // the template's: checkTemplateStepResults
+					}
 					if in != substituted {
 						d := c.report(ruleStepResult, p, "%s reads a step result where Tekton does not substitute it", r.Raw)
 						d.Expected = "step results only in a later step's env, command, args and when"
@@ -73,6 +82,9 @@ func (c *checker) checkStepResults(t *model.TaskDef) {
 		}
 		for _, e := range s.Env {
 			check(e.Path, e.Value, substituted)
+			if strings.HasPrefix(string(e.Path), tmplPrefix) && !slices.Contains(tmplEnv, e) {
+				tmplEnv = append(tmplEnv, e)
+			}
 		}
 		for _, a := range s.Params {
 			eachString(a.Value, a.Path, func(p model.Path, v string) { check(p, v, substituted) })
@@ -85,6 +97,7 @@ func (c *checker) checkStepResults(t *model.TaskDef) {
 		}
 		before = append(before, s)
 	}
+	c.checkTemplateStepResults(t, tmplEnv)
 	// Sidecars run beside the steps: Tekton substitutes no step result in
 	// them.
 	for _, s := range t.Sidecars {
@@ -157,6 +170,84 @@ func (c *checker) checkStepResultRef(p model.Path, r ref, t *model.TaskDef, befo
 	}
 	c.unknownRef(p, r, "result", result, resultNames(s.Results), fmt.Sprintf("step %q", s.Name),
 		fmt.Sprintf("declare it in the results of step %q", s.Name))
+}
+
+// checkTemplateStepResults checks the step results the env of a task's
+// stepTemplate reads. Tekton merges the template into every step that
+// does not set the variable itself, the step that writes the result and
+// those before it included, where the reference cannot be resolved. Each
+// is reported once, at the template, naming those steps: one finding per
+// step would repeat one mistake, with hints (use $(step.results...) in
+// the step, move the step first) that fit a step's own env, not a
+// template.
+func (c *checker) checkTemplateStepResults(t *model.TaskDef, env []*model.EnvVar) {
+	var names []string
+	for _, s := range t.Steps {
+		names = append(names, s.Name)
+	}
+	for _, e := range env {
+		for _, r := range findRefs(e.Value) {
+			if r.Kind != "steps" || len(r.Parts) < 3 || r.Parts[1] != "results" {
+				continue
+			}
+			name, result := r.Parts[0], r.Parts[2]
+			w := slices.IndexFunc(t.Steps, func(x *model.Step) bool { return x.Name == name })
+			if w < 0 {
+				c.unknownRef(e.Path, r, "step", name, names, fmt.Sprintf("task %q", t.Name), "name a step of the task")
+				continue
+			}
+			writer := t.Steps[w]
+			var early []string // steps before the writer that get the variable
+			for _, x := range t.Steps[:w] {
+				if slices.Contains(x.Env, e) {
+					early = append(early, x.Name)
+				}
+			}
+			own := slices.Contains(writer.Env, e)
+			if own || len(early) > 0 {
+				var reach string
+				switch {
+				case own && len(early) > 0:
+					reach = fmt.Sprintf("step %q, which writes the result, and %s, which %s before it", name, quoteAnd(early), runs(early))
+				case own:
+					reach = fmt.Sprintf("step %q, which writes the result", name)
+				default:
+					reach = fmt.Sprintf("%s, which %s before step %q that writes it", quoteAnd(early), runs(early), name)
+				}
+				d := c.report(ruleStepResult, e.Path, "%s is read in the task's stepTemplate, whose values reach every step, including %s", r.Raw, reach)
+				d.Expected = "a result of a step that runs before each step that reads it"
+				if w+1 < len(t.Steps) {
+					d.Hint = fmt.Sprintf("set %s on the steps after %q instead of in stepTemplate: env: %s: %q", e.Name, name, e.Name, r.Raw)
+				} else {
+					d.Hint = fmt.Sprintf("remove it from stepTemplate: no step runs after %q to read it", name)
+				}
+			}
+			if writer.Ref == nil && !slices.ContainsFunc(writer.Results, func(x *model.Result) bool { return x.Name == result }) {
+				c.unknownRef(e.Path, r, "result", result, resultNames(writer.Results), fmt.Sprintf("step %q", name),
+					fmt.Sprintf("declare it in the results of step %q", name))
+			}
+		}
+	}
+}
+
+// quoteAnd formats names as `steps "a", "b" and "c"` (`step "a"` for one).
+func quoteAnd(names []string) string {
+	q := make([]string, len(names))
+	for i, n := range names {
+		q[i] = fmt.Sprintf("%q", n)
+	}
+	if len(q) == 1 {
+		return "step " + q[0]
+	}
+	return "steps " + strings.Join(q[:len(q)-1], ", ") + " and " + q[len(q)-1]
+}
+
+// runs is the verb "run" agreeing with a number of steps.
+func runs(names []string) string {
+	if len(names) == 1 {
+		return "runs"
+	}
+	return "run"
 }
 
 func resultNames(rs []*model.Result) []string {
