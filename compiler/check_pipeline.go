@@ -37,6 +37,10 @@ func (c *checker) checkPipeline(p *model.Pipeline) {
 		}
 		ps.finally[t.Name] = t
 	}
+	if p.Ref != nil {
+		c.checkPipelineRef(ps)
+		return
+	}
 	if len(p.Tasks) == 0 {
 		d := c.report(rulePipeline, p.Path, "pipeline %q has no tasks", p.Name)
 		d.Expected = "at least one task under tasks"

@@ -55,11 +55,7 @@ func (c *checker) checkStepRef(t *model.TaskDef, s *model.Step, sc scope) {
 		return
 	case r.Resolver != "":
 		c.checkRef(r, "stepaction", refs)
-		if _, ok := r.Param("kind"); !ok && slices.Contains([]string{"bundles", "cluster", "hub"}, r.Resolver) {
-			d := c.report(ruleRemote, r.Path.Field("params"), "the %s resolver fetches a task unless told otherwise", r.Resolver)
-			d.Expected = `kind: "stepaction" among the params`
-			d.Hint = "the release's default kind is task"
-		}
+		c.checkRefKindSet(r, "stepaction")
 	}
 	for _, a := range s.Params {
 		eachString(a.Value, a.Path, refs)
@@ -80,6 +76,18 @@ func (c *checker) checkStepRef(t *model.TaskDef, s *model.Step, sc scope) {
 	}
 }
 
+// checkRefKindSet reports a reference to a resource of a kind other than
+// a task whose resolver takes a kind but is not given one: the resolver
+// would fetch a task.
+func (c *checker) checkRefKindSet(r *model.Ref, kind string) {
+	if _, ok := r.Param("kind"); ok || len(model.Resolvers[r.Resolver].Kinds) == 0 {
+		return
+	}
+	d := c.report(ruleRemote, r.Path.Field("params"), "the %s resolver fetches a task unless told otherwise", r.Resolver)
+	d.Expected = fmt.Sprintf("kind: %q among the params", kind)
+	d.Hint = "the release's default kind is task"
+}
+
 // eachString calls fn with each string of v, at its path.
 func eachString(v model.Value, p model.Path, fn func(model.Path, string)) {
 	switch v.Type {
@@ -97,7 +105,7 @@ func eachString(v model.Value, p model.Path, fn func(model.Path, string)) {
 }
 
 // checkRef checks a resolver reference to a resource of the given kind
-// ("task" or "stepaction"): the params the resolver takes and needs, and
+// ("task", "pipeline" or "stepaction"): the params the resolver takes and needs, and
 // their form; refs checks the variable references in each value. It
 // reports whether the reference is right.
 func (c *checker) checkRef(r *model.Ref, kind string, refs func(model.Path, string)) bool {
@@ -191,7 +199,7 @@ func (c *checker) checkResolverValue(r *model.Ref, a *model.Arg, kind string) {
 		kinds := model.Resolvers[r.Resolver].Kinds
 		// The bundles resolver compares kinds case-insensitively.
 		if v != kind && !(r.Resolver == "bundles" && strings.EqualFold(v, kind)) {
-			where := map[string]string{"task": "a pipeline task's ref", "stepaction": "a step's ref"}[kind]
+			where := map[string]string{"task": "a pipeline task's ref", "stepaction": "a step's ref", "pipeline": "a pipeline's ref"}[kind]
 			d := c.report(ruleRemote, a.Path, "%s resolves a %s, not kind %q", where, kind, v)
 			d.Expected = fmt.Sprintf("kind: %q", kind)
 			if kind == "task" {
@@ -199,8 +207,13 @@ func (c *checker) checkResolverValue(r *model.Ref, a *model.Arg, kind string) {
 			}
 			if slices.Contains(kinds, v) {
 				d.Hint = fmt.Sprintf("pipec does not support a %s in a pipeline task yet; declare its steps or use a Task", v)
-				if kind == "stepaction" {
+				switch {
+				case kind == "stepaction":
 					d.Hint = fmt.Sprintf("a %s goes in a pipeline task's ref", v)
+				case kind == "pipeline" && v == "task":
+					d.Hint = "a task goes in a pipeline task's ref: pipelines.<name>.tasks.<task>.ref"
+				case kind == "pipeline":
+					d.Hint = "a stepaction goes in a step's ref"
 				}
 			} else if s := diag.Suggest(v, kinds); s != "" {
 				d.Hint = fmt.Sprintf("did you mean %q?", s)

@@ -185,6 +185,11 @@ func (c *checker) checkForks(pl *model.Pipeline) {
 		d.Expected = "pipeline names that do not differ only by a -fork suffix"
 		d.Hint = fmt.Sprintf("rename pipeline %q", other.Name)
 	}
+	if pl.Ref != nil {
+		d := c.report(ruleForkRemote, pl.Ref.Path, "pipeline %q is resolved remotely and runs for pull requests from forks, and pipec cannot see whether its tasks read Secrets", pl.Name)
+		d.Expected = "a pipeline whose steps pipec can check in the runs of pull requests from forks"
+		d.Hint = "a Secret a step reads through env reaches the fork's run whatever its ServiceAccount; declare the pipeline's tasks here so that pipec checks them, or set forks: \"ignore\""
+	}
 	seen := map[model.Path]bool{}
 	for _, t := range append(slices.Clone(pl.Tasks), pl.Finally...) {
 		if t.Ref != nil {

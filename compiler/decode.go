@@ -229,6 +229,9 @@ func (d *decoder) pipeline(name string, n node) *model.Pipeline {
 			Name: name, Description: c.field("description").str(), Optional: c.field("optional").boolean(), Path: c.path,
 		})
 	})
+	if r := n.field("ref"); r.exists() {
+		p.Ref = decodeRef(r, false)
+	}
 	n.field("tasks").fields(func(name string, c node) {
 		p.Tasks = append(p.Tasks, d.pipelineTask(name, c, false))
 	})

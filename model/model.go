@@ -258,7 +258,10 @@ type Pipeline struct {
 	// Permissions its ServiceAccount gets in environments.
 	Permissions []*Permission
 	// On says which repository events start it; nil if none.
-	On   *On
+	On *On
+	// Ref is set for a pipeline Tekton resolves when a run starts: it
+	// has no tasks of its own then.
+	Ref  *Ref
 	Path Path
 }
 

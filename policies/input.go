@@ -376,6 +376,9 @@ func NewInput(plan *model.Plan, objs []targets.Object, texts []Text, settings Se
 				in.Params = append(in.Params, Param{Item: item(prm.Path.Field("default"), ciEnv), Name: prm.Name, Default: prm.Default.String})
 			}
 		}
+		if p.Ref != nil {
+			in.addRef(p.Ref, "pipeline "+p.Name, p.Name, "", ciEnv)
+		}
 		for _, t := range append(slices.Clone(p.Tasks), p.Finally...) {
 			if t.Ref != nil {
 				in.addRef(t.Ref, fmt.Sprintf("task %s of pipeline %s", t.Name, p.Name), p.Name, t.Name, ciEnv)

@@ -101,6 +101,9 @@ type Peak struct {
 	Tasks []string
 }
 
+// RemotePipelineTask stands for the tasks of a remote pipeline in a Peak.
+const RemotePipelineTask = "remote pipeline: one step of defaults.step"
+
 // maxExact bounds the tasks for which RunPeak searches exactly; beyond it,
 // it assumes all tasks may overlap.
 const maxExact = 24
@@ -108,7 +111,13 @@ const maxExact = 24
 // RunPeak is the peak of one run of p: the heaviest set of tasks no two of
 // which depend on each other (directly or through others), weighted by CPU
 // requests; or the finally tasks, which all run together after the rest.
+//
+// A remote pipeline's tasks only Tekton sees: a run counts as one pod of
+// one step with the defaults (defaults.step), as a remote task does.
 func RunPeak(plan *model.Plan, p *model.Pipeline) Peak {
+	if p.Ref != nil {
+		return Peak{Pods: 1, Requests: Parse(plan.StepDefaults.Resources.Requests), Tasks: []string{RemotePipelineTask}}
+	}
 	best := antichainPeak(plan, p.Tasks)
 	var fin Peak
 	for _, t := range p.Finally {

@@ -110,3 +110,13 @@ func TestTaskPodCountsSidecarsAndRemoteTasks(t *testing.T) {
 		t.Errorf("remote: %+v", r)
 	}
 }
+
+// A remote pipeline's run counts as one pod of one step of the defaults,
+// as a remote task does: its tasks only Tekton sees.
+func TestRunPeakRemotePipeline(t *testing.T) {
+	plan := &model.Plan{StepDefaults: model.StepDefaults{Resources: model.Resources{Requests: map[string]string{"cpu": "100m", "memory": "128Mi"}}}}
+	pk := RunPeak(plan, &model.Pipeline{Name: "p", Ref: &model.Ref{Resolver: "cluster"}})
+	if pk.Pods != 1 || pk.Requests != (Resources{CPU: 100, Memory: 128 << 20}) || len(pk.Tasks) != 1 || pk.Tasks[0] != RemotePipelineTask {
+		t.Errorf("remote pipeline: %+v", pk)
+	}
+}

@@ -70,6 +70,9 @@ func (Target) Generate(ctx context.Context, plan *model.Plan) ([]targets.Object,
 		maps = append(maps, sm)
 	}
 	for _, p := range plan.Pipelines {
+		if p.Ref != nil {
+			continue // Tekton resolves it when a run starts
+		}
 		sm := newSourceMap(p.Path)
 		pl := &v1.Pipeline{
 			TypeMeta:   metav1.TypeMeta{APIVersion: APIVersion, Kind: "Pipeline"},

@@ -235,6 +235,9 @@ func otherEvent(t *triggersv1.Trigger, provider string, h http.Header, reason st
 func templatePipeline(tt *triggersv1.TriggerTemplate, ref string) string {
 	if tt != nil && len(tt.Spec.ResourceTemplates) > 0 {
 		var pr struct {
+			Metadata struct {
+				GenerateName string `json:"generateName"`
+			} `json:"metadata"`
 			Spec struct {
 				PipelineRef struct {
 					Name string `json:"name"`
@@ -243,6 +246,10 @@ func templatePipeline(tt *triggersv1.TriggerTemplate, ref string) string {
 		}
 		if json.Unmarshal(tt.Spec.ResourceTemplates[0].Raw, &pr) == nil && pr.Spec.PipelineRef.Name != "" {
 			return pr.Spec.PipelineRef.Name
+		}
+		// A remote pipeline's run is named after the pipeline.
+		if pr.Metadata.GenerateName != "" {
+			return strings.TrimSuffix(pr.Metadata.GenerateName, "-")
 		}
 	}
 	return ref

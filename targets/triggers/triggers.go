@@ -405,6 +405,14 @@ func PipelineRun(plan *model.Plan, p *model.Pipeline) *pipelinev1.PipelineRun {
 		// leaves their nodes alone until the step is done.
 		pr.Annotations[model.DoNotDisrupt] = "true"
 	}
+	if p.Ref != nil {
+		// A remote pipeline: Tekton's resolver fetches it for the run.
+		ref := &pipelinev1.PipelineRef{ResolverRef: pipelinev1.ResolverRef{Resolver: pipelinev1.ResolverName(p.Ref.Resolver)}}
+		for _, a := range p.Ref.Params {
+			ref.Params = append(ref.Params, pipelinev1.Param{Name: a.Name, Value: *pipelinev1.NewStructuredValues(templateValue(a.Value.String))})
+		}
+		pr.Spec.PipelineRef = ref
+	}
 	for _, a := range RunParams(p) {
 		pr.Spec.Params = append(pr.Spec.Params, pipelinev1.Param{Name: a.Name, Value: *pipelinev1.NewStructuredValues(templateValue(a.Value.String))})
 	}
