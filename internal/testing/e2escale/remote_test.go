@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -22,10 +23,13 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/pipec/pipec/compiler"
 	"github.com/pipec/pipec/internal/testing/kubetest"
+	"github.com/pipec/pipec/model"
+	"github.com/pipec/pipec/targets/triggers"
 )
 
 // TestRemoteTasksAndSidecarsRun runs what pipec compiles for remote tasks,
@@ -35,7 +39,9 @@ import (
 // generated into another namespace), one whose task comes from a Tekton
 // bundle pushed to an OCI registry on loopback, pinned by digest (the
 // bundles resolver pulls it), one whose step runs a StepAction through
-// the cluster resolver, and one with a sidecar and a volume. Each PipelineRun must
+// the cluster resolver, one with a sidecar and a volume, and a remote
+// pipeline (pipelines.<name>.ref) the cluster resolver fetches, whose run
+// is the one pipec's TriggerTemplate would create. Each PipelineRun must
 // reach Succeeded; the namespace enforces Pod Security "restricted", as
 // pipec's environments do by default.
 func TestRemoteTasksAndSidecarsRun(t *testing.T) {
@@ -47,15 +53,25 @@ func TestRemoteTasksAndSidecarsRun(t *testing.T) {
 
 	// The tasks the resolvers hand out are pipec's own output: a library
 	// built into the namespace the cluster resolver reads.
-	library := build(t, `package lib
+	// The shared pipeline runs its task through the cluster resolver too:
+	// a task it names runs in the PipelineRun's namespace.
+	library, _ := build(t, `package lib
 namespace: "tekton-tasks"
 tasks: "shared-lint": steps: [{name: "lint", image: "docker.io/library/golang:1.25.11", script: "go vet ./..."}]
 tasks: "bundled-build": steps: [{name: "build", image: "docker.io/library/golang:1.25.11", script: "go build ./..."}]
+pipelines: "shared-pipeline": {
+	timeout: "10m"
+	tasks: lint: ref: {resolver: "cluster", params: {name: "shared-lint", namespace: "tekton-tasks", kind: "task"}}
+}
 `)
 	tasks := map[string]*unstructured.Unstructured{}
+	var sharedPipeline *unstructured.Unstructured
 	for _, o := range library {
-		if o.GetKind() == "Task" {
+		switch o.GetKind() {
+		case "Task":
 			tasks[o.GetName()] = o
+		case "Pipeline":
+			sharedPipeline = o
 		}
 	}
 
@@ -72,11 +88,12 @@ tasks: "bundled-build": steps: [{name: "build", image: "docker.io/library/golang
 	defer srv.Close()
 	bundleRef := fmt.Sprintf("%s/tasks@%s", ln.Addr(), bundle)
 
-	objs := build(t, fmt.Sprintf(`package ci
+	objs, plan := build(t, fmt.Sprintf(`package ci
 namespace: "remote-ci"
 environments: ci: {
 	namespace: "remote-ci"
 	quota: requests: {cpu: "8", memory: "16Gi"}
+	network: kubernetesAPI: {cidrs: ["10.96.0.1/32"], ports: [443]}
 }
 pipelines: {
 	"from-cluster": {
@@ -94,6 +111,11 @@ pipelines: {
 			ref: {resolver: "cluster", params: {name: "git-clone", namespace: "tekton-tasks", kind: "stepaction"}}
 			params: URL: "https://github.com/acme/app.git"
 		}]
+	}
+	"remote-pipeline": {
+		timeout: "10m"
+		ref: {resolver: "cluster", params: {name: "shared-pipeline", namespace: "tekton-tasks", kind: "pipeline"}}
+		on: push: branches: ["main"]
 	}
 	"with-sidecar": {
 		timeout: "10m"
@@ -115,6 +137,7 @@ pipelines: {
 		}
 	}
 }
+triggers: webhookSecret: {name: "github-webhook", key: "secret"}
 `, bundleRef))
 
 	dir := t.TempDir()
@@ -145,8 +168,10 @@ pipelines: {
 	if err := c.ensureNamespace(ctx, "tekton-tasks"); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.Create(ctx, tasks["shared-lint"], false); err != nil {
-		t.Fatal(err)
+	for _, o := range []*unstructured.Unstructured{tasks["shared-lint"], sharedPipeline} {
+		if err := c.Create(ctx, o, false); err != nil {
+			t.Fatal(err)
+		}
 	}
 	// A StepAction, as the catalog's git-clone now is one.
 	stepAction := &unstructured.Unstructured{Object: map[string]any{
@@ -170,10 +195,30 @@ pipelines: {
 	if err := c.Create(ctx, stepAction, false); err != nil {
 		t.Fatal(err)
 	}
+	// The remote pipeline's trigger is not fired here: its run is
+	// created below, as its TriggerTemplate would create it.
+	objs = slices.DeleteFunc(objs, func(o *unstructured.Unstructured) bool {
+		return strings.HasPrefix(o.GetAPIVersion(), "triggers.tekton.dev/")
+	})
 	if err := c.applyAll(ctx, objs); err != nil {
 		t.Fatal(err)
 	}
 	runs := schema.GroupVersionResource{Group: "tekton.dev", Version: "v1", Resource: "pipelineruns"}
+	// The remote pipeline's run is the one its TriggerTemplate creates,
+	// without the event's labels: a pipelineRef with the cluster resolver.
+	remote := triggers.PipelineRun(plan, plan.Pipeline("remote-pipeline"))
+	remote.Labels, remote.Annotations, remote.GenerateName = nil, nil, ""
+	remote.Name, remote.Namespace = "remote-pipeline-1", "remote-ci"
+	if remote.Spec.PipelineRef == nil || remote.Spec.PipelineRef.Resolver != "cluster" {
+		t.Fatalf("the remote pipeline's run: pipelineRef %+v", remote.Spec.PipelineRef)
+	}
+	raw, err := runtime.DefaultUnstructuredConverter.ToUnstructured(remote)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Create(ctx, &unstructured.Unstructured{Object: raw}, false); err != nil {
+		t.Fatal(err)
+	}
 	for _, p := range []string{"from-cluster", "from-bundle", "step-action", "with-sidecar"} {
 		pr := &unstructured.Unstructured{Object: map[string]any{
 			"apiVersion": "tekton.dev/v1", "kind": "PipelineRun",
@@ -191,7 +236,7 @@ pipelines: {
 	status := map[string]string{}
 	err = poll(ctx, 3*time.Minute, func(ctx context.Context) (bool, error) {
 		done := true
-		for _, p := range []string{"from-cluster", "from-bundle", "step-action", "with-sidecar"} {
+		for _, p := range []string{"from-cluster", "from-bundle", "step-action", "with-sidecar", "remote-pipeline"} {
 			pr, err := c.Dynamic().Resource(runs).Namespace("remote-ci").Get(ctx, p+"-1", metav1.GetOptions{})
 			if err != nil {
 				return false, nil
@@ -243,9 +288,9 @@ pipelines: {
 	t.Logf("succeeded: %v", status)
 }
 
-// build compiles a configuration and returns its objects; it must have no
-// errors.
-func build(t *testing.T, src string) []*unstructured.Unstructured {
+// build compiles a configuration and returns its objects and plan; it
+// must have no errors.
+func build(t *testing.T, src string) ([]*unstructured.Unstructured, *model.Plan) {
 	t.Helper()
 	res, err := compiler.Build(context.Background(), compiler.Options{Dir: "/cfg", BaseDir: "/cfg", Overlay: map[string][]byte{"/cfg/pipec.cue": []byte(src)}})
 	if err != nil {
@@ -258,7 +303,7 @@ func build(t *testing.T, src string) []*unstructured.Unstructured {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return objs
+	return objs, res.Plan
 }
 
 // pushBundle pushes task to repo as a Tekton bundle and returns the
