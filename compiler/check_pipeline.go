@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 
+	"k8s.io/apimachinery/pkg/util/validation"
+
 	"github.com/pipec/pipec/diag"
 	"github.com/pipec/pipec/model"
 )
@@ -17,7 +19,7 @@ type pipelineScope struct {
 }
 
 func (c *checker) checkPipeline(p *model.Pipeline) {
-	c.checkName(p.Path, p.Name, "pipeline")
+	c.checkPipelineName(p)
 	c.checkMetadata(p.Path, p.Labels, p.Annotations)
 	for _, prm := range p.Params {
 		c.checkParamDecl(prm)
@@ -525,4 +527,54 @@ func resultDeps(t *model.PipelineTask) []string {
 		}
 	}
 	return out
+}
+
+// checkPipelineName checks a pipeline's name as Tekton does: a DNS-1123
+// subdomain of at most 63 characters (so dots may separate DNS labels,
+// as in Tekton's "demo.pipeline"). The names pipec derives from it stay
+// valid: its ServiceAccounts ("<name>-pipeline", "<name>-fork"), Role
+// and RoleBinding ("pipec-pipeline-<name>") are subdomains of at most 253
+// characters; its TriggerTemplates and Triggers ("<name>", "<name>-fork",
+// "<name>-<event>") are subdomains, whose length Tekton Triggers limits to
+// 63 as it does the pipeline's; the pipeline label values
+// (tekton.dev/pipeline, the Triggers' name label) allow dots.
+func (c *checker) checkPipelineName(p *model.Pipeline) {
+	if len(p.Name) <= 63 && len(validation.IsDNS1123Subdomain(p.Name)) == 0 {
+		return
+	}
+	msg := fmt.Sprintf("invalid pipeline name %q", p.Name)
+	if len(p.Name) > 63 {
+		msg = fmt.Sprintf("pipeline name %q is %d characters long", p.Name, len(p.Name))
+	}
+	d := c.report(ruleName, p.Path, "%s", msg)
+	d.Expected = "a DNS subdomain of at most 63 characters: lower-case letters, digits, '-' and '.', each '.'-separated part starting and ending with a letter or digit"
+	d.Hint = fmt.Sprintf("rename it, for example to %q", suggestSubdomain(p.Name))
+}
+
+// suggestSubdomain derives a valid pipeline name (a DNS subdomain of at
+// most 63 characters) from name, keeping its dots between parts.
+func suggestSubdomain(name string) string {
+	var parts []string
+	for _, part := range strings.Split(name, ".") {
+		var b strings.Builder
+		for _, r := range strings.ToLower(part) {
+			switch {
+			case r >= 'a' && r <= 'z', r >= '0' && r <= '9':
+				b.WriteRune(r)
+			default:
+				b.WriteByte('-')
+			}
+		}
+		if s := strings.Trim(b.String(), "-"); s != "" {
+			parts = append(parts, s)
+		}
+	}
+	s := strings.Join(parts, ".")
+	if len(s) > 63 {
+		s = strings.Trim(s[:63], "-.")
+	}
+	if s == "" {
+		s = "pipeline"
+	}
+	return s
 }

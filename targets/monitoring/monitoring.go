@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -225,13 +226,14 @@ func hasTriggers(plan *model.Plan) bool {
 
 // mainBranchPipelines are the pipelines that run on every push to a branch
 // without path filters: their failures are the ones that break the branch
-// everybody builds on.
+// everybody builds on. The names are quoted for a PromQL regular
+// expression (a pipeline name may have dots).
 func mainBranchPipelines(plan *model.Plan) (main, other []string) {
 	for _, p := range plan.Pipelines {
 		if p.On != nil && p.On.Push != nil && len(p.On.Push.Paths) == 0 {
-			main = append(main, p.Name)
+			main = append(main, regexp.QuoteMeta(p.Name))
 		} else {
-			other = append(other, p.Name)
+			other = append(other, regexp.QuoteMeta(p.Name))
 		}
 	}
 	return main, other
