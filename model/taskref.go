@@ -119,6 +119,9 @@ func (r *Ref) Pinned() (bool, string) {
 		}
 		return false, "an exact version such as \"0.9\", not a constraint such as \">= 0.9\""
 	}
+	if kind, _ := r.Param("kind"); kind == "pipeline" {
+		return false, "a pipeline from a bundle pinned by digest or a git commit SHA, or one declared with its tasks in the configuration"
+	}
 	return false, "a task from a bundle pinned by digest or a git commit SHA, or a task of pipec's own library"
 }
 
