@@ -307,6 +307,23 @@ func (c *checker) checkRunParams(pl *model.Pipeline) {
 			d.Hint = "set it from the event, or give the parameter a default; Tekton would only reject the run when a webhook arrives"
 		}
 	}
+	if pl.Ref == nil {
+		return
+	}
+	// Tekton fills $(params.x) in a remote pipeline's resolver params from
+	// the run's params alone: the pipeline, and its defaults, are what it
+	// fetches.
+	for _, a := range pl.Ref.Params {
+		eachString(a.Value, a.Path, func(path model.Path, s string) {
+			for _, r := range findRefs(s) {
+				if r.Kind == "params" && len(r.Parts) > 0 && pl.Param(r.Parts[0]) != nil && !set[r.Parts[0]] {
+					d := c.report(ruleTrigParam, path, "%s is not set by the runs the trigger starts, so the %s resolver gets the text as it is", r.Raw, pl.Ref.Resolver)
+					d.Expected = fmt.Sprintf(`a value the trigger sets: on: params: %q: "$(event.<field>)" or a literal`, r.Parts[0])
+					d.Hint = "Tekton substitutes a resolver's params from the run's params only: the pipeline's default is not known before the pipeline is fetched"
+				}
+			}
+		})
+	}
 }
 
 // checkRunWorkspaces checks the workspaces the trigger provides.
