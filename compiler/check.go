@@ -94,6 +94,19 @@ func (c *checker) checkName(path model.Path, name, what string) {
 
 // suggestLabel derives a valid DNS label from name.
 func suggestLabel(name string) string {
+	s := labelChars(name)
+	if len(s) > 63 {
+		s = strings.Trim(s[:63], "-")
+	}
+	if s == "" {
+		s = "task"
+	}
+	return s
+}
+
+// labelChars is name in a DNS label's characters: lower case, '-' for
+// anything but a letter or digit, none at either end.
+func labelChars(name string) string {
 	var b strings.Builder
 	for _, r := range strings.ToLower(name) {
 		switch {
@@ -103,14 +116,7 @@ func suggestLabel(name string) string {
 			b.WriteByte('-')
 		}
 	}
-	s := strings.Trim(b.String(), "-")
-	if len(s) > 63 {
-		s = strings.Trim(s[:63], "-")
-	}
-	if s == "" {
-		s = "task"
-	}
-	return s
+	return strings.Trim(b.String(), "-")
 }
 
 // scope is what variable references inside a task's steps may name.
@@ -379,24 +385,43 @@ func (c *checker) checkSteps(t *model.TaskDef, path model.Path, sc scope) {
 		}
 		// Variable references inside the step.
 		check := func(p model.Path, s string) { c.checkTaskRefs(p, s, t.Name, sc) }
-		check(s.Path.Field("image"), s.Image)
-		check(s.Path.Field("script"), s.Script)
-		check(s.Path.Field("workingDir"), s.WorkingDir)
-		for i, a := range s.Command {
-			check(s.Path.Field("command").Index(i), a)
-		}
-		for i, a := range s.Args {
-			check(s.Path.Field("args").Index(i), a)
-		}
-		for _, e := range s.Env {
-			check(e.Path, e.Value)
-		}
+		eachContainerString(s, func(p model.Path, v string, _ stringField) { check(p, v) })
 		for _, w := range s.When {
 			c.checkWhen(w, check)
 		}
 	}
 	c.checkStepResults(t)
 	c.checkVolumes(t)
+}
+
+// stringField says where in a container a string is, as step results
+// care: Tekton substitutes them in env, command and args, validates a
+// script against the step's own results, and substitutes them nowhere
+// else.
+type stringField int
+
+const (
+	otherField stringField = iota
+	scriptField
+	substitutedField
+)
+
+// eachContainerString calls fn with each string of a step or sidecar that
+// may hold variable references: its image, script, workingDir, command,
+// args and env values.
+func eachContainerString(s *model.Step, fn func(model.Path, string, stringField)) {
+	fn(s.Path.Field("image"), s.Image, otherField)
+	fn(s.Path.Field("script"), s.Script, scriptField)
+	fn(s.Path.Field("workingDir"), s.WorkingDir, otherField)
+	for i, a := range s.Command {
+		fn(s.Path.Field("command").Index(i), a, substitutedField)
+	}
+	for i, a := range s.Args {
+		fn(s.Path.Field("args").Index(i), a, substitutedField)
+	}
+	for _, e := range s.Env {
+		fn(e.Path, e.Value, substitutedField)
+	}
 }
 
 // checkTaskRefs checks the variable references in a string inside a task.

@@ -556,16 +556,7 @@ func (c *checker) checkPipelineName(p *model.Pipeline) {
 func suggestSubdomain(name string) string {
 	var parts []string
 	for _, part := range strings.Split(name, ".") {
-		var b strings.Builder
-		for _, r := range strings.ToLower(part) {
-			switch {
-			case r >= 'a' && r <= 'z', r >= '0' && r <= '9':
-				b.WriteRune(r)
-			default:
-				b.WriteByte('-')
-			}
-		}
-		if s := strings.Trim(b.String(), "-"); s != "" {
+		if s := labelChars(part); s != "" {
 			parts = append(parts, s)
 		}
 	}

@@ -2,7 +2,6 @@ package compiler
 
 import (
 	"fmt"
-	"maps"
 	"regexp"
 	"slices"
 	"strings"
@@ -34,15 +33,7 @@ func (c *checker) checkStepResults(t *model.TaskDef) {
 			d.Expected = "no results on a step with ref: the StepAction declares them"
 			d.Hint = "remove results; later steps may read any result the StepAction writes"
 		}
-		// in is where the string is: step results are substituted in a
-		// later step's env, command, args and when, and a script is
-		// validated by Tekton against the step's own results.
-		const (
-			other = iota
-			script
-			substituted
-		)
-		check := func(p model.Path, v string, in int) {
+		check := func(p model.Path, v string, in stringField) {
 			for _, r := range findRefs(v) {
 				switch {
 				case r.Kind == "step" && len(r.Parts) >= 2 && r.Parts[0] == "results" && s.Ref == nil:
@@ -50,7 +41,7 @@ func (c *checker) checkStepResults(t *model.TaskDef) {
 						c.unknownRef(p, r, "result", r.Parts[1], resultNames(s.Results), fmt.Sprintf("step %q", s.Name),
 							fmt.Sprintf("declare it in the step's results: results: %s: {}", r.Parts[1]))
 					}
-				case r.Kind == "results" && len(s.Results) > 0 && in == script && len(r.Parts) > 0 &&
+				case r.Kind == "results" && len(s.Results) > 0 && in == scriptField && len(r.Parts) > 0 &&
 					!slices.ContainsFunc(s.Results, func(x *model.Result) bool { return x.Name == r.Parts[0] }):
 					// Tekton's validation reads a script's $(results...) as
 					// the step's own once the step declares results.
@@ -61,7 +52,7 @@ func (c *checker) checkStepResults(t *model.TaskDef) {
 					if strings.HasPrefix(string(p), tmplPrefix) {
 						continue // the template's: checkTemplateStepResults
 					}
-					if in != substituted {
+					if in != substitutedField {
 						d := c.report(ruleStepResult, p, "%s reads a step result where Tekton does not substitute it", r.Raw)
 						d.Expected = "step results only in a later step's env, command, args and when"
 						d.Hint = fmt.Sprintf("pass it through env: env: RESULT: %q, and read $RESULT in the script", r.Raw)
@@ -71,28 +62,19 @@ func (c *checker) checkStepResults(t *model.TaskDef) {
 				}
 			}
 		}
-		check(s.Path.Field("image"), s.Image, other)
-		check(s.Path.Field("script"), s.Script, script)
-		check(s.Path.Field("workingDir"), s.WorkingDir, other)
-		for i, a := range s.Command {
-			check(s.Path.Field("command").Index(i), a, substituted)
-		}
-		for i, a := range s.Args {
-			check(s.Path.Field("args").Index(i), a, substituted)
-		}
+		eachContainerString(s, check)
 		for _, e := range s.Env {
-			check(e.Path, e.Value, substituted)
 			if strings.HasPrefix(string(e.Path), tmplPrefix) && !slices.Contains(tmplEnv, e) {
 				tmplEnv = append(tmplEnv, e)
 			}
 		}
 		for _, a := range s.Params {
-			eachString(a.Value, a.Path, func(p model.Path, v string) { check(p, v, substituted) })
+			eachString(a.Value, a.Path, func(p model.Path, v string) { check(p, v, substitutedField) })
 		}
 		for _, w := range s.When {
-			check(w.Path.Field("input"), w.Input, substituted)
+			check(w.Path.Field("input"), w.Input, substitutedField)
 			for i, v := range w.Values {
-				check(w.Path.Field("values").Index(i), v, substituted)
+				check(w.Path.Field("values").Index(i), v, substitutedField)
 			}
 		}
 		before = append(before, s)
@@ -101,25 +83,15 @@ func (c *checker) checkStepResults(t *model.TaskDef) {
 	// Sidecars run beside the steps: Tekton substitutes no step result in
 	// them.
 	for _, s := range t.Sidecars {
-		strs := map[model.Path]string{s.Path.Field("image"): s.Image, s.Path.Field("script"): s.Script, s.Path.Field("workingDir"): s.WorkingDir}
-		for i, a := range s.Command {
-			strs[s.Path.Field("command").Index(i)] = a
-		}
-		for i, a := range s.Args {
-			strs[s.Path.Field("args").Index(i)] = a
-		}
-		for _, e := range s.Env {
-			strs[e.Path] = e.Value
-		}
-		for _, p := range slices.Sorted(maps.Keys(strs)) {
-			for _, r := range findRefs(strs[p]) {
+		eachContainerString(s, func(p model.Path, v string, _ stringField) {
+			for _, r := range findRefs(v) {
 				if (r.Kind == "steps" || r.Kind == "step") && slices.Contains(r.Parts, "results") {
 					d := c.report(ruleStepResult, p, "%s: sidecar %q reads a step result, which Tekton substitutes only in steps", r.Raw, s.Name)
 					d.Expected = "step results in a later step's env, command, args or when"
 					d.Hint = "a sidecar starts before the steps; share data through a volume both mount"
 				}
 			}
-		}
+		})
 	}
 	for _, r := range t.Results {
 		if r.Value == "" {

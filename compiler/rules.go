@@ -29,12 +29,12 @@ func Rules() []diag.Rule {
 
 // RuleOf finds a rule of Rules by id.
 func RuleOf(id string) (diag.Rule, bool) {
-	all := Rules()
-	i := slices.IndexFunc(all, func(r diag.Rule) bool { return r.ID == id })
-	if i < 0 {
-		return diag.Rule{}, false
+	for _, list := range [][]diag.Rule{rules, policies.WaiverRules} {
+		if i := slices.IndexFunc(list, func(r diag.Rule) bool { return r.ID == id }); i >= 0 {
+			return list[i], true
+		}
 	}
-	return all[i], true
+	return diag.Rule{}, false
 }
 
 // Rules of the configuration as a whole and of the validators pipec runs.

@@ -289,13 +289,19 @@ func (im *importer) params(ps v1.ParamSpecs) map[string]any {
 			m["default"] = paramValue(*p.Default)
 		}
 		if len(p.Properties) > 0 {
-			props := map[string]any{}
-			for k := range p.Properties {
-				props[k] = map[string]any{"type": "string"}
-			}
-			m["properties"] = props
+			m["properties"] = properties(p.Properties)
 		}
 		out[p.Name] = m
+	}
+	return out
+}
+
+// properties are an object param's or result's keys, each a string (the
+// one type Tekton allows).
+func properties(ps map[string]v1.PropertySpec) map[string]any {
+	out := map[string]any{}
+	for k := range ps {
+		out[k] = map[string]any{"type": "string"}
 	}
 	return out
 }
@@ -326,11 +332,7 @@ func results(rs []v1.TaskResult) map[string]any {
 			m["value"] = paramValue(*r.Value)
 		}
 		if len(r.Properties) > 0 {
-			props := map[string]any{}
-			for k := range r.Properties {
-				props[k] = map[string]any{"type": "string"}
-			}
-			m["properties"] = props
+			m["properties"] = properties(r.Properties)
 		}
 		out[r.Name] = m
 	}

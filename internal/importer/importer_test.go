@@ -560,14 +560,7 @@ spec:
     - {name: a, script: make a}
     - {name: b, image: "ghcr.io/acme/other:2.0", env: [{name: HOME, value: /root}], script: make b}
 `
-	res, err := importer.Import(strings.NewReader(in), "ci")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(res.Issues) > 0 {
-		t.Errorf("issues: %v", res.Issues)
-	}
-	v := cuecontext.New().CompileBytes(res.CUE)
+	v := importClean(t, in)
 	wantStrings(t, v, map[string]string{
 		"tasks.tmpl.steps[0].image":          "ghcr.io/acme/tool:1.0",
 		"tasks.tmpl.steps[1].image":          "ghcr.io/acme/other:2.0",
@@ -617,14 +610,7 @@ spec:
       command: [cat]
       args: [$(steps.test.results.report)]
 `
-	res, err := importer.Import(strings.NewReader(in), "ci")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(res.Issues) > 0 {
-		t.Errorf("issues: %v", res.Issues)
-	}
-	v := cuecontext.New().CompileBytes(res.CUE)
+	v := importClean(t, in)
 	wantStrings(t, v, map[string]string{
 		`tasks."clone-and-test".steps[0].ref.resolver`:               "hub",
 		`tasks."clone-and-test".steps[0].ref.params.kind`:            "stepaction",
@@ -636,6 +622,20 @@ spec:
 	if v.LookupPath(cue.ParsePath(`tasks."clone-and-test".steps[0].image`)).Exists() {
 		t.Error("a step that runs a StepAction got an image")
 	}
+}
+
+// importClean imports in, which must import with no issue, and compiles
+// the CUE it gives.
+func importClean(t *testing.T, in string) cue.Value {
+	t.Helper()
+	res, err := importer.Import(strings.NewReader(in), "ci")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Issues) > 0 {
+		t.Errorf("issues: %v", res.Issues)
+	}
+	return cuecontext.New().CompileBytes(res.CUE)
 }
 
 // wantStrings checks the strings at CUE paths of an imported configuration.

@@ -174,14 +174,7 @@ func examples(t *testing.T) []string {
 // would apply it.
 func objectsOf(t *testing.T, dir string) []*unstructured.Unstructured {
 	t.Helper()
-	res, err := compiler.Build(context.Background(), compiler.Options{Dir: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if res.Diagnostics.HasErrors() {
-		t.Fatalf("example has findings:\n%v", res.Diagnostics)
-	}
-	objs, err := kubetest.Objects(res.Objects)
+	objs, _, err := kubetest.Build(context.Background(), compiler.Options{Dir: dir})
 	if err != nil {
 		t.Fatal(err)
 	}

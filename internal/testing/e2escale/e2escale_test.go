@@ -11,14 +11,7 @@ import (
 )
 
 func TestScenarioOfTheBurstExample(t *testing.T) {
-	res, err := compiler.Build(context.Background(), compiler.Options{Dir: "../../../examples/burst"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if res.Diagnostics.HasErrors() {
-		t.Fatalf("findings:\n%v", res.Diagnostics)
-	}
-	objs, err := kubetest.Objects(res.Objects)
+	objs, res, err := kubetest.Build(context.Background(), compiler.Options{Dir: "../../../examples/burst"})
 	if err != nil {
 		t.Fatal(err)
 	}

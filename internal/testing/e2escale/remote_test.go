@@ -292,14 +292,7 @@ triggers: webhookSecret: {name: "github-webhook", key: "secret"}
 // must have no errors.
 func build(t *testing.T, src string) ([]*unstructured.Unstructured, *model.Plan) {
 	t.Helper()
-	res, err := compiler.Build(context.Background(), compiler.Options{Dir: "/cfg", BaseDir: "/cfg", Overlay: map[string][]byte{"/cfg/pipec.cue": []byte(src)}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if res.Diagnostics.HasErrors() {
-		t.Fatalf("findings:\n%v", res.Diagnostics)
-	}
-	objs, err := kubetest.Objects(res.Objects)
+	objs, res, err := kubetest.Build(context.Background(), compiler.Options{Dir: "/cfg", BaseDir: "/cfg", Overlay: map[string][]byte{"/cfg/pipec.cue": []byte(src)}})
 	if err != nil {
 		t.Fatal(err)
 	}

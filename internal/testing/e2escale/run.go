@@ -132,14 +132,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	o.defaults()
 	logf := func(format string, a ...any) { fmt.Fprintf(o.Log, "e2escale: "+format+"\n", a...) }
 
-	res, err := compiler.Build(ctx, compiler.Options{Dir: o.Config})
-	if err != nil {
-		return nil, err
-	}
-	if res.Diagnostics.HasErrors() {
-		return nil, fmt.Errorf("%s has findings:\n%v", o.Config, res.Diagnostics)
-	}
-	objs, err := kubetest.Objects(res.Objects)
+	objs, res, err := kubetest.Build(ctx, compiler.Options{Dir: o.Config})
 	if err != nil {
 		return nil, err
 	}

@@ -2,6 +2,7 @@ package kubetest
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -9,9 +10,27 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 
+	"github.com/pipec/pipec/compiler"
 	"github.com/pipec/pipec/render"
 	"github.com/pipec/pipec/targets"
 )
+
+// Build compiles a configuration that must have no errors and decodes its
+// objects, as a user would apply them.
+func Build(ctx context.Context, opts compiler.Options) ([]*unstructured.Unstructured, *compiler.Result, error) {
+	res, err := compiler.Build(ctx, opts)
+	if err != nil {
+		return nil, nil, err
+	}
+	if res.Diagnostics.HasErrors() {
+		return nil, nil, fmt.Errorf("%s has findings:\n%v", opts.Dir, res.Diagnostics)
+	}
+	objs, err := Objects(res.Objects)
+	if err != nil {
+		return nil, nil, err
+	}
+	return objs, res, nil
+}
 
 // DecodeYAML splits a multi-document YAML (or JSON) stream into objects,
 // skipping empty documents.
