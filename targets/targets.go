@@ -8,6 +8,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"sync"
 
 	"knative.dev/pkg/apis"
 
@@ -55,9 +56,9 @@ func DefaultAndValidate(ctx context.Context, o interface {
 	return o.Validate(ctx)
 }
 
-// Memo remembers the objects that passed their upstream validation, so
-// that a later run skips validating an object that did not change. Keys
-// are hashes of the object; a memo must only hold keys made by the same
+// Memo remembers the specs that passed their upstream validation, so that
+// a later run skips validating an object that did not change. Keys are
+// hashes of the kind and spec; a memo must only hold keys made by the same
 // pipec binary.
 type Memo interface {
 	Accepted(key string) bool
@@ -66,37 +67,73 @@ type Memo interface {
 
 type memoKey struct{}
 
-// WithMemo returns ctx carrying m for ValidateOnce.
+// WithMemo returns ctx carrying m for Once.
 func WithMemo(ctx context.Context, m Memo) context.Context {
 	return context.WithValue(ctx, memoKey{}, m)
 }
 
-// ValidateOnce returns validate(), unless ctx carries a Memo that accepted
-// the same object (the same kind and JSON) before. A validation with no
-// findings at all is remembered; one with findings, even warnings, is run
-// again every time, so its findings are never lost. validate must depend on
-// nothing but obj and pipec's binary: a validation that reads settings from
-// ctx (such as Tekton feature flags) needs them in kind.
-func ValidateOnce(ctx context.Context, kind string, obj any, validate func() diag.List) diag.List {
+// Once validates the objects of one build once per distinct spec.
+// Stamped-out objects (a pipeline per service from one template) often
+// differ only in their names: their specs are validated once, and each
+// object's name on its own. It is safe for concurrent use.
+type Once struct {
+	memo Memo // ctx's, or nil
+	mu   sync.Mutex
+	seen map[string]*onceEntry
+}
+
+type onceEntry struct {
+	done     chan struct{}
+	accepted bool
+}
+
+// NewOnce returns a Once for one build, backed by ctx's Memo if it carries
+// one.
+func NewOnce(ctx context.Context) *Once {
 	m, _ := ctx.Value(memoKey{}).(Memo)
-	if m == nil {
-		return validate()
-	}
-	raw, err := json.Marshal(obj)
+	return &Once{memo: m, seen: map[string]*onceEntry{}}
+}
+
+// Validate returns full(), the object's whole upstream validation, unless
+// an object of the same kind and spec passed it before, in this build or,
+// through the Memo, in an earlier run; then it returns name(), the part of
+// the validation that reads the object's metadata. spec must hold all
+// that the validation reads apart from what name checks, and kind the
+// settings it reads from ctx (such as Tekton feature flags). A validation
+// with findings, even warnings, is never remembered: every object with that
+// spec is validated in full, so each finding is at its own object's source.
+func (o *Once) Validate(kind string, spec any, full, name func() diag.List) diag.List {
+	raw, err := json.Marshal(spec)
 	if err != nil {
-		return validate()
+		return full()
 	}
 	h := sha256.New()
 	h.Write([]byte(kind))
 	h.Write([]byte{0})
 	h.Write(raw)
 	key := hex.EncodeToString(h.Sum(nil))
-	if m.Accepted(key) {
-		return nil
+	if o.memo != nil && o.memo.Accepted(key) {
+		return name()
 	}
-	ds := validate()
-	if len(ds) == 0 {
-		m.Accept(key)
+	o.mu.Lock()
+	e, validating := o.seen[key]
+	if !validating {
+		e = &onceEntry{done: make(chan struct{})}
+		o.seen[key] = e
+	}
+	o.mu.Unlock()
+	if validating {
+		<-e.done
+		if e.accepted {
+			return name()
+		}
+		return full()
+	}
+	ds := full()
+	e.accepted = len(ds) == 0
+	close(e.done)
+	if e.accepted && o.memo != nil {
+		o.memo.Accept(key)
 	}
 	return ds
 }

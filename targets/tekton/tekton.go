@@ -14,6 +14,7 @@ import (
 
 	"github.com/tektoncd/pipeline/pkg/apis/config"
 	v1 "github.com/tektoncd/pipeline/pkg/apis/pipeline/v1"
+	validation "github.com/tektoncd/pipeline/pkg/apis/validate"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -103,6 +104,7 @@ func withFlags(ctx context.Context, f model.TektonFlags) context.Context {
 // order, so output stays deterministic.
 func validateAll(ctx context.Context, objs []targets.Object, maps []*sourceMap, src model.SourceMap) diag.List {
 	results := make([]diag.List, len(objs))
+	once := targets.NewOnce(ctx)
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
 	for i := range objs {
@@ -125,8 +127,14 @@ func validateAll(ctx context.Context, objs []targets.Object, maps []*sourceMap, 
 			// what it validated.
 			ff := config.FromContextOrDefaults(ctx).FeatureFlags
 			kind := fmt.Sprintf("%s %s enum=%t cel=%t", objs[i].APIVersion, objs[i].Kind, ff.EnableParamEnum, ff.EnableCELInWhenExpression)
-			results[i] = targets.ValidateOnce(ctx, kind, objs[i].Value, func() diag.List {
-				return validate(ctx, objs[i].Value.(apis.Validatable), maps[i], src)
+			full := func() diag.List { return validate(ctx, objs[i].Value.(apis.Validatable), maps[i], src) }
+			spec, meta := specOf(objs[i].Value)
+			if spec == nil {
+				results[i] = full()
+				return
+			}
+			results[i] = once.Validate(kind, spec, full, func() diag.List {
+				return findings(validation.ObjectMetadata(meta).ViaField("metadata"), maps[i], src)
 			})
 		}()
 	}
@@ -495,6 +503,25 @@ func validate(ctx context.Context, obj interface {
 	default:
 		fe = obj.Validate(ctx)
 	}
+	return findings(fe, sm, src)
+}
+
+// specOf returns what Tekton's validation of obj reads apart from its
+// metadata, and its metadata, of which it reads only the name
+// (validation.ObjectMetadata; TestValidationReadsOnlyTheName holds this);
+// nil for an object validated as a whole.
+func specOf(obj any) (any, metav1.Object) {
+	switch o := obj.(type) {
+	case *v1.Pipeline:
+		return &o.Spec, o
+	case *v1.Task:
+		return &o.Spec, o
+	}
+	return nil, nil
+}
+
+// findings maps Tekton's validation errors to the CUE source.
+func findings(fe *apis.FieldError, sm *sourceMap, src model.SourceMap) diag.List {
 	if fe == nil {
 		return nil
 	}
