@@ -142,7 +142,9 @@ func header(o targets.Object) string {
 //
 // YAML is what sigs.k8s.io/yaml gives for the object (keys sorted, the same
 // scalar styles), without its round trip: it marshals to JSON and parses
-// that JSON as YAML before emitting, which cost half of rendering.
+// that JSON as YAML before emitting, which cost half of rendering. Most
+// objects are laid out by blockYAML, with the YAML library's own scalar
+// forms and key order; the others by the library.
 // TestYAMLMatchesSigsYAML and FuzzYAMLMatchesSigsYAML hold the two equal,
 // and the compiler's goldens, written the old way, hold every example.
 func Document(o targets.Object, f Format) ([]byte, error) {
@@ -157,11 +159,18 @@ func Document(o targets.Object, f Format) ([]byte, error) {
 		}
 		return append(b, '\n'), nil
 	}
+	var buf bytes.Buffer
+	buf.WriteString(header(o))
+	if blockYAML(&buf, m) {
+		return buf.Bytes(), nil
+	}
+	buf.Truncate(len(header(o)))
 	b, err := yaml.Marshal(m)
 	if err != nil {
 		return nil, fmt.Errorf("%s %s: %w", o.Kind, o.Name, err)
 	}
-	return append([]byte(header(o)), b...), nil
+	buf.Write(b)
+	return buf.Bytes(), nil
 }
 
 // Documents renders objs in format f, on all CPUs; docs[i] is objs[i].

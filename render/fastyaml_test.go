@@ -1,0 +1,105 @@
+package render
+
+import (
+	"bytes"
+	"math/rand/v2"
+	"strings"
+	"testing"
+
+	"go.yaml.in/yaml/v2"
+)
+
+// tricky are strings the YAML library writes in every style it has, and
+// keys it orders otherwise than bytes do.
+var tricky = []string{
+	"", "a", "A", "_a", "a_b", "a-b", "a.b", "a/b", "a1", "a10", "a9", "a09", "a009", "0", "00", "007", "10", "9", "1.5", "-1", "+1",
+	"1e3", "0x1F", "0o17", "1:20", "1_000", ".inf", "-.inf", ".nan", "~", "null", "Null", "true", "True", "yes", "no", "on", "off", "y", "n", "Y", "N", "<<",
+	"2024-01-01", "2024-01-01T10:00:00Z", "app.kubernetes.io/name", "pipec.dev/source", "$(params.url)", "$(params.pkgs[*])", "image@sha256:00ff",
+	"a: b", "a:b", "a :b", "a #b", "a#b", "#a", "- a", "-a", "? a", "?a", ": a", ",a", "a,b", "[a]", "{a}", "a]", "*a", "&a", "!a", "|a", ">a", "%a", "@a", "`a",
+	"'a'", `"a"`, "it's", " a", "a ", "a  b", "a\tb", "a\nb", "a\n", "\na", "a\n\n", "  a\nb", "---", "...", "--- a", "a\x01", "héllo", "\u2028",
+	strings.Repeat("word ", 20), strings.Repeat("x", 100), strings.Repeat("w ", 38) + "end", "100m", "1Gi", "500Mi", "30m", "0.5", "1.0",
+}
+
+func randomValue(r *rand.Rand, depth int) any {
+	switch n := r.IntN(10); {
+	case depth > 0 && n < 3:
+		m := map[string]any{}
+		for range r.IntN(5) {
+			m[tricky[r.IntN(len(tricky))]] = randomValue(r, depth-1)
+		}
+		return m
+	case depth > 0 && n < 5:
+		var l []any
+		for range r.IntN(4) {
+			l = append(l, randomValue(r, depth-1))
+		}
+		if l == nil {
+			l = []any{}
+		}
+		return l
+	case n == 5:
+		return int64(r.IntN(2000) - 1000)
+	case n == 6:
+		return []any{nil, true, false}[r.IntN(3)]
+	case n == 7 && r.IntN(8) == 0:
+		return 1.5
+	}
+	return tricky[r.IntN(len(tricky))]
+}
+
+// TestBlockYAML: whatever blockYAML writes is what the YAML library
+// writes, on random documents of maps, lists and scalars made of the
+// strings and keys the library writes in every style and order; and most
+// documents of that kind are blockYAML's to write.
+func TestBlockYAML(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	fast := 0
+	const n = 20000
+	for i := range n {
+		v := randomValue(r, 5)
+		want, err := yaml.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var buf bytes.Buffer
+		if !blockYAML(&buf, v) {
+			continue
+		}
+		fast++
+		if got := buf.String(); got != string(want) {
+			t.Fatalf("document %d: blockYAML wrote\n%s\nthe library\n%s", i, got, want)
+		}
+	}
+	if fast < n/10 {
+		t.Errorf("blockYAML wrote %d of %d documents; the rest fell back to the library", fast, n)
+	}
+	t.Logf("blockYAML wrote %d of %d documents", fast, n)
+}
+
+// FuzzBlockYAML: for any keys, values and nesting, blockYAML writes what
+// the YAML library writes, or leaves it to the library.
+func FuzzBlockYAML(f *testing.F) {
+	f.Add("a10\x00a9\x00_x\x00B", "v", uint8(3))
+	f.Add("app.kubernetes.io/name\x00app.kubernetes.io/part-of", "$(params.x)", uint8(1))
+	f.Fuzz(func(t *testing.T, keys, value string, shape uint8) {
+		m := map[string]any{}
+		for _, k := range strings.Split(keys, "\x00") {
+			m[k] = value
+		}
+		var v any = m
+		if shape&1 != 0 {
+			v = []any{m, value, []any{value, m}}
+		}
+		if shape&2 != 0 {
+			v = map[string]any{value: v, "list": []any{[]any{v}}}
+		}
+		want, err := yaml.Marshal(v)
+		if err != nil {
+			return
+		}
+		var buf bytes.Buffer
+		if blockYAML(&buf, v) && buf.String() != string(want) {
+			t.Fatalf("blockYAML wrote\n%s\nthe library\n%s", buf.String(), want)
+		}
+	})
+}
