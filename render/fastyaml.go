@@ -35,7 +35,7 @@ func blockYAML(buf *bytes.Buffer, v any) bool {
 		return blockList(buf, l, 0, false)
 	}
 	col := 0
-	if !inline(buf, v, &col) {
+	if !inline(buf, v, &col, -1) {
 		return false
 	}
 	buf.WriteByte('\n')
@@ -58,15 +58,15 @@ func blockMap(buf *bytes.Buffer, m map[string]any, indent int, first bool) bool 
 			writeIndent(buf, indent)
 		}
 		col := indent
-		form, ok := scalar(k)
-		// The library writes a key longer than 128 characters as a
-		// complex key ("? "); a short key, as a value.
-		if !ok || len(k) > 128 || len(form) > 128 || !fits(form, col) {
+		f := scalar(k)
+		// The library writes a key longer than 128 characters, or with a
+		// line break, as a complex key ("? "); another key, as a value.
+		if !f.ok || len(k) > 128 || len(f.form) > 128 || strings.ContainsAny(k, "\r\n") || !fits(f.form, col) {
 			return false
 		}
-		buf.WriteString(form)
+		buf.WriteString(f.form)
 		buf.WriteByte(':')
-		col += len(form) + 1
+		col += len(f.form) + 1
 		switch x := m[k].(type) {
 		case map[string]any:
 			if len(x) == 0 {
@@ -90,7 +90,7 @@ func blockMap(buf *bytes.Buffer, m map[string]any, indent int, first bool) bool 
 		default:
 			buf.WriteByte(' ')
 			col++
-			if !inline(buf, x, &col) {
+			if !inline(buf, x, &col, indent+2) {
 				return false
 			}
 			buf.WriteByte('\n')
@@ -126,7 +126,7 @@ func blockList(buf *bytes.Buffer, l []any, indent int, first bool) bool {
 			}
 		default:
 			col := indent + 2
-			if !inline(buf, x, &col) {
+			if !inline(buf, x, &col, indent+2) {
 				return false
 			}
 			buf.WriteByte('\n')
@@ -141,8 +141,10 @@ func writeIndent(buf *bytes.Buffer, n int) {
 	}
 }
 
-// inline writes a scalar starting at column *col.
-func inline(buf *bytes.Buffer, v any, col *int) bool {
+// inline writes a scalar starting at column *col. A plain string that
+// runs past lineWidth is broken at its spaces as the library breaks it,
+// continued at column cont; cont < 0 leaves it to the library.
+func inline(buf *bytes.Buffer, v any, col *int, cont int) bool {
 	switch x := v.(type) {
 	case nil:
 		buf.WriteString("null")
@@ -151,16 +153,46 @@ func inline(buf *bytes.Buffer, v any, col *int) bool {
 	case int64:
 		buf.WriteString(strconv.FormatInt(x, 10))
 	case string:
-		form, ok := scalar(x)
-		if !ok || !fits(form, *col) {
+		f := scalar(x)
+		switch {
+		case f.ok && fits(f.form, *col):
+			buf.WriteString(f.form)
+			*col += len(f.form)
+		case f.plain && cont >= 0:
+			*col = fold(buf, x, *col, cont)
+		default:
 			return false
 		}
-		buf.WriteString(form)
-		*col += len(form)
 	default: // floats, and anything else, are the library's
 		return false
 	}
 	return true
+}
+
+// fold writes the plain string s from column col, broken as the library
+// breaks a plain scalar: at a space that follows a non-space and precedes
+// one, once the column is past lineWidth, the space giving way to a new
+// line continued at column cont. It returns the column after s.
+func fold(buf *bytes.Buffer, s string, col, cont int) int {
+	spaces := false
+	for i := range len(s) {
+		if s[i] != ' ' {
+			buf.WriteByte(s[i])
+			col++
+			spaces = false
+			continue
+		}
+		if !spaces && col > lineWidth && i+1 < len(s) && s[i+1] != ' ' {
+			buf.WriteByte('\n')
+			writeIndent(buf, cont)
+			col = cont
+		} else {
+			buf.WriteByte(' ')
+			col++
+		}
+		spaces = true
+	}
+	return col
 }
 
 // fits reports whether the library writes form, starting at column col,
@@ -181,30 +213,46 @@ var (
 const maxRemembered = 1 << 17
 
 type scalarForm struct {
+	// form is how the library writes the string on one line; ok is false
+	// when it takes more than one.
 	form string
 	ok   bool
+	// plain says the library writes the string as it is, unquoted,
+	// broken at spaces when it runs past the line width.
+	plain bool
 }
 
-// scalar is how the library writes s as a document on its own, when on
-// one line. The library chooses a string's style from the string alone
-// (and from the context: flow or block, key or value, which block layouts
-// do not change for a one-line string), so the form is the same anywhere
-// in a block document. Non-ASCII strings are left to the library, whose
-// line width counts characters, not bytes.
-func scalar(s string) (string, bool) {
+// scalar is how the library writes s, as a document on its own. The
+// library chooses a string's style from the string alone (and from the
+// context: flow or block, key or value, which block layouts do not change
+// for a string on one line), so the form is the same anywhere in a block
+// document. A plain string too long for one line comes back broken at
+// spaces; put together again, it tells that the string is plain. Non-ASCII
+// strings are left to the library, whose line width counts characters, not
+// bytes.
+func scalar(s string) scalarForm {
 	if f, ok := scalars.Load(s); ok {
-		return f.(scalarForm).form, f.(scalarForm).ok
+		return f.(scalarForm)
 	}
-	f := scalarForm{}
-	if ascii(s) && len(s) <= lineWidth*4 {
-		if b, err := yaml.Marshal(s); err == nil && bytes.Count(b, []byte{'\n'}) == 1 && !bytes.HasPrefix(b, []byte("|")) && !bytes.HasPrefix(b, []byte(">")) {
-			f = scalarForm{form: string(b[:len(b)-1]), ok: true}
+	var f scalarForm
+	if ascii(s) && len(s) <= 4096 {
+		if b, err := yaml.Marshal(s); err == nil {
+			lines := strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
+			switch {
+			case len(lines) == 1:
+				f = scalarForm{form: lines[0], ok: true, plain: lines[0] == s}
+			case lines[0] != "" && !strings.ContainsAny(lines[0][:1], `'"|>`):
+				for i := range lines[1:] {
+					lines[i+1] = strings.TrimLeft(lines[i+1], " ")
+				}
+				f.plain = strings.Join(lines, " ") == s
+			}
 		}
 	}
 	if nScalars.Add(1) <= maxRemembered {
 		scalars.Store(s, f)
 	}
-	return f.form, f.ok
+	return f
 }
 
 func ascii(s string) bool {
@@ -249,8 +297,22 @@ func keyOrder(m map[string]any) ([]string, bool) {
 
 // libraryOrder asks the library to write a map of keys to their positions
 // and reads the positions back in the order it wrote them; nil if a key
-// takes more than one line.
+// takes more than one line, or if the library's order depends on the
+// order in which it meets the keys: its comparison is not a total order
+// when keys that read as numbers ("9", "10") meet others ("1Gi"), so such
+// a map, written by the library, comes out in a different order from one
+// run to the next.
 func libraryOrder(keys []string) []int {
+	order := libraryOrderOnce(keys)
+	for range 3 {
+		if again := libraryOrderOnce(keys); !slices.Equal(again, order) {
+			return nil
+		}
+	}
+	return order
+}
+
+func libraryOrderOnce(keys []string) []int {
 	m := make(map[string]int, len(keys))
 	for i, k := range keys {
 		m[k] = i

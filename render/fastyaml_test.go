@@ -16,8 +16,11 @@ var tricky = []string{
 	"1e3", "0x1F", "0o17", "1:20", "1_000", ".inf", "-.inf", ".nan", "~", "null", "Null", "true", "True", "yes", "no", "on", "off", "y", "n", "Y", "N", "<<",
 	"2024-01-01", "2024-01-01T10:00:00Z", "app.kubernetes.io/name", "pipec.dev/source", "$(params.url)", "$(params.pkgs[*])", "image@sha256:00ff",
 	"a: b", "a:b", "a :b", "a #b", "a#b", "#a", "- a", "-a", "? a", "?a", ": a", ",a", "a,b", "[a]", "{a}", "a]", "*a", "&a", "!a", "|a", ">a", "%a", "@a", "`a",
-	"'a'", `"a"`, "it's", " a", "a ", "a  b", "a\tb", "a\nb", "a\n", "\na", "a\n\n", "  a\nb", "---", "...", "--- a", "a\x01", "héllo", "\u2028",
+	"'a'", `"a"`, "it's", " a", "a ", "a  b", "a\tb", "a\rb", "\r", "a\nb", "a\n", "\na", "a\n\n", "  a\nb", "---", "...", "--- a", "a\x01", "héllo", "\u2028",
 	strings.Repeat("word ", 20), strings.Repeat("x", 100), strings.Repeat("w ", 38) + "end", "100m", "1Gi", "500Mi", "30m", "0.5", "1.0",
+	"header.match('X-GitHub-Event', 'pull_request') && body.action in ['opened', 'synchronize', 'reopened'] && body.pull_request.base.ref == 'main'",
+	strings.Repeat("ab  cd ", 20) + "x", strings.Repeat("a b", 60), strings.Repeat("k: v ", 30) + "x", strings.Repeat("x ", 100) + "- y", "a" + strings.Repeat(" ", 90) + "b",
+	strings.Repeat("verylongwordwithoutspaces", 5) + " " + strings.Repeat("another", 12) + " end",
 }
 
 func randomValue(r *rand.Rand, depth int) any {
@@ -66,7 +69,7 @@ func TestBlockYAML(t *testing.T) {
 			continue
 		}
 		fast++
-		if got := buf.String(); got != string(want) {
+		if got := buf.String(); got != string(want) && !libraryMayWrite(v, got) {
 			t.Fatalf("document %d: blockYAML wrote\n%s\nthe library\n%s", i, got, want)
 		}
 	}
@@ -98,8 +101,20 @@ func FuzzBlockYAML(f *testing.F) {
 			return
 		}
 		var buf bytes.Buffer
-		if blockYAML(&buf, v) && buf.String() != string(want) {
+		if blockYAML(&buf, v) && buf.String() != string(want) && !libraryMayWrite(v, buf.String()) {
 			t.Fatalf("blockYAML wrote\n%s\nthe library\n%s", buf.String(), want)
 		}
 	})
+}
+
+// libraryMayWrite reports whether the library writes v as got in some
+// run: it orders some sets of keys (numbers among strings) by the order
+// in which it meets them, which Go's map iteration changes.
+func libraryMayWrite(v any, got string) bool {
+	for range 200 {
+		if b, _ := yaml.Marshal(v); string(b) == got {
+			return true
+		}
+	}
+	return false
 }
