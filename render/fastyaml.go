@@ -15,8 +15,8 @@ import (
 // strings, int64, bools and nulls), as go.yaml.in/yaml/v2 would in block
 // style, or reports false when v holds something it leaves to the YAML
 // library: a float, a string the library writes on several lines (a
-// script, in literal style) or may fold, a key it does not write as a
-// simple key.
+// script, in literal style) at the top level, a string it writes
+// quoted and may break, a key it does not write as a simple key.
 //
 // It lays out the blocks and leaves every decision of the YAML library to
 // the library itself: how a string is written (plain, single- or
@@ -143,7 +143,8 @@ func writeIndent(buf *bytes.Buffer, n int) {
 
 // inline writes a scalar starting at column *col. A plain string that
 // runs past lineWidth is broken at its spaces as the library breaks it,
-// continued at column cont; cont < 0 leaves it to the library.
+// continued at column cont, and a string in literal style has its lines
+// at column cont; cont < 0 leaves both to the library.
 func inline(buf *bytes.Buffer, v any, col *int, cont int) bool {
 	switch x := v.(type) {
 	case nil:
@@ -160,6 +161,15 @@ func inline(buf *bytes.Buffer, v any, col *int, cont int) bool {
 			*col += len(f.form)
 		case f.plain && cont >= 0:
 			*col = fold(buf, x, *col, cont)
+		case f.header != "" && cont >= 0:
+			buf.WriteString(f.header)
+			for _, l := range f.body {
+				buf.WriteByte('\n')
+				if l != "" {
+					writeIndent(buf, cont)
+					buf.WriteString(l)
+				}
+			}
 		default:
 			return false
 		}
@@ -220,6 +230,11 @@ type scalarForm struct {
 	// plain says the library writes the string as it is, unquoted,
 	// broken at spaces when it runs past the line width.
 	plain bool
+	// header and body are the string in literal style ("|", "|-",
+	// "|2+", ...): its lines, each to be indented past the parent's
+	// column, or "" for a line the library leaves empty.
+	header string
+	body   []string
 }
 
 // scalar is how the library writes s, as a document on its own. The
@@ -235,12 +250,26 @@ func scalar(s string) scalarForm {
 		return f.(scalarForm)
 	}
 	var f scalarForm
-	if ascii(s) && len(s) <= 4096 {
+	if ascii(s) && len(s) <= 1<<16 {
 		if b, err := yaml.Marshal(s); err == nil {
 			lines := strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
 			switch {
 			case len(lines) == 1:
 				f = scalarForm{form: lines[0], ok: true, plain: lines[0] == s}
+			case strings.HasPrefix(lines[0], "|"):
+				// At the top level the lines are indented by two; in a
+				// block, by two past the parent's column.
+				body := lines[1:]
+				for i, l := range body {
+					if !strings.HasPrefix(l, "  ") && l != "" {
+						body = nil
+						break
+					}
+					body[i] = strings.TrimPrefix(l, "  ")
+				}
+				if body != nil {
+					f.header, f.body = lines[0], body
+				}
 			case lines[0] != "" && !strings.ContainsAny(lines[0][:1], `'"|>`):
 				for i := range lines[1:] {
 					lines[i+1] = strings.TrimLeft(lines[i+1], " ")

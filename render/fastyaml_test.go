@@ -21,6 +21,8 @@ var tricky = []string{
 	"header.match('X-GitHub-Event', 'pull_request') && body.action in ['opened', 'synchronize', 'reopened'] && body.pull_request.base.ref == 'main'",
 	strings.Repeat("ab  cd ", 20) + "x", strings.Repeat("a b", 60), strings.Repeat("k: v ", 30) + "x", strings.Repeat("x ", 100) + "- y", "a" + strings.Repeat(" ", 90) + "b",
 	strings.Repeat("verylongwordwithoutspaces", 5) + " " + strings.Repeat("another", 12) + " end",
+	"#!/bin/sh\nset -eu\n\ngo test ./...\n", "echo a\n  indented\n\n\n", "line with trailing space \nnext", "a\tb\nc", "- x\n- y\n", "|\n>\n", "\n\n",
+	"a\n" + strings.Repeat("long line ", 12) + "\nend",
 }
 
 func randomValue(r *rand.Rand, depth int) any {
