@@ -24,9 +24,9 @@ import (
 // document, which is the same in any block context for a string written on
 // one line; the order of a map's keys is the library's own order of that
 // set of keys. Both are remembered for the life of the process, since
-// objects repeat their keys and many values. It is five to ten times
-// faster than the library's emitter, which was a fifth of a large build's
-// CPU. TestBlockYAML and FuzzBlockYAML hold it to the library.
+// objects repeat their keys and many values. The library's emitter was a
+// fifth of a large build's CPU. TestBlockYAML and FuzzBlockYAML hold
+// blockYAML to the library.
 func blockYAML(buf *bytes.Buffer, v any) bool {
 	if m, ok := v.(map[string]any); ok && len(m) > 0 {
 		return blockMap(buf, m, 0, false)
