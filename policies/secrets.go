@@ -65,6 +65,9 @@ func FindSecrets(texts []Text, envOf func(model.Path) string) []Secret {
 		byPath[t.Path] = t.Value
 	}
 	var out []Secret
+	// Stamped-out configurations repeat most of their strings.
+	type key struct{ value, name string }
+	seen := map[key]string{}
 	for _, t := range texts {
 		name := lastName(t.Path)
 		// {name: ..., value: ...} pairs (Helm parameters, params passed
@@ -80,7 +83,13 @@ func FindSecrets(texts []Text, envOf func(model.Path) string) []Secret {
 		if strings.Contains(string(t.Path), ".env.") {
 			name = ""
 		}
-		if kind := secretIn(t.Value, name); kind != "" {
+		k := key{t.Value, name}
+		kind, ok := seen[k]
+		if !ok {
+			kind = secretIn(t.Value, name)
+			seen[k] = kind
+		}
+		if kind != "" {
 			out = append(out, Secret{Item: item(t.Path, envOf(t.Path)), Kind: kind})
 		}
 	}
@@ -96,16 +105,27 @@ func secretIn(v, name string) string {
 			return f.kind
 		}
 	}
-	for _, m := range urlCredentials.FindAllStringSubmatch(v, -1) {
-		if literal(m[1]) {
-			return "credentials in a URL"
+	if strings.Contains(v, "://") && strings.Contains(v, "@") {
+		for _, m := range urlCredentials.FindAllStringSubmatch(v, -1) {
+			if literal(m[1]) {
+				return "credentials in a URL"
+			}
 		}
+	}
+	if !strings.ContainsAny(v, "=:") {
+		return secretUnder(v, name)
 	}
 	for _, m := range assignment.FindAllStringSubmatch(v, -1) {
 		if literal(m[4]) && len(m[4]) >= 8 && !notASecretName.MatchString(m[1]) && !looksLikePath(m[4]) {
 			return "a credential assigned to " + m[1]
 		}
 	}
+	return secretUnder(v, name)
+}
+
+// secretUnder is a random-looking value v under a name that says it is a
+// credential.
+func secretUnder(v, name string) string {
 	if secretName.MatchString(name) && !notASecretName.MatchString(name) &&
 		literal(v) && !looksLikePath(v) && !strings.ContainsAny(v, " \n") && len(v) >= 16 && entropy(v) >= 3.5 {
 		return "a random-looking value under the name " + name
