@@ -8,6 +8,8 @@
 #   tekton-resolvers                       (remote resolution: bundles, cluster, git, http, hub)
 #   triggers-sink, triggers-interceptors   github.com/tektoncd/triggers (EventListener sink, core interceptors)
 #   karpenter-kwok                         sigs.k8s.io/karpenter (Karpenter's KWOK provider)
+#   rollouts-controller                    github.com/argoproj/argo-rollouts (canary and blue-green
+#                                          rollouts with analysis; the version whose CRDs the tests use)
 #
 # The small pieces the simulation needs besides (a metrics API, a volume
 # provisioner) run inside the test driver, internal/testing/e2escale.
@@ -28,6 +30,8 @@ KWOK=v0.7.0
 TEKTON=$(sed -n 's/^\tgithub.com\/tektoncd\/pipeline \(v[0-9.]*\)$/\1/p' go.mod)
 TRIGGERS=$(sed -n 's/^\tgithub.com\/tektoncd\/triggers \(v[0-9.]*\)$/\1/p' go.mod)
 KARPENTER=v1.14.1
+# The Argo Rollouts version whose CRDs internal/testing/e2e installs.
+ROLLOUTS=v1.8.3
 
 stamped() { [[ -x $bin/$1 && $(cat "$bin/.$1.stamp" 2>/dev/null) == "$2" ]]; }
 stamp() { echo "$2" > "$bin/.$1.stamp"; }
@@ -75,3 +79,4 @@ upstream tekton-resolvers github.com/tektoncd/pipeline "$TEKTON" ./cmd/resolvers
 upstream triggers-sink github.com/tektoncd/triggers "$TRIGGERS" ./cmd/eventlistenersink
 upstream triggers-interceptors github.com/tektoncd/triggers "$TRIGGERS" ./cmd/interceptors
 upstream karpenter-kwok sigs.k8s.io/karpenter "$KARPENTER" ./kwok
+upstream rollouts-controller github.com/argoproj/argo-rollouts "$ROLLOUTS" ./cmd/rollouts-controller
