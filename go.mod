@@ -53,6 +53,7 @@ require (
 	github.com/gobwas/glob v0.2.3
 	github.com/google/cel-go v0.27.0
 	github.com/prometheus/common v0.67.4
+	github.com/prometheus/prometheus v0.305.0
 	github.com/rogpeppe/go-internal v1.15.0
 	github.com/spf13/cobra v1.10.2
 	github.com/spf13/pflag v1.0.10
@@ -71,9 +72,12 @@ require (
 )
 
 require (
+	github.com/dennwc/varint v1.0.0 // indirect
+	github.com/grafana/regexp v0.0.0-20240518133315-a468a5bfb3bc // indirect
 	github.com/hashicorp/go-version v1.8.0 // indirect
 	github.com/hashicorp/golang-lru v1.0.2 // indirect
 	github.com/kelseyhightower/envconfig v1.4.0 // indirect
+	go.uber.org/atomic v1.11.0 // indirect
 )
 
 require (

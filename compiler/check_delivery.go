@@ -291,6 +291,7 @@ func (c *checker) checkApp(a *model.App, teamNames, envNames []string) {
 		d := c.report(ruleApp, a.Path.Field("source").Field("helm"), "app %q sets helm settings on a %s source", a.Name, a.Source.Type)
 		d.Hint = `set source.type: "helm", or remove source.helm`
 	}
+	seen := map[string]bool{}
 	for _, dep := range a.Deployments {
 		env := p.Environment(dep.Environment)
 		if env == nil {
@@ -304,6 +305,7 @@ func (c *checker) checkApp(a *model.App, teamNames, envNames []string) {
 		}
 		c.checkImageRef(a, dep)
 		c.checkStrategy(a, dep)
+		c.checkAnalysis(a, dep, env, seen)
 		for _, k := range sortedKeys(dep.Requests) {
 			if q, err := resource.ParseQuantity(dep.Requests[k]); err == nil && q.Sign() >= 0 && !quantityOutOfRange(q, dep.Requests[k]) {
 				continue // valid: no finding, so no position to look up

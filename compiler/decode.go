@@ -193,6 +193,8 @@ func decodePlan(t tree, src model.SourceMap) (*model.Plan, diag.List) {
 	plan.Triggers = d.triggers(t.field("triggers"))
 	plan.Policy = d.policy(t.field("policy"))
 	plan.Monitoring = d.monitoring(t.field("monitoring"))
+	an := t.field("analysis")
+	plan.Analysis = model.AnalysisSettings{PrometheusAddress: an.field("prometheus").field("address").str(), Path: an.path}
 	ff := t.field("tekton").field("featureFlags")
 	plan.TektonFlags = model.TektonFlags{ParamEnum: ff.field("enable-param-enum").boolean(), CELWhen: ff.field("enable-cel-in-whenexpression").boolean(), Path: ff.path}
 	t.entries("environments", func(name string, c node) {

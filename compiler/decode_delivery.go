@@ -3,6 +3,7 @@ package compiler
 import (
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/pipec/pipec/model"
 	"github.com/pipec/pipec/policies"
@@ -191,6 +192,13 @@ func (d *decoder) app(name string, n node) *model.App {
 	replicas := n.field("replicas").int()
 	requests := n.field("resources").field("requests").quantities()
 	strategy := decodeStrategy(n.field("strategy"))
+	m := n.field("metrics")
+	a.Metrics = model.AppMetrics{
+		Selector: m.field("selector").str(), Requests: m.field("requests").str(), Duration: m.field("duration").str(),
+		Produces: m.field("produces").strs(), Path: m.path,
+	}
+	objectives := decodeObjectives(n.field("objectives"), nil)
+	tests := decodeTests(n.field("tests"), nil)
 	n.field("environments").fields(func(env string, c node) {
 		dep := &model.Deployment{
 			App:            name,
@@ -202,6 +210,8 @@ func (d *decoder) app(name string, n node) *model.App {
 			Image:          a.Image,
 			Helm:           a.Source.Helm,
 			Strategy:       strategy,
+			Objectives:     decodeObjectives(c.field("objectives"), objectives),
+			Tests:          decodeTests(c.field("tests"), tests),
 			Path:           c.path,
 		}
 		// What the environment does not set is the app's: a finding
@@ -261,6 +271,70 @@ func syncOverride(n node) (automated, prune, selfHeal *bool) {
 		return nil
 	}
 	return get("automated"), get("prune"), get("selfHeal")
+}
+
+// decodeObjectives decodes objectives, keyed by name, over base: one of
+// the same name replaces base's.
+func decodeObjectives(n node, base []*model.Objective) []*model.Objective {
+	byName := map[string]*model.Objective{}
+	for _, o := range base {
+		byName[o.Name] = o
+	}
+	n.fields(func(name string, c node) {
+		o := &model.Objective{
+			Name: name, Window: c.field("window").str(), Interval: c.field("interval").str(), InitialDelay: c.field("initialDelay").str(),
+			Count: c.field("count").optInt(), FailureLimit: c.field("failureLimit").optInt(), InconclusiveLimit: c.field("inconclusiveLimit").optInt(),
+			Path: c.path,
+		}
+		if sr := c.field("successRate"); sr.exists() {
+			v := sr.field("atLeast").float()
+			o.SuccessRate = &v
+		}
+		if l := c.field("latency"); l.exists() {
+			o.Latency = &model.Latency{Quantile: l.field("quantile").float(), AtMost: l.field("atMost").str()}
+		}
+		if q := c.field("query"); q.exists() {
+			o.Query = &model.RawQuery{PromQL: q.field("promql").str(), SuccessCondition: q.field("successCondition").str(), FailureCondition: q.field("failureCondition").str()}
+		}
+		byName[name] = o
+	})
+	return sortedByName(byName, func(o *model.Objective) string { return o.Name })
+}
+
+// decodeTests decodes test jobs, keyed by name, over base.
+func decodeTests(n node, base []*model.TestJob) []*model.TestJob {
+	byName := map[string]*model.TestJob{}
+	for _, t := range base {
+		byName[t.Name] = t
+	}
+	n.fields(func(name string, c node) {
+		t := &model.TestJob{
+			Name: name, Image: c.field("image").str(), Args: c.field("args").strs(), Env: c.field("env").stringMap(),
+			Timeout: c.field("timeout").str(), Retries: c.field("retries").int(), Path: c.path,
+		}
+		if cmd := c.field("command"); cmd.exists() {
+			t.Command = cmd.strs()
+		}
+		byName[name] = t
+	})
+	return sortedByName(byName, func(t *model.TestJob) string { return t.Name })
+}
+
+func sortedByName[T any](m map[string]T, name func(T) string) []T {
+	if len(m) == 0 {
+		return nil
+	}
+	out := make([]T, 0, len(m))
+	for _, v := range m {
+		out = append(out, v)
+	}
+	slices.SortFunc(out, func(a, b T) int { return strings.Compare(name(a), name(b)) })
+	return out
+}
+
+func (n node) float() float64 {
+	f, _ := n.v.Float64()
+	return f
 }
 
 func decodeStrategy(n node) model.Strategy {

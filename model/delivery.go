@@ -146,6 +146,8 @@ type App struct {
 	Description string
 	Source      AppSource
 	Image       *AppImage
+	// Metrics says how Prometheus knows the app.
+	Metrics AppMetrics
 	// Deployments are the app's (environment) instances, settings
 	// resolved, sorted by promotion order then environment name.
 	Deployments []*Deployment
@@ -257,7 +259,11 @@ type Deployment struct {
 	Helm           *Helm
 	Strategy       Strategy
 	Sync           SyncPolicy
-	Path           Path
+	// Objectives and Tests are the app's with the environment's, sorted
+	// by name.
+	Objectives []*Objective
+	Tests      []*TestJob
+	Path       Path
 }
 
 // SyncPolicy is an Application's sync policy.

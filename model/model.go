@@ -37,6 +37,8 @@ type Plan struct {
 	Scaling Scaling
 	// TektonFlags are the feature flags the Tekton installation turns on.
 	TektonFlags TektonFlags
+	// Analysis are the settings apps' analysis shares.
+	Analysis AnalysisSettings
 	// Monitoring is nil when not declared.
 	Monitoring *Monitoring
 	// Sources maps CUE paths to their positions.

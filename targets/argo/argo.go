@@ -63,7 +63,9 @@ func (Target) Name() string { return Name }
 
 // Kinds implements targets.Target: projects before the Applications in
 // them, and those before the Rollouts they deploy.
-func (Target) Kinds() []string { return []string{"AppProject", "Application", "Rollout"} }
+func (Target) Kinds() []string {
+	return []string{"AppProject", "Application", "AnalysisTemplate", "Rollout"}
+}
 
 // Generate implements targets.Target.
 func (Target) Generate(_ context.Context, plan *model.Plan) ([]targets.Object, diag.List) {
@@ -94,6 +96,7 @@ func (Target) Generate(_ context.Context, plan *model.Plan) ([]targets.Object, d
 			}
 			objs = append(objs, targets.New(Name, app, dep.Path, targets.ArgoCDDir))
 			if r := rollout(a, dep, env, plan.AppAutoscaler(a.Name, env.Name) != nil); r != nil {
+				objs = append(objs, analysisTemplates(plan, a, dep, env)...)
 				objs = append(objs, targets.New(Name, r, dep.Strategy.Path, targets.EnvDir(env.Name)))
 			}
 		}
@@ -287,9 +290,10 @@ func rollout(a *model.App, dep *model.Deployment, env *model.Environment, autosc
 	switch {
 	case dep.Strategy.Canary != nil:
 		c := dep.Strategy.Canary
+		an := dep.ResolveAnalyses()
 		canary := map[string]any{}
 		var steps []any
-		for _, s := range c.Steps {
+		for _, s := range an.Steps {
 			switch {
 			case s.SetWeight != nil:
 				steps = append(steps, map[string]any{"setWeight": *s.SetWeight})
@@ -300,12 +304,16 @@ func rollout(a *model.App, dep *model.Deployment, env *model.Environment, autosc
 				}
 				steps = append(steps, map[string]any{"pause": p})
 			case len(s.Analysis) > 0:
-				steps = append(steps, map[string]any{"analysis": analysis(s.Analysis)})
+				steps = append(steps, map[string]any{"analysis": analysis(a, s.Analysis)})
 			}
 		}
 		canary["steps"] = steps
-		if len(c.Analysis) > 0 {
-			canary["analysis"] = analysis(c.Analysis)
+		if len(an.Background) > 0 {
+			bg := analysis(a, an.Background)
+			if an.StartingStep > 0 {
+				bg["startingStep"] = an.StartingStep
+			}
+			canary["analysis"] = bg
 		}
 		setIf(canary, "stableService", c.StableService)
 		setIf(canary, "canaryService", c.CanaryService)
@@ -318,17 +326,18 @@ func rollout(a *model.App, dep *model.Deployment, env *model.Environment, autosc
 		strategy = map[string]any{"canary": canary}
 	case dep.Strategy.BlueGreen != nil:
 		b := dep.Strategy.BlueGreen
+		an := dep.ResolveAnalyses()
 		bg := map[string]any{
 			"activeService":         b.ActiveService,
 			"autoPromotionEnabled":  b.AutoPromotionEnabled,
 			"scaleDownDelaySeconds": b.ScaleDownDelaySeconds,
 		}
 		setIf(bg, "previewService", b.PreviewService)
-		if len(b.PrePromotionAnalysis) > 0 {
-			bg["prePromotionAnalysis"] = analysis(b.PrePromotionAnalysis)
+		if len(an.PrePromotion) > 0 {
+			bg["prePromotionAnalysis"] = analysis(a, an.PrePromotion)
 		}
-		if len(b.PostPromotionAnalysis) > 0 {
-			bg["postPromotionAnalysis"] = analysis(b.PostPromotionAnalysis)
+		if len(an.PostPromotion) > 0 {
+			bg["postPromotionAnalysis"] = analysis(a, an.PostPromotion)
 		}
 		strategy = map[string]any{"blueGreen": bg}
 	default:
@@ -360,10 +369,12 @@ func rollout(a *model.App, dep *model.Deployment, env *model.Environment, autosc
 	return &unstructured.Unstructured{Object: r}
 }
 
-func analysis(templates []string) map[string]any {
+// analysis refers to the AnalysisTemplates of an app's objectives and
+// tests.
+func analysis(a *model.App, names []string) map[string]any {
 	var ts []any
-	for _, t := range templates {
-		ts = append(ts, map[string]any{"templateName": t})
+	for _, n := range names {
+		ts = append(ts, map[string]any{"templateName": TemplateName(a.Name, n)})
 	}
 	return map[string]any{"templates": ts}
 }
