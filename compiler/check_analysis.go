@@ -206,9 +206,9 @@ func (c *checker) checkAnalysisFits(a *model.App, dep *model.Deployment, report 
 			}
 			d := report(ruleAnalysis, dep.Strategy.Path.Field("canary").Field("steps").Index(i).Field("pause").Field("duration"),
 				"the pause of %s ends before objective %q can fail: it measures every %s and aborts on failure %d, %s after it starts",
-				st.Pause.Duration, o.Name, t.Interval, t.FailureLimit+1, need)
-			d.Expected = fmt.Sprintf("a pause of at least %s", need)
-			d.Hint = fmt.Sprintf("lengthen the pause, or shorten apps.%s.objectives.%s.interval (or its failureLimit, initialDelay)", a.Name, o.Name)
+				st.Pause.Duration, o.Name, model.FormatDuration(t.Interval), t.FailureLimit+1, model.FormatDuration(need))
+			d.Expected = fmt.Sprintf("a pause of at least %s", model.FormatDuration(need))
+			d.Hint = fmt.Sprintf("lengthen the pause, or shorten %s (or its failureLimit, initialDelay)", o.Path.Field("interval"))
 		}
 	}
 }

@@ -320,6 +320,22 @@ func (d *Deployment) ObjectiveTiming(o *Objective, an Analyses) Timing {
 	return t
 }
 
+// FormatDuration writes d as Argo Rollouts' examples write durations:
+// "30s", "1m", "2h", else Go's form.
+func FormatDuration(d time.Duration) string {
+	switch {
+	case d == 0:
+		return "0s"
+	case d%time.Hour == 0:
+		return strconv.FormatInt(int64(d/time.Hour), 10) + "h"
+	case d%time.Minute == 0:
+		return strconv.FormatInt(int64(d/time.Minute), 10) + "m"
+	case d%time.Second == 0:
+		return strconv.FormatInt(int64(d/time.Second), 10) + "s"
+	}
+	return d.String()
+}
+
 // ShortestPause is the shortest timed pause among steps, or 0.
 func ShortestPause(steps []CanaryStep) time.Duration {
 	var p time.Duration

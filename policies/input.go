@@ -288,6 +288,9 @@ type (
 		Production bool   `json:"production"`
 		Replicas   int64  `json:"replicas"`
 		Strategy   string `json:"strategy"`
+		// Objectives are the names of the objectives and tests the
+		// strategy's analysis runs (none for a rolling update).
+		Objectives []string `json:"objectives"`
 	}
 	// Listener is an EventListener.
 	Listener struct {
@@ -440,7 +443,19 @@ func NewInput(plan *model.Plan, objs []targets.Object, texts []Text, settings Se
 			case d.Strategy.BlueGreen != nil:
 				strategy = "blueGreen"
 			}
-			in.Deployments = append(in.Deployments, Deployment{Item: item(d.Path, d.Environment), App: a.Name, Production: prod, Replicas: d.Replicas, Strategy: strategy})
+			objectives := []string{}
+			if strategy != "rolling" {
+				an := d.ResolveAnalyses()
+				for _, st := range an.Steps {
+					objectives = append(objectives, st.Analysis...)
+				}
+				for _, list := range [][]string{an.Background, an.PrePromotion, an.PostPromotion} {
+					objectives = append(objectives, list...)
+				}
+				slices.Sort(objectives)
+				objectives = slices.Compact(objectives)
+			}
+			in.Deployments = append(in.Deployments, Deployment{Item: item(d.Path, d.Environment), App: a.Name, Production: prod, Replicas: d.Replicas, Strategy: strategy, Objectives: objectives})
 			if d.Image != nil && (d.Image.Digest != "" || d.Image.Tag != "") {
 				in.Images = append(in.Images, image(item(d.Image.Path, d.Environment), "app", d.Image.Ref()))
 			}

@@ -45,7 +45,7 @@ func goodInput() *Input {
 			Destinations: []Dest{{Server: model.InCluster, Namespace: "shop-prod"}}, ClusterResources: []GroupKind{},
 			Protected: []GroupKind{{Kind: "LimitRange"}, {Kind: "ResourceQuota"}, {Group: "networking.k8s.io", Kind: "NetworkPolicy"}}, Production: true, SyncWindows: 1}},
 		Applications: []Application{{Item: Item{Path: "apps.cart.environments.prod", Environment: "prod"}, Name: "cart-prod", Project: "shop", Production: true}},
-		Deployments:  []Deployment{{Item: Item{Path: "apps.cart.environments.prod", Environment: "prod"}, App: "cart", Production: true, Replicas: 3, Strategy: "rolling"}},
+		Deployments:  []Deployment{{Item: Item{Path: "apps.cart.environments.prod", Environment: "prod"}, App: "cart", Production: true, Replicas: 3, Strategy: "rolling", Objectives: []string{}}},
 		Listeners:    []Listener{{Item: Item{Path: "triggers", Environment: "ci"}, Name: "pipec-listener", Replicas: 2}},
 		Autoscalers: []Autoscaler{{Item: Item{Path: "scaling.autoscalers.cart", Environment: "prod"}, Name: "cart", Production: true, Target: "Deployment/cart",
 			MinReplicas: 2, MaxReplicas: 10, MaxUnavailable: "1"}},
@@ -125,11 +125,12 @@ var failing = map[string]func(in *Input){
 	"pipec/restricted/image-digest": func(in *Input) {
 		in.Images[0].Image, in.Images[0].Digest = "ghcr.io/acme/tool:1.0", ""
 	},
-	"pipec/restricted/allowed-registries":    func(in *Input) { in.Settings.AllowedRegistries = []string{"registry.acme.example"} },
-	"pipec/restricted/chains-results":        func(in *Input) { in.Tasks[0].Results = []string{"IMAGE_DIGEST"} },
-	"pipec/restricted/prod-min-replicas":     func(in *Input) { in.Deployments[0].Replicas = 1 },
-	"pipec/restricted/listener-replicas":     func(in *Input) { in.Listeners[0].Replicas = 1 },
-	"pipec/restricted/prod-hpa-min-replicas": func(in *Input) { in.Autoscalers[0].MinReplicas = 1 },
+	"pipec/restricted/allowed-registries":      func(in *Input) { in.Settings.AllowedRegistries = []string{"registry.acme.example"} },
+	"pipec/restricted/chains-results":          func(in *Input) { in.Tasks[0].Results = []string{"IMAGE_DIGEST"} },
+	"pipec/restricted/prod-min-replicas":       func(in *Input) { in.Deployments[0].Replicas = 1 },
+	"pipec/restricted/listener-replicas":       func(in *Input) { in.Listeners[0].Replicas = 1 },
+	"pipec/restricted/prod-release-objectives": func(in *Input) { in.Deployments[0].Strategy = "canary" },
+	"pipec/restricted/prod-hpa-min-replicas":   func(in *Input) { in.Autoscalers[0].MinReplicas = 1 },
 	"pipec/baseline/pdb-allows-disruption": func(in *Input) {
 		in.Autoscalers[0].MaxUnavailable, in.Autoscalers[0].MinAvailable = "", "2"
 	},

@@ -131,21 +131,13 @@ func analysisTemplates(plan *model.Plan, a *model.App, dep *model.Deployment, en
 	return objs
 }
 
-// duration is what the user wrote, else d as Argo Rollouts' examples
-// write durations: "30s", "1m".
+// duration is what the user wrote, else d as model.FormatDuration writes
+// it.
 func duration(set string, d time.Duration) string {
 	if set != "" {
 		return set
 	}
-	switch {
-	case d%time.Hour == 0:
-		return strconv.FormatInt(int64(d/time.Hour), 10) + "h"
-	case d%time.Minute == 0:
-		return strconv.FormatInt(int64(d/time.Minute), 10) + "m"
-	case d%time.Second == 0:
-		return strconv.FormatInt(int64(d/time.Second), 10) + "s"
-	}
-	return d.String()
+	return model.FormatDuration(d)
 }
 
 func strs(ss []string) []any {
