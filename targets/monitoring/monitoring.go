@@ -2,8 +2,8 @@
 // Tekton controller and the EventListener (Prometheus Operator), a
 // PrometheusRule with the CI system's alerts (failing runs, first of all on
 // the branches pipelines build on every commit, queued runs, autoscalers
-// pinned at their maximum, node pools at their limit), and a Grafana
-// dashboard shipped as a ConfigMap.
+// pinned at their maximum, node pools at their limit, releases aborted by
+// their analysis), and a Grafana dashboard shipped as a ConfigMap.
 package monitoring
 
 import (
@@ -294,6 +294,13 @@ func alertGroups(plan *model.Plan, m *model.Monitoring) []any {
 			"Autoscaler "+a.Name+" is pinned at its maximum",
 			fmt.Sprintf("%s has run at maxReplicas (%d) for %s: the load needs more than it may scale to.", a.Name, a.MaxReplicas, m.AutoscalerAtMax)))
 	}
+	if nss := rolloutNamespaces(plan); len(nss) > 0 {
+		rules = append(rules, rule("PipecRolloutAborted",
+			fmt.Sprintf(`max by (namespace, name) (rollout_info{namespace=~%q, phase="Abort"}) == 1`, strings.Join(nss, "|")),
+			"", "warning",
+			"Release of {{ $labels.name }} in {{ $labels.namespace }} was aborted",
+			"The Argo Rollouts controller aborted the release of {{ $labels.name }} in {{ $labels.namespace }}: an objective or test of its analysis failed, and the stable version serves all traffic again. `kubectl argo rollouts get rollout {{ $labels.name }} -n {{ $labels.namespace }}` shows which; fix and release again, or retry. (Reads the Argo Rollouts controller's metrics, which Prometheus must scrape.)"))
+	}
 	for _, p := range plan.Scaling.NodePools {
 		rules = append(rules, rule("PipecNodePoolNearLimit",
 			fmt.Sprintf(`karpenter_nodepools_usage{nodepool=%q, resource_type="cpu"} / karpenter_nodepools_limit{nodepool=%q, resource_type="cpu"} > %g`, p.Name, p.Name, m.NodePoolUsage),
@@ -302,6 +309,21 @@ func alertGroups(plan *model.Plan, m *model.Monitoring) []any {
 			fmt.Sprintf("Node pool %s uses more than %g%% of its CPU limit (%s); new runs will wait for capacity.", p.Name, m.NodePoolUsage*100, p.Limits["cpu"])))
 	}
 	return []any{map[string]any{"name": "pipec.ci", "rules": rules}}
+}
+
+// rolloutNamespaces are the namespaces of the environments apps are
+// released to as canary or blue-green, sorted, each once.
+func rolloutNamespaces(plan *model.Plan) []string {
+	var out []string
+	for _, a := range plan.Apps {
+		for _, d := range a.Deployments {
+			if env := plan.Environment(d.Environment); env != nil && d.RolledOut() && !slices.Contains(out, env.Namespace) {
+				out = append(out, env.Namespace)
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // dashboard is a Grafana dashboard (JSON model) of the CI system.
@@ -344,6 +366,10 @@ func dashboard(plan *model.Plan) string {
 				[2]string{fmt.Sprintf(`quantile(0.95, max_over_time(tekton_pipelines_controller_taskruns_pod_latency_milliseconds{namespace=%q}[15m])) / 1000`, ns), "p95"},
 				[2]string{fmt.Sprintf(`max(max_over_time(tekton_pipelines_controller_taskruns_pod_latency_milliseconds{namespace=%q}[15m])) / 1000`, ns), "max"}),
 		},
+	}
+	if nss := rolloutNamespaces(plan); len(nss) > 0 {
+		d["panels"] = append(d["panels"].([]any), panel(8, "Releases aborted by their analysis", 12, 24,
+			[2]string{fmt.Sprintf(`max by (namespace, name) (rollout_info{namespace=~%q, phase="Abort"})`, strings.Join(nss, "|")), "{{namespace}}/{{name}}"}))
 	}
 	b, err := json.MarshalIndent(d, "", "  ")
 	if err != nil {

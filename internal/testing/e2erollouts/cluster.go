@@ -43,8 +43,9 @@ type Cluster struct {
 	kubeconfig string
 	bin        string
 	log        io.Writer
-	// Healthz is the rollouts controller's health endpoint.
-	Healthz string
+	// Healthz and Metrics are the rollouts controller's health and
+	// Prometheus metrics endpoints.
+	Healthz, Metrics string
 }
 
 // Options configure Start.
@@ -183,6 +184,7 @@ func (c *Cluster) startRollouts(ctx context.Context) error {
 		return err
 	}
 	c.Healthz = fmt.Sprintf("http://127.0.0.1:%d/healthz", p[0])
+	c.Metrics = fmt.Sprintf("http://127.0.0.1:%d/metrics", p[1])
 	if err := c.StartProcess(c.log, "rollouts-controller", c.program("rollouts-controller"), nil,
 		"--kubeconfig="+c.kubeconfig, "--leader-elect=false",
 		"--healthzPort="+strconv.Itoa(p[0]), "--metricsport="+strconv.Itoa(p[1]),

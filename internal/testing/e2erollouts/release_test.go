@@ -3,6 +3,8 @@ package e2erollouts
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"strings"
 	"testing"
@@ -179,6 +181,7 @@ func TestReleasesRollBackByThemselves(t *testing.T) {
 			if budget := timing.TimeToFail() + 20*time.Second; toAbort > budget {
 				t.Errorf("the abort took %s, more than the configuration's %s with 20s for the controller", toAbort, timing.TimeToFail())
 			}
+			c.requireAbortedSeries(ctx, t, ns, "checkout")
 		})
 		t.Run("blue-green with a failing pre-promotion test is never promoted", func(t *testing.T) {
 			t.Parallel()
@@ -215,6 +218,7 @@ func TestReleasesRollBackByThemselves(t *testing.T) {
 			if got := svc.Spec.Selector["rollouts-pod-template-hash"]; got != stableHash {
 				t.Fatalf("the active Service selects %s, not the stable %s", got, stableHash)
 			}
+			c.requireAbortedSeries(ctx, t, ns, "search")
 			runs, _ := c.Dynamic().Resource(analysisRunsGVR).Namespace(ns).List(ctx, metav1.ListOptions{})
 			var phases []string
 			for _, ar := range runs.Items {
@@ -348,6 +352,33 @@ func (c *Cluster) requireVersion(ctx context.Context, t *testing.T, ns, name, v 
 	t.Helper()
 	if err := c.waitVersion(ctx, ns, name, v, time.Minute); err != nil {
 		t.Fatalf("not every pod runs %s: %v", v, err)
+	}
+}
+
+// requireAbortedSeries requires the controller to export the series the
+// PipecRolloutAborted alert (targets/monitoring) reads for the Rollout:
+// rollout_info{namespace, name, phase="Abort"} 1.
+func (c *Cluster) requireAbortedSeries(ctx context.Context, t *testing.T, ns, name string) {
+	t.Helper()
+	var found bool
+	var last string
+	_ = poll(ctx, 30*time.Second, func(ctx context.Context) (bool, error) {
+		resp, err := http.Get(c.Metrics)
+		if err != nil {
+			return false, nil
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		for _, line := range strings.Split(string(b), "\n") {
+			if strings.HasPrefix(line, "rollout_info{") && strings.Contains(line, `namespace="`+ns+`"`) && strings.Contains(line, `name="`+name+`"`) {
+				last = line
+				found = strings.Contains(line, `phase="Abort"`) && strings.HasSuffix(line, " 1")
+			}
+		}
+		return found, nil
+	})
+	if !found {
+		t.Errorf("the controller does not export rollout_info{namespace=%q, name=%q, phase=\"Abort\"} 1 for the alert; last: %s", ns, name, last)
 	}
 }
 
