@@ -48,6 +48,7 @@ replace (
 require (
 	cuelabs.dev/go/oci/ociregistry v0.0.0-20260601085548-328ff8e2c943
 	cuelang.org/go v0.17.1
+	github.com/antonmedv/expr v1.15.5
 	github.com/argoproj/argo-cd/v3 v3.3.19
 	github.com/distribution/reference v0.6.0
 	github.com/gobwas/glob v0.2.3

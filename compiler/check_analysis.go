@@ -82,6 +82,17 @@ func (c *checker) checkAnalysis(a *model.App, dep *model.Deployment, env *model.
 			d.Hint = "wrap a range selector in a function such as rate(...[5m])"
 			continue
 		}
+		if o.Query != nil {
+			for _, f := range []struct{ field, cond string }{{"successCondition", o.Query.SuccessCondition}, {"failureCondition", o.Query.FailureCondition}} {
+				if f.cond == "" {
+					continue
+				}
+				if err := conditionError(f.cond, expr.Type()); err != nil {
+					d := report(ruleAnalysis, o.Path.Field("query").Field(f.field), "the Argo Rollouts controller cannot evaluate the %s of objective %q of app %q: %v", f.field, o.Name, a.Name, err)
+					d.Expected = fmt.Sprintf("a condition on result, a %s, such as %q", resultKind(expr.Type()), exampleCondition(expr.Type()))
+				}
+			}
+		}
 		declared := a.Metrics.Declared()
 		for _, m := range metricNames(expr) {
 			if !slices.Contains(declared, m) {
@@ -100,6 +111,20 @@ func (c *checker) checkAnalysis(a *model.App, dep *model.Deployment, env *model.
 	}
 	c.checkAnalysisNames(a, dep, report)
 	c.checkAnalysisFits(a, dep, report)
+}
+
+func resultKind(t parser.ValueType) string {
+	if t == parser.ValueTypeScalar {
+		return "number (the query returns a scalar)"
+	}
+	return "list of numbers (the query returns an instant vector)"
+}
+
+func exampleCondition(t parser.ValueType) string {
+	if t == parser.ValueTypeScalar {
+		return "result < 5"
+	}
+	return "len(result) > 0 && result[0] < 5"
 }
 
 // promError is a parse error of Prometheus without its position prefix
