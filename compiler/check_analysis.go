@@ -202,13 +202,35 @@ func (c *checker) checkAnalysisNames(a *model.App, dep *model.Deployment, report
 
 // checkAnalysisFits requires a canary's background analysis to be able to
 // fail within every timed pause it guards: otherwise the canary moves on to
-// a larger weight (or to 100%) before a bad release can be aborted.
+// a larger weight (or to 100%) before a bad release can be aborted. A
+// blue-green release's post-promotion analysis must end within
+// scaleDownDelaySeconds: the controller cancels it when it scales the
+// previous version down.
 func (c *checker) checkAnalysisFits(a *model.App, dep *model.Deployment, report func(diag.Rule, model.Path, string, ...any) *diag.Diagnostic) {
+	an := dep.ResolveAnalyses()
+	if b := dep.Strategy.BlueGreen; b != nil {
+		sd := time.Duration(b.ScaleDownDelaySeconds) * time.Second
+		for _, n := range an.PostPromotion {
+			o := dep.Objective(n)
+			if o == nil {
+				continue
+			}
+			t := dep.ObjectiveTiming(o, an)
+			if t.Count == 0 || t.Duration() <= sd {
+				continue
+			}
+			d := report(ruleAnalysis, dep.Strategy.Path.Field("blueGreen").Field("scaleDownDelaySeconds"),
+				"the post-promotion analysis of objective %q ends %s after promotion, but the previous version is scaled down and the analysis cancelled after scaleDownDelaySeconds (%d): a failure could no longer switch back",
+				o.Name, model.FormatDuration(t.Duration()), b.ScaleDownDelaySeconds)
+			d.Expected = fmt.Sprintf("scaleDownDelaySeconds of at least %d", int64((t.Duration()+time.Second-1)/time.Second))
+			d.Hint = fmt.Sprintf("raise scaleDownDelaySeconds, or shorten %s (or its count, initialDelay)", o.Path.Field("interval"))
+		}
+		return
+	}
 	cn := dep.Strategy.Canary
 	if cn == nil {
 		return
 	}
-	an := dep.ResolveAnalyses()
 	start := an.StartingStep
 	if an.Inserted >= 0 && an.Inserted < start {
 		start--

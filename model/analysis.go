@@ -3,6 +3,7 @@ package model
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -269,6 +270,12 @@ type Timing struct {
 	InconclusiveLimit int64
 }
 
+// Duration is how long after the analysis starts its last measurement is
+// taken, for an analysis of a bounded count.
+func (t Timing) Duration() time.Duration {
+	return t.InitialDelay + time.Duration(max(t.Count-1, 0))*t.Interval
+}
+
 // TimeToFail is how long after the analysis starts the measurement that
 // exceeds the failure limit is taken, at the earliest.
 func (t Timing) TimeToFail() time.Duration {
@@ -278,8 +285,10 @@ func (t Timing) TimeToFail() time.Duration {
 // ObjectiveTiming returns an objective's timing in a deployment: what it
 // sets, else the defaults. The interval is a third of the shortest timed
 // pause that background analysis guards (whole seconds, at least 1s, at
-// most 1m), else 1m; the count is unlimited when the objective only runs
-// in the background, else 3.
+// most 1m); after a blue-green promotion, scaleDownDelaySeconds over the
+// count (the measurements must end before the previous version goes);
+// else 1m. The count is unlimited when the objective only runs in the
+// background, else 3.
 func (d *Deployment) ObjectiveTiming(o *Objective, an Analyses) Timing {
 	t := Timing{FailureLimit: DefaultFailureLimit, InconclusiveLimit: DefaultInconclusiveLimit, Interval: DefaultInterval}
 	inBackground, blocking := false, false
@@ -302,14 +311,23 @@ func (d *Deployment) ObjectiveTiming(o *Objective, an Analyses) Timing {
 			t.Interval = min(max((p/3).Truncate(time.Second), time.Second), DefaultInterval)
 		}
 	}
-	if v, err := time.ParseDuration(o.Interval); err == nil && o.Interval != "" {
-		t.Interval = v
-	}
 	if v, err := time.ParseDuration(o.InitialDelay); err == nil && o.InitialDelay != "" {
 		t.InitialDelay = v
 	}
 	if o.Count != nil {
 		t.Count = *o.Count
+	}
+	if b := d.Strategy.BlueGreen; b != nil && slices.Contains(an.PostPromotion, o.Name) && t.Count > 0 {
+		// The controller cancels post-promotion analysis when the
+		// previous version is scaled down, scaleDownDelaySeconds after
+		// promotion: all the measurements must fit before.
+		sd := time.Duration(b.ScaleDownDelaySeconds)*time.Second - t.InitialDelay
+		if t.Count > 1 && sd > 0 {
+			t.Interval = min(max((sd/time.Duration(t.Count)).Truncate(time.Second), time.Second), DefaultInterval)
+		}
+	}
+	if v, err := time.ParseDuration(o.Interval); err == nil && o.Interval != "" {
+		t.Interval = v
 	}
 	if o.FailureLimit != nil {
 		t.FailureLimit = *o.FailureLimit
