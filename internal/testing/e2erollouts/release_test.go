@@ -402,3 +402,17 @@ func str(r *unstructured.Unstructured, fields ...string) string {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+type testLog struct{ t *testing.T }
+
+func (l testLog) Write(p []byte) (int, error) {
+	l.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
+
+func tail(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return "…" + s[len(s)-n:]
+}
