@@ -28,8 +28,9 @@ var (
 )
 
 // config is the configuration the scenarios release: one canary app
-// watched by a success-rate objective in two environments (a healthy and a
-// bad release), and a blue-green app whose pre-promotion smoke test fails.
+// watched by a success-rate objective in two environments (a healthy
+// release, with a smoke test that passes, and a bad one), and a blue-green
+// app whose pre-promotion smoke test fails.
 // Every analysis setting is pipec's default, from the pauses.
 const config = `package releases
 
@@ -54,7 +55,11 @@ apps: checkout: {
 		window: "1m"
 	}
 	environments: {
-		good: strategy: canary: steps: [{setWeight: 50}, {pause: duration: "9s"}]
+		good: {
+			// A smoke test that passes, run as a step after the first weight.
+			tests: smoke: image: "ghcr.io/acme/checkout-smoke:1.0.0"
+			strategy: canary: steps: [{setWeight: 50}, {pause: duration: "9s"}]
+		}
 		bad: strategy: canary: steps: [{setWeight: 50}, {pause: duration: "30s"}, {setWeight: 100}]
 	}
 }
@@ -147,7 +152,17 @@ func TestReleasesRollBackByThemselves(t *testing.T) {
 			if err != nil {
 				t.Fatalf("the canary did not complete: %v", err)
 			}
-			t.Logf("healthy canary: 100%% in %s (steps: 50%% and a 9s pause); %d queries, every one 1.0; rollout %s", time.Since(t0).Round(100*time.Millisecond), len(prom.Queries(ns)), phase(r))
+			runs, _ := c.Dynamic().Resource(analysisRunsGVR).Namespace(ns).List(ctx, metav1.ListOptions{})
+			var phases []string
+			smoke := false
+			for _, ar := range runs.Items {
+				phases = append(phases, ar.GetName()+"="+str(&ar, "status", "phase"))
+				smoke = smoke || (strings.Contains(ar.GetName(), "-2-1") && str(&ar, "status", "phase") == "Successful")
+			}
+			if !smoke {
+				t.Errorf("no successful smoke test step: analysis runs %v", phases)
+			}
+			t.Logf("healthy canary: 100%% in %s (steps: 50%%, the smoke test Job, a 9s pause); %d queries, every one 1.0; analysis runs %v; rollout %s", time.Since(t0).Round(100*time.Millisecond), len(prom.Queries(ns)), phases, phase(r))
 			c.requireVersion(ctx, t, ns, "checkout", "2.0.0")
 		})
 		t.Run("bad canary is aborted back to stable", func(t *testing.T) {
