@@ -42,16 +42,22 @@ func (c *checker) checkAnalysis(a *model.App, dep *model.Deployment, env *model.
 			d.Expected = "exactly one of successRate: {atLeast: 0.99}, latency: {atMost: \"300ms\"} or query: {promql: \"...\", successCondition: \"...\"}"
 			continue
 		}
-		before := len(c.out)
-		for _, f := range []struct{ field, value string }{{"window", o.Window}, {"interval", o.Interval}, {"initialDelay", o.InitialDelay}} {
-			if f.value != "" {
-				c.checkDuration(o.Path.Field(f.field), f.value)
+		// An objective the app declares is checked once, not once per
+		// environment.
+		if key := "durations\x00" + string(o.Path); !seen[key] {
+			seen[key] = true
+			before := len(c.out)
+			for _, f := range []struct{ field, value string }{{"window", o.Window}, {"interval", o.Interval}, {"initialDelay", o.InitialDelay}} {
+				if f.value != "" {
+					c.checkDuration(o.Path.Field(f.field), f.value)
+				}
 			}
+			if o.Latency != nil {
+				c.checkDuration(o.Path.Field("latency").Field("atMost"), o.Latency.AtMost)
+			}
+			seen["bad-durations\x00"+string(o.Path)] = len(c.out) > before
 		}
-		if o.Latency != nil {
-			c.checkDuration(o.Path.Field("latency").Field("atMost"), o.Latency.AtMost)
-		}
-		if len(c.out) > before {
+		if seen["bad-durations\x00"+string(o.Path)] {
 			continue // a duration the query holds is wrong, reported
 		}
 		at := a.Metrics.Path.Field("selector")
@@ -107,7 +113,10 @@ func (c *checker) checkAnalysis(a *model.App, dep *model.Deployment, env *model.
 		}
 	}
 	for _, t := range dep.Tests {
-		c.checkDuration(t.Path.Field("timeout"), t.Timeout)
+		if key := "timeout\x00" + string(t.Path); !seen[key] {
+			seen[key] = true
+			c.checkDuration(t.Path.Field("timeout"), t.Timeout)
+		}
 	}
 	c.checkAnalysisNames(a, dep, report)
 	c.checkAnalysisFits(a, dep, report)
