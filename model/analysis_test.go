@@ -6,7 +6,7 @@ import (
 )
 
 func weight(w int32) CanaryStep { return CanaryStep{SetWeight: &w} }
-func pause(d string) CanaryStep  { return CanaryStep{Pause: &Pause{Duration: d}} }
+func pause(d string) CanaryStep { return CanaryStep{Pause: &Pause{Duration: d}} }
 
 // TestResolveAnalysesAndTiming holds the defaults the README documents:
 // what a strategy runs where it names nothing, and the interval, count and
