@@ -459,6 +459,11 @@ func NewInput(plan *model.Plan, objs []targets.Object, texts []Text, settings Se
 			if d.Image != nil && (d.Image.Digest != "" || d.Image.Tag != "") {
 				in.Images = append(in.Images, image(item(d.Image.Path, d.Environment), "app", d.Image.Ref()))
 			}
+			// A release's test Jobs run in its namespace, with the
+			// same rules for images as the app.
+			for _, t := range d.Tests {
+				in.Images = append(in.Images, image(item(t.Path.Field("image"), d.Environment), "test", t.Image))
+			}
 		}
 	}
 	for _, a := range plan.Scaling.Autoscalers {
