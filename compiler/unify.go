@@ -199,37 +199,43 @@ var twinMin, twinChunk = 64, 16
 // entriesTwin unifies and validates the entries of section on two CPUs,
 // and decodes them in order. CUE evaluates one context on one goroutine at
 // a time, so the configuration is loaded a second time into a context of
-// its own (t.twin): the entries are cut into chunks, and the two contexts
-// take turns chunk by chunk. While one context's chunk is decoded (on the
-// caller's goroutine, which alone runs fn), the other context's next chunk
-// is unified and validated; a context starts its next chunk only after its
-// last one was decoded, so each context is used by one goroutine at a time
-// and only two chunks' unified values are alive at once. The entries and
-// their values are the same in both contexts: the same files, the same
-// schema. If the second load fails, a part does not validate or a panic
-// stops a chunk, ok turns false and the caller decodes the whole
-// unification instead, as it does for any part that does not validate.
+// its own (t.twin), on the second CPU: the entries are cut into chunks,
+// and each context takes the next chunk when it is free. While one
+// context's chunk is decoded (on the caller's goroutine, which alone runs
+// fn), the other context unifies and validates the next; a context takes
+// its next chunk only after its last one was decoded, so each context is
+// used by one goroutine at a time and only two chunks' unified values are
+// alive at once. The first context does not wait for the second to load
+// (which costs what loading the configuration cost): it goes on alone
+// until the second joins, and alone to the end if that load fails. The
+// entries and their values are the same in both contexts: the same files,
+// the same schema. If a part does not validate or a panic stops a chunk,
+// ok turns false and the caller decodes the whole unification instead,
+// as it does for any part that does not validate.
 func (t *partTree) entriesTwin(section string, names []string, vals []cue.Value, def cue.Value, decode func(i int, v cue.Value)) {
 	type result struct {
 		vals []cue.Value
 		ok   bool
+		ctx  int // which context unified them
 	}
 	chunks := (len(names) + twinChunk - 1) / twinChunk
 	done := make([]chan result, chunks)
 	for k := range done {
 		done[k] = make(chan result, 1)
 	}
+	var next atomic.Int64 // the next chunk to take
 	// turn[c] hands context c back to its worker once its chunk is decoded.
 	turn := [2]chan bool{make(chan bool, 1), make(chan bool, 1)}
 	var stop atomic.Bool
 	var wg sync.WaitGroup
 	work := func(c int, entry func(i int) cue.Value, lock *sync.Mutex) {
 		defer wg.Done()
-		for k := c; k < chunks; k += 2 {
-			if k >= 2 && !<-turn[c] {
+		for {
+			k := int(next.Add(1) - 1)
+			if k >= chunks {
 				return
 			}
-			r := result{ok: !stop.Load()}
+			r := result{ok: !stop.Load(), ctx: c}
 			for i := k * twinChunk; r.ok && !stop.Load() && i < min((k+1)*twinChunk, len(names)); i++ {
 				func() {
 					defer func() {
@@ -251,25 +257,32 @@ func (t *partTree) entriesTwin(section string, names []string, vals []cue.Value,
 			}
 			r.ok = r.ok && len(r.vals) == min((k+1)*twinChunk, len(names))-k*twinChunk
 			done[k] <- r
+			if !<-turn[c] {
+				return
+			}
 		}
 	}
 	wg.Add(2)
 	go work(0, func(i int) cue.Value { return vals[i].Unify(def) }, t.eval)
 	go func() {
 		var user, def cue.Value
-		func() {
+		loaded := func() (ok bool) {
 			defer func() {
 				if recover() != nil {
-					stop.Store(true)
+					ok = false
 				}
 			}()
 			tw, err := t.twin()
 			if err != nil {
-				stop.Store(true)
-				return
+				return false
 			}
 			user, def = tw.user, tw.schema.LookupPath(cue.MakePath(cue.Str(section), cue.AnyString))
+			return true
 		}()
+		if !loaded || stop.Load() {
+			wg.Done() // the first context takes every chunk
+			return
+		}
 		sec := cue.MakePath(cue.Str(section))
 		work(1, func(i int) cue.Value {
 			return user.LookupPath(sec.Append(cue.Str(names[i]))).Unify(def)
@@ -290,9 +303,7 @@ func (t *partTree) entriesTwin(section string, names []string, vals []cue.Value,
 		for j, v := range r.vals {
 			decode(k*twinChunk+j, v)
 		}
-		if k+2 < chunks {
-			turn[k%2] <- true
-		}
+		turn[r.ctx] <- true
 	}
 }
 
