@@ -70,10 +70,11 @@ func TestPartsMatchWhole(t *testing.T) {
 
 		// The same parts on two CPUs (entriesTwin), in chunks of two,
 		// whatever the size of a section.
+		defaultMin, defaultChunk := twinMin, twinChunk
 		twinMin, twinChunk = 1, 2
 		twins := newPartTree(l.user, x.root, &textLog{}).withTwin(&x.eval, func() (*loaded, error) { return loadConfig(dir, overlay, nil) })
 		twinPlan, twinDiags, _, twinsOK := decodeParts(twins, src)
-		twinMin, twinChunk = 64, 16
+		twinMin, twinChunk = defaultMin, defaultChunk
 		if twinsOK != partsOK {
 			t.Errorf("%s: the parts validate: %t; on two CPUs: %t", name, partsOK, twinsOK)
 		} else if a, b := dump(t, twinPlan, twinDiags, twins.texts.all), dump(t, partPlan, partDiags, parts.texts.all); partsOK && a != b {
