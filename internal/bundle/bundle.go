@@ -220,6 +220,11 @@ func readTxtar(r io.Reader, lim Limits) (*Bundle, error) {
 	if int64(len(data)) > lim.MaxTotalBytes {
 		return nil, totalError(lim)
 	}
+	// Count the file markers before parsing: a small upload of nothing
+	// but markers would otherwise become a million parsed files.
+	if n := txtarMarkers(data); n > lim.MaxFiles {
+		return nil, &LimitError{Msg: fmt.Sprintf("the txtar file has more than %d files", lim.MaxFiles)}
+	}
 	ar := txtar.Parse(data)
 	if len(ar.Files) == 0 {
 		return nil, &FormatError{Msg: "the bundle is neither a tar archive (optionally gzip-compressed) nor a txtar file with at least one \"-- name.cue --\" section"}
@@ -245,6 +250,24 @@ func readTxtar(r io.Reader, lim Limits) (*Bundle, error) {
 		}
 	}
 	return b.done()
+}
+
+// txtarMarkers counts the lines of data that are txtar file markers
+// ("-- name --").
+func txtarMarkers(data []byte) int {
+	n := 0
+	for len(data) > 0 {
+		line := data
+		if i := bytes.IndexByte(data, '\n'); i >= 0 {
+			line, data = data[:i], data[i+1:]
+		} else {
+			data = nil
+		}
+		if bytes.HasPrefix(line, []byte("-- ")) && bytes.HasSuffix(bytes.TrimRight(line, "\r"), []byte(" --")) {
+			n++
+		}
+	}
+	return n
 }
 
 func (b *Bundle) add(name string, data []byte) error {

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -141,4 +142,27 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
 	c.n += int64(n)
 	return n, err
+}
+
+// TestTxtarMarkersCountedFirst: a txtar upload of nothing but file markers
+// is refused before it is parsed into hundreds of thousands of files.
+func TestTxtarMarkersCountedFirst(t *testing.T) {
+	data := bytes.Repeat([]byte("-- a.cue --\n"), 600000) // 7 MB
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	_, err := Read(bytes.NewReader(data), Limits{MaxTotalBytes: 16 << 20})
+	runtime.ReadMemStats(&after)
+	var le *LimitError
+	if !errors.As(err, &le) || !strings.Contains(err.Error(), "more than 5000 files") {
+		t.Fatalf("err = %v, want a LimitError about the files", err)
+	}
+	// Reading the 7 MB costs its copy; parsing it, ten times that.
+	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 20<<20 {
+		t.Errorf("refusing it allocated %d MiB", alloc>>20)
+	}
+	// Markers are counted as txtar reads them: "--" alone and a marker
+	// without its closing dashes are not files.
+	if n := txtarMarkers([]byte("-- a.cue --\r\nx\n-- b.cue --\n--\n-- c.cue\n-- d --")); n != 3 {
+		t.Errorf("txtarMarkers = %d, want 3", n)
+	}
 }

@@ -55,12 +55,16 @@ With --github-webhook-secret-file or --gitlab-webhook-secret-file, it also
 takes push and pull/merge request webhooks, vets the commit and reports a
 commit status (see docs/service.md).
 
-Each build runs in a worker process of its own (pipec serve-worker), limited
-to --worker-memory and killed at --build-timeout, so that
-no upload can hold a build slot or the server's memory past its deadline.
+Each build runs in a worker process of its own (pipec serve-worker), which
+decompresses the bundle and builds it, limited to --worker-memory and
+killed at --build-timeout, so that no upload can hold a build slot or the
+server's memory past its deadline. The uploads the server holds are
+bounded by --max-upload-memory.
 
-On SIGTERM or SIGINT it stops accepting connections, answers 503 on /readyz
-and waits for the requests in flight.`,
+On SIGTERM or SIGINT it answers 503 on /readyz, keeps serving for
+--shutdown-delay, stops accepting connections and waits for the requests in
+flight and the webhook checks; builds still running shortly before
+--shutdown-timeout are stopped (503), so that it exits within it.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			opts.workerMemorySet = cmd.Flags().Changed("worker-memory")
@@ -75,6 +79,7 @@ and waits for the requests in flight.`,
 	f.IntVar(&opts.cfg.Limits.MaxFiles, "max-files", bundle.DefaultMaxFiles, "most entries in a bundle")
 	f.IntVar(&opts.cfg.MaxConcurrent, "max-concurrent", 0, "builds at once (default GOMAXPROCS)")
 	f.IntVar(&opts.cfg.MaxQueue, "max-queue", 0, "requests that may wait for a build slot before 503 (default 4 x --max-concurrent)")
+	f.Int64Var(&opts.cfg.MaxUploadMemory, "max-upload-memory", 0, "bytes of uploads (and webhook downloads) held in memory at once; past it, uploads get 503 (default (--max-concurrent + --max-queue) x --max-bundle-bytes)")
 	f.DurationVar(&opts.cfg.BuildTimeout, "build-timeout", 30*time.Second, "time a request may wait for a slot and build")
 	f.DurationVar(&opts.cfg.ShutdownTimeout, "shutdown-timeout", 25*time.Second, "time the whole shutdown may take, from the signal to the last request and webhook check")
 	f.DurationVar(&opts.cfg.ShutdownDelay, "shutdown-delay", 0, "time to keep serving after the signal with /readyz answering 503, so that load balancers stop sending first (part of --shutdown-timeout)")

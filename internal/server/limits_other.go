@@ -2,6 +2,11 @@
 
 package server
 
+import "os"
+
 // setLimits is a no-op where the data segment cannot be limited: the
 // deadline still stops a worker.
 func setLimits(uint64) error { return nil }
+
+// peakRSS is unknown: a crash is not taken for the memory limit.
+func peakRSS(*os.ProcessState) int64 { return 0 }

@@ -51,7 +51,7 @@ func newMetrics() *metrics {
 		}),
 		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "pipec_builds_rejected_total",
-			Help: "Requests refused with 503, by reason (queue_full, timeout).",
+			Help: "Requests refused with 503, by reason (queue_full, timeout, memory, cancelled, shutdown, uploads).",
 		}, []string{"reason"}),
 		bundleBytes: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "pipec_bundle_bytes",
@@ -65,7 +65,7 @@ func newMetrics() *metrics {
 	for _, r := range []string{"pass", "fail", "error"} {
 		m.builds.WithLabelValues(r)
 	}
-	for _, r := range []string{"queue_full", "timeout"} {
+	for _, r := range []string{"queue_full", "timeout", "memory", "shutdown", "uploads"} {
 		m.rejected.WithLabelValues(r)
 	}
 	m.reg.MustRegister(m.requests, m.duration, m.builds, m.findings, m.inFlight, m.rejected, m.bundleBytes,

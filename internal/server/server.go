@@ -55,6 +55,12 @@ type Config struct {
 	// MaxQueue requests may wait for a build slot; more are refused with
 	// 503 at once. Default 4 x MaxConcurrent.
 	MaxQueue int
+	// MaxUploadMemory bounds the request bodies the server holds at once,
+	// read or being read, in bytes: uploads are read before they wait
+	// for a slot, so the slots do not bound them. A request that would
+	// pass it gets 503. Default (MaxConcurrent + MaxQueue) x
+	// MaxBundleBytes.
+	MaxUploadMemory int64
 	// BuildTimeout bounds the wait for a slot plus the build, default 30s.
 	BuildTimeout time.Duration
 	// ShutdownTimeout bounds the whole shutdown, from the signal to the
@@ -78,7 +84,7 @@ type Config struct {
 	// and limited to WorkerMemory; else builds run in this process and one
 	// past its deadline runs on, holding its slot.
 	Worker []string
-	// WorkerMemory bounds a worker's address space, default 2 GiB.
+	// WorkerMemory bounds a worker's data segment (its heap), default 2 GiB.
 	WorkerMemory int64
 	// TokenFile, when set, holds the bearer token /v1/build and /v1/vet
 	// require (Authorization: Bearer <token>). It is read on every
@@ -97,6 +103,7 @@ func (c Config) withDefaults() Config {
 	c.MaxBundleBytes = cmp.Or(c.MaxBundleBytes, 8<<20)
 	c.MaxConcurrent = cmp.Or(c.MaxConcurrent, runtime.GOMAXPROCS(0))
 	c.MaxQueue = cmp.Or(c.MaxQueue, 4*c.MaxConcurrent)
+	c.MaxUploadMemory = cmp.Or(c.MaxUploadMemory, int64(c.MaxConcurrent+c.MaxQueue)*c.MaxBundleBytes)
 	c.BuildTimeout = cmp.Or(c.BuildTimeout, 30*time.Second)
 	c.ShutdownTimeout = cmp.Or(c.ShutdownTimeout, 25*time.Second)
 	c.Version = cmp.Or(c.Version, "(devel)")
@@ -121,17 +128,23 @@ type Server struct {
 	busyMu   sync.Mutex
 	busy     map[*worker]bool // workers building, for Close to stop
 	waiting  atomic.Int64
+	uploads  atomic.Int64 // bytes of request bodies held
 	draining atomic.Bool
+	stopOnce sync.Once
+	stopping chan struct{}             // closed when shutdown stops the builds left
 	stopBy   atomic.Pointer[time.Time] // when shutdown must be over
 	metrics  *metrics
 	mux      *http.ServeMux
 	handler  http.Handler
+	// background waits for work handlers do after answering (webhook
+	// checks), at shutdown.
+	background []func(context.Context) error
 }
 
 // New returns a Server.
 func New(cfg Config) *Server {
 	cfg = cfg.withDefaults()
-	s := &Server{cfg: cfg, slots: make(chan struct{}, cfg.MaxConcurrent), builds: map[*time.Time]struct{}{}}
+	s := &Server{cfg: cfg, slots: make(chan struct{}, cfg.MaxConcurrent), builds: map[*time.Time]struct{}{}, stopping: make(chan struct{})}
 	if len(cfg.Worker) > 0 {
 		// One worker per slot, started when first needed.
 		s.workers = make(chan *worker, cfg.MaxConcurrent)
@@ -161,16 +174,31 @@ func New(cfg Config) *Server {
 
 // HandleWebhooks mounts a webhook handler under /v1/webhooks/. Call it
 // before serving.
+// When h has a Wait(context.Context) error method, as webhook.Handler
+// does, Serve's shutdown waits for the work it does in the background;
+// when it has UseArchiveReader, it reads its downloads with ReadArchive,
+// within the memory the server gives uploads.
 func (s *Server) HandleWebhooks(h http.Handler) {
 	s.mux.Handle("/v1/webhooks/", s.metrics.instrument("webhook", h))
+	if w, ok := h.(interface{ Wait(context.Context) error }); ok {
+		s.background = append(s.background, w.Wait)
+	}
+	if u, ok := h.(interface {
+		UseArchiveReader(func(context.Context, io.Reader, int64) ([]byte, func(), error))
+	}); ok {
+		u.UseArchiveReader(s.ReadArchive)
+	}
 }
 
 // Handler returns the server's HTTP handler.
 func (s *Server) Handler() http.Handler { return s.handler }
 
-// Serve serves on l until ctx is cancelled, then stops taking new
-// connections, reports not ready, and waits up to ShutdownTimeout for the
-// requests in flight.
+// Serve serves on l until ctx is cancelled, then reports not ready, keeps
+// serving for ShutdownDelay, stops taking new connections and waits for the
+// requests in flight and the webhook checks in progress. It returns within
+// ShutdownTimeout of the signal: what is still building near the end is
+// stopped (its client gets 503; a webhook check reports an error), so that
+// there is time to answer.
 func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 	hs := &http.Server{
 		Handler:           s.handler,
@@ -196,15 +224,44 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 	s.cfg.Log.Info("shutting down", "timeout", s.cfg.ShutdownTimeout.String(), "delay", s.cfg.ShutdownDelay.String())
 	// Not ready, still serving: let the load balancers notice.
 	time.Sleep(min(s.cfg.ShutdownDelay, s.cfg.ShutdownTimeout))
-	sctx, cancel := context.WithDeadline(context.Background(), stopBy)
-	defer cancel()
-	if err := hs.Shutdown(sctx); err != nil {
-		return fmt.Errorf("shutting down: %w", err)
+	// Wait for the requests and checks in progress until shortly before
+	// the end; then stop their builds and let them answer.
+	margin := min(time.Second, s.cfg.ShutdownTimeout/5)
+	if !s.drain(hs, stopBy.Add(-margin)) {
+		s.cfg.Log.Warn("stopping the builds still running at the shutdown timeout")
+		s.stopBuilds()
+		if !s.drain(hs, stopBy) {
+			hs.Close()
+			s.cfg.Log.Warn("requests still in progress at the shutdown timeout")
+		}
 	}
 	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
 	return nil
+}
+
+// drain waits until the requests in flight and the background work are
+// over, or until the deadline; it reports whether they are over.
+func (s *Server) drain(hs *http.Server, deadline time.Time) bool {
+	ctx, cancel := context.WithDeadline(context.Background(), deadline)
+	defer cancel()
+	if err := hs.Shutdown(ctx); err != nil && ctx.Err() != nil {
+		return false
+	}
+	for _, wait := range s.background {
+		if wait(ctx) != nil {
+			return false
+		}
+	}
+	return true
+}
+
+// stopBuilds ends the builds in progress (their clients get 503) and
+// refuses new ones: the shutdown's time is up.
+func (s *Server) stopBuilds() {
+	s.stopOnce.Do(func() { close(s.stopping) })
+	s.Close()
 }
 
 // ShutdownDeadline is when a shutdown in progress must be over (the zero
@@ -284,12 +341,13 @@ func (s *Server) serveReady(w http.ResponseWriter, _ *http.Request) {
 // request is a parsed build or vet request.
 type request struct {
 	body      []byte // the upload, as sent
+	release   func() // gives the body's bytes back to the upload budget
 	manifests render.Format
 	// format is what a worker renders: the manifests' format for build,
 	// empty for vet.
 	format    render.Format
 	report    report.Format
-	opts      compiler.Options
+	today     string
 	threshold diag.Severity
 	target    string
 }
@@ -321,7 +379,7 @@ func (s *Server) parse(w http.ResponseWriter, r *http.Request, defaultReport rep
 			writeError(w, http.StatusBadRequest, fmt.Sprintf("invalid date %q; expected YYYY-MM-DD", d))
 			return nil, false
 		}
-		req.opts.Today = d
+		req.today = d
 	}
 	dir := cmp.Or(q.Get("dir"), ".")
 	if dir != "." && !filepath.IsLocal(filepath.FromSlash(dir)) {
@@ -331,12 +389,18 @@ func (s *Server) parse(w http.ResponseWriter, r *http.Request, defaultReport rep
 	req.target = path.Clean(dir)
 	// The upload is read before a build slot is taken, so that a slow
 	// client holds none; it is decompressed in the slot.
-	req.body, err = io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxBundleBytes))
+	req.body, req.release, err = s.readBody(w, r)
 	if err != nil {
 		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
+		switch {
+		case errors.As(err, &mbe):
 			writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("the bundle is larger than %d bytes (the server's --max-bundle-bytes)", s.cfg.MaxBundleBytes))
-		} else {
+		case errors.Is(err, errUploads):
+			s.metrics.rejected.WithLabelValues("uploads").Inc()
+			w.Header().Set("Retry-After", "5")
+			w.Header().Set("Connection", "close")
+			writeError(w, http.StatusServiceUnavailable, err.Error())
+		default:
 			writeError(w, http.StatusBadRequest, fmt.Sprintf("reading the bundle: %v", err))
 		}
 		return nil, false
@@ -344,25 +408,69 @@ func (s *Server) parse(w http.ResponseWriter, r *http.Request, defaultReport rep
 	return req, true
 }
 
-// readBundle decompresses and reads the request's bundle into req. It
-// runs in a build slot: decompressing is work an upload makes the server
-// do, and the slots bound it.
-func (s *Server) readBundle(w http.ResponseWriter, req *request) bool {
-	b, err := bundle.Read(bytes.NewReader(req.body), s.cfg.Limits)
-	req.body = nil
-	if err != nil {
-		var le *bundle.LimitError
-		switch {
-		case errors.As(err, &le):
-			writeError(w, http.StatusRequestEntityTooLarge, err.Error())
-		default:
-			writeError(w, http.StatusBadRequest, err.Error())
-		}
-		return false
+// errUploads means the server holds as many uploads as it may.
+var errUploads = errors.New("the server is receiving too many uploads at once (--max-upload-memory); retry later")
+
+// readBody reads a request body up to MaxBundleBytes within
+// MaxUploadMemory, refusing at once when the server holds too much.
+func (s *Server) readBody(w http.ResponseWriter, r *http.Request) (body []byte, release func(), err error) {
+	return s.hold(nil, http.MaxBytesReader(w, r.Body, s.cfg.MaxBundleBytes), s.cfg.MaxBundleBytes)
+}
+
+// ReadArchive reads an archive of at most limit bytes from r, such as a
+// webhook's download, within MaxUploadMemory like the API's uploads,
+// waiting for room as long as ctx allows; release gives the bytes back
+// once the archive is no longer needed.
+func (s *Server) ReadArchive(ctx context.Context, r io.Reader, limit int64) (data []byte, release func(), err error) {
+	data, release, err = s.hold(ctx, io.LimitReader(r, limit+1), limit)
+	if err == nil && int64(len(data)) > limit {
+		release()
+		return nil, func() {}, fmt.Errorf("the archive is larger than %d bytes", limit)
 	}
-	s.metrics.bundleBytes.Observe(float64(bundleSize(b)))
-	req.opts = bundleOptions(b, req.target, req.opts.Today)
-	return true
+	return data, release, err
+}
+
+// hold reads r, which ends after at most limit+1 bytes, holding its bytes
+// against MaxUploadMemory as they arrive (a slow client holds what it has
+// sent, no more). When the server holds too much, it fails with
+// errUploads, or with ctx set waits until ctx is done.
+func (s *Server) hold(ctx context.Context, r io.Reader, limit int64) (data []byte, release func(), err error) {
+	var held int64
+	release = func() { s.uploads.Add(-held); held = 0 }
+	var buf []byte
+	for {
+		if len(buf) == cap(buf) {
+			// Grow by half, within the most a body may be, and a byte
+			// more to see whether there is more.
+			n := min(max(int64(cap(buf)/2), 4<<10), max(limit+1-int64(cap(buf)), 1))
+			for s.uploads.Add(n) > s.cfg.MaxUploadMemory {
+				s.uploads.Add(-n)
+				if ctx == nil {
+					release()
+					return nil, func() {}, errUploads
+				}
+				select {
+				case <-ctx.Done():
+					release()
+					return nil, func() {}, fmt.Errorf("waiting for memory to read the archive into (--max-upload-memory): %w", ctx.Err())
+				case <-time.After(50 * time.Millisecond):
+				}
+			}
+			held += n
+			grown := make([]byte, len(buf), int64(cap(buf))+n)
+			copy(grown, buf)
+			buf = grown
+		}
+		n, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if errors.Is(err, io.EOF) {
+			return buf, release, nil
+		}
+		if err != nil {
+			release()
+			return nil, func() {}, err
+		}
+	}
 }
 
 // forClients words a report's findings for the client rather than for a
@@ -401,6 +509,9 @@ type outcome struct {
 	code int
 	// manifests are the objects a worker rendered, in the format asked.
 	manifests []byte
+	// bundleErr means the bundle could not be read: a *bundle.LimitError
+	// or a *bundle.FormatError.
+	bundleErr error
 	// err means the build has no verdict: a worker was killed at the
 	// deadline or by a limit (*errLimit), or failed.
 	err error
@@ -421,6 +532,12 @@ func (s *Server) acquire(ctx context.Context) error {
 	// against the queue: two arriving together on an idle server both get
 	// served or queued, never one refused.
 	select {
+	case <-s.stopping:
+		s.metrics.rejected.WithLabelValues("shutdown").Inc()
+		return &errBusy{msg: "the server is shutting down", retry: "1"}
+	default:
+	}
+	select {
 	case s.slots <- struct{}{}:
 		return nil
 	default:
@@ -434,15 +551,52 @@ func (s *Server) acquire(ctx context.Context) error {
 	select {
 	case s.slots <- struct{}{}:
 		return nil
+	case <-s.stopping:
+		s.metrics.rejected.WithLabelValues("shutdown").Inc()
+		return &errBusy{msg: "the server is shutting down", retry: "1"}
 	case <-ctx.Done():
 		s.metrics.rejected.WithLabelValues("timeout").Inc()
 		return &errBusy{msg: fmt.Sprintf("no build slot within %s; the server is busy, retry later", s.cfg.BuildTimeout), retry: "5"}
 	}
 }
 
+// job is one build: the archive as uploaded, read in the build slot (by
+// the worker, with Config.Worker, within its limits), and where the
+// configuration is in it.
+type job struct {
+	archive []byte
+	dir     string
+	// underTop: dir is relative to the archive's one top directory, if
+	// it has one, as in forge archives.
+	underTop  bool
+	today     string
+	threshold diag.Severity
+	// format is what a worker renders the manifests in, if set.
+	format render.Format
+}
+
+// readJob reads a job's bundle into the compiler's options; size is the
+// CUE it holds, in bytes.
+func readJob(archive []byte, lim bundle.Limits, dir string, underTop bool, today string) (opts compiler.Options, size int, err error) {
+	b, err := bundle.Read(bytes.NewReader(archive), lim)
+	if err != nil {
+		return opts, 0, err
+	}
+	if underTop {
+		dir = path.Join(b.Root(), dir)
+	}
+	return compiler.Options{
+		Overlay:  b.Overlay(bundleRoot),
+		Dir:      path.Join(bundleRoot, dir),
+		BaseDir:  bundleRoot,
+		Policies: true,
+		Today:    today,
+	}, bundleSize(b), nil
+}
+
 // run builds with a slot already taken and releases it when the build
-// ends; a worker renders the manifests in format, if set.
-func (s *Server) run(ctx context.Context, opts compiler.Options, threshold diag.Severity, target string, format render.Format) *outcome {
+// ends.
+func (s *Server) run(ctx context.Context, j job) *outcome {
 	s.metrics.inFlight.Inc()
 	start := time.Now()
 	s.buildsMu.Lock()
@@ -472,27 +626,40 @@ func (s *Server) run(ctx context.Context, opts compiler.Options, threshold diag.
 	}
 	// Only what the server's configuration says: no HOME, no logins, no
 	// registry the bundle could name.
-	opts.Env = []string{"CUE_REGISTRY=" + s.cfg.Registry, "CUE_CACHE_DIR=" + cache, "CUE_CONFIG_DIR=" + filepath.Join(cache, "config")}
+	env := []string{"CUE_REGISTRY=" + s.cfg.Registry, "CUE_CACHE_DIR=" + cache, "CUE_CONFIG_DIR=" + filepath.Join(cache, "config")}
 	o := &outcome{}
+	var target string
+	var size int
 	if len(s.cfg.Worker) > 0 {
 		dl, _ := ctx.Deadline()
 		res, err := s.runWorker(ctx, workRequest{
-			Overlay: opts.Overlay, Dir: opts.Dir, BaseDir: opts.BaseDir, Today: opts.Today, Env: opts.Env, Policies: opts.Policies,
-			Threshold: threshold, Manifests: format, Deadline: dl,
+			Bundle: j.archive, Limits: s.cfg.Limits, Dir: j.dir, UnderTop: j.underTop, Today: j.today, Env: env,
+			Threshold: j.threshold, Manifests: j.format, Deadline: dl,
 		})
-		if err != nil {
+		switch {
+		case err != nil:
 			return &outcome{err: err}
-		}
-		if res.Err != "" {
+		case res.BundleErr != "" && res.BundleLimit:
+			return &outcome{bundleErr: &bundle.LimitError{Msg: res.BundleErr}}
+		case res.BundleErr != "":
+			return &outcome{bundleErr: &bundle.FormatError{Msg: res.BundleErr}}
+		case res.Err != "":
 			return &outcome{err: fmt.Errorf("rendering the manifests: %s", res.Err)}
 		}
-		o.rep, o.code, o.manifests = res.Report, res.Code, res.Manifests
+		o.rep, o.code, o.manifests, target, size = res.Report, res.Code, res.Manifests, res.Dir, res.BundleBytes
 	} else {
+		opts, n, err := readJob(j.archive, s.cfg.Limits, j.dir, j.underTop, j.today)
+		if err != nil {
+			return &outcome{bundleErr: err}
+		}
+		opts.Env = env
 		res, err := s.cfg.Build(ctx, opts)
 		o.res = res
-		o.rep, o.code = verdict(res, err, threshold)
+		o.rep, o.code = verdict(res, err, j.threshold)
+		target, size = strings.TrimPrefix(strings.TrimPrefix(opts.Dir, bundleRoot), "/"), n
 	}
-	o.rep.Tool, o.rep.Version, o.rep.Target = "pipec", s.cfg.Version, target
+	s.metrics.bundleBytes.Observe(float64(size))
+	o.rep.Tool, o.rep.Version, o.rep.Target = "pipec", s.cfg.Version, cmp.Or(target, ".")
 	s.forClients(o.rep)
 	s.metrics.observeBuild(time.Since(start), o.code, o.rep)
 	return o
@@ -516,33 +683,20 @@ func (s *Server) VetArchive(ctx context.Context, archive []byte, dir string) (*r
 	if err := s.acquire(ctx); err != nil {
 		return nil, 0, err
 	}
-	b, err := bundle.Read(bytes.NewReader(archive), s.cfg.Limits)
-	if err != nil {
-		<-s.slots
-		return nil, 0, fmt.Errorf("reading the archive: %w", err)
-	}
-	dir = path.Join(b.Root(), dir)
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.BuildTimeout)
 	defer cancel()
-	o := s.run(ctx, bundleOptions(b, dir, ""), diag.Error, dir, "")
-	if o.err != nil {
+	o := s.run(ctx, job{archive: archive, dir: dir, underTop: true, threshold: diag.Error})
+	switch {
+	case o.bundleErr != nil:
+		return nil, 0, fmt.Errorf("reading the archive: %w", o.bundleErr)
+	case o.err != nil:
 		return nil, 0, o.err
 	}
 	return o.rep, o.code, nil
 }
 
-func bundleOptions(b *bundle.Bundle, dir, today string) compiler.Options {
-	return compiler.Options{
-		Overlay:  b.Overlay(bundleRoot),
-		Dir:      path.Join(bundleRoot, dir),
-		BaseDir:  bundleRoot,
-		Policies: true,
-		Today:    today,
-	}
-}
-
 // build runs one build under the concurrency bound and the time limit. It
-// answers the client itself (503) when it cannot.
+// answers the client itself (400, 413, 503) when it cannot.
 func (s *Server) build(w http.ResponseWriter, r *http.Request, req *request) (*outcome, bool) {
 	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.BuildTimeout)
 	defer cancel()
@@ -551,18 +705,23 @@ func (s *Server) build(w http.ResponseWriter, r *http.Request, req *request) (*o
 		writeError(w, http.StatusServiceUnavailable, err.Error())
 		return nil, false
 	}
-	if !s.readBundle(w, req) {
-		<-s.slots
-		return nil, false
-	}
+	j := job{archive: req.body, dir: req.target, today: req.today, threshold: req.threshold, format: req.format}
+	req.body = nil
 	done := make(chan *outcome, 1)
 	// The slot is held until the build really ends, even if the client
 	// has gone or the time is up: concurrency stays bounded.
-	go func() { done <- s.run(ctx, req.opts, req.threshold, req.target, req.format) }()
+	go func() { done <- s.run(ctx, j) }()
 	select {
 	case o := <-done:
 		var le *errLimit
+		var tooBig *bundle.LimitError
 		switch {
+		case errors.As(o.bundleErr, &tooBig):
+			writeError(w, http.StatusRequestEntityTooLarge, o.bundleErr.Error())
+			return nil, false
+		case o.bundleErr != nil:
+			writeError(w, http.StatusBadRequest, o.bundleErr.Error())
+			return nil, false
 		case errors.As(o.err, &le):
 			s.metrics.rejected.WithLabelValues(le.label).Inc()
 			w.Header().Set("Retry-After", "5")
@@ -578,6 +737,11 @@ func (s *Server) build(w http.ResponseWriter, r *http.Request, req *request) (*o
 		w.Header().Set("Retry-After", "5")
 		writeError(w, http.StatusServiceUnavailable, fmt.Sprintf("the build did not finish within %s", s.cfg.BuildTimeout))
 		return nil, false
+	case <-s.stopping:
+		s.metrics.rejected.WithLabelValues("shutdown").Inc()
+		w.Header().Set("Retry-After", "1")
+		writeError(w, http.StatusServiceUnavailable, "the server is shutting down")
+		return nil, false
 	}
 }
 
@@ -591,6 +755,7 @@ func (s *Server) serveConfig(withManifests bool) http.HandlerFunc {
 		if !ok {
 			return
 		}
+		defer req.release()
 		if withManifests {
 			req.format = req.manifests
 		}

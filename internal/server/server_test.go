@@ -602,6 +602,11 @@ func (c *atomicCounter) get() int {
 }
 
 func TestMain(m *testing.M) {
+	if IsWorker() && len(os.Args) > 1 && os.Args[1] == "crash-after-allocating" {
+		// A worker that dies as Go's runtime may when its memory limit
+		// refuses it more: not saying so.
+		crashAfterAllocating()
+	}
 	if IsWorker() {
 		// The test binary is its own build worker, as pipec is.
 		if err := RunWorker(os.Stdin, os.Stdout); err != nil {

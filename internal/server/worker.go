@@ -17,6 +17,7 @@ import (
 
 	"github.com/pipec/pipec/compiler"
 	"github.com/pipec/pipec/diag"
+	"github.com/pipec/pipec/internal/bundle"
 	"github.com/pipec/pipec/internal/report"
 	"github.com/pipec/pipec/render"
 )
@@ -44,15 +45,20 @@ const envWorkerMemory = "PIPEC_WORKER_MEMORY"
 // IsWorker reports whether this process was started as a build worker.
 func IsWorker() bool { return os.Getenv(envWorkerMemory) != "" }
 
-// workRequest is what the server sends a worker on its stdin.
+// workRequest is what the server sends a worker on its stdin: the bundle
+// as uploaded, which the worker reads within its own limits, so that the
+// server holds no more than the upload.
 type workRequest struct {
-	// The compiler.Options a worker builds with.
-	Overlay      map[string][]byte
-	Dir, BaseDir string
-	Today        string
-	Env          []string
-	Policies     bool
-	Threshold    diag.Severity
+	Bundle []byte
+	Limits bundle.Limits
+	// Dir is the configuration's directory in the bundle; UnderTop, that
+	// it is relative to the bundle's one top directory, if it has one.
+	Dir      string
+	UnderTop bool
+	Today    string
+	Env      []string
+	// Threshold is the severity the build fails at.
+	Threshold diag.Severity
 	// Manifests is the format to render the objects in when the build
 	// passes; empty for vet.
 	Manifests render.Format
@@ -66,6 +72,14 @@ type workResult struct {
 	Report    *report.Report
 	Code      int
 	Manifests []byte
+	// Dir is the configuration's directory in the bundle, as built.
+	Dir string
+	// BundleBytes is the CUE the bundle holds.
+	BundleBytes int
+	// BundleErr says why the bundle could not be read; BundleLimit, that
+	// it is past a limit (413) rather than malformed (400).
+	BundleErr   string
+	BundleLimit bool
 	// Err is an error rendering the manifests.
 	Err string
 }
@@ -125,11 +139,16 @@ func watchdog(parent int, deadline func() time.Time) {
 }
 
 func build(req workRequest) *workResult {
-	res, err := compiler.Build(context.Background(), compiler.Options{
-		Overlay: req.Overlay, Dir: req.Dir, BaseDir: req.BaseDir, Today: req.Today, Env: req.Env, Policies: req.Policies,
-	})
+	opts, size, err := readJob(req.Bundle, req.Limits, req.Dir, req.UnderTop, req.Today)
+	req.Bundle = nil
+	if err != nil {
+		var le *bundle.LimitError
+		return &workResult{BundleErr: err.Error(), BundleLimit: errors.As(err, &le)}
+	}
+	opts.Env = req.Env
+	res, err := compiler.Build(context.Background(), opts)
 	rep, code := verdict(res, err, req.Threshold)
-	out := &workResult{Report: rep, Code: code}
+	out := &workResult{Report: rep, Code: code, BundleBytes: size, Dir: strings.TrimPrefix(strings.TrimPrefix(opts.Dir, bundleRoot), "/")}
 	if req.Manifests != "" && code == report.ExitOK {
 		var buf bytes.Buffer
 		if err := render.Stream(&buf, res.Objects, req.Manifests); err != nil {
@@ -259,6 +278,12 @@ func (s *Server) runWorker(ctx context.Context, req workRequest) (*workResult, e
 		s.workers <- w
 		return nil, s.cancelled(ctx)
 	}
+	select {
+	case <-s.stopping:
+		s.workers <- w
+		return nil, &errLimit{msg: "the server is shutting down", label: "shutdown"}
+	default:
+	}
 	if w == nil {
 		var err error
 		if w, err = s.startWorker(); err != nil {
@@ -340,6 +365,13 @@ func (s *Server) workerError(w *worker, err error) error {
 	msg := w.stderr.String()
 	oom := strings.Contains(msg, "out of memory") || strings.Contains(msg, "cannot allocate memory")
 	if ws, ok := w.cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() && ws.Signal() == syscall.SIGKILL {
+		oom = true
+	}
+	// Go's runtime does not always say so when the limit refuses it
+	// memory: it may crash anywhere (even in the collector, with
+	// SIGSEGV). A worker that crashed with half its limit in use ran
+	// out of memory.
+	if peak := peakRSS(w.cmd.ProcessState); peak >= s.cfg.WorkerMemory/2 {
 		oom = true
 	}
 	if oom {

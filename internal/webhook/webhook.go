@@ -57,6 +57,12 @@ type Config struct {
 	Vet        Vetter
 	// MaxArchiveBytes bounds a downloaded archive, default 64 MiB.
 	MaxArchiveBytes int64
+	// ReadArchive reads a download of at most limit bytes, as
+	// server.Server.ReadArchive does: within the memory the server gives
+	// uploads, waiting for room as long as ctx allows; release is called
+	// once the check is over. Default: read it all, with nothing to
+	// release.
+	ReadArchive func(ctx context.Context, r io.Reader, limit int64) (data []byte, release func(), err error)
 	// Timeout bounds the work on one event, default 5 minutes.
 	Timeout time.Duration
 	// MaxPending events may be in progress; more are refused with 503.
@@ -89,6 +95,9 @@ func New(cfg Config) (*Handler, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
+	if cfg.ReadArchive == nil {
+		cfg.ReadArchive = readAll
+	}
 	h := &Handler{cfg: cfg, mux: http.NewServeMux(), pending: make(chan struct{}, cfg.MaxPending), seen: deliveries{at: map[string]time.Time{}}}
 	for name, f := range map[string]*Forge{"github": cfg.GitHub, "gitlab": cfg.GitLab} {
 		if f == nil {
@@ -110,6 +119,12 @@ func New(cfg Config) (*Handler, error) {
 		h.mux.HandleFunc("POST /v1/webhooks/gitlab", h.serveGitLab)
 	}
 	return h, nil
+}
+
+// UseArchiveReader sets Config.ReadArchive; server.Server.HandleWebhooks
+// calls it, before the handler serves.
+func (h *Handler) UseArchiveReader(read func(ctx context.Context, r io.Reader, limit int64) ([]byte, func(), error)) {
+	h.cfg.ReadArchive = read
 }
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.ServeHTTP(w, r) }
@@ -250,13 +265,15 @@ func (h *Handler) check(ctx context.Context, c commit, fc forgeClient) {
 		}
 	}
 	post(status{"pending", "pipec is checking the configuration"})
-	archive, err := h.download(ctx, fc, c)
+	archive, release, err := h.download(ctx, fc, c)
 	if err != nil {
 		log.Error("downloading the archive", "error", err.Error())
 		post(status{"error", truncate("could not download the commit: " + err.Error())})
 		return
 	}
 	rep, code, err := h.cfg.Vet(ctx, archive, h.cfg.Dir)
+	archive = nil
+	release()
 	if err != nil {
 		log.Error("vetting", "error", err.Error())
 		post(status{"error", truncate("pipec could not check the commit: " + err.Error())})
@@ -291,29 +308,34 @@ func truncate(s string) string {
 }
 
 // download reads the commit's archive, as sent (compressed), up to
-// MaxArchiveBytes.
-func (h *Handler) download(ctx context.Context, fc forgeClient, c commit) ([]byte, error) {
+// MaxArchiveBytes; release gives its memory back.
+func (h *Handler) download(ctx context.Context, fc forgeClient, c commit) (archive []byte, release func(), err error) {
 	req, err := fc.archiveRequest(ctx, c)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	resp, err := h.cfg.Client.Do(req)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-		return nil, fmt.Errorf("GET %s: %s: %s", redact(req.URL.String()), resp.Status, strings.TrimSpace(string(msg)))
+		return nil, nil, fmt.Errorf("GET %s: %s: %s", redact(req.URL.String()), resp.Status, strings.TrimSpace(string(msg)))
 	}
-	archive, err := io.ReadAll(io.LimitReader(resp.Body, h.cfg.MaxArchiveBytes+1))
+	return h.cfg.ReadArchive(ctx, resp.Body, h.cfg.MaxArchiveBytes)
+}
+
+// readAll is the default Config.ReadArchive.
+func readAll(_ context.Context, r io.Reader, limit int64) ([]byte, func(), error) {
+	archive, err := io.ReadAll(io.LimitReader(r, limit+1))
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	if int64(len(archive)) > h.cfg.MaxArchiveBytes {
-		return nil, fmt.Errorf("the archive is larger than %d bytes", h.cfg.MaxArchiveBytes)
+	if int64(len(archive)) > limit {
+		return nil, nil, fmt.Errorf("the archive is larger than %d bytes", limit)
 	}
-	return archive, nil
+	return archive, func() {}, nil
 }
 
 func redact(u string) string {

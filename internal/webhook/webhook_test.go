@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -376,5 +377,31 @@ func TestNewNeedsItsFiles(t *testing.T) {
 	_, err = New(Config{GitLab: &Forge{APIURL: "https://gitlab.com/api/v4", SecretFile: "x"}})
 	if err == nil || !strings.Contains(err.Error(), "token file") {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// TestDownloadsHeldAgainstTheServersMemory: mounted on a server, the
+// handler reads archives with the server's ReadArchive, within the memory
+// it gives uploads, and gives the bytes back when the check is over.
+func TestDownloadsHeldAgainstTheServersMemory(t *testing.T) {
+	h, forge, hooks := setup(t)
+	var reads, releases atomic.Int32
+	s := server.New(server.Config{})
+	h.UseArchiveReader(func(ctx context.Context, r io.Reader, limit int64) ([]byte, func(), error) {
+		reads.Add(1)
+		data, release, err := s.ReadArchive(ctx, r, limit)
+		return data, func() { releases.Add(1); release() }, err
+	})
+	body := `{"after":"` + goodSHA + `","repository":{"full_name":"acme/app"}}`
+	if code, msg := github(t, hooks.URL, "push", body); code != http.StatusAccepted {
+		t.Fatalf("%d %s", code, msg)
+	}
+	wait(t, h)
+	if reads.Load() != 1 || releases.Load() != 1 {
+		t.Errorf("%d archives read, %d released; want one each", reads.Load(), releases.Load())
+	}
+	statuses := forge.take()
+	if len(statuses) == 0 || statuses[len(statuses)-1]["state"] != "success" {
+		t.Errorf("statuses %v, want success last", statuses)
 	}
 }

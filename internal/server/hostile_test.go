@@ -1,0 +1,252 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// TestUploadMemoryBounded: uploads are read before they wait for a slot,
+// so the slots do not bound them; MaxUploadMemory does. Clients that
+// send most of a large body and wait hold what they sent; past the bound
+// uploads get 503 at once instead of the server growing by a body per
+// connection, and the budget is whole again when they are gone.
+func TestUploadMemoryBounded(t *testing.T) {
+	s := New(Config{MaxBundleBytes: 256 << 10, MaxUploadMemory: 1 << 20})
+	base := start(t, s)
+	host := strings.TrimPrefix(base, "http://")
+	var peak atomic.Int64
+	watching, watched := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(watched)
+		for {
+			select {
+			case <-watching:
+				return
+			default:
+			}
+			if n := s.uploads.Load(); n > peak.Load() {
+				peak.Store(n)
+			}
+			runtime.Gosched()
+		}
+	}()
+	var conns []net.Conn
+	for range 8 { // 8 x 200 KiB > 1 MiB
+		c, err := net.Dial("tcp", host)
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns = append(conns, c)
+		fmt.Fprintf(c, "POST /v1/vet HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n", 250<<10)
+		c.SetWriteDeadline(time.Now().Add(5 * time.Second))
+		c.Write(make([]byte, 200<<10))
+	}
+	refused := func() bool {
+		return !strings.Contains(get(t, base+"/metrics"), `pipec_builds_rejected_total{reason="uploads"} 0`)
+	}
+	for deadline := time.Now().Add(10 * time.Second); !refused(); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("with %d KiB of uploads held, none was refused", s.uploads.Load()>>10)
+		}
+	}
+	for _, c := range conns {
+		c.Close()
+	}
+	for deadline := time.Now().Add(10 * time.Second); s.uploads.Load() != 0; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d bytes still held after the clients went away", s.uploads.Load())
+		}
+	}
+	close(watching)
+	<-watched
+	if p := peak.Load(); p > 1<<20 {
+		t.Errorf("uploads held %d KiB at the peak, past the 1 MiB bound", p>>10)
+	}
+	if resp, body := post(t, base+"/v1/vet", []byte("-- a.cue --\npackage ci\n")); resp.StatusCode != http.StatusOK {
+		t.Errorf("after the uploads: %s %s", resp.Status, body)
+	}
+}
+
+// TestReadArchiveWaitsForRoom: a webhook's download is held against the
+// same budget as uploads, and waits for room rather than failing.
+func TestReadArchiveWaitsForRoom(t *testing.T) {
+	s := New(Config{MaxUploadMemory: 64 << 10})
+	first, release, err := s.ReadArchive(context.Background(), bytes.NewReader(make([]byte, 40<<10)), 1<<20)
+	if err != nil || len(first) != 40<<10 {
+		t.Fatalf("%d bytes, %v", len(first), err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	if _, _, err := s.ReadArchive(ctx, bytes.NewReader(make([]byte, 40<<10)), 1<<20); err == nil || !strings.Contains(err.Error(), "max-upload-memory") {
+		t.Errorf("a second archive past the budget: %v", err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, release, err := s.ReadArchive(context.Background(), bytes.NewReader(make([]byte, 40<<10)), 1<<20)
+		if err == nil {
+			release()
+		}
+		done <- err
+	}()
+	time.Sleep(100 * time.Millisecond)
+	release()
+	if err := <-done; err != nil {
+		t.Errorf("once the first was released: %v", err)
+	}
+	if _, _, err := s.ReadArchive(context.Background(), bytes.NewReader(make([]byte, 2<<10)), 1<<10); err == nil {
+		t.Error("an archive past its limit was read")
+	}
+	if held := s.uploads.Load(); held != 0 {
+		t.Errorf("%d bytes held at the end", held)
+	}
+}
+
+// TestWorkerReadsTheBundle: with workers, the server passes the upload on
+// as it came; the worker decompresses it within its own limits. A 100 KB
+// upload that expands to 48 MiB of CUE does not make the server allocate
+// the 48 MiB (and copy them to the worker).
+func TestWorkerReadsTheBundle(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector's own allocations")
+	}
+	s := New(Config{Worker: []string{os.Args[0]}, MaxConcurrent: 1})
+	base := start(t, s)
+	comment := append([]byte("package ci\n\n//"), bytes.Repeat([]byte("x"), 12<<10)...)
+	var es []entry
+	for i := range 4000 {
+		es = append(es, entry{name: fmt.Sprintf("f%d.cue", i), data: comment})
+	}
+	body := tarball(t, true, es...)
+	if resp, b := post(t, base+"/v1/vet", []byte("-- a.cue --\npackage ci\n")); resp.StatusCode != 200 { // start the worker
+		t.Fatalf("%s %s", resp.Status, b)
+	}
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	resp, b := post(t, base+"/v1/vet", body)
+	runtime.ReadMemStats(&after)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("%s %.300s", resp.Status, b)
+	}
+	t.Logf("a %d KB upload of 48 MiB of CUE: the server allocated %d MiB", len(body)>>10, (after.TotalAlloc-before.TotalAlloc)>>20)
+	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 24<<20 {
+		t.Errorf("the server allocated %d MiB for it", alloc>>20)
+	}
+}
+
+// crashAfterAllocating is a worker that takes memory and then crashes
+// without saying why, as Go's runtime may when its limit refuses it more
+// (a SIGSEGV in the collector, seen with list.Range(0, 1e9, 1)).
+func crashAfterAllocating() {
+	mem := make([][]byte, 0, 64)
+	for range 48 {
+		b := make([]byte, 4<<20)
+		for i := range b {
+			b[i] = 1
+		}
+		mem = append(mem, b)
+	}
+	os.Stderr.WriteString("SIGSEGV: segmentation violation\n")
+	os.Exit(2)
+}
+
+// TestWorkerCrashNearItsLimit: a worker that dies with most of its memory
+// in use ran out of it: the client gets the memory limit's 503, not a 500
+// about a failed worker.
+func TestWorkerCrashNearItsLimit(t *testing.T) {
+	base := start(t, New(Config{Worker: []string{os.Args[0], "crash-after-allocating"}, WorkerMemory: 256 << 20}))
+	resp, body := post(t, base+"/v1/vet", []byte("-- a.cue --\npackage ci\n"))
+	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(body), "needed more than the server's 256 MiB") {
+		t.Errorf("%s %s; want 503 about the memory limit", resp.Status, body)
+	}
+}
+
+// backgroundChecks stands for the webhook handler: work that goes on after
+// the answer, which shutdown waits for.
+type backgroundChecks struct {
+	wg   sync.WaitGroup
+	errs chan error
+}
+
+func (b *backgroundChecks) ServeHTTP(http.ResponseWriter, *http.Request) {}
+func (b *backgroundChecks) Wait(ctx context.Context) error {
+	done := make(chan struct{})
+	go func() { b.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// TestShutdownStopsBuildsInTime: at the shutdown timeout, builds still
+// running (a request's, a queued request's, a webhook check's) are
+// stopped in time for their clients to hear 503 and the check to see an
+// error, and Serve returns within ShutdownTimeout, with no worker left.
+func TestShutdownStopsBuildsInTime(t *testing.T) {
+	s := New(Config{Worker: []string{os.Args[0]}, MaxConcurrent: 1, MaxQueue: 4, BuildTimeout: time.Minute, ShutdownTimeout: 3 * time.Second})
+	checks := &backgroundChecks{errs: make(chan error, 1)}
+	s.HandleWebhooks(checks)
+	base, stop, served := serving(t, s)
+	t.Cleanup(s.Close)
+	answers := make(chan string, 2)
+	ask := func() {
+		resp, err := (&http.Client{Timeout: 20 * time.Second}).Post(base+"/v1/vet", "application/octet-stream", bytes.NewReader(bomb))
+		if err != nil {
+			answers <- err.Error()
+			return
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		answers <- fmt.Sprintf("%d %s", resp.StatusCode, b)
+	}
+	go ask()
+	for deadline := time.Now().Add(20 * time.Second); len(s.slots) == 0; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the bomb never started")
+		}
+	}
+	go ask() // queued behind it
+	checks.wg.Add(1)
+	go func() { // a webhook check, queued as well
+		defer checks.wg.Done()
+		_, _, err := s.VetArchive(context.Background(), bomb, ".")
+		checks.errs <- err
+	}()
+	for deadline := time.Now().Add(10 * time.Second); s.waiting.Load() < 2; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the requests never queued")
+		}
+	}
+	signalled := time.Now()
+	stop()
+	if err := <-served; err != nil {
+		t.Errorf("Serve: %v", err)
+	}
+	if d := time.Since(signalled); d > 3*time.Second {
+		t.Errorf("shutdown took %s, past its 3s", d.Round(time.Millisecond))
+	}
+	for range 2 {
+		if a := <-answers; !strings.HasPrefix(a, "503 ") || !strings.Contains(a, "shutting down") {
+			t.Errorf("a request in progress at the shutdown timeout: %s", a)
+		}
+	}
+	if err := <-checks.errs; err == nil || !strings.Contains(err.Error(), "shutting down") {
+		t.Errorf("the webhook check: %v", err)
+	}
+	time.Sleep(100 * time.Millisecond)
+	if kids := children(t); len(kids) != 0 {
+		t.Errorf("workers left: %v", kids)
+	}
+}
