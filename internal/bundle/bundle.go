@@ -117,14 +117,18 @@ func isTar(head []byte) bool {
 	return len(head) >= 262 && bytes.Equal(head[257:262], []byte("ustar"))
 }
 
-// tarOverhead bounds what a tar stream holds besides its entries' data, per
-// entry: a header block, padding, and room for PAX or GNU long names.
-const tarOverhead = 8 << 10
+// tarEntryOverhead is what a tar stream holds per entry besides its data
+// and its PAX or GNU long names and records: its header block, a PAX or
+// GNU header's own block and padding, and the padding of its data. The
+// PAX and GNU data themselves count against MaxTotalBytes, as the
+// entries' data does.
+const tarEntryOverhead = 2 << 10
 
 // streamLimit stops a read past n bytes with a LimitError. It is what
 // bounds decompression: tar skips the data of entries it is not asked for
-// (directories, links, PAX and GNU headers, declared sizes) by reading
-// through them, and gzip expands a few megabytes into gigabytes.
+// (directories, links, declared sizes) by reading through them, reads
+// PAX and GNU headers on its own, and gzip expands a few megabytes into
+// gigabytes.
 type streamLimit struct {
 	r   io.Reader
 	n   int64
@@ -145,10 +149,15 @@ func (s *streamLimit) Read(p []byte) (int, error) {
 
 func readTar(r io.Reader, lim Limits) (*Bundle, error) {
 	b := &Bundle{Format: Tar, Files: map[string][]byte{}}
-	tr := tar.NewReader(&streamLimit{r: r, n: lim.MaxTotalBytes + int64(lim.MaxFiles+2)*tarOverhead, lim: lim})
+	// Every byte of the stream counts: the entries' data and headers
+	// within MaxTotalBytes, and the fixed overhead of each entry read
+	// (and of the end of the archive), granted as the entries come.
+	stream := &streamLimit{r: r, n: lim.MaxTotalBytes + 2*tarEntryOverhead, lim: lim}
+	tr := tar.NewReader(stream)
 	var total int64
 	for n := 0; ; n++ {
 		h, err := tr.Next()
+		stream.n += tarEntryOverhead
 		if errors.Is(err, io.EOF) {
 			break
 		}

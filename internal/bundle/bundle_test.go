@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -119,7 +120,7 @@ func TestExpansionBounded(t *testing.T) {
 			if !errors.As(err, &le) {
 				t.Fatalf("%v, want a LimitError", err)
 			}
-			if max := lim.MaxTotalBytes + int64(lim.MaxFiles+2)*tarOverhead; counted.n > max {
+			if max := lim.MaxTotalBytes + int64(len(tc)+2)*tarEntryOverhead; counted.n > max {
 				t.Errorf("decompressed %d bytes before refusing, more than %d", counted.n, max)
 			}
 			if _, err := Read(bytes.NewReader(upload), lim); !errors.As(err, &le) {
@@ -130,6 +131,31 @@ func TestExpansionBounded(t *testing.T) {
 	// Within the limits, the same shapes are read.
 	if _, err := Read(bytes.NewReader(archive(t, true, cue, entry{hdr: tar.Header{Name: "a.txt", PAXRecords: map[string]string{"comment": "short"}, Format: tar.FormatPAX}})), lim); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestHeadersCountAgainstTheLimit: PAX and GNU long names count against
+// the expanded limit as the entries' data does, however many entries the
+// archive may have: three names of 900 KiB pass a 1 MiB limit.
+func TestHeadersCountAgainstTheLimit(t *testing.T) {
+	lim := Limits{MaxTotalBytes: 1 << 20} // and the default 5000 entries
+	for _, format := range []tar.Format{tar.FormatPAX, tar.FormatGNU} {
+		es := []entry{{hdr: tar.Header{Name: "pipec.cue"}, data: "package ci\n"}}
+		for i := range 3 {
+			es = append(es, entry{hdr: tar.Header{Name: fmt.Sprintf("%d%s.txt", i, strings.Repeat("n", 900<<10)), Format: format}})
+		}
+		upload := archive(t, true, es...)
+		counted := &countingReader{}
+		zr, _ := gzip.NewReader(bytes.NewReader(upload))
+		counted.r = zr
+		_, err := readTar(counted, lim.withDefaults())
+		var le *LimitError
+		if !errors.As(err, &le) {
+			t.Errorf("%s: %v, want a LimitError", format, err)
+		}
+		if max := lim.MaxTotalBytes + 8*tarEntryOverhead; counted.n > max {
+			t.Errorf("%s: decompressed %d bytes before refusing, more than %d", format, counted.n, max)
+		}
 	}
 }
 

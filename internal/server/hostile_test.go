@@ -250,3 +250,34 @@ func TestShutdownStopsBuildsInTime(t *testing.T) {
 		t.Errorf("workers left: %v", kids)
 	}
 }
+
+// allocateAndHang is a worker whose heap grows past its limit without the
+// limit stopping it, as Go's heap does when it grows over address space
+// reserved beforehand, which RLIMIT_DATA does not count.
+func allocateAndHang() {
+	mem := make([][]byte, 0, 64)
+	for range 48 {
+		b := make([]byte, 4<<20)
+		for i := range b {
+			b[i] = 1
+		}
+		mem = append(mem, b)
+	}
+	time.Sleep(time.Hour)
+	runtime.KeepAlive(mem)
+}
+
+// TestWorkerMemoryWatched: the server watches a building worker's memory
+// and kills it past WorkerMemory, whatever RLIMIT_DATA lets through: its
+// client gets the memory limit's 503 at once, not at the deadline.
+func TestWorkerMemoryWatched(t *testing.T) {
+	base := start(t, New(Config{Worker: []string{os.Args[0], "allocate-and-hang"}, WorkerMemory: 128 << 20, BuildTimeout: 30 * time.Second}))
+	started := time.Now()
+	resp, body := post(t, base+"/v1/vet", []byte("-- a.cue --\npackage ci\n"))
+	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(body), "needed more than the server's 128 MiB") {
+		t.Errorf("%s %s; want 503 about the memory limit", resp.Status, body)
+	}
+	if d := time.Since(started); d > 10*time.Second {
+		t.Errorf("answered after %s", d.Round(time.Millisecond))
+	}
+}

@@ -10,3 +10,9 @@ func setLimits(uint64) error { return nil }
 
 // peakRSS is unknown: a crash is not taken for the memory limit.
 func peakRSS(*os.ProcessState) int64 { return 0 }
+
+// lowerPriority leaves the priority alone.
+func lowerPriority(int) {}
+
+// privateRSS is unknown: the deadline still stops a worker.
+func privateRSS(int) int64 { return 0 }

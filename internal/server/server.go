@@ -433,44 +433,60 @@ func (s *Server) ReadArchive(ctx context.Context, r io.Reader, limit int64) (dat
 // hold reads r, which ends after at most limit+1 bytes, holding its bytes
 // against MaxUploadMemory as they arrive (a slow client holds what it has
 // sent, no more). When the server holds too much, it fails with
-// errUploads, or with ctx set waits until ctx is done.
+// errUploads, or with ctx set waits until ctx is done. It reads into
+// chunks, each half as large as what came before, and joins them at the
+// end, so that reading copies the body once.
 func (s *Server) hold(ctx context.Context, r io.Reader, limit int64) (data []byte, release func(), err error) {
 	var held int64
 	release = func() { s.uploads.Add(-held); held = 0 }
-	var buf []byte
-	for {
-		if len(buf) == cap(buf) {
-			// Grow by half, within the most a body may be, and a byte
-			// more to see whether there is more.
-			n := min(max(int64(cap(buf)/2), 4<<10), max(limit+1-int64(cap(buf)), 1))
-			for s.uploads.Add(n) > s.cfg.MaxUploadMemory {
-				s.uploads.Add(-n)
-				if ctx == nil {
-					release()
-					return nil, func() {}, errUploads
-				}
-				select {
-				case <-ctx.Done():
-					release()
-					return nil, func() {}, fmt.Errorf("waiting for memory to read the archive into (--max-upload-memory): %w", ctx.Err())
-				case <-time.After(50 * time.Millisecond):
-				}
+	reserve := func(n int64) error {
+		for s.uploads.Add(n) > s.cfg.MaxUploadMemory {
+			s.uploads.Add(-n)
+			if ctx == nil {
+				return errUploads
 			}
-			held += n
-			grown := make([]byte, len(buf), int64(cap(buf))+n)
-			copy(grown, buf)
-			buf = grown
+			select {
+			case <-ctx.Done():
+				return fmt.Errorf("waiting for memory to read the archive into (--max-upload-memory): %w", ctx.Err())
+			case <-time.After(50 * time.Millisecond):
+			}
 		}
-		n, err := r.Read(buf[len(buf):cap(buf)])
-		buf = buf[:len(buf)+n]
-		if errors.Is(err, io.EOF) {
-			return buf, release, nil
+		held += n
+		return nil
+	}
+	var chunks [][]byte
+	var size int64
+	for {
+		// The next chunk: half of what came before (at least 4 KiB),
+		// within the most there may be, and a byte more to see whether
+		// there is more.
+		n := min(max(size/2, 4<<10), max(limit+1-size, 1))
+		if err := reserve(n); err != nil {
+			release()
+			return nil, func() {}, err
+		}
+		chunk := make([]byte, n)
+		m, err := io.ReadFull(r, chunk)
+		chunks, size = append(chunks, chunk[:m]), size+int64(m)
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			break
 		}
 		if err != nil {
 			release()
 			return nil, func() {}, err
 		}
 	}
+	if len(chunks) == 1 {
+		return chunks[0], release, nil
+	}
+	// The chunks' bytes, now in one piece, are what is held.
+	whole := make([]byte, 0, size)
+	for _, c := range chunks {
+		whole = append(whole, c...)
+	}
+	s.uploads.Add(size - held)
+	held = size
+	return whole, release, nil
 }
 
 // forClients words a report's findings for the client rather than for a

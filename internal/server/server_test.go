@@ -602,6 +602,12 @@ func (c *atomicCounter) get() int {
 }
 
 func TestMain(m *testing.M) {
+	if conf := os.Getenv(envTestServer); conf != "" && !IsWorker() {
+		os.Exit(runTestServer(conf))
+	}
+	if IsWorker() && len(os.Args) > 1 && os.Args[1] == "allocate-and-hang" {
+		allocateAndHang()
+	}
 	if IsWorker() && len(os.Args) > 1 && os.Args[1] == "crash-after-allocating" {
 		// A worker that dies as Go's runtime may when its memory limit
 		// refuses it more: not saying so.

@@ -32,7 +32,10 @@ import (
 //
 // A worker limits its own heap (setLimits) before it reads anything, and
 // exits on its own when a build runs far past its deadline or its server
-// is gone (watchdog), so no worker outlives its purpose.
+// is gone (watchdog), so no worker outlives its purpose. The server also
+// watches a building worker's memory (watchMemory), since the limit does
+// not hold all of Go's heap, and lowers the priority of a build that runs
+// long.
 
 // workerBuilds is how many builds a worker runs before it is replaced, so
 // that what one build leaves in the heap does not grow without bound.
@@ -316,25 +319,80 @@ func (s *Server) runWorker(ctx context.Context, req workRequest) (*workResult, e
 		}
 		ch <- a
 	}()
+	// A build that runs long is likely a bomb: it goes on at a lower CPU
+	// priority, so that ordinary builds stay fast meanwhile, and its
+	// worker is replaced afterwards (a process cannot raise its priority
+	// again).
+	slow := time.AfterFunc(max(s.cfg.BuildTimeout/10, 100*time.Millisecond), func() { lowerPriority(w.cmd.Process.Pid) })
+	watched := make(chan struct{})
+	defer close(watched)
+	go s.watchMemory(w, watched)
 	select {
 	case a := <-ch:
+		reniced := !slow.Stop()
 		if a.err != nil {
 			w.stop()
-			s.workers <- nil
+			s.workers <- s.replacement(w)
 			return nil, s.workerError(w, a.err)
 		}
-		if w.builds++; w.builds >= workerBuilds {
+		if w.builds++; w.builds >= workerBuilds || reniced {
 			go w.stop()
-			w = nil
+			w = s.replacement(w)
 		}
 		s.workers <- w
 		return a.res, nil
 	case <-ctx.Done():
+		slow.Stop()
 		w.stop()
 		<-ch
-		s.workers <- nil
+		s.workers <- s.replacement(w)
 		return nil, s.cancelled(ctx)
 	}
+}
+
+// memoryPoll is how often the server looks at a building worker's memory.
+const memoryPoll = 10 * time.Millisecond
+
+// watchMemory kills a worker whose resident memory (what is not shared
+// with other processes: its heap) passes WorkerMemory, until done is
+// closed. RLIMIT_DATA alone does not hold Go's heap: Linux does not count
+// memory mapped over an address range reserved beforehand, which is how
+// Go's heap grows, against it. The build's client gets the memory limit's
+// 503 (workerError takes a SIGKILL for the memory limit).
+func (s *Server) watchMemory(w *worker, done <-chan struct{}) {
+	t := time.NewTicker(memoryPoll)
+	defer t.Stop()
+	for {
+		select {
+		case <-done:
+			return
+		case <-t.C:
+		}
+		if privateRSS(w.cmd.Process.Pid) > s.cfg.WorkerMemory {
+			w.cmd.Process.Kill()
+			return
+		}
+	}
+}
+
+// replacement is the worker that takes the place of one that is gone or
+// retired: started at once, so that it has loaded pipec's schema by the
+// time the next build needs it (that build would otherwise wait for it,
+// after a bomb was killed), unless the server is stopping or closed it.
+func (s *Server) replacement(old *worker) *worker {
+	if old.killedFor() != "" {
+		return nil
+	}
+	select {
+	case <-s.stopping:
+		return nil
+	default:
+	}
+	w, err := s.startWorker()
+	if err != nil {
+		return nil // the next build tries again, and says why
+	}
+	return w
 }
 
 // cancelled says why a build's context ended.
