@@ -78,6 +78,7 @@ flight and the webhook checks; builds still running shortly before
 	f.Int64Var(&opts.cfg.Limits.MaxFileBytes, "max-file-bytes", bundle.DefaultMaxFileBytes, "largest CUE file in a bundle, in bytes")
 	f.IntVar(&opts.cfg.Limits.MaxFiles, "max-files", bundle.DefaultMaxFiles, "most entries in a bundle")
 	f.IntVar(&opts.cfg.MaxConcurrent, "max-concurrent", 0, "builds at once (default GOMAXPROCS)")
+	f.IntVar(&opts.cfg.MaxConnections, "max-connections", 0, "open client connections; past it, new ones wait until one closes (default 4096)")
 	f.IntVar(&opts.cfg.MaxQueue, "max-queue", 0, "requests that may wait for a build slot before 503 (default 4 x --max-concurrent)")
 	f.Int64Var(&opts.cfg.MaxUploadMemory, "max-upload-memory", 0, "bytes of uploads (and webhook downloads) held in memory at once; past it, uploads get 503 (default (--max-concurrent + --max-queue) x --max-bundle-bytes)")
 	f.DurationVar(&opts.cfg.BuildTimeout, "build-timeout", 30*time.Second, "time a request may wait for a slot and build")

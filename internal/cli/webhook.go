@@ -30,7 +30,7 @@ func (o *webhookOptions) register(f *pflag.FlagSet) {
 // mount adds the webhook handler to s when a webhook secret is configured;
 // it returns nil when none is.
 func (o *webhookOptions) mount(s *server.Server, cfg server.Config, log *slog.Logger) (*webhook.Handler, error) {
-	wc := webhook.Config{Dir: o.dir, StatusName: o.statusName, Vet: s.VetArchive, Log: log}
+	wc := webhook.Config{Dir: o.dir, StatusName: o.statusName, Vet: s.VetArchive, ReadArchive: s.ReadArchive, Log: log}
 	if o.github.SecretFile != "" {
 		wc.GitHub = &o.github
 	}

@@ -281,3 +281,36 @@ func TestWorkerMemoryWatched(t *testing.T) {
 		t.Errorf("answered after %s", d.Round(time.Millisecond))
 	}
 }
+
+// TestConnectionsBounded: past MaxConnections, a new connection waits
+// until one closes, so idle and slow clients cannot make the server hold
+// connections without bound.
+func TestConnectionsBounded(t *testing.T) {
+	base := start(t, New(Config{MaxConnections: 3}))
+	addr := strings.TrimPrefix(base, "http://")
+	var idle []net.Conn
+	for range 3 {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Write([]byte("GET /healthz HTTP/1.1\r\n")) // half a header
+		idle = append(idle, c)
+	}
+	time.Sleep(100 * time.Millisecond) // all three accepted
+	client := &http.Client{Timeout: 500 * time.Millisecond}
+	if resp, err := client.Get(base + "/healthz"); err == nil {
+		resp.Body.Close()
+		t.Fatalf("a fourth connection was served (%s) while three were open", resp.Status)
+	}
+	idle[0].Close()
+	client.Timeout = 5 * time.Second
+	resp, err := client.Get(base + "/healthz")
+	if err != nil {
+		t.Fatalf("after one closed: %v", err)
+	}
+	resp.Body.Close()
+	for _, c := range idle[1:] {
+		c.Close()
+	}
+}

@@ -33,6 +33,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"golang.org/x/net/netutil"
 
 	"github.com/pipec/pipec/compiler"
 	"github.com/pipec/pipec/diag"
@@ -61,6 +62,10 @@ type Config struct {
 	// pass it gets 503. Default (MaxConcurrent + MaxQueue) x
 	// MaxBundleBytes.
 	MaxUploadMemory int64
+	// MaxConnections bounds the open client connections; past it, new
+	// connections wait in the listen queue until one closes. Idle and
+	// slow clients cost memory even without a request; default 4096.
+	MaxConnections int
 	// BuildTimeout bounds the wait for a slot plus the build, default 30s.
 	BuildTimeout time.Duration
 	// ShutdownTimeout bounds the whole shutdown, from the signal to the
@@ -104,6 +109,7 @@ func (c Config) withDefaults() Config {
 	c.MaxConcurrent = cmp.Or(c.MaxConcurrent, runtime.GOMAXPROCS(0))
 	c.MaxQueue = cmp.Or(c.MaxQueue, 4*c.MaxConcurrent)
 	c.MaxUploadMemory = cmp.Or(c.MaxUploadMemory, int64(c.MaxConcurrent+c.MaxQueue)*c.MaxBundleBytes)
+	c.MaxConnections = cmp.Or(c.MaxConnections, 4096)
 	c.BuildTimeout = cmp.Or(c.BuildTimeout, 30*time.Second)
 	c.ShutdownTimeout = cmp.Or(c.ShutdownTimeout, 25*time.Second)
 	c.Version = cmp.Or(c.Version, "(devel)")
@@ -172,22 +178,19 @@ func New(cfg Config) *Server {
 	return s
 }
 
-// HandleWebhooks mounts a webhook handler under /v1/webhooks/. Call it
-// before serving.
-// When h has a Wait(context.Context) error method, as webhook.Handler
-// does, Serve's shutdown waits for the work it does in the background;
-// when it has UseArchiveReader, it reads its downloads with ReadArchive,
-// within the memory the server gives uploads.
-func (s *Server) HandleWebhooks(h http.Handler) {
+// Webhooks handles forge webhooks and does their work in the background,
+// as webhook.Handler does.
+type Webhooks interface {
+	http.Handler
+	// Wait waits for the work in progress, or until ctx is done.
+	Wait(ctx context.Context) error
+}
+
+// HandleWebhooks mounts a webhook handler under /v1/webhooks/; Serve's
+// shutdown waits for its work in progress. Call it before serving.
+func (s *Server) HandleWebhooks(h Webhooks) {
 	s.mux.Handle("/v1/webhooks/", s.metrics.instrument("webhook", h))
-	if w, ok := h.(interface{ Wait(context.Context) error }); ok {
-		s.background = append(s.background, w.Wait)
-	}
-	if u, ok := h.(interface {
-		UseArchiveReader(func(context.Context, io.Reader, int64) ([]byte, func(), error))
-	}); ok {
-		u.UseArchiveReader(s.ReadArchive)
-	}
+	s.background = append(s.background, h.Wait)
 }
 
 // Handler returns the server's HTTP handler.
@@ -211,7 +214,7 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
 	errc := make(chan error, 1)
-	go func() { errc <- hs.Serve(l) }()
+	go func() { errc <- hs.Serve(netutil.LimitListener(l, s.cfg.MaxConnections)) }()
 	s.cfg.Log.Info("serving", "addr", l.Addr().String(), "maxConcurrent", s.cfg.MaxConcurrent, "buildTimeout", s.cfg.BuildTimeout.String())
 	select {
 	case err := <-errc:

@@ -121,12 +121,6 @@ func New(cfg Config) (*Handler, error) {
 	return h, nil
 }
 
-// UseArchiveReader sets Config.ReadArchive; server.Server.HandleWebhooks
-// calls it, before the handler serves.
-func (h *Handler) UseArchiveReader(read func(ctx context.Context, r io.Reader, limit int64) ([]byte, func(), error)) {
-	h.cfg.ReadArchive = read
-}
-
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.ServeHTTP(w, r) }
 
 // Wait waits for the events in progress, or until ctx is done.

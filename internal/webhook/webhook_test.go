@@ -380,18 +380,19 @@ func TestNewNeedsItsFiles(t *testing.T) {
 	}
 }
 
-// TestDownloadsHeldAgainstTheServersMemory: mounted on a server, the
-// handler reads archives with the server's ReadArchive, within the memory
-// it gives uploads, and gives the bytes back when the check is over.
+// TestDownloadsHeldAgainstTheServersMemory: given the server's
+// ReadArchive, as pipec serve gives it, the handler reads archives within
+// the memory the server gives uploads, and gives the bytes back when the
+// check is over.
 func TestDownloadsHeldAgainstTheServersMemory(t *testing.T) {
 	h, forge, hooks := setup(t)
 	var reads, releases atomic.Int32
 	s := server.New(server.Config{})
-	h.UseArchiveReader(func(ctx context.Context, r io.Reader, limit int64) ([]byte, func(), error) {
+	h.cfg.ReadArchive = func(ctx context.Context, r io.Reader, limit int64) ([]byte, func(), error) {
 		reads.Add(1)
 		data, release, err := s.ReadArchive(ctx, r, limit)
 		return data, func() { releases.Add(1); release() }, err
-	})
+	}
 	body := `{"after":"` + goodSHA + `","repository":{"full_name":"acme/app"}}`
 	if code, msg := github(t, hooks.URL, "push", body); code != http.StatusAccepted {
 		t.Fatalf("%d %s", code, msg)
