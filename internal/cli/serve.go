@@ -78,9 +78,9 @@ flight and the webhook checks; builds still running shortly before
 	f.Int64Var(&opts.cfg.Limits.MaxFileBytes, "max-file-bytes", bundle.DefaultMaxFileBytes, "largest CUE file in a bundle, in bytes")
 	f.IntVar(&opts.cfg.Limits.MaxFiles, "max-files", bundle.DefaultMaxFiles, "most entries in a bundle")
 	f.IntVar(&opts.cfg.MaxConcurrent, "max-concurrent", 0, "builds at once (default GOMAXPROCS)")
-	f.IntVar(&opts.cfg.MaxConnections, "max-connections", 0, "open client connections; past it, new ones wait until one closes (default 4096)")
 	f.IntVar(&opts.cfg.MaxQueue, "max-queue", 0, "requests that may wait for a build slot before 503 (default 4 x --max-concurrent)")
 	f.Int64Var(&opts.cfg.MaxUploadMemory, "max-upload-memory", 0, "bytes of uploads (and webhook downloads) held in memory at once; past it, uploads get 503 (default (--max-concurrent + --max-queue) x --max-bundle-bytes)")
+	f.Int64Var(&opts.cfg.MaxResponseBytes, "max-response-bytes", 64<<20, "largest output of one build (manifests and report), in bytes; a larger one gets 422")
 	f.DurationVar(&opts.cfg.BuildTimeout, "build-timeout", 30*time.Second, "time a request may wait for a slot and build")
 	f.DurationVar(&opts.cfg.ShutdownTimeout, "shutdown-timeout", 25*time.Second, "time the whole shutdown may take, from the signal to the last request and webhook check")
 	f.DurationVar(&opts.cfg.ShutdownDelay, "shutdown-delay", 0, "time to keep serving after the signal with /readyz answering 503, so that load balancers stop sending first (part of --shutdown-timeout)")
@@ -162,21 +162,14 @@ func runServe(ctx context.Context, opts serveOptions, stderr io.Writer) error {
 		}
 	}
 	s := server.New(opts.cfg)
-	hooks, err := opts.hooks.mount(s, opts.cfg, log)
-	if err != nil {
+	if err := opts.hooks.mount(s, log); err != nil {
 		return &exitError{code: ExitEval, msg: err.Error()}
 	}
 	defer s.Close()
+	// Serve waits for the webhook checks in progress, and stops them in
+	// time to report it.
 	if err := s.ListenAndServe(ctx); err != nil {
 		return &exitError{code: ExitEval, msg: fmt.Sprintf("serve: %v", err)}
-	}
-	if hooks != nil {
-		// Let webhook checks in progress post their statuses.
-		wctx, cancel := context.WithDeadline(context.Background(), s.ShutdownDeadline())
-		defer cancel()
-		if err := hooks.Wait(wctx); err != nil {
-			log.Warn("webhook checks still running at exit", "error", err.Error())
-		}
 	}
 	log.Info("stopped")
 	return nil

@@ -27,10 +27,11 @@ func (o *webhookOptions) register(f *pflag.FlagSet) {
 	f.StringVar(&o.statusName, "webhook-status-name", "pipec", "the name of the commit status pipec reports")
 }
 
-// mount adds the webhook handler to s when a webhook secret is configured;
-// it returns nil when none is.
-func (o *webhookOptions) mount(s *server.Server, cfg server.Config, log *slog.Logger) (*webhook.Handler, error) {
-	wc := webhook.Config{Dir: o.dir, StatusName: o.statusName, Vet: s.VetArchive, ReadArchive: s.ReadArchive, Log: log}
+// mount adds the webhook handler to s when a webhook secret is configured.
+// Its checks stop when s stops the work in progress at the shutdown
+// timeout, and Serve waits for them.
+func (o *webhookOptions) mount(s *server.Server, log *slog.Logger) error {
+	wc := webhook.Config{Dir: o.dir, StatusName: o.statusName, Vet: s.VetArchive, ReadArchive: s.ReadArchive, Context: s.Stopping(), Log: log}
 	if o.github.SecretFile != "" {
 		wc.GitHub = &o.github
 	}
@@ -38,12 +39,12 @@ func (o *webhookOptions) mount(s *server.Server, cfg server.Config, log *slog.Lo
 		wc.GitLab = &o.gitlab
 	}
 	if wc.GitHub == nil && wc.GitLab == nil {
-		return nil, nil
+		return nil
 	}
 	h, err := webhook.New(wc)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	s.HandleWebhooks(h)
-	return h, nil
+	return nil
 }

@@ -3,19 +3,57 @@ package server
 import (
 	"fmt"
 	"os"
+	"os/signal"
 	"strconv"
 	"syscall"
+	"time"
 )
 
 // setLimits caps the process's data segment at mem bytes (RLIMIT_DATA:
 // since Linux 4.7 the private writable mappings, which is the heap Go
 // uses, not the address space it reserves, which RLIMIT_AS would count);
-// zero leaves it alone.
+// zero leaves it alone. The limit catches what Go allocates outside the
+// address space it reserved beforehand; the heap that grows inside it is
+// not counted, which is why the server also watches a building worker's
+// resident memory (watchMemory).
+//
+// It also makes the worker exit on SIGXCPU, which the kernel sends when a
+// build passes the CPU time limitCPU sets.
 func setLimits(mem uint64) error {
+	c := make(chan os.Signal, 1)
+	signal.Notify(c, syscall.SIGXCPU)
+	go func() {
+		<-c
+		os.Stderr.WriteString(cpuLimitMessage + "\n")
+		os.Exit(3)
+	}()
 	if mem == 0 {
 		return nil
 	}
 	return syscall.Setrlimit(syscall.RLIMIT_DATA, &syscall.Rlimit{Cur: mem, Max: mem})
+}
+
+// limitCPU lets the process use, from now, twice d of CPU time plus a
+// second (RLIMIT_CPU's soft limit: past it, SIGXCPU); d <= 0 lifts the
+// limit, for an idle worker, which uses none. A build's worker gets twice
+// the time left to its deadline: the server kills it at the deadline, so
+// the limit only stops a worker whose server cannot, such as one whose
+// server died.
+func limitCPU(d time.Duration) {
+	var lim syscall.Rlimit
+	if syscall.Getrlimit(syscall.RLIMIT_CPU, &lim) != nil {
+		return
+	}
+	lim.Cur = lim.Max
+	if d > 0 {
+		var ru syscall.Rusage
+		if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+			return
+		}
+		used := time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+		lim.Cur = min(uint64((used+2*d+time.Second)/time.Second)+1, lim.Max)
+	}
+	syscall.Setrlimit(syscall.RLIMIT_CPU, &lim)
 }
 
 // peakRSS is the most memory an exited process had resident, in bytes.

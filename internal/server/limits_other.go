@@ -2,11 +2,18 @@
 
 package server
 
-import "os"
+import (
+	"os"
+	"time"
+)
 
 // setLimits is a no-op where the data segment cannot be limited: the
 // deadline still stops a worker.
 func setLimits(uint64) error { return nil }
+
+// limitCPU leaves the CPU time alone: the server kills a worker at its
+// deadline, and the worker's watchdog exits when the server is gone.
+func limitCPU(time.Duration) {}
 
 // peakRSS is unknown: a crash is not taken for the memory limit.
 func peakRSS(*os.ProcessState) int64 { return 0 }

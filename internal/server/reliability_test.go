@@ -261,7 +261,7 @@ func TestReliabilityUnderHostileInput(t *testing.T) {
 		MaxBundleBytes: 2 << 20, MaxExpandedBytes: 16 << 20, WorkerBytes: 384 << 20,
 		// A shutdown shorter than a build, so that the build in flight
 		// at SIGTERM is the shutdown's to stop.
-		BuildTimeout: 3 * time.Second, ShutdownTimeout: 2 * time.Second, ShutdownDelay: 500 * time.Millisecond,
+		BuildTimeout: 3 * time.Second, ShutdownTimeout: 2 * time.Second, ShutdownDelay: time.Second,
 	}
 	const maxServerMiB = 144
 	var registryHits atomic.Int32
@@ -510,9 +510,18 @@ func TestReliabilityUnderHostileInput(t *testing.T) {
 	hwm := procMiB(pid, "VmHWM")
 	signalled := time.Now()
 	cmd.Process.Signal(syscall.SIGTERM)
-	time.Sleep(200 * time.Millisecond)
-	if r, h := probe("/readyz"), probe("/healthz"); r != 503 || h != 200 {
-		report("during the shutdown delay: /readyz %d (want 503), /healthz %d (want 200)", r, h)
+	// The probes retry within the delay: on a loaded machine, the signal
+	// may take a while to be handled, or a probe to be answered.
+	var ready, healthy int
+	for {
+		ready, healthy = probe("/readyz"), probe("/healthz")
+		if ready == 503 && healthy == 200 || time.Since(signalled) > conf.ShutdownDelay-100*time.Millisecond {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if ready != 503 || healthy != 200 {
+		report("during the shutdown delay: /readyz %d (want 503), /healthz %d (want 200)", ready, healthy)
 	}
 	select {
 	case err := <-exited:
@@ -529,7 +538,7 @@ func TestReliabilityUnderHostileInput(t *testing.T) {
 	if !strings.HasPrefix(inFlight, "503 ") || !strings.Contains(inFlight, "shutting down") {
 		report("the bomb building at SIGTERM: %s; want 503, shutting down", inFlight)
 	}
-	if took > conf.ShutdownTimeout+500*time.Millisecond { // the process's own exit, on a loaded machine
+	if took > conf.ShutdownTimeout+time.Second { // the process's own exit, on a loaded machine
 		report("shutdown took %s, past its %s", took.Round(time.Millisecond), conf.ShutdownTimeout)
 	}
 

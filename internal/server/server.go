@@ -32,8 +32,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-	"golang.org/x/net/netutil"
 
 	"github.com/pipec/pipec/compiler"
 	"github.com/pipec/pipec/diag"
@@ -62,10 +62,11 @@ type Config struct {
 	// pass it gets 503. Default (MaxConcurrent + MaxQueue) x
 	// MaxBundleBytes.
 	MaxUploadMemory int64
-	// MaxConnections bounds the open client connections; past it, new
-	// connections wait in the listen queue until one closes. Idle and
-	// slow clients cost memory even without a request; default 4096.
-	MaxConnections int
+	// MaxResponseBytes bounds what a build worker may answer (the
+	// manifests and the report), default 64 MiB; a build whose output is
+	// larger gets 422 with a finding that says so. An answer is held
+	// against MaxUploadMemory until it is written.
+	MaxResponseBytes int64
 	// BuildTimeout bounds the wait for a slot plus the build, default 30s.
 	BuildTimeout time.Duration
 	// ShutdownTimeout bounds the whole shutdown, from the signal to the
@@ -109,7 +110,7 @@ func (c Config) withDefaults() Config {
 	c.MaxConcurrent = cmp.Or(c.MaxConcurrent, runtime.GOMAXPROCS(0))
 	c.MaxQueue = cmp.Or(c.MaxQueue, 4*c.MaxConcurrent)
 	c.MaxUploadMemory = cmp.Or(c.MaxUploadMemory, int64(c.MaxConcurrent+c.MaxQueue)*c.MaxBundleBytes)
-	c.MaxConnections = cmp.Or(c.MaxConnections, 4096)
+	c.MaxResponseBytes = cmp.Or(c.MaxResponseBytes, 64<<20)
 	c.BuildTimeout = cmp.Or(c.BuildTimeout, 30*time.Second)
 	c.ShutdownTimeout = cmp.Or(c.ShutdownTimeout, 25*time.Second)
 	c.Version = cmp.Or(c.Version, "(devel)")
@@ -133,15 +134,24 @@ type Server struct {
 	builds   map[*time.Time]struct{} // the start of each build in progress
 	busyMu   sync.Mutex
 	busy     map[*worker]bool // workers building, for Close to stop
+	closed   bool             // Close was called: no worker starts building
 	waiting  atomic.Int64
-	uploads  atomic.Int64 // bytes of request bodies held
-	draining atomic.Bool
-	stopOnce sync.Once
-	stopping chan struct{}             // closed when shutdown stops the builds left
-	stopBy   atomic.Pointer[time.Time] // when shutdown must be over
-	metrics  *metrics
-	mux      *http.ServeMux
-	handler  http.Handler
+	uploads  atomic.Int64 // bytes of request bodies, downloads and answers held
+	// uploadsPeak is the most uploads ever held, for tests.
+	uploadsPeak atomic.Int64
+	roomMu      sync.Mutex
+	room        chan struct{} // closed when uploads are given back
+	draining    atomic.Bool
+	stopOnce    sync.Once
+	stopping    chan struct{}             // closed when shutdown stops the builds left
+	stopBy      atomic.Pointer[time.Time] // when shutdown must be over
+	// stopCtx is cancelled with stopping: webhook checks' contexts derive
+	// from it, so that a check still downloading or waiting stops.
+	stopCtx    context.Context
+	stopCancel context.CancelFunc
+	metrics    *metrics
+	mux        *http.ServeMux
+	handler    http.Handler
 	// background waits for work handlers do after answering (webhook
 	// checks), at shutdown.
 	background []func(context.Context) error
@@ -151,6 +161,7 @@ type Server struct {
 func New(cfg Config) *Server {
 	cfg = cfg.withDefaults()
 	s := &Server{cfg: cfg, slots: make(chan struct{}, cfg.MaxConcurrent), builds: map[*time.Time]struct{}{}, stopping: make(chan struct{})}
+	s.stopCtx, s.stopCancel = context.WithCancel(context.Background())
 	if len(cfg.Worker) > 0 {
 		// One worker per slot, started when first needed.
 		s.workers = make(chan *worker, cfg.MaxConcurrent)
@@ -159,6 +170,10 @@ func New(cfg Config) *Server {
 		}
 	}
 	s.metrics = newMetrics()
+	s.metrics.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "pipec_upload_memory_bytes",
+		Help: "Bytes of uploads, webhook downloads and build answers held, within --max-upload-memory.",
+	}, func() float64 { return float64(s.uploads.Load()) }))
 	mux := http.NewServeMux()
 	mux.Handle("POST /v1/build", s.metrics.instrument("build", s.authorize(s.serveConfig(true))))
 	mux.Handle("POST /v1/vet", s.metrics.instrument("vet", s.authorize(s.serveConfig(false))))
@@ -214,7 +229,7 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
 	errc := make(chan error, 1)
-	go func() { errc <- hs.Serve(netutil.LimitListener(l, s.cfg.MaxConnections)) }()
+	go func() { errc <- hs.Serve(l) }()
 	s.cfg.Log.Info("serving", "addr", l.Addr().String(), "maxConcurrent", s.cfg.MaxConcurrent, "buildTimeout", s.cfg.BuildTimeout.String())
 	select {
 	case err := <-errc:
@@ -263,9 +278,21 @@ func (s *Server) drain(hs *http.Server, deadline time.Time) bool {
 // stopBuilds ends the builds in progress (their clients get 503) and
 // refuses new ones: the shutdown's time is up.
 func (s *Server) stopBuilds() {
-	s.stopOnce.Do(func() { close(s.stopping) })
+	s.stopOnce.Do(func() {
+		s.busyMu.Lock()
+		close(s.stopping)
+		s.busyMu.Unlock()
+		s.stopCancel()
+	})
 	s.Close()
 }
+
+// Stopping is a context that is cancelled when shutdown stops the work
+// still in progress near ShutdownTimeout. Work the server's handlers do
+// in the background, such as webhook checks, derives its contexts from
+// it, so that a check still downloading or waiting for memory or a slot
+// stops in time to report an error.
+func (s *Server) Stopping() context.Context { return s.stopCtx }
 
 // ShutdownDeadline is when a shutdown in progress must be over (the zero
 // time before one starts): work that outlives Serve, such as webhook
@@ -415,48 +442,142 @@ func (s *Server) parse(w http.ResponseWriter, r *http.Request, defaultReport rep
 var errUploads = errors.New("the server is receiving too many uploads at once (--max-upload-memory); retry later")
 
 // readBody reads a request body up to MaxBundleBytes within
-// MaxUploadMemory, refusing at once when the server holds too much.
+// MaxUploadMemory, refusing at once (errUploads) when the server holds
+// too much: a slow client holds what it has sent, no more.
 func (s *Server) readBody(w http.ResponseWriter, r *http.Request) (body []byte, release func(), err error) {
-	return s.hold(nil, http.MaxBytesReader(w, r.Body, s.cfg.MaxBundleBytes), s.cfg.MaxBundleBytes)
-}
-
-// ReadArchive reads an archive of at most limit bytes from r, such as a
-// webhook's download, within MaxUploadMemory like the API's uploads,
-// waiting for room as long as ctx allows; release gives the bytes back
-// once the archive is no longer needed.
-func (s *Server) ReadArchive(ctx context.Context, r io.Reader, limit int64) (data []byte, release func(), err error) {
-	data, release, err = s.hold(ctx, io.LimitReader(r, limit+1), limit)
-	if err == nil && int64(len(data)) > limit {
-		release()
-		return nil, func() {}, fmt.Errorf("the archive is larger than %d bytes", limit)
-	}
-	return data, release, err
-}
-
-// hold reads r, which ends after at most limit+1 bytes, holding its bytes
-// against MaxUploadMemory as they arrive (a slow client holds what it has
-// sent, no more). When the server holds too much, it fails with
-// errUploads, or with ctx set waits until ctx is done. It reads into
-// chunks, each half as large as what came before, and joins them at the
-// end, so that reading copies the body once.
-func (s *Server) hold(ctx context.Context, r io.Reader, limit int64) (data []byte, release func(), err error) {
 	var held int64
-	release = func() { s.uploads.Add(-held); held = 0 }
-	reserve := func(n int64) error {
-		for s.uploads.Add(n) > s.cfg.MaxUploadMemory {
-			s.uploads.Add(-n)
-			if ctx == nil {
-				return errUploads
-			}
-			select {
-			case <-ctx.Done():
-				return fmt.Errorf("waiting for memory to read the archive into (--max-upload-memory): %w", ctx.Err())
-			case <-time.After(50 * time.Millisecond):
-			}
+	release = func() { s.releaseUploads(held); held = 0 }
+	data, err := readChunks(http.MaxBytesReader(w, r.Body, s.cfg.MaxBundleBytes), s.cfg.MaxBundleBytes, func(n int64) error {
+		if !s.tryReserve(n) {
+			return errUploads
 		}
 		held += n
 		return nil
+	})
+	if err != nil {
+		release()
+		return nil, func() {}, err
 	}
+	// The chunks' bytes, now in one piece, are what is held.
+	s.releaseUploads(held - int64(len(data)))
+	held = int64(len(data))
+	return data, release, nil
+}
+
+// ReadArchive reads an archive of at most limit bytes from r, such as a
+// webhook's download, within MaxUploadMemory like the API's uploads;
+// size is its length when known (Content-Length), else -1. It reserves
+// the memory for the whole archive at once (size, or limit capped at
+// MaxUploadMemory), waiting for room as long as ctx allows, and holds no
+// part of it while it waits: two downloads cannot each wait for what the
+// other holds. An archive larger than MaxUploadMemory is refused at once.
+// release gives the bytes back once the archive is no longer needed.
+func (s *Server) ReadArchive(ctx context.Context, r io.Reader, size, limit int64) (data []byte, release func(), err error) {
+	if size > limit {
+		return nil, func() {}, fmt.Errorf("the archive is larger than %d bytes", limit)
+	}
+	budget := s.cfg.MaxUploadMemory
+	if size > budget {
+		return nil, func() {}, fmt.Errorf("the archive is %d bytes, more than the server holds for uploads (%d bytes, --max-upload-memory)", size, budget)
+	}
+	n := limit
+	if size >= 0 {
+		n = size
+	}
+	n = min(n, budget)
+	if err := s.reserveWait(ctx, n); err != nil {
+		return nil, func() {}, err
+	}
+	held := n
+	release = func() { s.releaseUploads(held); held = 0 }
+	data, err = readChunks(io.LimitReader(r, n+1), n, func(int64) error { return nil })
+	switch {
+	case err != nil:
+	case int64(len(data)) <= n:
+	case n == limit:
+		err = fmt.Errorf("the archive is larger than %d bytes", limit)
+	case size >= 0:
+		err = fmt.Errorf("the archive is longer than its Content-Length, %d bytes", size)
+	default:
+		err = fmt.Errorf("the archive is larger than the server holds for uploads (%d bytes, --max-upload-memory)", budget)
+	}
+	if err != nil {
+		release()
+		return nil, func() {}, err
+	}
+	s.releaseUploads(held - int64(len(data)))
+	held = int64(len(data))
+	return data, release, nil
+}
+
+// tryReserve takes n bytes of MaxUploadMemory if they are free.
+func (s *Server) tryReserve(n int64) bool {
+	for {
+		cur := s.uploads.Load()
+		if cur+n > s.cfg.MaxUploadMemory {
+			return false
+		}
+		if s.uploads.CompareAndSwap(cur, cur+n) {
+			s.notePeak(cur + n)
+			return true
+		}
+	}
+}
+
+// holdUploads counts n bytes the server holds already (a worker's answer)
+// against MaxUploadMemory, even past it: uploads wait or are refused
+// until they are given back.
+func (s *Server) holdUploads(n int64) {
+	s.notePeak(s.uploads.Add(n))
+}
+
+func (s *Server) notePeak(v int64) {
+	for p := s.uploadsPeak.Load(); v > p && !s.uploadsPeak.CompareAndSwap(p, v); p = s.uploadsPeak.Load() {
+	}
+}
+
+// releaseUploads gives n bytes back to MaxUploadMemory and wakes those
+// waiting for room.
+func (s *Server) releaseUploads(n int64) {
+	if n == 0 {
+		return
+	}
+	s.uploads.Add(-n)
+	s.roomMu.Lock()
+	if s.room != nil {
+		close(s.room)
+		s.room = nil
+	}
+	s.roomMu.Unlock()
+}
+
+// reserveWait takes n bytes of MaxUploadMemory, all at once, waiting for
+// them as long as ctx allows.
+func (s *Server) reserveWait(ctx context.Context, n int64) error {
+	for {
+		s.roomMu.Lock()
+		if s.tryReserve(n) {
+			s.roomMu.Unlock()
+			return nil
+		}
+		if s.room == nil {
+			s.room = make(chan struct{})
+		}
+		room := s.room
+		s.roomMu.Unlock()
+		select {
+		case <-room:
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for memory to read the archive into (--max-upload-memory): %w", ctx.Err())
+		}
+	}
+}
+
+// readChunks reads r, which ends after at most limit+1 bytes, calling
+// reserve before it allocates each chunk. It reads into chunks, each half
+// as large as what came before, and joins them at the end, so that
+// reading copies the data once.
+func readChunks(r io.Reader, limit int64, reserve func(n int64) error) ([]byte, error) {
 	var chunks [][]byte
 	var size int64
 	for {
@@ -465,8 +586,7 @@ func (s *Server) hold(ctx context.Context, r io.Reader, limit int64) (data []byt
 		// there is more.
 		n := min(max(size/2, 4<<10), max(limit+1-size, 1))
 		if err := reserve(n); err != nil {
-			release()
-			return nil, func() {}, err
+			return nil, err
 		}
 		chunk := make([]byte, n)
 		m, err := io.ReadFull(r, chunk)
@@ -475,21 +595,17 @@ func (s *Server) hold(ctx context.Context, r io.Reader, limit int64) (data []byt
 			break
 		}
 		if err != nil {
-			release()
-			return nil, func() {}, err
+			return nil, err
 		}
 	}
 	if len(chunks) == 1 {
-		return chunks[0], release, nil
+		return chunks[0], nil
 	}
-	// The chunks' bytes, now in one piece, are what is held.
 	whole := make([]byte, 0, size)
 	for _, c := range chunks {
 		whole = append(whole, c...)
 	}
-	s.uploads.Add(size - held)
-	held = size
-	return whole, release, nil
+	return whole, nil
 }
 
 // forClients words a report's findings for the client rather than for a
@@ -534,6 +650,19 @@ type outcome struct {
 	// err means the build has no verdict: a worker was killed at the
 	// deadline or by a limit (*errLimit), or failed.
 	err error
+	// held is what the worker's answer holds of MaxUploadMemory until
+	// free is called.
+	held int64
+	s    *Server
+}
+
+// free gives the memory of a worker's answer back to MaxUploadMemory,
+// once it is written. It may be called on nil and more than once.
+func (o *outcome) free() {
+	if o != nil && o.held != 0 {
+		o.s.releaseUploads(o.held)
+		o.held = 0
+	}
 }
 
 // errBusy means no build slot could be had.
@@ -638,7 +767,8 @@ func (s *Server) run(ctx context.Context, j job) *outcome {
 	default:
 		dir, err := os.MkdirTemp("", "pipec-modules-")
 		if err != nil {
-			return &outcome{err: fmt.Errorf("a module cache for --cue-registry: %w", err)}
+			s.cfg.Log.Error("creating a module cache for --cue-registry", "error", err.Error())
+			return &outcome{err: errNoWorker}
 		}
 		defer os.RemoveAll(dir)
 		cache = dir
@@ -655,9 +785,14 @@ func (s *Server) run(ctx context.Context, j job) *outcome {
 			Bundle: j.archive, Limits: s.cfg.Limits, Dir: j.dir, UnderTop: j.underTop, Today: j.today, Env: env,
 			Threshold: j.threshold, Manifests: j.format, Deadline: dl,
 		})
+		var tl *errTooLarge
 		switch {
+		case errors.As(err, &tl):
+			o.rep, o.code = tooLargeReport(tl), report.ExitEval
 		case err != nil:
 			return &outcome{err: err}
+		case res.TooLarge > 0:
+			o.rep, o.code = tooLargeReport(&errTooLarge{size: res.TooLarge, max: s.cfg.MaxResponseBytes}), report.ExitEval
 		case res.BundleErr != "" && res.BundleLimit:
 			return &outcome{bundleErr: &bundle.LimitError{Msg: res.BundleErr}}
 		case res.BundleErr != "":
@@ -665,7 +800,13 @@ func (s *Server) run(ctx context.Context, j job) *outcome {
 		case res.Err != "":
 			return &outcome{err: fmt.Errorf("rendering the manifests: %s", res.Err)}
 		}
-		o.rep, o.code, o.manifests, target, size = res.Report, res.Code, res.Manifests, res.Dir, res.BundleBytes
+		if o.rep == nil {
+			o.rep, o.code, o.manifests, target, size = res.Report, res.Code, res.Manifests, res.Dir, res.BundleBytes
+			// The answer is in the server's memory until it is written:
+			// it counts against the uploads' budget, as the upload did.
+			o.s, o.held = s, res.size
+			s.holdUploads(res.size)
+		}
 	} else {
 		opts, n, err := readJob(j.archive, s.cfg.Limits, j.dir, j.underTop, j.today)
 		if err != nil {
@@ -682,6 +823,14 @@ func (s *Server) run(ctx context.Context, j job) *outcome {
 	s.forClients(o.rep)
 	s.metrics.observeBuild(time.Since(start), o.code, o.rep)
 	return o
+}
+
+// tooLargeReport is the finding a build gets whose output the server
+// does not take.
+func tooLargeReport(e *errTooLarge) *report.Report {
+	rep := internalReport(e)
+	rep.Findings[0].Hint = "build the configuration with the pipec CLI, or ask the server's operator for a larger --max-response-bytes"
+	return rep
 }
 
 // verdict is a build's report and exit code, as the CLI would give them.
@@ -705,6 +854,7 @@ func (s *Server) VetArchive(ctx context.Context, archive []byte, dir string) (*r
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.BuildTimeout)
 	defer cancel()
 	o := s.run(ctx, job{archive: archive, dir: dir, underTop: true, threshold: diag.Error})
+	o.free() // the report is small next to the archive the check holds
 	switch {
 	case o.bundleErr != nil:
 		return nil, 0, fmt.Errorf("reading the archive: %w", o.bundleErr)
@@ -730,8 +880,16 @@ func (s *Server) build(w http.ResponseWriter, r *http.Request, req *request) (*o
 	// The slot is held until the build really ends, even if the client
 	// has gone or the time is up: concurrency stays bounded.
 	go func() { done <- s.run(ctx, j) }()
+	answered := false
+	defer func() {
+		if !answered {
+			// The build's answer, if it comes, is not written.
+			go func() { (<-done).free() }()
+		}
+	}()
 	select {
 	case o := <-done:
+		answered = true
 		var le *errLimit
 		var tooBig *bundle.LimitError
 		switch {
@@ -782,6 +940,7 @@ func (s *Server) serveConfig(withManifests bool) http.HandlerFunc {
 		if !ok {
 			return
 		}
+		defer o.free()
 		if !withManifests || o.code != report.ExitOK {
 			s.writeReport(w, o, req.report)
 			return

@@ -608,6 +608,16 @@ func TestMain(m *testing.M) {
 	if IsWorker() && len(os.Args) > 1 && os.Args[1] == "allocate-and-hang" {
 		allocateAndHang()
 	}
+	if IsWorker() && len(os.Args) > 1 {
+		switch os.Args[1] {
+		case "answer-too-much":
+			answerTooMuch()
+		case "panic-after-allocating":
+			panicAfterAllocating()
+		case "spin":
+			spinPastCPULimit()
+		}
+	}
 	if IsWorker() && len(os.Args) > 1 && os.Args[1] == "crash-after-allocating" {
 		// A worker that dies as Go's runtime may when its memory limit
 		// refuses it more: not saying so.

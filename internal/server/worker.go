@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/gob"
 	"errors"
 	"fmt"
@@ -30,9 +31,11 @@ import (
 // cost more than a small build), and is replaced when it is killed, dies
 // of its memory limit, or has built workerBuilds times.
 //
-// A worker limits its own heap (setLimits) before it reads anything, and
-// exits on its own when a build runs far past its deadline or its server
-// is gone (watchdog), so no worker outlives its purpose. The server also
+// A worker limits its own data segment (setLimits) before it reads
+// anything, and each build's CPU time (limitCPU), and exits on its own
+// when a build runs far past its deadline or its server is gone
+// (watchdog), so no worker outlives its purpose. It answers each build
+// with a frame of bounded size (answer, readAnswer). The server also
 // watches a building worker's memory (watchMemory), since the limit does
 // not hold all of Go's heap, and lowers the priority of a build that runs
 // long.
@@ -68,6 +71,9 @@ type workRequest struct {
 	// Deadline is when the server gives up on the build; the worker
 	// exits on its own a little after it.
 	Deadline time.Time
+	// MaxResponse bounds the answer, encoded; a larger one is replaced
+	// by TooLarge.
+	MaxResponse int64
 }
 
 // workResult is what a worker answers on its stdout.
@@ -85,6 +91,12 @@ type workResult struct {
 	BundleLimit bool
 	// Err is an error rendering the manifests.
 	Err string
+	// TooLarge is the size of an answer past MaxResponse, which the
+	// worker did not send.
+	TooLarge int64
+
+	// size is the answer's size as received, which the server holds.
+	size int64
 }
 
 // RunWorker is a worker process's main: it limits itself, then builds the
@@ -107,7 +119,7 @@ func RunWorker(r io.Reader, w io.Writer) error {
 	// Load pipec's schema while no one waits.
 	compiler.Build(context.Background(), compiler.Options{Dir: "/pipec-warmup", BaseDir: "/pipec-warmup",
 		Overlay: map[string][]byte{"/pipec-warmup/pipec.cue": []byte("package warmup\n")}, Env: []string{"CUE_REGISTRY=none"}})
-	dec, enc := gob.NewDecoder(r), gob.NewEncoder(w)
+	dec := gob.NewDecoder(r)
 	for {
 		var req workRequest
 		if err := dec.Decode(&req); err != nil {
@@ -119,14 +131,70 @@ func RunWorker(r io.Reader, w io.Writer) error {
 		deadline.Lock()
 		current = req.Deadline
 		deadline.Unlock()
+		limitCPU(time.Until(req.Deadline))
 		out := build(req)
+		limitCPU(0)
 		deadline.Lock()
 		current = time.Time{}
 		deadline.Unlock()
-		if err := enc.Encode(out); err != nil {
+		if err := answer(w, out, req.MaxResponse); err != nil {
 			return fmt.Errorf("answering: %w", err)
 		}
 	}
+}
+
+// answer writes a result as a frame: its length (8 bytes, big-endian),
+// then the result, gob-encoded on its own, so that the server can refuse
+// a frame past its bound before reading it. An answer past max is
+// replaced by one that says how large it was.
+func answer(w io.Writer, out *workResult, max int64) error {
+	var buf bytes.Buffer
+	if err := gob.NewEncoder(&buf).Encode(out); err != nil {
+		return err
+	}
+	if n := int64(buf.Len()); max > 0 && n > max {
+		buf.Reset()
+		if err := gob.NewEncoder(&buf).Encode(&workResult{TooLarge: n}); err != nil {
+			return err
+		}
+	}
+	var hdr [8]byte
+	binary.BigEndian.PutUint64(hdr[:], uint64(buf.Len()))
+	if _, err := w.Write(hdr[:]); err != nil {
+		return err
+	}
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+// errTooLarge means a worker's answer was past MaxResponseBytes.
+type errTooLarge struct{ size, max int64 }
+
+func (e *errTooLarge) Error() string {
+	return fmt.Sprintf("the build's output is too large: %d bytes, more than the server's %d (--max-response-bytes)", e.size, e.max)
+}
+
+// readAnswer reads a worker's answer, refusing one past max before it
+// reads it.
+func readAnswer(r io.Reader, max int64) (*workResult, error) {
+	var hdr [8]byte
+	if _, err := io.ReadFull(r, hdr[:]); err != nil {
+		return nil, err
+	}
+	n := binary.BigEndian.Uint64(hdr[:])
+	if n > uint64(max) {
+		return nil, &errTooLarge{size: int64(min(n, 1<<62)), max: max}
+	}
+	buf := make([]byte, n)
+	if _, err := io.ReadFull(r, buf); err != nil {
+		return nil, err
+	}
+	res := new(workResult)
+	if err := gob.NewDecoder(bytes.NewReader(buf)).Decode(res); err != nil {
+		return nil, err
+	}
+	res.size = int64(n)
+	return res, nil
 }
 
 // watchdog exits the process when its parent is gone, or when a build has
@@ -168,7 +236,6 @@ type worker struct {
 	in     *os.File // its stdin
 	out    *os.File // its stdout
 	enc    *gob.Encoder
-	dec    *gob.Decoder
 	stderr *headBuffer
 	builds int
 	done   chan struct{} // closed when it has exited
@@ -207,7 +274,7 @@ func (s *Server) startWorker() (*worker, error) {
 		outR.Close()
 		return nil, fmt.Errorf("starting a build worker: %w", err)
 	}
-	w.enc, w.dec = gob.NewEncoder(inW), gob.NewDecoder(outR)
+	w.enc = gob.NewEncoder(inW)
 	go func() {
 		cmd.Wait()
 		close(w.done)
@@ -216,12 +283,13 @@ func (s *Server) startWorker() (*worker, error) {
 }
 
 // Close stops the server's workers, killing those that build (their
-// clients get 503). Builds after it start new ones.
+// clients get 503). Builds after it are refused (503).
 func (s *Server) Close() {
 	if s.workers == nil {
 		return
 	}
 	s.busyMu.Lock()
+	s.closed = true
 	for w := range s.busy {
 		w.kill("the server is shutting down")
 	}
@@ -281,31 +349,42 @@ func (s *Server) runWorker(ctx context.Context, req workRequest) (*workResult, e
 		s.workers <- w
 		return nil, s.cancelled(ctx)
 	}
-	select {
-	case <-s.stopping:
-		s.workers <- w
-		return nil, &errLimit{msg: "the server is shutting down", label: "shutdown"}
-	default:
-	}
-	if w == nil {
+	s.busyMu.Lock()
+	closed := s.closed || isClosed(s.stopping)
+	s.busyMu.Unlock()
+	if w == nil && !closed {
 		var err error
 		if w, err = s.startWorker(); err != nil {
 			s.workers <- nil
-			return nil, err
+			s.cfg.Log.Error("starting a build worker", "error", err.Error())
+			return nil, errNoWorker
 		}
 	}
+	// Whether the server is stopping and registering the worker as
+	// building are one step, under busyMu, as closing is: Close either
+	// sees the worker and kills it, or the build does not start.
 	s.busyMu.Lock()
+	if w == nil || s.closed || isClosed(s.stopping) {
+		s.busyMu.Unlock()
+		if w != nil {
+			w.stop() // Close may be over: no one else would stop it
+		}
+		s.workers <- nil
+		return nil, &errLimit{msg: "the server is shutting down", label: "shutdown"}
+	}
 	if s.busy == nil {
 		s.busy = map[*worker]bool{}
 	}
 	s.busy[w] = true
 	s.busyMu.Unlock()
+	building := w // w is replaced below; building is the one registered
 	defer func() {
 		s.busyMu.Lock()
-		delete(s.busy, w)
+		delete(s.busy, building)
 		s.busyMu.Unlock()
 	}()
 	w.stderr.reset()
+	req.MaxResponse = s.cfg.MaxResponseBytes
 	type answer struct {
 		res *workResult
 		err error
@@ -314,8 +393,7 @@ func (s *Server) runWorker(ctx context.Context, req workRequest) (*workResult, e
 	go func() {
 		var a answer
 		if a.err = w.enc.Encode(&req); a.err == nil {
-			a.res = new(workResult)
-			a.err = w.dec.Decode(a.res)
+			a.res, a.err = readAnswer(w.out, s.cfg.MaxResponseBytes)
 		}
 		ch <- a
 	}()
@@ -323,7 +401,8 @@ func (s *Server) runWorker(ctx context.Context, req workRequest) (*workResult, e
 	// priority, so that ordinary builds stay fast meanwhile, and its
 	// worker is replaced afterwards (a process cannot raise its priority
 	// again).
-	slow := time.AfterFunc(max(s.cfg.BuildTimeout/10, 100*time.Millisecond), func() { lowerPriority(w.cmd.Process.Pid) })
+	pid := w.cmd.Process.Pid // w is reassigned below; the timer must not read it
+	slow := time.AfterFunc(max(s.cfg.BuildTimeout/10, 100*time.Millisecond), func() { lowerPriority(pid) })
 	watched := make(chan struct{})
 	defer close(watched)
 	go s.watchMemory(w, watched)
@@ -333,6 +412,12 @@ func (s *Server) runWorker(ctx context.Context, req workRequest) (*workResult, e
 		if a.err != nil {
 			w.stop()
 			s.workers <- s.replacement(w)
+			var tl *errTooLarge
+			if errors.As(a.err, &tl) {
+				// The worker sent what it should have refused; what is
+				// left of it in the pipe is not read.
+				return nil, tl
+			}
 			return nil, s.workerError(w, a.err)
 		}
 		if w.builds++; w.builds >= workerBuilds || reniced {
@@ -347,6 +432,19 @@ func (s *Server) runWorker(ctx context.Context, req workRequest) (*workResult, e
 		<-ch
 		s.workers <- s.replacement(w)
 		return nil, s.cancelled(ctx)
+	}
+}
+
+// errNoWorker is what a client hears when no worker could be started; the
+// reason, which names the server's paths, goes to the log.
+var errNoWorker = errors.New("the build worker could not start")
+
+func isClosed(c <-chan struct{}) bool {
+	select {
+	case <-c:
+		return true
+	default:
+		return false
 	}
 }
 
@@ -413,30 +511,55 @@ func (w *worker) exited() bool {
 	}
 }
 
+// cpuLimitMessage is what a worker says on stderr when it exits at its
+// CPU time limit.
+const cpuLimitMessage = "pipec serve-worker: the build passed its CPU time limit"
+
 // workerError says why a worker stopped answering: the server closing, its
-// memory limit (Go's runtime says so, or the kernel's OOM killer, whose
-// SIGKILL the server did not send), or a crash.
+// CPU time limit, its memory limit (Go's runtime says so, or the kernel's
+// OOM killer, whose SIGKILL the server did not send, or a crash near the
+// limit), or a crash. The worker's stderr is logged in every case.
 func (s *Server) workerError(w *worker, err error) error {
+	msg := w.stderr.String()
 	if r := w.killedFor(); r != "" {
 		return &errLimit{msg: r, label: "shutdown"}
 	}
-	msg := w.stderr.String()
+	peak := peakRSS(w.cmd.ProcessState)
+	s.cfg.Log.Error("build worker failed", "error", err.Error(), "exit", w.cmd.ProcessState.String(),
+		"peakRSS", peak, "stderr", msg)
+	if strings.Contains(msg, cpuLimitMessage) {
+		return &errLimit{msg: fmt.Sprintf("the build used more CPU time than the server allows (twice %s)", s.cfg.BuildTimeout), label: "timeout"}
+	}
 	oom := strings.Contains(msg, "out of memory") || strings.Contains(msg, "cannot allocate memory")
 	if ws, ok := w.cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() && ws.Signal() == syscall.SIGKILL {
 		oom = true
 	}
 	// Go's runtime does not always say so when the limit refuses it
 	// memory: it may crash anywhere (even in the collector, with
-	// SIGSEGV). A worker that crashed with half its limit in use ran
-	// out of memory.
-	if peak := peakRSS(w.cmd.ProcessState); peak >= s.cfg.WorkerMemory/2 {
+	// SIGSEGV). A worker that crashed with half its limit in use may have
+	// run out of memory; but its peak is over its whole life (up to
+	// workerBuilds builds), so a crash it explains (a panic, a fatal
+	// error other than out of memory) is taken for what it says.
+	if !oom && peak >= s.cfg.WorkerMemory/2 && !explainedCrash(msg) {
 		oom = true
 	}
 	if oom {
 		return &errLimit{msg: fmt.Sprintf("the build needed more than the server's %d MiB (--worker-memory)", s.cfg.WorkerMemory>>20), label: "memory"}
 	}
-	s.cfg.Log.Error("build worker failed", "error", err.Error(), "exit", w.cmd.ProcessState.String(), "stderr", msg)
 	return fmt.Errorf("the build worker failed (%s); see the server log", w.cmd.ProcessState)
+}
+
+// explainedCrash reports whether a worker's stderr says why it crashed,
+// with a panic or a fatal error, other than running out of memory.
+func explainedCrash(stderr string) bool {
+	for _, line := range strings.Split(stderr, "\n") {
+		if strings.HasPrefix(line, "panic:") || strings.HasPrefix(line, "fatal error:") {
+			if !strings.Contains(line, "out of memory") && !strings.Contains(line, "cannot allocate memory") {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // headBuffer keeps the first max bytes written to it: where Go's runtime

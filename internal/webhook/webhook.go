@@ -57,12 +57,19 @@ type Config struct {
 	Vet        Vetter
 	// MaxArchiveBytes bounds a downloaded archive, default 64 MiB.
 	MaxArchiveBytes int64
-	// ReadArchive reads a download of at most limit bytes, as
+	// ReadArchive reads a download of at most limit bytes whose length
+	// is size (its Content-Length; -1 when unknown), as
 	// server.Server.ReadArchive does: within the memory the server gives
 	// uploads, waiting for room as long as ctx allows; release is called
 	// once the check is over. Default: read it all, with nothing to
 	// release.
-	ReadArchive func(ctx context.Context, r io.Reader, limit int64) (data []byte, release func(), err error)
+	ReadArchive func(ctx context.Context, r io.Reader, size, limit int64) (data []byte, release func(), err error)
+	// Context is what the checks' contexts derive from: when it is
+	// cancelled, a check still downloading, or waiting for memory or a
+	// build slot, stops and reports an error. pipec serve sets
+	// server.Server.Stopping, cancelled near the shutdown timeout.
+	// Default: never cancelled.
+	Context context.Context
 	// Timeout bounds the work on one event, default 5 minutes.
 	Timeout time.Duration
 	// MaxPending events may be in progress; more are refused with 503.
@@ -97,6 +104,9 @@ func New(cfg Config) (*Handler, error) {
 	}
 	if cfg.ReadArchive == nil {
 		cfg.ReadArchive = readAll
+	}
+	if cfg.Context == nil {
+		cfg.Context = context.Background()
 	}
 	h := &Handler{cfg: cfg, mux: http.NewServeMux(), pending: make(chan struct{}, cfg.MaxPending), seen: deliveries{at: map[string]time.Time{}}}
 	for name, f := range map[string]*Forge{"github": cfg.GitHub, "gitlab": cfg.GitLab} {
@@ -239,13 +249,16 @@ func (h *Handler) accept(w http.ResponseWriter, c commit, run func(context.Conte
 	go func() {
 		defer h.wg.Done()
 		defer func() { <-h.pending }()
-		ctx, cancel := context.WithTimeout(context.Background(), h.cfg.Timeout)
+		ctx, cancel := context.WithTimeout(h.cfg.Context, h.cfg.Timeout)
 		defer cancel()
 		run(ctx, c)
 	}()
 	w.WriteHeader(http.StatusAccepted)
 	fmt.Fprintf(w, "checking %s@%s\n", c.project, c.sha)
 }
+
+// statusTimeout bounds posting a commit status.
+const statusTimeout = 10 * time.Second
 
 // check downloads, vets and reports one commit through a forge's client.
 func (h *Handler) check(ctx context.Context, c commit, fc forgeClient) {
@@ -254,7 +267,11 @@ func (h *Handler) check(ctx context.Context, c commit, fc forgeClient) {
 		if s.state == "error" {
 			h.seen.forget(c.forge + "/" + c.delivery)
 		}
-		if err := fc.setStatus(ctx, c, s, h.cfg.StatusName); err != nil {
+		// A check stopped by its context still reports why: the post
+		// gets a few seconds of its own.
+		pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), statusTimeout)
+		defer cancel()
+		if err := fc.setStatus(pctx, c, s, h.cfg.StatusName); err != nil {
 			log.Error("posting the commit status", "state", s.state, "error", err.Error())
 		}
 	}
@@ -317,11 +334,11 @@ func (h *Handler) download(ctx context.Context, fc forgeClient, c commit) (archi
 		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
 		return nil, nil, fmt.Errorf("GET %s: %s: %s", redact(req.URL.String()), resp.Status, strings.TrimSpace(string(msg)))
 	}
-	return h.cfg.ReadArchive(ctx, resp.Body, h.cfg.MaxArchiveBytes)
+	return h.cfg.ReadArchive(ctx, resp.Body, resp.ContentLength, h.cfg.MaxArchiveBytes)
 }
 
 // readAll is the default Config.ReadArchive.
-func readAll(_ context.Context, r io.Reader, limit int64) ([]byte, func(), error) {
+func readAll(_ context.Context, r io.Reader, _, limit int64) ([]byte, func(), error) {
 	archive, err := io.ReadAll(io.LimitReader(r, limit+1))
 	if err != nil {
 		return nil, nil, err

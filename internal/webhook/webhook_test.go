@@ -15,12 +15,14 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/pipec/pipec/internal/report"
 	"github.com/pipec/pipec/internal/server"
 )
 
@@ -382,27 +384,76 @@ func TestNewNeedsItsFiles(t *testing.T) {
 
 // TestDownloadsHeldAgainstTheServersMemory: given the server's
 // ReadArchive, as pipec serve gives it, the handler reads archives within
-// the memory the server gives uploads, and gives the bytes back when the
-// check is over.
+// the memory the server gives uploads: the server's budget is taken
+// while the check runs, and given back when it is over.
 func TestDownloadsHeldAgainstTheServersMemory(t *testing.T) {
 	h, forge, hooks := setup(t)
-	var reads, releases atomic.Int32
 	s := server.New(server.Config{})
-	h.cfg.ReadArchive = func(ctx context.Context, r io.Reader, limit int64) ([]byte, func(), error) {
-		reads.Add(1)
-		data, release, err := s.ReadArchive(ctx, r, limit)
-		return data, func() { releases.Add(1); release() }, err
+	h.cfg.ReadArchive = s.ReadArchive
+	var during atomic.Int64
+	h.cfg.Vet = func(ctx context.Context, archive []byte, dir string) (*report.Report, int, error) {
+		during.Store(uploadMemory(t, s))
+		if held := during.Load(); held < int64(len(archive)) {
+			t.Errorf("the server holds %d bytes while the check runs on a %d-byte archive", held, len(archive))
+		}
+		return s.VetArchive(ctx, archive, dir)
 	}
 	body := `{"after":"` + goodSHA + `","repository":{"full_name":"acme/app"}}`
 	if code, msg := github(t, hooks.URL, "push", body); code != http.StatusAccepted {
 		t.Fatalf("%d %s", code, msg)
 	}
 	wait(t, h)
-	if reads.Load() != 1 || releases.Load() != 1 {
-		t.Errorf("%d archives read, %d released; want one each", reads.Load(), releases.Load())
+	if during.Load() == 0 {
+		t.Error("the server held nothing while the check ran")
+	}
+	if held := uploadMemory(t, s); held != 0 {
+		t.Errorf("the server holds %d bytes after the check", held)
 	}
 	statuses := forge.take()
 	if len(statuses) == 0 || statuses[len(statuses)-1]["state"] != "success" {
 		t.Errorf("statuses %v, want success last", statuses)
+	}
+}
+
+// uploadMemory reads pipec_upload_memory_bytes from the server's metrics.
+func uploadMemory(t *testing.T, s *server.Server) int64 {
+	rec := httptest.NewRecorder()
+	s.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	for _, line := range strings.Split(rec.Body.String(), "\n") {
+		if v, ok := strings.CutPrefix(line, "pipec_upload_memory_bytes "); ok {
+			n, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return int64(n)
+		}
+	}
+	t.Fatal("no pipec_upload_memory_bytes in the metrics")
+	return 0
+}
+
+// TestChecksStopWithTheirContext: when Config.Context is cancelled (at
+// the shutdown timeout), a check still waiting for memory stops and
+// reports an error.
+func TestChecksStopWithTheirContext(t *testing.T) {
+	h, forge, hooks := setup(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	h.cfg.Context = ctx
+	waiting := make(chan struct{})
+	h.cfg.ReadArchive = func(ctx context.Context, r io.Reader, size, limit int64) ([]byte, func(), error) {
+		close(waiting)
+		<-ctx.Done() // no room, ever
+		return nil, nil, ctx.Err()
+	}
+	body := `{"after":"` + goodSHA + `","repository":{"full_name":"acme/app"}}`
+	if code, msg := github(t, hooks.URL, "push", body); code != http.StatusAccepted {
+		t.Fatalf("%d %s", code, msg)
+	}
+	<-waiting
+	cancel()
+	wait(t, h)
+	statuses := forge.take()
+	if len(statuses) == 0 || statuses[len(statuses)-1]["state"] != "error" {
+		t.Errorf("statuses %v, want error last", statuses)
 	}
 }
