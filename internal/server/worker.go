@@ -48,6 +48,9 @@ const workerBuilds = 200
 // a process a worker.
 const envWorkerMemory = "PIPEC_WORKER_MEMORY"
 
+// workerProcs is a worker's GOMAXPROCS.
+const workerProcs = 2
+
 // IsWorker reports whether this process was started as a build worker.
 func IsWorker() bool { return os.Getenv(envWorkerMemory) != "" }
 
@@ -263,6 +266,10 @@ func (s *Server) startWorker() (*worker, error) {
 		// The collector works harder near the limit rather than fail.
 		"GOMEMLIMIT=" + strconv.FormatInt(s.cfg.WorkerMemory/10*7, 10),
 		"TMPDIR=" + os.TempDir(),
+		// A build uses at most two CPUs (CUE on one, the rest beside
+		// it), as its CPU time limit (limitCPU: twice its time) assumes,
+		// and one build cannot take every core of a large node.
+		"GOMAXPROCS=" + strconv.Itoa(workerProcs),
 	}
 	w := &worker{cmd: cmd, in: inW, out: outR, stderr: &headBuffer{max: 4 << 10}, done: make(chan struct{})}
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = inR, outW, w.stderr
