@@ -167,9 +167,7 @@ func Build(ctx context.Context, opts Options) (res *Result, err error) {
 	// Part by part first; the whole configuration at once when a part
 	// does not validate, for its errors.
 	log := texts()
-	plan, diags, policy, ok := decodeParts(newPartTree(l.user, x.root, log).withTwin(&x.eval, func() (*loaded, error) {
-		return loadConfig(dir, opts.Overlay, opts.Env)
-	}), src)
+	plan, diags, policy, ok := decodeParts(l.user, x.root, log, src)
 	if !ok {
 		unified := l.user.Unify(x.root)
 		if err := validateConcrete(unified); err != nil {
@@ -286,8 +284,6 @@ func userSources(x *explainer) (model.SourceMap, []*model.Waiver) {
 
 // findUserPos is the position of the user's value at p (valueUserPos).
 func (x *explainer) findUserPos(p model.Path) model.Pos {
-	x.eval.Lock()
-	defer x.eval.Unlock()
 	if v := x.user.LookupPath(cue.ParsePath(string(p))); v.Exists() {
 		return x.pos(x.valueUserPos(v))
 	}

@@ -8,7 +8,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 
 	"cuelang.org/go/cue"
 	"cuelang.org/go/cue/ast"
@@ -37,10 +36,6 @@ type explainer struct {
 	baseDir string    // file names are shown relative to it
 	// depth is how deep explainDisjunct is into nested disjunctions.
 	depth int
-	// eval is held while a goroutine other than the build's evaluates in
-	// the configuration's CUE context (partTree.entriesTwin), so that
-	// findUserPos does not evaluate in it at the same time.
-	eval sync.Mutex
 }
 
 func newExplainer(l *loaded, baseDir string) *explainer {

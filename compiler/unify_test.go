@@ -68,19 +68,6 @@ func TestPartsMatchWhole(t *testing.T) {
 		partPlan, partDiags := decodePlan(parts, src)
 		partsOK := parts.done()
 
-		// The same parts on two CPUs (entriesTwin), in chunks of two,
-		// whatever the size of a section.
-		defaultMin, defaultChunk := twinMin, twinChunk
-		twinMin, twinChunk = 1, 2
-		twins := newPartTree(l.user, x.root, &textLog{}).withTwin(&x.eval, func() (*loaded, error) { return loadConfig(dir, overlay, nil) })
-		twinPlan, twinDiags, _, twinsOK := decodeParts(twins, src)
-		twinMin, twinChunk = defaultMin, defaultChunk
-		if twinsOK != partsOK {
-			t.Errorf("%s: the parts validate: %t; on two CPUs: %t", name, partsOK, twinsOK)
-		} else if a, b := dump(t, twinPlan, twinDiags, twins.texts.all), dump(t, partPlan, partDiags, parts.texts.all); partsOK && a != b {
-			t.Errorf("%s: the parts decode on two CPUs to\n%s\non one to\n%s", name, a, b)
-		}
-
 		unified := l.user.Unify(x.root)
 		wholeOK := validateConcrete(unified) == nil
 		if partsOK && !wholeOK {
