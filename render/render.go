@@ -160,11 +160,12 @@ func Document(o targets.Object, f Format) ([]byte, error) {
 		return append(b, '\n'), nil
 	}
 	var buf bytes.Buffer
-	buf.WriteString(header(o))
+	h := header(o)
+	buf.WriteString(h)
 	if blockYAML(&buf, m) {
 		return buf.Bytes(), nil
 	}
-	buf.Truncate(len(header(o)))
+	buf.Truncate(len(h))
 	b, err := yaml.Marshal(m)
 	if err != nil {
 		return nil, fmt.Errorf("%s %s: %w", o.Kind, o.Name, err)
