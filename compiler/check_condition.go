@@ -21,14 +21,16 @@ func conditionError(cond string, t parser.ValueType) error {
 	if t == parser.ValueTypeScalar {
 		result = 1.0
 	}
+	// The functions have the controller's signatures: isNil(result) and
+	// default(result, fallback) take the result as their first argument.
 	env := map[string]any{
 		"result":  result,
 		"asInt":   func(any) int64 { return 0 },
 		"asFloat": func(any) float64 { return 0 },
 		"isNaN":   math.IsNaN,
 		"isInf":   func(f float64) bool { return math.IsInf(f, 0) },
-		"isNil":   func() bool { return false },
-		"default": func(d any) any { return result },
+		"isNil":   func(any) bool { return false },
+		"default": func(_, fallback any) any { return result },
 	}
 	program, err := expr.Compile(cond, expr.Env(env))
 	if err != nil {

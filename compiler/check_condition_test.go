@@ -29,6 +29,21 @@ func TestReadyMadeConditions(t *testing.T) {
 			}
 		}
 	}
+	// Conditions written with the controller's functions, as its
+	// documentation shows them (utils/evaluate in argo-rollouts v1.8.3).
+	for _, c := range []string{
+		"isNil(result) || result[0] < 5",
+		"default(result, [0])[0] < 5",
+		"!isNaN(result[0]) && !isInf(result[0]) && asInt(result[0]) < 5",
+		"asFloat(result[0]) >= 0.99",
+	} {
+		if err := conditionError(c, parser.ValueTypeVector); err != nil {
+			t.Errorf("%q: %v", c, err)
+		}
+	}
+	if conditionError("isNil() || result[0] < 5", parser.ValueTypeVector) == nil {
+		t.Error("isNil without the result compiles; the controller refuses it")
+	}
 	if conditionError("result[0] < 1", parser.ValueTypeScalar) == nil {
 		t.Error("indexing a scalar result compiles")
 	}
