@@ -18,8 +18,6 @@ import (
 	"strconv"
 	"time"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/pipec/pipec/internal/testing/kubetest"
@@ -97,8 +95,19 @@ func Start(ctx context.Context, o Options) (*Cluster, error) {
 		fn   func(context.Context) error
 	}{
 		{"Argo Rollouts CRDs", c.installCRDs},
-		{"controller-manager and scheduler", c.startKubeControllers},
-		{"KWOK", func(ctx context.Context) error { return c.startKWOK(ctx, o.JobDuration) }},
+		{"controller-manager and scheduler", func(ctx context.Context) error {
+			// What a rollout needs: ReplicaSets and their pods, Jobs (the
+			// analysis Job provider), service accounts, garbage
+			// collection, namespaces, and the node-lifecycle controller
+			// that lifts the not-ready taint from the node.
+			return c.StartControllers(ctx, c.log, c.bin, "replicaset,job,serviceaccount,serviceaccount-token,garbagecollector,namespace,nodelifecycle,endpoint,endpointslice")
+		}},
+		{"KWOK", func(ctx context.Context) error {
+			if err := c.StartKWOK(c.log, c.bin, kwokConfig(o.JobDuration)); err != nil {
+				return err
+			}
+			return c.createNode(ctx)
+		}},
 		{"rollouts-controller", c.startRollouts},
 	}
 	for _, st := range steps {
@@ -126,58 +135,6 @@ func (c *Cluster) installCRDs(ctx context.Context) error {
 	return c.InstallCRDs(ctx, files...)
 }
 
-func (c *Cluster) startKubeControllers(ctx context.Context) error {
-	p, err := kubetest.FreePorts(2)
-	if err != nil {
-		return err
-	}
-	kc := "--kubeconfig=" + c.kubeconfig
-	if err := c.StartProcess(c.log, "kube-controller-manager", c.program("kube-controller-manager"), nil,
-		kc, "--authentication-kubeconfig="+c.kubeconfig, "--authorization-kubeconfig="+c.kubeconfig,
-		"--authentication-skip-lookup", "--bind-address=127.0.0.1", "--secure-port="+strconv.Itoa(p[0]),
-		"--leader-elect=false", "--use-service-account-credentials=false",
-		// What a rollout needs: ReplicaSets and their pods, Jobs (the
-		// analysis Job provider), service accounts, garbage collection,
-		// namespaces, and the node-lifecycle controller that lifts the
-		// not-ready taint from the node.
-		"--controllers=replicaset,job,serviceaccount,serviceaccount-token,garbagecollector,namespace,nodelifecycle,endpoint,endpointslice",
-		"--service-account-private-key-file="+filepath.Join(c.Dir, "sa.key"),
-		"--root-ca-file="+filepath.Join(c.Dir, "certs", "apiserver.crt"),
-		"--cluster-signing-cert-file=",
-		"--kube-api-qps=200", "--kube-api-burst=400",
-	); err != nil {
-		return err
-	}
-	if err := c.StartProcess(c.log, "kube-scheduler", c.program("kube-scheduler"), nil,
-		kc, "--authentication-kubeconfig="+c.kubeconfig, "--authorization-kubeconfig="+c.kubeconfig,
-		"--authentication-skip-lookup", "--bind-address=127.0.0.1", "--secure-port="+strconv.Itoa(p[1]),
-		"--leader-elect=false",
-	); err != nil {
-		return err
-	}
-	return poll(ctx, 90*time.Second, func(ctx context.Context) (bool, error) {
-		_, err := c.Kube.CoreV1().ServiceAccounts("default").Get(ctx, "default", metav1.GetOptions{})
-		return err == nil, nil
-	})
-}
-
-func (c *Cluster) startKWOK(ctx context.Context, jobDuration time.Duration) error {
-	cfg := filepath.Join(c.Dir, "kwok.yaml")
-	if err := os.WriteFile(cfg, []byte(kwokConfig(jobDuration)), 0o644); err != nil {
-		return err
-	}
-	p, err := kubetest.FreePorts(1)
-	if err != nil {
-		return err
-	}
-	if err := c.StartProcess(c.log, "kwok", c.program("kwok"), []string{"KUBE_FEATURE_WatchListClient=false"},
-		"--kubeconfig="+c.kubeconfig, "--config="+cfg, "--node-lease-duration-seconds=40",
-		"--server-address=127.0.0.1:"+strconv.Itoa(p[0])); err != nil {
-		return err
-	}
-	return c.createNode(ctx)
-}
-
 func (c *Cluster) startRollouts(ctx context.Context) error {
 	p, err := kubetest.FreePorts(2)
 	if err != nil {
@@ -195,7 +152,7 @@ func (c *Cluster) startRollouts(ctx context.Context) error {
 	); err != nil {
 		return err
 	}
-	return poll(ctx, 60*time.Second, func(ctx context.Context) (bool, error) {
+	return kubetest.Poll(ctx, 60*time.Second, func(ctx context.Context) (bool, error) {
 		resp, err := http.Get(c.Healthz)
 		if err != nil {
 			return false, nil
@@ -207,9 +164,3 @@ func (c *Cluster) startRollouts(ctx context.Context) error {
 
 // Stop stops everything Start started.
 func (c *Cluster) Stop() { c.Server.Stop() }
-
-func poll(ctx context.Context, timeout time.Duration, f func(context.Context) (bool, error)) error {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	return wait.PollUntilContextCancel(ctx, 200*time.Millisecond, true, f)
-}

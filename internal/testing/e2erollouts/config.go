@@ -8,6 +8,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/pipec/pipec/internal/testing/kubetest"
 )
 
 // FailingImage is the image of a test job's pod that KWOK ends with exit
@@ -21,8 +23,7 @@ const FailingImage = "registry.example/fails:test"
 func kwokConfig(jobDuration time.Duration) string {
 	ms := jobDuration.Milliseconds()
 	end := func(name, op string, code int, phase, reason string) string {
-		return fmt.Sprintf(`---
-apiVersion: kwok.x-k8s.io/v1alpha1
+		return fmt.Sprintf(`apiVersion: kwok.x-k8s.io/v1alpha1
 kind: Stage
 metadata: {name: %s}
 spec:
@@ -51,57 +52,7 @@ spec:
       phase: %s
 `, name, op, FailingImage, ms, code, reason, phase)
 	}
-	return `apiVersion: config.kwok.x-k8s.io/v1alpha1
-kind: KwokConfiguration
-options:
-  manageNodesWithAnnotationSelector: kwok.x-k8s.io/node=fake
-  cidr: 10.244.0.1/16
-  nodeIP: 10.99.0.1
----
-apiVersion: kwok.x-k8s.io/v1alpha1
-kind: Stage
-metadata: {name: pod-ready}
-spec:
-  resourceRef: {apiGroup: v1, kind: Pod}
-  selector:
-    matchExpressions:
-    - {key: '.metadata.deletionTimestamp', operator: DoesNotExist}
-    - {key: '.status.podIP', operator: DoesNotExist}
-    - {key: '.spec.nodeName', operator: Exists}
-  next:
-    statusTemplate: |
-      {{ $now := Now }}
-      conditions:
-      - {lastTransitionTime: {{ $now | Quote }}, status: "True", type: Initialized}
-      - {lastTransitionTime: {{ $now | Quote }}, status: "True", type: Ready}
-      - {lastTransitionTime: {{ $now | Quote }}, status: "True", type: ContainersReady}
-      - {lastTransitionTime: {{ $now | Quote }}, status: "True", type: PodScheduled}
-      containerStatuses:
-      {{ range .spec.containers }}
-      - image: {{ .image | Quote }}
-        name: {{ .name | Quote }}
-        ready: true
-        restartCount: 0
-        started: true
-        state: {running: {startedAt: {{ $now | Quote }}}}
-      {{ end }}
-      hostIP: {{ NodeIPWith .spec.nodeName | Quote }}
-      podIP: {{ PodIPWith .spec.nodeName ( or .spec.hostNetwork false ) ( or .metadata.uid "" ) ( or .metadata.name "" ) ( or .metadata.namespace "" ) | Quote }}
-      phase: Running
-      startTime: {{ $now | Quote }}
-` + end("job-pod-fail", "In", 1, "Failed", "Error") + end("job-pod-succeed", "NotIn", 0, "Succeeded", "Completed") + `---
-apiVersion: kwok.x-k8s.io/v1alpha1
-kind: Stage
-metadata: {name: pod-delete}
-spec:
-  resourceRef: {apiGroup: v1, kind: Pod}
-  selector:
-    matchExpressions:
-    - {key: '.metadata.deletionTimestamp', operator: Exists}
-  next:
-    finalizers: {empty: true}
-    delete: true
-`
+	return kubetest.KWOKConfig(end("job-pod-fail", "In", 1, "Failed", "Error"), end("job-pod-succeed", "NotIn", 0, "Succeeded", "Completed"))
 }
 
 // createNode creates the one node pods run on, managed by KWOK.

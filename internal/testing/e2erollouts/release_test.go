@@ -314,7 +314,7 @@ func (c *Cluster) release(ctx context.Context, t *testing.T, ns, name string) {
 // waitRollout polls the Rollout until done returns true.
 func (c *Cluster) waitRollout(ctx context.Context, ns, name string, timeout time.Duration, done func(*unstructured.Unstructured) bool) (*unstructured.Unstructured, error) {
 	var last *unstructured.Unstructured
-	err := poll(ctx, timeout, func(ctx context.Context) (bool, error) {
+	err := kubetest.Poll(ctx, timeout, func(ctx context.Context) (bool, error) {
 		r, err := c.Dynamic().Resource(rolloutsGVR).Namespace(ns).Get(ctx, name, metav1.GetOptions{})
 		if err != nil {
 			return false, nil
@@ -333,7 +333,7 @@ func (c *Cluster) waitRollout(ctx context.Context, ns, name string, timeout time
 // are ready as the Rollout wants.
 func (c *Cluster) waitVersion(ctx context.Context, ns, name, v string, timeout time.Duration) error {
 	var last string
-	err := poll(ctx, timeout, func(ctx context.Context) (bool, error) {
+	err := kubetest.Poll(ctx, timeout, func(ctx context.Context) (bool, error) {
 		pods, err := c.Kube.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: "app=" + name})
 		if err != nil {
 			return false, nil
@@ -377,7 +377,7 @@ func (c *Cluster) requireAbortedSeries(ctx context.Context, t *testing.T, ns, na
 	t.Helper()
 	var found bool
 	var last string
-	_ = poll(ctx, 30*time.Second, func(ctx context.Context) (bool, error) {
+	_ = kubetest.Poll(ctx, 30*time.Second, func(ctx context.Context) (bool, error) {
 		resp, err := http.Get(c.Metrics)
 		if err != nil {
 			return false, nil

@@ -29,7 +29,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/pipec/pipec/internal/testing/kubetest"
@@ -127,8 +126,14 @@ func Start(ctx context.Context, o StartOptions) (*Cluster, error) {
 		fn   func(context.Context) error
 	}{
 		{"CRDs", c.installCRDs},
-		{"controller-manager and scheduler", c.startKubeControllers},
-		{"KWOK", c.startKWOK},
+		{"controller-manager and scheduler", func(ctx context.Context) error {
+			// The node-lifecycle controller stays on: it lifts the
+			// not-ready taint from new nodes. The PV binder binds the
+			// volumes the in-process provisioner creates.
+			return c.StartControllers(ctx, c.log, c.bin, "*,-nodeipam,-cloud-node-lifecycle,-route,-service,-attachdetach,-persistentvolume-expander,-ephemeral-volume",
+				"--horizontal-pod-autoscaler-sync-period=5s")
+		}},
+		{"KWOK", func(context.Context) error { return c.StartKWOK(c.log, c.bin, kwokConfig(c.TaskDuration)) }},
 		{"metrics APIs and volume provisioner", c.startInProcess},
 		{"Tekton", c.startTekton},
 		{"Tekton resolvers", c.startResolvers},
@@ -200,57 +205,6 @@ func (c *Cluster) installCRDs(ctx context.Context) error {
 		files = append(files, filepath.Join(pdir, "example/prometheus-operator-crd/monitoring.coreos.com_"+k+".yaml"))
 	}
 	return c.InstallCRDs(ctx, files...)
-}
-
-func (c *Cluster) startKubeControllers(ctx context.Context) error {
-	p, err := kubetest.FreePorts(2)
-	if err != nil {
-		return err
-	}
-	kc := "--kubeconfig=" + c.kubeconfig
-	if err := c.StartProcess(c.log, "kube-controller-manager", c.program("kube-controller-manager"), nil,
-		kc, "--authentication-kubeconfig="+c.kubeconfig, "--authorization-kubeconfig="+c.kubeconfig,
-		"--authentication-skip-lookup", "--bind-address=127.0.0.1", "--secure-port="+strconv.Itoa(p[0]),
-		"--leader-elect=false", "--use-service-account-credentials=false",
-		// The node-lifecycle controller stays on: it lifts the not-ready
-		// taint from new nodes. The PV binder binds the volumes the
-		// in-process provisioner creates.
-		"--controllers=*,-nodeipam,-cloud-node-lifecycle,-route,-service,-attachdetach,-persistentvolume-expander,-ephemeral-volume",
-		"--service-account-private-key-file="+filepath.Join(c.Dir, "sa.key"),
-		"--root-ca-file="+filepath.Join(c.Dir, "certs", "apiserver.crt"),
-		"--cluster-signing-cert-file=",
-		"--horizontal-pod-autoscaler-sync-period=5s",
-		"--kube-api-qps=200", "--kube-api-burst=400",
-	); err != nil {
-		return err
-	}
-	if err := c.StartProcess(c.log, "kube-scheduler", c.program("kube-scheduler"), nil,
-		kc, "--authentication-kubeconfig="+c.kubeconfig, "--authorization-kubeconfig="+c.kubeconfig,
-		"--authentication-skip-lookup", "--bind-address=127.0.0.1", "--secure-port="+strconv.Itoa(p[1]),
-		"--leader-elect=false",
-	); err != nil {
-		return err
-	}
-	// The controller manager is up when it has created the default
-	// namespace's service account.
-	return poll(ctx, 90*time.Second, func(ctx context.Context) (bool, error) {
-		_, err := c.Kube.CoreV1().ServiceAccounts("default").Get(ctx, "default", metav1.GetOptions{})
-		return err == nil, nil
-	})
-}
-
-func (c *Cluster) startKWOK(ctx context.Context) error {
-	cfg := filepath.Join(c.Dir, "kwok.yaml")
-	if err := os.WriteFile(cfg, []byte(kwokConfig(c.TaskDuration)), 0o644); err != nil {
-		return err
-	}
-	p, err := kubetest.FreePorts(1)
-	if err != nil {
-		return err
-	}
-	return c.StartProcess(c.log, "kwok", c.program("kwok"), []string{"KUBE_FEATURE_WatchListClient=false"},
-		"--kubeconfig="+c.kubeconfig, "--config="+cfg, "--node-lease-duration-seconds=40",
-		"--server-address=127.0.0.1:"+strconv.Itoa(p[0]))
 }
 
 func (c *Cluster) startTekton(ctx context.Context) error {
@@ -331,7 +285,7 @@ func (c *Cluster) startTekton(ctx context.Context) error {
 			"steps": []any{map[string]any{"name": "s", "image": "sim.local/x", "script": "true"}}}}}},
 	}}
 	var last error
-	err = poll(ctx, 120*time.Second, func(ctx context.Context) (bool, error) {
+	err = kubetest.Poll(ctx, 120*time.Second, func(ctx context.Context) (bool, error) {
 		last = c.Create(ctx, probe, true)
 		return last == nil, nil
 	})
@@ -430,10 +384,4 @@ func (c *Cluster) startKarpenter(ctx context.Context) error {
 		// window keeps the timeline readable without changing decisions.
 		"BATCH_MAX_DURATION=2s", "BATCH_IDLE_DURATION=500ms",
 	})
-}
-
-func poll(ctx context.Context, timeout time.Duration, f func(context.Context) (bool, error)) error {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	return wait.PollUntilContextCancel(ctx, 250*time.Millisecond, true, f)
 }

@@ -3,6 +3,8 @@ package e2escale
 import (
 	"fmt"
 	"time"
+
+	"github.com/pipec/pipec/internal/testing/kubetest"
 )
 
 // kwokConfig is KWOK's configuration: it manages the nodes Karpenter
@@ -13,54 +15,7 @@ import (
 // (StartedAt to the second: Tekton rejects finer times); pods being
 // deleted go at once. Nodes keep KWOK's default stages.
 func kwokConfig(taskDuration time.Duration) string {
-	return fmt.Sprintf(`apiVersion: config.kwok.x-k8s.io/v1alpha1
-kind: KwokConfiguration
-options:
-  manageNodesWithAnnotationSelector: kwok.x-k8s.io/node=fake
-  cidr: 10.244.0.1/16
-  nodeIP: 10.99.0.1
----
-apiVersion: kwok.x-k8s.io/v1alpha1
-kind: Stage
-metadata: {name: pod-ready}
-spec:
-  resourceRef: {apiGroup: v1, kind: Pod}
-  selector:
-    matchExpressions:
-    - {key: '.metadata.deletionTimestamp', operator: DoesNotExist}
-    - {key: '.status.podIP', operator: DoesNotExist}
-    - {key: '.spec.nodeName', operator: Exists}
-  next:
-    statusTemplate: |
-      {{ $now := Now }}
-      conditions:
-      - {lastTransitionTime: {{ $now | Quote }}, status: "True", type: Initialized}
-      - {lastTransitionTime: {{ $now | Quote }}, status: "True", type: Ready}
-      - {lastTransitionTime: {{ $now | Quote }}, status: "True", type: ContainersReady}
-      - {lastTransitionTime: {{ $now | Quote }}, status: "True", type: PodScheduled}
-      containerStatuses:
-      {{ range .spec.containers }}
-      - image: {{ .image | Quote }}
-        name: {{ .name | Quote }}
-        ready: true
-        restartCount: 0
-        started: true
-        state: {running: {startedAt: {{ $now | Quote }}}}
-      {{ end }}
-      initContainerStatuses:
-      {{ range .spec.initContainers }}
-      - image: {{ .image | Quote }}
-        name: {{ .name | Quote }}
-        ready: true
-        restartCount: 0
-        state: {terminated: {exitCode: 0, finishedAt: {{ $now | Quote }}, reason: Completed, startedAt: {{ $now | Quote }}}}
-      {{ end }}
-      hostIP: {{ NodeIPWith .spec.nodeName | Quote }}
-      podIP: {{ PodIPWith .spec.nodeName ( or .spec.hostNetwork false ) ( or .metadata.uid "" ) ( or .metadata.name "" ) ( or .metadata.namespace "" ) | Quote }}
-      phase: Running
-      startTime: {{ $now | Quote }}
----
-apiVersion: kwok.x-k8s.io/v1alpha1
+	return kubetest.KWOKConfig(fmt.Sprintf(`apiVersion: kwok.x-k8s.io/v1alpha1
 kind: Stage
 metadata: {name: pod-complete-taskrun}
 spec:
@@ -93,19 +48,7 @@ spec:
             message: {{ $msg | Quote }}
       {{ end }}
       phase: Succeeded
----
-apiVersion: kwok.x-k8s.io/v1alpha1
-kind: Stage
-metadata: {name: pod-delete}
-spec:
-  resourceRef: {apiGroup: v1, kind: Pod}
-  selector:
-    matchExpressions:
-    - {key: '.metadata.deletionTimestamp', operator: Exists}
-  next:
-    finalizers: {empty: true}
-    delete: true
-`, taskDuration.Milliseconds())
+`, taskDuration.Milliseconds()))
 }
 
 // tektonWebhooks registers the Tekton webhook, which runs out of cluster:

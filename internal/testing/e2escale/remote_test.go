@@ -234,7 +234,7 @@ triggers: webhookSecret: {name: "github-webhook", key: "secret"}
 		}
 	}
 	status := map[string]string{}
-	err = poll(ctx, 3*time.Minute, func(ctx context.Context) (bool, error) {
+	err = kubetest.Poll(ctx, 3*time.Minute, func(ctx context.Context) (bool, error) {
 		done := true
 		for _, p := range []string{"from-cluster", "from-bundle", "step-action", "with-sidecar", "remote-pipeline"} {
 			pr, err := c.Dynamic().Resource(runs).Namespace("remote-ci").Get(ctx, p+"-1", metav1.GetOptions{})

@@ -183,7 +183,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	obs.run(octx, c)
 
 	// The baseline: the autoscaled Deployment at its minimum, on the pool.
-	err = poll(ctx, 3*time.Minute, func(ctx context.Context) (bool, error) {
+	err = kubetest.Poll(ctx, 3*time.Minute, func(ctx context.Context) (bool, error) {
 		d, err := c.Kube.AppsV1().Deployments(sc.ns).Get(ctx, sc.hpa.targetName, metav1.GetOptions{})
 		if err != nil {
 			return false, nil

@@ -71,7 +71,7 @@ func (c *Cluster) startInterceptors(ctx context.Context) error {
 	}, "-kubeconfig="+c.kubeconfig); err != nil {
 		return err
 	}
-	return poll(ctx, 60*time.Second, func(ctx context.Context) (bool, error) {
+	return kubetest.Poll(ctx, 60*time.Second, func(ctx context.Context) (bool, error) {
 		for _, n := range names {
 			o, err := c.Dynamic().Resource(clusterInterceptors).Get(ctx, n, metav1.GetOptions{})
 			if err != nil {
@@ -120,7 +120,7 @@ current-context: sim
 		return "", err
 	}
 	url := fmt.Sprintf("http://127.0.0.1:%d", p[0])
-	err = poll(ctx, 60*time.Second, func(ctx context.Context) (bool, error) {
+	err = kubetest.Poll(ctx, 60*time.Second, func(ctx context.Context) (bool, error) {
 		conn, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", p[0]), time.Second)
 		if err != nil {
 			return false, nil
