@@ -224,6 +224,7 @@ func (d *decoder) pipeline(name string, n node) *model.Pipeline {
 		Timeout:     n.field("timeout").str(),
 		Permissions: d.permissions(n.field("permissions")),
 		On:          d.on(n.field("on")),
+		Gates:       gates(n.field("gates")),
 		Path:        n.path,
 	}
 	n.field("workspaces").fields(func(name string, c node) {

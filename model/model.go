@@ -263,8 +263,10 @@ type Pipeline struct {
 	On *On
 	// Ref is set for a pipeline Tekton resolves when a run starts: it
 	// has no tasks of its own then.
-	Ref  *Ref
-	Path Path
+	Ref *Ref
+	// Gates are its supply-chain gates; nil if none.
+	Gates *Gates
+	Path  Path
 }
 
 // ServiceAccount is the name of the ServiceAccount the pipeline runs as.

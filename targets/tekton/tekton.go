@@ -52,8 +52,8 @@ func New() Target { return Target{} }
 func (Target) Name() string { return Name }
 
 // Kinds implements targets.Target: Tasks before the Pipelines that use
-// them.
-func (Target) Kinds() []string { return []string{"Task", "Pipeline"} }
+// them, and the keys of Tekton Chains' configuration (gates.go).
+func (Target) Kinds() []string { return []string{"Task", "Pipeline", "ConfigMap"} }
 
 // Generate implements targets.Target: one Task per library task, one
 // Pipeline per pipeline, each validated by Tekton.
@@ -87,7 +87,11 @@ func (Target) Generate(ctx context.Context, plan *model.Plan) ([]targets.Object,
 		objs = append(objs, targets.New(Name, pl, p.Path, targets.CIDir))
 		maps = append(maps, sm)
 	}
-	return objs, validateAll(withFlags(ctx, plan.TektonFlags), objs, maps, plan.Sources)
+	findings := validateAll(withFlags(ctx, plan.TektonFlags), objs, maps, plan.Sources)
+	if cm := chainsConfig(plan); cm != nil {
+		objs = append(objs, *cm) // Tekton Chains' keys (gates.go)
+	}
+	return objs, findings
 }
 
 // withFlags gives Tekton's validation the feature flags the cluster turns
