@@ -219,3 +219,44 @@ func (p *Plan) ChainsConfig() []ChainsSetting {
 	slices.SortStableFunc(out, func(a, b ChainsSetting) int { return strings.Compare(a.Key, b.Key) })
 	return out
 }
+
+// Admission is what an environment admits: for each pipeline whose sign
+// gate names the environment, its image repository signed by its identity.
+type Admission struct {
+	Environment string
+	Rules       []AdmitRule
+}
+
+// AdmitRule admits the images of one pipeline's repository signed by its
+// sign gate's key or keyless identity.
+type AdmitRule struct {
+	Pipeline string
+	Image    string
+	Sign     *Sign
+	Path     Path
+}
+
+// Admissions returns, per environment some sign gate admits into (sorted
+// by name), the rules of the pipelines that do (sorted by pipeline).
+// Environments that do not exist are left to the checks.
+func (p *Plan) Admissions() []Admission {
+	byEnv := map[string][]AdmitRule{}
+	for _, pl := range p.Pipelines {
+		if pl.Gates == nil || pl.Gates.Sign == nil {
+			continue
+		}
+		for i, env := range pl.Gates.Sign.Admit {
+			if p.Environment(env) == nil {
+				continue
+			}
+			byEnv[env] = append(byEnv[env], AdmitRule{Pipeline: pl.Name, Image: pl.Gates.Image, Sign: pl.Gates.Sign, Path: pl.Gates.Sign.Path.Field("admit").Index(i)})
+		}
+	}
+	var out []Admission
+	for env, rules := range byEnv {
+		slices.SortFunc(rules, func(a, b AdmitRule) int { return strings.Compare(a.Pipeline, b.Pipeline) })
+		out = append(out, Admission{Environment: env, Rules: rules})
+	}
+	slices.SortFunc(out, func(a, b Admission) int { return strings.Compare(a.Environment, b.Environment) })
+	return out
+}

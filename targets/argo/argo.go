@@ -430,6 +430,14 @@ func platform(plan *model.Plan, g *model.GitOps) []targets.Object {
 			// The Tekton controller's ServiceMonitor lives beside it.
 			proj.Spec.Destinations = append(proj.Spec.Destinations, ApplicationDestination{Server: model.InCluster, Namespace: m.TektonNamespace})
 		}
+		if len(plan.ChainsConfig()) > 0 {
+			// The sign gates' keys of Tekton Chains' configuration.
+			proj.Spec.Destinations = append(proj.Spec.Destinations, ApplicationDestination{Server: model.InCluster, Namespace: "tekton-chains"})
+		}
+	}
+	if len(plan.Admissions()) > 0 {
+		// The environments' admission policies (targets/admission).
+		proj.Spec.ClusterResourceWhitelist = append(proj.Spec.ClusterResourceWhitelist, ClusterResourceRestrictionItem{Group: "kyverno.io", Kind: "ClusterPolicy"})
 	}
 	return append([]targets.Object{targets.New(Name, proj, "argocd", targets.ArgoCDDir)}, objs...)
 }

@@ -23,14 +23,16 @@ import (
 )
 
 // Controllers whose CRDs the tests install. Tekton and Argo CD come from
-// the main module's dependencies; Argo Rollouts, Karpenter and the
-// Prometheus Operator are only needed for their CRDs and are downloaded at
-// a pinned version and checksum.
+// the main module's dependencies; Argo Rollouts, Karpenter, the
+// Prometheus Operator and Kyverno (the admission target's ClusterPolicy)
+// are only needed for their CRDs and are downloaded at a pinned version and
+// checksum.
 var downloaded = []struct{ path, version, sum, glob string }{
 	{"github.com/argoproj/argo-rollouts", "v1.8.3", "h1:blbtQva4IK9r6gFh+dWkCrLnFdPOWiv9ubQYu36qeaA=", "manifests/crds/*-crd.yaml"},
 	{"sigs.k8s.io/karpenter", "v1.14.1", "h1:GjqvOHLjl2+OXM0ti5VEZSQuvcitB0pETd8zdChXEtI=", "pkg/apis/crds/karpenter.sh_*.yaml"},
 	{"github.com/prometheus-operator/prometheus-operator", "v0.85.0", "h1:M5xLCLEoaW2IJfnuCwFzzpL+jSVQu3KGT84Pye+fW8s=",
 		"example/prometheus-operator-crd/monitoring.coreos.com_{servicemonitors,podmonitors,prometheusrules}.yaml"},
+	{"github.com/kyverno/kyverno", "v1.15.2", "h1:1eDivq33TEgHwZkPl/4Id+9p+x6/3ieg1WzBGjmHWk0=", "config/crds/kyverno/kyverno.io_clusterpolicies.yaml"},
 }
 
 var server *kubetest.Server
