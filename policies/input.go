@@ -158,6 +158,15 @@ type (
 		// Credentials reports whether the pipeline's runs have any: a
 		// workspace a Secret backs, a step reading a Secret, permissions.
 		Credentials bool `json:"credentials"`
+		// Gates: the repository the pipeline's gates check ("" without
+		// gates), whether they scan it and sign it, and whether a failing
+		// scan fails the run (true without a scan).
+		GatedImage string `json:"gatedImage"`
+		Scans      bool   `json:"scans"`
+		Signs      bool   `json:"signs"`
+		ScanFatal  bool   `json:"scanFatal"`
+		// ScanPath is the path of the scan gate ("" without one).
+		ScanPath string `json:"scanPath"`
 	}
 	// RemoteTask is a pipeline task whose task Tekton resolves when the
 	// pipeline runs (ref).
@@ -291,6 +300,11 @@ type (
 		// Objectives are the names of the objectives and tests the
 		// strategy's analysis runs (none for a rolling update).
 		Objectives []string `json:"objectives"`
+		// ImageRepository is the app's image repository ("" when the
+		// app sets no image), and ImagePipeline the pipeline its digest
+		// comes from (image.fromPipeline; "" otherwise).
+		ImageRepository string `json:"imageRepository"`
+		ImagePipeline   string `json:"imagePipeline"`
 	}
 	// Listener is an EventListener.
 	Listener struct {
@@ -372,6 +386,14 @@ func NewInput(plan *model.Plan, objs []targets.Object, texts []Text, settings Se
 		}
 		if p.On != nil && p.On.PullRequest != nil {
 			pl.Forks = p.On.PullRequest.Forks
+		}
+		pl.ScanFatal = true
+		if g := p.Gates; g != nil {
+			pl.GatedImage = g.Image
+			pl.Signs = g.Sign != nil
+			if g.Scan != nil {
+				pl.Scans, pl.ScanFatal, pl.ScanPath = true, g.Scan.Fatal(), string(g.Scan.Path)
+			}
 		}
 		in.Pipelines = append(in.Pipelines, pl)
 		for _, prm := range p.Params {
@@ -455,7 +477,14 @@ func NewInput(plan *model.Plan, objs []targets.Object, texts []Text, settings Se
 				slices.Sort(objectives)
 				objectives = slices.Compact(objectives)
 			}
-			in.Deployments = append(in.Deployments, Deployment{Item: item(d.Path, d.Environment), App: a.Name, Production: prod, Replicas: d.Replicas, Strategy: strategy, Objectives: objectives})
+			dep := Deployment{Item: item(d.Path, d.Environment), App: a.Name, Production: prod, Replicas: d.Replicas, Strategy: strategy, Objectives: objectives}
+			if d.Image != nil {
+				dep.ImageRepository = d.Image.Repository
+				if d.Image.FromPipeline != nil {
+					dep.ImagePipeline = d.Image.FromPipeline.Pipeline
+				}
+			}
+			in.Deployments = append(in.Deployments, dep)
 			if d.Image != nil && (d.Image.Digest != "" || d.Image.Tag != "") {
 				in.Images = append(in.Images, image(item(d.Image.Path, d.Environment), "app", d.Image.Ref()))
 			}
