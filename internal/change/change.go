@@ -47,6 +47,9 @@ type Change struct {
 	Namespace string  `json:"namespace,omitempty"`
 	Name      string  `json:"name"`
 	Fields    []Field `json:"fields,omitempty"`
+	// Notices are what a reviewer must not miss: a supply-chain gate or
+	// an admission policy that goes away (gates.go).
+	Notices []string `json:"notices,omitempty"`
 }
 
 func (c Change) object() string {
@@ -98,6 +101,9 @@ func Compare(old, new []targets.Object) ([]Change, error) {
 		if !seen[idOf(o)] {
 			out = append(out, Change{Kind: Removed, Unit: unit(o), Target: o.Target, APIKind: o.Kind, Namespace: o.Namespace, Name: o.Name})
 		}
+	}
+	for i := range out {
+		out[i].Notices = notices(out[i])
 	}
 	slices.SortFunc(out, func(a, b Change) int {
 		return cmp.Or(cmp.Compare(a.Unit, b.Unit), cmp.Compare(a.Target, b.Target), cmp.Compare(a.APIKind, b.APIKind),
@@ -250,19 +256,36 @@ func WriteText(w io.Writer, cs []Change) error {
 		}
 		sign := map[Kind]string{Added: "+", Removed: "-", Changed: "~"}[c.Kind]
 		fmt.Fprintf(w, "  %s %s (%s)\n", sign, c.object(), c.Target)
+		for _, n := range c.Notices {
+			fmt.Fprintf(w, "      ! %s\n", n)
+		}
 		for _, f := range c.Fields {
 			fmt.Fprintf(w, "      %s: %s -> %s\n", f.Path, short(f.Old), short(f.New))
 		}
 	}
 	a, r, ch := Counts(cs)
 	_, err := fmt.Fprintf(w, "pipec: %d added, %d removed, %d changed\n", a, r, ch)
+	if n := countNotices(cs); n > 0 && err == nil {
+		_, err = fmt.Fprintf(w, "pipec: %d supply-chain notice(s) (!): a gate or an admission policy goes away\n", n)
+	}
 	return err
+}
+
+func countNotices(cs []Change) int {
+	n := 0
+	for _, c := range cs {
+		n += len(c.Notices)
+	}
+	return n
 }
 
 // WriteMarkdown writes the changes as Markdown for a pull-request comment.
 func WriteMarkdown(w io.Writer, cs []Change) error {
 	a, r, ch := Counts(cs)
 	fmt.Fprintf(w, "### pipec: %d added, %d removed, %d changed\n", a, r, ch)
+	if n := countNotices(cs); n > 0 {
+		fmt.Fprintf(w, "\n:warning: **%d supply-chain notice(s)**: a gate or an admission policy goes away.\n", n)
+	}
 	if len(cs) == 0 {
 		_, err := fmt.Fprintln(w, "\nNo change to the generated resources.")
 		return err
@@ -275,6 +298,9 @@ func WriteMarkdown(w io.Writer, cs []Change) error {
 		}
 		verb := map[Kind]string{Added: "**added**", Removed: "**removed**", Changed: "changed"}[c.Kind]
 		fmt.Fprintf(w, "- %s `%s` (%s)\n", verb, c.object(), c.Target)
+		for _, n := range c.Notices {
+			fmt.Fprintf(w, "  - :warning: **%s**\n", mdEscape(n))
+		}
 		for _, f := range c.Fields {
 			fmt.Fprintf(w, "  - `%s`: `%s` → `%s`\n", f.Path, mdEscape(short(f.Old)), mdEscape(short(f.New)))
 		}

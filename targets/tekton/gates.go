@@ -92,6 +92,11 @@ func GateTasks(plan *model.Plan, p *model.Pipeline, build string) []*model.Pipel
 	return out
 }
 
+// LabelGate marks the tasks the gates add, on their TaskRuns and pods:
+// its value is the gate (scan, sbom, sign). pipec diff tells a reviewer
+// when one goes away.
+const LabelGate = "pipec.dev/gate"
+
 // gateTask is a generated inline task taking the image digest.
 func gateTask(name, description string, g *model.Gates, digest string, after []string, path model.Path) *model.PipelineTask {
 	return &model.PipelineTask{
@@ -102,6 +107,7 @@ func gateTask(name, description string, g *model.Gates, digest string, after []s
 		Path:        path,
 		Inline: &model.TaskDef{
 			Name:   name,
+			Labels: map[string]string{LabelGate: strings.TrimSuffix(name, "-image")},
 			Params: []*model.Param{{Name: "digest", Type: model.TypeString, Description: "The digest of the image " + g.Image + ".", Path: path}},
 			Path:   path,
 		},
