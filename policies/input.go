@@ -301,10 +301,14 @@ type (
 		// strategy's analysis runs (none for a rolling update).
 		Objectives []string `json:"objectives"`
 		// ImageRepository is the app's image repository ("" when the
-		// app sets no image), and ImagePipeline the pipeline its digest
-		// comes from (image.fromPipeline; "" otherwise).
+		// app sets no image); ImageScanned and ImageSigned say whether a
+		// pipeline's gates scan and sign it: the pipeline its digest
+		// comes from (image.fromPipeline), or one gating that
+		// repository. Pipelines belong to the CI environment, so this is
+		// worked out here, for the app's environment to see.
 		ImageRepository string `json:"imageRepository"`
-		ImagePipeline   string `json:"imagePipeline"`
+		ImageScanned    bool   `json:"imageScanned"`
+		ImageSigned     bool   `json:"imageSigned"`
 	}
 	// Listener is an EventListener.
 	Listener struct {
@@ -480,8 +484,11 @@ func NewInput(plan *model.Plan, objs []targets.Object, texts []Text, settings Se
 			dep := Deployment{Item: item(d.Path, d.Environment), App: a.Name, Production: prod, Replicas: d.Replicas, Strategy: strategy, Objectives: objectives}
 			if d.Image != nil {
 				dep.ImageRepository = d.Image.Repository
-				if d.Image.FromPipeline != nil {
-					dep.ImagePipeline = d.Image.FromPipeline.Pipeline
+				for _, p := range plan.Pipelines {
+					from := d.Image.FromPipeline != nil && d.Image.FromPipeline.Pipeline == p.Name
+					if g := p.Gates; g != nil && (from || g.Image == d.Image.Repository) && g.Scan != nil && g.Sign != nil {
+						dep.ImageScanned, dep.ImageSigned = true, true
+					}
 				}
 			}
 			in.Deployments = append(in.Deployments, dep)
