@@ -1,8 +1,6 @@
 package compiler
 
 import (
-	"slices"
-
 	"github.com/pipec/pipec/model"
 	"github.com/pipec/pipec/targets/tekton"
 )
@@ -30,11 +28,9 @@ func expandGates(plan *model.Plan) {
 		for i, g := range gates {
 			names[i] = g.Name
 		}
-		for _, t := range append(slices.Clone(p.Tasks), p.Finally...) {
-			if t.Name == build || slices.Contains(names, t.Name) || !readsResults(t, build) {
-				continue
-			}
-			if !t.Finally {
+		// Finally tasks run after all tasks, the gates among them.
+		for _, t := range p.Tasks {
+			if t.Name != build && readsResults(t, build) {
 				t.After = append(t.After, names...)
 			}
 		}
