@@ -61,9 +61,10 @@ func PolicyName(env string) string { return "pipec-signed-images-" + env }
 // entry requires the repository's images to be pinned to a digest signed
 // by the pipeline's identity, and refuses them otherwise (Enforce).
 func kyverno(env *model.Environment, a model.Admission) *unstructured.Unstructured {
-	var rules, pipelines []any
+	var rules []any
+	var names []string
 	for _, r := range a.Rules {
-		pipelines = append(pipelines, r.Pipeline)
+		names = append(names, r.Pipeline)
 		rules = append(rules, map[string]any{
 			"name": "signed-by-" + r.Pipeline,
 			"match": map[string]any{"any": []any{map[string]any{"resources": map[string]any{
@@ -79,10 +80,6 @@ func kyverno(env *model.Environment, a model.Admission) *unstructured.Unstructur
 				"attestors":       []any{map[string]any{"entries": []any{attestor(r.Sign)}}},
 			}},
 		})
-	}
-	names := make([]string, len(pipelines))
-	for i, p := range pipelines {
-		names[i] = p.(string)
 	}
 	return &unstructured.Unstructured{Object: map[string]any{
 		"apiVersion": "kyverno.io/v1",

@@ -114,14 +114,19 @@ func gateTask(name, description string, g *model.Gates, digest string, after []s
 	}
 }
 
-// gateStep is a step with the plan's step defaults and, when the gates
-// name them, the registry credentials.
+// gateStep is a step with the plan's step defaults, a read-only root
+// filesystem and a writable /tmp (its HOME, the scanners' caches) and,
+// when the gates name them, the registry credentials.
 func gateStep(plan *model.Plan, g *model.Gates, name, image string, path model.Path) *model.Step {
+	sc := plan.StepDefaults.SecurityContext
+	readOnly := true
+	sc.ReadOnlyRootFilesystem = &readOnly
 	s := &model.Step{
 		Name: name, Image: image,
 		Env:             []*model.EnvVar{{Name: "HOME", Value: "/tmp", Path: path}},
+		VolumeMounts:    []*model.VolumeMount{{Name: "tmp", MountPath: "/tmp", Path: path}},
 		Resources:       plan.StepDefaults.Resources,
-		SecurityContext: plan.StepDefaults.SecurityContext,
+		SecurityContext: sc,
 		Path:            path,
 	}
 	if g.RegistryCredentials != "" {
@@ -131,10 +136,10 @@ func gateStep(plan *model.Plan, g *model.Gates, name, image string, path model.P
 	return s
 }
 
-// gateVolumes are the volumes of a gate task: the registry credentials
-// (the .dockerconfigjson key as config.json), and more.
+// gateVolumes are the volumes of a gate task: /tmp, the registry
+// credentials (the .dockerconfigjson key as config.json), and more.
 func gateVolumes(g *model.Gates, path model.Path, more ...*model.Volume) []*model.Volume {
-	var out []*model.Volume
+	out := []*model.Volume{{Name: "tmp", Path: path, Source: map[string]any{"emptyDir": map[string]any{}}}}
 	if g.RegistryCredentials != "" {
 		out = append(out, &model.Volume{Name: "registry-credentials", Path: path, Source: map[string]any{"secret": map[string]any{
 			"secretName": g.RegistryCredentials,
