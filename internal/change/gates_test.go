@@ -1,0 +1,65 @@
+package change
+
+import (
+	"slices"
+	"testing"
+
+	"github.com/pipec/pipec/targets"
+)
+
+// TestGateNotices: removing a gate task, turning the scan non-fatal and
+// removing an admission policy or rule are notices; removing an ordinary
+// task, or adding a gate, is not.
+func TestGateNotices(t *testing.T) {
+	gate := func(name, kind string) map[string]any {
+		return map[string]any{"name": name, "taskSpec": map[string]any{"metadata": map[string]any{"labels": map[string]any{labelGate: kind}}}}
+	}
+	pipeline := func(tasks ...any) map[string]any { return map[string]any{"spec": map[string]any{"tasks": tasks}} }
+	policy := func(rules ...string) map[string]any {
+		var rs []any
+		for _, r := range rules {
+			rs = append(rs, map[string]any{"name": r})
+		}
+		return map[string]any{"spec": map[string]any{"rules": rs}}
+	}
+	build := map[string]any{"name": "build"}
+	scan := gate("scan-image", "scan")
+	scanContinue := gate("scan-image", "scan")
+	scanContinue["onError"] = "continue"
+	cases := []struct {
+		name     string
+		old, new []any
+		want     []string
+	}{
+		{"gate removed", []any{pipeline(build, scan, gate("sign-image", "sign"))}, []any{pipeline(build, scan)}, []string{"supply-chain gate removed: sign (task sign-image)"}},
+		{"gate added", []any{pipeline(build)}, []any{pipeline(build, scan)}, nil},
+		{"task removed", []any{pipeline(build, map[string]any{"name": "lint"})}, []any{pipeline(build)}, nil},
+		{"scan non-fatal", []any{pipeline(build, scan)}, []any{pipeline(build, scanContinue)}, []string{"the vulnerability scan no longer fails the run (onError: continue)"}},
+		{"rule removed", []any{policy("signed-by-api", "signed-by-web")}, []any{policy("signed-by-api")}, []string{"admission rule signed-by-web removed: its images are no longer verified"}},
+		{"policy removed", []any{policy("signed-by-api")}, nil, []string{"admission policy prod removed: the images of its environment are no longer verified"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			kind := "Pipeline"
+			if c.name == "rule removed" || c.name == "policy removed" {
+				kind = "ClusterPolicy"
+			}
+			old := obj(kind, "prod", c.old[0].(map[string]any))
+			news := []targets.Object(nil)
+			if c.new != nil {
+				news = append(news, obj(kind, "prod", c.new[0].(map[string]any)))
+			}
+			cs, err := Compare(append([]targets.Object(nil), old), news)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, ch := range cs {
+				got = append(got, ch.Notices...)
+			}
+			if !slices.Equal(got, c.want) {
+				t.Errorf("notices = %q, want %q", got, c.want)
+			}
+		})
+	}
+}
