@@ -39,6 +39,7 @@ go mod download
 (cd tools/kube && go mod download)
 (cd tools/hpacheck && go mod download)
 (cd tools/monitorcheck && go mod download)
+(cd tools/supplychain && go mod download)
 
 step "building kube-apiserver and cue for the integration tests (cached)"
 hack/tools.sh
@@ -50,6 +51,7 @@ step "go vet"
 go vet ./...
 (cd tools/hpacheck && go vet ./...)
 (cd tools/monitorcheck && go vet ./...)
+(cd tools/supplychain && go vet ./...)
 
 step "checking formatting"
 unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './.cache/*'))
@@ -74,6 +76,9 @@ step "the HPA model against Kubernetes' own replica calculator (tools/hpacheck)"
 
 step "alerts and kube-state-metrics configuration against Prometheus and kube-state-metrics (tools/monitorcheck)"
 (cd tools/monitorcheck && go test -count=1 ./...)
+
+step "a cosign-signed image admitted, unsigned and foreign-signed ones refused, under pipec's Kyverno policy by Kyverno's verifier (tools/supplychain)"
+(cd tools/supplychain && go test -count=1 ./...)
 
 step "end to end at scale: 50 PipelineRuns through the EventListener on a simulated cluster (hack/e2e-scale.sh)"
 hack/e2e-scale.sh -runs 50 -task-duration 5s -timeout 10m -scale-in-timeout 8m -out .cache/e2e-scale-ci
