@@ -56,7 +56,7 @@ func expandDeploys(plan *model.Plan) {
 		if i < 0 || pl.Results[i].Value.Type != model.TypeString {
 			continue
 		}
-		dep := firstDeployment(plan, a)
+		dep := plan.FirstDeployment(a)
 		if dep == nil {
 			continue
 		}
@@ -101,30 +101,6 @@ func expandDeploys(plan *model.Plan) {
 		}
 		pl.Tasks = append(pl.Tasks, task)
 	}
-}
-
-// firstDeployment returns the app's deployment to the environment earliest
-// in promotion order: one not promoted from another environment the app is
-// deployed to; by name among several.
-func firstDeployment(plan *model.Plan, a *model.App) *model.Deployment {
-	deployed := map[string]bool{}
-	for _, d := range a.Deployments {
-		deployed[d.Environment] = true
-	}
-	var first *model.Deployment
-	for _, d := range a.Deployments {
-		env := plan.Environment(d.Environment)
-		if env == nil {
-			continue
-		}
-		if env.Promotion != nil && deployed[env.Promotion.From] {
-			continue
-		}
-		if first == nil || d.Environment < first.Environment {
-			first = d
-		}
-	}
-	return first
 }
 
 // expandAutoscalers gives an autoscaler whose target is an app's workload
