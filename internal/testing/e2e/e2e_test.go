@@ -31,6 +31,11 @@ var downloaded = []struct{ path, version, sum, glob string }{
 	{"sigs.k8s.io/karpenter", "v1.14.1", "h1:GjqvOHLjl2+OXM0ti5VEZSQuvcitB0pETd8zdChXEtI=", "pkg/apis/crds/karpenter.sh_*.yaml"},
 	{"github.com/prometheus-operator/prometheus-operator", "v0.85.0", "h1:M5xLCLEoaW2IJfnuCwFzzpL+jSVQu3KGT84Pye+fW8s=",
 		"example/prometheus-operator-crd/monitoring.coreos.com_{servicemonitors,podmonitors,prometheusrules}.yaml"},
+	// Flux v2.7: the controllers' modules hold their CRDs; their API
+	// modules, at the same versions, are what targets/flux builds with.
+	{"github.com/fluxcd/source-controller", "v1.7.0", "h1:/fBgS4CSmT5Jj/fjQDF92y+pC3gst1GJjgNSzY8Ff9I=", "config/crd/bases/source.toolkit.fluxcd.io_*.yaml"},
+	{"github.com/fluxcd/kustomize-controller", "v1.7.3", "h1:SzNnGn/4ObAPEHHleM5U7y/AKxKXph3Vj6ZhteeXw8M=", "config/crd/bases/kustomize.toolkit.fluxcd.io_kustomizations.yaml"},
+	{"github.com/fluxcd/helm-controller", "v1.4.0", "h1:rkm8rmB6Na7eNc4pJOnvtXEaJ19iKluRtayHKjBxcUM=", "config/crd/bases/helm.toolkit.fluxcd.io_helmreleases.yaml"},
 }
 
 var server *kubetest.Server
@@ -67,9 +72,11 @@ func run(m *testing.M) int {
 		fmt.Fprintf(os.Stderr, "e2e: installing CRDs: %v\n", err)
 		return 1
 	}
-	if err := s.CreateNamespace(ctx, "argocd", nil); err != nil {
-		fmt.Fprintf(os.Stderr, "e2e: %v\n", err)
-		return 1
+	for _, ns := range []string{"argocd", "flux-system"} {
+		if err := s.CreateNamespace(ctx, ns, nil); err != nil {
+			fmt.Fprintf(os.Stderr, "e2e: %v\n", err)
+			return 1
+		}
 	}
 	server = s
 	return m.Run()
