@@ -361,6 +361,12 @@ func (g *generator) helmRelease(a *model.App, dep *model.Deployment, env *model.
 		}
 		params := map[string]string{}
 		for k, v := range h.Parameters {
+			if strings.ContainsAny(k, `[]\,`) {
+				d := g.diags.Errorf(g.plan.Sources, a.Path.Field("source").Field("helm").Field("parameters"), "Helm parameter %q uses list or escape syntax, which pipec cannot turn into Flux values", k)
+				d.Expected = "dotted keys such as \"service.port\""
+				d.Hint = "set lists and keys with dots in a values file (helm.valueFiles)"
+				continue
+			}
 			params[k] = v
 		}
 		if dep.Image != nil {
@@ -412,15 +418,16 @@ func HelmValues(params map[string]string) map[string]any {
 }
 
 func typedValue(v string) any {
-	switch v {
-	case "true":
+	switch {
+	case strings.EqualFold(v, "true"):
 		return true
-	case "false":
+	case strings.EqualFold(v, "false"):
 		return false
-	case "null":
+	case strings.EqualFold(v, "null"):
 		return nil
-	}
-	if len(v) > 1 && v[0] == '0' {
+	case v == "0":
+		return int64(0)
+	case v == "" || v[0] == '0':
 		return v
 	}
 	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
