@@ -146,13 +146,20 @@ func objectMeta(name, ns string, labels map[string]string) metav1.ObjectMeta {
 var commitRE = regexp.MustCompile(`^[0-9a-f]{40}$`)
 var versionRE = regexp.MustCompile(`^v?[0-9]+\.[0-9]+\.[0-9]+([-+].*)?$`)
 
+// DefaultBranch is the branch a target revision of HEAD (the remote's
+// default branch, to Argo CD) becomes: source-controller cannot follow a
+// remote's HEAD (ref.name "HEAD" resolves to no commit, seen on the real
+// controller in internal/testing/e2eflux), and without a ref it takes
+// "master".
+const DefaultBranch = "main"
+
 // gitRef maps an Argo CD target revision to a GitRepository reference:
-// HEAD is the remote's default branch, a full commit hash a commit, refs/…
-// a reference, a version a tag, anything else a branch.
+// HEAD is DefaultBranch, a full commit hash a commit, refs/… a reference,
+// a version a tag, anything else a branch.
 func gitRef(rev string) *sourcev1.GitRepositoryRef {
 	switch {
 	case rev == "" || rev == "HEAD":
-		return &sourcev1.GitRepositoryRef{Name: "HEAD"}
+		return &sourcev1.GitRepositoryRef{Branch: DefaultBranch}
 	case commitRE.MatchString(rev):
 		return &sourcev1.GitRepositoryRef{Commit: rev}
 	case strings.HasPrefix(rev, "refs/"):
@@ -235,25 +242,41 @@ var (
 	verbsRead  = []string{"get", "list", "watch"}
 )
 
+// AnnotationPrune set to PruneDisabled keeps an object Flux applied when it
+// leaves git.
+const (
+	AnnotationPrune = "kustomize.toolkit.fluxcd.io/prune"
+	PruneDisabled   = "disabled"
+)
+
 // tenant emits a team's ServiceAccount in an environment and what it may
-// do there.
+// do there. They are never pruned: when a team's last app leaves an
+// environment, its Kustomization's finalizer deletes what the app deployed
+// as this account, which must still hold its rights then (seen on the real
+// controller in internal/testing/e2eflux: pruned together, the deletion is
+// forbidden and the app's objects stay).
 func (g *generator) tenant(t *model.Team, env *model.Environment) {
 	name := TenantAccount(t.Name)
 	labels := map[string]string{LabelTeam: t.Name, targets.LabelEnvironment: env.Name}
 	dir := targets.EnvDir(env.Name)
+	meta := func() metav1.ObjectMeta {
+		m := objectMeta(name, env.Namespace, labels)
+		m.Annotations = map[string]string{AnnotationPrune: PruneDisabled}
+		return m
+	}
 	g.add(&corev1.ServiceAccount{
 		TypeMeta:                     metav1.TypeMeta{APIVersion: "v1", Kind: "ServiceAccount"},
-		ObjectMeta:                   objectMeta(name, env.Namespace, labels),
+		ObjectMeta:                   meta(),
 		AutomountServiceAccountToken: ptr(false),
 	}, t.Path, dir)
 	g.add(&rbacv1.Role{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "Role"},
-		ObjectMeta: objectMeta(name, env.Namespace, labels),
+		ObjectMeta: meta(),
 		Rules:      tenantRules,
 	}, t.Path, dir)
 	g.add(&rbacv1.RoleBinding{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "rbac.authorization.k8s.io/v1", Kind: "RoleBinding"},
-		ObjectMeta: objectMeta(name, env.Namespace, labels),
+		ObjectMeta: meta(),
 		RoleRef:    rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "Role", Name: name},
 		Subjects:   []rbacv1.Subject{{Kind: "ServiceAccount", Name: name, Namespace: env.Namespace}},
 	}, t.Path, dir)

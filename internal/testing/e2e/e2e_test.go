@@ -23,19 +23,14 @@ import (
 )
 
 // Controllers whose CRDs the tests install. Tekton and Argo CD come from
-// the main module's dependencies; Argo Rollouts, Karpenter and the
-// Prometheus Operator are only needed for their CRDs and are downloaded at
-// a pinned version and checksum.
+// the main module's dependencies; Argo Rollouts, Karpenter, the
+// Prometheus Operator and Flux (kubetest.FluxModules) are only needed for
+// their CRDs and are downloaded at a pinned version and checksum.
 var downloaded = []struct{ path, version, sum, glob string }{
 	{"github.com/argoproj/argo-rollouts", "v1.8.3", "h1:blbtQva4IK9r6gFh+dWkCrLnFdPOWiv9ubQYu36qeaA=", "manifests/crds/*-crd.yaml"},
 	{"sigs.k8s.io/karpenter", "v1.14.1", "h1:GjqvOHLjl2+OXM0ti5VEZSQuvcitB0pETd8zdChXEtI=", "pkg/apis/crds/karpenter.sh_*.yaml"},
 	{"github.com/prometheus-operator/prometheus-operator", "v0.85.0", "h1:M5xLCLEoaW2IJfnuCwFzzpL+jSVQu3KGT84Pye+fW8s=",
 		"example/prometheus-operator-crd/monitoring.coreos.com_{servicemonitors,podmonitors,prometheusrules}.yaml"},
-	// Flux v2.7: the controllers' modules hold their CRDs; their API
-	// modules, at the same versions, are what targets/flux builds with.
-	{"github.com/fluxcd/source-controller", "v1.7.0", "h1:/fBgS4CSmT5Jj/fjQDF92y+pC3gst1GJjgNSzY8Ff9I=", "config/crd/bases/source.toolkit.fluxcd.io_*.yaml"},
-	{"github.com/fluxcd/kustomize-controller", "v1.7.3", "h1:SzNnGn/4ObAPEHHleM5U7y/AKxKXph3Vj6ZhteeXw8M=", "config/crd/bases/kustomize.toolkit.fluxcd.io_kustomizations.yaml"},
-	{"github.com/fluxcd/helm-controller", "v1.4.0", "h1:rkm8rmB6Na7eNc4pJOnvtXEaJ19iKluRtayHKjBxcUM=", "config/crd/bases/helm.toolkit.fluxcd.io_helmreleases.yaml"},
 }
 
 var server *kubetest.Server
@@ -100,6 +95,9 @@ func crdFiles() ([]string, error) {
 			return nil, fmt.Errorf("no CRDs at %s/%s", dir, mod.glob)
 		}
 		files = append(files, fs...)
+	}
+	for _, m := range kubetest.FluxModules {
+		downloaded = append(downloaded, struct{ path, version, sum, glob string }{m.Path, m.Version, m.Sum, m.Glob})
 	}
 	for _, mod := range downloaded {
 		dir, err := kubetest.DownloadModule(mod.path, mod.version, mod.sum)
