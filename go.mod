@@ -51,6 +51,9 @@ require (
 	github.com/antonmedv/expr v1.15.5
 	github.com/argoproj/argo-cd/v3 v3.3.19
 	github.com/distribution/reference v0.6.0
+	github.com/fluxcd/helm-controller/api v1.4.0
+	github.com/fluxcd/kustomize-controller/api v1.7.3
+	github.com/fluxcd/source-controller/api v1.7.0
 	github.com/gobwas/glob v0.2.3
 	github.com/google/cel-go v0.27.0
 	github.com/prometheus/common v0.67.4
@@ -74,11 +77,15 @@ require (
 
 require (
 	github.com/dennwc/varint v1.0.0 // indirect
+	github.com/fluxcd/pkg/apis/acl v0.9.0 // indirect
+	github.com/fluxcd/pkg/apis/kustomize v1.14.0 // indirect
+	github.com/fluxcd/pkg/apis/meta v1.23.0 // indirect
 	github.com/grafana/regexp v0.0.0-20240518133315-a468a5bfb3bc // indirect
 	github.com/hashicorp/go-version v1.8.0 // indirect
 	github.com/hashicorp/golang-lru v1.0.2 // indirect
 	github.com/kelseyhightower/envconfig v1.4.0 // indirect
 	go.uber.org/atomic v1.11.0 // indirect
+	sigs.k8s.io/controller-runtime v0.22.4 // indirect
 )
 
 require (
@@ -251,9 +258,9 @@ require (
 	k8s.io/kube-aggregator v0.34.0 // indirect
 	k8s.io/kube-openapi v0.0.0-20250710124328-f3f2b991d03b // indirect
 	k8s.io/kubernetes v1.34.2 // indirect
-	k8s.io/utils v0.0.0-20250604170112-4c0f3b243397 // indirect
+	k8s.io/utils v0.0.0-20250820121507-0af2bda4dd1d // indirect
 	oras.land/oras-go/v2 v2.6.2 // indirect
-	sigs.k8s.io/json v0.0.0-20241014173422-cfa47c3a1cc8 // indirect
+	sigs.k8s.io/json v0.0.0-20250730193827-2d320260d730 // indirect
 	sigs.k8s.io/kustomize/api v0.20.1 // indirect
 	sigs.k8s.io/kustomize/kyaml v0.20.1 // indirect
 	sigs.k8s.io/randfill v1.0.0 // indirect

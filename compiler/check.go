@@ -54,6 +54,7 @@ var checks = []func(*checker){
 	(*checker).checkListenerResources,
 	(*checker).checkScaling,
 	(*checker).checkGates,
+	(*checker).checkFlux,
 }
 
 // check runs the checks on a normalized plan.

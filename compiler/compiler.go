@@ -25,6 +25,7 @@ import (
 	"github.com/pipec/pipec/targets"
 	"github.com/pipec/pipec/targets/admission"
 	"github.com/pipec/pipec/targets/argo"
+	"github.com/pipec/pipec/targets/flux"
 	"github.com/pipec/pipec/targets/kube"
 	"github.com/pipec/pipec/targets/monitoring"
 	"github.com/pipec/pipec/targets/scaling"
@@ -102,7 +103,7 @@ func (e *EvalError) Error() string { return e.Diagnostics.Error() }
 
 // DefaultTargets are the built-in targets.
 func DefaultTargets() []targets.Target {
-	return []targets.Target{tekton.New(), triggers.New(), kube.New(), argo.New(), scaling.New(), monitoring.New(), admission.New()}
+	return []targets.Target{tekton.New(), triggers.New(), kube.New(), argo.New(), flux.New(), scaling.New(), monitoring.New(), admission.New()}
 }
 
 // Build loads, checks and compiles the configuration in opts.Dir. It returns

@@ -206,6 +206,7 @@ func decodePlan(t tree, src model.SourceMap) (*model.Plan, diag.List) {
 	t.entries("apps", func(name string, c node) {
 		plan.Apps = append(plan.Apps, d.app(name, c))
 	})
+	decodeDelivery(t, plan)
 	plan.Scaling = d.scaling(t.field("scaling"), plan.Environments)
 	d.resolveDelivery(plan)
 	plan.StepDefaults = model.StepDefaults{Resources: d.defaults.resources, SecurityContext: d.defaults.security}

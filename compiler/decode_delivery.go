@@ -58,6 +58,7 @@ func (d *decoder) environment(name string, n node) *model.Environment {
 		Production:  n.field("production").boolean(),
 		PodSecurity: n.field("podSecurity").str(),
 		Labels:      n.field("labels").stringMap(),
+		Engine:      environmentEngine(n),
 		Path:        n.path,
 	}
 	if p := n.field("promotion"); p.exists() {

@@ -127,3 +127,10 @@ var (
 	ruleForkCreds  = rule("fork-credentials", diag.Error, "A pipeline that pull requests from forks run reads credentials: a Secret or token volume, a Secret in env", "do not run it for forks, or move what reads credentials out of the runs forks start")
 	ruleForkRemote = rule("fork-remote-task", diag.Warning, "A pipeline that pull requests from forks run uses a remote task, or is remote, which pipec cannot see", "review the remote task, or do not run it for forks")
 )
+
+// Rules of the environments Flux delivers (delivery.engine "flux").
+var (
+	ruleFluxCluster   = rule("flux-cluster", diag.Error, "An environment Flux delivers on another cluster than Flux's own", "run Flux in that cluster, with a configuration of its own, or deliver the environment with Argo CD (delivery: engine: \"argocd\")")
+	ruleFluxTeam      = rule("flux-cluster-resources", diag.Error, "A team with cluster-scoped resources deploys to an environment Flux delivers, where its ServiceAccount has rights in its namespaces only", "deliver those resources with the platform's own output, or the team's environments with Argo CD")
+	ruleFluxNotMapped = rule("flux-not-mapped", diag.Warning, "A setting Flux has no counterpart for: sync windows, a sync without self-healing", "drop it: production environments Flux delivers are suspended until a person promotes them, and Flux always corrects drift")
+)

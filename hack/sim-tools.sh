@@ -10,6 +10,8 @@
 #   karpenter-kwok                         sigs.k8s.io/karpenter (Karpenter's KWOK provider)
 #   rollouts-controller                    github.com/argoproj/argo-rollouts (canary and blue-green
 #                                          rollouts with analysis; the version whose CRDs the tests use)
+#   source-controller, kustomize-controller  github.com/fluxcd/... (Flux v2.7, the versions whose
+#                                          CRDs the tests use; internal/testing/e2eflux)
 #
 # The small pieces the simulation needs besides (a metrics API, a volume
 # provisioner) run inside the test driver, internal/testing/e2escale.
@@ -32,6 +34,9 @@ TRIGGERS=$(sed -n 's/^\tgithub.com\/tektoncd\/triggers \(v[0-9.]*\)$/\1/p' go.mo
 KARPENTER=v1.14.1
 # The Argo Rollouts version whose CRDs internal/testing/e2e installs.
 ROLLOUTS=v1.8.3
+# The Flux controllers whose CRDs internal/testing/e2e installs.
+FLUX_SOURCE=v1.7.0
+FLUX_KUSTOMIZE=v1.7.3
 
 stamped() { [[ -x $bin/$1 && $(cat "$bin/.$1.stamp" 2>/dev/null) == "$2" ]]; }
 stamp() { echo "$2" > "$bin/.$1.stamp"; }
@@ -80,3 +85,28 @@ upstream triggers-sink github.com/tektoncd/triggers "$TRIGGERS" ./cmd/eventliste
 upstream triggers-interceptors github.com/tektoncd/triggers "$TRIGGERS" ./cmd/interceptors
 upstream karpenter-kwok sigs.k8s.io/karpenter "$KARPENTER" ./kwok
 upstream rollouts-controller github.com/argoproj/argo-rollouts "$ROLLOUTS" ./cmd/rollouts-controller
+
+# upstream_flux NAME MODULE VERSION: a Flux controller. Its go.mod replaces
+# its API module with ./api, which the module proxy's zip of the controller
+# leaves out (a nested module): it is built in a copy of its module with
+# that replace dropped, so the API module comes from the proxy at the same
+# version, as the release's own ./api.
+upstream_flux() {
+  local name=$1 mod=$2 ver=$3
+  stamped "$name" "$mod@$ver" && return 0
+  local dir tmp
+  dir=$(go mod download -json "$mod@$ver" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')
+  [[ -d $dir ]] || { echo "hack/sim-tools.sh: cannot download $mod@$ver" >&2; exit 1; }
+  tmp=$(mktemp -d)
+  cp -r "$dir/." "$tmp" && chmod -R u+w "$tmp"
+  (cd "$tmp" && go mod edit -dropreplace "$mod/api" -require "$mod/api@$ver" &&
+    timed "$name ($mod@$ver)" go build -mod=mod -trimpath -ldflags "-s -w" -o "$bin/$name" .)
+  rm -rf "$tmp"
+  stamp "$name" "$mod@$ver"
+}
+# Only with PIPEC_SIM_FLUX=1 (go test -tags e2eflux ./internal/testing/e2eflux):
+# cold, the two took 21 and 24 minutes here, built at once on 2 busy cores.
+if [[ ${PIPEC_SIM_FLUX:-} == 1 ]]; then
+  upstream_flux source-controller github.com/fluxcd/source-controller "$FLUX_SOURCE"
+  upstream_flux kustomize-controller github.com/fluxcd/kustomize-controller "$FLUX_KUSTOMIZE"
+fi

@@ -31,6 +31,9 @@ type Environment struct {
 	SyncWindows []*SyncWindow
 	// Policy names the packs that check the environment.
 	Policy []string
+	// Engine is the GitOps engine delivering the environment:
+	// EngineArgoCD or EngineFlux (its own, or the configuration's).
+	Engine string
 	// Order is the environment's position in promotion order: 0 for
 	// environments nothing is promoted into them from, then 1, 2, ...
 	Order int

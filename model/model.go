@@ -26,6 +26,10 @@ type Plan struct {
 	Apps []*App
 	// ArgoCD is where Argo CD runs.
 	ArgoCD ArgoCD
+	// Delivery chooses the GitOps engine; Flux is where Flux runs
+	// (model/flux.go).
+	Delivery Delivery
+	Flux     Flux
 	// StepDefaults are the resources and security settings steps start
 	// from (defaults.step), for steps pipec generates itself.
 	StepDefaults StepDefaults

@@ -7,14 +7,18 @@ import (
 	"strings"
 
 	"github.com/distribution/reference"
+	helmv2 "github.com/fluxcd/helm-controller/api/v2"
+	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
 	triggersv1 "github.com/tektoncd/triggers/pkg/apis/triggers/v1beta1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/pipec/pipec/model"
 	"github.com/pipec/pipec/render"
 	"github.com/pipec/pipec/targets"
 	"github.com/pipec/pipec/targets/argo"
+	"github.com/pipec/pipec/targets/flux"
 )
 
 // Input is what packs check: the configuration flattened into lists, each
@@ -34,6 +38,9 @@ type Input struct {
 	Environments    []Environment    `json:"environments"`
 	AppProjects     []AppProject     `json:"appProjects"`
 	Applications    []Application    `json:"applications"`
+	// FluxDeployments are the Flux Kustomizations and HelmReleases of
+	// apps (targets/flux), the Flux counterpart of Applications.
+	FluxDeployments []FluxDeployment `json:"fluxDeployments"`
 	Deployments     []Deployment     `json:"deployments"`
 	Listeners       []Listener       `json:"listeners"`
 	Autoscalers     []Autoscaler     `json:"autoscalers"`
@@ -289,6 +296,19 @@ type (
 		Project    string `json:"project"`
 		Production bool   `json:"production"`
 		Automated  bool   `json:"automated"`
+	}
+	// FluxDeployment is a Flux Kustomization or HelmRelease of an app in
+	// an environment.
+	FluxDeployment struct {
+		Item
+		Kind               string `json:"kind"`
+		Name               string `json:"name"`
+		Namespace          string `json:"namespace"`
+		Team               string `json:"team"`
+		ServiceAccountName string `json:"serviceAccountName"`
+		TargetNamespace    string `json:"targetNamespace"`
+		Production         bool   `json:"production"`
+		Suspended          bool   `json:"suspended"`
 	}
 	// Deployment is an app in an environment.
 	Deployment struct {
@@ -688,11 +708,19 @@ func (in *Input) addObject(plan *model.Plan, o targets.Object, env string) error
 		in.ServiceAccounts = append(in.ServiceAccounts, ServiceAccount{Item: it, Name: v.Name, Namespace: v.Namespace,
 			AutomountToken: v.AutomountServiceAccountToken == nil || *v.AutomountServiceAccountToken, HasPermissions: perms})
 	case *rbacv1.Role:
-		in.Roles = append(in.Roles, Role{Item: it, Kind: "Role", Name: v.Name, Namespace: v.Namespace, Rules: rules(plan, v.Name, it, v.Rules)})
+		if !fluxTenant(o) {
+			in.Roles = append(in.Roles, Role{Item: it, Kind: "Role", Name: v.Name, Namespace: v.Namespace, Rules: rules(plan, v.Name, it, v.Rules)})
+		}
+	case *rbacv1.RoleBinding:
+		if !fluxTenant(o) {
+			in.Bindings = append(in.Bindings, binding(it, "RoleBinding", v.Name, v.Namespace, v.RoleRef, v.Subjects))
+		}
+	case *kustomizev1.Kustomization:
+		in.addFlux(plan, it, v.Kind, v.ObjectMeta, v.Spec.ServiceAccountName, v.Spec.TargetNamespace, v.Spec.Suspend)
+	case *helmv2.HelmRelease:
+		in.addFlux(plan, it, v.Kind, v.ObjectMeta, v.Spec.ServiceAccountName, v.Spec.TargetNamespace, v.Spec.Suspend)
 	case *rbacv1.ClusterRole:
 		in.Roles = append(in.Roles, Role{Item: it, Kind: "ClusterRole", Name: v.Name, Rules: rules(plan, v.Name, it, v.Rules)})
-	case *rbacv1.RoleBinding:
-		in.Bindings = append(in.Bindings, binding(it, "RoleBinding", v.Name, v.Namespace, v.RoleRef, v.Subjects))
 	case *rbacv1.ClusterRoleBinding:
 		in.Bindings = append(in.Bindings, binding(it, "ClusterRoleBinding", v.Name, "", v.RoleRef, v.Subjects))
 	case *argo.AppProject:
@@ -828,6 +856,9 @@ func (in *Input) fillEmpty() {
 	if in.Applications == nil {
 		in.Applications = []Application{}
 	}
+	if in.FluxDeployments == nil {
+		in.FluxDeployments = []FluxDeployment{}
+	}
 	if in.Deployments == nil {
 		in.Deployments = []Deployment{}
 	}
@@ -861,6 +892,7 @@ func (in *Input) Filter(envs map[string]bool) *Input {
 	out.Environments = keep(in.Environments, envs, func(x Environment) string { return x.Environment })
 	out.AppProjects = keep(in.AppProjects, envs, func(x AppProject) string { return x.Environment })
 	out.Applications = keep(in.Applications, envs, func(x Application) string { return x.Environment })
+	out.FluxDeployments = keep(in.FluxDeployments, envs, func(x FluxDeployment) string { return x.Environment })
 	out.Deployments = keep(in.Deployments, envs, func(x Deployment) string { return x.Environment })
 	out.Listeners = keep(in.Listeners, envs, func(x Listener) string { return x.Environment })
 	out.Autoscalers = keep(in.Autoscalers, envs, func(x Autoscaler) string { return x.Environment })
@@ -911,4 +943,22 @@ func firstLabel(s string) string {
 		return s[:i]
 	}
 	return s
+}
+
+// fluxTenant reports whether o is the Role or RoleBinding of a team's Flux
+// ServiceAccount: its permissions bound what the team may deploy, as an
+// AppProject does with Argo CD, and are not a pipeline's, which the RBAC
+// checks are about.
+func fluxTenant(o targets.Object) bool { return o.Target == flux.Name }
+
+// addFlux adds an app's Flux Kustomization or HelmRelease.
+func (in *Input) addFlux(plan *model.Plan, it Item, kind string, m metav1.ObjectMeta, sa, targetNS string, suspend bool) {
+	env := m.Labels[targets.LabelEnvironment]
+	if m.Labels[flux.LabelApp] == "" {
+		return // pipec's own output, not an app's
+	}
+	e := plan.Environment(env)
+	it.Environment = env
+	in.FluxDeployments = append(in.FluxDeployments, FluxDeployment{Item: it, Kind: kind, Name: m.Name, Namespace: m.Namespace,
+		Team: m.Labels[flux.LabelTeam], ServiceAccountName: sa, TargetNamespace: targetNS, Production: e != nil && e.Production, Suspended: suspend})
 }

@@ -2,6 +2,7 @@ package targets
 
 import (
 	"cmp"
+	"encoding/json"
 	"fmt"
 	"maps"
 	"slices"
@@ -130,4 +131,30 @@ func Sort(objs []Object, ts []Target) {
 			cmp.Compare(a.Name, b.Name),
 		)
 	})
+}
+
+// RollingPatch is the strategic merge patch that sets a Deployment's
+// rolling update parameters (empty ones unset), for the GitOps engines'
+// kustomize patches.
+func RollingPatch(maxSurge, maxUnavailable string) string {
+	ru := map[string]any{}
+	if maxSurge != "" {
+		ru["maxSurge"] = IntOrString(maxSurge)
+	}
+	if maxUnavailable != "" {
+		ru["maxUnavailable"] = IntOrString(maxUnavailable)
+	}
+	b, _ := json.Marshal(map[string]any{
+		"apiVersion": "apps/v1", "kind": "Deployment", "metadata": map[string]any{"name": "not-used"},
+		"spec": map[string]any{"strategy": map[string]any{"type": "RollingUpdate", "rollingUpdate": ru}},
+	})
+	return string(b)
+}
+
+// IntOrString is a number of pods as a number, or a percentage as it is.
+func IntOrString(s string) any {
+	if n, err := strconv.Atoi(s); err == nil {
+		return n
+	}
+	return s
 }

@@ -10,7 +10,6 @@ package argo
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"slices"
 	"strconv"
@@ -72,6 +71,9 @@ func (Target) Generate(_ context.Context, plan *model.Plan) ([]targets.Object, d
 	var objs []targets.Object
 	var diags diag.List
 	for _, t := range plan.Teams {
+		if !argoTeam(plan, t) {
+			continue // Flux delivers all its environments
+		}
 		proj := teamProject(plan, t)
 		if err := validateProject(proj); err != nil {
 			diags = append(diags, diag.Diagnostic{
@@ -88,6 +90,15 @@ func (Target) Generate(_ context.Context, plan *model.Plan) ([]targets.Object, d
 			if env == nil {
 				continue
 			}
+			// Argo Rollouts objects are plain manifests of the
+			// environment's directory, whichever engine applies it.
+			if r := rollout(a, dep, env, plan.AppAutoscaler(a.Name, env.Name) != nil); r != nil {
+				objs = append(objs, analysisTemplates(plan, a, dep, env)...)
+				objs = append(objs, targets.New(Name, r, dep.Strategy.Path, targets.EnvDir(env.Name)))
+			}
+			if !argoEnv(env) {
+				continue // targets/flux delivers it
+			}
 			app := application(plan, a, dep, env)
 			if len(app.Name) > 63 {
 				d := diags.Errorf(plan.Sources, dep.Path, "Application name %q is longer than 63 characters", app.Name)
@@ -95,13 +106,9 @@ func (Target) Generate(_ context.Context, plan *model.Plan) ([]targets.Object, d
 				d.Hint = "Argo CD tracks resources with a label holding the Application name; shorten the app or environment name"
 			}
 			objs = append(objs, targets.New(Name, app, dep.Path, targets.ArgoCDDir))
-			if r := rollout(a, dep, env, plan.AppAutoscaler(a.Name, env.Name) != nil); r != nil {
-				objs = append(objs, analysisTemplates(plan, a, dep, env)...)
-				objs = append(objs, targets.New(Name, r, dep.Strategy.Path, targets.EnvDir(env.Name)))
-			}
 		}
 	}
-	if g := plan.ArgoCD.GitOps; g != nil && (len(plan.Environments) > 0 || plan.Namespace != "") {
+	if g := plan.ArgoCD.GitOps; g != nil && (slices.ContainsFunc(plan.Environments, argoEnv) || (plan.Namespace != "" && argoCI(plan))) {
 		objs = append(objs, platform(plan, g)...)
 	}
 	return objs, diags
@@ -135,7 +142,7 @@ func teamProject(plan *model.Plan, t *model.Team) *AppProject {
 		OrphanedResources:          &OrphanedResourcesMonitorSettings{Warn: ptr(true)},
 	}
 	for _, name := range t.Environments {
-		if env := plan.Environment(name); env != nil {
+		if env := plan.Environment(name); env != nil && argoEnv(env) {
 			spec.Destinations = append(spec.Destinations, ApplicationDestination{Server: env.Cluster, Namespace: env.Namespace})
 			spec.SyncWindows = append(spec.SyncWindows, syncWindows(env)...)
 		}
@@ -190,7 +197,7 @@ func application(plan *model.Plan, a *model.App, dep *model.Deployment, env *mod
 		if r := dep.Strategy.Rolling; r != nil && (r.MaxSurge != "" || r.MaxUnavailable != "") {
 			k.Patches = []KustomizePatch{{
 				Target: &KustomizeSelector{Group: "apps", Version: "v1", Kind: "Deployment"},
-				Patch:  rollingPatch(r),
+				Patch:  targets.RollingPatch(r.MaxSurge, r.MaxUnavailable),
 			}}
 		}
 		if len(k.Images)+len(k.Patches) > 0 {
@@ -260,28 +267,6 @@ func application(plan *model.Plan, a *model.App, dep *model.Deployment, env *mod
 	return app
 }
 
-func rollingPatch(r *model.Rolling) string {
-	ru := map[string]any{}
-	if r.MaxSurge != "" {
-		ru["maxSurge"] = intOrString(r.MaxSurge)
-	}
-	if r.MaxUnavailable != "" {
-		ru["maxUnavailable"] = intOrString(r.MaxUnavailable)
-	}
-	b, _ := json.Marshal(map[string]any{
-		"apiVersion": "apps/v1", "kind": "Deployment", "metadata": map[string]any{"name": "not-used"},
-		"spec": map[string]any{"strategy": map[string]any{"type": "RollingUpdate", "rollingUpdate": ru}},
-	})
-	return string(b)
-}
-
-func intOrString(s string) any {
-	if n, err := strconv.Atoi(s); err == nil {
-		return n
-	}
-	return s
-}
-
 // rollout is the Argo Rollouts object of a canary or blue-green app. It
 // takes over the app's Deployment (workloadRef), so the app's manifests stay
 // as they are. An autoscaled Rollout leaves replicas to its autoscaler.
@@ -318,10 +303,10 @@ func rollout(a *model.App, dep *model.Deployment, env *model.Environment, autosc
 		setIf(canary, "stableService", c.StableService)
 		setIf(canary, "canaryService", c.CanaryService)
 		if c.MaxSurge != "" {
-			canary["maxSurge"] = intOrString(c.MaxSurge)
+			canary["maxSurge"] = targets.IntOrString(c.MaxSurge)
 		}
 		if c.MaxUnavailable != "" {
-			canary["maxUnavailable"] = intOrString(c.MaxUnavailable)
+			canary["maxUnavailable"] = targets.IntOrString(c.MaxUnavailable)
 		}
 		strategy = map[string]any{"canary": canary}
 	case dep.Strategy.BlueGreen != nil:
@@ -421,9 +406,12 @@ func platform(plan *model.Plan, g *model.GitOps) []targets.Object {
 		objs = append(objs, targets.New(Name, a, src, targets.ArgoCDDir))
 	}
 	for _, env := range plan.Environments {
+		if !argoEnv(env) {
+			continue
+		}
 		app("env-"+env.Name, targets.EnvDir(env.Name), ApplicationDestination{Server: env.Cluster, Namespace: env.Namespace}, env.Path)
 	}
-	if plan.Namespace != "" && len(plan.Pipelines)+len(plan.Tasks) > 0 {
+	if plan.Namespace != "" && len(plan.Pipelines)+len(plan.Tasks) > 0 && argoCI(plan) {
 		app("pipec-ci", targets.CIDir, ApplicationDestination{Server: model.InCluster, Namespace: plan.Namespace}, "namespace")
 		proj.Spec.ClusterResourceWhitelist = append(proj.Spec.ClusterResourceWhitelist, ciClusterResources(plan)...)
 		if m := plan.Monitoring; m != nil && m.TektonNamespace != plan.Namespace {
@@ -468,4 +456,19 @@ func sortedKeys(m map[string]string) []string {
 	}
 	slices.Sort(keys)
 	return keys
+}
+
+// argoEnv reports whether Argo CD delivers the environment (Flux delivers
+// the others: targets/flux).
+func argoEnv(env *model.Environment) bool { return !env.FluxDelivered() }
+
+// argoCI reports whether Argo CD delivers the CI resources.
+func argoCI(plan *model.Plan) bool { return plan.Delivery.Engine != model.EngineFlux }
+
+// argoTeam reports whether Argo CD delivers any of a team's environments.
+func argoTeam(plan *model.Plan, t *model.Team) bool {
+	return slices.ContainsFunc(t.Environments, func(name string) bool {
+		env := plan.Environment(name)
+		return env != nil && argoEnv(env)
+	})
 }

@@ -24,9 +24,9 @@ import (
 
 // Controllers whose CRDs the tests install. Tekton and Argo CD come from
 // the main module's dependencies; Argo Rollouts, Karpenter, the
-// Prometheus Operator and Kyverno (the admission target's ClusterPolicy)
-// are only needed for their CRDs and are downloaded at a pinned version and
-// checksum.
+// Prometheus Operator, Kyverno (the admission target's ClusterPolicy) and
+// Flux (kubetest.FluxModules) are only needed for their CRDs and are
+// downloaded at a pinned version and checksum.
 var downloaded = []struct{ path, version, sum, glob string }{
 	{"github.com/argoproj/argo-rollouts", "v1.8.3", "h1:blbtQva4IK9r6gFh+dWkCrLnFdPOWiv9ubQYu36qeaA=", "manifests/crds/*-crd.yaml"},
 	{"sigs.k8s.io/karpenter", "v1.14.1", "h1:GjqvOHLjl2+OXM0ti5VEZSQuvcitB0pETd8zdChXEtI=", "pkg/apis/crds/karpenter.sh_*.yaml"},
@@ -69,9 +69,11 @@ func run(m *testing.M) int {
 		fmt.Fprintf(os.Stderr, "e2e: installing CRDs: %v\n", err)
 		return 1
 	}
-	if err := s.CreateNamespace(ctx, "argocd", nil); err != nil {
-		fmt.Fprintf(os.Stderr, "e2e: %v\n", err)
-		return 1
+	for _, ns := range []string{"argocd", "flux-system"} {
+		if err := s.CreateNamespace(ctx, ns, nil); err != nil {
+			fmt.Fprintf(os.Stderr, "e2e: %v\n", err)
+			return 1
+		}
 	}
 	server = s
 	return m.Run()
@@ -95,6 +97,9 @@ func crdFiles() ([]string, error) {
 			return nil, fmt.Errorf("no CRDs at %s/%s", dir, mod.glob)
 		}
 		files = append(files, fs...)
+	}
+	for _, m := range kubetest.FluxModules {
+		downloaded = append(downloaded, struct{ path, version, sum, glob string }{m.Path, m.Version, m.Sum, m.Glob})
 	}
 	for _, mod := range downloaded {
 		dir, err := kubetest.DownloadModule(mod.path, mod.version, mod.sum)
