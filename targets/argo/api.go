@@ -151,6 +151,9 @@ type SyncPolicy struct {
 	Automated   *SyncPolicyAutomated `json:"automated,omitempty"`
 	SyncOptions []string             `json:"syncOptions,omitempty"`
 	Retry       *RetryStrategy       `json:"retry,omitempty"`
+	// ManagedNamespaceMetadata labels the namespace CreateNamespace=true
+	// creates (preview environments).
+	ManagedNamespaceMetadata *ManagedNamespaceMetadata `json:"managedNamespaceMetadata,omitempty"`
 }
 
 // SyncPolicyAutomated turns on automated sync.
