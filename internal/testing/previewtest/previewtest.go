@@ -11,9 +11,9 @@ import (
 	"fmt"
 	"strconv"
 
-	utils "github.com/pipec/pipec/internal/testing/previewtest/appsetutils"
 	"github.com/argoproj/argo-cd/v3/pkg/apis/application/v1alpha1"
 	"github.com/gosimple/slug"
+	utils "github.com/pipec/pipec/internal/testing/previewtest/appsetutils"
 
 	"github.com/pipec/pipec/targets/argo"
 )
