@@ -53,6 +53,7 @@ var checks = []func(*checker){
 	(*checker).checkTriggers,
 	(*checker).checkListenerResources,
 	(*checker).checkScaling,
+	(*checker).checkPreviews,
 }
 
 // check runs the checks on a normalized plan.
