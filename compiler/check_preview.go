@@ -22,6 +22,13 @@ var (
 // checkPreviews checks the preview environments.
 func (c *checker) checkPreviews() {
 	for _, p := range c.plan.Previews {
+		if q := p.Quota; q != nil && q.Path == p.Path.Field("quota") {
+			c.checkQuantities(q.Path.Field("requests"), q.Requests)
+			c.checkQuantities(q.Path.Field("limits"), q.Limits)
+			if q.Storage != "" {
+				c.checkQuantities(q.Path, map[string]string{"storage": q.Storage})
+			}
+		}
 		c.checkPreviewNames(p)
 		c.checkPreviewRefs(p)
 		c.checkPreviewIsolation(p)
