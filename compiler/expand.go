@@ -82,24 +82,30 @@ func expandDeploys(plan *model.Plan) {
 			},
 			Retries: 2,
 			Path:    path,
-			Inline: &model.TaskDef{
-				Name: "deploy-" + app,
-				Path: path,
-				Steps: []*model.Step{{
-					Name:   "push-override",
-					Image:  gitImage,
-					Script: deployScript,
-					Env: []*model.EnvVar{
-						{Name: "GIT_CREDENTIALS", SecretRef: &model.KeyRef{Name: fp.GitCredentials, Key: ".git-credentials"}, Path: path},
-						{Name: "HOME", Value: "/tmp", Path: path},
-					},
-					Resources:       plan.StepDefaults.Resources,
-					SecurityContext: plan.StepDefaults.SecurityContext,
-					Path:            path,
-				}},
-			},
+			Inline:  gitTask(plan, "deploy-"+app, "push-override", deployScript, fp.GitCredentials, path),
 		}
 		pl.Tasks = append(pl.Tasks, task)
+	}
+}
+
+// gitTask is the inline task of a generated git push: one step running
+// script in gitImage, with the .git-credentials of the Secret credentials.
+func gitTask(plan *model.Plan, name, step, script, credentials string, path model.Path) *model.TaskDef {
+	return &model.TaskDef{
+		Name: name,
+		Path: path,
+		Steps: []*model.Step{{
+			Name:   step,
+			Image:  gitImage,
+			Script: script,
+			Env: []*model.EnvVar{
+				{Name: "GIT_CREDENTIALS", SecretRef: &model.KeyRef{Name: credentials, Key: ".git-credentials"}, Path: path},
+				{Name: "HOME", Value: "/tmp", Path: path},
+			},
+			Resources:       plan.StepDefaults.Resources,
+			SecurityContext: plan.StepDefaults.SecurityContext,
+			Path:            path,
+		}},
 	}
 }
 

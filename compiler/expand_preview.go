@@ -93,22 +93,7 @@ func expandPreviews(plan *model.Plan) {
 				When:    []*model.When{{Input: "$(params." + PRNumberParam + ")", Operator: "notin", Values: []string{""}, Path: path}},
 				Retries: 2,
 				Path:    path,
-				Inline: &model.TaskDef{
-					Name: name,
-					Path: path,
-					Steps: []*model.Step{{
-						Name:   "record-digest",
-						Image:  gitImage,
-						Script: recordScript,
-						Env: []*model.EnvVar{
-							{Name: "GIT_CREDENTIALS", SecretRef: &model.KeyRef{Name: b.GitCredentials, Key: ".git-credentials"}, Path: path},
-							{Name: "HOME", Value: "/tmp", Path: path},
-						},
-						Resources:       plan.StepDefaults.Resources,
-						SecurityContext: plan.StepDefaults.SecurityContext,
-						Path:            path,
-					}},
-				},
+				Inline:  gitTask(plan, name, "record-digest", recordScript, b.GitCredentials, path),
 			})
 		}
 	}
