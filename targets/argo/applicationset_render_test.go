@@ -2,6 +2,7 @@ package argo_test
 
 import (
 	"context"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -11,6 +12,8 @@ import (
 
 	"github.com/pipec/pipec/compiler"
 	"github.com/pipec/pipec/internal/testing/previewtest"
+	"github.com/pipec/pipec/internal/testing/targettest"
+	"github.com/pipec/pipec/targets"
 	"github.com/pipec/pipec/targets/argo"
 )
 
@@ -41,9 +44,33 @@ func TestPreviewTemplatesRender(t *testing.T) {
 	if err != nil || res.Diagnostics.HasErrors() {
 		t.Fatalf("%v %v", err, res.Diagnostics)
 	}
+	// The shop example and the build cases, each with its own projects.
+	groups := [][]targets.Object{res.Objects}
+	cases, _ := filepath.Glob("testdata/build/preview_*.txtar")
+	for _, c := range cases {
+		r, err := targettest.Build(c)
+		if err != nil || r.Diagnostics.HasErrors() {
+			t.Fatalf("%s: %v %v", c, err, r.Diagnostics)
+		}
+		groups = append(groups, r.Objects)
+	}
+	rendered := 0
+	for _, objects := range groups {
+		rendered += renderAll(t, objects)
+	}
+	if rendered < len(groups)*2*len(hostilePullRequests) {
+		t.Fatalf("rendered %d Applications, want the guard rails and an app of each preview", rendered)
+	}
+	t.Logf("rendered %d (ApplicationSet, pull request) pairs, each with %d records", rendered, 6)
+}
+
+// renderAll renders the preview ApplicationSets among objects for every
+// hostile pull request and record, checks each Application against the
+// projects among objects, and returns how many it rendered.
+func renderAll(t *testing.T, objects []targets.Object) int {
 	projects := map[string]*v1alpha1.AppProject{}
 	var sets []*argo.ApplicationSet
-	for _, o := range res.Objects {
+	for _, o := range objects {
 		switch v := o.Value.(type) {
 		case *argo.AppProject:
 			p := &v1alpha1.AppProject{}
@@ -52,9 +79,6 @@ func TestPreviewTemplatesRender(t *testing.T) {
 		case *argo.ApplicationSet:
 			sets = append(sets, v)
 		}
-	}
-	if len(sets) < 3 {
-		t.Fatalf("shop generates %d ApplicationSets, want the guard rails and two apps", len(sets))
 	}
 	good := "sha256:" + strings.Repeat("4b", 32)
 	records := []map[string]any{
@@ -78,7 +102,7 @@ func TestPreviewTemplatesRender(t *testing.T) {
 			}
 		}
 	}
-	t.Logf("rendered %d Applications", rendered)
+	return rendered / len(records)
 }
 
 func checkRendered(t *testing.T, set *argo.ApplicationSet, pr previewtest.PullRequest, rec map[string]any, r *previewtest.Rendered, projects map[string]*v1alpha1.AppProject, good string) {
@@ -121,7 +145,7 @@ func checkRendered(t *testing.T, set *argo.ApplicationSet, pr previewtest.PullRe
 		}
 	}
 	src := app.Spec.Source
-	if len(r.Files) > 0 && argo.SameRepository(src.RepoURL, "acme/cart") && src.TargetRevision != pr.HeadSHA {
+	if len(r.Files) > 0 && argo.SameRepository(src.RepoURL, forgeRepository(set)) && src.TargetRevision != pr.HeadSHA {
 		t.Errorf("%s: targetRevision %q, want the head commit %q", where, src.TargetRevision, pr.HeadSHA)
 	}
 	var images []string
@@ -156,4 +180,26 @@ func checkRendered(t *testing.T, set *argo.ApplicationSet, pr previewtest.PullRe
 			t.Errorf("%s: record %v gave the digest reference %q", where, rec, img)
 		}
 	}
+}
+
+// forgeRepository is the repository set's pull request generator lists.
+func forgeRepository(set *argo.ApplicationSet) string {
+	for _, g := range set.Spec.Generators {
+		prs := []*argo.PullRequestGenerator{g.PullRequest}
+		if g.Matrix != nil {
+			for _, c := range g.Matrix.Generators {
+				prs = append(prs, c.PullRequest)
+			}
+		}
+		for _, pr := range prs {
+			switch {
+			case pr == nil:
+			case pr.Github != nil:
+				return pr.Github.Owner + "/" + pr.Github.Repo
+			case pr.GitLab != nil:
+				return pr.GitLab.Project
+			}
+		}
+	}
+	return ""
 }
