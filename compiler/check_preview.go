@@ -16,7 +16,7 @@ var (
 	rulePreview          = rule("preview", diag.Error, "A preview environment that cannot be built as declared: an unknown team, environment, app, node pool or pipeline, no GitOps repository, no quota, or an app the pull request's build cannot reach", "name what the configuration declares; a built app needs a kustomize or helm source and a pipeline that runs on pull requests, declares pr-number and has the digest result")
 	rulePreviewName      = rule("preview-name", diag.Error, "A preview whose generated names (<preview>-pr-<number>[-<app>]) outgrow Kubernetes' 63 characters for the largest pull request number, or whose name is no DNS label", "shorten the preview's or the app's name: the pull request number can take 19 digits")
 	rulePreviewIsolation = rule("preview-isolation", diag.Error, "A preview that production could be reached from or by: it inherits from a production environment, its namespace pattern covers a declared environment's namespace, its network policy does not deny by default or lets production namespaces in, or its build pipeline holds permissions in production", "inherit from a non-production environment with default deny; keep production namespaces out of its ingress and production permissions off the pipelines pull requests run")
-	rulePreviewCapacity  = rule("preview-capacity", diag.Error, "The most previews open at once, at their quota, do not fit the node pool they land on", "lower maxOpen or the preview quota, or raise the node pool's limits")
+	rulePreviewCapacity  = rule("preview-capacity", diag.Error, "A preview's apps do not fit its quota, or the most previews open at once, at their quota, do not fit the node pool they land on", "raise the preview quota to hold its apps; lower maxOpen or the quota, or raise the node pool's limits")
 )
 
 // checkPreviews checks the preview environments.
@@ -201,7 +201,23 @@ func (c *checker) checkPreviewIsolation(p *model.Preview) {
 }
 
 func (c *checker) checkPreviewCapacity(p *model.Preview) {
-	if p.NodePool == "" || p.Quota == nil {
+	if p.Quota == nil {
+		return
+	}
+	// The apps at their replicas in the environment a preview inherits
+	// from must fit one preview's quota.
+	var apps capacity.Resources
+	for _, pa := range p.Apps {
+		if dep := c.plan.AppDeployment(pa.App, p.Environment); dep != nil {
+			apps = apps.Add(capacity.Parse(dep.Requests).Mul(dep.Replicas))
+		}
+	}
+	if quota := capacity.Parse(p.Quota.Requests); !apps.Fits(quota) {
+		d := c.report(rulePreviewCapacity, p.Quota.Path, "the apps of preview %q request %s at their replicas in %s; its quota allows %s", p.Name, apps, p.Environment, quota)
+		d.Expected = "a preview quota that holds its apps"
+		d.Hint = "raise the preview's quota requests, or deploy fewer apps in it"
+	}
+	if p.NodePool == "" {
 		return
 	}
 	i := slices.IndexFunc(c.plan.Scaling.NodePools, func(n *model.NodePool) bool { return n.Name == p.NodePool })
