@@ -19,11 +19,7 @@ case "$(params.pr-number)" in ''|*[!0-9]*) echo "not a pull request number: $(pa
 if ! printf '%s' "$(params.digest)" | grep -Eq '^sha256:[0-9a-f]{64}$'; then
   echo "not a sha256 digest: $(params.digest)" >&2; exit 1
 fi
-printf '%s\n' "$GIT_CREDENTIALS" > "$HOME/.git-credentials"
-git config --global credential.helper store
-git config --global user.name pipec
-git config --global user.email pipec@users.noreply.localhost
-if [ "$(params.revision)" = HEAD ]; then
+` + gitSetup + `if [ "$(params.revision)" = HEAD ]; then
   git clone -q --depth 1 "$(params.repo-url)" /tmp/gitops
 else
   git clone -q --depth 1 --branch "$(params.revision)" "$(params.repo-url)" /tmp/gitops
