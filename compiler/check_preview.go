@@ -33,7 +33,69 @@ func (c *checker) checkPreviews() {
 		c.checkPreviewRefs(p)
 		c.checkPreviewIsolation(p)
 		c.checkPreviewCapacity(p)
+		c.checkPreviewTest(p)
 	}
+}
+
+// checkPreviewTest checks a preview's integration-test pipeline: it exists,
+// has tasks of its own (pipec adds it the status task), declares the
+// parameters its runs get, and holds no production permissions.
+func (c *checker) checkPreviewTest(p *model.Preview) {
+	t := p.Test
+	if t == nil {
+		return
+	}
+	if n := p.TestApplication(strings.Repeat("9", model.PreviewNumberDigits)); len(n) > 63 && dnsLabelRE.MatchString(p.Name) {
+		d := c.report(rulePreviewName, t.Path, "the test Application and PipelineRun of pull request %s would be %q, %d characters", strings.Repeat("9", model.PreviewNumberDigits), n, len(n))
+		d.Expected = fmt.Sprintf("a preview name of at most %d characters", 63-len(n)+len(p.Name))
+		d.Hint = "shorten the preview's name: pull request numbers can take 19 digits"
+	}
+	pl := c.plan.Pipeline(t.Pipeline)
+	if pl == nil {
+		d := c.report(rulePreview, t.Path.Field("pipeline"), "unknown pipeline %q", t.Pipeline)
+		d.Expected = "the name of a pipeline under pipelines"
+		return
+	}
+	if pl.Ref != nil {
+		d := c.report(rulePreview, t.Path.Field("pipeline"), "pipeline %q is resolved remotely; pipec cannot add it the task that posts the commit status", t.Pipeline)
+		d.Expected = "a pipeline with tasks of its own"
+	}
+	reserved := []string{model.PreviewTestNumberParam, model.PreviewTestHeadSHAParam, model.PreviewTestNamespaceParam}
+	for _, name := range reserved {
+		if x := pl.Param(name); x == nil || x.Type != model.TypeString {
+			d := c.report(rulePreview, t.Path.Field("pipeline"), "pipeline %q does not declare the string parameter %s its preview runs get", t.Pipeline, name)
+			d.Expected = fmt.Sprintf(`params: %q: {type: "string", default: ""}`, name)
+			d.Hint = "declare pr-number, head-sha and preview-namespace: the test run gets the pull request's number, head commit and preview namespace"
+		}
+	}
+	for _, name := range sortedKeys(t.Params) {
+		at := t.Path.Field("params").Field(name)
+		if slices.Contains(reserved, name) {
+			d := c.report(rulePreview, at, "parameter %s is set by pipec for each pull request", name)
+			d.Hint = "remove it from test.params"
+			continue
+		}
+		if x := pl.Param(name); x == nil || x.Type != model.TypeString {
+			d := c.report(rulePreview, at, "pipeline %q declares no string parameter %q", t.Pipeline, name)
+			d.Expected = "the name of a string parameter of the pipeline: " + strings.Join(stringParamNames(pl), ", ")
+		}
+	}
+	for _, perm := range pl.Permissions {
+		if e := c.plan.Environment(perm.Environment); e != nil && e.Production {
+			d := c.report(rulePreviewIsolation, perm.Path, "pipeline %q, which tests preview %q, holds permissions in production environment %q", pl.Name, p.Name, e.Name)
+			d.Hint = "the tests of a pull request's preview get no production credentials: use a pipeline of their own"
+		}
+	}
+}
+
+func stringParamNames(pl *model.Pipeline) []string {
+	var names []string
+	for _, x := range pl.Params {
+		if x.Type == model.TypeString {
+			names = append(names, x.Name)
+		}
+	}
+	return names
 }
 
 func (c *checker) checkPreviewNames(p *model.Preview) {

@@ -40,6 +40,16 @@ func (d *decoder) preview(name string, n node) *model.Preview {
 		}
 		p.Apps = append(p.Apps, pa)
 	})
+	if t := n.field("test"); t.exists() {
+		p.Test = &model.PreviewTest{
+			Pipeline:    t.field("pipeline").str(),
+			Params:      map[string]string{},
+			StatusToken: model.KeyRef{Name: t.field("statusToken").field("name").str(), Key: t.field("statusToken").field("key").str()},
+			Context:     t.field("context").str(),
+			Path:        t.path,
+		}
+		t.field("params").fields(func(name string, v node) { p.Test.Params[name] = v.str() })
+	}
 	return p
 }
 

@@ -16,7 +16,45 @@ type Preview struct {
 	PullRequests PreviewPullRequests
 	// Apps sorted by name.
 	Apps []*PreviewApp
+	// Test is the integration-test pipeline; nil when none.
+	Test *PreviewTest
 	Path Path
+}
+
+// PreviewTest is the integration-test pipeline a preview runs once it is
+// healthy, and where its outcome goes.
+type PreviewTest struct {
+	Pipeline string
+	// Params are more arguments of the run, by parameter name.
+	Params map[string]string
+	// StatusToken is the Secret, in the CI namespace, with the token the
+	// status task posts the commit status with.
+	StatusToken KeyRef
+	// Context is the commit status's name.
+	Context string
+	Path    Path
+}
+
+// The parameters a preview's test run gets, which its pipeline declares.
+const (
+	PreviewTestNumberParam    = "pr-number"
+	PreviewTestHeadSHAParam   = "head-sha"
+	PreviewTestNamespaceParam = "preview-namespace"
+)
+
+// TestApplication is the name of the test Application of the preview of
+// pull request number, and of its PipelineRun.
+func (p *Preview) TestApplication(number string) string { return p.Namespace(number) + "-test" }
+
+// TestedApp is the app whose recorded digest starts a new test run: the
+// first app (by name) the pull request builds; nil when it builds none.
+func (p *Preview) TestedApp() *PreviewApp {
+	for _, pa := range p.Apps {
+		if pa.Build != nil {
+			return pa
+		}
+	}
+	return nil
 }
 
 // PreviewPullRequests configures Argo CD's pull request generator.

@@ -38,6 +38,7 @@ type AppProjectSpec struct {
 	Roles                      []ProjectRole                     `json:"roles,omitempty"`
 	ClusterResourceWhitelist   []ClusterResourceRestrictionItem  `json:"clusterResourceWhitelist,omitempty"`
 	NamespaceResourceBlacklist []metav1.GroupKind                `json:"namespaceResourceBlacklist,omitempty"`
+	NamespaceResourceWhitelist []metav1.GroupKind                `json:"namespaceResourceWhitelist,omitempty"`
 	OrphanedResources          *OrphanedResourcesMonitorSettings `json:"orphanedResources,omitempty"`
 	SyncWindows                []*SyncWindow                     `json:"syncWindows,omitempty"`
 }

@@ -7,6 +7,7 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/pipec/pipec/diag"
 	"github.com/pipec/pipec/model"
 	"github.com/pipec/pipec/targets"
 )
@@ -38,7 +39,8 @@ const notADigest = "sha256:recorded-value-is-not-a-digest"
 const (
 	paramNumber  = "{{ .number }}"
 	paramHeadSHA = "{{ .head_sha }}"
-	paramDigest  = `{{ regexFind "` + DigestPattern + `" (toString .digest) | default "` + notADigest + `" }}`
+	digestExpr   = `regexFind "` + DigestPattern + `" (toString .digest) | default "` + notADigest + `"`
+	paramDigest  = `{{ ` + digestExpr + ` }}`
 )
 
 // PreviewProject and PreviewRailsProject are the AppProjects of a
@@ -61,12 +63,13 @@ func PreviewApplicationName(p *model.Preview, number, app string) string {
 // policies pipec writes to targets.PreviewDir), one per app. The Applications of
 // one pull request share its namespace; all are deleted, with what they
 // deployed, when the generator no longer lists the pull request.
-func previews(plan *model.Plan) []targets.Object {
+func previews(plan *model.Plan) ([]targets.Object, diag.List) {
 	g := plan.ArgoCD.GitOps
 	if g == nil {
-		return nil
+		return nil, nil
 	}
 	var objs []targets.Object
+	var diags diag.List
 	for _, p := range plan.Previews {
 		env := plan.Environment(p.Environment)
 		if env == nil {
@@ -109,8 +112,13 @@ func previews(plan *model.Plan) []targets.Object {
 				objs = append(objs, targets.New(Name, set, pa.Path, targets.ArgoCDDir))
 			}
 		}
+		if p.Test != nil {
+			tests, ds := previewTests(plan, p, g)
+			objs = append(objs, tests...)
+			diags = append(diags, ds...)
+		}
 	}
-	return objs
+	return objs, diags
 }
 
 // previewProtected are the kinds a preview's apps may not manage besides
@@ -250,11 +258,7 @@ func appSet(plan *model.Plan, p *model.Preview, env *model.Environment, g *model
 			}
 			src.Helm = h
 		}
-		record := strings.TrimSuffix(g.Path, "/") + "/" + p.DigestDir(paramNumber) + "/" + a.Name + ".json"
-		gen = ApplicationSetGenerator{Matrix: &MatrixGenerator{Generators: []ApplicationSetNestedGenerator{
-			{PullRequest: pullRequestGenerator(p)},
-			{Git: &GitGenerator{RepoURL: g.RepoURL, Revision: g.TargetRevision, Files: []GitFileGeneratorItem{{Path: record}}}},
-		}}}
+		gen = builtGenerator(p, g, a.Name)
 	}
 	tmpl := ApplicationSetTemplate{
 		ApplicationSetTemplateMeta: templateMeta(plan, p, a.Name),
@@ -267,6 +271,16 @@ func appSet(plan *model.Plan, p *model.Preview, env *model.Environment, g *model
 		},
 	}
 	return applicationSet(plan, p.Name+"-preview-"+a.Name, p, gen, tmpl)
+}
+
+// builtGenerator pairs each pull request with the digest its build
+// recorded for app: a pull request without a record gets no Application.
+func builtGenerator(p *model.Preview, g *model.GitOps, app string) ApplicationSetGenerator {
+	record := strings.TrimSuffix(g.Path, "/") + "/" + p.DigestDir(paramNumber) + "/" + app + ".json"
+	return ApplicationSetGenerator{Matrix: &MatrixGenerator{Generators: []ApplicationSetNestedGenerator{
+		{PullRequest: pullRequestGenerator(p)},
+		{Git: &GitGenerator{RepoURL: g.RepoURL, Revision: g.TargetRevision, Files: []GitFileGeneratorItem{{Path: record}}}},
+	}}}
 }
 
 // SameRepository reports whether the git URL repoURL is the forge

@@ -89,6 +89,7 @@ func renderAll(t *testing.T, objects []targets.Object) int {
 		{"digest": 12},
 		{},
 	}
+	tests := testDirs(t, objects)
 	rendered := 0
 	for _, set := range sets {
 		for _, pr := range hostilePullRequests {
@@ -98,6 +99,10 @@ func renderAll(t *testing.T, objects []targets.Object) int {
 					t.Fatalf("%s, pull request %d, record %v: Argo CD cannot render it: %v", set.Name, pr.Number, rec, err)
 				}
 				rendered++
+				if r.Application.Labels[argo.LabelPreviewTest] == "true" {
+					checkTestApplication(t, set, pr, rec, r, projects, tests, good)
+					continue
+				}
 				checkRendered(t, set, pr, rec, r, projects, good)
 			}
 		}

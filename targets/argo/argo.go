@@ -105,8 +105,8 @@ func (Target) Generate(_ context.Context, plan *model.Plan) ([]targets.Object, d
 	if g := plan.ArgoCD.GitOps; g != nil && (len(plan.Environments) > 0 || plan.Namespace != "") {
 		objs = append(objs, platform(plan, g)...)
 	}
-	objs = append(objs, previews(plan)...)
-	return objs, diags
+	pobjs, pdiags := previews(plan)
+	return append(objs, pobjs...), append(diags, pdiags...)
 }
 
 func objectMeta(name, ns string, wave int, labels map[string]string) metav1.ObjectMeta {
