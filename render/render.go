@@ -197,9 +197,7 @@ func Documents(objs []targets.Object, f Format) ([][]byte, error) {
 // Stream writes objs to w: YAML documents separated by "---", or one JSON
 // v1 List.
 func Stream(w io.Writer, objs []targets.Object, f Format) error {
-	// A stream is applied as it is: kustomization files, which only mean
-	// something in their directory, stay out of it.
-	objs = targets.APIObjects(objs)
+	objs = targets.Streamed(objs)
 	var buf bytes.Buffer
 	if f == JSON {
 		items := make([]any, 0, len(objs))

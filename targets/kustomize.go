@@ -1,5 +1,7 @@
 package targets
 
+import "strings"
+
 // KustomizeAPIVersion is the apiVersion of a kustomization file.
 const KustomizeAPIVersion = "kustomize.config.k8s.io/v1beta1"
 
@@ -7,7 +9,7 @@ const KustomizeAPIVersion = "kustomize.config.k8s.io/v1beta1"
 // Kustomize (and Argo CD's kustomize sources) reads in a directory. The
 // renderer writes it as <dir>/kustomization.yaml and fills Resources
 // with the files of the other objects in its directory; it is left out
-// of streams and of what is applied to a cluster.
+// of streams (Streamed).
 type Kustomization struct {
 	APIVersion string   `json:"apiVersion"`
 	Kind       string   `json:"kind"`
@@ -19,12 +21,26 @@ func IsKustomization(o Object) bool {
 	return o.APIVersion == KustomizeAPIVersion && o.Kind == "Kustomization"
 }
 
-// APIObjects returns objs without the kustomization files: what a
-// cluster's API server takes.
-func APIObjects(objs []Object) []Object {
+// PreviewTestDir is the delivery directory of a preview's test hooks: the
+// kustomization each pull request's test Application patches with its
+// number and head commit.
+func PreviewTestDir(preview string) string { return "previews/" + preview + "/test" }
+
+// isPreviewTest reports whether o is one of a preview's test hooks.
+func isPreviewTest(o Object) bool {
+	return strings.HasPrefix(o.Dir, "previews/") && strings.HasSuffix(o.Dir, "/test")
+}
+
+// Streamed returns the objects of objs a stream (`pipec build` without -o,
+// which Argo CD's Config Management Plugin applies as one Application)
+// holds: not the kustomization files, which only mean something in their
+// directory, nor the preview test hooks, which only act patched by a pull
+// request's test Application (applied as they are, they would wait for
+// and test a preview that does not exist).
+func Streamed(objs []Object) []Object {
 	out := make([]Object, 0, len(objs))
 	for _, o := range objs {
-		if !IsKustomization(o) {
+		if !IsKustomization(o) && !isPreviewTest(o) {
 			out = append(out, o)
 		}
 	}

@@ -56,7 +56,7 @@ const PreviewWaitTimeout = "20m"
 func PreviewTestProject(p *model.Preview) string { return p.Name + "-preview-tests" }
 
 // PreviewTestDir is the delivery directory of a preview's test hooks.
-func PreviewTestDir(p *model.Preview) string { return "previews/" + p.Name + "/test" }
+func PreviewTestDir(p *model.Preview) string { return targets.PreviewTestDir(p.Name) }
 
 // previewWaiter names the wait Job's ServiceAccount, Role and RoleBinding.
 func previewWaiter(p *model.Preview) string { return p.Name + "-preview-wait" }

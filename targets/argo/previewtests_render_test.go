@@ -12,7 +12,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/validation"
-	"sigs.k8s.io/kustomize/api/krusty"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 	sigsyaml "sigs.k8s.io/yaml"
 
@@ -97,31 +97,14 @@ func checkTestApplication(t *testing.T, set *argo.ApplicationSet, pr previewtest
 	if files == nil || files["kustomization.yaml"] == nil {
 		t.Fatalf("%s: source path %s is not a test directory pipec writes", where, app.Spec.Source.Path)
 	}
-	// As Argo CD's kustomize.Build adds the Application's patches to the
-	// kustomization file before building.
-	var kust map[string]any
-	if err := sigsyaml.Unmarshal(files["kustomization.yaml"], &kust); err != nil {
-		t.Fatal(err)
-	}
-	kust["patches"] = app.Spec.Source.Kustomize.Patches
-	fs := filesys.MakeFsInMemory()
-	for name, b := range files {
-		if err := fs.WriteFile("/t/"+name, b); err != nil {
-			t.Fatal(err)
-		}
-	}
-	kb, _ := sigsyaml.Marshal(kust)
-	if err := fs.WriteFile("/t/kustomization.yaml", kb); err != nil {
-		t.Fatal(err)
-	}
-	res, err := krusty.MakeKustomizer(krusty.MakeDefaultOptions()).Run(fs, "/t")
+	docs, err := previewtest.Kustomize(app, files)
 	if err != nil {
 		t.Fatalf("%s: kustomize cannot build it: %v", where, err)
 	}
 	var sawRun, sawJob, sawMap bool
-	for _, rs := range res.Resources() {
-		y, err := rs.AsYAML()
-		if err != nil {
+	for _, y := range docs {
+		var rs unstructured.Unstructured
+		if err := sigsyaml.Unmarshal(y, &rs.Object); err != nil {
 			t.Fatal(err)
 		}
 		switch rs.GetKind() {
@@ -173,7 +156,7 @@ func checkTestApplication(t *testing.T, set *argo.ApplicationSet, pr previewtest
 		default:
 			t.Errorf("%s: unexpected %s", where, rs.GetKind())
 		}
-		if !proj.IsGroupKindNamePermitted(schema.GroupKind{Group: rs.GetGvk().Group, Kind: rs.GetKind()}, rs.GetName(), true) {
+		if !proj.IsGroupKindNamePermitted(rs.GroupVersionKind().GroupKind(), rs.GetName(), true) {
 			t.Errorf("%s: project %s does not permit %s", where, proj.Name, rs.GetKind())
 		}
 		if rs.GetNamespace() != app.Spec.Destination.Namespace {

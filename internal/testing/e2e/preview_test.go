@@ -3,13 +3,18 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	sigsyaml "sigs.k8s.io/yaml"
 
 	"github.com/pipec/pipec/compiler"
 	"github.com/pipec/pipec/internal/testing/previewtest"
+	"github.com/pipec/pipec/render"
+	"github.com/pipec/pipec/targets"
 	"github.com/pipec/pipec/targets/argo"
 )
 
@@ -44,9 +49,12 @@ func TestPreviewsAcceptedByAPIServer(t *testing.T) {
 		t.Fatalf("%d guard rails, want a quota, a limit range and network policies", len(rails))
 	}
 	ensureNamespaceNamed(t, "argocd")
+	ensureNamespaceNamed(t, "shop-ci")
+	testFiles := previewTestFiles(t, res.Objects)
 	for _, number := range []int64{7, 9223372036854775807} {
 		pr := previewtest.PullRequest{Number: number, Branch: "feature/../x", TargetBranch: "main", HeadSHA: strings.Repeat("c", 40), Labels: []string{"preview"}}
 		var namespace string
+		tested := 0
 		server.TakeWarnings()
 		for _, o := range res.Objects {
 			set, ok := o.Value.(*argo.ApplicationSet)
@@ -72,6 +80,22 @@ func TestPreviewsAcceptedByAPIServer(t *testing.T) {
 			if err := server.Create(ctx, u, true); err != nil {
 				t.Errorf("API server rejected the Application %s renders for #%d: %v", set.Name, number, err)
 			}
+			if app.Labels[argo.LabelPreviewTest] == "true" {
+				tested++
+				docs, err := previewtest.Kustomize(app, testFiles)
+				if err != nil {
+					t.Fatalf("%s for #%d: %v", set.Name, number, err)
+				}
+				for _, d := range docs {
+					h := &unstructured.Unstructured{}
+					if err := sigsyaml.Unmarshal(d, &h.Object); err != nil {
+						t.Fatal(err)
+					}
+					if err := server.Create(ctx, h, true); err != nil {
+						t.Errorf("API server rejected the test Application's %s %s for #%d: %v", h.GetKind(), h.GetName(), number, err)
+					}
+				}
+			}
 			if m := app.Spec.SyncPolicy.ManagedNamespaceMetadata; m != nil {
 				namespace = app.Spec.Destination.Namespace
 				ns := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": "Namespace", "metadata": map[string]any{"name": namespace}}}
@@ -82,6 +106,9 @@ func TestPreviewsAcceptedByAPIServer(t *testing.T) {
 		}
 		if namespace == "" {
 			t.Fatal("no guard-rails Application creates the preview's namespace")
+		}
+		if tested != 1 {
+			t.Fatalf("%d test Applications for #%d, want 1", tested, number)
 		}
 		for _, o := range rails {
 			o := o.DeepCopy()
@@ -115,6 +142,29 @@ func TestPreviewsAcceptedByAPIServer(t *testing.T) {
 		if err := server.Create(ctx, pod, true); err == nil || !strings.Contains(err.Error(), `violates PodSecurity "restricted:latest"`) {
 			t.Fatalf("privileged pod in %s: got %v, want a PodSecurity rejection", namespace, err)
 		}
-		t.Logf("#%d: namespace %s, %d guard rails accepted, privileged pod rejected", number, namespace, len(rails))
+		t.Logf("#%d: namespace %s, %d guard rails and the test hooks accepted, privileged pod rejected", number, namespace, len(rails))
 	}
+}
+
+// previewTestFiles are the files of the shop preview's test directory as
+// pipec writes them.
+func previewTestFiles(t *testing.T, objs []targets.Object) map[string][]byte {
+	t.Helper()
+	dir := t.TempDir()
+	if _, err := render.WriteDir(dir, objs, render.YAML); err != nil {
+		t.Fatal(err)
+	}
+	files := map[string][]byte{}
+	entries, err := os.ReadDir(filepath.Join(dir, targets.PreviewTestDir("shop")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		b, err := os.ReadFile(filepath.Join(dir, targets.PreviewTestDir("shop"), e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		files[e.Name()] = b
+	}
+	return files
 }

@@ -13,6 +13,9 @@ import (
 
 	"github.com/argoproj/argo-cd/v3/pkg/apis/application/v1alpha1"
 	"github.com/gosimple/slug"
+	"sigs.k8s.io/kustomize/api/krusty"
+	"sigs.k8s.io/kustomize/kyaml/filesys"
+	sigsyaml "sigs.k8s.io/yaml"
 	utils "github.com/pipec/pipec/internal/testing/previewtest/appsetutils"
 
 	"github.com/pipec/pipec/targets/argo"
@@ -132,4 +135,45 @@ func slugify(s string) string {
 	slug.MaxLength = 50
 	slug.CustomSub = map[string]string{"_": "-"}
 	return slug.Make(s)
+}
+
+// Kustomize builds a preview test Application's source as Argo CD's
+// repo-server does (util/kustomize's Build): the kustomization file pipec
+// wrote, with the Application's rendered patches added to it, built by
+// Kustomize's own library. files are the directory's files by name; it
+// returns the built objects as YAML documents.
+func Kustomize(app *v1alpha1.Application, files map[string][]byte) ([][]byte, error) {
+	var kust map[string]any
+	if err := sigsyaml.Unmarshal(files["kustomization.yaml"], &kust); err != nil {
+		return nil, err
+	}
+	if k := app.Spec.Source.Kustomize; k != nil && len(k.Patches) > 0 {
+		kust["patches"] = k.Patches
+	}
+	fs := filesys.MakeFsInMemory()
+	for name, b := range files {
+		if err := fs.WriteFile("/src/"+name, b); err != nil {
+			return nil, err
+		}
+	}
+	kb, err := sigsyaml.Marshal(kust)
+	if err != nil {
+		return nil, err
+	}
+	if err := fs.WriteFile("/src/kustomization.yaml", kb); err != nil {
+		return nil, err
+	}
+	res, err := krusty.MakeKustomizer(krusty.MakeDefaultOptions()).Run(fs, "/src")
+	if err != nil {
+		return nil, err
+	}
+	var docs [][]byte
+	for _, r := range res.Resources() {
+		y, err := r.AsYAML()
+		if err != nil {
+			return nil, err
+		}
+		docs = append(docs, y)
+	}
+	return docs, nil
 }
