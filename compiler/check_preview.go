@@ -50,6 +50,13 @@ func (c *checker) checkPreviewTest(p *model.Preview) {
 		d.Expected = fmt.Sprintf("a preview name of at most %d characters", 63-len(n)+len(p.Name))
 		d.Hint = "shorten the preview's name: pull request numbers can take 19 digits"
 	}
+	for _, e := range c.plan.Environments {
+		if e.Namespace == c.plan.Namespace && e.Cluster == model.InCluster && e.Network.DefaultDeny && e.Network.KubernetesAPI == nil {
+			d := c.report(rulePreview, t.Path, "the test's wait Job runs in the CI namespace %q, where environment %q lets no pod reach the Kubernetes API", e.Namespace, e.Name)
+			d.Expected = `network: kubernetesAPI: {cidrs: [...], ports: [443]} on environment ` + e.Name
+			d.Hint = "the wait Job reads the preview's Applications through the API before the tests start"
+		}
+	}
 	pl := c.plan.Pipeline(t.Pipeline)
 	if pl == nil {
 		d := c.report(rulePreview, t.Path.Field("pipeline"), "unknown pipeline %q", t.Pipeline)

@@ -21,6 +21,11 @@ func IsKustomization(o Object) bool {
 	return o.APIVersion == KustomizeAPIVersion && o.Kind == "Kustomization"
 }
 
+// LabelPreviewWait labels the pods of a preview's wait Job with the
+// preview's name: the CI namespace's network policy lets them reach the
+// Kubernetes API.
+const LabelPreviewWait = "pipec.dev/preview-wait"
+
 // PreviewTestDir is the delivery directory of a preview's test hooks: the
 // kustomization each pull request's test Application patches with its
 // number and head commit.

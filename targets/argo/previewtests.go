@@ -134,17 +134,21 @@ func previewTests(plan *model.Plan, p *model.Preview, g *model.GitOps) ([]target
 			ActiveDeadlineSeconds:   ptr(int64(3600)),
 			TTLSecondsAfterFinished: ptr(int32(86400)),
 			Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Labels: targets.Labels(labels)},
+				ObjectMeta: metav1.ObjectMeta{Labels: targets.Labels(map[string]string{LabelPreview: p.Name, LabelTeam: p.Team, targets.LabelPreviewWait: p.Name})},
 				Spec: corev1.PodSpec{
 					ServiceAccountName:           waiter,
 					AutomountServiceAccountToken: ptr(true),
 					RestartPolicy:                corev1.RestartPolicyNever,
+					Volumes:                      []corev1.Volume{{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{SizeLimit: ptr(resource.MustParse("64Mi"))}}}},
 					SecurityContext:              &corev1.PodSecurityContext{RunAsNonRoot: ptr(true), RunAsUser: ptr(int64(65532)), SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault}},
 					Containers: []corev1.Container{{
 						Name:            "wait",
 						Image:           KubectlImage,
 						Args:            waitArgs(plan, p, "0"),
 						SecurityContext: sc,
+						// kubectl's cache, on a writable volume.
+						Env:          []corev1.EnvVar{{Name: "HOME", Value: "/tmp"}},
+						VolumeMounts: []corev1.VolumeMount{{Name: "tmp", MountPath: "/tmp"}},
 						Resources: corev1.ResourceRequirements{
 							Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("10m"), corev1.ResourceMemory: resource.MustParse("32Mi")},
 							Limits:   corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("128Mi")},
