@@ -26,6 +26,9 @@ var hostilePullRequests = []previewtest.PullRequest{
 	{Number: 9223372036854775807, Branch: "../../../etc/passwd", TargetBranch: "main", HeadSHA: strings.Repeat("f", 40)},
 	{Number: 4242, Branch: "{{ .number }}-$(rm -rf /)-`id`", TargetBranch: "release/1.x", HeadSHA: strings.Repeat("0", 64)},
 	{Number: 77, Branch: "Ünïcödé/分支/" + strings.Repeat("very-long-", 40), TargetBranch: "main", HeadSHA: "abc"},
+	// A forge that answers a head commit built to break out of a JSON
+	// patch: the test Application's patches must carry it as one string.
+	{Number: 31, Branch: "x", TargetBranch: "main", HeadSHA: `"},{"op":"add","path":"/spec/taskRunTemplate/serviceAccountName","value":"admin"},{"a":"` + "\n- {{ .number }}"},
 	{Number: 1000000, Branch: "UPPER_case.with.dots", TargetBranch: "main", HeadSHA: strings.Repeat("b", 40), Title: "}}{{", Author: "<script>"},
 }
 

@@ -117,6 +117,9 @@ func checkTestApplication(t *testing.T, set *argo.ApplicationSet, pr previewtest
 			if run.Name != app.Name || run.Annotations["argocd.argoproj.io/hook"] != "PostSync" {
 				t.Errorf("%s: PipelineRun %q, hook %q", where, run.Name, run.Annotations["argocd.argoproj.io/hook"])
 			}
+			if sa := run.Spec.TaskRunTemplate.ServiceAccountName; !strings.HasSuffix(sa, "-pipeline") || len(run.Spec.Params) > 4 {
+				t.Errorf("%s: the PipelineRun runs as %q with %d params", where, sa, len(run.Spec.Params))
+			}
 			want := map[string]string{"pr-number": number, "head-sha": pr.HeadSHA, "preview-namespace": preview + "-pr-" + number}
 			for _, p := range run.Spec.Params {
 				if w, ok := want[p.Name]; ok && p.Value.StringVal != w {
