@@ -1,7 +1,5 @@
 package targets
 
-import "strings"
-
 // KustomizeAPIVersion is the apiVersion of a kustomization file.
 const KustomizeAPIVersion = "kustomize.config.k8s.io/v1beta1"
 
@@ -19,21 +17,6 @@ type Kustomization struct {
 // IsKustomization reports whether o is a kustomization file.
 func IsKustomization(o Object) bool {
 	return o.APIVersion == KustomizeAPIVersion && o.Kind == "Kustomization"
-}
-
-// LabelPreviewWait labels the pods of a preview's wait Job with the
-// preview's name: the CI namespace's network policy lets them reach the
-// Kubernetes API.
-const LabelPreviewWait = "pipec.dev/preview-wait"
-
-// PreviewTestDir is the delivery directory of a preview's test hooks: the
-// kustomization each pull request's test Application patches with its
-// number and head commit.
-func PreviewTestDir(preview string) string { return "previews/" + preview + "/test" }
-
-// isPreviewTest reports whether o is one of a preview's test hooks.
-func isPreviewTest(o Object) bool {
-	return strings.HasPrefix(o.Dir, "previews/") && strings.HasSuffix(o.Dir, "/test")
 }
 
 // Streamed returns the objects of objs a stream (`pipec build` without -o,

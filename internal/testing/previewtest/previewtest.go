@@ -16,8 +16,8 @@ import (
 	"sigs.k8s.io/kustomize/api/krusty"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 	sigsyaml "sigs.k8s.io/yaml"
-	utils "github.com/pipec/pipec/internal/testing/previewtest/appsetutils"
 
+	utils "github.com/pipec/pipec/internal/testing/previewtest/appsetutils"
 	"github.com/pipec/pipec/targets/argo"
 )
 
