@@ -55,6 +55,7 @@ var checks = []func(*checker){
 	(*checker).checkScaling,
 	(*checker).checkGates,
 	(*checker).checkFlux,
+	(*checker).checkPreviews,
 }
 
 // check runs the checks on a normalized plan.

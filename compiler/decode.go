@@ -207,8 +207,12 @@ func decodePlan(t tree, src model.SourceMap) (*model.Plan, diag.List) {
 		plan.Apps = append(plan.Apps, d.app(name, c))
 	})
 	decodeDelivery(t, plan)
+	t.entries("previews", func(name string, c node) {
+		plan.Previews = append(plan.Previews, d.preview(name, c))
+	})
 	plan.Scaling = d.scaling(t.field("scaling"), plan.Environments)
 	d.resolveDelivery(plan)
+	resolvePreviews(plan)
 	plan.StepDefaults = model.StepDefaults{Resources: d.defaults.resources, SecurityContext: d.defaults.security}
 	plan.Sources = src
 	return plan, d.diags

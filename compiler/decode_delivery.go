@@ -65,19 +65,7 @@ func (d *decoder) environment(name string, n node) *model.Environment {
 		e.Promotion = &model.Promotion{From: p.field("from").str(), Manual: p.field("approval").str() == "manual", Path: p.path}
 	}
 	if q := n.field("quota"); q.exists() {
-		e.Quota = &model.Quota{
-			Requests:               q.field("requests").quantities(),
-			Limits:                 q.field("limits").quantities(),
-			Pods:                   q.field("pods").optInt(),
-			PersistentVolumeClaims: q.field("persistentVolumeClaims").optInt(),
-			Storage:                q.field("storage").quantity(),
-			PipelineRuns:           q.field("pipelineRuns").optInt(),
-			TaskRuns:               q.field("taskRuns").optInt(),
-			Path:                   q.path,
-		}
-		if !q.field("storage").exists() {
-			e.Quota.Storage = ""
-		}
+		e.Quota = decodeQuota(q)
 	}
 	l := n.field("limits")
 	e.Limits = model.LimitRange{
@@ -121,6 +109,24 @@ func (d *decoder) environment(name string, n node) *model.Environment {
 		})
 	}
 	return e
+}
+
+// decodeQuota decodes a #Quota.
+func decodeQuota(q node) *model.Quota {
+	out := &model.Quota{
+		Requests:               q.field("requests").quantities(),
+		Limits:                 q.field("limits").quantities(),
+		Pods:                   q.field("pods").optInt(),
+		PersistentVolumeClaims: q.field("persistentVolumeClaims").optInt(),
+		Storage:                q.field("storage").quantity(),
+		PipelineRuns:           q.field("pipelineRuns").optInt(),
+		TaskRuns:               q.field("taskRuns").optInt(),
+		Path:                   q.path,
+	}
+	if !q.field("storage").exists() {
+		out.Storage = ""
+	}
+	return out
 }
 
 func egressRule(name string, n node) *model.EgressRule {

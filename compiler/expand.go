@@ -17,11 +17,7 @@ const gitImage = "docker.io/alpine/git:v2.47.1@sha256:39ac44ff6c6f659ee55eedd221
 const deployScript = `#!/bin/sh
 set -eu
 umask 077
-printf '%s\n' "$GIT_CREDENTIALS" > "$HOME/.git-credentials"
-git config --global credential.helper store
-git config --global user.name pipec
-git config --global user.email pipec@users.noreply.localhost
-if [ "$(params.revision)" = HEAD ]; then
+` + gitSetup + `if [ "$(params.revision)" = HEAD ]; then
   git clone -q --depth 1 "$(params.repo-url)" /tmp/src
 else
   git clone -q --depth 1 --branch "$(params.revision)" "$(params.repo-url)" /tmp/src
@@ -37,6 +33,14 @@ fi
 git commit -q -m "deploy $(params.image)@$(params.digest) to $(params.application)"
 git push -q origin HEAD
 echo "deployed $(params.image)@$(params.digest) to $(params.application)"
+`
+
+// gitSetup is the shell that gives git the credentials of
+// $GIT_CREDENTIALS and pipec's name, in generated push tasks.
+const gitSetup = `printf '%s\n' "$GIT_CREDENTIALS" > "$HOME/.git-credentials"
+git config --global credential.helper store
+git config --global user.name pipec
+git config --global user.email pipec@users.noreply.localhost
 `
 
 // expandDeploys adds to each pipeline named by an app's image.fromPipeline a
@@ -86,24 +90,30 @@ func expandDeploys(plan *model.Plan) {
 			},
 			Retries: 2,
 			Path:    path,
-			Inline: &model.TaskDef{
-				Name: "deploy-" + app,
-				Path: path,
-				Steps: []*model.Step{{
-					Name:   "push-override",
-					Image:  gitImage,
-					Script: script,
-					Env: []*model.EnvVar{
-						{Name: "GIT_CREDENTIALS", SecretRef: &model.KeyRef{Name: fp.GitCredentials, Key: ".git-credentials"}, Path: path},
-						{Name: "HOME", Value: "/tmp", Path: path},
-					},
-					Resources:       plan.StepDefaults.Resources,
-					SecurityContext: plan.StepDefaults.SecurityContext,
-					Path:            path,
-				}},
-			},
+			Inline:  gitTask(plan, "deploy-"+app, "push-override", script, fp.GitCredentials, path),
 		}
 		pl.Tasks = append(pl.Tasks, task)
+	}
+}
+
+// gitTask is the inline task of a generated git push: one step running
+// script in gitImage, with the .git-credentials of the Secret credentials.
+func gitTask(plan *model.Plan, name, step, script, credentials string, path model.Path) *model.TaskDef {
+	return &model.TaskDef{
+		Name: name,
+		Path: path,
+		Steps: []*model.Step{{
+			Name:   step,
+			Image:  gitImage,
+			Script: script,
+			Env: []*model.EnvVar{
+				{Name: "GIT_CREDENTIALS", SecretRef: &model.KeyRef{Name: credentials, Key: ".git-credentials"}, Path: path},
+				{Name: "HOME", Value: "/tmp", Path: path},
+			},
+			Resources:       plan.StepDefaults.Resources,
+			SecurityContext: plan.StepDefaults.SecurityContext,
+			Path:            path,
+		}},
 	}
 }
 

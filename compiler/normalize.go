@@ -15,6 +15,7 @@ import (
 // plan, report it.
 func normalize(plan *model.Plan) {
 	expandDeploys(plan)
+	expandPreviews(plan)
 	expandGates(plan)
 	expandAutoscalers(plan)
 	for _, p := range plan.Pipelines {

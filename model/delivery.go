@@ -311,6 +311,16 @@ func (p *Plan) EnvironmentForNamespace(ns string) *Environment {
 // InCluster is Argo CD's name for the cluster it runs in.
 const InCluster = "https://kubernetes.default.svc"
 
+// App returns the app with the given name, or nil.
+func (p *Plan) App(name string) *App {
+	for _, a := range p.Apps {
+		if a.Name == name {
+			return a
+		}
+	}
+	return nil
+}
+
 // Pipeline returns the pipeline with the given name, or nil.
 func (p *Plan) Pipeline(name string) *Pipeline {
 	for _, x := range p.Pipelines {

@@ -43,6 +43,9 @@ type Plan struct {
 	TektonFlags TektonFlags
 	// Analysis are the settings apps' analysis shares.
 	Analysis AnalysisSettings
+	// Previews are the preview environments per pull request, sorted by
+	// name.
+	Previews []*Preview
 	// Monitoring is nil when not declared.
 	Monitoring *Monitoring
 	// Sources maps CUE paths to their positions.

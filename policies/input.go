@@ -757,7 +757,9 @@ func (in *Input) addObject(plan *model.Plan, o targets.Object, env string) error
 		for _, r := range v.Spec.NamespaceResourceBlacklist {
 			p.Protected = append(p.Protected, GroupKind{Path: it.Path, Group: r.Group, Kind: r.Kind})
 		}
-		if v.Name != "pipec-platform" {
+		// The platform's own projects, and the guard rails of previews,
+		// manage quotas and policies by design.
+		if v.Name != argo.PlatformProject && v.Labels[argo.LabelGuardRails] == "" {
 			in.AppProjects = append(in.AppProjects, p)
 		}
 	case *argo.Application:

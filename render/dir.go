@@ -34,6 +34,7 @@ type DirReport struct {
 // previous manifest that are no longer generated are removed, and files
 // pipec did not write are never touched.
 func WriteDir(dir string, objs []targets.Object, f Format) (*DirReport, error) {
+	objs = kustomizations(objs, f)
 	files := map[string][]byte{}
 	var names []string
 	for _, o := range objs {
@@ -157,4 +158,32 @@ func removeEmptyParents(root, d string) {
 			return
 		}
 	}
+}
+
+// kustomizations returns objs with each kustomization file that lists no
+// resources listing the files of the other objects in its directory,
+// sorted.
+func kustomizations(objs []targets.Object, f Format) []targets.Object {
+	var out []targets.Object
+	for i, o := range objs {
+		k, ok := o.Value.(*targets.Kustomization)
+		if !ok || !targets.IsKustomization(o) || len(k.Resources) > 0 {
+			continue
+		}
+		if out == nil {
+			out = slices.Clone(objs)
+		}
+		filled := *k
+		for _, other := range objs {
+			if other.Dir == o.Dir && !targets.IsKustomization(other) {
+				filled.Resources = append(filled.Resources, strings.TrimPrefix(FileName(other, f), o.Dir+"/"))
+			}
+		}
+		slices.Sort(filled.Resources)
+		out[i].Value = &filled
+	}
+	if out == nil {
+		return objs
+	}
+	return out
 }

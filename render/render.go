@@ -197,6 +197,7 @@ func Documents(objs []targets.Object, f Format) ([][]byte, error) {
 // Stream writes objs to w: YAML documents separated by "---", or one JSON
 // v1 List.
 func Stream(w io.Writer, objs []targets.Object, f Format) error {
+	objs = targets.Streamed(objs)
 	var buf bytes.Buffer
 	if f == JSON {
 		items := make([]any, 0, len(objs))
@@ -242,9 +243,14 @@ const streamBatch = 512
 
 // FileName is the stable path, relative to an output directory, of the file
 // that holds o: <dir>/<kind>-<name>.<ext>, where dir is the object's
-// delivery unit (ci, environments/<env>, argocd).
+// delivery unit (ci, environments/<env>, argocd). A kustomization file is
+// <dir>/kustomization.yaml.
 func FileName(o targets.Object, f Format) string {
 	name := strings.ToLower(o.Kind) + "-" + o.Name + f.Ext()
+	if targets.IsKustomization(o) {
+		// The name Kustomize looks for; JSON is YAML too.
+		name = "kustomization.yaml"
+	}
 	if o.Dir == "" {
 		return name
 	}

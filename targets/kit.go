@@ -45,6 +45,19 @@ func Labels(extra map[string]string) map[string]string {
 	return l
 }
 
+// PodSecurityLabels are the namespace labels that enforce, audit and warn
+// a Pod Security level.
+func PodSecurityLabels(level string) map[string]string {
+	return map[string]string{
+		"pod-security.kubernetes.io/enforce":         level,
+		"pod-security.kubernetes.io/enforce-version": "latest",
+		"pod-security.kubernetes.io/audit":           level,
+		"pod-security.kubernetes.io/audit-version":   "latest",
+		"pod-security.kubernetes.io/warn":            level,
+		"pod-security.kubernetes.io/warn-version":    "latest",
+	}
+}
+
 // SyncWave returns the annotations that put an object in an Argo CD sync
 // wave.
 func SyncWave(wave int) map[string]string {
@@ -65,6 +78,12 @@ const (
 
 // EnvDir is the delivery directory of an environment's objects.
 func EnvDir(env string) string { return envDirPrefix + env }
+
+// PreviewDir is the delivery directory of a preview environment's guard
+// rails: the quota, limit range and network policies, without a
+// namespace, which the guard-rails Application of every preview (pull
+// request) applies to its own.
+func PreviewDir(preview string) string { return "previews/" + preview + "/guard-rails" }
 
 // DirEnv returns the environment a delivery directory belongs to.
 func DirEnv(dir string) (string, bool) { return strings.CutPrefix(dir, envDirPrefix) }

@@ -206,3 +206,15 @@ func antichainPeak(plan *model.Plan, tasks []*model.PipelineTask) Peak {
 	}
 	return pk
 }
+
+// HowMany is how many r fit within limit: the fewest over the dimensions
+// both set; -1 when no dimension bounds it.
+func HowMany(r, limit Resources) int64 {
+	n := int64(-1)
+	for _, d := range [][2]int64{{r.CPU, limit.CPU}, {r.Memory, limit.Memory}} {
+		if d[0] > 0 && d[1] > 0 && (n < 0 || d[1]/d[0] < n) {
+			n = d[1] / d[0]
+		}
+	}
+	return n
+}

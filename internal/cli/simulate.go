@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"encoding/json"
 	"io"
 	"os"
 	"path/filepath"
@@ -27,6 +28,9 @@ type simulateOptions struct {
 	compare        string
 	plot           string
 	output         string
+	previews       string
+	preview        string
+	previewLife    time.Duration
 }
 
 func newSimulateCmd(stdin io.Reader, stdout io.Writer) *cobra.Command {
@@ -53,6 +57,14 @@ tasks that run at the same time, for --run-duration.
 Settings:
   ` + strings.Join(sim.Tunables(), "\n  ") + `
 
+--previews "30/day" answers instead how many preview environments the
+node pool holds and what they cost: pull requests that get a preview
+arrive at that rate and stay open --preview-lifetime on average; the
+previews open at once are then Poisson distributed (mean rate x lifetime),
+each occupies its quota's requests, and the report gives the mean and 99th
+percentile open, how often more are open than maxOpen or the pool holds,
+and node-hours a day.
+
 Exit codes: 0 simulated, 1 configuration findings, 2 bad flags, load or
 configuration.`,
 		Args:              cobra.MaximumNArgs(1),
@@ -74,6 +86,9 @@ configuration.`,
 	f.StringVar(&opts.compare, "compare", "", "vary a `SETTING=V1,V2` and compare")
 	f.StringVar(&opts.plot, "plot", "", "write an SVG chart of the timeline to `FILE`")
 	f.StringVar(&opts.output, "output", "text", "text or json")
+	f.StringVar(&opts.previews, "previews", "", "size preview environments for pull requests at this `RATE`, such as \"30/day\"")
+	f.StringVar(&opts.preview, "preview", "", "the preview to size (default: the only one)")
+	f.DurationVar(&opts.previewLife, "preview-lifetime", 48*time.Hour, "how long a pull request's preview stays open on average")
 	_ = cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{"text", "json"}, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
 }
@@ -87,6 +102,9 @@ func runSimulate(cmd *cobra.Command, dir string, opts simulateOptions, stdin io.
 	}
 	if opts.runDuration <= 0 || opts.duration < 0 || opts.every < 0 || opts.runsPerReplica <= 0 {
 		return usageError("--run-duration and --runs-per-replica must be positive, --duration and --every not negative")
+	}
+	if opts.previews != "" {
+		return simulatePreviews(cmd, dir, opts, stdout)
 	}
 	arrivals, err := loadArrivals(opts, stdin)
 	if err != nil {
@@ -158,4 +176,32 @@ func loadArrivals(opts simulateOptions, stdin io.Reader) ([]time.Duration, error
 		return a, nil
 	}
 	return nil, usageError("no load; expected --burst \"500 runs in 10m\" or --trace FILE")
+}
+
+// simulatePreviews sizes a preview environment (--previews).
+func simulatePreviews(cmd *cobra.Command, dir string, opts simulateOptions, stdout io.Writer) error {
+	if opts.burst != "" || opts.trace != "" {
+		return usageError("--previews sizes preview environments; it takes no --burst or --trace")
+	}
+	rate, err := sim.ParsePreviewRate(opts.previews)
+	if err != nil {
+		return usageError("--previews: %v", err)
+	}
+	if opts.previewLife <= 0 {
+		return usageError("--preview-lifetime must be positive")
+	}
+	res, err := compile(cmd.Context(), dir)
+	if err != nil {
+		return err
+	}
+	r, err := sim.Previews(res.Plan, opts.preview, sim.PreviewLoad{PerDay: rate, Lifetime: opts.previewLife})
+	if err != nil {
+		return usageError("%v", err)
+	}
+	if opts.output == "json" {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(r)
+	}
+	return r.WriteText(stdout)
 }

@@ -119,10 +119,16 @@ func choosePoolAndPipeline(plan *model.Plan, set Setup) (*model.NodePool, *model
 		return pool, pl, nil
 	}
 	if pool == nil {
-		if len(plan.Scaling.NodePools) > 1 {
-			return nil, nil, fmt.Errorf("the configuration has %d node pools; choose one with --pool (%s)", len(plan.Scaling.NodePools), names(plan.Scaling.NodePools, func(n *model.NodePool) string { return n.Name }))
+		// Pools that take no pipeline (a preview environments' pool,
+		// say) run no pipeline runs.
+		pools := slices.DeleteFunc(slices.Clone(plan.Scaling.NodePools), func(n *model.NodePool) bool { return len(n.Pipelines) == 0 })
+		if len(pools) == 0 {
+			pools = plan.Scaling.NodePools
 		}
-		pool = plan.Scaling.NodePools[0]
+		if len(pools) > 1 {
+			return nil, nil, fmt.Errorf("the configuration has %d node pools; choose one with --pool (%s)", len(pools), names(pools, func(n *model.NodePool) string { return n.Name }))
+		}
+		pool = pools[0]
 	}
 	var heaviest *model.Pipeline
 	var peak capacity.Peak

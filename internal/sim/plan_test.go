@@ -70,7 +70,7 @@ func TestFromPlanErrors(t *testing.T) {
 		want string
 	}{
 		{Setup{}, "no runs arrive"},
-		{Setup{Arrivals: arrivals, Pipeline: "deploy"}, `unknown pipeline "deploy"; expected one of "cart", "catalog", "checkout", "smoke-dev"`},
+		{Setup{Arrivals: arrivals, Pipeline: "deploy"}, `unknown pipeline "deploy"; expected one of "cart", "cart-preview-tests", "catalog", "checkout", "smoke-dev"`},
 		{Setup{Arrivals: arrivals, Pool: "gpu"}, `unknown node pool "gpu"; expected one of "ci"`},
 		{Setup{Arrivals: arrivals, Autoscaler: "web"}, `unknown autoscaler "web"`},
 	} {

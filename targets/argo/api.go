@@ -38,6 +38,7 @@ type AppProjectSpec struct {
 	Roles                      []ProjectRole                     `json:"roles,omitempty"`
 	ClusterResourceWhitelist   []ClusterResourceRestrictionItem  `json:"clusterResourceWhitelist,omitempty"`
 	NamespaceResourceBlacklist []metav1.GroupKind                `json:"namespaceResourceBlacklist,omitempty"`
+	NamespaceResourceWhitelist []metav1.GroupKind                `json:"namespaceResourceWhitelist,omitempty"`
 	OrphanedResources          *OrphanedResourcesMonitorSettings `json:"orphanedResources,omitempty"`
 	SyncWindows                []*SyncWindow                     `json:"syncWindows,omitempty"`
 }
@@ -151,6 +152,9 @@ type SyncPolicy struct {
 	Automated   *SyncPolicyAutomated `json:"automated,omitempty"`
 	SyncOptions []string             `json:"syncOptions,omitempty"`
 	Retry       *RetryStrategy       `json:"retry,omitempty"`
+	// ManagedNamespaceMetadata labels the namespace CreateNamespace=true
+	// creates (preview environments).
+	ManagedNamespaceMetadata *ManagedNamespaceMetadata `json:"managedNamespaceMetadata,omitempty"`
 }
 
 // SyncPolicyAutomated turns on automated sync.

@@ -4,7 +4,8 @@
 // windows), an Application per (app, environment) with the environment's
 // sync policy, Argo Rollouts objects for canary and blue-green apps, and,
 // when pipec's own output is committed to git, the Applications that deliver
-// it. Objects are built from Argo CD's own Go types and checked with its own
+// it, and for preview environments the ApplicationSets (pull request
+// generator) that create one per pull request. Objects are built from Argo CD's own Go types and checked with its own
 // project validation.
 package argo
 
@@ -63,7 +64,7 @@ func (Target) Name() string { return Name }
 // Kinds implements targets.Target: projects before the Applications in
 // them, and those before the Rollouts they deploy.
 func (Target) Kinds() []string {
-	return []string{"AppProject", "Application", "AnalysisTemplate", "Rollout"}
+	return []string{"AppProject", "Application", "ApplicationSet", "AnalysisTemplate", "Rollout"}
 }
 
 // Generate implements targets.Target.
@@ -111,7 +112,8 @@ func (Target) Generate(_ context.Context, plan *model.Plan) ([]targets.Object, d
 	if g := plan.ArgoCD.GitOps; g != nil && (slices.ContainsFunc(plan.Environments, argoEnv) || (plan.Namespace != "" && argoCI(plan))) {
 		objs = append(objs, platform(plan, g)...)
 	}
-	return objs, diags
+	pobjs, pdiags := previews(plan)
+	return append(objs, pobjs...), append(diags, pdiags...)
 }
 
 func objectMeta(name, ns string, wave int, labels map[string]string) metav1.ObjectMeta {

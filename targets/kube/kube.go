@@ -3,7 +3,8 @@
 // NetworkPolicies (default deny, then explicit allows) and the RBAC that
 // pipelines were granted there; for every pipeline, the ServiceAccount it
 // runs as (and, when it runs pull requests from forks untrusted, the one
-// those runs use). Objects carry Argo CD sync waves so that namespaces,
+// those runs use); for every preview environment, the guard rails each of
+// its pull requests' namespaces gets. Objects carry Argo CD sync waves so that namespaces,
 // quotas and RBAC land before workloads.
 package kube
 
@@ -53,6 +54,9 @@ func (Target) Generate(_ context.Context, plan *model.Plan) ([]targets.Object, d
 	for _, p := range plan.Pipelines {
 		objs = append(objs, pipelineRBAC(plan, p)...)
 	}
+	for _, p := range plan.Previews {
+		objs = append(objs, previewRails(plan, p)...)
+	}
 	return objs, nil
 }
 
@@ -75,15 +79,8 @@ func environment(plan *model.Plan, env *model.Environment) []targets.Object {
 	envLabel := map[string]string{targets.LabelEnvironment: env.Name}
 	var objs []targets.Object
 
-	nsLabels := map[string]string{
-		targets.LabelEnvironment:                     env.Name,
-		"pod-security.kubernetes.io/enforce":         env.PodSecurity,
-		"pod-security.kubernetes.io/enforce-version": "latest",
-		"pod-security.kubernetes.io/audit":           env.PodSecurity,
-		"pod-security.kubernetes.io/audit-version":   "latest",
-		"pod-security.kubernetes.io/warn":            env.PodSecurity,
-		"pod-security.kubernetes.io/warn-version":    "latest",
-	}
+	nsLabels := targets.PodSecurityLabels(env.PodSecurity)
+	nsLabels[targets.LabelEnvironment] = env.Name
 	for k, v := range env.Labels {
 		nsLabels[k] = v
 	}
@@ -95,42 +92,9 @@ func environment(plan *model.Plan, env *model.Environment) []targets.Object {
 	objs = append(objs, targets.New(Name, namespace, env.Path, dir))
 
 	if q := env.Quota; q != nil {
-		hard := quantities(q.Requests, "requests.")
-		for k, v := range quantities(q.Limits, "limits.") {
-			hard[k] = v
-		}
-		count := func(name string, n *int64) {
-			if n != nil {
-				hard[corev1.ResourceName(name)] = *resource.NewQuantity(*n, resource.DecimalSI)
-			}
-		}
-		count("pods", q.Pods)
-		count("persistentvolumeclaims", q.PersistentVolumeClaims)
-		count("count/pipelineruns.tekton.dev", q.PipelineRuns)
-		count("count/taskruns.tekton.dev", q.TaskRuns)
-		if q.Storage != "" {
-			if s, err := resource.ParseQuantity(q.Storage); err == nil {
-				hard["requests.storage"] = s
-			}
-		}
-		rq := &corev1.ResourceQuota{
-			TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "ResourceQuota"},
-			ObjectMeta: meta("pipec-quota", ns, targets.WavePolicy, envLabel),
-			Spec:       corev1.ResourceQuotaSpec{Hard: hard},
-		}
-		objs = append(objs, targets.New(Name, rq, q.Path, dir))
+		objs = append(objs, targets.New(Name, resourceQuota(q, ns, envLabel), q.Path, dir))
 	}
-
-	lr := &corev1.LimitRange{
-		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "LimitRange"},
-		ObjectMeta: meta("pipec-defaults", ns, targets.WavePolicy, envLabel),
-		Spec: corev1.LimitRangeSpec{Limits: []corev1.LimitRangeItem{{
-			Type:           corev1.LimitTypeContainer,
-			Default:        quantities(env.Limits.Default, ""),
-			DefaultRequest: quantities(env.Limits.DefaultRequest, ""),
-			Max:            nilIfEmpty(quantities(env.Limits.Max, "")),
-		}}},
-	}
+	lr := limitRange(env, envLabel)
 	objs = append(objs, targets.New(Name, lr, env.Limits.Path, dir))
 
 	for _, np := range networkPolicies(plan, env) {
@@ -170,6 +134,33 @@ func environment(plan *model.Plan, env *model.Environment) []targets.Object {
 		objs = append(objs, targets.New(Name, role, src, dir), targets.New(Name, binding, src, dir))
 	}
 	return objs
+}
+
+// resourceQuota is the ResourceQuota of q in namespace ns.
+func resourceQuota(q *model.Quota, ns string, labels map[string]string) *corev1.ResourceQuota {
+	hard := quantities(q.Requests, "requests.")
+	for k, v := range quantities(q.Limits, "limits.") {
+		hard[k] = v
+	}
+	count := func(name string, n *int64) {
+		if n != nil {
+			hard[corev1.ResourceName(name)] = *resource.NewQuantity(*n, resource.DecimalSI)
+		}
+	}
+	count("pods", q.Pods)
+	count("persistentvolumeclaims", q.PersistentVolumeClaims)
+	count("count/pipelineruns.tekton.dev", q.PipelineRuns)
+	count("count/taskruns.tekton.dev", q.TaskRuns)
+	if q.Storage != "" {
+		if s, err := resource.ParseQuantity(q.Storage); err == nil {
+			hard["requests.storage"] = s
+		}
+	}
+	return &corev1.ResourceQuota{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "ResourceQuota"},
+		ObjectMeta: meta("pipec-quota", ns, targets.WavePolicy, labels),
+		Spec:       corev1.ResourceQuotaSpec{Hard: hard},
+	}
 }
 
 func nilIfEmpty(l corev1.ResourceList) corev1.ResourceList {

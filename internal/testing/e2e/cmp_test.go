@@ -21,6 +21,7 @@ import (
 	"github.com/pipec/pipec/compiler"
 	"github.com/pipec/pipec/internal/testing/kubetest"
 	"github.com/pipec/pipec/render"
+	"github.com/pipec/pipec/targets"
 )
 
 // pipeStream carries an Argo CD repo stream from the repo-server side
@@ -122,11 +123,12 @@ func TestArgoCDPlugin(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if len(s.resp.Manifests) != len(res.Objects) {
-				t.Fatalf("%s: Argo CD got %d manifests, pipec build makes %d", app, len(s.resp.Manifests), len(res.Objects))
+			streamed := targets.Streamed(res.Objects)
+			if len(s.resp.Manifests) != len(streamed) {
+				t.Fatalf("%s: Argo CD got %d manifests, pipec build makes %d", app, len(s.resp.Manifests), len(streamed))
 			}
 			for i, m := range s.resp.Manifests {
-				want, err := render.Document(res.Objects[i], render.JSON)
+				want, err := render.Document(streamed[i], render.JSON)
 				if err != nil {
 					t.Fatal(err)
 				}

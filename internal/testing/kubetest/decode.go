@@ -55,6 +55,7 @@ func DecodeYAML(data []byte) ([]*unstructured.Unstructured, error) {
 // Objects renders generated objects as pipec prints them (YAML) and
 // decodes them back, as kubectl would read pipec's output.
 func Objects(objs []targets.Object) ([]*unstructured.Unstructured, error) {
+	objs = targets.Streamed(objs)
 	var buf bytes.Buffer
 	if err := render.Stream(&buf, objs, render.YAML); err != nil {
 		return nil, err
