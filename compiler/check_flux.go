@@ -4,6 +4,7 @@ import (
 	"slices"
 
 	"github.com/pipec/pipec/model"
+	"github.com/pipec/pipec/targets"
 )
 
 // checkFlux checks what Flux cannot deliver as Argo CD would. The other
@@ -18,6 +19,14 @@ func (c *checker) checkFlux() {
 		c.checkDuration(c.plan.Flux.Path.Field("timeout"), c.plan.Flux.Timeout)
 	}
 	c.checkEngineNamespaces()
+	if envs := c.plan.FluxEnvironments(); len(envs) > 0 && c.plan.ArgoCD.GitOps == nil {
+		at := c.plan.Delivery.Path.Field("engine")
+		if c.plan.Delivery.Engine != model.EngineFlux {
+			at = envs[0].Path.Field("delivery").Field("engine")
+		}
+		d := c.report(ruleFluxGitOps, at, "Flux delivers environment %s, but without argocd.gitops pipec emits no GitRepository of its output and no Kustomization per environment: nothing applies %s", envs[0].Name, targets.EnvDir(envs[0].Name))
+		d.Hint = ruleFluxGitOps.Fix
+	}
 	for _, e := range c.plan.FluxEnvironments() {
 		if e.Cluster != model.InCluster {
 			d := c.report(ruleFluxCluster, e.Path.Field("cluster"), "environment %s is on %s, but Flux reconciles the cluster it runs in", e.Name, e.Cluster)
