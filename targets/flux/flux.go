@@ -377,11 +377,7 @@ func (g *generator) helmRelease(a *model.App, dep *model.Deployment, env *model.
 	}
 	if h := dep.Helm; h != nil {
 		spec.ReleaseName = h.ReleaseName
-		for _, f := range h.ValueFiles {
-			// Argo CD's value files are relative to the chart; Flux's to
-			// the source's root.
-			spec.Chart.Spec.ValuesFiles = append(spec.Chart.Spec.ValuesFiles, "./"+path.Join(chart, f))
-		}
+		spec.Chart.Spec.ValuesFiles = valuesFiles(chart, h.ValueFiles)
 		params := map[string]string{}
 		for k, v := range h.Parameters {
 			if strings.ContainsAny(k, `[]\,`) {
@@ -401,6 +397,19 @@ func (g *generator) helmRelease(a *model.App, dep *model.Deployment, env *model.
 				params[h.TagKey] = dep.Image.Tag
 			}
 		}
+		for _, k := range sortedKeys(params) {
+			// Helm's --set (and Argo CD's parameters) lets the later of "a"
+			// and "a.b" replace the other: one of the user's values would
+			// be dropped without a word.
+			for _, under := range sortedKeys(params) {
+				if strings.HasPrefix(under, k+".") {
+					d := g.diags.Errorf(g.plan.Sources, a.Path.Field("source").Field("helm").Field("parameters"), "Helm parameters %q and %q both set %s: one value would replace the other", k, under, k)
+					d.Expected = "a value at a key, or keys beneath it, not both"
+					d.Hint = "drop one of them; an image key (helm.repositoryKey, tagKey, digestKey) counts as a parameter"
+					break
+				}
+			}
+		}
 		if len(params) > 0 {
 			raw, _ := json.Marshal(HelmValues(params))
 			spec.Values = &apiextensionsv1.JSON{Raw: raw}
@@ -413,18 +422,34 @@ func (g *generator) helmRelease(a *model.App, dep *model.Deployment, env *model.
 	}
 }
 
+// valuesFiles are Argo CD's value files of a chart as Flux takes them:
+// relative to the source's root, not the chart, and after the chart's own
+// values.yaml unless listed. Helm (and Argo CD) merge value files over the
+// chart's defaults; source-controller (v1.7.0, internal/helm/chart/
+// builder_local.go, OverwriteChartDefaultValues) replaces the defaults with
+// the merged files, which would drop every default the files do not set.
+func valuesFiles(chart string, files []string) []string {
+	if len(files) == 0 {
+		return nil
+	}
+	defaults := "./" + path.Join(chart, "values.yaml")
+	var out []string
+	for _, f := range files {
+		out = append(out, "./"+path.Join(chart, f))
+	}
+	if !slices.Contains(out, defaults) {
+		out = append([]string{defaults}, out...)
+	}
+	return out
+}
+
 // HelmValues turns Argo CD's Helm parameters (dotted keys, values as
 // `helm --set` takes them) into the values tree: "true" and "false" are
 // booleans, "null" is null, whole numbers without a leading zero are
 // integers, anything else a string, as Helm's strvals types them.
 func HelmValues(params map[string]string) map[string]any {
 	out := map[string]any{}
-	keys := make([]string, 0, len(params))
-	for k := range params {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	for _, k := range keys {
+	for _, k := range sortedKeys(params) {
 		parts := strings.Split(k, ".")
 		m := out
 		for _, p := range parts[:len(parts)-1] {
@@ -457,6 +482,15 @@ func typedValue(v string) any {
 		return n
 	}
 	return v
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
 }
 
 func ptr[T any](v T) *T { return &v }
