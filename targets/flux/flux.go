@@ -224,6 +224,11 @@ func TenantAccount(team string) string { return "flux-" + team }
 // tenantRules are what a team's objects may change in its environments:
 // workloads and their configuration, never the guard rails (quotas, limit
 // ranges, network policies) nor the namespace, and nothing outside it.
+// Roles and RoleBindings stay writable, as under a team's AppProject: apps
+// ship them for their own ServiceAccounts. Kubernetes' escalation checks
+// bound what a binding may grant to this Role's rights in this namespace,
+// but not to whom: the team may hand them to another subject. Bounding
+// the subjects needs an admission policy, which pipec does not emit yet.
 var tenantRules = []rbacv1.PolicyRule{
 	{APIGroups: []string{""}, Resources: []string{"configmaps", "secrets", "services", "serviceaccounts", "persistentvolumeclaims", "pods"}, Verbs: verbsWrite},
 	{APIGroups: []string{""}, Resources: []string{"events", "endpoints"}, Verbs: verbsRead},
