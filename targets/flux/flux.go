@@ -15,6 +15,7 @@ package flux
 import (
 	"context"
 	"encoding/json"
+	"maps"
 	"path"
 	"regexp"
 	"slices"
@@ -402,11 +403,11 @@ func (g *generator) helmRelease(a *model.App, dep *model.Deployment, env *model.
 				params[h.TagKey] = dep.Image.Tag
 			}
 		}
-		for _, k := range sortedKeys(params) {
+		for _, k := range slices.Sorted(maps.Keys(params)) {
 			// Helm's --set (and Argo CD's parameters) lets the later of "a"
 			// and "a.b" replace the other: one of the user's values would
 			// be dropped without a word.
-			for _, under := range sortedKeys(params) {
+			for _, under := range slices.Sorted(maps.Keys(params)) {
 				if strings.HasPrefix(under, k+".") {
 					d := g.diags.Errorf(g.plan.Sources, a.Path.Field("source").Field("helm").Field("parameters"), "Helm parameters %q and %q both set %s: one value would replace the other", k, under, k)
 					d.Expected = "a value at a key, or keys beneath it, not both"
@@ -454,7 +455,7 @@ func valuesFiles(chart string, files []string) []string {
 // integers, anything else a string, as Helm's strvals types them.
 func HelmValues(params map[string]string) map[string]any {
 	out := map[string]any{}
-	for _, k := range sortedKeys(params) {
+	for _, k := range slices.Sorted(maps.Keys(params)) {
 		parts := strings.Split(k, ".")
 		m := out
 		for _, p := range parts[:len(parts)-1] {
@@ -487,15 +488,6 @@ func typedValue(v string) any {
 		return n
 	}
 	return v
-}
-
-func sortedKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }
 
 func ptr[T any](v T) *T { return &v }
