@@ -299,7 +299,11 @@ func (c *checker) checkApp(a *model.App, teamNames, envNames []string) {
 			continue
 		}
 		if team != nil && team.ExplicitEnvironments && !slices.Contains(team.Environments, dep.Environment) {
-			d := c.report(ruleApp, dep.Path, "app %q deploys to %q, outside the destinations of team %q's AppProject", a.Name, dep.Environment, team.Name)
+			where := fmt.Sprintf("the destinations of team %q's AppProject", team.Name)
+			if env.FluxDelivered() {
+				where = fmt.Sprintf("the environments team %q's Flux ServiceAccounts have rights in", team.Name)
+			}
+			d := c.report(ruleApp, dep.Path, "app %q deploys to %q, outside %s", a.Name, dep.Environment, where)
 			d.Expected = "one of the team's environments: " + diag.OneOf(team.Environments)
 			d.Hint = fmt.Sprintf("add %q to teams.%s.environments, or deploy elsewhere", dep.Environment, team.Name)
 		}

@@ -206,6 +206,7 @@ func Build(ctx context.Context, opts Options) (res *Result, err error) {
 		res.Objects = append(res.Objects, objs...)
 		diags = append(diags, ds...)
 	}
+	diags = append(diags, duplicateObjects(res.Objects, plan.Sources)...)
 	if diags.HasErrors() {
 		refused, _ := errorWaivers(plan)
 		res.Diagnostics = withRules(append(diags, refused...), ruleInternal).Sort()

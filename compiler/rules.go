@@ -132,5 +132,6 @@ var (
 var (
 	ruleFluxCluster   = rule("flux-cluster", diag.Error, "An environment Flux delivers on another cluster than Flux's own", "run Flux in that cluster, with a configuration of its own, or deliver the environment with Argo CD (delivery: engine: \"argocd\")")
 	ruleFluxTeam      = rule("flux-cluster-resources", diag.Error, "A team with cluster-scoped resources deploys to an environment Flux delivers, where its ServiceAccount has rights in its namespaces only", "deliver those resources with the platform's own output, or the team's environments with Argo CD")
+	ruleFluxGitOps    = rule("flux-gitops", diag.Warning, "Flux delivers environments, but no GitOps repository (argocd.gitops) says where pipec's output is committed: nothing applies the environments' directories", "set argocd.gitops (the repository `pipec build -o` output is committed to), or apply the environments' directories yourself")
 	ruleFluxNotMapped = rule("flux-not-mapped", diag.Warning, "A setting Flux has no counterpart for: sync windows, a sync without self-healing", "drop it: production environments Flux delivers are suspended until a person promotes them, and Flux always corrects drift")
 )

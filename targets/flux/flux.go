@@ -15,6 +15,7 @@ package flux
 import (
 	"context"
 	"encoding/json"
+	"maps"
 	"path"
 	"regexp"
 	"slices"
@@ -224,6 +225,11 @@ func TenantAccount(team string) string { return "flux-" + team }
 // tenantRules are what a team's objects may change in its environments:
 // workloads and their configuration, never the guard rails (quotas, limit
 // ranges, network policies) nor the namespace, and nothing outside it.
+// Roles and RoleBindings stay writable, as under a team's AppProject: apps
+// ship them for their own ServiceAccounts. Kubernetes' escalation checks
+// bound what a binding may grant to this Role's rights in this namespace,
+// but not to whom: the team may hand them to another subject. Bounding
+// the subjects needs an admission policy, which pipec does not emit yet.
 var tenantRules = []rbacv1.PolicyRule{
 	{APIGroups: []string{""}, Resources: []string{"configmaps", "secrets", "services", "serviceaccounts", "persistentvolumeclaims", "pods"}, Verbs: verbsWrite},
 	{APIGroups: []string{""}, Resources: []string{"events", "endpoints"}, Verbs: verbsRead},
@@ -377,11 +383,7 @@ func (g *generator) helmRelease(a *model.App, dep *model.Deployment, env *model.
 	}
 	if h := dep.Helm; h != nil {
 		spec.ReleaseName = h.ReleaseName
-		for _, f := range h.ValueFiles {
-			// Argo CD's value files are relative to the chart; Flux's to
-			// the source's root.
-			spec.Chart.Spec.ValuesFiles = append(spec.Chart.Spec.ValuesFiles, "./"+path.Join(chart, f))
-		}
+		spec.Chart.Spec.ValuesFiles = valuesFiles(chart, h.ValueFiles)
 		params := map[string]string{}
 		for k, v := range h.Parameters {
 			if strings.ContainsAny(k, `[]\,`) {
@@ -401,6 +403,19 @@ func (g *generator) helmRelease(a *model.App, dep *model.Deployment, env *model.
 				params[h.TagKey] = dep.Image.Tag
 			}
 		}
+		for _, k := range slices.Sorted(maps.Keys(params)) {
+			// Helm's --set (and Argo CD's parameters) lets the later of "a"
+			// and "a.b" replace the other: one of the user's values would
+			// be dropped without a word.
+			for _, under := range slices.Sorted(maps.Keys(params)) {
+				if strings.HasPrefix(under, k+".") {
+					d := g.diags.Errorf(g.plan.Sources, a.Path.Field("source").Field("helm").Field("parameters"), "Helm parameters %q and %q both set %s: one value would replace the other", k, under, k)
+					d.Expected = "a value at a key, or keys beneath it, not both"
+					d.Hint = "drop one of them; an image key (helm.repositoryKey, tagKey, digestKey) counts as a parameter"
+					break
+				}
+			}
+		}
 		if len(params) > 0 {
 			raw, _ := json.Marshal(HelmValues(params))
 			spec.Values = &apiextensionsv1.JSON{Raw: raw}
@@ -413,18 +428,34 @@ func (g *generator) helmRelease(a *model.App, dep *model.Deployment, env *model.
 	}
 }
 
+// valuesFiles are Argo CD's value files of a chart as Flux takes them:
+// relative to the source's root, not the chart, and after the chart's own
+// values.yaml unless listed. Helm (and Argo CD) merge value files over the
+// chart's defaults; source-controller (v1.7.0, internal/helm/chart/
+// builder_local.go, OverwriteChartDefaultValues) replaces the defaults with
+// the merged files, which would drop every default the files do not set.
+func valuesFiles(chart string, files []string) []string {
+	if len(files) == 0 {
+		return nil
+	}
+	defaults := "./" + path.Join(chart, "values.yaml")
+	var out []string
+	for _, f := range files {
+		out = append(out, "./"+path.Join(chart, f))
+	}
+	if !slices.Contains(out, defaults) {
+		out = append([]string{defaults}, out...)
+	}
+	return out
+}
+
 // HelmValues turns Argo CD's Helm parameters (dotted keys, values as
 // `helm --set` takes them) into the values tree: "true" and "false" are
 // booleans, "null" is null, whole numbers without a leading zero are
 // integers, anything else a string, as Helm's strvals types them.
 func HelmValues(params map[string]string) map[string]any {
 	out := map[string]any{}
-	keys := make([]string, 0, len(params))
-	for k := range params {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	for _, k := range keys {
+	for _, k := range slices.Sorted(maps.Keys(params)) {
 		parts := strings.Split(k, ".")
 		m := out
 		for _, p := range parts[:len(parts)-1] {
