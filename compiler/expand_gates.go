@@ -16,6 +16,9 @@ func expandGates(plan *model.Plan) {
 		if p.Gates == nil {
 			continue
 		}
+		if s := p.Gates.Sign; s != nil && s.Keyless != nil && s.Keyless.Subject == "" && plan.Namespace != "" {
+			s.Keyless.Subject = model.ServiceAccountIdentity(plan.Namespace, p.ServiceAccount())
+		}
 		build := plan.GateBuild(p)
 		if build == "" {
 			continue
