@@ -98,6 +98,41 @@ func (c *checker) checkPipelineGates(p *model.Pipeline) {
 	if s := g.Sign; s != nil {
 		c.checkSign(p, s)
 	}
+	if build := c.plan.GateBuild(p); build != "" {
+		c.checkGatedUses(p, build)
+	}
+}
+
+// checkGatedUses refuses what would use an image the gates have not
+// passed: a finally task reading the build's results (finally tasks run
+// whatever the gates found), and an app's image.fromPipeline taking its
+// digest from a pipeline result that is not the gated build's.
+func (c *checker) checkGatedUses(p *model.Pipeline, build string) {
+	for _, t := range p.Finally {
+		if readsResults(t, build) {
+			d := c.report(ruleGates, t.Path, "finally task %q of pipeline %q reads the results of the gated build task %q: finally tasks run even when a gate fails", t.Name, p.Name, build)
+			d.Expected = "the build's image used only by tasks, which pipec makes run after the gates"
+			d.Hint = "move the task from finally to tasks, or read $(tasks.status) instead of the image"
+		}
+	}
+	for _, a := range c.plan.Apps {
+		if a.Image == nil || a.Image.FromPipeline == nil || a.Image.FromPipeline.Pipeline != p.Name {
+			continue
+		}
+		fp := a.Image.FromPipeline
+		for _, r := range p.Results {
+			if r.Name != fp.Result {
+				continue
+			}
+			for _, ref := range findRefs(r.Value.String) {
+				if ref.Kind == "tasks" && len(ref.Parts) > 0 && ref.Parts[0] != build {
+					d := c.report(ruleGates, r.Path, "result %q of pipeline %q, which app %q deploys, reads task %q, not the gated build task %q: the app would run an image the gates never checked", r.Name, p.Name, a.Name, ref.Parts[0], build)
+					d.Expected = fmt.Sprintf("$(tasks.%s.results.IMAGE_DIGEST)", build)
+					d.Hint = fmt.Sprintf("take the digest from %q, or set gates.build to %q", build, ref.Parts[0])
+				}
+			}
+		}
+	}
 }
 
 // checkGateImage checks gates.image: a repository, without tag or digest.

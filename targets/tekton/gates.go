@@ -336,6 +336,10 @@ func chainsConfig(plan *model.Plan) *targets.Object {
 			Annotations: map[string]string{
 				AnnotationGeneratedFor: "the sign gates of pipelines " + strings.Join(pipelines, ", "),
 				"pipec.dev/merge":      "keys to merge into Tekton Chains' configuration: kubectl apply --server-side --field-manager=pipec keeps its other keys",
+				// The ConfigMap is Chains' own: when the gates go, a
+				// GitOps engine syncing ci/ must not delete it.
+				"kustomize.toolkit.fluxcd.io/prune": "disabled",
+				"argocd.argoproj.io/sync-options":   "Prune=false",
 			},
 		},
 		Data: data,
