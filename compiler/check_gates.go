@@ -108,6 +108,13 @@ func (c *checker) checkPipelineGates(p *model.Pipeline) {
 // whatever the gates found), and an app's image.fromPipeline taking its
 // digest from a pipeline result that is not the gated build's.
 func (c *checker) checkGatedUses(p *model.Pipeline, build string) {
+	for _, t := range p.Tasks {
+		if t.Name == build && t.Matrix != nil {
+			d := c.report(ruleGates, t.Matrix.Path, "the gated build task %q of pipeline %q is fanned out by a matrix: its IMAGE_DIGEST is an array of digests the gates cannot check one by one", build, p.Name)
+			d.Expected = "a build task without matrix, reporting one image"
+			d.Hint = "build a multi-platform image (an index) in one task, or gate one pipeline per image"
+		}
+	}
 	for _, t := range p.Finally {
 		if readsResults(t, build) {
 			d := c.report(ruleGates, t.Path, "finally task %q of pipeline %q reads the results of the gated build task %q: finally tasks run even when a gate fails", t.Name, p.Name, build)
