@@ -3,6 +3,7 @@ package compiler
 import (
 	"encoding/pem"
 	"fmt"
+	"net/url"
 	"slices"
 	"strings"
 
@@ -97,6 +98,48 @@ func (c *checker) checkPipelineGates(p *model.Pipeline) {
 	if s := g.Sign; s != nil {
 		c.checkSign(p, s)
 	}
+	if build := c.plan.GateBuild(p); build != "" {
+		c.checkGatedUses(p, build)
+	}
+}
+
+// checkGatedUses refuses what would use an image the gates have not
+// passed: a finally task reading the build's results (finally tasks run
+// whatever the gates found), and an app's image.fromPipeline taking its
+// digest from a pipeline result that is not the gated build's.
+func (c *checker) checkGatedUses(p *model.Pipeline, build string) {
+	for _, t := range p.Tasks {
+		if t.Name == build && t.Matrix != nil {
+			d := c.report(ruleGates, t.Matrix.Path, "the gated build task %q of pipeline %q is fanned out by a matrix: its IMAGE_DIGEST is an array of digests the gates cannot check one by one", build, p.Name)
+			d.Expected = "a build task without matrix, reporting one image"
+			d.Hint = "build a multi-platform image (an index) in one task, or gate one pipeline per image"
+		}
+	}
+	for _, t := range p.Finally {
+		if readsResults(t, build) {
+			d := c.report(ruleGates, t.Path, "finally task %q of pipeline %q reads the results of the gated build task %q: finally tasks run even when a gate fails", t.Name, p.Name, build)
+			d.Expected = "the build's image used only by tasks, which pipec makes run after the gates"
+			d.Hint = "move the task from finally to tasks, or read $(tasks.status) instead of the image"
+		}
+	}
+	for _, a := range c.plan.Apps {
+		if a.Image == nil || a.Image.FromPipeline == nil || a.Image.FromPipeline.Pipeline != p.Name {
+			continue
+		}
+		fp := a.Image.FromPipeline
+		for _, r := range p.Results {
+			if r.Name != fp.Result {
+				continue
+			}
+			for _, ref := range findRefs(r.Value.String) {
+				if ref.Kind == "tasks" && len(ref.Parts) > 0 && ref.Parts[0] != build {
+					d := c.report(ruleGates, r.Path, "result %q of pipeline %q, which app %q deploys, reads task %q, not the gated build task %q: the app would run an image the gates never checked", r.Name, p.Name, a.Name, ref.Parts[0], build)
+					d.Expected = fmt.Sprintf("$(tasks.%s.results.IMAGE_DIGEST)", build)
+					d.Hint = fmt.Sprintf("take the digest from %q, or set gates.build to %q", build, ref.Parts[0])
+				}
+			}
+		}
+	}
 }
 
 // checkGateImage checks gates.image: a repository, without tag or digest.
@@ -152,6 +195,12 @@ func (c *checker) checkSign(p *model.Pipeline, s *model.Sign) {
 			d.Expected = "the name of a Secret holding cosign.key and cosign.password"
 		}
 	}
+	if k := s.Keyless; k != nil {
+		c.checkKeyless(p, k)
+	}
+	if s.Rekor != "" {
+		c.checkHTTPSURL(s.Path.Field("rekor"), "rekor", s.Rekor)
+	}
 	if s.PublicKey != "" {
 		switch b, _ := pem.Decode([]byte(s.PublicKey)); {
 		case strings.Contains(s.PublicKey, "PRIVATE KEY"):
@@ -204,5 +253,47 @@ func (c *checker) checkChainsConfig() {
 			d := c.report(ruleGates, s.Path, "pipeline %q needs Tekton Chains' %s to be %q, pipeline %q needs %q: Chains has one configuration", s.Pipeline, s.Key, s.Value, f.Pipeline, f.Value)
 			d.Hint = "sign every pipeline of the cluster the same way (the same key kind, keyless settings and transparency log)"
 		}
+	}
+}
+
+// checkKeyless checks a keyless sign gate's identity: the admission
+// policies admit the certificates of issuer for subject, which must be the
+// identity the sign task signs as (the pipeline's ServiceAccount), never a
+// pattern or empty (Kyverno then accepts any Fulcio certificate).
+func (c *checker) checkKeyless(p *model.Pipeline, k *model.Keyless) {
+	c.checkHTTPSURL(k.Path.Field("issuer"), "issuer", k.Issuer)
+	c.checkHTTPSURL(k.Path.Field("fulcio"), "fulcio", k.Fulcio)
+	if !strings.HasPrefix(k.TokenFile, "/") {
+		d := c.report(ruleGates, k.Path.Field("tokenFile"), "keyless.tokenFile %q is not an absolute path", k.TokenFile)
+		d.Expected = `the path where the Chains controller reads its identity token, such as "/var/run/sigstore/cosign/oidc-token"`
+	}
+	want := ""
+	if c.plan.Namespace != "" {
+		want = model.ServiceAccountIdentity(c.plan.Namespace, p.ServiceAccount())
+	}
+	switch {
+	case k.Subject == "":
+		d := c.report(ruleGates, k.Path.Field("subject"), "keyless.subject of pipeline %q is not set and there is no CI namespace to derive it from", p.Name)
+		d.Expected = "the identity of the ServiceAccount the pipeline runs as, https://kubernetes.io/namespaces/<namespace>/serviceaccounts/" + p.ServiceAccount()
+		d.Hint = "set namespace (the CI namespace), or keyless.subject to the pipeline's ServiceAccount identity"
+	case strings.ContainsAny(k.Subject, "*?"):
+		d := c.report(ruleGates, k.Path.Field("subject"), "keyless.subject %q is a pattern: the admission policies would accept the images any matching identity signs", k.Subject)
+		d.Expected = "the exact identity of the pipeline's ServiceAccount"
+		if want != "" {
+			d.Hint = fmt.Sprintf("remove subject (it defaults to %q)", want)
+		}
+	case want != "" && k.Subject != want:
+		d := c.report(ruleGates, k.Path.Field("subject"), "keyless.subject %q is not the identity pipeline %q signs as", k.Subject, p.Name)
+		d.Expected = fmt.Sprintf("%q: the sign task, after the scan, signs with a token of the pipeline's ServiceAccount; no other signature proves the image passed the gates", want)
+		d.Hint = "remove subject, it defaults to that identity"
+	}
+}
+
+// checkHTTPSURL checks that a sigstore service's URL is an https URL.
+func (c *checker) checkHTTPSURL(path model.Path, field, v string) {
+	u, err := url.Parse(v)
+	if err != nil || u.Scheme != "https" || u.Host == "" || u.User != nil {
+		d := c.report(ruleGates, path, "%s %q is not an https URL", field, v)
+		d.Expected = "an https URL such as \"https://example.com\""
 	}
 }

@@ -1,6 +1,8 @@
 package compiler
 
 import (
+	"slices"
+
 	"github.com/pipec/pipec/model"
 	"github.com/pipec/pipec/targets/tekton"
 )
@@ -8,13 +10,16 @@ import (
 // expandGates adds to each pipeline with gates the gate tasks
 // (targets/tekton's GateTasks) after its build task, and makes every other
 // task that reads the build task's results (the deploy tasks of
-// image.fromPipeline among them) run after the gates: nothing uses an
+// image.fromPipeline among them) or runs after it run after the gates: nothing uses an
 // image before it passed them. A pipeline whose build task cannot be
 // found is left for the checks to report.
 func expandGates(plan *model.Plan) {
 	for _, p := range plan.Pipelines {
 		if p.Gates == nil {
 			continue
+		}
+		if s := p.Gates.Sign; s != nil && s.Keyless != nil && s.Keyless.Subject == "" && plan.Namespace != "" {
+			s.Keyless.Subject = model.ServiceAccountIdentity(plan.Namespace, p.ServiceAccount())
 		}
 		build := plan.GateBuild(p)
 		if build == "" {
@@ -28,10 +33,17 @@ func expandGates(plan *model.Plan) {
 		for i, g := range gates {
 			names[i] = g.Name
 		}
-		// Finally tasks run after all tasks, the gates among them.
+		// Every task that reads the build's results or runs after it
+		// waits on the gates too; the tasks that depend on those wait on
+		// them in turn. Finally tasks reading the build's results are
+		// refused by the checks (they run whatever the gates found).
 		for _, t := range p.Tasks {
-			if t.Name != build && readsResults(t, build) {
-				t.After = append(t.After, names...)
+			if t.Name != build && (readsResults(t, build) || slices.Contains(t.After, build)) {
+				for _, n := range names {
+					if !slices.Contains(t.After, n) {
+						t.After = append(t.After, n)
+					}
+				}
 			}
 		}
 		p.Tasks = append(p.Tasks, gates...)

@@ -91,7 +91,9 @@ func (k *SigningKey) KMS() bool {
 	return false
 }
 
-// Keyless is keyless signing by Tekton Chains with a Fulcio certificate.
+// Keyless is keyless signing with a Fulcio certificate: the gates' sign
+// task presents a token of the pipeline's ServiceAccount (audience
+// sigstore), Tekton Chains its own token for the provenance.
 type Keyless struct {
 	Issuer    string
 	Subject   string
@@ -150,7 +152,7 @@ func (g *Gates) GateTasks() []string {
 	if g.SBOM != nil {
 		out = append(out, GateSBOMTask)
 	}
-	if g.Sign != nil && g.Sign.Key != nil {
+	if g.Sign != nil {
 		out = append(out, GateSignTask)
 	}
 	return out
@@ -184,8 +186,11 @@ func (p *Plan) ChainsConfig() []ChainsSetting {
 		add("artifacts.taskrun.storage", "oci", s.Path)
 		add("artifacts.pipelinerun.format", "slsa/v1", s.Path)
 		add("artifacts.pipelinerun.storage", "oci", s.Path)
-		add("artifacts.oci.format", "simplesigning", s.Path)
-		add("artifacts.oci.storage", "oci", s.Path)
+		// Chains never signs the image: it would sign it when the build
+		// TaskRun finishes, before the scan ran. The gates' sign task,
+		// after the scan, makes the only signature the admission
+		// policies accept; Chains signs the provenance.
+		add("artifacts.oci.storage", "", s.Path)
 		if s.Rekor != "" {
 			add("transparency.enabled", "true", s.Path.Field("rekor"))
 			add("transparency.url", s.Rekor, s.Path.Field("rekor"))
@@ -197,7 +202,6 @@ func (p *Plan) ChainsConfig() []ChainsSetting {
 			k := s.Keyless
 			add("artifacts.taskrun.signer", "x509", k.Path)
 			add("artifacts.pipelinerun.signer", "x509", k.Path)
-			add("artifacts.oci.signer", "x509", k.Path)
 			add("signers.x509.fulcio.enabled", "true", k.Path)
 			add("signers.x509.fulcio.address", k.Fulcio, k.Path.Field("fulcio"))
 			add("signers.x509.fulcio.issuer", k.Issuer, k.Path.Field("issuer"))
@@ -205,14 +209,12 @@ func (p *Plan) ChainsConfig() []ChainsSetting {
 		case s.Key != nil && s.Key.KMS():
 			add("artifacts.taskrun.signer", "kms", s.Key.Path)
 			add("artifacts.pipelinerun.signer", "kms", s.Key.Path)
-			add("artifacts.oci.signer", "kms", s.Key.Path)
 			add("signers.kms.kmsref", s.Key.URI, s.Key.Path)
 		case s.Key != nil:
 			// Chains signs with the key pair in the Secret signing-secrets
 			// of tekton-chains (its x509 signer, the default).
 			add("artifacts.taskrun.signer", "x509", s.Key.Path)
 			add("artifacts.pipelinerun.signer", "x509", s.Key.Path)
-			add("artifacts.oci.signer", "x509", s.Key.Path)
 			add("signers.x509.fulcio.enabled", "false", s.Key.Path)
 		}
 	}
@@ -259,4 +261,14 @@ func (p *Plan) Admissions() []Admission {
 	}
 	slices.SortFunc(out, func(a, b Admission) int { return strings.Compare(a.Environment, b.Environment) })
 	return out
+}
+
+// KeylessAudience is the audience of the ServiceAccount token the keyless
+// sign task presents to Fulcio.
+const KeylessAudience = "sigstore"
+
+// ServiceAccountIdentity is the identity Fulcio certifies for a token of
+// the ServiceAccount sa of namespace ns (its SAN URI).
+func ServiceAccountIdentity(ns, sa string) string {
+	return "https://kubernetes.io/namespaces/" + ns + "/serviceaccounts/" + sa
 }

@@ -504,9 +504,22 @@ func NewInput(plan *model.Plan, objs []targets.Object, texts []Text, settings Se
 			dep := Deployment{Item: item(d.Path, d.Environment), App: a.Name, Production: prod, Replicas: d.Replicas, Strategy: strategy, Objectives: objectives}
 			if d.Image != nil {
 				dep.ImageRepository = d.Image.Repository
+				// The pipeline the image comes from (only that one with
+				// fromPipeline; otherwise one gating its repository)
+				// scans it, and signs it for this environment's
+				// admission policy.
 				for _, p := range plan.Pipelines {
-					from := d.Image.FromPipeline != nil && d.Image.FromPipeline.Pipeline == p.Name
-					if g := p.Gates; g != nil && (from || g.Image == d.Image.Repository) && g.Scan != nil && g.Sign != nil {
+					g := p.Gates
+					if g == nil || g.Scan == nil || g.Sign == nil {
+						continue
+					}
+					if fp := d.Image.FromPipeline; fp != nil && fp.Pipeline != p.Name {
+						continue
+					}
+					if d.Image.FromPipeline == nil && !sameRepository(g.Image, d.Image.Repository) {
+						continue
+					}
+					if slices.Contains(g.Sign.Admit, d.Environment) {
 						dep.ImageScanned, dep.ImageSigned = true, true
 					}
 				}
@@ -963,4 +976,15 @@ func (in *Input) addFlux(plan *model.Plan, it Item, kind string, m metav1.Object
 	it.Environment = env
 	in.FluxDeployments = append(in.FluxDeployments, FluxDeployment{Item: it, Kind: kind, Name: m.Name, Namespace: m.Namespace,
 		Team: m.Labels[flux.LabelTeam], ServiceAccountName: sa, TargetNamespace: targetNS, Production: e != nil && e.Production, Suspended: suspend})
+}
+
+// sameRepository reports whether two image repositories are the same once
+// normalised (acme/api is docker.io/acme/api).
+func sameRepository(a, b string) bool {
+	na, errA := reference.ParseNormalizedNamed(a)
+	nb, errB := reference.ParseNormalizedNamed(b)
+	if errA != nil || errB != nil {
+		return a == b
+	}
+	return na.Name() == nb.Name()
 }

@@ -37,6 +37,22 @@ func notices(c Change) []string {
 			if strings.HasSuffix(f.Path, "].onError") && f.New == `"continue"` && strings.Contains(f.Path, "[name=scan-image]") {
 				out = append(out, "the vulnerability scan no longer fails the run (onError: continue)")
 			}
+			scan := strings.Contains(f.Path, "[name=scan-image]")
+			if scan && strings.HasSuffix(f.Path, "[name=THRESHOLD].value") && severityRank(f.New) > severityRank(f.Old) && f.Old != "" {
+				out = append(out, fmt.Sprintf("the vulnerability scan fails on fewer findings (failOn %s -> %s)", strings.Trim(f.Old, `"`), strings.Trim(f.New, `"`)))
+			}
+			if scan && strings.Contains(f.Path, ".steps[") && strings.HasSuffix(f.Path, "].image") && f.Old != "" && f.New != "" {
+				out = append(out, fmt.Sprintf("the vulnerability scanner's image changed (%s -> %s): review what it runs", strings.Trim(f.Old, `"`), strings.Trim(f.New, `"`)))
+			}
+		}
+	}
+	if c.APIKind == "ClusterPolicy" && c.Kind == Changed {
+		for _, f := range c.Fields {
+			for _, k := range []string{".subject", ".issuer", ".publicKeys", ".kms", ".imageReferences"} {
+				if strings.Contains(f.Path, ".verifyImages") && strings.HasSuffix(f.Path, k) && f.Old != "" {
+					out = append(out, fmt.Sprintf("admission policy %s: who may sign, or which images are verified, changed (%s)", c.Name, strings.TrimPrefix(k, ".")))
+				}
+			}
 		}
 	}
 	return out
@@ -55,4 +71,20 @@ func gateOf(task string) string {
 		return ""
 	}
 	return t.TaskSpec.Metadata.Labels[labelGate]
+}
+
+// severityRank orders a scan threshold (as JSON): a higher one fails on
+// fewer vulnerabilities.
+func severityRank(v string) int {
+	switch strings.Trim(v, `"`) {
+	case "low":
+		return 1
+	case "medium":
+		return 2
+	case "high":
+		return 3
+	case "critical":
+		return 4
+	}
+	return 0
 }

@@ -22,7 +22,16 @@ func TestGateNotices(t *testing.T) {
 		}
 		return map[string]any{"spec": map[string]any{"rules": rs}}
 	}
+	keyless := func(subject string) map[string]any {
+		return map[string]any{"spec": map[string]any{"rules": []any{map[string]any{"name": "signed-by-api", "verifyImages": []any{map[string]any{
+			"attestors": []any{map[string]any{"entries": []any{map[string]any{"keyless": map[string]any{"subject": subject}}}}},
+		}}}}}}
+	}
 	build := map[string]any{"name": "build"}
+	withThreshold := func(t map[string]any, v string) map[string]any {
+		t["taskSpec"].(map[string]any)["steps"] = []any{map[string]any{"name": "trivy", "env": []any{map[string]any{"name": "THRESHOLD", "value": v}}}}
+		return t
+	}
 	scan := gate("scan-image", "scan")
 	scanContinue := gate("scan-image", "scan")
 	scanContinue["onError"] = "continue"
@@ -35,13 +44,16 @@ func TestGateNotices(t *testing.T) {
 		{"gate added", []any{pipeline(build)}, []any{pipeline(build, scan)}, nil},
 		{"task removed", []any{pipeline(build, map[string]any{"name": "lint"})}, []any{pipeline(build)}, nil},
 		{"scan non-fatal", []any{pipeline(build, scan)}, []any{pipeline(build, scanContinue)}, []string{"the vulnerability scan no longer fails the run (onError: continue)"}},
+		{"threshold raised", []any{pipeline(build, withThreshold(gate("scan-image", "scan"), "medium"))}, []any{pipeline(build, withThreshold(gate("scan-image", "scan"), "critical"))}, []string{"the vulnerability scan fails on fewer findings (failOn medium -> critical)"}},
+		{"threshold lowered", []any{pipeline(build, withThreshold(gate("scan-image", "scan"), "critical"))}, []any{pipeline(build, withThreshold(gate("scan-image", "scan"), "high"))}, nil},
+		{"keyless subject changed", []any{keyless("https://kubernetes.io/namespaces/ci/serviceaccounts/api-pipeline")}, []any{keyless("*")}, []string{"admission policy prod: who may sign, or which images are verified, changed (subject)"}},
 		{"rule removed", []any{policy("signed-by-api", "signed-by-web")}, []any{policy("signed-by-api")}, []string{"admission rule signed-by-web removed: its images are no longer verified"}},
 		{"policy removed", []any{policy("signed-by-api")}, nil, []string{"admission policy prod removed: the images of its environment are no longer verified"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			kind := "Pipeline"
-			if c.name == "rule removed" || c.name == "policy removed" {
+			if c.name == "rule removed" || c.name == "policy removed" || c.name == "keyless subject changed" {
 				kind = "ClusterPolicy"
 			}
 			old := obj(kind, "prod", c.old[0].(map[string]any))

@@ -18,6 +18,7 @@ import (
 	"context"
 	"strings"
 
+	"github.com/distribution/reference"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/pipec/pipec/diag"
@@ -72,7 +73,7 @@ func kyverno(env *model.Environment, a model.Admission) *unstructured.Unstructur
 				"namespaces": []any{env.Namespace},
 			}}}},
 			"verifyImages": []any{map[string]any{
-				"imageReferences": []any{r.Image + ":*", r.Image + "@*"},
+				"imageReferences": imageReferences(r.Image),
 				"failureAction":   "Enforce",
 				"mutateDigest":    true,
 				"verifyDigest":    true,
@@ -127,6 +128,28 @@ func attestor(s *model.Sign) map[string]any {
 		keys["publicKeys"] = s.PublicKey
 	}
 	return map[string]any{"keys": keys}
+}
+
+// imageReferences are the patterns of a repository's images as Kyverno
+// renders a pod's image before matching (its GetImageInfo: the registry,
+// docker.io when none is written, then the path as written, without
+// normalisation): a Docker Hub repository is written with and without
+// library/ for official images, so both forms are matched.
+func imageReferences(image string) []any {
+	repos := []string{image}
+	if named, err := reference.ParseNormalizedNamed(image); err == nil {
+		repos = []string{named.Name()}
+		if reference.Domain(named) == "docker.io" {
+			if short, ok := strings.CutPrefix(reference.Path(named), "library/"); ok {
+				repos = append(repos, "docker.io/"+short)
+			}
+		}
+	}
+	var out []any
+	for _, r := range repos {
+		out = append(out, r+":*", r+"@*")
+	}
+	return out
 }
 
 func toAny(m map[string]string) map[string]any {

@@ -86,7 +86,7 @@ func GateTasks(plan *model.Plan, p *model.Pipeline, build string) []*model.Pipel
 	if g.SBOM != nil {
 		out = append(out, sbomTask(plan, g, digest, ref, after))
 	}
-	if g.Sign != nil && g.Sign.Key != nil {
+	if g.Sign != nil {
 		out = append(out, signTask(plan, g, digest, ref, after))
 	}
 	return out
@@ -283,13 +283,30 @@ func signTask(plan *model.Plan, g *model.Gates, digest, ref string, after []stri
 	def := t.Inline
 	st := gateStep(plan, g, "sign", CosignImage, s.Path)
 	st.Command = []string{"/ko-app/cosign"}
-	key := cosignKey(st, s.Key)
-	st.Args = append([]string{"sign", "--yes", "--key", key, "--output-signature", "$(results.signature.path)"}, append(tlogArgs(s), ref)...)
 	def.Steps = []*model.Step{st}
 	def.Results = []*model.Result{{Name: "signature", Type: model.TypeString, Description: "The image's signature, base64.", Path: s.Path}}
+	if k := s.Keyless; k != nil {
+		// Keyless: Fulcio certifies the pipeline's ServiceAccount, whose
+		// token (audience sigstore) is projected into the step; the
+		// admission policies accept that identity only.
+		st.VolumeMounts = append(st.VolumeMounts, &model.VolumeMount{Name: "sigstore-token", MountPath: keylessTokenDir, ReadOnly: true, Path: k.Path})
+		st.Args = append([]string{"sign", "--yes", "--identity-token", keylessTokenDir + "/token", "--fulcio-url", k.Fulcio, "--oidc-issuer", k.Issuer, "--output-signature", "$(results.signature.path)"}, append(tlogArgs(s), ref)...)
+		def.Volumes = gateVolumes(g, s.Path, &model.Volume{Name: "sigstore-token", Path: k.Path, Source: map[string]any{"projected": map[string]any{
+			"sources": []any{map[string]any{"serviceAccountToken": map[string]any{
+				"audience": model.KeylessAudience, "expirationSeconds": int64(600), "path": "token",
+			}}},
+		}}})
+		return t
+	}
+	key := cosignKey(st, s.Key)
+	st.Args = append([]string{"sign", "--yes", "--key", key, "--output-signature", "$(results.signature.path)"}, append(tlogArgs(s), ref)...)
 	def.Volumes = gateVolumes(g, s.Path, keyVolume(s.Key)...)
 	return t
 }
+
+// keylessTokenDir is where the keyless sign step reads its ServiceAccount
+// token.
+const keylessTokenDir = "/var/run/sigstore/pipec"
 
 // chainsConfig is the ConfigMap patch of Tekton Chains' configuration:
 // the keys the sign gates need, to merge into chains-config in
@@ -319,6 +336,10 @@ func chainsConfig(plan *model.Plan) *targets.Object {
 			Annotations: map[string]string{
 				AnnotationGeneratedFor: "the sign gates of pipelines " + strings.Join(pipelines, ", "),
 				"pipec.dev/merge":      "keys to merge into Tekton Chains' configuration: kubectl apply --server-side --field-manager=pipec keeps its other keys",
+				// The ConfigMap is Chains' own: when the gates go, a
+				// GitOps engine syncing ci/ must not delete it.
+				"kustomize.toolkit.fluxcd.io/prune": "disabled",
+				"argocd.argoproj.io/sync-options":   "Prune=false",
 			},
 		},
 		Data: data,

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -20,9 +21,11 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	kyvernov1 "github.com/kyverno/kyverno/api/kyverno/v1"
 	"github.com/kyverno/kyverno/ext/wildcard"
+	kconfig "github.com/kyverno/kyverno/pkg/config"
 	kcosign "github.com/kyverno/kyverno/pkg/cosign"
 	"github.com/kyverno/kyverno/pkg/images"
 	"github.com/kyverno/kyverno/pkg/registryclient"
+	imageutils "github.com/kyverno/kyverno/pkg/utils/image"
 	"github.com/sigstore/cosign/v2/pkg/cosign"
 	"github.com/sigstore/cosign/v2/pkg/oci/mutate"
 	ociremote "github.com/sigstore/cosign/v2/pkg/oci/remote"
@@ -159,6 +162,12 @@ func sign(t *testing.T, ref name.Digest, keys *cosign.KeysBytes) {
 // with the repository and public key, and returns prod's ClusterPolicy.
 func generate(t *testing.T, repo, publicKey string) *kyvernov1.ClusterPolicy {
 	t.Helper()
+	return generateFrom(t, fmt.Sprintf(config, repo, publicKey))
+}
+
+// generateFrom compiles a configuration and returns prod's ClusterPolicy.
+func generateFrom(t *testing.T, cue string) *kyvernov1.ClusterPolicy {
+	t.Helper()
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "pipec")
 	build := exec.Command("go", "build", "-o", bin, "./cmd/pipec")
@@ -170,7 +179,7 @@ func generate(t *testing.T, repo, publicKey string) *kyvernov1.ClusterPolicy {
 	if err := os.MkdirAll(src, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(src, "pipec.cue"), fmt.Appendf(nil, config, repo, publicKey), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(src, "pipec.cue"), []byte(cue), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	out := filepath.Join(dir, "out")
@@ -246,3 +255,55 @@ func matchesAny(patterns []string, image string) bool {
 	}
 	return false
 }
+
+// TestImageReferencesMatchKyverno checks the policy's imageReferences
+// against the images of pods as Kyverno renders them before matching (its
+// GetImageInfo with the default configuration: docker.io added when no
+// registry is written, the path as written): every way of writing a gated
+// Docker Hub repository's image is matched, another repository's is not.
+func TestImageReferencesMatchKyverno(t *testing.T) {
+	const kms = "gcpkms://projects/acme/locations/global/keyRings/ci/cryptoKeys/cosign"
+	for _, c := range []struct {
+		gated       string
+		match, miss []string
+	}{
+		{"acme/api", []string{"acme/api:v1", "docker.io/acme/api:v1", "acme/api@sha256:9d75f0d7c398df565d7ac04c6819b62d6d8f9560f5eb4672596ecd8f7e96ae91"}, []string{"acme/api-evil:v1", "ghcr.io/acme/api:v1"}},
+		{"docker.io/library/nginx", []string{"nginx:1.27", "library/nginx:1.27", "docker.io/nginx:1.27", "docker.io/library/nginx:1.27"}, []string{"acme/nginx:1.27"}},
+		{"nginx", []string{"nginx:1.27", "docker.io/library/nginx:1.27"}, []string{"nginx-evil:1"}},
+		{"ghcr.io/acme/api", []string{"ghcr.io/acme/api:v1"}, []string{"acme/api:v1"}},
+	} {
+		t.Run(c.gated, func(t *testing.T) {
+			p := generateFrom(t, fmt.Sprintf(kmsConfig, c.gated, kms))
+			refs := p.Spec.Rules[0].VerifyImages[0].ImageReferences
+			cfg := kconfig.NewDefaultConfiguration(false)
+			for _, img := range append(slices.Clone(c.match), c.miss...) {
+				info, err := imageutils.GetImageInfo(img, cfg)
+				if err != nil {
+					t.Fatal(err)
+				}
+				want := slices.Contains(c.match, img)
+				if got := matchesAny(refs, info.String()); got != want {
+					t.Errorf("%s (Kyverno: %s) matched %v by %v, want %v", img, info, got, refs, want)
+				}
+			}
+		})
+	}
+}
+
+// kmsConfig is a pipeline signing the repository with a KMS key and
+// admitting it into prod.
+const kmsConfig = `package ci
+
+namespace: "ci"
+
+environments: prod: {namespace: "acme-prod", quota: {requests: {cpu: "1", memory: "1Gi"}, pods: 10}}
+
+pipelines: api: {
+	timeout: "1h"
+	tasks: build: {
+		results: {IMAGE_URL: {}, IMAGE_DIGEST: {}}
+		steps: [{name: "build", image: "gcr.io/kaniko-project/executor:v1.23.2@sha256:9e69fd4330ec887829c780f5126dd80edc663df6def362cd22e79bcdf00ac53f"}]
+	}
+	gates: {image: %q, sign: {key: %q, admit: ["prod"]}}
+}
+`
