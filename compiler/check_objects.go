@@ -13,17 +13,21 @@ import (
 // later one's CUE path: applied together, one would silently replace the
 // other (an app named after one of pipec's own objects, say Flux's
 // pipec-flux Kustomization). The objects come in the order the targets
-// generated them.
+// generated them. Objects a preview's Application puts in each pull
+// request's namespace are told apart by their directory.
 func duplicateObjects(objs []targets.Object, src model.SourceMap) diag.List {
 	var out diag.List
-	type id struct{ group, kind, ns, name string }
+	type id struct{ group, kind, ns, name, dir string }
 	first := map[id]targets.Object{}
 	for _, o := range objs {
 		group, _, _ := strings.Cut(o.APIVersion, "/")
 		if !strings.Contains(o.APIVersion, "/") {
 			group = ""
 		}
-		k := id{group, o.Kind, o.Namespace, o.Name}
+		k := id{group: group, kind: o.Kind, ns: o.Namespace, name: o.Name}
+		if o.Namespace == "" && targets.NamespacedOnApply(o.Dir) {
+			k.dir = o.Dir
+		}
 		prev, dup := first[k]
 		if !dup {
 			first[k] = o

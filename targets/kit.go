@@ -83,7 +83,7 @@ func EnvDir(env string) string { return envDirPrefix + env }
 // rails: the quota, limit range and network policies, without a
 // namespace, which the guard-rails Application of every preview (pull
 // request) applies to its own.
-func PreviewDir(preview string) string { return "previews/" + preview + "/guard-rails" }
+func PreviewDir(preview string) string { return previewsDir + preview + "/guard-rails" }
 
 // DirEnv returns the environment a delivery directory belongs to.
 func DirEnv(dir string) (string, bool) { return strings.CutPrefix(dir, envDirPrefix) }
