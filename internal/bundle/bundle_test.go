@@ -112,10 +112,7 @@ func TestExpansionBounded(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			upload := archive(t, true, tc...)
-			counted := &countingReader{}
-			zr, _ := gzip.NewReader(bytes.NewReader(upload))
-			counted.r = zr
-			_, err := readTar(counted, lim.withDefaults())
+			counted, err := readCounted(upload, lim)
 			var le *LimitError
 			if !errors.As(err, &le) {
 				t.Fatalf("%v, want a LimitError", err)
@@ -145,10 +142,7 @@ func TestHeadersCountAgainstTheLimit(t *testing.T) {
 			es = append(es, entry{hdr: tar.Header{Name: fmt.Sprintf("%d%s.txt", i, strings.Repeat("n", 900<<10)), Format: format}})
 		}
 		upload := archive(t, true, es...)
-		counted := &countingReader{}
-		zr, _ := gzip.NewReader(bytes.NewReader(upload))
-		counted.r = zr
-		_, err := readTar(counted, lim.withDefaults())
+		counted, err := readCounted(upload, lim)
 		var le *LimitError
 		if !errors.As(err, &le) {
 			t.Errorf("%s: %v, want a LimitError", format, err)
@@ -192,4 +186,16 @@ func TestTxtarMarkersCountedFirst(t *testing.T) {
 	if n := txtarMarkers([]byte("-- a.cue --\r\nx\n-- b.cue --\n--\n-- c.cue\n-- d --")); n != 3 {
 		t.Errorf("txtarMarkers = %d, want 3", n)
 	}
+}
+
+// readCounted reads a gzipped tar upload with readTar, counting the bytes
+// decompressed.
+func readCounted(upload []byte, lim Limits) (*countingReader, error) {
+	zr, err := gzip.NewReader(bytes.NewReader(upload))
+	if err != nil {
+		return nil, err
+	}
+	counted := &countingReader{r: zr}
+	_, err = readTar(counted, lim.withDefaults())
+	return counted, err
 }

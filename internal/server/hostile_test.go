@@ -136,15 +136,9 @@ func TestWorkerReadsTheBundle(t *testing.T) {
 // without saying why, as Go's runtime may when its limit refuses it more
 // (a SIGSEGV in the collector, seen with list.Range(0, 1e9, 1)).
 func crashAfterAllocating() {
-	mem := make([][]byte, 0, 64)
-	for range 48 {
-		b := make([]byte, 4<<20)
-		for i := range b {
-			b[i] = 1
-		}
-		mem = append(mem, b)
-	}
+	mem := allocate()
 	os.Stderr.WriteString("SIGSEGV: segmentation violation\n")
+	runtime.KeepAlive(mem)
 	os.Exit(2)
 }
 
@@ -241,10 +235,8 @@ func TestShutdownStopsBuildsInTime(t *testing.T) {
 	}
 }
 
-// allocateAndHang is a worker whose heap grows past its limit without the
-// limit stopping it, as Go's heap does when it grows over address space
-// reserved beforehand, which RLIMIT_DATA does not count.
-func allocateAndHang() {
+// allocate takes 192 MiB of memory, touched, as a worker's build might.
+func allocate() [][]byte {
 	mem := make([][]byte, 0, 64)
 	for range 48 {
 		b := make([]byte, 4<<20)
@@ -253,6 +245,14 @@ func allocateAndHang() {
 		}
 		mem = append(mem, b)
 	}
+	return mem
+}
+
+// allocateAndHang is a worker whose heap grows past its limit without the
+// limit stopping it, as Go's heap does when it grows over address space
+// reserved beforehand, which RLIMIT_DATA does not count.
+func allocateAndHang() {
+	mem := allocate()
 	time.Sleep(time.Hour)
 	runtime.KeepAlive(mem)
 }
@@ -484,14 +484,7 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 // panicAfterAllocating is a worker that takes most of its memory, then
 // panics for a reason of its own.
 func panicAfterAllocating() {
-	mem := make([][]byte, 0, 64)
-	for range 48 {
-		b := make([]byte, 4<<20)
-		for i := range b {
-			b[i] = 1
-		}
-		mem = append(mem, b)
-	}
+	mem := allocate()
 	os.Stderr.WriteString("panic: a bug in the build\n\ngoroutine 1 [running]:\n")
 	runtime.KeepAlive(mem)
 	os.Exit(2)
