@@ -198,12 +198,25 @@ func (c *checker) checkForks(pl *model.Pipeline) {
 			d.Hint = "a Secret a step reads through env reaches the fork's run whatever its ServiceAccount; import the task into the library so that pipec checks it, or set forks: \"ignore\""
 			continue
 		}
+		if pl.SkippedOnPullRequests(t) {
+			// The sign and SBOM gates (and tasks guarded as they are)
+			// never run for a pull request: the fork run has no pod
+			// that mounts their key.
+			continue
+		}
 		def := c.plan.Definition(t)
 		if def == nil || seen[def.Path] {
 			continue
 		}
 		seen[def.Path] = true
 		for _, v := range def.Volumes {
+			if g := pl.Gates; g != nil && def == t.Inline && t.Name == model.GateScanTask && v.Name == "registry-credentials" {
+				d := c.report(ruleForkCreds, g.Path.Field("registryCredentials"), "the scan gate of pipeline %q pulls the image with Secret %q, and pull requests from forks run it: fork runs must not see the repository's registry credentials",
+					g.RegistryCredentials, pl.Name)
+				d.Expected = "no gates.registryCredentials in a pipeline that runs pull requests from forks, or forks: \"ignore\""
+				d.Hint = fmt.Sprintf(`a fork's run has no push credentials either (its Secret workspaces are emptyDirs), so its build cannot push the image the scan pulls: test forks' pull requests in a pipeline without gates (build and test, no push), and set pipelines.%s.on.pullRequest.forks: "ignore"; a fork run of a gated pipeline works only with a registry that its build pushes to and the scan pulls from without credentials`, pl.Name)
+				continue
+			}
 			for _, cred := range v.Credentials() {
 				d := c.report(ruleForkCreds, v.Path, "volume %q of task %q mounts %s, and pipeline %q runs it for pull requests from forks: fork runs must not see credentials",
 					v.Name, def.Name, cred, pl.Name)

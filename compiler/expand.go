@@ -92,6 +92,11 @@ func expandDeploys(plan *model.Plan) {
 			Path:    path,
 			Inline:  gitTask(plan, "deploy-"+app, "push-override", script, fp.GitCredentials, path),
 		}
+		if pl.Gates.SignsReviewedOnly() {
+			// A pull request's run does not sign its image: it deploys
+			// nothing either.
+			task.When = []*model.When{model.SigningRunsOnly(path)}
+		}
 		pl.Tasks = append(pl.Tasks, task)
 	}
 }

@@ -148,18 +148,26 @@ func runTriggerTest(cmd *cobra.Command, dir string, opts triggerTestOptions, std
 	if err != nil {
 		return usageError("%v", err)
 	}
+	skipped := map[string][]string{}
+	for _, o := range outcomes {
+		if pl := res.Plan.Pipeline(o.Pipeline); o.Started && pl != nil && pl.Ref == nil {
+			skipped[o.Trigger] = pl.SkippedBy(o.Params)
+		}
+	}
 	if listed, total, cut := triggers.TruncatedCommits(body); cut && provider == model.GitLab {
 		fmt.Fprintf(cmd.ErrOrStderr(), "pipec: warning: the push lists %d of its %d commits (GitLab lists at most %d): path filters see only the files those changed, in a cluster as here\n",
 			listed, total, triggers.GitLabCommitLimit)
 	}
 	if opts.output == "json" {
-		return writeTriggerJSON(stdout, provider, opts.event, outcomes)
+		return writeTriggerJSON(stdout, provider, opts.event, outcomes, skipped)
 	}
-	writeTriggerText(stdout, provider, opts.event, outcomes)
+	writeTriggerText(stdout, provider, opts.event, outcomes, skipped)
 	return nil
 }
 
-func writeTriggerText(w io.Writer, provider, event string, outcomes []triggers.Outcome) {
+// writeTriggerText writes the outcomes; skipped are the tasks each started
+// run skips by its when expressions, by trigger.
+func writeTriggerText(w io.Writer, provider, event string, outcomes []triggers.Outcome, skipped map[string][]string) {
 	started := 0
 	for _, o := range outcomes {
 		if o.Started {
@@ -181,19 +189,23 @@ func writeTriggerText(w io.Writer, provider, event string, outcomes []triggers.O
 		for _, k := range o.SortedParams() {
 			fmt.Fprintf(w, "           %-*s = %s\n", width, k, o.Params[k])
 		}
+		if s := skipped[o.Trigger]; len(s) > 0 {
+			fmt.Fprintf(w, "           skips %s (when expressions)\n", strings.Join(s, ", "))
+		}
 	}
 }
 
 // triggerTestSchema versions the JSON output of `pipec trigger test`.
 const triggerTestSchema = "pipec.dev/trigger-test/v1"
 
-func writeTriggerJSON(w io.Writer, provider, event string, outcomes []triggers.Outcome) error {
+func writeTriggerJSON(w io.Writer, provider, event string, outcomes []triggers.Outcome, skipped map[string][]string) error {
 	type trig struct {
 		Trigger     string            `json:"trigger"`
 		Pipeline    string            `json:"pipeline"`
 		Started     bool              `json:"started"`
 		Reason      string            `json:"reason,omitempty"`
 		Params      map[string]string `json:"params,omitempty"`
+		Skipped     []string          `json:"skippedTasks,omitempty"`
 		PipelineRun map[string]any    `json:"pipelineRun,omitempty"`
 	}
 	out := struct {
@@ -203,7 +215,7 @@ func writeTriggerJSON(w io.Writer, provider, event string, outcomes []triggers.O
 		Triggers      []trig `json:"triggers"`
 	}{SchemaVersion: triggerTestSchema, Provider: provider, Event: event, Triggers: []trig{}}
 	for _, o := range outcomes {
-		out.Triggers = append(out.Triggers, trig{o.Trigger, o.Pipeline, o.Started, o.Reason, o.Params, o.PipelineRun})
+		out.Triggers = append(out.Triggers, trig{o.Trigger, o.Pipeline, o.Started, o.Reason, o.Params, skipped[o.Trigger], o.PipelineRun})
 	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")

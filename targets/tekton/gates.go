@@ -70,7 +70,9 @@ echo "SBOM of $IMAGE: ` + "`wc -c < /sbom/sbom.json`" + ` bytes"
 
 // GateTasks returns the tasks a pipeline's gates add after its build
 // task (named build): the scan, then the SBOM and the signature, each
-// reading the image by the digest the build task reports. The compiler's
+// reading the image by the digest the build task reports. The SBOM and
+// sign tasks run only when the pipeline's model.TriggerParam is one of
+// model.SigningRuns. The compiler's
 // normalize step adds them to the pipeline, so they are checked and
 // generated as the pipeline's own tasks.
 func GateTasks(plan *model.Plan, p *model.Pipeline, build string) []*model.PipelineTask {
@@ -83,11 +85,18 @@ func GateTasks(plan *model.Plan, p *model.Pipeline, build string) []*model.Pipel
 		out = append(out, scanTask(plan, g, digest, ref, after))
 		after = []string{model.GateScanTask}
 	}
+	// The SBOM attestation and the signature are what the admission
+	// policies and their readers trust: only runs of reviewed code (push,
+	// tag, manual) make them; a pull request's run skips them.
 	if g.SBOM != nil {
-		out = append(out, sbomTask(plan, g, digest, ref, after))
+		t := sbomTask(plan, g, digest, ref, after)
+		t.When = []*model.When{model.SigningRunsOnly(g.SBOM.Path)}
+		out = append(out, t)
 	}
 	if g.Sign != nil {
-		out = append(out, signTask(plan, g, digest, ref, after))
+		t := signTask(plan, g, digest, ref, after)
+		t.When = []*model.When{model.SigningRunsOnly(g.Sign.Path)}
+		out = append(out, t)
 	}
 	return out
 }

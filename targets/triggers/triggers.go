@@ -416,6 +416,12 @@ func PipelineRun(plan *model.Plan, p *model.Pipeline) *pipelinev1.PipelineRun {
 	for _, a := range RunParams(p) {
 		pr.Spec.Params = append(pr.Spec.Params, pipelinev1.Param{Name: a.Name, Value: *pipelinev1.NewStructuredValues(templateValue(a.Value.String))})
 	}
+	if p.Gates.SignsReviewedOnly() {
+		// What started the run, from the Trigger's own literal binding
+		// (no webhook value reaches it): the sign and SBOM gates run for
+		// pushes and tags only.
+		setRunParam(pr, model.TriggerParam, "$(tt.params."+EventKindParam+")")
+	}
 	for _, w := range RunWorkspaces(p) {
 		pr.Spec.Workspaces = append(pr.Spec.Workspaces, workspaceBinding(w))
 	}
@@ -429,12 +435,23 @@ func PipelineRun(plan *model.Plan, p *model.Pipeline) *pipelinev1.PipelineRun {
 func ForkPipelineRun(plan *model.Plan, p *model.Pipeline) *pipelinev1.PipelineRun {
 	pr := PipelineRun(plan, p)
 	pr.Spec.TaskRunTemplate.ServiceAccountName = p.ForkServiceAccount()
+	if p.Gates.SignsReviewedOnly() {
+		setRunParam(pr, model.TriggerParam, model.EventPullRequest)
+	}
 	for i, w := range pr.Spec.Workspaces {
 		if w.Secret != nil {
 			pr.Spec.Workspaces[i] = pipelinev1.WorkspaceBinding{Name: w.Name, EmptyDir: &corev1.EmptyDirVolumeSource{}}
 		}
 	}
 	return pr
+}
+
+// setRunParam sets a parameter of pr, keeping them sorted by name.
+func setRunParam(pr *pipelinev1.PipelineRun, name, value string) {
+	ps := slices.DeleteFunc(pr.Spec.Params, func(x pipelinev1.Param) bool { return x.Name == name })
+	ps = append(ps, pipelinev1.Param{Name: name, Value: *pipelinev1.NewStructuredValues(value)})
+	slices.SortStableFunc(ps, func(a, b pipelinev1.Param) int { return strings.Compare(a.Name, b.Name) })
+	pr.Spec.Params = ps
 }
 
 // podTemplate places a run's pods: the trigger's own node selector and
