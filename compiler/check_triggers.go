@@ -212,7 +212,7 @@ func (c *checker) checkForks(pl *model.Pipeline) {
 		for _, v := range def.Volumes {
 			if g := pl.Gates; g != nil && def == t.Inline && t.Name == model.GateScanTask && v.Name == "registry-credentials" {
 				d := c.report(ruleForkCreds, g.Path.Field("registryCredentials"), "the scan gate of pipeline %q pulls the image with Secret %q, and pull requests from forks run it: fork runs must not see the repository's registry credentials",
-					g.RegistryCredentials, pl.Name)
+					pl.Name, g.RegistryCredentials)
 				d.Expected = "no gates.registryCredentials in a pipeline that runs pull requests from forks, or forks: \"ignore\""
 				d.Hint = fmt.Sprintf(`a fork's run has no push credentials either (its Secret workspaces are emptyDirs), so its build cannot push the image the scan pulls: test forks' pull requests in a pipeline without gates (build and test, no push), and set pipelines.%s.on.pullRequest.forks: "ignore"; a fork run of a gated pipeline works only with a registry that its build pushes to and the scan pulls from without credentials`, pl.Name)
 				continue
