@@ -12,8 +12,10 @@ import (
 // through their lifecycle. Every pod becomes Running once scheduled; a
 // TaskRun's pod then completes after taskDuration, each step container
 // ending with the termination message Tekton's entrypoint would write
-// (StartedAt to the second: Tekton rejects finer times); pods being
-// deleted go at once. Nodes keep KWOK's default stages.
+// (StartedAt to the second: Tekton rejects finer times) and the task
+// results a pod's annotation sim.pipec.dev/results lists (termination
+// message entries of type 1, comma-separated JSON objects), which a
+// task's metadata passes on to its pods; pods being deleted go at once. Nodes keep KWOK's default stages.
 func kwokConfig(taskDuration time.Duration) string {
 	return kubetest.KWOKConfig(fmt.Sprintf(`apiVersion: kwok.x-k8s.io/v1alpha1
 kind: Stage
@@ -31,7 +33,9 @@ spec:
     statusTemplate: |
       {{ $now := Now }}
       {{ $ts := dateInZone "2006-01-02T15:04:05Z" (now) "UTC" }}
-      {{ $msg := printf "[{\"key\":\"StartedAt\",\"value\":\"%%s\",\"type\":3}]" $ts }}
+      {{ $results := "" }}
+      {{ with .metadata.annotations }}{{ with index . "sim.pipec.dev/results" }}{{ $results = printf ",%%s" . }}{{ end }}{{ end }}
+      {{ $msg := printf "[{\"key\":\"StartedAt\",\"value\":\"%%s\",\"type\":3}%%s]" $ts $results }}
       containerStatuses:
       {{ range .spec.containers }}
       - image: {{ .image | Quote }}

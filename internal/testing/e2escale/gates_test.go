@@ -1,0 +1,222 @@
+package e2escale
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/pipec/pipec/internal/testing/kubetest"
+)
+
+// TestPullRequestRunsDoNotSign fires a push and a pull request webhook at
+// Tekton Triggers' own EventListener sink, serving what pipec compiled for
+// a key-signed gated pipeline, and lets Tekton's own controller run the
+// PipelineRuns the sink creates: the push's run must run the build, the
+// scan, the SBOM and the sign tasks; the pull request's run must run the
+// build and the scan and skip the SBOM and sign tasks by their when
+// expressions (no TaskRun, no pod), and both must succeed. The steps do
+// not run (KWOK completes the pods, writing the build's IMAGE_DIGEST and
+// IMAGE_URL results from the task's annotation).
+func TestPullRequestRunsDoNotSign(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a simulated cluster")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	const ns = "gated-ci"
+	digest := "sha256:" + strings.Repeat("ab", 32)
+	results := fmt.Sprintf(`{"key":"IMAGE_DIGEST","value":%q,"type":1},{"key":"IMAGE_URL","value":"registry.gated-ci.svc:5000/app","type":1}`, digest)
+	objs, _ := build(t, fmt.Sprintf(`package ci
+namespace: %[1]q
+environments: ci: {
+	namespace: %[1]q
+	quota: requests: {cpu: "16", memory: "32Gi"}
+	network: kubernetesAPI: {cidrs: ["10.96.0.1/32"], ports: [443]}
+}
+triggers: {
+	webhookSecret: {name: "github-webhook", key: "secret"}
+	listener: ingressFrom: namespaces: ["ingress-nginx"]
+}
+pipelines: app: {
+	timeout: "10m"
+	params: {"git-url": {}, "git-revision": {}}
+	tasks: build: {
+		params: {url: "$(params.git-url)", rev: "$(params.git-revision)"}
+		annotations: "sim.pipec.dev/results": %[2]q
+		results: {IMAGE_URL: {}, IMAGE_DIGEST: {}}
+		steps: [{name: "build", image: "docker.io/library/busybox:1.37.0", script: "echo building $(params.url) at $(params.rev)"}]
+	}
+	gates: {
+		image: "registry.gated-ci.svc:5000/app"
+		scan: {}
+		sbom: {}
+		sign: key: secret: "cosign-key"
+	}
+	on: {
+		push: {}
+		pullRequest: forks: "untrusted"
+	}
+}
+`, ns, results))
+
+	dir := t.TempDir()
+	t0 := time.Now()
+	c, err := Start(ctx, StartOptions{Dir: dir, Log: testLog{t}, TaskDuration: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Stop()
+	defer func() {
+		if t.Failed() {
+			for _, name := range []string{"tekton-controller", "eventlistener-pipec-listener"} {
+				data, _ := os.ReadFile(dir + "/" + name + ".log")
+				t.Logf("%s.log (tail):\n%s", name, tail(string(data), 4000))
+			}
+		}
+	}()
+	t.Logf("cluster up in %.1fs", time.Since(t0).Seconds())
+	node := &corev1.Node{
+		ObjectMeta: metav1.ObjectMeta{Name: "node-0", Annotations: map[string]string{"kwok.x-k8s.io/node": "fake"}},
+		Status: corev1.NodeStatus{Allocatable: corev1.ResourceList{
+			corev1.ResourceCPU: resource.MustParse("16"), corev1.ResourceMemory: resource.MustParse("64Gi"), corev1.ResourcePods: resource.MustParse("110"),
+		}},
+	}
+	node.Status.Capacity = node.Status.Allocatable
+	if _, err := c.Kube.CoreV1().Nodes().Create(ctx, node, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	// Tekton Chains does not run here: its configuration stays out.
+	objs = slices.DeleteFunc(objs, func(o *unstructured.Unstructured) bool { return o.GetNamespace() == "tekton-chains" })
+	if err := c.applyAll(ctx, objs); err != nil {
+		t.Fatal(err)
+	}
+	const secret = "gated-webhook-secret"
+	if _, err := c.Kube.CoreV1().Secrets(ns).Create(ctx, &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Name: "github-webhook", Namespace: ns},
+		StringData: map[string]string{"secret": secret},
+	}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	url, err := c.StartEventListener(ctx, ns, "pipec-listener", "pipec-listener")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []struct{ event, payload string }{{"push", "github-push-main.json"}, {"pull_request", "github-pull-request-opened.json"}} {
+		body, err := os.ReadFile("../../../targets/triggers/testdata/webhooks/" + d.payload)
+		if err != nil {
+			t.Fatal(err)
+		}
+		mac := hmac.New(sha256.New, []byte(secret))
+		mac.Write(body)
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("X-GitHub-Event", d.event)
+		req.Header.Set("X-GitHub-Delivery", "00000000-0000-0000-0000-"+fmt.Sprintf("%012d", len(d.event)))
+		req.Header.Set("X-Hub-Signature-256", "sha256="+hex.EncodeToString(mac.Sum(nil)))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		msg, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusAccepted {
+			t.Fatalf("%s delivery: %s: %s", d.event, resp.Status, msg)
+		}
+	}
+
+	runs := schema.GroupVersionResource{Group: "tekton.dev", Version: "v1", Resource: "pipelineruns"}
+	byKind := map[string]*unstructured.Unstructured{}
+	err = kubetest.Poll(ctx, 3*time.Minute, func(ctx context.Context) (bool, error) {
+		l, err := c.Dynamic().Resource(runs).Namespace(ns).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return false, nil
+		}
+		done := len(l.Items) == 2
+		for i := range l.Items {
+			pr := &l.Items[i]
+			byKind[pr.GetLabels()["pipec.dev/trigger"]] = pr
+			st, reason := kubetest.Condition(pr, "Succeeded")
+			if st == "False" {
+				return false, fmt.Errorf("PipelineRun %s (%s) failed: %s", pr.GetName(), pr.GetLabels()["pipec.dev/trigger"], reason)
+			}
+			done = done && st == "True"
+		}
+		return done, nil
+	})
+	if err != nil {
+		t.Fatalf("%v; runs: %v", err, keys(byKind))
+	}
+	trs := schema.GroupVersionResource{Group: "tekton.dev", Version: "v1", Resource: "taskruns"}
+	for kind, want := range map[string][]string{
+		"push":         {"build", "sbom-image", "scan-image", "sign-image"},
+		"pull-request": {"build", "scan-image"},
+	} {
+		pr := byKind[kind]
+		if pr == nil {
+			t.Fatalf("no %s run: %v", kind, keys(byKind))
+		}
+		params, _, _ := unstructured.NestedSlice(pr.Object, "spec", "params")
+		if !slices.ContainsFunc(params, func(p any) bool {
+			m, _ := p.(map[string]any)
+			return m["name"] == "pipec-trigger" && m["value"] == kind
+		}) {
+			t.Errorf("%s run: params %v, want pipec-trigger=%s", kind, params, kind)
+		}
+		l, err := c.Dynamic().Resource(trs).Namespace(ns).List(ctx, metav1.ListOptions{LabelSelector: "tekton.dev/pipelineRun=" + pr.GetName()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ran []string
+		for _, tr := range l.Items {
+			ran = append(ran, tr.GetLabels()["tekton.dev/pipelineTask"])
+		}
+		slices.Sort(ran)
+		if !slices.Equal(ran, want) {
+			t.Errorf("%s run %s ran %v, want %v", kind, pr.GetName(), ran, want)
+		}
+		skipped, _, _ := unstructured.NestedSlice(pr.Object, "status", "skippedTasks")
+		var names []string
+		for _, s := range skipped {
+			m, _ := s.(map[string]any)
+			names = append(names, fmt.Sprint(m["name"], ": ", m["reason"]))
+		}
+		slices.Sort(names)
+		t.Logf("%s run %s: ran %v, skipped %v", kind, pr.GetName(), ran, names)
+		wantSkipped := []string(nil)
+		if kind == "pull-request" {
+			wantSkipped = []string{"sbom-image: When Expressions evaluated to false", "sign-image: When Expressions evaluated to false"}
+		}
+		if !slices.Equal(names, wantSkipped) {
+			t.Errorf("%s run skipped %v, want %v", kind, names, wantSkipped)
+		}
+	}
+	t.Logf("done in %.1fs", time.Since(t0).Seconds())
+}
+
+func keys[V any](m map[string]V) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
