@@ -55,6 +55,7 @@ var checks = []func(*checker){
 	(*checker).checkScaling,
 	(*checker).checkGates,
 	(*checker).checkGateRuns,
+	(*checker).checkGateEgress,
 	(*checker).checkFlux,
 	(*checker).checkPreviews,
 }

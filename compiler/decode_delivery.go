@@ -130,7 +130,7 @@ func decodeQuota(q node) *model.Quota {
 }
 
 func egressRule(name string, n node) *model.EgressRule {
-	r := &model.EgressRule{Name: name, CIDRs: n.field("cidrs").strs(), Protocol: n.field("protocol").str(), Path: n.path}
+	r := &model.EgressRule{Name: name, CIDRs: n.field("cidrs").strs(), Protocol: n.field("protocol").str(), Hosts: n.field("hosts").strs(), Path: n.path}
 	n.field("ports").list(func(_ int, p node) { r.Ports = append(r.Ports, int32(p.int())) })
 	return r
 }

@@ -22,6 +22,10 @@ func gates(n node) *model.Gates {
 			Tool: s.field("tool").str(), FailOn: s.field("failOn").str(), IgnoreFile: s.field("ignoreFile").str(),
 			Workspace: s.field("workspace").str(), Image: s.field("image").str(), OnError: s.field("onError").str(), Path: s.path,
 		}
+		if db := s.field("database"); db.exists() {
+			g.Scan.Database = &model.ScanDatabase{Repository: db.field("repository").str(), JavaRepository: db.field("javaRepository").str(),
+				UpdateURL: db.field("updateURL").str(), Path: db.path}
+		}
 	}
 	if s := n.field("sbom"); s.exists() {
 		g.SBOM = &model.SBOM{Format: s.field("format").str(), Image: s.field("image").str(), Path: s.path}

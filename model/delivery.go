@@ -84,7 +84,9 @@ type EgressRule struct {
 	CIDRs    []string
 	Ports    []int32
 	Protocol string
-	Path     Path
+	// Hosts are the host names the CIDRs serve, as the user says.
+	Hosts []string
+	Path  Path
 }
 
 // IngressRule allows ingress from other namespaces.

@@ -40,7 +40,10 @@ type Scan struct {
 	Workspace  string
 	Image      string
 	OnError    string // stopAndFail, continue
-	Path       Path
+	// Database is where the scanner's database comes from; nil: the
+	// scanner's defaults.
+	Database *ScanDatabase
+	Path     Path
 }
 
 // Fatal reports whether a failing scan fails the run.

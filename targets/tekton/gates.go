@@ -189,12 +189,18 @@ func scanTask(plan *model.Plan, g *model.Gates, digest, ref string, after []stri
 		st.Env = append(st.Env,
 			&model.EnvVar{Name: "GRYPE_DB_CACHE_DIR", Value: "/tmp/grype-db", Path: s.Path},
 			&model.EnvVar{Name: "GRYPE_CHECK_FOR_APP_UPDATE", Value: "false", Path: s.Path})
+		if db := s.Database; db != nil && db.UpdateURL != "" {
+			st.Env = append(st.Env, &model.EnvVar{Name: "GRYPE_DB_UPDATE_URL", Value: db.UpdateURL, Path: db.Path.Field("updateURL")})
+		}
 	default:
 		st = gateStep(plan, g, "trivy", s.Image, s.Path)
 		if st.Image == "" {
 			st.Image = TrivyImage
 		}
 		st.Script = trivyScanScript
+		if db := s.Database; db != nil {
+			st.Env = append(st.Env, dbEnv(db)...)
+		}
 		var failOn []string
 		for _, x := range model.SeveritiesFrom(s.FailOn) {
 			failOn = append(failOn, strings.ToUpper(x))
@@ -209,6 +215,20 @@ func scanTask(plan *model.Plan, g *model.Gates, digest, ref string, after []stri
 	st.Resources = withMemoryLimit(st.Resources, scanMemory)
 	def.Steps = []*model.Step{st}
 	return t
+}
+
+// dbEnv is the environment that points Trivy at the database locations
+// db names: TRIVY_DB_REPOSITORY and TRIVY_JAVA_DB_REPOSITORY, the
+// environment form of --db-repository and --java-db-repository.
+func dbEnv(db *model.ScanDatabase) []*model.EnvVar {
+	var out []*model.EnvVar
+	if db.Repository != "" {
+		out = append(out, &model.EnvVar{Name: "TRIVY_DB_REPOSITORY", Value: db.Repository, Path: db.Path.Field("repository")})
+	}
+	if db.JavaRepository != "" {
+		out = append(out, &model.EnvVar{Name: "TRIVY_JAVA_DB_REPOSITORY", Value: db.JavaRepository, Path: db.Path.Field("javaRepository")})
+	}
+	return out
 }
 
 // withMemoryLimit returns r with a memory limit of at least m.
@@ -265,6 +285,11 @@ func sbomTask(plan *model.Plan, g *model.Gates, digest, ref string, after []stri
 		format, predicate = "cyclonedx", "cyclonedx"
 	}
 	gen.Script = trivySBOMScript
+	if sc := g.Scan; sc != nil && sc.Database != nil && sc.Database.JavaRepository != "" {
+		// Trivy identifies Java archives with its Java database.
+		db := &model.ScanDatabase{JavaRepository: sc.Database.JavaRepository, Path: sc.Database.Path}
+		gen.Env = append(gen.Env, dbEnv(db)...)
+	}
 	gen.Env = append(gen.Env,
 		&model.EnvVar{Name: "IMAGE", Value: ref, Path: s.Path},
 		&model.EnvVar{Name: "FORMAT", Value: format, Path: s.Path.Field("format")})

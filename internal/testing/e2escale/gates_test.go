@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"os"
 	"slices"
@@ -16,7 +17,6 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -75,32 +75,10 @@ pipelines: app: {
 }
 `, ns, results))
 
-	dir := t.TempDir()
 	t0 := time.Now()
-	c, err := Start(ctx, StartOptions{Dir: dir, Log: testLog{t}, TaskDuration: time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := startWithNode(ctx, t, time.Second, "tekton-controller", "eventlistener-pipec-listener")
 	defer c.Stop()
-	defer func() {
-		if t.Failed() {
-			for _, name := range []string{"tekton-controller", "eventlistener-pipec-listener"} {
-				data, _ := os.ReadFile(dir + "/" + name + ".log")
-				t.Logf("%s.log (tail):\n%s", name, tail(string(data), 4000))
-			}
-		}
-	}()
 	t.Logf("cluster up in %.1fs", time.Since(t0).Seconds())
-	node := &corev1.Node{
-		ObjectMeta: metav1.ObjectMeta{Name: "node-0", Annotations: map[string]string{"kwok.x-k8s.io/node": "fake"}},
-		Status: corev1.NodeStatus{Allocatable: corev1.ResourceList{
-			corev1.ResourceCPU: resource.MustParse("16"), corev1.ResourceMemory: resource.MustParse("64Gi"), corev1.ResourcePods: resource.MustParse("110"),
-		}},
-	}
-	node.Status.Capacity = node.Status.Allocatable
-	if _, err := c.Kube.CoreV1().Nodes().Create(ctx, node, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
 	// Tekton Chains does not run here: its configuration stays out.
 	objs = slices.DeleteFunc(objs, func(o *unstructured.Unstructured) bool { return o.GetNamespace() == "tekton-chains" })
 	if err := c.applyAll(ctx, objs); err != nil {
@@ -163,7 +141,7 @@ pipelines: app: {
 		return done, nil
 	})
 	if err != nil {
-		t.Fatalf("%v; runs: %v", err, keys(byKind))
+		t.Fatalf("%v; runs: %v", err, slices.Sorted(maps.Keys(byKind)))
 	}
 	trs := schema.GroupVersionResource{Group: "tekton.dev", Version: "v1", Resource: "taskruns"}
 	for kind, want := range map[string][]string{
@@ -172,7 +150,7 @@ pipelines: app: {
 	} {
 		pr := byKind[kind]
 		if pr == nil {
-			t.Fatalf("no %s run: %v", kind, keys(byKind))
+			t.Fatalf("no %s run: %v", kind, slices.Sorted(maps.Keys(byKind)))
 		}
 		params, _, _ := unstructured.NestedSlice(pr.Object, "spec", "params")
 		if !slices.ContainsFunc(params, func(p any) bool {
@@ -210,13 +188,4 @@ pipelines: app: {
 		}
 	}
 	t.Logf("done in %.1fs", time.Since(t0).Seconds())
-}
-
-func keys[V any](m map[string]V) []string {
-	var out []string
-	for k := range m {
-		out = append(out, k)
-	}
-	slices.Sort(out)
-	return out
 }

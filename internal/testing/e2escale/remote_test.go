@@ -140,31 +140,8 @@ pipelines: {
 triggers: webhookSecret: {name: "github-webhook", key: "secret"}
 `, bundleRef))
 
-	dir := t.TempDir()
-	c, err := Start(ctx, StartOptions{Dir: dir, Log: testLog{t}, TaskDuration: 2 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := startWithNode(ctx, t, 2*time.Second, "tekton-controller", "tekton-resolvers")
 	defer c.Stop()
-	defer func() {
-		if t.Failed() {
-			for _, name := range []string{"tekton-controller", "tekton-resolvers"} {
-				data, _ := os.ReadFile(dir + "/" + name + ".log")
-				t.Logf("%s.log (tail):\n%s", name, tail(string(data), 4000))
-			}
-		}
-	}()
-	// One node for the runs' pods, managed by KWOK.
-	node := &corev1.Node{
-		ObjectMeta: metav1.ObjectMeta{Name: "node-0", Annotations: map[string]string{"kwok.x-k8s.io/node": "fake"}},
-		Status: corev1.NodeStatus{Allocatable: corev1.ResourceList{
-			corev1.ResourceCPU: resource.MustParse("16"), corev1.ResourceMemory: resource.MustParse("64Gi"), corev1.ResourcePods: resource.MustParse("110"),
-		}},
-	}
-	node.Status.Capacity = node.Status.Allocatable
-	if _, err := c.Kube.CoreV1().Nodes().Create(ctx, node, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
 	if err := c.ensureNamespace(ctx, "tekton-tasks"); err != nil {
 		t.Fatal(err)
 	}
@@ -286,6 +263,39 @@ triggers: webhookSecret: {name: "github-webhook", key: "secret"}
 		t.Errorf("the pod has no emptyDir volume data: %v", pod.Spec.Volumes)
 	}
 	t.Logf("succeeded: %v", status)
+}
+
+// startWithNode starts the simulated cluster with one node for the runs'
+// pods, managed by KWOK, each TaskRun's pod taking taskDuration; when the
+// test fails, the tails of the logs of programs are logged. The caller
+// stops it.
+func startWithNode(ctx context.Context, t *testing.T, taskDuration time.Duration, logs ...string) *Cluster {
+	t.Helper()
+	dir := t.TempDir()
+	c, err := Start(ctx, StartOptions{Dir: dir, Log: testLog{t}, TaskDuration: taskDuration})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			for _, name := range logs {
+				data, _ := os.ReadFile(dir + "/" + name + ".log")
+				t.Logf("%s.log (tail):\n%s", name, tail(string(data), 4000))
+			}
+		}
+	})
+	node := &corev1.Node{
+		ObjectMeta: metav1.ObjectMeta{Name: "node-0", Annotations: map[string]string{"kwok.x-k8s.io/node": "fake"}},
+		Status: corev1.NodeStatus{Allocatable: corev1.ResourceList{
+			corev1.ResourceCPU: resource.MustParse("16"), corev1.ResourceMemory: resource.MustParse("64Gi"), corev1.ResourcePods: resource.MustParse("110"),
+		}},
+	}
+	node.Status.Capacity = node.Status.Allocatable
+	if _, err := c.Kube.CoreV1().Nodes().Create(ctx, node, metav1.CreateOptions{}); err != nil {
+		c.Stop()
+		t.Fatal(err)
+	}
+	return c
 }
 
 // build compiles a configuration and returns its objects and plan; it
