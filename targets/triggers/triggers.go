@@ -419,7 +419,7 @@ func PipelineRun(plan *model.Plan, p *model.Pipeline) *pipelinev1.PipelineRun {
 	if p.Gates.SignsReviewedOnly() {
 		// What started the run, from the Trigger's own literal binding
 		// (no webhook value reaches it): the sign and SBOM gates run for
-		// pushes and tags only.
+		// pushes and tags, and for manual runs (the parameter's default).
 		setRunParam(pr, model.TriggerParam, "$(tt.params."+EventKindParam+")")
 	}
 	for _, w := range RunWorkspaces(p) {
