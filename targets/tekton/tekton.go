@@ -137,9 +137,24 @@ func validateAll(ctx context.Context, objs []targets.Object, maps []*sourceMap, 
 				results[i] = full()
 				return
 			}
-			results[i] = once.Validate(kind, spec, full, func() diag.List {
+			name := func() diag.List {
 				return findings(validation.ObjectMetadata(meta).ViaField("metadata"), maps[i], src)
-			})
+			}
+			if p, ok := objs[i].Value.(*v1.Pipeline); ok {
+				if rest, gates := splitGates(p); rest != nil && gatesAccepted(ctx, once, kind, gates) {
+					// The pipeline without its gates' specs, each of
+					// which passed; any finding sends the whole
+					// pipeline to Tekton for the findings to report.
+					results[i] = once.Validate(kind, &rest.Spec, func() diag.List {
+						if !accepts(ctx, rest) {
+							return full()
+						}
+						return nil
+					}, name)
+					return
+				}
+			}
+			results[i] = once.Validate(kind, spec, full, name)
 		}()
 	}
 	wg.Wait()

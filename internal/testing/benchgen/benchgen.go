@@ -54,13 +54,20 @@ const pipelineTasks = `	tasks: {
 	}
 `
 
+// imageTasks is pipelineTasks whose last task builds the service's image
+// (results IMAGE_URL and IMAGE_DIGEST), for gates.
+var imageTasks = strings.Replace(pipelineTasks, `			params: commit: "$(tasks.clone.results.commit)"
+			steps: [{name: "pack", image: _image, script: "echo $(params.commit)"}]`, `			params: commit: "$(tasks.clone.results.commit)"
+			results: {IMAGE_URL: {}, IMAGE_DIGEST: {}}
+			steps: [{name: "pack", image: _image, script: "echo $(params.commit) > $(results.IMAGE_URL.path) && printf 'sha256:%064d' 0 > $(results.IMAGE_DIGEST.path)"}]`, 1)
+
 // Pipelines returns a configuration with n pipelines; with triggers, each
 // runs on pushes to its own directory and on pull requests.
 func Pipelines(n int, triggers bool) string {
 	var sb strings.Builder
 	sb.WriteString(library)
 	for i := range n {
-		fmt.Fprintf(&sb, "\npipelines: \"service-%03d\": {\n\tparams: {\"git-url\": {}, \"git-revision\": default: \"main\"}\n\tworkspaces: source: {}\n%s}\n", i, pipelineTasks)
+		fmt.Fprintf(&sb, "\npipelines: \"service-%03d\": {\n\ttimeout: \"30m\"\n\tparams: {\"git-url\": {}, \"git-revision\": default: \"main\"}\n\tworkspaces: source: {}\n%s}\n", i, pipelineTasks)
 		if triggers {
 			fmt.Fprintf(&sb, "pipelines: \"service-%03d\": on: {push: paths: [\"services/%03d/\"], pullRequest: {}}\n", i, i)
 		}
@@ -92,6 +99,13 @@ teams: platform: environments: ["dev", "qa", "staging", "prod"]
 argocd: gitops: repoURL: "https://github.com/acme/mono.git"
 
 triggers: webhookSecret: {name: "hook", key: "secret"}
+
+_cosignPublicKey: """
+	-----BEGIN PUBLIC KEY-----
+	MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEGQGN68p/zcLwzJKdczuHHWj23Nez
+	tsjNvn8HQ2lGHPC4yENUzWRUQiBXPVi/dBlZu3FaT77QhzKBFDPTb1aOMA==
+	-----END PUBLIC KEY-----
+	"""
 `, 8+n, 16+2*n, 20+4*n, 2*n)
 	for i := range n {
 		fmt.Fprintf(&sb, `
@@ -99,7 +113,12 @@ pipelines: "service-%03[1]d": {
 	timeout: "30m"
 	params: {"git-url": {}, "git-revision": default: "main"}
 	workspaces: source: {}
-%[3]s	on: {
+%[3]s	gates: {
+		image: "ghcr.io/acme/service-%03[1]d"
+		scan: failOn: "critical"
+		sign: {key: secret: "cosign", publicKey: _cosignPublicKey, admit: ["prod"]}
+	}
+	on: {
 		push: {branches: ["main"], paths: ["services/%03[1]d/**"]}
 		workspaces: source: volumeClaimTemplate: storage: "1Gi"
 	}
@@ -113,7 +132,7 @@ apps: "service-%03[1]d": {
 	resources: requests: {cpu: "100m", memory: "128Mi"}
 	environments: {dev: {}, qa: {}, staging: {}, prod: replicas: 2}
 }
-`, i, sha256.Sum256(fmt.Appendf(nil, "service-%03d", i)), pipelineTasks)
+`, i, sha256.Sum256(fmt.Appendf(nil, "service-%03d", i)), imageTasks)
 	}
 	return sb.String()
 }
@@ -152,12 +171,12 @@ tasks: {
 	"image-build": {
 		params: {image: {}, context: default: "."}
 		workspaces: source: {}
-		results: IMAGE_DIGEST: {}
+		results: {IMAGE_URL: {}, IMAGE_DIGEST: {}}
 		steps: [{
 			name:  "build"
 			image: _golang
 			workingDir: "$(workspaces.source.path)/$(params.context)"
-			script: "printf 'sha256:%064d' 0 > $(results.IMAGE_DIGEST.path)"
+			script: "printf '%s' $(params.image) > $(results.IMAGE_URL.path) && printf 'sha256:%064d' 0 > $(results.IMAGE_DIGEST.path)"
 		}]
 	}
 }
@@ -178,6 +197,13 @@ triggers: {
 	webhookSecret: {name: "github-webhook", key: "secret"}
 	githubToken: {name: "github-token", key: "token"}
 }
+
+_cosignPublicKey: """
+	-----BEGIN PUBLIC KEY-----
+	MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEGQGN68p/zcLwzJKdczuHHWj23Nez
+	tsjNvn8HQ2lGHPC4yENUzWRUQiBXPVi/dBlZu3FaT77QhzKBFDPTb1aOMA==
+	-----END PUBLIC KEY-----
+	"""
 
 // _deployEnvironments are where every service is deployed.
 _deployEnvironments: ["dev", "test", "qa", "staging", "preprod", "prod"]
@@ -235,6 +261,19 @@ _servicePipeline: {
 		}
 	}
 	results: "image-digest": value: "$(tasks.build.results.IMAGE_DIGEST)"
+	// Every image is scanned, has an SBOM and is signed before anything
+	// uses it; the environments from staging on admit only signed images.
+	gates: {
+		image:               "ghcr.io/acme/\(_name)"
+		registryCredentials: "ghcr-push"
+		scan: failOn:        "high"
+		sbom: format:        "spdx-json"
+		sign: {
+			key: secret: "cosign"
+			publicKey: _cosignPublicKey
+			admit: ["staging", "preprod", "prod"]
+		}
+	}
 	on: {
 		push: {branches: ["main"], paths: ["\(_svc.dir)/**"]}
 		pullRequest: branches: ["main"]

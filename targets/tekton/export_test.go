@@ -1,0 +1,7 @@
+package tekton
+
+// For the external tests.
+var (
+	SplitGates = splitGates
+	Accepts    = accepts
+)
