@@ -2,6 +2,7 @@ package tekton
 
 // For the external tests.
 var (
-	SplitGates = splitGates
-	Accepts    = accepts
+	SplitGates        = splitGates
+	Accepts           = accepts
+	CanonicalLiterals = canonicalLiterals
 )

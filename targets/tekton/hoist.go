@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"strings"
 
 	v1 "github.com/tektoncd/pipeline/pkg/apis/pipeline/v1"
 	"knative.dev/pkg/apis"
@@ -111,3 +112,70 @@ func gatesAccepted(ctx context.Context, once *targets.Once, kind string, gates [
 	}
 	return true
 }
+
+// canonicalLiterals returns p with the literal text Tekton's validation
+// reads only around variable references replaced by one placeholder, or p
+// itself when it has none: in the parameters of tasks referenced by name
+// (whose parameters the validation cannot see), workspace subpaths and
+// descriptions, a string without "$", or the text before a string's first
+// "$". Pipelines stamped from one template differ mostly in such literals
+// (a service's directory, its image's repository): their canonical forms
+// are validated once (targets.Once). Tekton's validation refuses a
+// canonical form exactly when it refuses the pipeline, at the same paths
+// (TestCanonicalLiteralsAgreeWithTekton); a refused canonical form sends
+// the pipeline to the whole validation, for the findings to report.
+func canonicalLiterals(p *v1.Pipeline) *v1.Pipeline {
+	var c *v1.Pipeline
+	edit := func() *v1.PipelineSpec {
+		if c == nil {
+			c = p.DeepCopy()
+		}
+		return &c.Spec
+	}
+	if d := canonical(p.Spec.Description); d != p.Spec.Description {
+		edit().Description = d
+	}
+	for _, list := range []func(*v1.PipelineSpec) []v1.PipelineTask{
+		func(s *v1.PipelineSpec) []v1.PipelineTask { return s.Tasks },
+		func(s *v1.PipelineSpec) []v1.PipelineTask { return s.Finally },
+	} {
+		for i, t := range list(&p.Spec) {
+			if d := canonical(t.Description); d != t.Description {
+				list(edit())[i].Description = d
+			}
+			for j, w := range t.Workspaces {
+				if sp := canonical(w.SubPath); sp != w.SubPath {
+					list(edit())[i].Workspaces[j].SubPath = sp
+				}
+			}
+			if t.TaskRef == nil || t.TaskSpec != nil {
+				continue
+			}
+			for j, a := range t.Params {
+				if v := canonical(a.Value.StringVal); a.Value.Type == v1.ParamTypeString && v != a.Value.StringVal {
+					list(edit())[i].Params[j].Value.StringVal = v
+				}
+			}
+		}
+	}
+	if c == nil {
+		return p
+	}
+	return c
+}
+
+// canonical is s with its text before the first "$", or all of it when it
+// has none, replaced by placeholder; "" stays "".
+func canonical(s string) string {
+	i := strings.IndexByte(s, '$')
+	switch {
+	case s == "" || i == 0:
+		return s
+	case i < 0:
+		return placeholder
+	}
+	return placeholder + s[i:]
+}
+
+// placeholder stands for literal text in canonicalLiterals.
+const placeholder = "x"

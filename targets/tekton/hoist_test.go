@@ -3,10 +3,12 @@ package tekton_test
 import (
 	"context"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	v1 "github.com/tektoncd/pipeline/pkg/apis/pipeline/v1"
+	"knative.dev/pkg/apis"
 
 	"github.com/pipec/pipec/compiler"
 	"github.com/pipec/pipec/diag"
@@ -16,8 +18,9 @@ import (
 )
 
 var (
-	splitGates = tekton.SplitGates
-	accepts    = tekton.Accepts
+	splitGates        = tekton.SplitGates
+	accepts           = tekton.Accepts
+	canonicalLiterals = tekton.CanonicalLiterals
 )
 
 const LabelGate = tekton.LabelGate
@@ -201,4 +204,145 @@ func TestGatesValidatedOnce(t *testing.T) {
 	if validated != len(gates) {
 		t.Errorf("validated %d gate specs for 3 pipelines of %d gates, want %d", validated, len(gates), len(gates))
 	}
+}
+
+// TestCanonicalLiteralsAgreeWithTekton holds what validating pipelines by
+// their canonical form rests on (canonicalLiterals): Tekton's validation
+// accepts a pipeline exactly when it accepts its canonical form, and
+// refuses both at the same paths. It checks every Pipeline the build cases and the examples
+// generate, and each again broken in ways that involve the literals a
+// canonical form replaces.
+func TestCanonicalLiteralsAgreeWithTekton(t *testing.T) {
+	ctx := context.Background()
+	files, _ := filepath.Glob("testdata/build/*.txtar")
+	examples, _ := filepath.Glob("../../examples/*")
+	changed := 0
+	for _, file := range append(files, examples...) {
+		for _, p := range pipelinesOf(t, file) {
+			for name, mutate := range literalMutations {
+				m := p.DeepCopy()
+				if !mutate(m) {
+					continue
+				}
+				c := canonicalLiterals(m)
+				if c == m {
+					continue
+				}
+				changed++
+				if got, want := errorPaths(ctx, c), errorPaths(ctx, m); got != want {
+					t.Errorf("%s: pipeline %s %s: Tekton's validation of the canonical form says\n%s\nwant, as of the pipeline,\n%s", file, p.Name, name, got, want)
+				}
+			}
+		}
+	}
+	if changed < 50 {
+		t.Fatalf("compared %d canonical forms, want at least 50", changed)
+	}
+}
+
+func pipelinesOf(t *testing.T, file string) []*v1.Pipeline {
+	t.Helper()
+	var objs []targets.Object
+	if strings.HasSuffix(file, ".txtar") {
+		res, err := targettest.Build(file)
+		if err != nil {
+			t.Fatalf("%s: %v", file, err)
+		}
+		objs = res.Objects
+	} else {
+		res, err := compiler.Build(context.Background(), compiler.Options{Dir: file})
+		if err != nil {
+			t.Fatalf("%s: %v", file, err)
+		}
+		objs = res.Objects
+	}
+	var out []*v1.Pipeline
+	for _, o := range objs {
+		if p, ok := o.Value.(*v1.Pipeline); ok {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// errorPaths are the paths of Tekton's validation errors (their messages
+// may quote the value; a pipeline whose canonical form has errors is
+// validated whole, for the findings to report).
+func errorPaths(ctx context.Context, p *v1.Pipeline) string {
+	fe := targets.DefaultAndValidate(apis.WithinCreate(ctx), p.DeepCopy())
+	if fe == nil {
+		return "accepted"
+	}
+	var out []string
+	for _, e := range fe.WrappedErrors() {
+		out = append(out, strings.Join(e.Paths, ","))
+	}
+	slices.Sort(out)
+	return strings.Join(out, "\n")
+}
+
+// literalMutations change a pipeline; each reports whether it applied.
+var literalMutations = map[string]func(*v1.Pipeline) bool{
+	"as generated": func(*v1.Pipeline) bool { return true },
+	"with a literal description, subpath and parameter": func(p *v1.Pipeline) bool {
+		p.Spec.Description = "a (literal) description"
+		p.Spec.Tasks = append(p.Spec.Tasks, v1.PipelineTask{
+			Name: "literal", TaskRef: &v1.TaskRef{Name: "t"}, Description: "literal",
+			Params:     v1.Params{{Name: "x", Value: *v1.NewStructuredValues("(params.nope)")}, {Name: "y", Value: *v1.NewStructuredValues("")}},
+			Workspaces: []v1.WorkspacePipelineTaskBinding{{Name: "w", Workspace: "nope", SubPath: "a/b"}},
+		})
+		return true
+	},
+	"with an unknown variable beside a literal": func(p *v1.Pipeline) bool {
+		p.Spec.Tasks = append(p.Spec.Tasks, v1.PipelineTask{
+			Name: "unknown", TaskRef: &v1.TaskRef{Name: "t"},
+			Params: v1.Params{{Name: "x", Value: *v1.NewStructuredValues("literal")}, {Name: "y", Value: *v1.NewStructuredValues("$(params.nope)")}},
+		})
+		return true
+	},
+	"with a bad task name and a literal": func(p *v1.Pipeline) bool {
+		p.Spec.Tasks = append(p.Spec.Tasks, v1.PipelineTask{
+			Name: "Bad_Name", TaskRef: &v1.TaskRef{Name: "t"},
+			Params: v1.Params{{Name: "x", Value: *v1.NewStructuredValues("literal")}},
+		})
+		return true
+	},
+	"with a literal for a parameter given twice": func(p *v1.Pipeline) bool {
+		p.Spec.Tasks = append(p.Spec.Tasks, v1.PipelineTask{
+			Name: "twice", TaskRef: &v1.TaskRef{Name: "t"},
+			Params: v1.Params{{Name: "x", Value: *v1.NewStructuredValues("a")}, {Name: "x", Value: *v1.NewStructuredValues("b")}},
+		})
+		return true
+	},
+	"with a literal subpath of an undeclared workspace": func(p *v1.Pipeline) bool {
+		for i := range p.Spec.Tasks {
+			if len(p.Spec.Tasks[i].Workspaces) > 0 {
+				p.Spec.Tasks[i].Workspaces[0].Workspace = "nope"
+				p.Spec.Tasks[i].Workspaces[0].SubPath = "dir"
+				return true
+			}
+		}
+		return false
+	},
+	"with literal text before variables": func(p *v1.Pipeline) bool {
+		p.Spec.Params = append(p.Spec.Params, v1.ParamSpec{Name: "arr", Type: v1.ParamTypeArray})
+		p.Spec.Tasks = append(p.Spec.Tasks, v1.PipelineTask{
+			Name: "prefixed", TaskRef: &v1.TaskRef{Name: "t"},
+			Params: v1.Params{
+				{Name: "a", Value: *v1.NewStructuredValues("repo:$(params.nope)")},
+				{Name: "b", Value: *v1.NewStructuredValues("a$(params.arr[*])")},
+				{Name: "c", Value: *v1.NewStructuredValues("$(params.arr[*])")},
+				{Name: "d", Value: *v1.NewStructuredValues("x$(params.arr)")},
+				{Name: "e", Value: *v1.NewStructuredValues("pre $(context.pipelineRun.nope) $")},
+			},
+		})
+		return true
+	},
+	"with a literal in a finally task": func(p *v1.Pipeline) bool {
+		p.Spec.Finally = append(p.Spec.Finally, v1.PipelineTask{
+			Name: "final", TaskRef: &v1.TaskRef{Name: "t"},
+			Params: v1.Params{{Name: "x", Value: *v1.NewStructuredValues("literal")}, {Name: "y", Value: *v1.NewStructuredValues("$(tasks.nope.results.r)")}},
+		})
+		return true
+	},
 }

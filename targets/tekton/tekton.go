@@ -141,12 +141,17 @@ func validateAll(ctx context.Context, objs []targets.Object, maps []*sourceMap, 
 				return findings(validation.ObjectMetadata(meta).ViaField("metadata"), maps[i], src)
 			}
 			if p, ok := objs[i].Value.(*v1.Pipeline); ok {
-				if rest, gates := splitGates(p); rest != nil && gatesAccepted(ctx, once, kind, gates) {
-					// The pipeline without its gates' specs, each of
-					// which passed; any finding sends the whole
-					// pipeline to Tekton for the findings to report.
-					results[i] = once.Validate(kind, &rest.Spec, func() diag.List {
-						if !accepts(ctx, rest) {
+				// The pipeline without its gates' specs, each of which
+				// passed, and with its literals in canonical form; any
+				// finding sends the whole pipeline to Tekton, for the
+				// findings to report.
+				rest, gates := splitGates(p)
+				if rest == nil {
+					rest = p
+				}
+				if c := canonicalLiterals(rest); c != p && gatesAccepted(ctx, once, kind, gates) {
+					results[i] = once.Validate(kind, &c.Spec, func() diag.List {
+						if !accepts(ctx, c) {
 							return full()
 						}
 						return nil
