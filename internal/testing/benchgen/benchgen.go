@@ -79,9 +79,11 @@ func Pipelines(n int, triggers bool) string {
 }
 
 // Monorepo returns a monorepo of n services: each with its own triggered
-// pipeline and an app deployed to four environments, plus the CI
+// pipeline, which scans and signs the service's image for production
+// (gates), and an app deployed to four environments, plus the CI
 // environment the pipelines run in (five environments in all). Quotas grow
-// with n so that the capacity checks pass.
+// with n so that the capacity checks pass; it builds without a finding
+// under the policy packs (TestGeneratedShapes).
 func Monorepo(n int) string {
 	var sb strings.Builder
 	sb.WriteString(library)
@@ -303,8 +305,11 @@ _serviceApp: {
 // team's service list and the platform file's templates; a shared task
 // library; matrix builds on every fifth service; a CI environment and six
 // deployment environments in promotion order; an AppProject per team; push
-// and pull-request triggers on every pipeline. The result maps file names
-// to their contents. Quotas grow with n so that the capacity checks pass.
+// and pull-request triggers on every pipeline; gates on every pipeline (a
+// scan, an SBOM and a signature production and the two environments
+// before it admit). The result maps file names to their contents. Quotas
+// grow with n so that the capacity checks pass; it builds without a
+// finding under the policy packs (TestGeneratedShapes).
 func Teams(n int) map[string]string {
 	files := map[string]string{}
 	files["platform.cue"] = teamsLibrary + fmt.Sprintf(`
