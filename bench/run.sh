@@ -2,10 +2,14 @@
 # pipec's scale benchmark, on generated configurations of two shapes
 # (bench/gen):
 #   monorepo  one file, each service's pipeline and app written out, five
-#             environments (benchgen.Monorepo);
+#             environments, a scan and a signature per image
+#             (benchgen.Monorepo);
 #   teams     a file per team of 25 services whose pipelines and apps a
 #             comprehension stamps from shared templates, matrix builds,
-#             seven environments, an AppProject per team (benchgen.Teams).
+#             seven environments, an AppProject per team, a scan, an SBOM
+#             and a signature per image (benchgen.Teams).
+# Both build without a finding under the policy packs, as a real
+# configuration must (compiler's TestGeneratedShapes).
 # Each size is measured with the pipec binary against `cue export` of the
 # same CUE, on the same machine in the same run: median wall time of RUNS
 # runs, time per service, peak resident memory and memory per service.
@@ -69,7 +73,13 @@ for shape in $shapes; do
   for n in $sizes; do
     dir=$work/$shape-$n
     go run ./bench/gen -shape "$shape" -n "$n" -o "$dir"
-    objs=$("$pipec" build --no-cache "$dir" 2>/dev/null | grep -c "^kind:")
+    # A refused build stops early: timing one would measure nothing.
+    if ! "$pipec" build --no-cache "$dir" >"$work/out.yaml" 2>"$work/err.txt"; then
+      echo "bench/run.sh: pipec refuses the generated $shape-$n:" >&2
+      tail -5 "$work/err.txt" >&2
+      exit 1
+    fi
+    objs=$(grep -c "^kind:" "$work/out.yaml")
     p=$(median_ms "$pipec" build --no-cache "$dir")
     c=$(cd "$dir" && median_ms "$cue" export .)
     pm=$(peak_mib "$pipec" build --no-cache "$dir")

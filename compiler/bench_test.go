@@ -83,14 +83,18 @@ func benchServices(b *testing.B, files map[string]string, n int) {
 	b.ReportMetric(float64(after.TotalAlloc-before.TotalAlloc)/per, "B/service")
 }
 
+// benchBuild builds dir as pipec build does, the policy packs included,
+// and fails on any finding: a benchmark of a refused configuration
+// measures a build that stops early, and bench/run.sh builds the same
+// inputs with the CLI.
 func benchBuild(b *testing.B, dir string, wantPipelines int) {
 	b.ReportAllocs()
 	for b.Loop() {
-		res, err := compiler.Build(context.Background(), compiler.Options{Dir: dir})
+		res, err := compiler.Build(context.Background(), compiler.Options{Dir: dir, Policies: true})
 		if err != nil {
 			b.Fatal(err)
 		}
-		if res.Diagnostics.HasErrors() {
+		if len(res.Diagnostics) > 0 {
 			b.Fatalf("findings:\n%v", res.Diagnostics)
 		}
 		if wantPipelines > 0 && len(res.Plan.Pipelines) != wantPipelines {
@@ -125,5 +129,34 @@ func TestGeneratedConfig(t *testing.T) {
 	}
 	if len(res.Diagnostics) > 0 || len(res.Plan.Pipelines) != 200 {
 		t.Fatalf("%d pipelines, findings:\n%v", len(res.Plan.Pipelines), res.Diagnostics)
+	}
+}
+
+// TestGeneratedShapes keeps bench/run.sh's inputs honest: both shapes build
+// with the policy packs and without a finding (a refused configuration
+// would time a build that stops early).
+func TestGeneratedShapes(t *testing.T) {
+	if testing.Short() {
+		return
+	}
+	for name, files := range map[string]map[string]string{
+		"teams":    benchgen.Teams(2 * benchgen.TeamSize),
+		"monorepo": {"pipec.cue": benchgen.Monorepo(3)},
+	} {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			for f, text := range files {
+				if err := os.WriteFile(filepath.Join(dir, f), []byte(text), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			res, err := compiler.Build(context.Background(), compiler.Options{Dir: dir, Policies: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(res.Diagnostics) > 0 || len(res.Objects) == 0 {
+				t.Fatalf("%d objects, findings:\n%v", len(res.Objects), res.Diagnostics)
+			}
+		})
 	}
 }

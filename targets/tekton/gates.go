@@ -78,7 +78,10 @@ echo "SBOM of $IMAGE: ` + "`wc -c < /sbom/sbom.json`" + ` bytes"
 func GateTasks(plan *model.Plan, p *model.Pipeline, build string) []*model.PipelineTask {
 	g := p.Gates
 	digest := "$(tasks." + build + ".results.IMAGE_DIGEST)"
-	ref := g.Image + "@$(params.digest)"
+	// The repository is a parameter too: pipelines whose gates are set
+	// up alike share their gate tasks' specs, which Tekton's validation
+	// then reads once (see validateAll).
+	ref := "$(params.image)@$(params.digest)"
 	var out []*model.PipelineTask
 	after := []string{build}
 	if g.Scan != nil {
@@ -106,19 +109,26 @@ func GateTasks(plan *model.Plan, p *model.Pipeline, build string) []*model.Pipel
 // when one goes away.
 const LabelGate = "pipec.dev/gate"
 
-// gateTask is a generated inline task taking the image digest.
+// gateTask is a generated inline task taking the image's repository and
+// digest.
 func gateTask(name, description string, g *model.Gates, digest string, after []string, path model.Path) *model.PipelineTask {
 	return &model.PipelineTask{
 		Name:        name,
 		Description: description,
-		Params:      []*model.Arg{{Name: "digest", Value: model.Value{Type: model.TypeString, String: digest}, Path: path}},
-		After:       after,
-		Path:        path,
+		Params: []*model.Arg{
+			{Name: "digest", Value: model.Value{Type: model.TypeString, String: digest}, Path: path},
+			{Name: "image", Value: model.Value{Type: model.TypeString, String: g.Image}, Path: path},
+		},
+		After: after,
+		Path:  path,
 		Inline: &model.TaskDef{
 			Name:   name,
 			Labels: map[string]string{LabelGate: strings.TrimSuffix(name, "-image")},
-			Params: []*model.Param{{Name: "digest", Type: model.TypeString, Description: "The digest of the image " + g.Image + ".", Path: path}},
-			Path:   path,
+			Params: []*model.Param{
+				{Name: "digest", Type: model.TypeString, Description: "The digest of the image the build task built.", Path: path},
+				{Name: "image", Type: model.TypeString, Description: "The image's repository (gates.image).", Path: path},
+			},
+			Path: path,
 		},
 	}
 }

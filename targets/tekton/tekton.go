@@ -137,9 +137,29 @@ func validateAll(ctx context.Context, objs []targets.Object, maps []*sourceMap, 
 				results[i] = full()
 				return
 			}
-			results[i] = once.Validate(kind, spec, full, func() diag.List {
+			name := func() diag.List {
 				return findings(validation.ObjectMetadata(meta).ViaField("metadata"), maps[i], src)
-			})
+			}
+			if p, ok := objs[i].Value.(*v1.Pipeline); ok {
+				// The pipeline without its gates' specs, each of which
+				// passed, and with its literals in canonical form; any
+				// finding sends the whole pipeline to Tekton, for the
+				// findings to report.
+				rest, gates := splitGates(p)
+				if rest == nil {
+					rest = p
+				}
+				if c := canonicalLiterals(rest); c != p && gatesAccepted(ctx, once, kind, gates) {
+					results[i] = once.Validate(kind, &c.Spec, func() diag.List {
+						if !accepts(ctx, c) {
+							return full()
+						}
+						return nil
+					}, name)
+					return
+				}
+			}
+			results[i] = once.Validate(kind, spec, full, name)
 		}()
 	}
 	wg.Wait()

@@ -54,13 +54,20 @@ const pipelineTasks = `	tasks: {
 	}
 `
 
+// imageTasks is pipelineTasks whose last task builds the service's image
+// (results IMAGE_URL and IMAGE_DIGEST), for gates.
+var imageTasks = strings.Replace(pipelineTasks, `			params: commit: "$(tasks.clone.results.commit)"
+			steps: [{name: "pack", image: _image, script: "echo $(params.commit)"}]`, `			params: commit: "$(tasks.clone.results.commit)"
+			results: {IMAGE_URL: {}, IMAGE_DIGEST: {}}
+			steps: [{name: "pack", image: _image, script: "echo $(params.commit) > $(results.IMAGE_URL.path) && printf 'sha256:%064d' 0 > $(results.IMAGE_DIGEST.path)"}]`, 1)
+
 // Pipelines returns a configuration with n pipelines; with triggers, each
 // runs on pushes to its own directory and on pull requests.
 func Pipelines(n int, triggers bool) string {
 	var sb strings.Builder
 	sb.WriteString(library)
 	for i := range n {
-		fmt.Fprintf(&sb, "\npipelines: \"service-%03d\": {\n\tparams: {\"git-url\": {}, \"git-revision\": default: \"main\"}\n\tworkspaces: source: {}\n%s}\n", i, pipelineTasks)
+		fmt.Fprintf(&sb, "\npipelines: \"service-%03d\": {\n\ttimeout: \"30m\"\n\tparams: {\"git-url\": {}, \"git-revision\": default: \"main\"}\n\tworkspaces: source: {}\n%s}\n", i, pipelineTasks)
 		if triggers {
 			fmt.Fprintf(&sb, "pipelines: \"service-%03d\": on: {push: paths: [\"services/%03d/\"], pullRequest: {}}\n", i, i)
 		}
@@ -72,9 +79,11 @@ func Pipelines(n int, triggers bool) string {
 }
 
 // Monorepo returns a monorepo of n services: each with its own triggered
-// pipeline and an app deployed to four environments, plus the CI
+// pipeline, which scans and signs the service's image for production
+// (gates), and an app deployed to four environments, plus the CI
 // environment the pipelines run in (five environments in all). Quotas grow
-// with n so that the capacity checks pass.
+// with n so that the capacity checks pass; it builds without a finding
+// under the policy packs (TestGeneratedShapes).
 func Monorepo(n int) string {
 	var sb strings.Builder
 	sb.WriteString(library)
@@ -92,6 +101,13 @@ teams: platform: environments: ["dev", "qa", "staging", "prod"]
 argocd: gitops: repoURL: "https://github.com/acme/mono.git"
 
 triggers: webhookSecret: {name: "hook", key: "secret"}
+
+_cosignPublicKey: """
+	-----BEGIN PUBLIC KEY-----
+	MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEGQGN68p/zcLwzJKdczuHHWj23Nez
+	tsjNvn8HQ2lGHPC4yENUzWRUQiBXPVi/dBlZu3FaT77QhzKBFDPTb1aOMA==
+	-----END PUBLIC KEY-----
+	"""
 `, 8+n, 16+2*n, 20+4*n, 2*n)
 	for i := range n {
 		fmt.Fprintf(&sb, `
@@ -99,7 +115,12 @@ pipelines: "service-%03[1]d": {
 	timeout: "30m"
 	params: {"git-url": {}, "git-revision": default: "main"}
 	workspaces: source: {}
-%[3]s	on: {
+%[3]s	gates: {
+		image: "ghcr.io/acme/service-%03[1]d"
+		scan: failOn: "critical"
+		sign: {key: secret: "cosign", publicKey: _cosignPublicKey, admit: ["prod"]}
+	}
+	on: {
 		push: {branches: ["main"], paths: ["services/%03[1]d/**"]}
 		workspaces: source: volumeClaimTemplate: storage: "1Gi"
 	}
@@ -113,7 +134,7 @@ apps: "service-%03[1]d": {
 	resources: requests: {cpu: "100m", memory: "128Mi"}
 	environments: {dev: {}, qa: {}, staging: {}, prod: replicas: 2}
 }
-`, i, sha256.Sum256(fmt.Appendf(nil, "service-%03d", i)), pipelineTasks)
+`, i, sha256.Sum256(fmt.Appendf(nil, "service-%03d", i)), imageTasks)
 	}
 	return sb.String()
 }
@@ -152,12 +173,12 @@ tasks: {
 	"image-build": {
 		params: {image: {}, context: default: "."}
 		workspaces: source: {}
-		results: IMAGE_DIGEST: {}
+		results: {IMAGE_URL: {}, IMAGE_DIGEST: {}}
 		steps: [{
 			name:  "build"
 			image: _golang
 			workingDir: "$(workspaces.source.path)/$(params.context)"
-			script: "printf 'sha256:%064d' 0 > $(results.IMAGE_DIGEST.path)"
+			script: "printf '%s' $(params.image) > $(results.IMAGE_URL.path) && printf 'sha256:%064d' 0 > $(results.IMAGE_DIGEST.path)"
 		}]
 	}
 }
@@ -178,6 +199,13 @@ triggers: {
 	webhookSecret: {name: "github-webhook", key: "secret"}
 	githubToken: {name: "github-token", key: "token"}
 }
+
+_cosignPublicKey: """
+	-----BEGIN PUBLIC KEY-----
+	MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEGQGN68p/zcLwzJKdczuHHWj23Nez
+	tsjNvn8HQ2lGHPC4yENUzWRUQiBXPVi/dBlZu3FaT77QhzKBFDPTb1aOMA==
+	-----END PUBLIC KEY-----
+	"""
 
 // _deployEnvironments are where every service is deployed.
 _deployEnvironments: ["dev", "test", "qa", "staging", "preprod", "prod"]
@@ -235,6 +263,19 @@ _servicePipeline: {
 		}
 	}
 	results: "image-digest": value: "$(tasks.build.results.IMAGE_DIGEST)"
+	// Every image is scanned, has an SBOM and is signed before anything
+	// uses it; the environments from staging on admit only signed images.
+	gates: {
+		image:               "ghcr.io/acme/\(_name)"
+		registryCredentials: "ghcr-push"
+		scan: failOn:        "high"
+		sbom: format:        "spdx-json"
+		sign: {
+			key: secret: "cosign"
+			publicKey: _cosignPublicKey
+			admit: ["staging", "preprod", "prod"]
+		}
+	}
 	on: {
 		push: {branches: ["main"], paths: ["\(_svc.dir)/**"]}
 		pullRequest: branches: ["main"]
@@ -264,8 +305,11 @@ _serviceApp: {
 // team's service list and the platform file's templates; a shared task
 // library; matrix builds on every fifth service; a CI environment and six
 // deployment environments in promotion order; an AppProject per team; push
-// and pull-request triggers on every pipeline. The result maps file names
-// to their contents. Quotas grow with n so that the capacity checks pass.
+// and pull-request triggers on every pipeline; gates on every pipeline (a
+// scan, an SBOM and a signature production and the two environments
+// before it admit). The result maps file names to their contents. Quotas
+// grow with n so that the capacity checks pass; it builds without a
+// finding under the policy packs (TestGeneratedShapes).
 func Teams(n int) map[string]string {
 	files := map[string]string{}
 	files["platform.cue"] = teamsLibrary + fmt.Sprintf(`

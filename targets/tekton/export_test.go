@@ -1,0 +1,8 @@
+package tekton
+
+// For the external tests.
+var (
+	SplitGates        = splitGates
+	Accepts           = accepts
+	CanonicalLiterals = canonicalLiterals
+)
