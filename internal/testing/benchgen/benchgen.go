@@ -61,6 +61,14 @@ var imageTasks = strings.Replace(pipelineTasks, `			params: commit: "$(tasks.clo
 			results: {IMAGE_URL: {}, IMAGE_DIGEST: {}}
 			steps: [{name: "pack", image: _image, script: "echo $(params.commit) > $(results.IMAGE_URL.path) && printf 'sha256:%064d' 0 > $(results.IMAGE_DIGEST.path)"}]`, 1)
 
+// gateEgress is where the gates of both shapes reach out from the CI
+// namespace: GitHub and its registry, whose addresses serve the image and
+// Trivy's database mirror there.
+const gateEgress = `
+_github: {cidrs: ["140.82.112.0/20", "185.199.108.0/22"], ports: [443], hosts: ["github.com", "ghcr.io", "pkg-containers.githubusercontent.com"]}
+_trivyDatabase: {repository: "ghcr.io/aquasecurity/trivy-db:2", javaRepository: "ghcr.io/aquasecurity/trivy-java-db:1"}
+`
+
 // Pipelines returns a configuration with n pipelines; with triggers, each
 // runs on pushes to its own directory and on pull requests.
 func Pipelines(n int, triggers bool) string {
@@ -89,7 +97,7 @@ func Monorepo(n int) string {
 	sb.WriteString(library)
 	fmt.Fprintf(&sb, `
 environments: {
-	ci: {namespace: "ci", quota: {requests: {cpu: "%[1]d", memory: "%[2]dGi"}, pods: %[3]d, pipelineRuns: %[4]d}, network: kubernetesAPI: {cidrs: ["10.96.0.1/32"], ports: [443]}}
+	ci: {namespace: "ci", quota: {requests: {cpu: "%[1]d", memory: "%[2]dGi"}, pods: %[3]d, pipelineRuns: %[4]d}, network: {kubernetesAPI: {cidrs: ["10.96.0.1/32"], ports: [443]}, egress: github: _github}}
 	dev: {namespace: "mono-dev", quota: {requests: {cpu: "%[1]d", memory: "%[2]dGi"}, pods: %[3]d}}
 	qa: {namespace: "mono-qa", promotion: from: "dev", quota: {requests: {cpu: "%[1]d", memory: "%[2]dGi"}, pods: %[3]d}}
 	staging: {namespace: "mono-staging", promotion: from: "qa", quota: {requests: {cpu: "%[1]d", memory: "%[2]dGi"}, pods: %[3]d}}
@@ -101,14 +109,14 @@ teams: platform: environments: ["dev", "qa", "staging", "prod"]
 argocd: gitops: repoURL: "https://github.com/acme/mono.git"
 
 triggers: webhookSecret: {name: "hook", key: "secret"}
-
+%[5]s
 _cosignPublicKey: """
 	-----BEGIN PUBLIC KEY-----
 	MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEGQGN68p/zcLwzJKdczuHHWj23Nez
 	tsjNvn8HQ2lGHPC4yENUzWRUQiBXPVi/dBlZu3FaT77QhzKBFDPTb1aOMA==
 	-----END PUBLIC KEY-----
 	"""
-`, 8+n, 16+2*n, 20+4*n, 2*n)
+`, 8+n, 16+2*n, 20+4*n, 2*n, gateEgress)
 	for i := range n {
 		fmt.Fprintf(&sb, `
 pipelines: "service-%03[1]d": {
@@ -117,8 +125,8 @@ pipelines: "service-%03[1]d": {
 	workspaces: source: {}
 %[3]s	gates: {
 		image: "ghcr.io/acme/service-%03[1]d"
-		scan: failOn: "critical"
-		sign: {key: secret: "cosign", publicKey: _cosignPublicKey, admit: ["prod"]}
+		scan: {failOn: "critical", database: _trivyDatabase}
+		sign: {key: secret: "cosign", publicKey: _cosignPublicKey, rekor: "", admit: ["prod"]}
 	}
 	on: {
 		push: {branches: ["main"], paths: ["services/%03[1]d/**"]}
@@ -184,7 +192,7 @@ tasks: {
 }
 
 environments: {
-	ci: {namespace: "ci", quota: _quota, network: kubernetesAPI: {cidrs: ["10.96.0.1/32"], ports: [443]}}
+	ci: {namespace: "ci", quota: _quota, network: {kubernetesAPI: {cidrs: ["10.96.0.1/32"], ports: [443]}, egress: github: _github}}
 	dev: {namespace: "apps-dev", quota: _quota}
 	test: {namespace: "apps-test", promotion: from: "dev", quota: _quota}
 	qa: {namespace: "apps-qa", promotion: from: "test", quota: _quota}
@@ -206,7 +214,7 @@ _cosignPublicKey: """
 	tsjNvn8HQ2lGHPC4yENUzWRUQiBXPVi/dBlZu3FaT77QhzKBFDPTb1aOMA==
 	-----END PUBLIC KEY-----
 	"""
-
+` + gateEgress + `
 // _deployEnvironments are where every service is deployed.
 _deployEnvironments: ["dev", "test", "qa", "staging", "preprod", "prod"]
 
@@ -268,11 +276,13 @@ _servicePipeline: {
 	gates: {
 		image:               "ghcr.io/acme/\(_name)"
 		registryCredentials: "ghcr-push"
-		scan: failOn:        "high"
+		scan: {failOn: "high", database: _trivyDatabase}
 		sbom: format:        "spdx-json"
 		sign: {
 			key: secret: "cosign"
 			publicKey: _cosignPublicKey
+			// Private images: no public transparency log.
+			rekor: ""
 			admit: ["staging", "preprod", "prod"]
 		}
 	}
