@@ -31,6 +31,15 @@ func (c *checker) checkGateRuns() {
 			d.Expected = "a parameter of another name"
 			d.Hint = fmt.Sprintf("pipec declares %q itself (default %q) and its TriggerTemplates set it to push, tag or pull-request: the sign and SBOM gates run for %s runs only; rename yours", model.TriggerParam, model.ManualRun, diag.OneOf(model.SigningRuns))
 		}
+		for _, pr := range c.plan.Previews {
+			if t := pr.Test; t != nil && t.Pipeline == p.Name {
+				if _, ok := t.Params[model.TriggerParam]; ok {
+					d := c.report(ruleGateTrigger, t.Path.Field("params").Field(model.TriggerParam), "the test of preview %q sets parameter %q of pipeline %q, which pipec sets itself", pr.Name, model.TriggerParam, p.Name)
+					d.Expected = "no " + model.TriggerParam + " in test.params"
+					d.Hint = "remove it: a preview's test runs a pull request's code, and pipec sets pull-request, so that it never signs"
+				}
+			}
+		}
 		if p.On == nil {
 			continue
 		}

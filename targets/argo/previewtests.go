@@ -174,6 +174,11 @@ func previewTests(plan *model.Plan, p *model.Preview, g *model.GitOps) ([]target
 	for _, name := range sortedKeys(t.Params) {
 		run.Spec.Params = append(run.Spec.Params, tektonv1.Param{Name: name, Value: *tektonv1.NewStructuredValues(t.Params[name])})
 	}
+	if pl.Gates.SignsReviewedOnly() {
+		// A pull request's code: a gated test pipeline builds and scans,
+		// and never signs, as the pull request's own run.
+		run.Spec.Params = append(run.Spec.Params, tektonv1.Param{Name: model.TriggerParam, Value: *tektonv1.NewStructuredValues(model.EventPullRequest)})
+	}
 	if err := targets.DefaultAndValidate(context.Background(), run.DeepCopy()); err != nil {
 		d := diags.Errorf(plan.Sources, t.Path, "Tekton's validation rejects the test PipelineRun: %s", err.Error())
 		d.Hint = "fix the test's pipeline or params"
