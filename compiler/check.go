@@ -54,6 +54,7 @@ var checks = []func(*checker){
 	(*checker).checkListenerResources,
 	(*checker).checkScaling,
 	(*checker).checkGates,
+	(*checker).checkAdmission,
 	(*checker).checkFlux,
 	(*checker).checkPreviews,
 }
