@@ -18,7 +18,6 @@ package admission
 
 import (
 	"context"
-	"slices"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -123,15 +122,16 @@ func kyverno(env *model.Environment, a model.Admission) *unstructured.Unstructur
 // admit: for each container, init container and ephemeral container, its
 // image as Kyverno renders it before matching (image_normalize, the form
 // verifyImages matches imageReferences against, so a gated image this
-// rule lets through is one a verifyImages rule verifies) must match a
-// gated repository's pattern or an unsigned one. An image Kyverno cannot
-// parse is an error, which refuses the Pod (failurePolicy Fail).
+// rule lets through is one a verifyImages rule verifies) is denied when it
+// matches none of the gated repositories' patterns (the first condition)
+// and none of the patterns admitted unsigned (the second, when there are
+// any; `pipec diff` reads it). An image Kyverno cannot parse is an error,
+// which refuses the Pod (failurePolicy Fail).
 func onlyAdmitted(env *model.Environment, a model.Admission, match map[string]any) map[string]any {
-	patterns := slices.Concat(a.GatedPatterns(), a.UnsignedPatterns())
-	slices.Sort(patterns)
-	var admitted []any
-	for _, p := range slices.Compact(patterns) {
-		admitted = append(admitted, p)
+	const key = "{{ image_normalize(element.image) }}"
+	conditions := []any{map[string]any{"key": key, "operator": "AnyNotIn", "value": toList(a.GatedPatterns())}}
+	if unsigned := a.UnsignedPatterns(); len(unsigned) > 0 {
+		conditions = append(conditions, map[string]any{"key": key, "operator": "AnyNotIn", "value": toList(unsigned)})
 	}
 	return map[string]any{
 		"name":  OnlyAdmittedRule,
@@ -142,14 +142,18 @@ func onlyAdmitted(env *model.Environment, a model.Admission, match map[string]an
 				"the images listed in environments." + env.Name + ".admission.allow and pipec's own.",
 			"foreach": []any{map[string]any{
 				"list": "request.object.spec.[ephemeralContainers, initContainers, containers][]",
-				"deny": map[string]any{"conditions": map[string]any{"any": []any{map[string]any{
-					"key":      "{{ image_normalize(element.image) }}",
-					"operator": "AnyNotIn",
-					"value":    admitted,
-				}}}},
+				"deny": map[string]any{"conditions": map[string]any{"all": conditions}},
 			}},
 		},
 	}
+}
+
+func toList(ss []string) []any {
+	out := make([]any, len(ss))
+	for i, s := range ss {
+		out[i] = s
+	}
+	return out
 }
 
 // attestor is the signing identity of a sign gate as a Kyverno attestor
@@ -187,11 +191,7 @@ func imageReferences(image string) []any {
 	if err != nil {
 		patterns = []string{image} // refused by the checks
 	}
-	var out []any
-	for _, p := range patterns {
-		out = append(out, p)
-	}
-	return out
+	return toList(patterns)
 }
 
 func toAny(m map[string]string) map[string]any {

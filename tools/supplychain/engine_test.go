@@ -1,7 +1,6 @@
 package supplychain
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"log"
@@ -14,10 +13,10 @@ import (
 	kyvernov1 "github.com/kyverno/kyverno/api/kyverno/v1"
 	"github.com/kyverno/kyverno/cmd/cli/kubectl-kyverno/processor"
 	"github.com/kyverno/kyverno/cmd/cli/kubectl-kyverno/store"
-	"github.com/kyverno/kyverno/pkg/config"
+	kconfig "github.com/kyverno/kyverno/pkg/config"
 	"github.com/kyverno/kyverno/pkg/engine/jmespath"
-	policyvalidation "github.com/kyverno/kyverno/pkg/validation/policy"
 	engineutils "github.com/kyverno/kyverno/pkg/utils/engine"
+	policyvalidation "github.com/kyverno/kyverno/pkg/validation/policy"
 	"github.com/sigstore/cosign/v2/pkg/cosign"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
@@ -185,7 +184,7 @@ func TestImageNormalizeIsKyvernos(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	jp := jmespath.New(config.NewDefaultConfiguration(false))
+	jp := jmespath.New(kconfig.NewDefaultConfiguration(false))
 	n := 0
 	for _, line := range strings.Split(string(data), "\n") {
 		image, want, ok := strings.Cut(line, "\t")

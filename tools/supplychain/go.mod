@@ -347,3 +347,7 @@ require (
 	sigs.k8s.io/release-utils v0.11.1 // indirect
 	sigs.k8s.io/structured-merge-diff/v4 v4.7.0 // indirect
 )
+
+// Kyverno's engine (pkg/pss) is built against its fork of
+// pod-security-admission, as Kyverno's own go.mod replaces it.
+replace k8s.io/pod-security-admission v0.33.1 => github.com/kyverno/pod-security-admission v0.0.0-20250314164903-c9a58987cebb
