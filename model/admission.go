@@ -172,22 +172,29 @@ func pathPatterns(prefix string) ([]string, string, error) {
 // GatedPatterns returns the patterns of the gated repositories an
 // admission verifies, sorted and without repeats.
 func (a Admission) GatedPatterns() []string {
-	var out []string
+	var images []string
 	for _, r := range a.Rules {
-		p, _, _ := ImagePatterns(r.Image)
-		out = append(out, p...)
+		images = append(images, r.Image)
 	}
-	slices.Sort(out)
-	return slices.Compact(out)
+	return patternsOf(images)
 }
 
 // UnsignedPatterns returns the patterns of the images an admission admits
-// without a signature, sorted and without repeats; entries that are not
-// valid are left to the checks.
+// without a signature, sorted and without repeats.
 func (a Admission) UnsignedPatterns() []string {
-	var out []string
+	var images []string
 	for _, u := range a.Unsigned {
-		p, _, _ := ImagePatterns(u.Image)
+		images = append(images, u.Image)
+	}
+	return patternsOf(images)
+}
+
+// patternsOf returns the patterns of images, sorted and without repeats;
+// an image that is not valid is left to the checks.
+func patternsOf(images []string) []string {
+	var out []string
+	for _, img := range images {
+		p, _, _ := ImagePatterns(img)
 		out = append(out, p...)
 	}
 	slices.Sort(out)

@@ -21,37 +21,14 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
 
-// allowConfig is a pipeline whose sign gate admits its images into prod,
-// an app of that image whose blue-green release runs a test Job (an image
-// pipec places in prod's namespace), and prod's allow-list.
-const allowConfig = `package ci
-
-namespace: "ci"
-
-environments: prod: {
-	namespace: "acme-prod"
-	quota: {requests: {cpu: "1", memory: "1Gi"}, pods: 10}
-	admission: allow: ["docker.io/library/nginx", "quay.io/prometheus/*"]
-}
+// allowConfig is config (a pipeline whose sign gate admits its images
+// into prod) with prod's allow-list and an app of the gated image whose
+// blue-green release runs a test Job (an image pipec places in prod's
+// namespace).
+const allowConfig = config + `
+environments: prod: admission: allow: ["docker.io/library/nginx", "quay.io/prometheus/*"]
 
 teams: acme: environments: ["prod"]
-
-pipelines: api: {
-	timeout: "1h"
-	tasks: build: {
-		results: {IMAGE_URL: {}, IMAGE_DIGEST: {}}
-		steps: [{name: "build", image: "gcr.io/kaniko-project/executor:v1.23.2@sha256:9e69fd4330ec887829c780f5126dd80edc663df6def362cd22e79bcdf00ac53f"}]
-	}
-	gates: {
-		image: %q
-		sign: {
-			key: secret: "cosign-key"
-			publicKey: %q
-			rekor: ""
-			admit: ["prod"]
-		}
-	}
-}
 
 apps: api: {
 	team: "acme"
