@@ -1,6 +1,7 @@
 package supplychain
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"log"
@@ -14,11 +15,17 @@ import (
 	"github.com/kyverno/kyverno/cmd/cli/kubectl-kyverno/processor"
 	"github.com/kyverno/kyverno/cmd/cli/kubectl-kyverno/store"
 	kconfig "github.com/kyverno/kyverno/pkg/config"
+	"github.com/kyverno/kyverno/pkg/engine"
+	"github.com/kyverno/kyverno/pkg/engine/adapters"
+	"github.com/kyverno/kyverno/pkg/engine/factories"
 	"github.com/kyverno/kyverno/pkg/engine/jmespath"
+	"github.com/kyverno/kyverno/pkg/imageverifycache"
+	"github.com/kyverno/kyverno/pkg/registryclient"
 	engineutils "github.com/kyverno/kyverno/pkg/utils/engine"
 	policyvalidation "github.com/kyverno/kyverno/pkg/validation/policy"
 	"github.com/sigstore/cosign/v2/pkg/cosign"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 )
 
 // allowConfig is config (a pipeline whose sign gate admits its images
@@ -117,6 +124,54 @@ func TestKyvernoEngineAdmitsOnlyWhatTheEnvironmentAdmits(t *testing.T) {
 			}
 			t.Logf("refused=%v %s", refused, msg)
 		})
+	}
+}
+
+// TestKyvernoEngineRefusesDebugContainers: `kubectl debug` adds an
+// ephemeral container through the pods/ephemeralcontainers subresource
+// (an UPDATE), which Kyverno's webhook receives for every policy matching
+// Pods and its engine matches to kind Pod: the image is refused unless
+// the environment admits it.
+func TestKyvernoEngineRefusesDebugContainers(t *testing.T) {
+	policy := generateFrom(t, fmt.Sprintf(allowConfig, "ghcr.io/acme/api", "-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEGQGN68p/zcLwzJKdczuHHWj23Nez\ntsjNvn8HQ2lGHPC4yENUzWRUQiBXPVi/dBlZu3FaT77QhzKBFDPTb1aOMA==\n-----END PUBLIC KEY-----\n",
+		"ghcr.io/acme/api", "sha256:9a8b7c6d5e4f30211f0e9d8c7b6a5f4e3d2c1b0a99887766554433221100ffee", smokeImage))
+	cfg := kconfig.NewDefaultConfiguration(false)
+	jp := jmespath.New(cfg)
+	eng := engine.NewEngine(cfg, kconfig.NewDefaultMetricsConfiguration(), jp, nil,
+		factories.DefaultRegistryClientFactory(adapters.RegistryClient(registryclient.NewOrDie()), nil),
+		imageverifycache.DisabledImageVerifyCache(), factories.DefaultContextLoaderFactory(nil), nil, nil)
+	pod := func(debug string) unstructured.Unstructured {
+		spec := map[string]any{"containers": []any{map[string]any{"name": "app", "image": "nginx:1.27"}}}
+		if debug != "" {
+			spec["ephemeralContainers"] = []any{map[string]any{"name": "debugger", "image": debug}}
+		}
+		return unstructured.Unstructured{Object: map[string]any{
+			"apiVersion": "v1", "kind": "Pod", "metadata": map[string]any{"name": "p", "namespace": "acme-prod"}, "spec": spec,
+		}}
+	}
+	for _, c := range []struct {
+		image string
+		admit bool
+	}{{"busybox:1.36", false}, {"quay.io/prometheus/busybox:latest", true}} {
+		pc, err := engine.NewPolicyContext(jp, pod(c.image), kyvernov1.Update, nil, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		old := pod("")
+		if err := pc.JSONContext().AddOldResource(old.Object); err != nil {
+			t.Fatal(err)
+		}
+		pc = pc.WithOldResource(old).WithPolicy(policy).WithResourceKind(schema.GroupVersionKind{Version: "v1", Kind: "Pod"}, "ephemeralcontainers")
+		resp := eng.Validate(context.Background(), pc)
+		refused := engineutils.BlockRequest(resp, *policy.Spec.FailurePolicy)
+		var msgs []string
+		for _, r := range resp.PolicyResponse.Rules {
+			msgs = append(msgs, fmt.Sprintf("%s: %s %s", r.Name(), r.Status(), r.Message()))
+		}
+		if refused == c.admit || len(msgs) == 0 {
+			t.Errorf("kubectl debug with %s: admitted %v, want %v (%s)", c.image, !refused, c.admit, strings.Join(msgs, "; "))
+		}
+		t.Logf("kubectl debug with %s: refused=%v %s", c.image, refused, strings.Join(msgs, "; "))
 	}
 }
 
