@@ -77,17 +77,20 @@ const OnlyAdmittedRule = "only-admitted-images"
 //
 // Both Enforce, and the webhook fails closed (failurePolicy Fail).
 func kyverno(env *model.Environment, a model.Admission) *unstructured.Unstructured {
-	match := map[string]any{"any": []any{map[string]any{"resources": map[string]any{
-		"kinds":      []any{"Pod"},
-		"namespaces": []any{env.Namespace},
-	}}}}
-	rules := []any{onlyAdmitted(env, a, match)}
+	// Each rule gets its own copy: nothing in an object is shared.
+	match := func() map[string]any {
+		return map[string]any{"any": []any{map[string]any{"resources": map[string]any{
+			"kinds":      []any{"Pod"},
+			"namespaces": []any{env.Namespace},
+		}}}}
+	}
+	rules := []any{onlyAdmitted(env, a, match())}
 	var names []string
 	for _, r := range a.Rules {
 		names = append(names, r.Pipeline)
 		rules = append(rules, map[string]any{
 			"name":  "signed-by-" + r.Pipeline,
-			"match": match,
+			"match": match(),
 			"verifyImages": []any{map[string]any{
 				"imageReferences": imageReferences(r.Image),
 				"failureAction":   "Enforce",
