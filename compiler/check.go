@@ -56,6 +56,7 @@ var checks = []func(*checker){
 	(*checker).checkGates,
 	(*checker).checkGateRuns,
 	(*checker).checkGateEgress,
+	(*checker).checkAdmission,
 	(*checker).checkFlux,
 	(*checker).checkPreviews,
 }

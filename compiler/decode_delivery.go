@@ -59,6 +59,7 @@ func (d *decoder) environment(name string, n node) *model.Environment {
 		PodSecurity: n.field("podSecurity").str(),
 		Labels:      n.field("labels").stringMap(),
 		Engine:      environmentEngine(n),
+		Admission:   environmentAdmission(n.field("admission")),
 		Path:        n.path,
 	}
 	if p := n.field("promotion"); p.exists() {

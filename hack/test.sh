@@ -77,7 +77,7 @@ step "the HPA model against Kubernetes' own replica calculator (tools/hpacheck)"
 step "alerts and kube-state-metrics configuration against Prometheus and kube-state-metrics (tools/monitorcheck)"
 (cd tools/monitorcheck && go test -count=1 ./...)
 
-step "a cosign-signed image admitted, unsigned and foreign-signed ones refused, under pipec's Kyverno policy by Kyverno's verifier (tools/supplychain)"
+step "a cosign-signed image admitted, unsigned and foreign-signed ones refused, and only the images an environment admits let in (Kyverno's engine, as kyverno apply runs it), under pipec's Kyverno policy (tools/supplychain)"
 (cd tools/supplychain && go test -count=1 ./...)
 
 step "end to end at scale: 50 PipelineRuns through the EventListener on a simulated cluster (hack/e2e-scale.sh)"

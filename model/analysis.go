@@ -186,6 +186,39 @@ type Analyses struct {
 	PostPromotion []string
 }
 
+// Used returns the names of the objectives and tests the analyses run.
+func (an Analyses) Used() map[string]bool {
+	used := map[string]bool{}
+	for _, list := range [][]string{an.Background, an.PrePromotion, an.PostPromotion} {
+		for _, n := range list {
+			used[n] = true
+		}
+	}
+	for _, st := range an.Steps {
+		for _, n := range st.Analysis {
+			used[n] = true
+		}
+	}
+	return used
+}
+
+// RunTests returns the tests a deployment's releases run as Jobs in its
+// environment's namespace: those its canary or blue-green strategy's
+// analyses run; none for a rolling update (no Rollout, no analysis).
+func (d *Deployment) RunTests() []*TestJob {
+	if d.Strategy.Canary == nil && d.Strategy.BlueGreen == nil {
+		return nil
+	}
+	used := d.ResolveAnalyses().Used()
+	var out []*TestJob
+	for _, t := range d.Tests {
+		if used[t.Name] {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
 // ResolveAnalyses applies the defaults to a deployment's strategy.
 func (d *Deployment) ResolveAnalyses() Analyses {
 	out := Analyses{Inserted: -1}

@@ -37,7 +37,10 @@ type Environment struct {
 	// Order is the environment's position in promotion order: 0 for
 	// environments nothing is promoted into them from, then 1, 2, ...
 	Order int
-	Path  Path
+	// Admission is what the environment admits unsigned when a sign gate
+	// admits into it (model/admission.go); nil when unset.
+	Admission *EnvironmentAdmission
+	Path      Path
 }
 
 // Promotion says where an environment is promoted from.

@@ -230,6 +230,9 @@ func (p *Plan) ChainsConfig() []ChainsSetting {
 type Admission struct {
 	Environment string
 	Rules       []AdmitRule
+	// Unsigned are the images admitted without a signature
+	// (model/admission.go): every other image is refused.
+	Unsigned []UnsignedImage
 }
 
 // AdmitRule admits the images of one pipeline's repository signed by its
@@ -260,7 +263,7 @@ func (p *Plan) Admissions() []Admission {
 	var out []Admission
 	for env, rules := range byEnv {
 		slices.SortFunc(rules, func(a, b AdmitRule) int { return strings.Compare(a.Pipeline, b.Pipeline) })
-		out = append(out, Admission{Environment: env, Rules: rules})
+		out = append(out, Admission{Environment: env, Rules: rules, Unsigned: p.Unsigned(p.Environment(env))})
 	}
 	slices.SortFunc(out, func(a, b Admission) int { return strings.Compare(a.Environment, b.Environment) })
 	return out

@@ -257,6 +257,16 @@ type (
 		// EgressWidest is the egress CIDR that covers the most addresses.
 		EgressWidest CIDR `json:"egressWidest"`
 		SyncWindows  int  `json:"syncWindows"`
+		// AdmissionAllow are the entries of the environment's
+		// admission.allow that are valid, with their scope
+		// (model.ImagePatterns: reference, repository, path, registry).
+		AdmissionAllow []AllowedImage `json:"admissionAllow"`
+	}
+	// AllowedImage is an entry of an environment's admission allow-list.
+	AllowedImage struct {
+		Path  string `json:"path"`
+		Image string `json:"image"`
+		Scope string `json:"scope"`
 	}
 	// CIDR is an egress destination.
 	CIDR struct {
@@ -456,7 +466,14 @@ func NewInput(plan *model.Plan, objs []targets.Object, texts []Text, settings Se
 		env := Environment{
 			Item: item(e.Path, e.Name), Name: e.Name, Namespace: e.Namespace, Cluster: e.Cluster, Production: e.Production,
 			PodSecurity: e.PodSecurity, Quota: e.Quota != nil, LimitRange: true, DefaultDeny: e.Network.DefaultDeny,
-			EgressCIDRs: []CIDR{}, SyncWindows: -1,
+			EgressCIDRs: []CIDR{}, SyncWindows: -1, AdmissionAllow: []AllowedImage{},
+		}
+		if e.Admission != nil {
+			for _, a := range e.Admission.Allow {
+				if _, scope, err := model.ImagePatterns(a.Image); err == nil {
+					env.AdmissionAllow = append(env.AdmissionAllow, AllowedImage{Path: string(a.Path), Image: a.Image, Scope: scope})
+				}
+			}
 		}
 		if e.SyncWindows != nil {
 			env.SyncWindows = len(e.SyncWindows)

@@ -41,7 +41,8 @@ func goodInput() *Input {
 			Production: true, PodSecurity: "restricted", Quota: true, LimitRange: true, DefaultDeny: true,
 			EgressCIDRs:  []CIDR{{Path: "environments.prod.network.egress.git.cidrs[0]", CIDR: "140.82.112.0/20"}},
 			EgressShare:  egressShare([]string{"140.82.112.0/20"}),
-			EgressWidest: CIDR{Path: "environments.prod.network.egress.git.cidrs[0]", CIDR: "140.82.112.0/20"}, SyncWindows: -1}},
+			EgressWidest: CIDR{Path: "environments.prod.network.egress.git.cidrs[0]", CIDR: "140.82.112.0/20"}, SyncWindows: -1,
+			AdmissionAllow: []AllowedImage{{Path: "environments.prod.admission.allow[0]", Image: "quay.io/prometheus/*", Scope: "path"}}}},
 		AppProjects: []AppProject{{Item: Item{Path: "teams.shop"}, Name: "shop", SourceRepos: []string{"https://github.com/acme/cart.git"}, SourceRepoPaths: []string{"apps.cart.source.repoURL"},
 			Destinations: []Dest{{Server: model.InCluster, Namespace: "shop-prod"}}, ClusterResources: []GroupKind{},
 			Protected: []GroupKind{{Kind: "LimitRange"}, {Kind: "ResourceQuota"}, {Group: "networking.k8s.io", Kind: "NetworkPolicy"}}, Production: true, SyncWindows: 1}},
@@ -103,6 +104,9 @@ var failing = map[string]func(in *Input){
 		e.EgressShare, e.EgressWidest = egressShare([]string{"0.0.0.0/1", "128.0.0.0/1"}), CIDR{Path: "x", CIDR: "0.0.0.0/1"}
 	},
 	"pipec/baseline/argocd-default-project": func(in *Input) { in.Applications[0].Project = "default" },
+	"pipec/restricted/admission-registry-wide": func(in *Input) {
+		in.Environments[0].AdmissionAllow = append(in.Environments[0].AdmissionAllow, AllowedImage{Path: "environments.prod.admission.allow[0]", Image: "docker.io/*", Scope: "registry"})
+	},
 	"pipec/baseline/argocd-source-wildcard": func(in *Input) {
 		in.AppProjects[0].SourceRepos, in.AppProjects[0].SourceRepoPaths = []string{"*"}, []string{"teams.shop.sourceRepos[0]"}
 	},

@@ -48,8 +48,12 @@ type Change struct {
 	Name      string  `json:"name"`
 	Fields    []Field `json:"fields,omitempty"`
 	// Notices are what a reviewer must not miss: a supply-chain gate or
-	// an admission policy that goes away (gates.go).
+	// an admission policy that goes away, or an image an admission policy
+	// now admits unsigned (gates.go).
 	Notices []string `json:"notices,omitempty"`
+	// unsignedAdded are the patterns an admission policy admits unsigned
+	// that it did not (admission.go).
+	unsignedAdded []string
 }
 
 func (c Change) object() string {
@@ -94,6 +98,9 @@ func Compare(old, new []targets.Object) ([]Change, error) {
 		diff("", ov, nv, &fields)
 		if len(fields) > 0 {
 			c.Kind, c.Fields = Changed, fields
+			if n.Kind == "ClusterPolicy" {
+				c.unsignedAdded = unsignedAdded(ov, nv)
+			}
 			out = append(out, c)
 		}
 	}
@@ -266,7 +273,7 @@ func WriteText(w io.Writer, cs []Change) error {
 	a, r, ch := Counts(cs)
 	_, err := fmt.Fprintf(w, "pipec: %d added, %d removed, %d changed\n", a, r, ch)
 	if n := countNotices(cs); n > 0 && err == nil {
-		_, err = fmt.Fprintf(w, "pipec: %d supply-chain notice(s) (!): a gate or an admission policy goes away\n", n)
+		_, err = fmt.Fprintf(w, "pipec: %d supply-chain notice(s) (!): a gate or an admission policy goes away or is weakened\n", n)
 	}
 	return err
 }
@@ -284,7 +291,7 @@ func WriteMarkdown(w io.Writer, cs []Change) error {
 	a, r, ch := Counts(cs)
 	fmt.Fprintf(w, "### pipec: %d added, %d removed, %d changed\n", a, r, ch)
 	if n := countNotices(cs); n > 0 {
-		fmt.Fprintf(w, "\n:warning: **%d supply-chain notice(s)**: a gate or an admission policy goes away.\n", n)
+		fmt.Fprintf(w, "\n:warning: **%d supply-chain notice(s)**: a gate or an admission policy goes away or is weakened.\n", n)
 	}
 	if len(cs) == 0 {
 		_, err := fmt.Fprintln(w, "\nNo change to the generated resources.")

@@ -46,6 +46,9 @@ func notices(c Change) []string {
 			}
 		}
 	}
+	if len(c.unsignedAdded) > 0 {
+		out = append(out, fmt.Sprintf("admission policy %s now admits unsigned %s: review what may run there", c.Name, strings.Join(c.unsignedAdded, ", ")))
+	}
 	if c.APIKind == "ClusterPolicy" && c.Kind == Changed {
 		for _, f := range c.Fields {
 			for _, k := range []string{".subject", ".issuer", ".publicKeys", ".kms", ".imageReferences"} {

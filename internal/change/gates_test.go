@@ -2,6 +2,7 @@ package change
 
 import (
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/pipec/pipec/targets"
@@ -27,6 +28,15 @@ func TestGateNotices(t *testing.T) {
 			"attestors": []any{map[string]any{"entries": []any{map[string]any{"keyless": map[string]any{"subject": subject}}}}},
 		}}}}}}
 	}
+	admits := func(unsigned ...any) map[string]any {
+		conds := []any{map[string]any{"key": "k", "operator": "AnyNotIn", "value": []any{"ghcr.io/acme/api:*"}}}
+		if unsigned != nil {
+			conds = append(conds, map[string]any{"key": "k", "operator": "AnyNotIn", "value": unsigned})
+		}
+		return map[string]any{"spec": map[string]any{"rules": []any{map[string]any{"name": "only-admitted-images", "validate": map[string]any{
+			"foreach": []any{map[string]any{"deny": map[string]any{"conditions": map[string]any{"all": conds}}}},
+		}}}}}
+	}
 	build := map[string]any{"name": "build"}
 	withThreshold := func(t map[string]any, v string) map[string]any {
 		t["taskSpec"].(map[string]any)["steps"] = []any{map[string]any{"name": "trivy", "env": []any{map[string]any{"name": "THRESHOLD", "value": v}}}}
@@ -49,11 +59,15 @@ func TestGateNotices(t *testing.T) {
 		{"keyless subject changed", []any{keyless("https://kubernetes.io/namespaces/ci/serviceaccounts/api-pipeline")}, []any{keyless("*")}, []string{"admission policy prod: who may sign, or which images are verified, changed (subject)"}},
 		{"rule removed", []any{policy("signed-by-api", "signed-by-web")}, []any{policy("signed-by-api")}, []string{"admission rule signed-by-web removed: its images are no longer verified"}},
 		{"policy removed", []any{policy("signed-by-api")}, nil, []string{"admission policy prod removed: the images of its environment are no longer verified"}},
+		{"first unsigned image admitted", []any{admits()}, []any{admits("docker.io/library/redis:*")}, []string{"admission policy prod now admits unsigned docker.io/library/redis:*: review what may run there"}},
+		{"unsigned image added", []any{admits("docker.io/library/redis:*")}, []any{admits("docker.io/library/redis:*", "quay.io/*")}, []string{"admission policy prod now admits unsigned quay.io/*: review what may run there"}},
+		{"unsigned image replaced", []any{admits("docker.io/library/redis:*")}, []any{admits("docker.io/library/nginx:*")}, []string{"admission policy prod now admits unsigned docker.io/library/nginx:*: review what may run there"}},
+		{"unsigned image removed", []any{admits("docker.io/library/redis:*", "quay.io/*")}, []any{admits("quay.io/*")}, nil},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			kind := "Pipeline"
-			if c.name == "rule removed" || c.name == "policy removed" || c.name == "keyless subject changed" {
+			if c.name == "rule removed" || c.name == "policy removed" || c.name == "keyless subject changed" || strings.Contains(c.name, "unsigned") {
 				kind = "ClusterPolicy"
 			}
 			old := obj(kind, "prod", c.old[0].(map[string]any))

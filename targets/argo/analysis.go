@@ -37,17 +37,7 @@ var testSecurityContext = map[string]any{
 // for an objective, the Job provider for a test.
 func analysisTemplates(plan *model.Plan, a *model.App, dep *model.Deployment, env *model.Environment) []targets.Object {
 	an := dep.ResolveAnalyses()
-	used := map[string]bool{}
-	for _, list := range [][]string{an.Background, an.PrePromotion, an.PostPromotion} {
-		for _, n := range list {
-			used[n] = true
-		}
-	}
-	for _, st := range an.Steps {
-		for _, n := range st.Analysis {
-			used[n] = true
-		}
-	}
+	used := an.Used()
 	var objs []targets.Object
 	template := func(name, kindLabel string, metric map[string]any) *unstructured.Unstructured {
 		return &unstructured.Unstructured{Object: map[string]any{
@@ -89,10 +79,9 @@ func analysisTemplates(plan *model.Plan, a *model.App, dep *model.Deployment, en
 		setIf(m, "failureCondition", q.FailureCondition)
 		objs = append(objs, targets.New(Name, template(o.Name, LabelObjective, m), o.Path, targets.EnvDir(env.Name)))
 	}
-	for _, tj := range dep.Tests {
-		if !used[tj.Name] {
-			continue
-		}
+	// The test Jobs' images are those model.Plan.PlacedImages lists,
+	// which the admission policies admit.
+	for _, tj := range dep.RunTests() {
 		c := map[string]any{"name": "test", "image": tj.Image, "securityContext": testSecurityContext}
 		if tj.Command != nil {
 			c["command"] = strs(tj.Command)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log"
@@ -274,7 +275,7 @@ func TestImageReferencesMatchKyverno(t *testing.T) {
 	} {
 		t.Run(c.gated, func(t *testing.T) {
 			p := generateFrom(t, fmt.Sprintf(kmsConfig, c.gated, kms))
-			refs := p.Spec.Rules[0].VerifyImages[0].ImageReferences
+			refs := verifiedReferences(t, p)
 			cfg := kconfig.NewDefaultConfiguration(false)
 			for _, img := range append(slices.Clone(c.match), c.miss...) {
 				info, err := imageutils.GetImageInfo(img, cfg)
@@ -307,3 +308,41 @@ pipelines: api: {
 	gates: {image: %q, sign: {key: %q, admit: ["prod"]}}
 }
 `
+
+// verifiedReferences returns the imageReferences of the policy's one
+// verifyImages rule, and checks that the rule refusing what the
+// environment does not admit lets through, as gated, exactly those
+// patterns (its first deny condition): an image it lets through as gated
+// is one a verifyImages rule verifies.
+func verifiedReferences(t *testing.T, p *kyvernov1.ClusterPolicy) []string {
+	t.Helper()
+	var refs, gated []string
+	for _, r := range p.Spec.Rules {
+		for _, vi := range r.VerifyImages {
+			refs = append(refs, vi.ImageReferences...)
+		}
+		if r.Validation != nil {
+			for _, fe := range r.Validation.ForEachValidation {
+				var deny struct {
+					Conditions struct {
+						All []struct {
+							Value []string `json:"value"`
+						} `json:"all"`
+					} `json:"conditions"`
+				}
+				raw, err := json.Marshal(fe.Deny)
+				if err == nil {
+					err = json.Unmarshal(raw, &deny)
+				}
+				if err != nil || len(deny.Conditions.All) == 0 {
+					t.Fatalf("rule %s: deny conditions %s: %v", r.Name, raw, err)
+				}
+				gated = deny.Conditions.All[0].Value
+			}
+		}
+	}
+	if len(refs) == 0 || !slices.Equal(slices.Sorted(slices.Values(refs)), gated) {
+		t.Fatalf("verifyImages references %v, gated patterns of the validate rule %v", refs, gated)
+	}
+	return refs
+}
