@@ -18,6 +18,9 @@ package admission
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -71,9 +74,9 @@ const OnlyAdmittedRule = "only-admitted-images"
 //     that is neither of a gated repository (verified below) nor one the
 //     environment admits unsigned (model.Admission.Unsigned: its
 //     admission.allow and the images pipec places there) is refused;
-//   - a rule per pipeline, whose verifyImages entry requires the
-//     repository's images to be pinned to a digest signed by the
-//     pipeline's identity, and refuses them otherwise.
+//   - a rule per signing identity (bySigner), whose verifyImages entry
+//     requires the images of the repositories it signs to be pinned to
+//     a digest signed by that identity, and refuses them otherwise.
 //
 // Both Enforce, and the webhook fails closed (failurePolicy Fail).
 func kyverno(env *model.Environment, a model.Admission) *unstructured.Unstructured {
@@ -88,16 +91,22 @@ func kyverno(env *model.Environment, a model.Admission) *unstructured.Unstructur
 	var names []string
 	for _, r := range a.Rules {
 		names = append(names, r.Pipeline)
+	}
+	for _, g := range bySigner(a.Rules) {
+		var refs []any
+		for _, r := range g.rules {
+			refs = append(refs, imageReferences(r.Image)...)
+		}
 		rules = append(rules, map[string]any{
-			"name":  "signed-by-" + r.Pipeline,
+			"name":  g.name,
 			"match": match(),
 			"verifyImages": []any{map[string]any{
-				"imageReferences": imageReferences(r.Image),
+				"imageReferences": refs,
 				"failureAction":   "Enforce",
 				"mutateDigest":    true,
 				"verifyDigest":    true,
 				"required":        true,
-				"attestors":       []any{map[string]any{"entries": []any{attestor(r.Sign)}}},
+				"attestors":       []any{map[string]any{"entries": []any{g.attestor}}},
 			}},
 		})
 	}
@@ -155,6 +164,57 @@ func toList(ss []string) []any {
 	out := make([]any, len(ss))
 	for i, s := range ss {
 		out[i] = s
+	}
+	return out
+}
+
+// signer is the verifyImages rule of the pipelines one signing identity
+// signs for.
+type signer struct {
+	name     string
+	attestor map[string]any
+	rules    []model.AdmitRule
+}
+
+// bySigner groups an environment's admit rules by signing identity, in
+// the order of their first pipeline: one verifyImages rule per identity,
+// with all the repositories it signs. A rule per pipeline repeated the
+// identity (a public key is 180 bytes) and the match for every service:
+// a platform whose 2,000 pipelines share a key got a 1.5 MB policy, which
+// the API server refuses (etcd's request limit), and more than Argo CD
+// can apply client-side (256 KiB of last-applied annotation). A rule of
+// one pipeline is named after it (signed-by-<pipeline>); a shared one
+// after its identity (signed-by-<key, kms or keyless>-<hash of the
+// attestor>), which adding a pipeline does not change.
+func bySigner(rules []model.AdmitRule) []*signer {
+	var out []*signer
+	byKey := map[string]*signer{}
+	for _, r := range rules {
+		a := attestor(r.Sign)
+		raw, err := json.Marshal(a)
+		if err != nil {
+			raw = []byte(r.Pipeline) // cannot happen: strings and maps
+		}
+		key := string(raw)
+		g := byKey[key]
+		if g == nil {
+			sum := sha256.Sum256(raw)
+			kind := "key"
+			if r.Sign.Keyless != nil {
+				kind = "keyless"
+			} else if r.Sign.Key != nil && r.Sign.Key.KMS() {
+				kind = "kms"
+			}
+			g = &signer{name: "signed-by-" + kind + "-" + hex.EncodeToString(sum[:6]), attestor: a}
+			byKey[key] = g
+			out = append(out, g)
+		}
+		g.rules = append(g.rules, r)
+	}
+	for _, g := range out {
+		if len(g.rules) == 1 {
+			g.name = "signed-by-" + g.rules[0].Pipeline
+		}
 	}
 	return out
 }
