@@ -104,7 +104,16 @@ func (c *checker) checkAdmitted(env *model.Environment, a model.Admission) {
 			if dep.Environment != env.Name {
 				continue
 			}
-			if img := dep.Image; img != nil && img.Repository != "" && (img.Tag != "" || img.Digest != "") {
+			img := dep.Image
+			if img != nil && img.Repository != "" && img.FromPipeline != nil && img.Tag == "" && img.Digest == "" {
+				// The digest the pipeline's build reports, at run time.
+				if ref := img.Repository + "@sha256:" + strings.Repeat("0", 64); !admits(ref) {
+					d := c.report(ruleAdmissionRefused, img.FromPipeline.Path, "app %q runs the image pipeline %q builds, %s, in environment %q, whose admission policy refuses it: no sign gate admitting into %q builds %s, and admission.allow does not list it", app.Name, img.FromPipeline.Pipeline, img.Repository, env.Name, env.Name, img.Repository)
+					d.Expected = fmt.Sprintf("pipeline %q's gates.sign.admit naming %q", img.FromPipeline.Pipeline, env.Name)
+					d.Hint = fmt.Sprintf("add %q to the sign.admit of pipeline %q's gates (gates.image %s)", env.Name, img.FromPipeline.Pipeline, img.Repository)
+				}
+			}
+			if img != nil && img.Repository != "" && (img.Tag != "" || img.Digest != "") {
 				if ref := img.Ref(); !admits(ref) {
 					d := c.report(ruleAdmissionRefused, img.Path.Field("repository"), "app %q runs %s in environment %q, whose admission policy refuses it: no sign gate admitting into %q builds %s, and admission.allow does not list it", app.Name, ref, env.Name, env.Name, img.Repository)
 					d.Expected = fmt.Sprintf("the image of a pipeline whose gates.sign.admit names %q, or an entry of environments.%s.admission.allow", env.Name, env.Name)

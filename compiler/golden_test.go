@@ -38,7 +38,8 @@ func exampleDirs(tb testing.TB) []string {
 
 func buildYAML(tb testing.TB, dir string) []byte {
 	tb.Helper()
-	res, err := compiler.Build(context.Background(), compiler.Options{Dir: dir})
+	// As pipec build does: with the policy packs, whose waivers apply.
+	res, err := compiler.Build(context.Background(), compiler.Options{Dir: dir, Policies: true, Today: "2026-12-05"})
 	if err != nil {
 		tb.Fatalf("%s: %v", dir, err)
 	}

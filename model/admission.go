@@ -121,6 +121,9 @@ func ImagePatterns(s string) ([]string, string, error) {
 	if err != nil {
 		return nil, "", err
 	}
+	if d := reference.Domain(named); d != strings.ToLower(d) {
+		return nil, "", fmt.Errorf("registry %q is written in upper case, which Kubernetes and Kyverno keep as written: no pod's image would match; write %q", d, strings.ToLower(d))
+	}
 	repos := []string{named.Name()}
 	if reference.Domain(named) == "docker.io" {
 		if short, ok := strings.CutPrefix(reference.Path(named), "library/"); ok {
@@ -159,9 +162,16 @@ func pathPatterns(prefix string) ([]string, string, error) {
 		return nil, "", fmt.Errorf("%q has a tag or digest: a pattern names repositories", prefix)
 	}
 	domain := reference.Domain(named)
+	if domain != strings.ToLower(domain) {
+		return nil, "", fmt.Errorf("registry %q is written in upper case, which Kubernetes and Kyverno keep as written: no pod's image would match; write %q", domain, strings.ToLower(domain))
+	}
 	path := strings.TrimSuffix(strings.TrimSuffix(reference.Path(named), probe), "/")
 	if domain == "docker.io" && path == "library" && !strings.HasSuffix(prefix, "library") {
 		path = "" // "docker.io/*": ParseNormalizedNamed put the probe under library/
+	} else if domain == "docker.io" && path == "library" {
+		// Kyverno writes an official image as docker.io/<name>, which
+		// docker.io/library/* never matches.
+		return nil, "", errors.New(`Docker Hub's official images ("redis", "nginx") are matched as docker.io/<name>, which "library/*" never matches: name each official image the environment runs`)
 	}
 	if path == "" {
 		return []string{domain + "/*"}, ScopeRegistry, nil

@@ -209,13 +209,12 @@ func (p *Plan) ChainsConfig() []ChainsSetting {
 			add("signers.x509.fulcio.address", k.Fulcio, k.Path.Field("fulcio"))
 			add("signers.x509.fulcio.issuer", k.Issuer, k.Path.Field("issuer"))
 			add("signers.x509.identity.token.file", k.TokenFile, k.Path.Field("tokenFile"))
-		case s.Key != nil && s.Key.KMS():
-			add("artifacts.taskrun.signer", "kms", s.Key.Path)
-			add("artifacts.pipelinerun.signer", "kms", s.Key.Path)
-			add("signers.kms.kmsref", s.Key.URI, s.Key.Path)
 		case s.Key != nil:
 			// Chains signs with the key pair in the Secret signing-secrets
-			// of tekton-chains (its x509 signer, the default).
+			// of tekton-chains (its x509 signer, the default), never with
+			// the gate's key, KMS or not: Chains signs the provenance of
+			// every run, pull requests' included, and a reader trusting
+			// the gate's key would take those for reviewed builds.
 			add("artifacts.taskrun.signer", "x509", s.Key.Path)
 			add("artifacts.pipelinerun.signer", "x509", s.Key.Path)
 			add("signers.x509.fulcio.enabled", "false", s.Key.Path)

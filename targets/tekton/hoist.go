@@ -81,18 +81,10 @@ func gatePart(t v1.PipelineTask) *v1.Pipeline {
 }
 
 // accepts reports whether Tekton's defaulting and validation of p (a copy)
-// find no error.
+// find nothing, not even a warning: a part with any finding sends the
+// pipeline to the whole validation, which reports it.
 func accepts(ctx context.Context, p *v1.Pipeline) bool {
-	fe := targets.DefaultAndValidate(apis.WithinCreate(ctx), p.DeepCopy())
-	if fe == nil {
-		return true
-	}
-	for _, e := range fe.WrappedErrors() {
-		if e.Level != apis.WarningLevel {
-			return false
-		}
-	}
-	return true
+	return targets.DefaultAndValidate(apis.WithinCreate(ctx), p.DeepCopy()) == nil
 }
 
 // gatesAccepted validates each gate part once per distinct spec and
