@@ -38,16 +38,15 @@ func (c *checker) checkGateRuns() {
 			d.Expected = "a parameter of another name"
 			d.Hint = fmt.Sprintf("pipec declares %q itself (default %q) and its TriggerTemplates set it to push, tag or pull-request: the sign and SBOM gates run for %s runs only; rename yours", model.TriggerParam, model.ManualRun, diag.OneOf(model.SigningRuns))
 		}
-		for _, pr := range c.plan.Previews {
-			if t := pr.Test; t != nil && t.Pipeline == p.Name {
-				if _, ok := t.Params[model.TriggerParam]; ok {
-					d := c.report(ruleGateTrigger, t.Path.Field("params").Field(model.TriggerParam), "the test of preview %q sets parameter %q of pipeline %q, which pipec sets itself", pr.Name, model.TriggerParam, p.Name)
-					d.Expected = "no " + model.TriggerParam + " in test.params"
-					d.Hint = "remove it: a preview's test runs a pull request's code, and pipec sets pull-request, so that it never signs"
-				}
+		tests := c.plan.PreviewsTesting(p.Name)
+		for _, pr := range tests {
+			if _, set := pr.Test.Params[model.TriggerParam]; set {
+				d := c.report(ruleGateTrigger, pr.Test.Path.Field("params").Field(model.TriggerParam), "the test of preview %q sets parameter %q of pipeline %q, which pipec sets itself", pr.Name, model.TriggerParam, p.Name)
+				d.Expected = "no " + model.TriggerParam + " in test.params"
+				d.Hint = "remove it: a preview's test runs a pull request's code, and pipec sets pull-request, so that it never signs"
 			}
 		}
-		c.checkGateKMS(p)
+		c.checkGateKMS(p, tests)
 		if p.On == nil {
 			continue
 		}
@@ -114,8 +113,8 @@ func (c *checker) checkGatePRPermissions(p *model.Pipeline) {
 
 // checkGateKMS refuses a KMS signing key in a pipeline that pull requests'
 // code runs as its own ServiceAccount: a pull request from a branch of the
-// repository, or a preview's tests.
-func (c *checker) checkGateKMS(p *model.Pipeline) {
+// repository, or the previews whose tests run it.
+func (c *checker) checkGateKMS(p *model.Pipeline, tests []*model.Preview) {
 	s := p.Gates.Sign
 	if s == nil || s.Key == nil || !s.Key.KMS() {
 		return
@@ -124,10 +123,8 @@ func (c *checker) checkGateKMS(p *model.Pipeline) {
 	if p.On != nil && p.On.PullRequest != nil {
 		runs = append(runs, "pull requests from branches of the repository")
 	}
-	for _, pr := range c.plan.Previews {
-		if pr.Test != nil && pr.Test.Pipeline == p.Name {
-			runs = append(runs, fmt.Sprintf("the tests of preview %q", pr.Name))
-		}
+	for _, pr := range tests {
+		runs = append(runs, fmt.Sprintf("the tests of preview %q", pr.Name))
 	}
 	if len(runs) == 0 {
 		return

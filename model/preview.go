@@ -117,3 +117,15 @@ func (p *Plan) Preview(name string) *Preview {
 	}
 	return nil
 }
+
+// PreviewsTesting returns the previews whose tests run pipeline name: runs
+// of a pull request's code, as the pipeline's ServiceAccount.
+func (p *Plan) PreviewsTesting(name string) []*Preview {
+	var out []*Preview
+	for _, x := range p.Previews {
+		if x.Test != nil && x.Test.Pipeline == name {
+			out = append(out, x)
+		}
+	}
+	return out
+}

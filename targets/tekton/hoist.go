@@ -2,9 +2,6 @@ package tekton
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"strings"
 
 	v1 "github.com/tektoncd/pipeline/pkg/apis/pipeline/v1"
@@ -22,7 +19,7 @@ import (
 //
 // splitGates splits such a pipeline for validation into parts Tekton
 // validates on their own: the pipeline with each gate task's spec replaced
-// by a reference to it (taskRef, named by the spec's hash), and for each
+// by a reference to it (a taskRef named after the task), and for each
 // gate task a pipeline of that task alone, with its spec, its workspaces
 // and a placeholder for each parameter. Each part is a pipeline Tekton
 // validates as it would any other; a pipeline whose parts all pass passes
@@ -40,16 +37,11 @@ func splitGates(p *v1.Pipeline) (rest *v1.Pipeline, gates []*v1.Pipeline) {
 		if part == nil {
 			continue
 		}
-		raw, err := json.Marshal(t.TaskSpec)
-		if err != nil {
-			continue
-		}
 		if rest == nil {
 			rest = p.DeepCopy()
 		}
-		sum := sha256.Sum256(raw)
 		rest.Spec.Tasks[i].TaskSpec = nil
-		rest.Spec.Tasks[i].TaskRef = &v1.TaskRef{Name: "gate-" + hex.EncodeToString(sum[:12])}
+		rest.Spec.Tasks[i].TaskRef = &v1.TaskRef{Name: t.Name}
 		gates = append(gates, part)
 	}
 	return rest, gates
@@ -105,55 +97,44 @@ func gatesAccepted(ctx context.Context, once *targets.Once, kind string, gates [
 	return true
 }
 
-// canonicalLiterals returns p with the literal text Tekton's validation
-// reads only around variable references replaced by one placeholder, or p
-// itself when it has none: in the parameters of tasks referenced by name
-// (whose parameters the validation cannot see), workspace subpaths and
-// descriptions, a string without "$", or the text before a string's first
-// "$". Pipelines stamped from one template differ mostly in such literals
-// (a service's directory, its image's repository): their canonical forms
-// are validated once (targets.Once). Tekton's validation refuses a
-// canonical form exactly when it refuses the pipeline, at the same paths
-// (TestCanonicalLiteralsAgreeWithTekton); a refused canonical form sends
-// the pipeline to the whole validation, for the findings to report.
-func canonicalLiterals(p *v1.Pipeline) *v1.Pipeline {
-	var c *v1.Pipeline
-	edit := func() *v1.PipelineSpec {
-		if c == nil {
-			c = p.DeepCopy()
+// canonicalLiterals replaces, in spec, the literal text Tekton's
+// validation reads only around variable references by one placeholder,
+// and reports whether it changed anything: in the parameters of tasks
+// referenced by name (whose parameters the validation cannot see),
+// workspace subpaths and descriptions, a string without "$", or the text
+// before a string's first "$". Pipelines stamped from one template differ
+// mostly in such literals (a service's directory, its image's
+// repository): their canonical forms are validated once (targets.Once).
+// Tekton's validation refuses a canonical form exactly when it refuses the
+// pipeline, at the same paths (TestCanonicalLiteralsAgreeWithTekton); a
+// refused canonical form sends the pipeline to the whole validation, for
+// the findings to report.
+func canonicalLiterals(spec *v1.PipelineSpec) bool {
+	changed := false
+	set := func(s *string) {
+		if c := canonical(*s); c != *s {
+			*s, changed = c, true
 		}
-		return &c.Spec
 	}
-	if d := canonical(p.Spec.Description); d != p.Spec.Description {
-		edit().Description = d
-	}
-	for _, list := range []func(*v1.PipelineSpec) []v1.PipelineTask{
-		func(s *v1.PipelineSpec) []v1.PipelineTask { return s.Tasks },
-		func(s *v1.PipelineSpec) []v1.PipelineTask { return s.Finally },
-	} {
-		for i, t := range list(&p.Spec) {
-			if d := canonical(t.Description); d != t.Description {
-				list(edit())[i].Description = d
-			}
-			for j, w := range t.Workspaces {
-				if sp := canonical(w.SubPath); sp != w.SubPath {
-					list(edit())[i].Workspaces[j].SubPath = sp
-				}
+	set(&spec.Description)
+	for _, list := range [][]v1.PipelineTask{spec.Tasks, spec.Finally} {
+		for i := range list {
+			t := &list[i]
+			set(&t.Description)
+			for j := range t.Workspaces {
+				set(&t.Workspaces[j].SubPath)
 			}
 			if t.TaskRef == nil || t.TaskSpec != nil {
 				continue
 			}
-			for j, a := range t.Params {
-				if v := canonical(a.Value.StringVal); a.Value.Type == v1.ParamTypeString && v != a.Value.StringVal {
-					list(edit())[i].Params[j].Value.StringVal = v
+			for j := range t.Params {
+				if t.Params[j].Value.Type == v1.ParamTypeString {
+					set(&t.Params[j].Value.StringVal)
 				}
 			}
 		}
 	}
-	if c == nil {
-		return p
-	}
-	return c
+	return changed
 }
 
 // canonical is s with its text before the first "$", or all of it when it

@@ -224,8 +224,8 @@ func TestCanonicalLiteralsAgreeWithTekton(t *testing.T) {
 				if !mutate(m) {
 					continue
 				}
-				c := canonicalLiterals(m)
-				if c == m {
+				c := m.DeepCopy()
+				if !canonicalLiterals(&c.Spec) {
 					continue
 				}
 				changed++

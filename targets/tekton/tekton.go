@@ -145,11 +145,15 @@ func validateAll(ctx context.Context, objs []targets.Object, maps []*sourceMap, 
 				// passed, and with its literals in canonical form; any
 				// finding sends the whole pipeline to Tekton, for the
 				// findings to report.
-				rest, gates := splitGates(p)
-				if rest == nil {
-					rest = p
+				c, gates := splitGates(p)
+				if c == nil {
+					c = p.DeepCopy()
 				}
-				if c := canonicalLiterals(rest); c != p && gatesAccepted(ctx, once, kind, gates) {
+				if canonicalLiterals(&c.Spec) || len(gates) > 0 {
+					if !gatesAccepted(ctx, once, kind, gates) {
+						results[i] = full()
+						return
+					}
 					results[i] = once.Validate(kind, &c.Spec, func() diag.List {
 						if !accepts(ctx, c) {
 							return full()

@@ -1,13 +1,8 @@
 package e2escale
 
 import (
-	"bytes"
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
-	"io"
 	"maps"
 	"net/http"
 	"os"
@@ -100,24 +95,8 @@ pipelines: app: {
 		if err != nil {
 			t.Fatal(err)
 		}
-		mac := hmac.New(sha256.New, []byte(secret))
-		mac.Write(body)
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
-		if err != nil {
+		if _, err := deliverGitHub(ctx, http.DefaultClient, url, secret, d.event, len(d.event), body); err != nil {
 			t.Fatal(err)
-		}
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("X-GitHub-Event", d.event)
-		req.Header.Set("X-GitHub-Delivery", "00000000-0000-0000-0000-"+fmt.Sprintf("%012d", len(d.event)))
-		req.Header.Set("X-Hub-Signature-256", "sha256="+hex.EncodeToString(mac.Sum(nil)))
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		msg, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusAccepted {
-			t.Fatalf("%s delivery: %s: %s", d.event, resp.Status, msg)
 		}
 	}
 

@@ -497,6 +497,13 @@ func deliverOne(ctx context.Context, client *http.Client, url, secret string, i 
 		"pusher":      map[string]any{"name": "dev"},
 		"head_commit": map[string]any{"id": sha, "message": fmt.Sprintf("change %d", i)},
 	})
+	return deliverGitHub(ctx, client, url, secret, "push", i, body)
+}
+
+// deliverGitHub posts body to url as GitHub delivers event number i,
+// signed with secret (X-Hub-Signature-256), and returns the status code;
+// an error unless the sink accepted it (202).
+func deliverGitHub(ctx context.Context, client *http.Client, url, secret, event string, i int, body []byte) (int, error) {
 	mac := hmac.New(sha256.New, []byte(secret))
 	mac.Write(body)
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
@@ -504,7 +511,7 @@ func deliverOne(ctx context.Context, client *http.Client, url, secret string, i 
 		return 0, err
 	}
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("X-GitHub-Event", "push")
+	req.Header.Set("X-GitHub-Event", event)
 	req.Header.Set("X-GitHub-Delivery", fmt.Sprintf("00000000-0000-0000-0000-%012d", i))
 	req.Header.Set("X-Hub-Signature-256", "sha256="+hex.EncodeToString(mac.Sum(nil)))
 	resp, err := client.Do(req)
@@ -514,7 +521,7 @@ func deliverOne(ctx context.Context, client *http.Client, url, secret string, i 
 	defer resp.Body.Close()
 	msg, _ := io.ReadAll(resp.Body)
 	if resp.StatusCode != http.StatusAccepted {
-		return resp.StatusCode, fmt.Errorf("delivery %d: %s: %s", i, resp.Status, bytes.TrimSpace(msg))
+		return resp.StatusCode, fmt.Errorf("%s delivery %d: %s: %s", event, i, resp.Status, bytes.TrimSpace(msg))
 	}
 	return resp.StatusCode, nil
 }
