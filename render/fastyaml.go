@@ -16,7 +16,7 @@ import (
 // style, or reports false when v holds something it leaves to the YAML
 // library: a float, a string the library writes on several lines (a
 // script, in literal style) at the top level, a string it writes
-// quoted and may break, a key it does not write as a simple key.
+// double-quoted and may break, a key it does not write as a simple key.
 //
 // It lays out the blocks and leaves every decision of the YAML library to
 // the library itself: how a string is written (plain, single- or
@@ -161,6 +161,8 @@ func inline(buf *bytes.Buffer, v any, col *int, cont int) bool {
 			*col += len(f.form)
 		case f.plain && cont >= 0:
 			*col = fold(buf, x, *col, cont)
+		case f.quoted && cont >= 0:
+			*col = foldQuoted(buf, f.form, *col, cont)
 		case f.header != "" && cont >= 0:
 			buf.WriteString(f.header)
 			for _, l := range f.body {
@@ -205,6 +207,34 @@ func fold(buf *bytes.Buffer, s string, col, cont int) int {
 	return col
 }
 
+// foldQuoted writes form, a string in single quotes, from column col,
+// broken as the library breaks a single-quoted scalar: as fold does, but
+// never at the string's first or last character. It returns the column
+// after form.
+func foldQuoted(buf *bytes.Buffer, form string, col, cont int) int {
+	spaces := false
+	for i := range len(form) {
+		if form[i] != ' ' {
+			buf.WriteByte(form[i])
+			col++
+			spaces = false
+			continue
+		}
+		// form[1] and form[len(form)-2] are the string's first and last
+		// characters; a doubled quote is two characters both ways.
+		if !spaces && col > lineWidth && i > 1 && i < len(form)-2 && form[i+1] != ' ' {
+			buf.WriteByte('\n')
+			writeIndent(buf, cont)
+			col = cont
+		} else {
+			buf.WriteByte(' ')
+			col++
+		}
+		spaces = true
+	}
+	return col
+}
+
 // fits reports whether the library writes form, starting at column col,
 // on one line: it breaks only at a space, and only past lineWidth.
 func fits(form string, col int) bool {
@@ -230,6 +260,10 @@ type scalarForm struct {
 	// plain says the library writes the string as it is, unquoted,
 	// broken at spaces when it runs past the line width.
 	plain bool
+	// quoted says the library writes the string in single quotes,
+	// broken at spaces when it runs past the line width; form is then
+	// its one-line form, even when ok is false.
+	quoted bool
 	// header and body are the string in literal style ("|", "|-",
 	// "|2+", ...): its lines, each to be indented past the parent's
 	// column, or "" for a line the library leaves empty.
@@ -253,9 +287,19 @@ func scalar(s string) scalarForm {
 	if ascii(s) && len(s) <= 1<<16 {
 		if b, err := yaml.Marshal(s); err == nil {
 			lines := strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
+			quoted := "'" + strings.ReplaceAll(s, "'", "''") + "'"
 			switch {
 			case len(lines) == 1:
-				f = scalarForm{form: lines[0], ok: true, plain: lines[0] == s}
+				f = scalarForm{form: lines[0], ok: true, plain: lines[0] == s, quoted: lines[0] == quoted && !strings.ContainsAny(s, "\r\n")}
+			case strings.HasPrefix(lines[0], "'") && !strings.ContainsAny(s, "\r\n"):
+				// Broken at spaces, the line breaks giving way to them
+				// again.
+				for i := range lines[1:] {
+					lines[i+1] = strings.TrimLeft(lines[i+1], " ")
+				}
+				if strings.Join(lines, " ") == quoted {
+					f = scalarForm{form: quoted, quoted: true}
+				}
 			case strings.HasPrefix(lines[0], "|"):
 				// At the top level the lines are indented by two; in a
 				// block, by two past the parent's column.
