@@ -54,6 +54,13 @@ type Options struct {
 	// Progress, when set, is told each stage as it starts, for progress
 	// displays. It must not block.
 	Progress func(Stage)
+	// Generated, when set, is called once with the generated objects as
+	// the result holds them, before the policy packs check them: a
+	// caller may start work on them (rendering) in other goroutines
+	// while the packs run, and must not change them. It is not called
+	// when the build stops before. The objects are only valid to use
+	// when the result is.
+	Generated func([]targets.Object)
 	// Env, when not nil, is the whole environment CUE module resolution
 	// sees (CUE_REGISTRY, CUE_CACHE_DIR, CUE_CONFIG_DIR), instead of the
 	// process's: a service sets CUE_REGISTRY=none so that a configuration
@@ -214,6 +221,9 @@ func Build(ctx context.Context, opts Options) (res *Result, err error) {
 		return res, nil
 	}
 	targets.Sort(res.Objects, tgts)
+	if opts.Generated != nil {
+		opts.Generated(res.Objects)
+	}
 	if opts.Policies {
 		opts.stage(StagePolicy)
 		today := opts.Today

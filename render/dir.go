@@ -34,6 +34,11 @@ type DirReport struct {
 // previous manifest that are no longer generated are removed, and files
 // pipec did not write are never touched.
 func WriteDir(dir string, objs []targets.Object, f Format) (*DirReport, error) {
+	return writeDir(dir, objs, f, make([][]byte, len(objs)))
+}
+
+// writeDir is WriteDir with docs[i] objs[i] rendered already, or nil.
+func writeDir(dir string, objs []targets.Object, f Format, docs [][]byte) (*DirReport, error) {
 	objs = kustomizations(objs, f)
 	files := map[string][]byte{}
 	var names []string
@@ -45,8 +50,8 @@ func WriteDir(dir string, objs []targets.Object, f Format) (*DirReport, error) {
 		files[name] = nil
 		names = append(names, name)
 	}
-	docs, err := Documents(objs, f)
-	if err != nil {
+	docs = slices.Clone(docs)
+	if err := fill(docs, objs, f, func(i int) bool { return docs[i] == nil }); err != nil {
 		return nil, err
 	}
 	for i, name := range names {

@@ -177,21 +177,97 @@ func Document(o targets.Object, f Format) ([]byte, error) {
 // Documents renders objs in format f, on all CPUs; docs[i] is objs[i].
 func Documents(objs []targets.Object, f Format) ([][]byte, error) {
 	docs := make([][]byte, len(objs))
+	return docs, fill(docs, objs, f, func(int) bool { return true })
+}
+
+// fill renders into docs[i] each objs[i] that want(i) asks for, on all
+// CPUs.
+func fill(docs [][]byte, objs []targets.Object, f Format, want func(i int) bool) error {
 	errs := make([]error, len(objs))
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	for range min(runtime.GOMAXPROCS(0), len(objs)) {
 		wg.Go(func() {
 			for i := int(next.Add(1) - 1); i < len(objs); i = int(next.Add(1) - 1) {
-				docs[i], errs[i] = Document(objs[i], f)
+				if want(i) {
+					docs[i], errs[i] = Document(objs[i], f)
+				}
 			}
 		})
 	}
 	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
-		return nil, err
+	return errors.Join(errs...)
+}
+
+// Pending is the rendering of objects begun before they are written:
+// `pipec build` renders the generated objects while the policy packs
+// check them, then writes them (or not).
+type Pending struct {
+	objs []targets.Object
+	f    Format
+	done chan struct{}
+	// docs[i] is objs[i] rendered, nil for a kustomization file, which
+	// lists the other files and is rendered when written.
+	docs [][]byte
+	err  error
+}
+
+// Start renders objs in format f in the background, on all CPUs. The
+// objects must not change until the Pending is written.
+func Start(objs []targets.Object, f Format) *Pending {
+	p := &Pending{objs: objs, f: f, done: make(chan struct{}), docs: make([][]byte, len(objs))}
+	go func() {
+		defer close(p.done)
+		p.err = fill(p.docs, objs, f, func(i int) bool { return !targets.IsKustomization(objs[i]) })
+	}()
+	return p
+}
+
+// Stream waits for the rendering and writes it as Stream does.
+func (p *Pending) Stream(w io.Writer) error {
+	<-p.done
+	if p.err != nil {
+		return p.err
 	}
-	return docs, nil
+	var buf bytes.Buffer
+	if p.f == JSON {
+		// Each document is the item, indented again in the List.
+		var items []json.RawMessage
+		for i, o := range p.objs {
+			if streamed(o) {
+				items = append(items, p.docs[i])
+			}
+		}
+		return writeList(w, items)
+	}
+	n := 0
+	for i, o := range p.objs {
+		if !streamed(o) {
+			continue
+		}
+		if n > 0 {
+			buf.WriteString("---\n")
+		}
+		n++
+		buf.Write(p.docs[i])
+		if buf.Len() >= 1<<20 {
+			if _, err := w.Write(buf.Bytes()); err != nil {
+				return err
+			}
+			buf.Reset()
+		}
+	}
+	_, err := w.Write(buf.Bytes())
+	return err
+}
+
+// WriteDir waits for the rendering and writes it as WriteDir does.
+func (p *Pending) WriteDir(dir string) (*DirReport, error) {
+	<-p.done
+	if p.err != nil {
+		return nil, p.err
+	}
+	return writeDir(dir, p.objs, p.f, p.docs)
 }
 
 // Stream writes objs to w: YAML documents separated by "---", or one JSON
@@ -208,14 +284,7 @@ func Stream(w io.Writer, objs []targets.Object, f Format) error {
 			}
 			items = append(items, m)
 		}
-		b, err := json.MarshalIndent(map[string]any{"apiVersion": "v1", "kind": "List", "items": items}, "", "  ")
-		if err != nil {
-			return err
-		}
-		buf.Write(b)
-		buf.WriteByte('\n')
-		_, err = w.Write(buf.Bytes())
-		return err
+		return writeList(w, items)
 	}
 	// YAML goes out a batch at a time, each rendered on all CPUs: the
 	// documents of a large build never all wait in memory together.
@@ -236,6 +305,21 @@ func Stream(w io.Writer, objs []targets.Object, f Format) error {
 		}
 	}
 	return nil
+}
+
+// writeList writes items as a JSON v1 List.
+func writeList[T any](w io.Writer, items []T) error {
+	b, err := json.MarshalIndent(map[string]any{"apiVersion": "v1", "kind": "List", "items": items}, "", "  ")
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(append(b, '\n'))
+	return err
+}
+
+// streamed reports whether Stream writes o (targets.Streamed).
+func streamed(o targets.Object) bool {
+	return len(targets.Streamed([]targets.Object{o})) == 1
 }
 
 // streamBatch is how many objects Stream renders before writing them.

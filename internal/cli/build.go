@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/pipec/pipec/render"
+	"github.com/pipec/pipec/targets"
 )
 
 type buildOptions struct {
@@ -74,6 +75,10 @@ func runBuild(ctx context.Context, dir string, opts buildOptions, stdout, stderr
 	if err != nil {
 		return err
 	}
+	// The objects are rendered while the policy packs check them, and
+	// written only if the build passes.
+	var pending *render.Pending
+	opts.check.generated = func(objs []targets.Object) { pending = render.Start(objs, format) }
 	res, code, err := check(ctx, dir, opts.check, outs, threshold, stdout, stderr)
 	if err != nil {
 		return err
@@ -81,10 +86,13 @@ func runBuild(ctx context.Context, dir string, opts buildOptions, stdout, stderr
 	if code != ExitOK {
 		return &exitError{code: code}
 	}
-	if opts.outDir == "" {
-		return render.Stream(stdout, res.Objects, format)
+	if pending == nil { // the build stopped before generating, with no error
+		pending = render.Start(res.Objects, format)
 	}
-	rep, err := render.WriteDir(opts.outDir, res.Objects, format)
+	if opts.outDir == "" {
+		return pending.Stream(stdout)
+	}
+	rep, err := pending.WriteDir(opts.outDir)
 	if err != nil {
 		return &exitError{code: ExitEval, msg: fmt.Sprintf("writing %s: %v", opts.outDir, err)}
 	}
