@@ -6,6 +6,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/pipec/pipec/diag"
 	"github.com/pipec/pipec/targets"
 )
 
@@ -40,5 +41,26 @@ func TestGeneratedBeforePolicies(t *testing.T) {
 	}
 	if got != nil {
 		t.Errorf("Generated was told of objects of a build that stopped with errors")
+	}
+
+	// Nor one whose generated objects are refused (two of one identity).
+	opts.Overlay = map[string][]byte{filepath.Join(opts.Dir, "c.cue"): []byte(`package c
+environments: {
+	"b-dev": {namespace: "shop-b-dev", quota: {requests: {cpu: "4", memory: "8Gi"}, pods: 20}}
+	dev: {namespace: "shop-dev", quota: {requests: {cpu: "4", memory: "8Gi"}, pods: 20}}
+}
+teams: shop: {}
+apps: {
+	a: {team: "shop", source: repoURL: "https://github.com/acme/a.git", environments: "b-dev": {}}
+	"a-b": {team: "shop", source: repoURL: "https://github.com/acme/ab.git", environments: dev: {}}
+}
+argocd: gitops: repoURL: "https://github.com/acme/shop-platform.git"
+`)}
+	res, err = Build(context.Background(), opts)
+	if err != nil || !slices.ContainsFunc(res.Diagnostics, func(d diag.Diagnostic) bool { return d.ID == "pipec/config/duplicate-name" }) {
+		t.Fatalf("two Applications a-b-dev built: %v %v", err, res.Diagnostics)
+	}
+	if got != nil {
+		t.Errorf("Generated was told of objects refused after generation")
 	}
 }

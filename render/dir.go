@@ -51,7 +51,7 @@ func writeDir(dir string, objs []targets.Object, f Format, docs [][]byte) (*DirR
 		names = append(names, name)
 	}
 	docs = slices.Clone(docs)
-	if err := fill(docs, objs, f, func(i int) bool { return docs[i] == nil }); err != nil {
+	if err := errors.Join(fill(docs, objs, f, func(i int) bool { return docs[i] == nil })...); err != nil {
 		return nil, err
 	}
 	for i, name := range names {

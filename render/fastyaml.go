@@ -141,10 +141,11 @@ func writeIndent(buf *bytes.Buffer, n int) {
 	}
 }
 
-// inline writes a scalar starting at column *col. A plain string that
-// runs past lineWidth is broken at its spaces as the library breaks it,
-// continued at column cont, and a string in literal style has its lines
-// at column cont; cont < 0 leaves both to the library.
+// inline writes a scalar starting at column *col. A plain or
+// single-quoted string that runs past lineWidth is broken at its spaces
+// as the library breaks it, continued at column cont, and a string in
+// literal style has its lines at column cont; cont < 0 leaves these to
+// the library.
 func inline(buf *bytes.Buffer, v any, col *int, cont int) bool {
 	switch x := v.(type) {
 	case nil:
@@ -186,6 +187,20 @@ func inline(buf *bytes.Buffer, v any, col *int, cont int) bool {
 // one, once the column is past lineWidth, the space giving way to a new
 // line continued at column cont. It returns the column after s.
 func fold(buf *bytes.Buffer, s string, col, cont int) int {
+	return breakAt(buf, s, col, cont, 0, len(s)-1)
+}
+
+// foldQuoted writes form, a string in single quotes, from column col,
+// broken as the library breaks a single-quoted scalar: as fold does, but
+// never at the string's first or last character (form[1] and
+// form[len(form)-2]; a doubled quote is two characters both ways).
+func foldQuoted(buf *bytes.Buffer, form string, col, cont int) int {
+	return breakAt(buf, form, col, cont, 2, len(form)-2)
+}
+
+// breakAt writes s from column col, breaking it as fold does at the
+// spaces s[i] with lo <= i < hi.
+func breakAt(buf *bytes.Buffer, s string, col, cont, lo, hi int) int {
 	spaces := false
 	for i := range len(s) {
 		if s[i] != ' ' {
@@ -194,35 +209,7 @@ func fold(buf *bytes.Buffer, s string, col, cont int) int {
 			spaces = false
 			continue
 		}
-		if !spaces && col > lineWidth && i+1 < len(s) && s[i+1] != ' ' {
-			buf.WriteByte('\n')
-			writeIndent(buf, cont)
-			col = cont
-		} else {
-			buf.WriteByte(' ')
-			col++
-		}
-		spaces = true
-	}
-	return col
-}
-
-// foldQuoted writes form, a string in single quotes, from column col,
-// broken as the library breaks a single-quoted scalar: as fold does, but
-// never at the string's first or last character. It returns the column
-// after form.
-func foldQuoted(buf *bytes.Buffer, form string, col, cont int) int {
-	spaces := false
-	for i := range len(form) {
-		if form[i] != ' ' {
-			buf.WriteByte(form[i])
-			col++
-			spaces = false
-			continue
-		}
-		// form[1] and form[len(form)-2] are the string's first and last
-		// characters; a doubled quote is two characters both ways.
-		if !spaces && col > lineWidth && i > 1 && i < len(form)-2 && form[i+1] != ' ' {
+		if !spaces && col > lineWidth && i >= lo && i < hi && s[i+1] != ' ' {
 			buf.WriteByte('\n')
 			writeIndent(buf, cont)
 			col = cont
@@ -241,10 +228,10 @@ func fits(form string, col int) bool {
 	return col+len(form) <= lineWidth || !strings.Contains(form, " ")
 }
 
-// scalars remembers how the library writes a string: its one-line form,
-// or "" with false when it takes more than one line. It and orders hold
-// at most maxRemembered entries each, so that a long-lived process (a
-// pipec serve worker) does not grow with every string it is sent.
+// scalars remembers how the library writes a string (scalarForm). It and
+// orders hold at most maxRemembered entries each, so that a long-lived
+// process (a pipec serve worker) does not grow with every string it is
+// sent.
 var (
 	scalars, orders   sync.Map // string -> scalarForm; string -> []int
 	nScalars, nOrders atomic.Int64
@@ -292,12 +279,7 @@ func scalar(s string) scalarForm {
 			case len(lines) == 1:
 				f = scalarForm{form: lines[0], ok: true, plain: lines[0] == s, quoted: lines[0] == quoted && !strings.ContainsAny(s, "\r\n")}
 			case strings.HasPrefix(lines[0], "'") && !strings.ContainsAny(s, "\r\n"):
-				// Broken at spaces, the line breaks giving way to them
-				// again.
-				for i := range lines[1:] {
-					lines[i+1] = strings.TrimLeft(lines[i+1], " ")
-				}
-				if strings.Join(lines, " ") == quoted {
+				if unbroken(lines) == quoted {
 					f = scalarForm{form: quoted, quoted: true}
 				}
 			case strings.HasPrefix(lines[0], "|"):
@@ -315,10 +297,7 @@ func scalar(s string) scalarForm {
 					f.header, f.body = lines[0], body
 				}
 			case lines[0] != "" && !strings.ContainsAny(lines[0][:1], `'"|>`):
-				for i := range lines[1:] {
-					lines[i+1] = strings.TrimLeft(lines[i+1], " ")
-				}
-				f.plain = strings.Join(lines, " ") == s
+				f.plain = unbroken(lines) == s
 			}
 		}
 	}
@@ -326,6 +305,15 @@ func scalar(s string) scalarForm {
 		scalars.Store(s, f)
 	}
 	return f
+}
+
+// unbroken is the one-line string the library broke into lines at
+// spaces: each break gives way to the space again.
+func unbroken(lines []string) string {
+	for i := range lines[1:] {
+		lines[i+1] = strings.TrimLeft(lines[i+1], " ")
+	}
+	return strings.Join(lines, " ")
 }
 
 func ascii(s string) bool {

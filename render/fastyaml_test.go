@@ -89,6 +89,7 @@ func TestBlockYAML(t *testing.T) {
 func FuzzBlockYAML(f *testing.F) {
 	f.Add("a10\x00a9\x00_x\x00B", "v", uint8(3))
 	f.Add("app.kubernetes.io/name\x00app.kubernetes.io/part-of", "$(params.x)", uint8(1))
+	f.Add("description\x00name", "it's: "+strings.Repeat("don't ", 20)+" x", uint8(3))
 	f.Fuzz(func(t *testing.T, keys, value string, shape uint8) {
 		m := map[string]any{}
 		for _, k := range strings.Split(keys, "\x00") {

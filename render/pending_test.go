@@ -16,8 +16,15 @@ import (
 // formats, kustomization files (filled in when written) and preview tests
 // (not streamed) included.
 func TestPendingWritesWhatRenderWrites(t *testing.T) {
-	for _, ex := range []string{"shop", "flux-shop"} {
+	empty := t.TempDir() // no object at all
+	if err := os.WriteFile(filepath.Join(empty, "c.cue"), []byte("package c\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, ex := range []string{"shop", "flux-shop", empty} {
 		res, err := compiler.Build(context.Background(), compiler.Options{Dir: filepath.Join("..", "examples", ex)})
+		if ex == empty {
+			res, err = compiler.Build(context.Background(), compiler.Options{Dir: empty})
+		}
 		if err != nil || res.Diagnostics.HasErrors() {
 			t.Fatal(err, res.Diagnostics)
 		}

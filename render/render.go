@@ -177,13 +177,13 @@ func Document(o targets.Object, f Format) ([]byte, error) {
 // Documents renders objs in format f, on all CPUs; docs[i] is objs[i].
 func Documents(objs []targets.Object, f Format) ([][]byte, error) {
 	docs := make([][]byte, len(objs))
-	return docs, fill(docs, objs, f, func(int) bool { return true })
+	return docs, errors.Join(fill(docs, objs, f, func(int) bool { return true })...)
 }
 
 // fill renders into docs[i] each objs[i] that want(i) asks for, on all
-// CPUs.
-func fill(docs [][]byte, objs []targets.Object, f Format, want func(i int) bool) error {
-	errs := make([]error, len(objs))
+// CPUs, and returns the error of each, errs[i].
+func fill(docs [][]byte, objs []targets.Object, f Format, want func(i int) bool) (errs []error) {
+	errs = make([]error, len(objs))
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	for range min(runtime.GOMAXPROCS(0), len(objs)) {
@@ -196,7 +196,7 @@ func fill(docs [][]byte, objs []targets.Object, f Format, want func(i int) bool)
 		})
 	}
 	wg.Wait()
-	return errors.Join(errs...)
+	return errs
 }
 
 // Pending is the rendering of objects begun before they are written:
@@ -207,9 +207,10 @@ type Pending struct {
 	f    Format
 	done chan struct{}
 	// docs[i] is objs[i] rendered, nil for a kustomization file, which
-	// lists the other files and is rendered when written.
+	// lists the other files and is rendered when written; errs[i] the
+	// error rendering it.
 	docs [][]byte
-	err  error
+	errs []error
 }
 
 // Start renders objs in format f in the background, on all CPUs. The
@@ -218,7 +219,7 @@ func Start(objs []targets.Object, f Format) *Pending {
 	p := &Pending{objs: objs, f: f, done: make(chan struct{}), docs: make([][]byte, len(objs))}
 	go func() {
 		defer close(p.done)
-		p.err = fill(p.docs, objs, f, func(i int) bool { return !targets.IsKustomization(objs[i]) })
+		p.errs = fill(p.docs, objs, f, func(i int) bool { return !targets.IsKustomization(objs[i]) })
 	}()
 	return p
 }
@@ -226,46 +227,28 @@ func Start(objs []targets.Object, f Format) *Pending {
 // Stream waits for the rendering and writes it as Stream does.
 func (p *Pending) Stream(w io.Writer) error {
 	<-p.done
-	if p.err != nil {
-		return p.err
-	}
-	var buf bytes.Buffer
-	if p.f == JSON {
-		// Each document is the item, indented again in the List.
-		var items []json.RawMessage
-		for i, o := range p.objs {
-			if streamed(o) {
-				items = append(items, p.docs[i])
-			}
-		}
-		return writeList(w, items)
-	}
-	n := 0
+	var docs [][]byte
+	var errs []error
 	for i, o := range p.objs {
-		if !streamed(o) {
-			continue
-		}
-		if n > 0 {
-			buf.WriteString("---\n")
-		}
-		n++
-		buf.Write(p.docs[i])
-		if buf.Len() >= 1<<20 {
-			if _, err := w.Write(buf.Bytes()); err != nil {
-				return err
-			}
-			buf.Reset()
+		if targets.IsStreamed(o) {
+			docs = append(docs, p.docs[i])
+			errs = append(errs, p.errs[i])
 		}
 	}
-	_, err := w.Write(buf.Bytes())
-	return err
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	if p.f == JSON {
+		return writeList(w, docs)
+	}
+	return writeYAML(w, docs, false)
 }
 
 // WriteDir waits for the rendering and writes it as WriteDir does.
 func (p *Pending) WriteDir(dir string) (*DirReport, error) {
 	<-p.done
-	if p.err != nil {
-		return nil, p.err
+	if err := errors.Join(p.errs...); err != nil {
+		return nil, err
 	}
 	return writeDir(dir, p.objs, p.f, p.docs)
 }
@@ -274,17 +257,12 @@ func (p *Pending) WriteDir(dir string) (*DirReport, error) {
 // v1 List.
 func Stream(w io.Writer, objs []targets.Object, f Format) error {
 	objs = targets.Streamed(objs)
-	var buf bytes.Buffer
 	if f == JSON {
-		items := make([]any, 0, len(objs))
-		for _, o := range objs {
-			m, err := decode(o.Value, true)
-			if err != nil {
-				return fmt.Errorf("%s %s: %w", o.Kind, o.Name, err)
-			}
-			items = append(items, m)
+		docs, err := Documents(objs, f)
+		if err != nil {
+			return err
 		}
-		return writeList(w, items)
+		return writeList(w, docs)
 	}
 	// YAML goes out a batch at a time, each rendered on all CPUs: the
 	// documents of a large build never all wait in memory together.
@@ -293,37 +271,62 @@ func Stream(w io.Writer, objs []targets.Object, f Format) error {
 		if err != nil {
 			return err
 		}
-		buf.Reset()
-		for i, b := range docs {
-			if start+i > 0 {
-				buf.WriteString("---\n")
-			}
-			buf.Write(b)
-		}
-		if _, err := w.Write(buf.Bytes()); err != nil {
+		if err := writeYAML(w, docs, start > 0); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// writeList writes items as a JSON v1 List.
-func writeList[T any](w io.Writer, items []T) error {
-	b, err := json.MarshalIndent(map[string]any{"apiVersion": "v1", "kind": "List", "items": items}, "", "  ")
-	if err != nil {
-		return err
-	}
-	_, err = w.Write(append(b, '\n'))
-	return err
-}
-
-// streamed reports whether Stream writes o (targets.Streamed).
-func streamed(o targets.Object) bool {
-	return len(targets.Streamed([]targets.Object{o})) == 1
-}
-
 // streamBatch is how many objects Stream renders before writing them.
 const streamBatch = 512
+
+// writeYAML writes YAML documents to w, separated by "---"; more says
+// they continue a stream already begun.
+func writeYAML(w io.Writer, docs [][]byte, more bool) error {
+	var buf bytes.Buffer
+	for i, d := range docs {
+		if more || i > 0 {
+			buf.WriteString("---\n")
+		}
+		buf.Write(d)
+		if buf.Len() >= 1<<20 || i == len(docs)-1 {
+			if _, err := w.Write(buf.Bytes()); err != nil {
+				return err
+			}
+			buf.Reset()
+		}
+	}
+	return nil
+}
+
+// writeList writes JSON documents (Document's, indented by two spaces) as
+// the items of a v1 List, as json.MarshalIndent writes one.
+func writeList(w io.Writer, docs [][]byte) error {
+	var buf bytes.Buffer
+	buf.WriteString("{\n  \"apiVersion\": \"v1\",\n  \"items\": [")
+	for i, d := range docs {
+		if i > 0 {
+			buf.WriteByte(',')
+		}
+		// A document's line breaks are its layout: those in its strings
+		// are escaped.
+		buf.WriteString("\n    ")
+		buf.Write(bytes.ReplaceAll(bytes.TrimSuffix(d, []byte("\n")), []byte("\n"), []byte("\n    ")))
+		if buf.Len() >= 1<<20 {
+			if _, err := w.Write(buf.Bytes()); err != nil {
+				return err
+			}
+			buf.Reset()
+		}
+	}
+	if len(docs) > 0 {
+		buf.WriteString("\n  ")
+	}
+	buf.WriteString("],\n  \"kind\": \"List\"\n}\n")
+	_, err := w.Write(buf.Bytes())
+	return err
+}
 
 // FileName is the stable path, relative to an output directory, of the file
 // that holds o: <dir>/<kind>-<name>.<ext>, where dir is the object's

@@ -28,9 +28,12 @@ func IsKustomization(o Object) bool {
 func Streamed(objs []Object) []Object {
 	out := make([]Object, 0, len(objs))
 	for _, o := range objs {
-		if !IsKustomization(o) && !isPreviewTest(o) {
+		if IsStreamed(o) {
 			out = append(out, o)
 		}
 	}
 	return out
 }
+
+// IsStreamed reports whether a stream holds o (Streamed).
+func IsStreamed(o Object) bool { return !IsKustomization(o) && !isPreviewTest(o) }

@@ -86,7 +86,7 @@ func runBuild(ctx context.Context, dir string, opts buildOptions, stdout, stderr
 	if code != ExitOK {
 		return &exitError{code: code}
 	}
-	if pending == nil { // the build stopped before generating, with no error
+	if pending == nil { // not reached: a build that generates nothing fails
 		pending = render.Start(res.Objects, format)
 	}
 	if opts.outDir == "" {
