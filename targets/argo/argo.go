@@ -372,6 +372,16 @@ func setIf(m map[string]any, k, v string) {
 	}
 }
 
+// SyncServerSide is the sync option that makes Argo CD apply an
+// Application's objects server-side. pipec's own output is synced so: some
+// of its objects grow with the number of services (an environment's
+// admission ClusterPolicy lists every gated repository, 776 KB at 5,000
+// services; the EventListener's trigger groups every Trigger, 302 KB), and
+// a client-side apply copies each object into its
+// last-applied-configuration annotation, which the API server refuses
+// past 256 KiB.
+const SyncServerSide = "ServerSideApply=true"
+
 // platform returns the Applications that deliver pipec's own output from
 // the GitOps repository: one per environment, one for the CI resources, in
 // a project of their own that may manage namespaces, quotas and policies.
@@ -399,7 +409,7 @@ func platform(plan *model.Plan, g *model.GitOps) []targets.Object {
 				Destination: dest,
 				SyncPolicy: &SyncPolicy{
 					Automated:   &SyncPolicyAutomated{Prune: true, SelfHeal: true},
-					SyncOptions: []string{"PruneLast=true"},
+					SyncOptions: []string{"PruneLast=true", SyncServerSide},
 					Retry:       &RetryStrategy{Limit: 5, Backoff: &Backoff{Duration: "10s", Factor: ptr(int64(2)), MaxDuration: "5m"}},
 				},
 				RevisionHistoryLimit: ptr(int64(10)),
