@@ -2,6 +2,7 @@ package render
 
 import (
 	"bytes"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -91,5 +92,44 @@ func TestParseFormat(t *testing.T) {
 	}
 	if _, err := ParseFormat("toml"); err == nil {
 		t.Error("toml accepted")
+	}
+}
+
+// TestListIsMarshalIndent: the JSON List written around the rendered
+// documents is, byte for byte, json.MarshalIndent of the List of the
+// decoded objects (what Stream wrote before it rendered the documents on
+// all CPUs): strings with line breaks, quotes, HTML characters and
+// non-ASCII, numbers, nesting, empty lists and maps, and no item at all.
+func TestListIsMarshalIndent(t *testing.T) {
+	odd := obj("Task", "odd")
+	odd.Value.(map[string]any)["spec"] = map[string]any{
+		"script": "#!/bin/sh\necho \"a < b && c > d\"\n\ttab\n", "ratio": 0.5, "n": 12, "big": int64(1) << 53,
+		"empty": map[string]any{"m": map[string]any{}, "l": []any{}}, "unicode": "héllo \u2028 ✓",
+		"nested": []any{map[string]any{"a": []any{1, "2", nil, true}}},
+	}
+	for _, objs := range [][]targets.Object{nil, {obj("Pipeline", "p")}, {obj("Pipeline", "p"), odd, obj("Task", "t")}} {
+		items := []any{}
+		for _, o := range objs {
+			m, err := decode(o.Value, true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			items = append(items, m)
+		}
+		want, err := json.MarshalIndent(map[string]any{"apiVersion": "v1", "kind": "List", "items": items}, "", "  ")
+		if err != nil {
+			t.Fatal(err)
+		}
+		docs, err := Documents(objs, JSON)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got bytes.Buffer
+		if err := writeList(&got, docs); err != nil {
+			t.Fatal(err)
+		}
+		if got.String() != string(want)+"\n" {
+			t.Errorf("%d objects: wrote\n%s\nMarshalIndent\n%s", len(objs), got.String(), want)
+		}
 	}
 }
