@@ -53,9 +53,6 @@ type Input struct {
 	// pending are the objects Objects is made from, rendered only when a
 	// pack reads them.
 	pending []pendingObject
-	// permitted are the ServiceAccounts of the pipelines with
-	// permissions.
-	permitted map[string]bool
 }
 
 type pendingObject struct {
@@ -566,12 +563,13 @@ func NewInput(plan *model.Plan, objs []targets.Object, texts []Text, settings Se
 	for _, e := range plan.Environments {
 		envOfNamespace[e.Namespace] = e.Name
 	}
-	// Looked up once, not per ServiceAccount: that was the square of the
-	// pipelines (2.2 s of a 5,000-service build).
-	in.permitted = map[string]bool{}
+	// The ServiceAccounts of the pipelines with permissions, looked up
+	// once, not per ServiceAccount: that was the square of the pipelines
+	// (2.2 s of a 5,000-service build).
+	permitted := map[string]bool{}
 	for _, p := range plan.Pipelines {
 		if len(p.Permissions) > 0 {
-			in.permitted[p.ServiceAccount()] = true
+			permitted[p.ServiceAccount()] = true
 		}
 	}
 	for _, o := range objs {
@@ -581,7 +579,7 @@ func NewInput(plan *model.Plan, objs []targets.Object, texts []Text, settings Se
 		} else if o.Dir != targets.CIDir {
 			env = ""
 		}
-		if err := in.addObject(plan, o, env); err != nil {
+		if err := in.addObject(plan, o, env, permitted); err != nil {
 			return nil, err
 		}
 	}
@@ -734,11 +732,11 @@ func nonNil(s []string) []string {
 	return s
 }
 
-func (in *Input) addObject(plan *model.Plan, o targets.Object, env string) error {
+func (in *Input) addObject(plan *model.Plan, o targets.Object, env string, permitted map[string]bool) error {
 	it := item(o.Source, env)
 	switch v := o.Value.(type) {
 	case *corev1.ServiceAccount:
-		perms := v.Name == "pipec-listener" || in.permitted[v.Name]
+		perms := v.Name == "pipec-listener" || permitted[v.Name]
 		in.ServiceAccounts = append(in.ServiceAccounts, ServiceAccount{Item: it, Name: v.Name, Namespace: v.Namespace,
 			AutomountToken: v.AutomountServiceAccountToken == nil || *v.AutomountServiceAccountToken, HasPermissions: perms})
 	case *rbacv1.Role:

@@ -4,6 +4,7 @@
 package render
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
@@ -284,48 +285,35 @@ const streamBatch = 512
 // writeYAML writes YAML documents to w, separated by "---"; more says
 // they continue a stream already begun.
 func writeYAML(w io.Writer, docs [][]byte, more bool) error {
-	var buf bytes.Buffer
+	bw := bufio.NewWriterSize(w, 1<<20)
 	for i, d := range docs {
 		if more || i > 0 {
-			buf.WriteString("---\n")
+			bw.WriteString("---\n")
 		}
-		buf.Write(d)
-		if buf.Len() >= 1<<20 || i == len(docs)-1 {
-			if _, err := w.Write(buf.Bytes()); err != nil {
-				return err
-			}
-			buf.Reset()
-		}
+		bw.Write(d)
 	}
-	return nil
+	return bw.Flush()
 }
 
 // writeList writes JSON documents (Document's, indented by two spaces) as
 // the items of a v1 List, as json.MarshalIndent writes one.
 func writeList(w io.Writer, docs [][]byte) error {
-	var buf bytes.Buffer
-	buf.WriteString("{\n  \"apiVersion\": \"v1\",\n  \"items\": [")
+	bw := bufio.NewWriterSize(w, 1<<20)
+	bw.WriteString("{\n  \"apiVersion\": \"v1\",\n  \"items\": [")
 	for i, d := range docs {
 		if i > 0 {
-			buf.WriteByte(',')
+			bw.WriteByte(',')
 		}
 		// A document's line breaks are its layout: those in its strings
 		// are escaped.
-		buf.WriteString("\n    ")
-		buf.Write(bytes.ReplaceAll(bytes.TrimSuffix(d, []byte("\n")), []byte("\n"), []byte("\n    ")))
-		if buf.Len() >= 1<<20 {
-			if _, err := w.Write(buf.Bytes()); err != nil {
-				return err
-			}
-			buf.Reset()
-		}
+		bw.WriteString("\n    ")
+		bw.Write(bytes.ReplaceAll(bytes.TrimSuffix(d, []byte("\n")), []byte("\n"), []byte("\n    ")))
 	}
 	if len(docs) > 0 {
-		buf.WriteString("\n  ")
+		bw.WriteString("\n  ")
 	}
-	buf.WriteString("],\n  \"kind\": \"List\"\n}\n")
-	_, err := w.Write(buf.Bytes())
-	return err
+	bw.WriteString("],\n  \"kind\": \"List\"\n}\n")
+	return bw.Flush()
 }
 
 // FileName is the stable path, relative to an output directory, of the file
