@@ -6,6 +6,8 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/distribution/reference"
 	"github.com/google/cel-go/cel"
@@ -61,14 +63,46 @@ var checks = []func(*checker){
 	(*checker).checkPreviews,
 }
 
-// check runs the checks on a normalized plan.
-func check(plan *model.Plan) diag.List {
-	c := &checker{plan: plan, src: plan.Sources}
-	for _, check := range checks {
-		check(c)
+// check runs the checks on a normalized plan, on up to cpus CPUs: each
+// check reports to a list of its own, and the lists are joined in the
+// order of checks, as when they run one after the other. (The plan's
+// SourceMap, which positions findings, is safe for concurrent use.)
+func check(plan *model.Plan, cpus int) diag.List {
+	outs := make([]diag.List, len(checks))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	var panicked atomic.Value
+	for range max(1, min(cpus, len(checks))) {
+		wg.Go(func() {
+			// A check's panic goes on in the caller, whose recovery
+			// reports it (Build).
+			defer func() {
+				if r := recover(); r != nil {
+					panicked.CompareAndSwap(nil, panicValue{r})
+					next.Store(int64(len(checks)))
+				}
+			}()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(checks) {
+					return
+				}
+				c := &checker{plan: plan, src: plan.Sources}
+				checks[i](c)
+				outs[i] = c.out
+			}
+		})
 	}
-	return c.out
+	wg.Wait()
+	if p, ok := panicked.Load().(panicValue); ok {
+		panic(p.v)
+	}
+	return slices.Concat(outs...)
 }
+
+// panicValue carries a recovered panic's value (any, even nil) through an
+// atomic.Value.
+type panicValue struct{ v any }
 
 // checkTasks checks the task library.
 func (c *checker) checkTasks() {

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"runtime/debug"
 	"strings"
 	"time"
@@ -66,6 +67,19 @@ type Options struct {
 	// process's: a service sets CUE_REGISTRY=none so that a configuration
 	// cannot make it fetch modules.
 	Env []string
+	// CPUs bounds the CPUs a build's own work runs on: a second CUE
+	// context for the large sections (which loads the configuration a
+	// second time) and the checks side by side. 0 is GOMAXPROCS; a service
+	// running builds side by side sets 1.
+	CPUs int
+}
+
+// cpus is o.CPUs, or GOMAXPROCS when unset.
+func (o Options) cpus() int {
+	if o.CPUs > 0 {
+		return o.CPUs
+	}
+	return runtime.GOMAXPROCS(0)
 }
 
 // Stage is a stage of a build.
@@ -149,6 +163,9 @@ func Build(ctx context.Context, opts Options) (res *Result, err error) {
 		go policies.BuiltinPacks()
 	}
 	opts.stage(StageLoad)
+	// A second context for the large sections loads beside this one (see
+	// helper).
+	h := startHelper(opts.cpus(), dir, opts.Overlay, opts.Env)
 	l, err := loadConfig(dir, opts.Overlay, opts.Env)
 	if err != nil {
 		x := &explainer{baseDir: base, l: &loaded{}}
@@ -163,6 +180,7 @@ func Build(ctx context.Context, opts Options) (res *Result, err error) {
 		}
 		return nil, &EvalError{Diagnostics: withRules(ds, ruleLoad).Sort()}
 	}
+	h = h.neededBy(l.user)
 	x := newExplainer(l, base)
 
 	opts.stage(StageCheck)
@@ -176,7 +194,7 @@ func Build(ctx context.Context, opts Options) (res *Result, err error) {
 	// Part by part first; the whole configuration at once when a part
 	// does not validate, for its errors.
 	log := texts()
-	plan, diags, policy, ok := decodeParts(l.user, x.root, log, src)
+	plan, diags, policy, ok := decodeParts(l.user, x.root, log, src, h)
 	if !ok {
 		unified := l.user.Unify(x.root)
 		if err := validateConcrete(unified); err != nil {
@@ -189,7 +207,7 @@ func Build(ctx context.Context, opts Options) (res *Result, err error) {
 	}
 	plan.Policy.Waivers = append(plan.Policy.Waivers, waivers...)
 	normalize(plan)
-	diags = append(diags, check(plan)...)
+	diags = append(diags, check(plan, opts.cpus())...)
 	res = &Result{Plan: plan}
 	if diags.HasErrors() {
 		// A waiver of one of these errors is refused now, not after the

@@ -169,6 +169,9 @@ type decoder struct {
 	// syncOverrides holds each deployment's explicit sync settings
 	// (automated, prune, selfHeal) until environments are known.
 	syncOverrides map[*model.Deployment][3]*bool
+	// inHelper is set in a helper's context, where decode reports no
+	// finding but sets needsMain (see decoder.report).
+	inHelper, needsMain bool
 }
 
 type stepDefaults struct {
@@ -183,12 +186,8 @@ func decodePlan(t tree, src model.SourceMap) (*model.Plan, diag.List) {
 	d.defaults.security = decodeSecurity(def.field("securityContext"))
 
 	plan := &model.Plan{Namespace: t.field("namespace").str()}
-	t.entries("tasks", func(name string, c node) {
-		plan.Tasks = append(plan.Tasks, d.taskDef(name, c))
-	})
-	t.entries("pipelines", func(name string, c node) {
-		plan.Pipelines = append(plan.Pipelines, d.pipeline(name, c))
-	})
+	plan.Tasks = decodeEntries(t, d, "tasks", (*decoder).taskDef)
+	plan.Pipelines = decodeEntries(t, d, "pipelines", (*decoder).pipeline)
 	plan.ArgoCD = d.argocd(t.field("argocd"))
 	plan.Triggers = d.triggers(t.field("triggers"))
 	plan.Policy = d.policy(t.field("policy"))
@@ -197,19 +196,11 @@ func decodePlan(t tree, src model.SourceMap) (*model.Plan, diag.List) {
 	plan.Analysis = model.AnalysisSettings{PrometheusAddress: an.field("prometheus").field("address").str(), Path: an.path}
 	ff := t.field("tekton").field("featureFlags")
 	plan.TektonFlags = model.TektonFlags{ParamEnum: ff.field("enable-param-enum").boolean(), CELWhen: ff.field("enable-cel-in-whenexpression").boolean(), Path: ff.path}
-	t.entries("environments", func(name string, c node) {
-		plan.Environments = append(plan.Environments, d.environment(name, c))
-	})
-	t.entries("teams", func(name string, c node) {
-		plan.Teams = append(plan.Teams, d.team(name, c))
-	})
-	t.entries("apps", func(name string, c node) {
-		plan.Apps = append(plan.Apps, d.app(name, c))
-	})
+	plan.Environments = decodeEntries(t, d, "environments", (*decoder).environment)
+	plan.Teams = decodeEntries(t, d, "teams", (*decoder).team)
+	plan.Apps = decodeEntries(t, d, "apps", (*decoder).app)
 	decodeDelivery(t, plan)
-	t.entries("previews", func(name string, c node) {
-		plan.Previews = append(plan.Previews, d.preview(name, c))
-	})
+	plan.Previews = decodeEntries(t, d, "previews", (*decoder).preview)
 	plan.Scaling = d.scaling(t.field("scaling"), plan.Environments)
 	d.resolveDelivery(plan)
 	resolvePreviews(plan)
@@ -417,7 +408,7 @@ func (d *decoder) notInline(name string, n node, t *model.PipelineTask) {
 	// refuse reports what at declares, which belongs in the library
 	// task's field.
 	refuse := func(at model.Path, what, field, remoteFix string) {
-		e := d.diags.Report(ruleTask, d.src, at, "task %q declares %s but runs %s", name, what, runs)
+		e := d.report(ruleTask, at, "task %q declares %s but runs %s", name, what, runs)
 		if remote {
 			e.Expected = fmt.Sprintf("no %s: the remote task's definition declares them", what)
 			e.Hint = "remove " + what + remoteFix

@@ -13,7 +13,9 @@ import (
 // TestChecksReadOnly runs the checks over every bundled example and every
 // configuration of the CLI scripts (most of them break a rule) and requires
 // the normalized plan to be the same afterwards: checks report, normalize
-// changes.
+// changes. The checks run side by side (check on several CPUs), as a
+// build runs them: they must report what they report one after the other,
+// in the same order.
 func TestChecksReadOnly(t *testing.T) {
 	configs := testConfigs(t)
 	checked := 0
@@ -39,10 +41,13 @@ func TestChecksReadOnly(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
-		check(plan)
+		side := check(plan, 4)
 		after, _ := json.Marshal(plan)
 		if string(before) != string(after) {
 			t.Errorf("%s: the checks changed the plan", name)
+		}
+		if one, _ := json.Marshal(check(plan, 1)); string(one) != string(mustJSON(t, side)) {
+			t.Errorf("%s: side by side, the checks report\n%s\none after the other\n%s", name, mustJSON(t, side), one)
 		}
 		checked++
 	}
@@ -86,4 +91,12 @@ func testConfigs(t *testing.T) map[string]map[string][]byte {
 		}
 	}
 	return configs
+}
+
+func mustJSON(t *testing.T, v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }

@@ -52,12 +52,15 @@ type partTree struct {
 	// keyed sections whose entries were.
 	fields   map[string]node
 	sections map[string]bool
+	// helper, when set, shares the entries of the large sections
+	// (decodeEntries).
+	helper *helper
 }
 
 // decodeParts decodes the configuration user part by part (see partTree)
 // and returns the plan, decode's findings and the unified policy field, or
 // ok false when a part does not validate.
-func decodeParts(user, schema cue.Value, texts *textLog, src model.SourceMap) (plan *model.Plan, diags diag.List, policy cue.Value, ok bool) {
+func decodeParts(user, schema cue.Value, texts *textLog, src model.SourceMap, h *helper) (plan *model.Plan, diags diag.List, policy cue.Value, ok bool) {
 	// A part that did not validate may have been read before the next
 	// one showed it: decode is written for valid values only, so a panic
 	// here means the whole unification has the errors to report.
@@ -67,6 +70,7 @@ func decodeParts(user, schema cue.Value, texts *textLog, src model.SourceMap) (p
 		}
 	}()
 	t := newPartTree(user, schema, texts)
+	t.helper = h
 	plan, diags = decodePlan(t, src)
 	policy = t.field("policy").v
 	return plan, diags, policy, t.done()

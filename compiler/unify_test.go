@@ -86,6 +86,19 @@ func TestPartsMatchWhole(t *testing.T) {
 			continue
 		}
 		both++
+		// The same, shared with a helper that takes every entry it can.
+		h := loadHelper(dir, overlay, nil)
+		<-h.ready
+		shared := newPartTree(l.user, x.root, &textLog{})
+		shared.helper = h
+		helperOnly = true
+		sharedPlan, sharedDiags := decodePlan(shared, src)
+		helperOnly = false
+		if !shared.done() {
+			t.Errorf("%s: the parts validate alone, not shared with a helper", name)
+		} else if a, b := dump(t, sharedPlan, sharedDiags, shared.texts.all), dump(t, partPlan, partDiags, parts.texts.all); a != b {
+			t.Errorf("%s: shared with a helper, the parts decode to\n%s\nalone to\n%s", name, a, b)
+		}
 		wholeLog := &textLog{}
 		wholePlan, wholeDiags := decodePlan(wholeTree{node{v: unified, texts: wholeLog}}, src)
 		if a, b := dump(t, partPlan, partDiags, parts.texts.all), dump(t, wholePlan, wholeDiags, wholeLog.all); a != b {

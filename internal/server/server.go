@@ -739,6 +739,9 @@ func readJob(archive []byte, lim bundle.Limits, dir string, underTop bool, today
 		BaseDir:  bundleRoot,
 		Policies: true,
 		Today:    today,
+		// Builds run side by side, each bounded in CPU time and
+		// memory: none loads its configuration twice.
+		CPUs: 1,
 	}, bundleSize(b), nil
 }
 

@@ -1,0 +1,286 @@
+package compiler
+
+import (
+	"cmp"
+	"maps"
+	"slices"
+	"sync"
+	"sync/atomic"
+
+	"cuelang.org/go/cue"
+
+	"github.com/pipec/pipec/diag"
+	"github.com/pipec/pipec/model"
+	"github.com/pipec/pipec/schema"
+)
+
+// A CUE context is not safe for concurrent use, and unifying the entries
+// of the large sections (pipelines, apps) with their schema is most of a
+// large build's check stage. A helper is a second CUE context holding the
+// same configuration, loaded beside the build's own load: the build's
+// goroutine and the helper's take the entries of a section in turns, each
+// unifying and decoding in its own context, and the results are put back
+// in name order, as decoded one after the other. Loading twice costs the
+// load's CPU and memory a second time (at 1,000 services about 0.5 s and
+// 50 MiB, on a CPU the load leaves idle, and dropped with the part tree);
+// a configuration with few entries does not use its helper.
+type helper struct {
+	ready chan struct{} // closed once loaded
+	// ok, user and schema (#Config) are set before ready is closed.
+	ok     bool
+	user   cue.Value
+	schema cue.Value
+}
+
+// helperMinEntries is the number of entries of the shared sections from
+// which a second context pays for its load.
+const helperMinEntries = 64
+
+// sharedSections are the keyed sections whose entries decodeEntries
+// shares with a helper.
+var sharedSections = []string{"tasks", "pipelines", "environments", "teams", "apps", "previews"}
+
+// startHelper starts loading the configuration a second time, in the
+// background, when there is a CPU for it; nil otherwise. The build's
+// own load goes on meanwhile; neededBy then keeps the helper only for a
+// configuration with enough entries to share.
+func startHelper(cpus int, dir string, overlay map[string][]byte, env []string) *helper {
+	if cpus < 2 {
+		return nil
+	}
+	return loadHelper(dir, overlay, env)
+}
+
+// loadHelper loads the configuration into a helper, in the background.
+func loadHelper(dir string, overlay map[string][]byte, env []string) *helper {
+	h := &helper{ready: make(chan struct{})}
+	go func() {
+		defer close(h.ready)
+		defer func() {
+			if recover() != nil {
+				h.ok = false
+			}
+		}()
+		l, err := loadConfig(dir, overlay, env)
+		if err != nil || l.user.Err() != nil {
+			return
+		}
+		h.user, h.schema, h.ok = l.user, l.schema.LookupPath(schema.RootPath), true
+	}()
+	return h
+}
+
+// neededBy returns h when user, the build's own configuration, has
+// enough entries in the shared sections to pay for it, and nil otherwise
+// (a helper still loading then finishes unused).
+func (h *helper) neededBy(user cue.Value) *helper {
+	if h == nil || user.Err() != nil {
+		return nil
+	}
+	n := 0
+	for _, s := range sharedSections {
+		it, err := user.LookupPath(cue.MakePath(cue.Str(s))).Fields(cue.Optional(true))
+		for err == nil && it.Next() {
+			n++
+		}
+	}
+	if n < helperMinEntries {
+		return nil
+	}
+	return h
+}
+
+// entry is an entry of a keyed section, before unification.
+type entry struct {
+	name string
+	v    cue.Value
+}
+
+// sectionEntries returns the entries of section of user in name order, and
+// false when one cannot be taken on its own (see partTree.entries).
+func sectionEntries(user cue.Value, section string) ([]entry, bool) {
+	sec := user.LookupPath(cue.MakePath(cue.Str(section)))
+	if !sec.Exists() {
+		return nil, true
+	}
+	// Optional and required entries the user left open are errors, or
+	// nothing, only the whole unification settles.
+	it, err := sec.Fields(cue.Optional(true))
+	if err != nil {
+		return nil, false
+	}
+	var all []entry
+	for it.Next() {
+		if !it.Selector().IsString() || it.Selector().IsConstraint() {
+			return nil, false
+		}
+		all = append(all, entry{it.Selector().Unquoted(), it.Value()})
+	}
+	slices.SortFunc(all, func(a, b entry) int { return cmp.Compare(a.name, b.name) })
+	return all, true
+}
+
+// decodeEntries decodes each entry of the keyed section with decode and
+// returns the results in name order; with a helper, on two CUE contexts
+// at once (see helper). decode gets a decoder of its own for each entry;
+// its findings and sync overrides go to d in name order, as when the
+// entries are decoded one after the other.
+func decodeEntries[T any](t tree, d *decoder, section string, decode func(d *decoder, name string, n node) T) []T {
+	var out []T
+	pt, ok := t.(*partTree)
+	if !ok || pt.helper == nil {
+		t.entries(section, func(name string, n node) { out = append(out, decode(d, name, n)) })
+		return out
+	}
+	pt.sections[section] = true
+	if !pt.ok {
+		return nil
+	}
+	all, ok := sectionEntries(pt.user, section)
+	if !ok {
+		pt.ok = false
+		return nil
+	}
+	if len(all) == 0 {
+		return nil
+	}
+	def := pt.schema.LookupPath(cue.MakePath(cue.Str(section), cue.AnyString))
+	base := model.Path("").Field(section)
+
+	type result struct {
+		v     T
+		d     *decoder
+		texts *textLog
+		// main: decode needs the build's own context (a finding's
+		// position is looked up there); the entry is decoded again there.
+		main bool
+	}
+	results := make([]result, len(all))
+	var next atomic.Int64
+	var failed atomic.Bool
+	// one unifies and decodes entries of ents in def's context until none
+	// is left or one fails.
+	one := func(ents []entry, def cue.Value, helper bool) {
+		for !failed.Load() {
+			i := int(next.Add(1) - 1)
+			if i >= len(ents) {
+				return
+			}
+			e := ents[i]
+			v := e.v.Unify(def)
+			if validateField(section, v) != nil {
+				failed.Store(true)
+				return
+			}
+			r := result{d: d.forEntry(helper)}
+			if pt.texts != nil {
+				r.texts = &textLog{}
+			}
+			r.v = decode(r.d, e.name, node{v: v, path: base.Field(e.name), texts: r.texts})
+			r.main = r.d.needsMain
+			results[i] = r
+		}
+	}
+
+	// The helper joins once loaded, unless the section is done by then.
+	var mu sync.Mutex
+	done := false
+	var joined sync.WaitGroup
+	var panicked atomic.Bool
+	h := pt.helper
+	helperDone := make(chan struct{})
+	go func() {
+		defer close(helperDone)
+		<-h.ready
+		mu.Lock()
+		if done || !h.ok {
+			mu.Unlock()
+			return
+		}
+		joined.Add(1)
+		mu.Unlock()
+		defer joined.Done()
+		// decode is written for valid values only; a panic means the
+		// whole unification has the errors to report.
+		defer func() {
+			if recover() != nil {
+				panicked.Store(true)
+				failed.Store(true)
+			}
+		}()
+		ents, ok := sectionEntries(h.user, section)
+		if !ok || !sameNames(ents, all) {
+			return
+		}
+		one(ents, h.schema.LookupPath(cue.MakePath(cue.Str(section), cue.AnyString)), true)
+	}()
+	func() {
+		// Stop the helper before a panic goes on to decodeParts.
+		defer func() {
+			if r := recover(); r != nil {
+				failed.Store(true)
+				mu.Lock()
+				done = true
+				mu.Unlock()
+				joined.Wait()
+				panic(r)
+			}
+		}()
+		if helperOnly {
+			<-helperDone
+		}
+		one(all, def, false)
+	}()
+	mu.Lock()
+	done = true
+	mu.Unlock()
+	joined.Wait()
+	if failed.Load() || panicked.Load() {
+		pt.ok = false
+		return nil
+	}
+	out = make([]T, len(all))
+	for i, r := range results {
+		if r.main {
+			r = result{d: d.forEntry(false)}
+			if pt.texts != nil {
+				r.texts = &textLog{}
+			}
+			r.v = decode(r.d, all[i].name, node{v: all[i].v.Unify(def), path: base.Field(all[i].name), texts: r.texts})
+		}
+		out[i] = r.v
+		d.diags = append(d.diags, r.d.diags...)
+		maps.Copy(d.syncOverrides, r.d.syncOverrides)
+		if r.texts != nil {
+			pt.texts.all = append(pt.texts.all, r.texts.all...)
+		}
+	}
+	return out
+}
+
+// helperOnly, set by tests, has the helper take every entry it can: the
+// build's goroutine takes only those left when the helper stops.
+var helperOnly bool
+
+// sameNames reports whether a and b name the same entries.
+func sameNames(a, b []entry) bool {
+	return slices.EqualFunc(a, b, func(x, y entry) bool { return x.name == y.name })
+}
+
+// forEntry returns a decoder for one entry of a section: d's defaults and
+// sources, findings and sync overrides of its own. In a helper's context
+// it reports no finding (their positions are looked up in the build's
+// context) but sets needsMain.
+func (d *decoder) forEntry(helper bool) *decoder {
+	return &decoder{defaults: d.defaults, src: d.src, syncOverrides: map[*model.Deployment][3]*bool{}, inHelper: helper}
+}
+
+// report is diag.List.Report on d's findings; in a helper's context it
+// only sets needsMain and returns a finding that goes nowhere.
+func (d *decoder) report(r diag.Rule, at model.Path, format string, args ...any) *diag.Diagnostic {
+	if d.inHelper {
+		d.needsMain = true
+		return &diag.Diagnostic{}
+	}
+	return d.diags.Report(r, d.src, at, format, args...)
+}
