@@ -60,53 +60,15 @@ func decode(v any, exact bool) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := json.NewDecoder(bytes.NewReader(raw))
-	if exact {
-		d.UseNumber()
-	}
-	var m any
-	if err := d.Decode(&m); err != nil {
+	m, err := parseJSON(raw, exact)
+	if err != nil {
 		return nil, err
-	}
-	if exact {
-		m, err = numbers(m)
-		if err != nil {
-			return nil, err
-		}
 	}
 	if top, ok := m.(map[string]any); ok {
 		delete(top, "status") // pipec declares desired state only
 	}
 	prune(m)
 	return m, nil
-}
-
-// numbers replaces the json.Numbers in v by int64 or float64.
-func numbers(v any) (any, error) {
-	switch x := v.(type) {
-	case json.Number:
-		if i, err := x.Int64(); err == nil {
-			return i, nil
-		}
-		return x.Float64()
-	case map[string]any:
-		for k, e := range x {
-			n, err := numbers(e)
-			if err != nil {
-				return nil, err
-			}
-			x[k] = n
-		}
-	case []any:
-		for i, e := range x {
-			n, err := numbers(e)
-			if err != nil {
-				return nil, err
-			}
-			x[i] = n
-		}
-	}
-	return v, nil
 }
 
 func prune(v any) {
