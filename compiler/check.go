@@ -37,6 +37,38 @@ type checker struct {
 	// generatedCEL are the CEL expressions checkOn collected, for
 	// checkTriggers to compile at once.
 	generatedCEL []generatedCEL
+	// byName and appsFrom index the plan's pipelines by name and its
+	// apps by the pipeline their image comes from, on first use: a
+	// lookup per pipeline or app was the square of the services.
+	byName   map[string]*model.Pipeline
+	appsFrom map[string][]*model.App
+}
+
+// pipeline is the plan's pipeline name, or nil.
+func (c *checker) pipeline(name string) *model.Pipeline {
+	if c.byName == nil {
+		c.byName = make(map[string]*model.Pipeline, len(c.plan.Pipelines))
+		for _, p := range c.plan.Pipelines {
+			if _, dup := c.byName[p.Name]; !dup {
+				c.byName[p.Name] = p // the first, as Plan.Pipeline
+			}
+		}
+	}
+	return c.byName[name]
+}
+
+// appsFromPipeline are the apps whose image comes from pipeline name
+// (image.fromPipeline), in the plan's order.
+func (c *checker) appsFromPipeline(name string) []*model.App {
+	if c.appsFrom == nil {
+		c.appsFrom = map[string][]*model.App{}
+		for _, a := range c.plan.Apps {
+			if a.Image != nil && a.Image.FromPipeline != nil {
+				c.appsFrom[a.Image.FromPipeline.Pipeline] = append(c.appsFrom[a.Image.FromPipeline.Pipeline], a)
+			}
+		}
+	}
+	return c.appsFrom[name]
 }
 
 // checks are pipec's semantic checks, each over the whole normalized plan.

@@ -88,7 +88,6 @@ func same(a, b string) bool {
 // their exact reference: a tag could be moved to anything) unless a gated
 // repository or the allow-list covers it.
 func (c *checker) checkAdmitted(env *model.Environment, a model.Admission) {
-	gated := a.GatedPatterns()
 	var allowed []string
 	for _, u := range a.Unsigned {
 		if u.Kind == model.UnsignedAllowed {
@@ -96,9 +95,8 @@ func (c *checker) checkAdmitted(env *model.Environment, a model.Admission) {
 			allowed = append(allowed, p...)
 		}
 	}
-	admits := func(image string) bool {
-		return model.Admits(gated, image) || model.Admits(allowed, image)
-	}
+	patterns := model.NewPatternSet(append(a.GatedPatterns(), allowed...))
+	admits := patterns.Admits
 	for _, app := range c.plan.Apps {
 		for _, dep := range app.Deployments {
 			if dep.Environment != env.Name {

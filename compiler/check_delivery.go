@@ -403,7 +403,7 @@ func (c *checker) checkStrategy(a *model.App, dep *model.Deployment) {
 // named pipeline result.
 func (c *checker) checkFromPipeline(a *model.App) {
 	fp := a.Image.FromPipeline
-	pl := c.plan.Pipeline(fp.Pipeline)
+	pl := c.pipeline(fp.Pipeline)
 	if pl == nil {
 		names := make([]string, len(c.plan.Pipelines))
 		for i, x := range c.plan.Pipelines {

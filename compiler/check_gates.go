@@ -122,10 +122,7 @@ func (c *checker) checkGatedUses(p *model.Pipeline, build string) {
 			d.Hint = "move the task from finally to tasks, or read $(tasks.status) instead of the image"
 		}
 	}
-	for _, a := range c.plan.Apps {
-		if a.Image == nil || a.Image.FromPipeline == nil || a.Image.FromPipeline.Pipeline != p.Name {
-			continue
-		}
+	for _, a := range c.appsFromPipeline(p.Name) {
 		fp := a.Image.FromPipeline
 		for _, r := range p.Results {
 			if r.Name != fp.Result {

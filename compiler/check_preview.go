@@ -57,7 +57,7 @@ func (c *checker) checkPreviewTest(p *model.Preview) {
 			d.Hint = "the wait Job reads the preview's Applications through the API before the tests start"
 		}
 	}
-	pl := c.plan.Pipeline(t.Pipeline)
+	pl := c.pipeline(t.Pipeline)
 	if pl == nil {
 		d := c.report(rulePreview, t.Path.Field("pipeline"), "unknown pipeline %q", t.Pipeline)
 		d.Expected = "the name of a pipeline under pipelines"
@@ -193,7 +193,7 @@ func (c *checker) checkPreviewBuild(p *model.Preview, a *model.App, b *model.Pre
 		d := c.report(rulePreview, b.Path, "app %q declares no image repository for the digest the pull request builds", a.Name)
 		d.Expected = `image: repository: "ghcr.io/..."`
 	}
-	pl := c.plan.Pipeline(b.Pipeline)
+	pl := c.pipeline(b.Pipeline)
 	if pl == nil {
 		d := c.report(rulePreview, b.Path.Field("pipeline"), "unknown pipeline %q", b.Pipeline)
 		d.Expected = "the name of a pipeline that runs on pull requests"

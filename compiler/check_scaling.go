@@ -279,7 +279,7 @@ func (c *checker) checkNodePool(n *model.NodePool) {
 	}
 	c.checkRequirements(n)
 	for i, name := range n.Pipelines {
-		if name != "*" && c.plan.Pipeline(name) == nil {
+		if name != "*" && c.pipeline(name) == nil {
 			names := make([]string, len(c.plan.Pipelines))
 			for j, pl := range c.plan.Pipelines {
 				names[j] = pl.Name

@@ -180,7 +180,7 @@ func (c *checker) checkForks(pl *model.Pipeline) {
 		d.Expected = fmt.Sprintf("a pipeline name of at most %d characters", 63-len(name)+len(pl.Name))
 		d.Hint = `shorten the pipeline's name, or set on: pullRequest: forks: "ignore"`
 	}
-	if other := c.plan.Pipeline(triggers.ForkTemplateName(pl)); other != nil && other.On != nil {
+	if other := c.pipeline(triggers.ForkTemplateName(pl)); other != nil && other.On != nil {
 		d := c.report(ruleTrigger, pl.On.PullRequest.Path.Field("forks"), "the TriggerTemplate for pull requests from forks of pipeline %q would be named %q, as pipeline %q's is", pl.Name, other.Name, other.Name)
 		d.Expected = "pipeline names that do not differ only by a -fork suffix"
 		d.Hint = fmt.Sprintf("rename pipeline %q", other.Name)

@@ -78,3 +78,53 @@ func mustPatterns(t *testing.T, s string) []string {
 	}
 	return p
 }
+
+// TestPatternSetAdmits holds PatternSet.Admits to Admits, which tries every
+// pattern: patterns of references, repositories, paths and registries
+// (ImagePatterns), hand-written wildcards, against images that match one,
+// several or none of them.
+func TestPatternSetAdmits(t *testing.T) {
+	var patterns []string
+	for _, img := range []string{
+		"ghcr.io/acme/api", "ghcr.io/acme/api:1.2", "ghcr.io/acme/worker@sha256:" + strings.Repeat("a", 64),
+		"quay.io/prometheus/*", "nginx", "docker.io/library/redis:7", "registry.internal:5000/team/*",
+	} {
+		p, _, err := ImagePatterns(img)
+		if err != nil {
+			t.Fatalf("%s: %v", img, err)
+		}
+		patterns = append(patterns, p...)
+	}
+	patterns = append(patterns, "*", "ghcr.io/acme/?pi:*", "ghcr.io/*/api@*", "")
+	images := []string{
+		"ghcr.io/acme/api:1.2", "ghcr.io/acme/api@sha256:" + strings.Repeat("b", 64), "ghcr.io/acme/apiserver:1",
+		"ghcr.io/acme/worker@sha256:" + strings.Repeat("a", 64), "ghcr.io/acme/worker:1", "quay.io/prometheus/node-exporter:v1",
+		"quay.io/prometheusx/a:1", "nginx", "nginx:1.27", "docker.io/library/nginx:latest", "redis:7", "redis:6",
+		"registry.internal:5000/team/app@sha256:" + strings.Repeat("c", 64), "gcr.io/x/y:1", "Not A Reference", "",
+	}
+	// Every subset of the patterns that a prefix of the list gives, and
+	// each pattern alone.
+	var sets [][]string
+	for i := 0; i <= len(patterns); i++ {
+		sets = append(sets, patterns[:i], patterns[i:])
+	}
+	for _, p := range patterns {
+		sets = append(sets, []string{p})
+	}
+	matched := 0
+	for _, set := range sets {
+		s := NewPatternSet(set)
+		for _, img := range images {
+			want := Admits(set, img)
+			if got := s.Admits(img); got != want {
+				t.Errorf("patterns %q, image %q: the set says %v, Admits %v", set, img, got, want)
+			}
+			if want {
+				matched++
+			}
+		}
+	}
+	if matched == 0 {
+		t.Fatal("no image matched: the test compares nothing")
+	}
+}

@@ -1,7 +1,6 @@
 package tekton
 
 import (
-	"slices"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -364,11 +363,13 @@ func chainsConfig(plan *model.Plan) *targets.Object {
 	}
 	data := map[string]string{}
 	var pipelines []string
+	seen := map[string]bool{}
 	for _, s := range settings {
 		if _, ok := data[s.Key]; !ok {
 			data[s.Key] = s.Value
 		}
-		if !slices.Contains(pipelines, s.Pipeline) {
+		if !seen[s.Pipeline] {
+			seen[s.Pipeline] = true
 			pipelines = append(pipelines, s.Pipeline)
 		}
 	}
