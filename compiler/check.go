@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"regexp"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"sync"
@@ -110,7 +111,7 @@ func check(plan *model.Plan, cpus int) diag.List {
 			// reports it (Build).
 			defer func() {
 				if r := recover(); r != nil {
-					panicked.CompareAndSwap(nil, panicValue{r})
+					panicked.CompareAndSwap(nil, goroutinePanic{r, debug.Stack()})
 					next.Store(int64(len(checks)))
 				}
 			}()
@@ -126,15 +127,19 @@ func check(plan *model.Plan, cpus int) diag.List {
 		})
 	}
 	wg.Wait()
-	if p, ok := panicked.Load().(panicValue); ok {
-		panic(p.v)
+	if p, ok := panicked.Load().(goroutinePanic); ok {
+		panic(p)
 	}
 	return slices.Concat(outs...)
 }
 
-// panicValue carries a recovered panic's value (any, even nil) through an
-// atomic.Value.
-type panicValue struct{ v any }
+// goroutinePanic is a panic recovered in a goroutine of the build, to go
+// on in the build's own: its value, and the stack where it happened, for
+// Build's recovery to show (PIPEC_DEBUG).
+type goroutinePanic struct {
+	v     any
+	stack []byte
+}
 
 // checkTasks checks the task library.
 func (c *checker) checkTasks() {

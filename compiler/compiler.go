@@ -67,10 +67,11 @@ type Options struct {
 	// process's: a service sets CUE_REGISTRY=none so that a configuration
 	// cannot make it fetch modules.
 	Env []string
-	// CPUs bounds the CPUs a build's own work runs on: a second CUE
-	// context for the large sections (which loads the configuration a
-	// second time) and the checks side by side. 0 is GOMAXPROCS; a service
-	// running builds side by side sets 1.
+	// CPUs bounds what the compiler itself runs side by side: a second
+	// CUE context for the large sections (from 2; it loads the
+	// configuration a second time) and the checks. Tekton's validation and
+	// the generated CEL use GOMAXPROCS whatever it says. 0 is GOMAXPROCS;
+	// a service running builds side by side sets 1.
 	CPUs int
 }
 
@@ -135,6 +136,10 @@ func Build(ctx context.Context, opts Options) (res *Result, err error) {
 	// the user as a stack trace.
 	defer func() {
 		if r := recover(); r != nil {
+			stack := debug.Stack()
+			if p, ok := r.(goroutinePanic); ok { // from a goroutine of the build
+				r, stack = p.v, p.stack
+			}
 			res = nil
 			err = &EvalError{Diagnostics: diag.List{{
 				Severity: diag.Error, ID: ruleInternal.ID,
@@ -143,7 +148,7 @@ func Build(ctx context.Context, opts Options) (res *Result, err error) {
 				Source:  "pipec",
 			}}}
 			if os.Getenv("PIPEC_DEBUG") != "" {
-				fmt.Fprintf(os.Stderr, "%s\n", debug.Stack())
+				fmt.Fprintf(os.Stderr, "%s\n", stack)
 			}
 		}
 	}()
@@ -163,9 +168,11 @@ func Build(ctx context.Context, opts Options) (res *Result, err error) {
 		go policies.BuiltinPacks()
 	}
 	opts.stage(StageLoad)
-	// A second context for the large sections loads beside this one (see
-	// helper).
+	// A second context for the large sections (see helper), loading
+	// beside this one for a large configuration. Build returns once it
+	// has loaded, whatever comes of it.
 	h := startHelper(opts.cpus(), dir, opts.Overlay, opts.Env)
+	defer func() { h.wait() }()
 	l, err := loadConfig(dir, opts.Overlay, opts.Env)
 	if err != nil {
 		x := &explainer{baseDir: base, l: &loaded{}}
@@ -180,7 +187,7 @@ func Build(ctx context.Context, opts Options) (res *Result, err error) {
 		}
 		return nil, &EvalError{Diagnostics: withRules(ds, ruleLoad).Sort()}
 	}
-	h = h.neededBy(l.user)
+	h = h.neededBy(opts.cpus(), l.user, dir, opts.Overlay, opts.Env)
 	x := newExplainer(l, base)
 
 	opts.stage(StageCheck)

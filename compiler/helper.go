@@ -3,6 +3,9 @@ package compiler
 import (
 	"cmp"
 	"maps"
+	"os"
+	"path/filepath"
+	"runtime/debug"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -17,43 +20,84 @@ import (
 // A CUE context is not safe for concurrent use, and unifying the entries
 // of the large sections (pipelines, apps) with their schema is most of a
 // large build's check stage. A helper is a second CUE context holding the
-// same configuration, loaded beside the build's own load: the build's
-// goroutine and the helper's take the entries of a section in turns, each
-// unifying and decoding in its own context, and the results are put back
-// in name order, as decoded one after the other. Loading twice costs the
-// load's CPU and memory a second time (at 1,000 services about 0.5 s and
-// 50 MiB, on a CPU the load leaves idle, and dropped with the part tree);
-// a configuration with few entries does not use its helper.
+// same configuration: the build's goroutine and the helper's take the
+// entries of a section from a shared counter, each unifying and decoding
+// in its own context, and the results are put back in name order, as
+// decoded one after the other. Loading twice costs the load's CPU and
+// memory a second time (at 1,000 services about 0.5 s and 50 MiB, on a CPU
+// the load leaves idle, and dropped with the part tree). The helper loads
+// beside the build's own load when the configuration's CUE is large
+// (helperMinBytes), else after it when the configuration turns out to
+// have many entries (helperMinEntries), and not at all for a small one: a
+// build never returns before its helper's load has.
 type helper struct {
 	ready chan struct{} // closed once loaded
 	// ok, user and schema (#Config) are set before ready is closed.
 	ok     bool
 	user   cue.Value
 	schema cue.Value
+	// only, set by tests, has the helper take every entry it can: the
+	// build's goroutine takes only those left when the helper stops.
+	only bool
+	// decoded counts the entries the helper decoded.
+	decoded atomic.Int64
 }
 
 // helperMinEntries is the number of entries of the shared sections from
-// which a second context pays for its load.
-const helperMinEntries = 64
+// which a second context pays for its load; helperMinBytes, the size of
+// the configuration's CUE files from which it is loaded beside the build's
+// own load, before the entries are known (a tenth of the teams shape's
+// 1,000 services; the bundled examples are below it).
+const (
+	helperMinEntries = 64
+	helperMinBytes   = 64 << 10
+)
 
 // sharedSections are the keyed sections whose entries decodeEntries
 // shares with a helper.
 var sharedSections = []string{"tasks", "pipelines", "environments", "teams", "apps", "previews"}
 
 // startHelper starts loading the configuration a second time, in the
-// background, when there is a CPU for it; nil otherwise. The build's
-// own load goes on meanwhile; neededBy then keeps the helper only for a
-// configuration with enough entries to share.
+// background, when there is a CPU for it and its CUE files are large; nil
+// otherwise (neededBy may load it later).
 func startHelper(cpus int, dir string, overlay map[string][]byte, env []string) *helper {
-	if cpus < 2 {
+	if cpus < 2 || cueBytes(dir, overlay) < helperMinBytes {
 		return nil
 	}
 	return loadHelper(dir, overlay, env)
 }
 
-// loadHelper loads the configuration into a helper, in the background.
+// cueBytes is the size of the CUE files of the package directory dir.
+func cueBytes(dir string, overlay map[string][]byte) int64 {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return 0
+	}
+	var n int64
+	seen := map[string]bool{}
+	for name, data := range overlay {
+		if filepath.Dir(name) == abs && filepath.Ext(name) == ".cue" {
+			n += int64(len(data))
+			seen[filepath.Base(name)] = true
+		}
+	}
+	entries, _ := os.ReadDir(abs)
+	for _, e := range entries {
+		if e.IsDir() || filepath.Ext(e.Name()) != ".cue" || seen[e.Name()] {
+			continue
+		}
+		if info, err := e.Info(); err == nil {
+			n += info.Size()
+		}
+	}
+	return n
+}
+
+// loadHelper loads the configuration into a helper, in the background. It
+// reads a copy of overlay, which stays the caller's.
 func loadHelper(dir string, overlay map[string][]byte, env []string) *helper {
 	h := &helper{ready: make(chan struct{})}
+	overlay = maps.Clone(overlay)
 	go func() {
 		defer close(h.ready)
 		defer func() {
@@ -70,24 +114,35 @@ func loadHelper(dir string, overlay map[string][]byte, env []string) *helper {
 	return h
 }
 
-// neededBy returns h when user, the build's own configuration, has
-// enough entries in the shared sections to pay for it, and nil otherwise
-// (a helper still loading then finishes unused).
-func (h *helper) neededBy(user cue.Value) *helper {
-	if h == nil || user.Err() != nil {
-		return nil
-	}
+// neededBy returns the helper for user, the build's own configuration,
+// when it has enough entries in the shared sections to pay for one: h, or
+// one it starts loading now (see helper). Otherwise nil, once h (when
+// not nil) has loaded.
+func (h *helper) neededBy(cpus int, user cue.Value, dir string, overlay map[string][]byte, env []string) *helper {
 	n := 0
-	for _, s := range sharedSections {
-		it, err := user.LookupPath(cue.MakePath(cue.Str(s))).Fields(cue.Optional(true))
-		for err == nil && it.Next() {
-			n++
+	if cpus > 1 && user.Err() == nil {
+		for _, s := range sharedSections {
+			it, err := user.LookupPath(cue.MakePath(cue.Str(s))).Fields(cue.Optional(true))
+			for err == nil && it.Next() {
+				n++
+			}
 		}
 	}
-	if n < helperMinEntries {
+	switch {
+	case n < helperMinEntries:
+		h.wait()
 		return nil
+	case h == nil:
+		return loadHelper(dir, overlay, env)
 	}
 	return h
+}
+
+// wait returns once h, when not nil, has loaded.
+func (h *helper) wait() {
+	if h != nil {
+		<-h.ready
+	}
 }
 
 // entry is an entry of a keyed section, before unification.
@@ -160,6 +215,7 @@ func decodeEntries[T any](t tree, d *decoder, section string, decode func(d *dec
 	var failed atomic.Bool
 	// one unifies and decodes entries of ents in def's context until none
 	// is left or one fails.
+	h := pt.helper
 	one := func(ents []entry, def cue.Value, helper bool) {
 		for !failed.Load() {
 			i := int(next.Add(1) - 1)
@@ -179,6 +235,9 @@ func decodeEntries[T any](t tree, d *decoder, section string, decode func(d *dec
 			r.v = decode(r.d, e.name, node{v: v, path: base.Field(e.name), texts: r.texts})
 			r.main = r.d.needsMain
 			results[i] = r
+			if helper {
+				h.decoded.Add(1)
+			}
 		}
 	}
 
@@ -187,7 +246,6 @@ func decodeEntries[T any](t tree, d *decoder, section string, decode func(d *dec
 	done := false
 	var joined sync.WaitGroup
 	var panicked atomic.Bool
-	h := pt.helper
 	helperDone := make(chan struct{})
 	go func() {
 		defer close(helperDone)
@@ -218,15 +276,16 @@ func decodeEntries[T any](t tree, d *decoder, section string, decode func(d *dec
 		// Stop the helper before a panic goes on to decodeParts.
 		defer func() {
 			if r := recover(); r != nil {
+				stack := debug.Stack()
 				failed.Store(true)
 				mu.Lock()
 				done = true
 				mu.Unlock()
 				joined.Wait()
-				panic(r)
+				panic(goroutinePanic{r, stack})
 			}
 		}()
-		if helperOnly {
+		if h.only {
 			<-helperDone
 		}
 		one(all, def, false)
@@ -257,10 +316,6 @@ func decodeEntries[T any](t tree, d *decoder, section string, decode func(d *dec
 	}
 	return out
 }
-
-// helperOnly, set by tests, has the helper take every entry it can: the
-// build's goroutine takes only those left when the helper stops.
-var helperOnly bool
 
 // sameNames reports whether a and b name the same entries.
 func sameNames(a, b []entry) bool {

@@ -1,8 +1,6 @@
 package compiler
 
 import (
-	"cmp"
-	"slices"
 
 	"cuelang.org/go/cue"
 
@@ -121,30 +119,14 @@ func (t *partTree) field(name string) node {
 
 func (t *partTree) entries(section string, fn func(string, node)) {
 	t.sections[section] = true
-	sec := t.user.LookupPath(cue.MakePath(cue.Str(section)))
-	if !sec.Exists() || !t.ok {
+	if !t.ok {
 		return
 	}
-	// Optional and required entries the user left open are errors, or
-	// nothing, only the whole unification settles.
-	it, err := sec.Fields(cue.Optional(true))
-	if err != nil {
+	all, ok := sectionEntries(t.user, section)
+	if !ok {
 		t.ok = false
 		return
 	}
-	type entry struct {
-		name string
-		v    cue.Value
-	}
-	var all []entry
-	for it.Next() {
-		if !it.Selector().IsString() || it.Selector().IsConstraint() {
-			t.ok = false
-			return
-		}
-		all = append(all, entry{it.Selector().Unquoted(), it.Value()})
-	}
-	slices.SortFunc(all, func(a, b entry) int { return cmp.Compare(a.name, b.name) })
 	def := t.schema.LookupPath(cue.MakePath(cue.Str(section), cue.AnyString))
 	base := model.Path("").Field(section)
 	for _, e := range all {

@@ -68,6 +68,22 @@ func TestPartsMatchWhole(t *testing.T) {
 		partPlan, partDiags := decodePlan(parts, src)
 		partsOK := parts.done()
 
+		// The same, shared with a helper that takes every entry it can:
+		// the same plan, findings and texts, and the same fallback.
+		h := loadHelper(dir, overlay, nil)
+		h.wait()
+		h.only = true
+		shared := newPartTree(l.user, x.root, &textLog{})
+		shared.helper = h
+		sharedPlan, sharedDiags := decodePlan(shared, src)
+		if sharedOK := shared.done(); sharedOK != partsOK {
+			t.Errorf("%s: alone, the parts validate: %v; shared with a helper: %v", name, partsOK, sharedOK)
+		} else if partsOK {
+			if a, b := dump(t, sharedPlan, sharedDiags, shared.texts.all), dump(t, partPlan, partDiags, parts.texts.all); a != b {
+				t.Errorf("%s: shared with a helper, the parts decode to\n%s\nalone to\n%s", name, a, b)
+			}
+		}
+
 		unified := l.user.Unify(x.root)
 		wholeOK := validateConcrete(unified) == nil
 		if partsOK && !wholeOK {
@@ -86,19 +102,6 @@ func TestPartsMatchWhole(t *testing.T) {
 			continue
 		}
 		both++
-		// The same, shared with a helper that takes every entry it can.
-		h := loadHelper(dir, overlay, nil)
-		<-h.ready
-		shared := newPartTree(l.user, x.root, &textLog{})
-		shared.helper = h
-		helperOnly = true
-		sharedPlan, sharedDiags := decodePlan(shared, src)
-		helperOnly = false
-		if !shared.done() {
-			t.Errorf("%s: the parts validate alone, not shared with a helper", name)
-		} else if a, b := dump(t, sharedPlan, sharedDiags, shared.texts.all), dump(t, partPlan, partDiags, parts.texts.all); a != b {
-			t.Errorf("%s: shared with a helper, the parts decode to\n%s\nalone to\n%s", name, a, b)
-		}
 		wholeLog := &textLog{}
 		wholePlan, wholeDiags := decodePlan(wholeTree{node{v: unified, texts: wholeLog}}, src)
 		if a, b := dump(t, partPlan, partDiags, parts.texts.all), dump(t, wholePlan, wholeDiags, wholeLog.all); a != b {
@@ -120,4 +123,45 @@ func dump(t *testing.T, v ...any) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// TestHelperSideBySide builds a configuration with a helper decoding beside
+// the build's goroutine, as a build does (hack/test.sh runs it under
+// -race): both decode entries, and the plan is the one decoded alone.
+func TestHelperSideBySide(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "config")
+	overlay := map[string][]byte{}
+	for name, text := range benchgen.Teams(60) {
+		overlay[filepath.Join(dir, name)] = []byte(text)
+	}
+	l, err := loadConfig(dir, overlay, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := newExplainer(l, dir)
+	src, _ := userSources(x)
+	alone := newPartTree(l.user, x.root, &textLog{})
+	alonePlan, aloneDiags := decodePlan(alone, src)
+	if !alone.done() {
+		t.Fatal("the parts do not validate")
+	}
+	for range 3 {
+		h := loadHelper(dir, overlay, nil)
+		h.wait() // both start together
+		shared := newPartTree(l.user, x.root, &textLog{})
+		shared.helper = h
+		plan, diags := decodePlan(shared, src)
+		if !shared.done() {
+			t.Fatal("shared with a helper, the parts do not validate")
+		}
+		if a, b := dump(t, plan, diags, shared.texts.all), dump(t, alonePlan, aloneDiags, alone.texts.all); a != b {
+			t.Fatalf("shared with a helper, the parts decode to\n%s\nalone to\n%s", a, b)
+		}
+		entries := len(alonePlan.Pipelines) + len(alonePlan.Apps) + len(alonePlan.Teams) + len(alonePlan.Environments) + len(alonePlan.Tasks)
+		if n := h.decoded.Load(); n > 0 && int(n) < entries {
+			return // both decoded
+		}
+		t.Logf("the helper decoded %d of %d entries", h.decoded.Load(), entries)
+	}
+	t.Fatal("in three builds, the helper and the build's goroutine never both decoded entries")
 }

@@ -28,7 +28,8 @@ func parseJSON(data []byte, exact bool) (any, error) {
 	return v, nil
 }
 
-// maxParseDepth is encoding/json's limit on nesting.
+// maxParseDepth is encoding/json's limit on nesting: objects and arrays
+// in one another.
 const maxParseDepth = 10000
 
 type parser struct {
@@ -55,9 +56,6 @@ func (p *parser) space() {
 func (p *parser) value(depth int) (any, error) {
 	if p.i >= len(p.data) {
 		return nil, p.fail("unexpected end")
-	}
-	if depth > maxParseDepth {
-		return nil, p.fail("nested too deep")
 	}
 	switch c := p.data[p.i]; {
 	case c == '{':
@@ -86,7 +84,11 @@ func (p *parser) literal(s string) error {
 	return nil
 }
 
+// object parses an object inside depth others (or arrays).
 func (p *parser) object(depth int) (any, error) {
+	if depth+1 > maxParseDepth {
+		return nil, p.fail("nested too deep")
+	}
 	p.i++ // {
 	m := map[string]any{}
 	p.space()
@@ -130,7 +132,11 @@ func (p *parser) object(depth int) (any, error) {
 	}
 }
 
+// array parses an array inside depth others (or objects).
 func (p *parser) array(depth int) (any, error) {
+	if depth+1 > maxParseDepth {
+		return nil, p.fail("nested too deep")
+	}
 	p.i++ // [
 	l := []any{}
 	p.space()

@@ -81,6 +81,13 @@ func TestParseJSON(t *testing.T) {
 			compareParse(t, []byte(c), exact)
 		}
 	}
+	// encoding/json's nesting limit: 10,000 objects or arrays in one
+	// another, a scalar inside not counted.
+	for _, n := range []int{9999, 10000, 10001} {
+		compareParse(t, []byte(strings.Repeat("[", n)+strings.Repeat("]", n)), true)
+		compareParse(t, []byte(strings.Repeat(`{"a":`, n)+"1"+strings.Repeat("}", n)), true)
+		compareParse(t, []byte(strings.Repeat(`[{"a":`, n/2)+"[]"+strings.Repeat("}]", n/2)), true)
+	}
 	big := map[string]any{"s": strings.Repeat("x\n\"é\u2028", 1000), "n": []any{math.MaxInt64, -1.25, 1e21, 0.1}, "m": map[string]any{"<>&": true}}
 	raw, err := json.Marshal(big)
 	if err != nil {
