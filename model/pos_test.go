@@ -1,6 +1,10 @@
 package model
 
-import "testing"
+import (
+	"regexp"
+	"strings"
+	"testing"
+)
 
 func TestPath(t *testing.T) {
 	p := Path("").Field("pipelines").Field("go-service").Field("tasks").Field("lint").Field("steps").Index(0).Field("image")
@@ -125,5 +129,27 @@ func TestSourceMapAlias(t *testing.T) {
 	zero.Alias("a", "b")
 	if zero.Written("a") {
 		t.Error("zero SourceMap: Written")
+	}
+}
+
+// TestPlainLabel holds plainLabel to the rule it replaced: an identifier
+// by the regular expression below, not hidden (_) nor a definition (#).
+func TestPlainLabel(t *testing.T) {
+	ident := regexp.MustCompile(`^[A-Za-z_$][A-Za-z0-9_$]*$`)
+	alphabet := []string{"", "a", "Z", "0", "9", "_", "$", "#", "-", ".", "é", " ", "\"", "x1"}
+	var names []string
+	for _, a := range alphabet {
+		for _, b := range alphabet {
+			for _, c := range alphabet {
+				names = append(names, a+b+c)
+			}
+		}
+	}
+	names = append(names, "git-url", "svc-0001", "IMAGE_DIGEST", "$ref", "_hidden", "#Def", "go-version", "a.b", "日本")
+	for _, n := range names {
+		want := ident.MatchString(n) && !strings.HasPrefix(n, "_") && !strings.HasPrefix(n, "#")
+		if got := plainLabel(n); got != want {
+			t.Errorf("plainLabel(%q) = %v, want %v", n, got, want)
+		}
 	}
 }

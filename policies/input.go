@@ -53,6 +53,8 @@ type Input struct {
 	// pending are the objects Objects is made from, rendered only when a
 	// pack reads them.
 	pending []pendingObject
+	// parsed are the images image parsed, by reference.
+	parsed map[string]Image
 }
 
 type pendingObject struct {
@@ -541,12 +543,12 @@ func NewInput(plan *model.Plan, objs []targets.Object, texts []Text, settings Se
 			}
 			in.Deployments = append(in.Deployments, dep)
 			if d.Image != nil && (d.Image.Digest != "" || d.Image.Tag != "") {
-				in.Images = append(in.Images, image(item(d.Image.Path, d.Environment), "app", d.Image.Ref()))
+				in.Images = append(in.Images, in.image(item(d.Image.Path, d.Environment), "app", d.Image.Ref()))
 			}
 			// A release's test Jobs run in its namespace, with the
 			// same rules for images as the app.
 			for _, t := range d.Tests {
-				in.Images = append(in.Images, image(item(t.Path.Field("image"), d.Environment), "test", t.Image))
+				in.Images = append(in.Images, in.image(item(t.Path.Field("image"), d.Environment), "test", t.Image))
 			}
 		}
 	}
@@ -673,11 +675,11 @@ func (in *Input) addTask(def *model.TaskDef, env string) {
 		}
 		in.Steps = append(in.Steps, st)
 		if s.Image != "" && !strings.Contains(s.Image, "$(") {
-			in.Images = append(in.Images, image(item(s.Path.Field("image"), env), "step", s.Image))
+			in.Images = append(in.Images, in.image(item(s.Path.Field("image"), env), "step", s.Image))
 		}
 		// An image made from parameters, with their defaults.
 		for _, img := range model.StepImages(s, def, nil) {
-			in.Images = append(in.Images, image(item(img.Path, env), "step", img.Image))
+			in.Images = append(in.Images, in.image(item(img.Path, env), "step", img.Image))
 		}
 	}
 	for _, v := range def.Volumes {
@@ -701,14 +703,31 @@ func (in *Input) addImageArgs(p *model.Pipeline, t *model.PipelineTask, def *mod
 		}
 		for _, img := range model.PipelineStepImages(p, t, def, s) {
 			if !own[img.Path] {
-				in.Images = append(in.Images, image(item(img.Path, env), "step", img.Image))
+				in.Images = append(in.Images, in.image(item(img.Path, env), "step", img.Image))
 			}
 		}
 	}
 }
 
-func image(it Item, kind, ref string) Image {
-	img := Image{Item: it, Kind: kind, Image: ref}
+// image is the Image of ref, at it. A configuration names the same few
+// images many times (each step of a stamped-out pipeline): each is parsed
+// once.
+func (in *Input) image(it Item, kind, ref string) Image {
+	img, ok := in.parsed[ref]
+	if !ok {
+		img = parseImage(ref)
+		if in.parsed == nil {
+			in.parsed = map[string]Image{}
+		}
+		in.parsed[ref] = img
+	}
+	img.Item, img.Kind = it, kind
+	return img
+}
+
+// parseImage is the Image of ref, without its item and kind.
+func parseImage(ref string) Image {
+	img := Image{Image: ref}
 	named, err := reference.ParseNormalizedNamed(ref)
 	if err != nil {
 		img.Repository = ref

@@ -1,6 +1,7 @@
 package policies
 
 import (
+	"slices"
 	"math"
 	"regexp"
 	"strings"
@@ -27,18 +28,21 @@ type Secret struct {
 var tokenFormats = []struct {
 	kind string
 	re   *regexp.Regexp
+	// in are strings one of which a match holds: the regular expression
+	// runs only on a text that has one (most texts have none).
+	in []string
 }{
-	{"a GitHub token", regexp.MustCompile(`\b(gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{22,})`)},
-	{"a GitLab token", regexp.MustCompile(`\bgl(pat|dt|rt|ptt|ft|cbt|imt|agent|soat|oas)-[A-Za-z0-9_-]{20,}`)},
-	{"an AWS access key id", regexp.MustCompile(`\b(AKIA|ASIA|ABIA|ACCA)[0-9A-Z]{16}\b`)},
-	{"a Slack token", regexp.MustCompile(`\bxox[abprs]-[A-Za-z0-9-]{10,}`)},
-	{"a Stripe secret key", regexp.MustCompile(`\b[rs]k_live_[A-Za-z0-9]{20,}`)},
-	{"a Google API key", regexp.MustCompile(`\bAIza[0-9A-Za-z_-]{35}\b`)},
-	{"an npm token", regexp.MustCompile(`\bnpm_[A-Za-z0-9]{36}\b`)},
-	{"a Docker Hub token", regexp.MustCompile(`\bdckr_pat_[A-Za-z0-9_-]{20,}`)},
-	{"a PyPI token", regexp.MustCompile(`\bpypi-AgE[A-Za-z0-9_-]{50,}`)},
-	{"a private key", regexp.MustCompile(`-----BEGIN ([A-Z0-9]+ )*PRIVATE KEY( BLOCK)?-----`)},
-	{"a JSON web token", regexp.MustCompile(`\beyJ[A-Za-z0-9_-]{10,}\.eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}`)},
+	{"a GitHub token", regexp.MustCompile(`\b(gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{22,})`), []string{"gh", "github_pat_"}},
+	{"a GitLab token", regexp.MustCompile(`\bgl(pat|dt|rt|ptt|ft|cbt|imt|agent|soat|oas)-[A-Za-z0-9_-]{20,}`), []string{"gl"}},
+	{"an AWS access key id", regexp.MustCompile(`\b(AKIA|ASIA|ABIA|ACCA)[0-9A-Z]{16}\b`), []string{"AKIA", "ASIA", "ABIA", "ACCA"}},
+	{"a Slack token", regexp.MustCompile(`\bxox[abprs]-[A-Za-z0-9-]{10,}`), []string{"xox"}},
+	{"a Stripe secret key", regexp.MustCompile(`\b[rs]k_live_[A-Za-z0-9]{20,}`), []string{"k_live_"}},
+	{"a Google API key", regexp.MustCompile(`\bAIza[0-9A-Za-z_-]{35}\b`), []string{"AIza"}},
+	{"an npm token", regexp.MustCompile(`\bnpm_[A-Za-z0-9]{36}\b`), []string{"npm_"}},
+	{"a Docker Hub token", regexp.MustCompile(`\bdckr_pat_[A-Za-z0-9_-]{20,}`), []string{"dckr_pat_"}},
+	{"a PyPI token", regexp.MustCompile(`\bpypi-AgE[A-Za-z0-9_-]{50,}`), []string{"pypi-AgE"}},
+	{"a private key", regexp.MustCompile(`-----BEGIN ([A-Z0-9]+ )*PRIVATE KEY( BLOCK)?-----`), []string{"PRIVATE KEY"}},
+	{"a JSON web token", regexp.MustCompile(`\beyJ[A-Za-z0-9_-]{10,}\.eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}`), []string{"eyJ"}},
 }
 
 // urlCredentials is a URL with a user and a password: scheme://user:pass@.
@@ -101,7 +105,7 @@ func secretIn(v, name string) string {
 		return ""
 	}
 	for _, f := range tokenFormats {
-		if f.re.MatchString(v) {
+		if slices.ContainsFunc(f.in, func(lit string) bool { return strings.Contains(v, lit) }) && f.re.MatchString(v) {
 			return f.kind
 		}
 	}

@@ -1,6 +1,8 @@
 package policies
 
 import (
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/pipec/pipec/model"
@@ -80,5 +82,35 @@ func TestEgressShare(t *testing.T) {
 		if got := egressShare(c.cidrs); got != c.want {
 			t.Errorf("egressShare(%v) = %v, want %v", c.cidrs, got, c.want)
 		}
+	}
+}
+
+// TestTokenFormatHints requires each token format's regular expression to
+// match only texts that hold one of its strings (secretIn skips the others):
+// every match of it over a corpus of texts that hold credentials, and of
+// strings built from the expression's own literals, holds one.
+func TestTokenFormatHints(t *testing.T) {
+	corpus := []string{
+		"ghp_AbCdEfGhIjKlMnOpQrStUvWxYz0123456789", "gho_" + strings.Repeat("a", 36), "github_pat_" + strings.Repeat("B", 30),
+		"glpat-AbCdEfGhIjKlMnOpQrSt", "glagent-" + strings.Repeat("x", 24), "AKIAIOSFODNN7EXAMPLE", "ASIA" + strings.Repeat("Z", 16),
+		"ABIA0123456789ABCDEF", "ACCA0123456789ABCDEF", "xoxb-1234567890-abcdefghij", "sk_live_" + strings.Repeat("a", 24),
+		"rk_live_" + strings.Repeat("b", 24), "AIza" + strings.Repeat("c", 35), "npm_" + strings.Repeat("d", 36),
+		"dckr_pat_b2c8a1e7f4d9c3a6e5b0f2d8c1a7e4b9", "pypi-AgE" + strings.Repeat("e", 60), "-----BEGIN OPENSSH PRIVATE KEY-----",
+		"-----BEGIN PRIVATE KEY-----", "-----BEGIN PGP PRIVATE KEY BLOCK-----",
+		"eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U",
+	}
+	matched := 0
+	for _, f := range tokenFormats {
+		for _, text := range corpus {
+			for _, m := range f.re.FindAllString("x "+text+" y", -1) {
+				matched++
+				if !slices.ContainsFunc(f.in, func(lit string) bool { return strings.Contains(m, lit) }) {
+					t.Errorf("%s matches %q, which holds none of %q", f.kind, m, f.in)
+				}
+			}
+		}
+	}
+	if matched < len(corpus) {
+		t.Fatalf("only %d matches over %d credentials: the corpus no longer exercises the formats", matched, len(corpus))
 	}
 }
