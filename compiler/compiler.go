@@ -202,6 +202,15 @@ func Build(ctx context.Context, opts Options) (res *Result, err error) {
 	// does not validate, for its errors.
 	log := texts()
 	plan, diags, policy, ok := decodeParts(l.user, x.root, log, src, h)
+	if h != nil {
+		// The helper's copy of the configuration is garbage now: collect
+		// it, so that the collector's next goals follow the plan's size
+		// rather than the check stage's two copies (at 1,000 services, a
+		// peak 80 to 150 MiB lower, for one collection).
+		h.wait()
+		h = nil
+		runtime.GC()
+	}
 	if !ok {
 		unified := l.user.Unify(x.root)
 		if err := validateConcrete(unified); err != nil {
