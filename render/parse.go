@@ -86,15 +86,9 @@ func (p *parser) literal(s string) error {
 
 // object parses an object inside depth others (or arrays).
 func (p *parser) object(depth int) (any, error) {
-	if depth+1 > maxParseDepth {
-		return nil, p.fail("nested too deep")
-	}
-	p.i++ // {
 	m := map[string]any{}
-	p.space()
-	if p.i < len(p.data) && p.data[p.i] == '}' {
-		p.i++
-		return m, nil
+	if empty, err := p.open('}', depth); err != nil || empty {
+		return m, err
 	}
 	for {
 		p.space()
@@ -116,33 +110,17 @@ func (p *parser) object(depth int) (any, error) {
 			return nil, err
 		}
 		m[k] = v
-		p.space()
-		if p.i >= len(p.data) {
-			return nil, p.fail("unexpected end")
-		}
-		switch p.data[p.i] {
-		case ',':
-			p.i++
-		case '}':
-			p.i++
-			return m, nil
-		default:
-			return nil, p.fail("expected ',' or '}'")
+		if more, err := p.more('}'); err != nil || !more {
+			return m, err
 		}
 	}
 }
 
 // array parses an array inside depth others (or objects).
 func (p *parser) array(depth int) (any, error) {
-	if depth+1 > maxParseDepth {
-		return nil, p.fail("nested too deep")
-	}
-	p.i++ // [
 	l := []any{}
-	p.space()
-	if p.i < len(p.data) && p.data[p.i] == ']' {
-		p.i++
-		return l, nil
+	if empty, err := p.open(']', depth); err != nil || empty {
+		return l, err
 	}
 	for {
 		p.space()
@@ -151,20 +129,44 @@ func (p *parser) array(depth int) (any, error) {
 			return nil, err
 		}
 		l = append(l, v)
-		p.space()
-		if p.i >= len(p.data) {
-			return nil, p.fail("unexpected end")
-		}
-		switch p.data[p.i] {
-		case ',':
-			p.i++
-		case ']':
-			p.i++
-			return l, nil
-		default:
-			return nil, p.fail("expected ',' or ']'")
+		if more, err := p.more(']'); err != nil || !more {
+			return l, err
 		}
 	}
+}
+
+// open consumes the opening bracket of an object or array inside depth
+// others and reports whether it is empty (its closing bracket, end, taken
+// too).
+func (p *parser) open(end byte, depth int) (empty bool, err error) {
+	if depth+1 > maxParseDepth {
+		return false, p.fail("nested too deep")
+	}
+	p.i++
+	p.space()
+	if p.i < len(p.data) && p.data[p.i] == end {
+		p.i++
+		return true, nil
+	}
+	return false, nil
+}
+
+// more consumes what follows an element of an object or array: a comma
+// (more elements) or its closing bracket, end.
+func (p *parser) more(end byte) (bool, error) {
+	p.space()
+	if p.i >= len(p.data) {
+		return false, p.fail("unexpected end")
+	}
+	switch p.data[p.i] {
+	case ',':
+		p.i++
+		return true, nil
+	case end:
+		p.i++
+		return false, nil
+	}
+	return false, p.fail("expected ',' or '" + string(end) + "'")
 }
 
 // number scans a number with JSON's grammar and converts it.
@@ -264,23 +266,8 @@ func (p *parser) str() (string, error) {
 				return "", p.fail("unexpected end")
 			}
 			switch e := d[p.i]; e {
-			case '"', '\\', '/':
-				b = append(b, e)
-				p.i++
-			case 'b':
-				b = append(b, '\b')
-				p.i++
-			case 'f':
-				b = append(b, '\f')
-				p.i++
-			case 'n':
-				b = append(b, '\n')
-				p.i++
-			case 'r':
-				b = append(b, '\r')
-				p.i++
-			case 't':
-				b = append(b, '\t')
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+				b = append(b, unescape[e])
 				p.i++
 			case 'u':
 				p.i++
@@ -319,6 +306,9 @@ func (p *parser) str() (string, error) {
 	}
 	return "", p.fail("unterminated string")
 }
+
+// unescape are the characters of JSON's one-letter escapes.
+var unescape = [256]byte{'"': '"', '\\': '\\', '/': '/', 'b': '\b', 'f': '\f', 'n': '\n', 'r': '\r', 't': '\t'}
 
 // hex4 reads the four hex digits of a \u escape.
 func (p *parser) hex4() (rune, bool) {
