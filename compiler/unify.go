@@ -1,7 +1,6 @@
 package compiler
 
 import (
-
 	"cuelang.org/go/cue"
 
 	"github.com/pipec/pipec/diag"

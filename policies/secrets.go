@@ -1,9 +1,9 @@
 package policies
 
 import (
-	"slices"
 	"math"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/pipec/pipec/model"
