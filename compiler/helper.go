@@ -213,9 +213,20 @@ func decodeEntries[T any](t tree, d *decoder, section string, decode func(d *dec
 	results := make([]result, len(all))
 	var next atomic.Int64
 	var failed atomic.Bool
+	h := pt.helper
+	// decodeOne decodes the entry name, unified as v, with a decoder of
+	// its own.
+	decodeOne := func(name string, v cue.Value, helper bool) result {
+		r := result{d: d.forEntry(helper)}
+		if pt.texts != nil {
+			r.texts = &textLog{}
+		}
+		r.v = decode(r.d, name, node{v: v, path: base.Field(name), texts: r.texts})
+		r.main = r.d.needsMain
+		return r
+	}
 	// one unifies and decodes entries of ents in def's context until none
 	// is left or one fails.
-	h := pt.helper
 	one := func(ents []entry, def cue.Value, helper bool) {
 		for !failed.Load() {
 			i := int(next.Add(1) - 1)
@@ -228,13 +239,7 @@ func decodeEntries[T any](t tree, d *decoder, section string, decode func(d *dec
 				failed.Store(true)
 				return
 			}
-			r := result{d: d.forEntry(helper)}
-			if pt.texts != nil {
-				r.texts = &textLog{}
-			}
-			r.v = decode(r.d, e.name, node{v: v, path: base.Field(e.name), texts: r.texts})
-			r.main = r.d.needsMain
-			results[i] = r
+			results[i] = decodeOne(e.name, v, helper)
 			if helper {
 				h.decoded.Add(1)
 			}
@@ -245,7 +250,6 @@ func decodeEntries[T any](t tree, d *decoder, section string, decode func(d *dec
 	var mu sync.Mutex
 	done := false
 	var joined sync.WaitGroup
-	var panicked atomic.Bool
 	helperDone := make(chan struct{})
 	go func() {
 		defer close(helperDone)
@@ -262,7 +266,6 @@ func decodeEntries[T any](t tree, d *decoder, section string, decode func(d *dec
 		// whole unification has the errors to report.
 		defer func() {
 			if recover() != nil {
-				panicked.Store(true)
 				failed.Store(true)
 			}
 		}()
@@ -294,18 +297,14 @@ func decodeEntries[T any](t tree, d *decoder, section string, decode func(d *dec
 	done = true
 	mu.Unlock()
 	joined.Wait()
-	if failed.Load() || panicked.Load() {
+	if failed.Load() {
 		pt.ok = false
 		return nil
 	}
 	out = make([]T, len(all))
 	for i, r := range results {
 		if r.main {
-			r = result{d: d.forEntry(false)}
-			if pt.texts != nil {
-				r.texts = &textLog{}
-			}
-			r.v = decode(r.d, all[i].name, node{v: all[i].v.Unify(def), path: base.Field(all[i].name), texts: r.texts})
+			r = decodeOne(all[i].name, all[i].v.Unify(def), false)
 		}
 		out[i] = r.v
 		d.diags = append(d.diags, r.d.diags...)
