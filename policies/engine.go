@@ -10,6 +10,7 @@ import (
 	"sync"
 
 	"cuelang.org/go/cue"
+	"cuelang.org/go/cue/ast"
 	"cuelang.org/go/cue/build"
 	"cuelang.org/go/cue/cuecontext"
 	"cuelang.org/go/cue/load"
@@ -56,6 +57,10 @@ type Pack struct {
 	// usesObjects reports whether the pack reads input.objects, the
 	// rendered objects, which are most of the input's size.
 	usesObjects bool
+	// split are the pack's checks in parts, each evaluated over the part
+	// of the input it reads (parts); nil when the pack's source was not
+	// analysed, and every check reads all of the input.
+	split []part
 }
 
 // Places says where the example fragments of each #Place of the policy
@@ -120,18 +125,19 @@ func loadBuiltin() (map[string]*Pack, error) {
 			return nil, fmt.Errorf("built-in policies: %w", inst.Err)
 		}
 	}
-	ctx := cuecontext.New()
-	vals, err := ctx.BuildInstances([]*build.Instance(insts))
-	if err != nil {
-		return nil, fmt.Errorf("built-in policies: %w", err)
-	}
-	def := vals[0].LookupPath(PackDefPath)
+	// Each pack in a CUE context of its own, so that packs evaluate side
+	// by side (Run).
 	packs := map[string]*Pack{}
 	for i, name := range Builtin {
-		p, err := LoadPack(vals[i+1].LookupPath(packPath), def, "builtin")
+		vals, err := cuecontext.New().BuildInstances([]*build.Instance{insts[0], insts[i+1]})
+		if err != nil {
+			return nil, fmt.Errorf("built-in policies: %w", err)
+		}
+		p, err := LoadPack(vals[1].LookupPath(packPath), vals[0].LookupPath(PackDefPath), "builtin")
 		if err != nil {
 			return nil, fmt.Errorf("built-in pack %s: %w", name, err)
 		}
+		p.analyse(insts[i+1].Files)
 		packs[name] = p
 	}
 	return packs, nil
@@ -221,6 +227,22 @@ func (p *Pack) readsObjects() bool {
 	return false
 }
 
+// analyse finds what each check reads in files, the pack's package, and
+// splits the pack's checks into parts by what they read.
+func (p *Pack) analyse(files []*ast.File) {
+	byCheck := packReads(files)
+	if byCheck == nil {
+		return
+	}
+	p.split = p.parts(byCheck)
+	p.usesObjects = false
+	for _, g := range p.split {
+		if _, ok := g.reads["objects"]; ok || g.reads == nil {
+			p.usesObjects = true
+		}
+	}
+}
+
 // Violation is one finding of a check, as the pack reports it.
 type Violation struct {
 	Path    string `json:"path"`
@@ -229,6 +251,11 @@ type Violation struct {
 
 // Evaluate runs the pack's checks over in.
 func (p *Pack) Evaluate(in *Input) (map[*Check][]Violation, error) {
+	if p.split != nil {
+		if res, err := p.evaluateParts(in); err == nil {
+			return res, nil
+		}
+	}
 	iv, err := p.compile(in)
 	if err != nil {
 		return nil, err
@@ -331,22 +358,53 @@ func Run(packs map[string]*Pack, assign Assignment, in *Input, src model.SourceM
 	slices.Sort(names)
 	var out diag.List
 	seen := map[string]bool{}
-	// Packs that check the same environments in the same CUE context share
-	// one compiled input.
-	compiled := map[string]cue.Value{}
-	for _, n := range names {
+	// Packs that check the same environments share their part of the
+	// input. Packs in different CUE contexts (each built-in pack has its
+	// own) evaluate side by side; those in the same context, one after
+	// the other, sharing the input they compile.
+	filtered := map[string]*Input{}
+	jobs := make([]packJob, len(names))
+	byContext := map[*cue.Context][]int{}
+	var contexts []*cue.Context
+	for i, n := range names {
 		p := packs[n]
-		envs := sortedSet(envsOf[n])
-		key := fmt.Sprintf("%p/%t/%s", p.v.Context(), p.usesObjects, strings.Join(envs, ","))
-		iv, ok := compiled[key]
+		envs := strings.Join(sortedSet(envsOf[n]), ",")
+		fin, ok := filtered[envs]
 		if !ok {
-			var err error
-			if iv, err = p.compile(in.Filter(envsOf[n])); err != nil {
+			fin = in.Filter(envsOf[n])
+			filtered[envs] = fin
+		}
+		if p.usesObjects {
+			if err := fin.loadObjects(); err != nil {
 				return nil, err
 			}
-			compiled[key] = iv
 		}
-		res, err := p.evaluate(iv)
+		jobs[i] = packJob{p: p, in: fin, envs: envs}
+		ctx := p.v.Context()
+		if byContext[ctx] == nil {
+			contexts = append(contexts, ctx)
+		}
+		byContext[ctx] = append(byContext[ctx], i)
+	}
+	var wg sync.WaitGroup
+	panics := make([]any, len(contexts))
+	for k, ctx := range contexts {
+		wg.Go(func() {
+			defer func() { panics[k] = recover() }()
+			compiled := map[string]cue.Value{}
+			for _, i := range byContext[ctx] {
+				jobs[i].run(compiled)
+			}
+		})
+	}
+	wg.Wait()
+	for _, r := range panics {
+		if r != nil {
+			panic(r) // where the caller recovers it
+		}
+	}
+	for i, n := range names {
+		res, err := jobs[i].res, jobs[i].err
 		if err != nil {
 			return nil, fmt.Errorf("policy pack %s: %w", n, err)
 		}
@@ -367,6 +425,38 @@ func Run(packs map[string]*Pack, assign Assignment, in *Input, src model.SourceM
 		}
 	}
 	return out.Sort(), nil
+}
+
+// packJob is the evaluation of a pack over the input of its
+// environments.
+type packJob struct {
+	p    *Pack
+	in   *Input
+	envs string
+	res  map[*Check][]Violation
+	err  error
+}
+
+// run evaluates the pack part by part, or over all of the input when it
+// was not analysed or a part fails (for the error a pack that reads all
+// of the input would give). compiled holds the inputs compiled in the
+// pack's context, by pack kind and environments.
+func (j *packJob) run(compiled map[string]cue.Value) {
+	p := j.p
+	if p.split != nil {
+		if j.res, j.err = p.evaluateParts(j.in); j.err == nil {
+			return
+		}
+	}
+	key := fmt.Sprintf("%t/%s", p.usesObjects, j.envs)
+	iv, ok := compiled[key]
+	if !ok {
+		if iv, j.err = p.compile(j.in); j.err != nil {
+			return
+		}
+		compiled[key] = iv
+	}
+	j.res, j.err = p.evaluate(iv)
 }
 
 func sortedSet(m map[string]bool) []string {

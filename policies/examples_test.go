@@ -233,8 +233,8 @@ func configErrors(ds diag.List) diag.List {
 // in the fragment (or where its place opens), or, when the example says
 // pipec refuses it, be an error of the configuration in the fragment.
 // Fragments in the packs' input are evaluated by the check directly.
-// The subtests run one at a time: the built-in packs share one CUE
-// context, and all of them take about a second and a half.
+// The subtests run one at a time: a built-in pack's CUE context is not
+// safe for concurrent use, and all of them take about a second and a half.
 func TestCheckExamples(t *testing.T) {
 	packs, err := policies.BuiltinPacks()
 	if err != nil {

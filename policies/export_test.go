@@ -1,0 +1,21 @@
+package policies
+
+import "errors"
+
+// EvaluateParts evaluates the pack part by part, as Run does, without
+// falling back to all of the input when a part fails.
+func (p *Pack) EvaluateParts(in *Input) (map[*Check][]Violation, error) {
+	if p.split == nil {
+		return nil, errors.New("the pack's source was not analysed")
+	}
+	return p.evaluateParts(in)
+}
+
+// EvaluateWhole evaluates the pack over all of in at once.
+func (p *Pack) EvaluateWhole(in *Input) (map[*Check][]Violation, error) {
+	iv, err := p.compile(in)
+	if err != nil {
+		return nil, err
+	}
+	return p.evaluate(iv)
+}

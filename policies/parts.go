@@ -1,0 +1,285 @@
+package policies
+
+import (
+	"fmt"
+	"maps"
+	"reflect"
+	"slices"
+	"strings"
+	"sync"
+
+	"cuelang.org/go/cue"
+)
+
+// part is a few checks of a pack evaluated together, over the part of
+// the input they read.
+type part struct {
+	checks []*Check
+	// reads is what they read together; nil: all of the input.
+	reads reads
+}
+
+// parts groups the checks of a pack by the lists they read: the checks
+// that read the same lists (or fewer of them) go together, over the
+// fields any of them reads. A check that reads all of the input makes a
+// part of its own. Only the parts' inputs are encoded in CUE, one at a
+// time: the largest part's rather than the whole input's.
+func (p *Pack) parts(byCheck map[string]reads) []part {
+	var all []*Check
+	var out []part
+	for _, c := range p.Checks {
+		r, ok := byCheck[c.Name]
+		if !ok || r == nil {
+			all = append(all, c)
+			continue
+		}
+		i := slices.IndexFunc(out, func(g part) bool { return sameKeys(g.reads, r) })
+		if i < 0 {
+			out = append(out, part{reads: reads{}})
+			i = len(out) - 1
+		}
+		out[i].checks = append(out[i].checks, c)
+		for l, fs := range r {
+			out[i].reads.add(l, fs)
+		}
+	}
+	// A part whose lists another part reads joins that one.
+	for i := 0; i < len(out); i++ {
+		for j := range out {
+			if i == j || !keysWithin(out[i].reads, out[j].reads) {
+				continue
+			}
+			out[j].checks = append(out[j].checks, out[i].checks...)
+			for l, fs := range out[i].reads {
+				out[j].reads.add(l, fs)
+			}
+			out = slices.Delete(out, i, i+1)
+			i--
+			break
+		}
+	}
+	if len(all) > 0 {
+		out = append(out, part{checks: all})
+	}
+	return out
+}
+
+func sameKeys(a, b reads) bool {
+	return len(a) == len(b) && keysWithin(a, b)
+}
+
+func keysWithin(a, b reads) bool {
+	for l := range a {
+		if _, ok := b[l]; !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// evaluateParts evaluates the pack's checks over in part by part,
+// keeping one part's input in CUE at a time. Parts go together while
+// their inputs together are no larger than the largest part's, or than
+// minBatch nodes: a small input is evaluated at once, as evaluating a
+// pack evaluates all of its checks.
+func (p *Pack) evaluateParts(in *Input) (map[*Check][]Violation, error) {
+	out := map[*Check][]Violation{}
+	for _, g := range in.batches(p.split) {
+		iv, err := in.encodePart(p.v.Context(), g.reads)
+		if err != nil {
+			return nil, err
+		}
+		if err := iv.Err(); err != nil {
+			return nil, err
+		}
+		v := p.v.FillPath(inputPath, iv)
+		for _, c := range g.checks {
+			var vs []Violation
+			if err := v.LookupPath(violationsPath(c.Name)).Decode(&vs); err != nil {
+				return nil, fmt.Errorf("check %s: %w", c.ID, err)
+			}
+			out[c] = vs
+		}
+	}
+	return out, nil
+}
+
+// minBatch is the size, in values, below which parts are evaluated
+// together: some 20 MiB of CUE.
+const minBatch = 50_000
+
+// batches puts the parts together into as few batches as it can, none
+// larger than the largest part or minBatch (first fit, largest first).
+func (in *Input) batches(parts []part) []part {
+	all := in.sizes()
+	sizes := make([]int, len(parts))
+	order := make([]int, len(parts))
+	for i, g := range parts {
+		sizes[i], order[i] = size(all, g.reads), i
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return sizes[b] - sizes[a] })
+	limit := minBatch
+	if len(order) > 0 {
+		limit = max(limit, sizes[order[0]])
+	}
+	type batch struct {
+		part
+		size int
+	}
+	var out []batch
+	for _, i := range order {
+		g := parts[i]
+		j := -1
+		if g.reads != nil {
+			j = slices.IndexFunc(out, func(b batch) bool { return b.reads != nil && b.size+sizes[i] <= limit })
+		}
+		if j < 0 {
+			out = append(out, batch{part: part{reads: reads{}}})
+			j = len(out) - 1
+			if g.reads == nil {
+				out[j].reads = nil
+			}
+		}
+		out[j].checks = append(out[j].checks, g.checks...)
+		for l, fs := range g.reads {
+			out[j].reads.add(l, fs)
+		}
+		out[j].size += sizes[i]
+	}
+	res := make([]part, len(out))
+	for i, b := range out {
+		res[i] = b.part
+	}
+	return res
+}
+
+// sizes estimates the number of values each field of in takes in CUE,
+// by list and item field ("" for a field that is not a list of items):
+// the field in each item, and the items of its lists.
+func (in *Input) sizes() map[string]map[string]int {
+	v := reflect.ValueOf(in).Elem()
+	out := map[string]map[string]int{}
+	for name, i := range jsonFields(v.Type()) {
+		f := v.FieldByIndex(i)
+		counts := map[string]int{}
+		out[name] = counts
+		if f.Kind() != reflect.Slice || f.Type().Elem().Kind() != reflect.Struct {
+			counts[""] = 1
+			continue
+		}
+		idx := jsonFields(f.Type().Elem())
+		for field, j := range idx {
+			n := f.Len()
+			if ft := f.Type().Elem().FieldByIndex(j).Type; ft.Kind() == reflect.Slice {
+				w := 1
+				if t := ft.Elem(); t.Kind() == reflect.Struct {
+					w = len(jsonFields(t))
+				}
+				for k := range f.Len() {
+					n += f.Index(k).FieldByIndex(j).Len() * w
+				}
+			}
+			counts[field] = n
+		}
+	}
+	return out
+}
+
+// size is the number of values of the part of in that r reads, by sizes.
+func size(sizes map[string]map[string]int, r reads) int {
+	n := 0
+	for l, counts := range sizes {
+		fs, ok := r[l]
+		if !ok && r != nil {
+			continue
+		}
+		for f, c := range counts {
+			if fs == nil || fs[f] || f == "" {
+				n += c
+			}
+		}
+	}
+	return n
+}
+
+// encodePart encodes the part of in that r reads (all of it when r is
+// nil), as Encode encodes all of it: the same fields, absent where nil.
+func (in *Input) encodePart(ctx *cue.Context, r reads) (cue.Value, error) {
+	if _, ok := r["objects"]; ok || r == nil {
+		if err := in.loadObjects(); err != nil {
+			return cue.Value{}, err
+		}
+	}
+	if r == nil {
+		return ctx.Encode(in), nil
+	}
+	v := reflect.ValueOf(in).Elem()
+	m := map[string]any{}
+	for _, l := range slices.Sorted(maps.Keys(r)) {
+		i, ok := jsonFields(v.Type())[l]
+		if !ok {
+			continue // not in the input: the check finds it missing
+		}
+		f := v.FieldByIndex(i)
+		if isNil(f) {
+			continue
+		}
+		fs := r[l]
+		if fs == nil || f.Kind() != reflect.Slice || f.Type().Elem().Kind() != reflect.Struct {
+			m[l] = f.Interface()
+			continue
+		}
+		items := make([]map[string]any, f.Len())
+		idx := jsonFields(f.Type().Elem())
+		for k := range items {
+			item := f.Index(k)
+			im := make(map[string]any, len(fs))
+			for name := range fs {
+				j, ok := idx[name]
+				if !ok {
+					continue
+				}
+				if x := item.FieldByIndex(j); !isNil(x) {
+					im[name] = x.Interface()
+				}
+			}
+			items[k] = im
+		}
+		m[l] = items
+	}
+	return ctx.Encode(m), nil
+}
+
+func isNil(v reflect.Value) bool {
+	switch v.Kind() {
+	case reflect.Slice, reflect.Map, reflect.Pointer, reflect.Interface:
+		return v.IsNil()
+	}
+	return false
+}
+
+// jsonFields indexes a struct type's fields by JSON name, those of its
+// embedded structs included, as encoding/json and CUE's Encode see them.
+func jsonFields(t reflect.Type) map[string][]int {
+	if m, ok := fieldIndex.Load(t); ok {
+		return m.(map[string][]int)
+	}
+	m := map[string][]int{}
+	for _, f := range reflect.VisibleFields(t) {
+		if !f.IsExported() || f.Anonymous {
+			continue
+		}
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if name == "-" {
+			continue
+		}
+		if name == "" {
+			name = f.Name
+		}
+		m[name] = f.Index
+	}
+	fieldIndex.Store(t, m)
+	return m
+}
+
+var fieldIndex sync.Map

@@ -1,0 +1,134 @@
+package policies_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+
+	"cuelang.org/go/cue/cuecontext"
+
+	"github.com/pipec/pipec/compiler"
+	"github.com/pipec/pipec/policies"
+)
+
+// TestPartsMatchWhole holds the evaluation of the built-in packs part by
+// part, each part over the fields of the input its checks read, to their
+// evaluation over all of the input at once, on the input of every
+// check's examples and of the bundled examples. A part may not fail (Run
+// would fall back to the whole input, hiding a check the analysis got
+// wrong), and every check but those whose failing configuration pipec
+// refuses must find something in one of the inputs.
+func TestPartsMatchWhole(t *testing.T) {
+	packs, err := policies.BuiltinPacks()
+	if err != nil {
+		t.Fatal(err)
+	}
+	inputs := map[string]*policies.Input{}
+	for _, name := range policies.Builtin {
+		for _, c := range packs[name].Checks {
+			for kind, fragment := range map[string]string{"pass": c.Examples.Pass, "fail": c.Examples.Fail} {
+				label := c.ID + " " + kind
+				if c.Examples.In == "input" {
+					inputs[label] = fragmentInput(t, fragment)
+					continue
+				}
+				// The fragment's text stands for the strings the compiler
+				// hands the secret detector.
+				config, _, _, _ := exampleConfig(c.Examples.In, c.Pack, fragment)
+				if in := buildInput(t, compiler.Options{
+					Dir: "/example", BaseDir: "/example", Today: "2026-11-22",
+					Overlay: map[string][]byte{"/example/pipec.cue": []byte(config)},
+				}, policies.Text{Path: "pipelines.build", Value: fragment}); in != nil {
+					inputs[label] = in
+				}
+			}
+		}
+	}
+	dirs, err := filepath.Glob("../examples/*")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, dir := range dirs {
+		if fi, err := os.Stat(dir); err == nil && fi.IsDir() {
+			if in := buildInput(t, compiler.Options{Dir: dir}); in != nil {
+				inputs[dir] = in
+			}
+		}
+	}
+	found := map[string]int{}
+	for _, label := range slices.Sorted(func(yield func(string) bool) {
+		for k := range inputs {
+			if !yield(k) {
+				return
+			}
+		}
+	}) {
+		in := inputs[label]
+		for _, name := range policies.Builtin {
+			p := packs[name]
+			parts, err := p.EvaluateParts(in)
+			if err != nil {
+				t.Errorf("%s: pack %s part by part: %v", label, name, err)
+				continue
+			}
+			whole, err := p.EvaluateWhole(in)
+			if err != nil {
+				t.Fatalf("%s: pack %s: %v", label, name, err)
+			}
+			for _, c := range p.Checks {
+				if !reflect.DeepEqual(parts[c], whole[c]) {
+					t.Errorf("%s: check %s part by part finds\n%v\nover the whole input\n%v", label, c.ID, parts[c], whole[c])
+				}
+				found[c.ID] += len(whole[c])
+			}
+		}
+	}
+	for _, name := range policies.Builtin {
+		for _, c := range packs[name].Checks {
+			// pipec itself refuses a configuration that would fail these.
+			if found[c.ID] == 0 && !c.Examples.Refused {
+				t.Errorf("check %s finds nothing in any input: the test does not compare it", c.ID)
+			}
+		}
+	}
+}
+
+// buildInput is the packs' input for a configuration, nil when it does
+// not build.
+func buildInput(t *testing.T, opts compiler.Options, texts ...policies.Text) *policies.Input {
+	t.Helper()
+	res, err := compiler.Build(context.Background(), opts)
+	if err != nil || res.Diagnostics.HasErrors() {
+		return nil
+	}
+	in, err := policies.NewInput(res.Plan, res.Objects, texts, policies.Settings{AllowedRegistries: res.Plan.Policy.AllowedRegistries})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return in
+}
+
+// fragmentInput is the input a fragment of it gives, every list it leaves
+// out empty.
+func fragmentInput(t *testing.T, fragment string) *policies.Input {
+	t.Helper()
+	data, err := cuecontext.New().CompileString(fragment).MarshalJSON()
+	if err != nil {
+		t.Fatalf("%s: %v", fragment, err)
+	}
+	var in policies.Input
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&in); err != nil {
+		t.Fatalf("%s: %v", strings.TrimSpace(fmt.Sprint(fragment)), err)
+	}
+	emptyLists(reflect.ValueOf(&in).Elem())
+	return &in
+}

@@ -1,0 +1,353 @@
+package policies
+
+import (
+	"slices"
+
+	"cuelang.org/go/cue/ast"
+)
+
+// What a check reads of the input, found in its CUE source, so that a
+// pack can be evaluated over the parts of the input its checks read,
+// a few checks at a time, rather than over all of it at once: encoded in
+// CUE, the input takes 13 times its size in JSON, the largest part of a
+// large build's memory.
+//
+// The analysis is conservative: where it cannot tell, a check reads all
+// of the input. It follows every identifier of the check to what it
+// names (a field, a let, an alias), through any number of helpers, and
+// reads input only through `input.<list>`: a comprehension over a list
+// reads the fields its variable is selected by (`for s in input.steps if
+// s.privileged`), and any other use of the list or of an element (passed
+// whole, indexed, unified) reads all of the list. A reference to input
+// itself, to what holds it (the pack), to `self`, or to a name the file
+// does not declare reads everything.
+
+// reads is what a check reads: nil reads everything, else the input's
+// fields by JSON name, each with the item fields read (nil: all of them).
+type reads map[string]fieldSet
+
+// fieldSet is a set of field names; nil stands for all fields.
+type fieldSet map[string]bool
+
+// add reads the fields fs of list l.
+func (r reads) add(l string, fs fieldSet) {
+	old, ok := r[l]
+	switch {
+	case !ok:
+		r[l] = fs.clone()
+	case old == nil:
+	case fs == nil:
+		r[l] = nil
+	default:
+		for f := range fs {
+			old[f] = true
+		}
+	}
+}
+
+func (fs fieldSet) clone() fieldSet {
+	if fs == nil {
+		return nil
+	}
+	out := make(fieldSet, len(fs))
+	for f := range fs {
+		out[f] = true
+	}
+	return out
+}
+
+// covers reports whether r reads at least what o reads.
+func (r reads) covers(o reads) bool {
+	if r == nil {
+		return true
+	}
+	if o == nil {
+		return false
+	}
+	for l, fs := range o {
+		mine, ok := r[l]
+		if !ok {
+			return false
+		}
+		if mine == nil {
+			continue
+		}
+		if fs == nil {
+			return false
+		}
+		for f := range fs {
+			if !mine[f] {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// packReads finds what each check of a pack reads, in the files of the
+// pack's package, which must declare the pack in a single struct
+// (`pack: {input: _, checks: {<name>: {...}}}`). It returns nil, reading
+// everything, for any other shape.
+func packReads(files []*ast.File) map[string]reads {
+	var packs []*ast.Field
+	for _, f := range files {
+		for _, d := range f.Decls {
+			if fd, ok := d.(*ast.Field); ok && labelName(fd.Label) == "pack" {
+				packs = append(packs, fd)
+			}
+		}
+	}
+	if len(packs) != 1 {
+		return nil
+	}
+	body, ok := packs[0].Value.(*ast.StructLit)
+	if !ok {
+		return nil
+	}
+	var input ast.Node
+	var checks *ast.StructLit
+	for _, d := range body.Elts {
+		fd, ok := d.(*ast.Field)
+		if !ok {
+			continue
+		}
+		switch labelName(fd.Label) {
+		case "input":
+			if input != nil {
+				return nil
+			}
+			input = fd.Value
+		case "checks":
+			if checks != nil {
+				return nil
+			}
+			if checks, ok = fd.Value.(*ast.StructLit); !ok {
+				return nil
+			}
+		}
+	}
+	if input == nil || checks == nil {
+		return nil
+	}
+	a := &analysis{input: input, binders: map[*ast.Ident]fieldSet{}}
+	for _, f := range files {
+		a.bind(f)
+	}
+	out := map[string]reads{}
+	for _, d := range checks.Elts {
+		fd, ok := d.(*ast.Field)
+		name := ""
+		if ok {
+			name = labelName(fd.Label)
+		}
+		if name == "" {
+			return nil // a comprehension, an embedding or a computed name
+		}
+		if _, dup := out[name]; dup {
+			return nil
+		}
+		out[name] = a.check(fd.Value)
+	}
+	return out
+}
+
+// labelName is the name of a field's label, "" when it is computed.
+func labelName(l ast.Label) string {
+	if a, ok := l.(*ast.Alias); ok {
+		l = a.Expr.(ast.Label)
+	}
+	name, _, err := ast.LabelName(l)
+	if err != nil {
+		return ""
+	}
+	return name
+}
+
+type analysis struct {
+	// input is the value of the pack's input field, which identifiers
+	// naming input resolve to.
+	input ast.Node
+	// binders are the variables of comprehensions over an input list,
+	// with the fields they are selected by (nil: used otherwise).
+	binders map[*ast.Ident]fieldSet
+}
+
+// bind records the variables of comprehensions over an input list
+// (`for x in input.<list>`) and the fields each is selected by.
+func (a *analysis) bind(f *ast.File) {
+	ast.Walk(f, func(n ast.Node) bool {
+		if fc, ok := n.(*ast.ForClause); ok && fc.Value != nil && a.listOf(fc.Source) != "" {
+			a.binders[fc.Value] = fieldSet{}
+		}
+		return true
+	}, nil)
+	ast.Walk(f, func(n ast.Node) bool {
+		switch x := n.(type) {
+		case *ast.SelectorExpr:
+			if id, ok := x.X.(*ast.Ident); ok {
+				if fs, ok := a.binders[binderOf(id)]; ok {
+					if name := labelName(x.Sel); name != "" && fs != nil {
+						fs[name] = true
+					} else {
+						a.binders[binderOf(id)] = nil
+					}
+					return false
+				}
+			}
+		case *ast.Ident:
+			if b := binderOf(x); b != nil && b != x {
+				if _, ok := a.binders[b]; ok {
+					a.binders[b] = nil // the element used whole
+				}
+			}
+		}
+		return true
+	}, nil)
+}
+
+// binderOf is the variable of a comprehension that id names, or nil.
+func binderOf(id *ast.Ident) *ast.Ident {
+	switch id.Scope.(type) {
+	case *ast.ForClause:
+		b, _ := id.Node.(*ast.Ident)
+		return b
+	}
+	return nil
+}
+
+// listOf is l when e is `input.<l>`, else "".
+func (a *analysis) listOf(e ast.Expr) string {
+	sel, ok := e.(*ast.SelectorExpr)
+	if !ok {
+		return ""
+	}
+	id, ok := sel.X.(*ast.Ident)
+	if !ok || id.Node != a.input {
+		return ""
+	}
+	return labelName(sel.Sel)
+}
+
+// check is what the check whose value is v reads.
+func (a *analysis) check(v ast.Node) reads {
+	r := reads{}
+	seen := map[ast.Node]bool{}
+	all := false
+	var visit func(n ast.Node)
+	ref := func(x *ast.Ident) {
+		switch sc := x.Scope.(type) {
+		case *ast.ForClause:
+			return // a comprehension's variable: its source is read where it is declared
+		case *ast.LetClause:
+			visit(sc.Expr)
+			return
+		}
+		switch {
+		case x.Node == a.input:
+			all = true // input itself, not one of its lists
+		case x.Node == nil:
+			if !predeclared[x.Name] {
+				all = true // declared in another file, self, or unknown
+			}
+		case contains(x.Node, a.input):
+			all = true // the pack, or a struct holding input
+		default:
+			if _, ok := x.Node.(*ast.ImportSpec); !ok { // a package cannot name this pack's input
+				visit(x.Node)
+			}
+		}
+	}
+	var before func(n ast.Node) bool
+	walk := func(n ast.Node) {
+		if n != nil {
+			ast.Walk(n, before, nil)
+		}
+	}
+	label := func(l ast.Label) {
+		if al, ok := l.(*ast.Alias); ok {
+			l, _ = al.Expr.(ast.Label)
+		}
+		switch l.(type) {
+		case *ast.Ident, *ast.BasicLit, nil:
+		default:
+			walk(l) // a computed name or a pattern
+		}
+	}
+	before = func(n ast.Node) bool {
+		if all {
+			return false
+		}
+		switch x := n.(type) {
+		case *ast.Field:
+			label(x.Label)
+			walk(x.Value)
+			return false
+		case *ast.ForClause:
+			if l := a.listOf(x.Source); l != "" {
+				r.add(l, a.binders[x.Value])
+			} else {
+				walk(x.Source)
+			}
+			return false
+		case *ast.LetClause:
+			walk(x.Expr)
+			return false
+		case *ast.Alias:
+			walk(x.Expr)
+			return false
+		case *ast.SelectorExpr:
+			if l := a.listOf(x); l != "" {
+				r.add(l, nil)
+			} else {
+				walk(x.X)
+			}
+			return false
+		case *ast.Attribute, *ast.ImportDecl, *ast.ImportSpec:
+			return false
+		case *ast.Ident:
+			ref(x)
+		}
+		return true
+	}
+	visit = func(n ast.Node) {
+		if n == nil || seen[n] || all {
+			return
+		}
+		seen[n] = true
+		walk(n)
+	}
+	visit(v)
+	if all {
+		return nil
+	}
+	return r
+}
+
+// contains reports whether the syntax tree n holds node x.
+func contains(n, x ast.Node) bool {
+	found := false
+	ast.Walk(n, func(m ast.Node) bool {
+		if m == x {
+			found = true
+		}
+		return !found
+	}, nil)
+	return found
+}
+
+// predeclared are CUE's predeclared identifiers but self, which names
+// the enclosing struct.
+var predeclared = func() map[string]bool {
+	m := map[string]bool{}
+	for _, n := range []string{"_", "string", "bytes", "bool", "int", "float", "number", "error", "len", "close",
+		"and", "or", "div", "mod", "quo", "rem", "matchIf", "matchN", "null", "true", "false",
+		"rune", "int8", "int16", "int32", "int64", "int128", "uint", "uint8", "uint16", "uint32", "uint64", "uint128",
+		"float32", "float64"} {
+		m[n] = true
+		if !slices.Contains([]string{"_", "null", "true", "false", "matchIf", "matchN"}, n) {
+			m["__"+n] = true
+		}
+	}
+	m["__matchIf"], m["__matchN"] = true, true
+	return m
+}()

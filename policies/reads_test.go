@@ -1,0 +1,147 @@
+package policies
+
+import (
+	"maps"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+
+	"cuelang.org/go/cue/ast"
+	"cuelang.org/go/cue/parser"
+)
+
+// TestPackReads holds the analysis of what a check reads to its rules: a
+// comprehension over a list reads the fields its variable is selected
+// by; anything it cannot follow reads all of the list, or all of the
+// input.
+func TestPackReads(t *testing.T) {
+	for _, tc := range []struct {
+		name, src string
+		// want is each list read and its fields, "*" for all of them;
+		// "ALL" for all of the input.
+		want string
+	}{
+		{"fields", `for s in input.steps if s.privileged {path: s.path, m: "\(s.name)"}`, "steps:name,path,privileged"},
+		{"nested field", `for s in input.steps if s.requests.cpu == "" {path: s.path}`, "steps:path,requests"},
+		{"list of an item", `for s in input.steps for c in s.capabilitiesAdd {path: s.path, c: c}`, "steps:capabilitiesAdd,path"},
+		{"two lists", `for s in input.steps for i in input.images if i.image == s.image {path: i.path}`, "images:image,path steps:image"},
+		{"item whole", `for a in input.autoscalers if (_f & {x: a}).out {path: a.path}`, "autoscalers:*"},
+		{"item indexed", `for a in input.autoscalers if a["name"] == "x" {path: "p"}`, "autoscalers:*"},
+		{"item's fields iterated", `for a in input.autoscalers for k, v in a {path: k}`, "autoscalers:*"},
+		{"list whole", `if len(input.steps) > 0 {path: "x"}`, "steps:*"},
+		{"list indexed", `if input.steps[0].name == "x" {path: "x"}`, "steps:*"},
+		{"let", `for _ in [1] let l = input.steps for s in l {path: s.path}`, "steps:*"},
+		{"struct let", `for s in _l {path: s.path}`, "steps:*"},
+		{"through a helper", `for p in _pipelines {path: p}`, "pipelines:path"},
+		{"setting", `for i in input.images if len(input.settings.allowedRegistries) > 0 {path: i.path}`, "images:path settings:*"},
+		{"another check", `checks.other.violations`, "volumes:path"},
+		{"input itself", `for k, l in input {path: k}`, "ALL"},
+		{"input passed", `(_f & {x: input}).out`, "ALL"},
+		{"the pack", `for s in pack.input.steps {path: s.path}`, "ALL"},
+		{"self", `for s in self.x {path: s}`, "ALL"},
+		{"undeclared", `for s in elsewhere.steps {path: s}`, "ALL"},
+		{"import", `for s in input.steps if strings.HasPrefix(s.image, "x") {path: s.path}`, "steps:image,path"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			src := `package p
+
+import "strings"
+
+_f: {x: _, out: true}
+
+pack: {
+	input: _
+	_pipelines: [for p in input.pipelines {p.path}]
+	let _l = input.steps
+	checks: {
+		other: violations: [for v in input.volumes {path: v.path}]
+		this: violations: [` + tc.src + `]
+	}
+}
+`
+			f, err := parser.ParseFile("p.cue", src)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := packReads([]*ast.File{f})
+			if got == nil {
+				t.Fatal("the pack was not analysed")
+			}
+			if s := readsString(got["this"]); s != tc.want {
+				t.Errorf("reads %s; want %s", s, tc.want)
+			}
+			if s := readsString(got["other"]); s != "volumes:path" {
+				t.Errorf("the other check reads %s; want volumes:path", s)
+			}
+		})
+	}
+}
+
+// TestPackReadsShape: a pack the analysis cannot follow is not analysed,
+// and its checks read all of the input.
+func TestPackReadsShape(t *testing.T) {
+	for name, src := range map[string]string{
+		"checks by comprehension": `pack: {input: _, checks: {for n in ["a"] {(n): violations: []}}}`,
+		"pack in two places":      "pack: {input: _, checks: a: violations: []}\npack: checks: b: violations: []",
+		"no input":                `pack: {checks: a: violations: []}`,
+		"pack not a struct":       `pack: _p & {input: _, checks: a: violations: []}`,
+	} {
+		f, err := parser.ParseFile("p.cue", "package p\n"+src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := packReads([]*ast.File{f}); got != nil {
+			t.Errorf("%s: analysed: %v", name, got)
+		}
+	}
+}
+
+func readsString(r reads) string {
+	if r == nil {
+		return "ALL"
+	}
+	var out []string
+	for _, l := range slices.Sorted(maps.Keys(r)) {
+		fs := "*"
+		if r[l] != nil {
+			fs = strings.Join(slices.Sorted(maps.Keys(r[l])), ",")
+		}
+		out = append(out, l+":"+fs)
+	}
+	return strings.Join(out, " ")
+}
+
+// TestBuiltinPacksAnalysed: the built-in packs are evaluated part by
+// part, and none of their checks reads all of the input.
+func TestBuiltinPacksAnalysed(t *testing.T) {
+	packs, err := BuiltinPacks()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range Builtin {
+		p := packs[name]
+		if p.split == nil {
+			t.Fatalf("pack %s was not analysed", name)
+		}
+		var checks []*Check
+		for _, g := range p.split {
+			if g.reads == nil {
+				t.Errorf("pack %s: checks %v read all of the input", name, g.checks)
+			}
+			checks = append(checks, g.checks...)
+		}
+		if got := len(checks); got != len(p.Checks) || !reflect.DeepEqual(sortedChecks(checks), sortedChecks(p.Checks)) {
+			t.Errorf("pack %s: the parts hold %d checks; the pack has %d", name, got, len(p.Checks))
+		}
+	}
+}
+
+func sortedChecks(cs []*Check) []string {
+	var out []string
+	for _, c := range cs {
+		out = append(out, c.Name)
+	}
+	slices.Sort(out)
+	return out
+}
