@@ -69,9 +69,10 @@ type Options struct {
 	Env []string
 	// CPUs bounds what the compiler itself runs side by side: a second
 	// CUE context for the large sections (from 2; it loads the
-	// configuration a second time) and the checks. Tekton's validation and
-	// the generated CEL use GOMAXPROCS whatever it says. 0 is GOMAXPROCS;
-	// a service running builds side by side sets 1.
+	// configuration a second time), the checks, and the policy packs of
+	// different CUE contexts. Tekton's validation and the generated CEL
+	// use GOMAXPROCS whatever it says. 0 is GOMAXPROCS; a service running
+	// builds side by side sets 1.
 	CPUs int
 }
 
@@ -266,7 +267,7 @@ func Build(ctx context.Context, opts Options) (res *Result, err error) {
 		}
 		// The configuration's warnings and notes go through the waivers
 		// with the policy findings.
-		findings, rep, err := evaluatePolicies(l, policy, plan, res.Objects, log.all, today, withRules(diags, ruleInternal))
+		findings, rep, err := evaluatePolicies(l, policy, plan, res.Objects, log.all, today, withRules(diags, ruleInternal), opts.cpus())
 		if err != nil {
 			return nil, &EvalError{Diagnostics: diag.List{{Severity: diag.Error, ID: rulePack.ID, Message: "policy evaluation failed: " + err.Error(),
 				Hint: "a policy pack reads a field pipec's input does not have, or is not valid CUE; see `pipec explain` and the pack's source", Source: "policy"}}}

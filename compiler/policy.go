@@ -85,7 +85,7 @@ func attributeWaiver(v cue.Value, p model.Path) *model.Waiver {
 // plan and objects and applies the waivers to their findings and to the
 // configuration's (config: warnings and notes, as errors stop a build
 // before).
-func evaluatePolicies(l *loaded, policy cue.Value, plan *model.Plan, objs []targets.Object, texts []policies.Text, today string, config diag.List) (diag.List, *PolicyReport, error) {
+func evaluatePolicies(l *loaded, policy cue.Value, plan *model.Plan, objs []targets.Object, texts []policies.Text, today string, config diag.List, cpus int) (diag.List, *PolicyReport, error) {
 	builtin, err := policies.BuiltinPacks()
 	if err != nil {
 		return nil, nil, err
@@ -181,7 +181,7 @@ func evaluatePolicies(l *loaded, policy cue.Value, plan *model.Plan, objs []targ
 	if err != nil {
 		return nil, nil, err
 	}
-	findings, err := policies.Run(packs, assign, in, plan.Sources)
+	findings, err := policies.Run(packs, assign, in, plan.Sources, cpus)
 	if err != nil {
 		return nil, nil, err
 	}

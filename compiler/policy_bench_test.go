@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"runtime"
 	"testing"
 
 	"github.com/pipec/pipec/internal/testing/benchgen"
@@ -32,7 +33,7 @@ environments: ci: {namespace: "ci", podSecurity: "baseline", policy: ["restricte
 	b.ReportMetric(float64(len(res.Objects)), "objects")
 	b.ResetTimer()
 	for b.Loop() {
-		findings, _, err := evaluatePolicies(l, unified, res.Plan, res.Objects, nil, "2026-11-22", nil)
+		findings, _, err := evaluatePolicies(l, unified, res.Plan, res.Objects, nil, "2026-11-22", nil, runtime.GOMAXPROCS(0))
 		if err != nil {
 			b.Fatal(err)
 		}

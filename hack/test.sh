@@ -66,8 +66,9 @@ go test -count=1 -timeout 30m ./...
 
 step "go test -race over the packages that start goroutines"
 # Tekton's validation and rendering run on all CPUs, the policy packs load
-# on another while the configuration does, the service and the webhooks
-# serve concurrently, the validation memo is shared by them.
+# on another while the configuration does and evaluate side by side, the
+# service and the webhooks serve concurrently, the validation memo is
+# shared by them.
 go test -race -count=1 ./render ./targets/tekton ./compiler ./policies ./internal/cache ./internal/server ./internal/webhook
 go test -race -count=1 -run Progress ./internal/cli
 

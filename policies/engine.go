@@ -235,7 +235,6 @@ func (p *Pack) analyse(files []*ast.File) {
 		return
 	}
 	p.split = p.parts(byCheck)
-	p.usesObjects = false
 	for _, g := range p.split {
 		if _, ok := g.reads["objects"]; ok || g.reads == nil {
 			p.usesObjects = true
@@ -337,7 +336,9 @@ func Expand(names []string, packs map[string]*Pack) ([]string, error) {
 
 // Run evaluates the packs over the environments assigned to them and
 // returns the findings, positioned through src, sorted and deduplicated.
-func Run(packs map[string]*Pack, assign Assignment, in *Input, src model.SourceMap) (diag.List, error) {
+// Packs in different CUE contexts evaluate side by side when cpus is more
+// than one.
+func Run(packs map[string]*Pack, assign Assignment, in *Input, src model.SourceMap, cpus int) (diag.List, error) {
 	envsOf := map[string]map[string]bool{}
 	for env, names := range assign {
 		expanded, err := Expand(names, packs)
@@ -388,8 +389,11 @@ func Run(packs map[string]*Pack, assign Assignment, in *Input, src model.SourceM
 	}
 	var wg sync.WaitGroup
 	panics := make([]any, len(contexts))
+	sem := make(chan struct{}, max(cpus, 1))
 	for k, ctx := range contexts {
 		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
 			defer func() { panics[k] = recover() }()
 			compiled := map[string]cue.Value{}
 			for _, i := range byContext[ctx] {

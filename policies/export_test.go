@@ -19,3 +19,11 @@ func (p *Pack) EvaluateWhole(in *Input) (map[*Check][]Violation, error) {
 	}
 	return p.evaluate(iv)
 }
+
+// SetMinBatch sets the size below which parts are evaluated together
+// (-1: each on its own) until the test ends.
+func SetMinBatch(t interface{ Cleanup(func()) }, n int) {
+	old := minBatch
+	minBatch = n
+	t.Cleanup(func() { minBatch = old })
+}

@@ -19,62 +19,22 @@ type part struct {
 	reads reads
 }
 
-// parts groups the checks of a pack by the lists they read: the checks
-// that read the same lists (or fewer of them) go together, over the
-// fields any of them reads. A check that reads all of the input makes a
-// part of its own. Only the parts' inputs are encoded in CUE, one at a
-// time: the largest part's rather than the whole input's.
+// parts are the checks of a pack, each over what it reads, and those
+// that read all of the input together.
 func (p *Pack) parts(byCheck map[string]reads) []part {
 	var all []*Check
 	var out []part
 	for _, c := range p.Checks {
-		r, ok := byCheck[c.Name]
-		if !ok || r == nil {
+		if r := byCheck[c.Name]; r != nil {
+			out = append(out, part{checks: []*Check{c}, reads: r})
+		} else {
 			all = append(all, c)
-			continue
-		}
-		i := slices.IndexFunc(out, func(g part) bool { return sameKeys(g.reads, r) })
-		if i < 0 {
-			out = append(out, part{reads: reads{}})
-			i = len(out) - 1
-		}
-		out[i].checks = append(out[i].checks, c)
-		for l, fs := range r {
-			out[i].reads.add(l, fs)
-		}
-	}
-	// A part whose lists another part reads joins that one.
-	for i := 0; i < len(out); i++ {
-		for j := range out {
-			if i == j || !keysWithin(out[i].reads, out[j].reads) {
-				continue
-			}
-			out[j].checks = append(out[j].checks, out[i].checks...)
-			for l, fs := range out[i].reads {
-				out[j].reads.add(l, fs)
-			}
-			out = slices.Delete(out, i, i+1)
-			i--
-			break
 		}
 	}
 	if len(all) > 0 {
 		out = append(out, part{checks: all})
 	}
 	return out
-}
-
-func sameKeys(a, b reads) bool {
-	return len(a) == len(b) && keysWithin(a, b)
-}
-
-func keysWithin(a, b reads) bool {
-	for l := range a {
-		if _, ok := b[l]; !ok {
-			return false
-		}
-	}
-	return true
 }
 
 // evaluateParts evaluates the pack's checks over in part by part,
@@ -105,11 +65,15 @@ func (p *Pack) evaluateParts(in *Input) (map[*Check][]Violation, error) {
 }
 
 // minBatch is the size, in values, below which parts are evaluated
-// together: some 20 MiB of CUE.
-const minBatch = 50_000
+// together: some 20 MiB of CUE. Tests set it to -1 to evaluate each part
+// on its own.
+var minBatch = 50_000
 
 // batches puts the parts together into as few batches as it can, none
-// larger than the largest part or minBatch (first fit, largest first).
+// reading more of in than the largest part or minBatch values (first
+// fit, largest first). A pack is evaluated as a whole, every check in
+// it, so a batch is the unit of work; only one batch's input is in
+// CUE at a time.
 func (in *Input) batches(parts []part) []part {
 	all := in.sizes()
 	sizes := make([]int, len(parts))
@@ -119,38 +83,40 @@ func (in *Input) batches(parts []part) []part {
 	}
 	slices.SortStableFunc(order, func(a, b int) int { return sizes[b] - sizes[a] })
 	limit := minBatch
-	if len(order) > 0 {
+	if len(order) > 0 && limit >= 0 {
 		limit = max(limit, sizes[order[0]])
 	}
-	type batch struct {
-		part
-		size int
-	}
-	var out []batch
+	var out []part
 	for _, i := range order {
 		g := parts[i]
 		j := -1
 		if g.reads != nil {
-			j = slices.IndexFunc(out, func(b batch) bool { return b.reads != nil && b.size+sizes[i] <= limit })
+			j = slices.IndexFunc(out, func(b part) bool { return b.reads != nil && size(all, union(b.reads, g.reads)) <= limit })
 		}
 		if j < 0 {
-			out = append(out, batch{part: part{reads: reads{}}})
+			out = append(out, part{reads: g.reads})
 			j = len(out) - 1
-			if g.reads == nil {
-				out[j].reads = nil
-			}
+		} else {
+			out[j].reads = union(out[j].reads, g.reads)
 		}
 		out[j].checks = append(out[j].checks, g.checks...)
-		for l, fs := range g.reads {
-			out[j].reads.add(l, fs)
-		}
-		out[j].size += sizes[i]
 	}
-	res := make([]part, len(out))
-	for i, b := range out {
-		res[i] = b.part
+	return out
+}
+
+// union is what a and b read together.
+func union(a, b reads) reads {
+	if a == nil || b == nil {
+		return nil
 	}
-	return res
+	out := reads{}
+	for l, fs := range a {
+		out.add(l, fs)
+	}
+	for l, fs := range b {
+		out.add(l, fs)
+	}
+	return out
 }
 
 // sizes estimates the number of values each field of in takes in CUE,

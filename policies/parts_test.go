@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -62,14 +63,21 @@ func TestPartsMatchWhole(t *testing.T) {
 			}
 		}
 	}
-	found := map[string]int{}
-	for _, label := range slices.Sorted(func(yield func(string) bool) {
-		for k := range inputs {
-			if !yield(k) {
-				return
+	for _, batch := range []string{"in batches", "each check on its own"} {
+		t.Run(batch, func(t *testing.T) {
+			if batch != "in batches" {
+				policies.SetMinBatch(t, -1)
 			}
-		}
-	}) {
+			comparePartsToWhole(t, packs, inputs)
+		})
+	}
+}
+
+// comparePartsToWhole evaluates every built-in pack over every input part
+// by part and whole.
+func comparePartsToWhole(t *testing.T, packs map[string]*policies.Pack, inputs map[string]*policies.Input) {
+	found := map[string]int{}
+	for _, label := range slices.Sorted(maps.Keys(inputs)) {
 		in := inputs[label]
 		for _, name := range policies.Builtin {
 			p := packs[name]

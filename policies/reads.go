@@ -56,34 +56,6 @@ func (fs fieldSet) clone() fieldSet {
 	return out
 }
 
-// covers reports whether r reads at least what o reads.
-func (r reads) covers(o reads) bool {
-	if r == nil {
-		return true
-	}
-	if o == nil {
-		return false
-	}
-	for l, fs := range o {
-		mine, ok := r[l]
-		if !ok {
-			return false
-		}
-		if mine == nil {
-			continue
-		}
-		if fs == nil {
-			return false
-		}
-		for f := range fs {
-			if !mine[f] {
-				return false
-			}
-		}
-	}
-	return true
-}
-
 // packReads finds what each check of a pack reads, in the files of the
 // pack's package, which must declare the pack in a single struct
 // (`pack: {input: _, checks: {<name>: {...}}}`). It returns nil, reading
@@ -106,6 +78,9 @@ func packReads(files []*ast.File) map[string]reads {
 	}
 	var input ast.Node
 	var checks *ast.StructLit
+	if !plain(body.Elts) {
+		return nil // an embedding, a comprehension or a pattern may add to checks or input
+	}
 	for _, d := range body.Elts {
 		fd, ok := d.(*ast.Field)
 		if !ok {
@@ -113,8 +88,8 @@ func packReads(files []*ast.File) map[string]reads {
 		}
 		switch labelName(fd.Label) {
 		case "input":
-			if input != nil {
-				return nil
+			if id, ok := fd.Value.(*ast.Ident); input != nil || !ok || id.Name != "_" {
+				return nil // declared twice, or with a type whose defaults a part would see
 			}
 			input = fd.Value
 		case "checks":
@@ -129,7 +104,7 @@ func packReads(files []*ast.File) map[string]reads {
 	if input == nil || checks == nil {
 		return nil
 	}
-	a := &analysis{input: input, binders: map[*ast.Ident]fieldSet{}}
+	a := &analysis{input: input, files: files, binders: map[*ast.Ident]fieldSet{}}
 	for _, f := range files {
 		a.bind(f)
 	}
@@ -151,6 +126,24 @@ func packReads(files []*ast.File) map[string]reads {
 	return out
 }
 
+// plain reports whether the declarations of a struct are fields with
+// names, lets and attributes only, so that a name declared in it refers
+// to the fields of that name there and nothing else adds to them.
+func plain(decls []ast.Decl) bool {
+	for _, d := range decls {
+		switch x := d.(type) {
+		case *ast.Field:
+			if labelName(x.Label) == "" {
+				return false
+			}
+		case *ast.LetClause, *ast.Attribute, *ast.CommentGroup:
+		default:
+			return false
+		}
+	}
+	return true
+}
+
 // labelName is the name of a field's label, "" when it is computed.
 func labelName(l ast.Label) string {
 	if a, ok := l.(*ast.Alias); ok {
@@ -167,6 +160,9 @@ type analysis struct {
 	// input is the value of the pack's input field, which identifiers
 	// naming input resolve to.
 	input ast.Node
+	// files are the package's files, whose top-level fields a name may
+	// refer to.
+	files []*ast.File
 	// binders are the variables of comprehensions over an input list,
 	// with the fields they are selected by (nil: used otherwise).
 	binders map[*ast.Ident]fieldSet
@@ -252,9 +248,29 @@ func (a *analysis) check(v ast.Node) reads {
 		case contains(x.Node, a.input):
 			all = true // the pack, or a struct holding input
 		default:
-			if _, ok := x.Node.(*ast.ImportSpec); !ok { // a package cannot name this pack's input
-				visit(x.Node)
+			if _, ok := x.Node.(*ast.ImportSpec); ok {
+				return // a package cannot name this pack's input
 			}
+			decls, ok := a.scope(x.Scope)
+			if !ok {
+				visit(x.Node)
+				return
+			}
+			// A field declared more than once is all of its declarations,
+			// the name resolving to one of them, and whatever an
+			// embedding, a comprehension or a computed name may add.
+			for _, d := range decls {
+				switch fd := d.(type) {
+				case *ast.Field:
+					if name := labelName(fd.Label); name == x.Name || name == "" {
+						visit(fd)
+					}
+				case *ast.LetClause, *ast.Attribute, *ast.CommentGroup:
+				default:
+					visit(d)
+				}
+			}
+			visit(x.Node)
 		}
 	}
 	var before func(n ast.Node) bool
@@ -321,6 +337,28 @@ func (a *analysis) check(v ast.Node) reads {
 		return nil
 	}
 	return r
+}
+
+// scope is the declarations of the struct or file a name was found in:
+// for a file, those of every file of the package.
+func (a *analysis) scope(n ast.Node) ([]ast.Decl, bool) {
+	switch x := n.(type) {
+	case *ast.StructLit:
+		return x.Elts, true
+	case *ast.File:
+		var decls []ast.Decl
+		for _, f := range a.files {
+			for _, d := range f.Decls {
+				switch d.(type) {
+				case *ast.Package, *ast.ImportDecl:
+				default:
+					decls = append(decls, d)
+				}
+			}
+		}
+		return decls, true
+	}
+	return nil, false
 }
 
 // contains reports whether the syntax tree n holds node x.

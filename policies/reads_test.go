@@ -1,6 +1,7 @@
 package policies
 
 import (
+	"fmt"
 	"maps"
 	"reflect"
 	"slices"
@@ -42,6 +43,8 @@ func TestPackReads(t *testing.T) {
 		{"self", `for s in self.x {path: s}`, "ALL"},
 		{"undeclared", `for s in elsewhere.steps {path: s}`, "ALL"},
 		{"import", `for s in input.steps if strings.HasPrefix(s.image, "x") {path: s.path}`, "steps:image,path"},
+		{"a helper declared twice", `for n in _twice {path: n}`, "images:path steps:path"},
+		{"a helper with a comprehension", `for n in _grown.x {path: n}`, "params:path"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			src := `package p
@@ -53,6 +56,9 @@ _f: {x: _, out: true}
 pack: {
 	input: _
 	_pipelines: [for p in input.pipelines {p.path}]
+	_twice: [for s in input.steps {s.path}]
+	_twice: [for i in input.images {i.path}]
+	_grown: {x: [...string], if true {x: [for p in input.params {p.path}]}}
 	let _l = input.steps
 	checks: {
 		other: violations: [for v in input.volumes {path: v.path}]
@@ -86,6 +92,12 @@ func TestPackReadsShape(t *testing.T) {
 		"pack in two places":      "pack: {input: _, checks: a: violations: []}\npack: checks: b: violations: []",
 		"no input":                `pack: {checks: a: violations: []}`,
 		"pack not a struct":       `pack: _p & {input: _, checks: a: violations: []}`,
+		"an embedding":            `pack: {input: _, checks: a: violations: [], {checks: b: violations: []}}`,
+		"a comprehension":         `pack: {input: _, checks: a: violations: [], if true {checks: b: violations: []}}`,
+		"a pattern":               `pack: {input: _, checks: a: violations: [], [=~"^checks$"]: b: violations: []}`,
+		"a computed name":         `pack: {input: _, checks: a: violations: [], ("checks"): b: violations: []}`,
+		"a typed input":           `pack: {input: {steps: *[] | [...]}, checks: a: violations: []}`,
+		"input declared twice":    `pack: {input: _, input: _, checks: a: violations: []}`,
 	} {
 		f, err := parser.ParseFile("p.cue", "package p\n"+src)
 		if err != nil {
@@ -144,4 +156,60 @@ func sortedChecks(cs []*Check) []string {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// TestPartsOnFailingInputs holds each built-in pack, part by part, to its
+// evaluation over the whole input on the good input and on each check's
+// failing input (policies_test.go), with the parts in batches and each
+// part on its own; no part may fail.
+func TestPartsOnFailingInputs(t *testing.T) {
+	packs, err := BuiltinPacks()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The checks' other branches, which the failing inputs do not take.
+	more := map[string]func(in *Input){
+		"a task bundle from another registry": func(in *Input) { in.Settings.AllowedRegistries = []string{"quay.io/"} },
+		"a pipeline bundle from another registry": func(in *Input) {
+			in.Settings.AllowedRegistries, in.RemoteTasks[0].Task = []string{"quay.io/"}, ""
+		},
+	}
+	mutations := maps.Clone(failing)
+	maps.Copy(mutations, more)
+	ids := append(slices.Sorted(maps.Keys(mutations)), "")
+	for _, batch := range []int{minBatch, -1} {
+		t.Run(fmt.Sprintf("minBatch=%d", batch), func(t *testing.T) {
+			defer func(old int) { minBatch = old }(minBatch)
+			minBatch = batch
+			for _, id := range ids {
+				in := goodInput()
+				if id != "" {
+					mutations[id](in)
+				}
+				for _, name := range Builtin {
+					p := packs[name]
+					parts, err := p.evaluateParts(in)
+					if err != nil {
+						t.Fatalf("%s: pack %s part by part: %v", id, name, err)
+					}
+					iv, err := p.compile(in)
+					if err != nil {
+						t.Fatal(err)
+					}
+					whole, err := p.evaluate(iv)
+					if err != nil {
+						t.Fatal(err)
+					}
+					for _, c := range p.Checks {
+						if !reflect.DeepEqual(parts[c], whole[c]) {
+							t.Errorf("%s: check %s part by part finds %v; over the whole input %v", id, c.ID, parts[c], whole[c])
+						}
+						if c.ID == id && len(whole[c]) == 0 {
+							t.Errorf("%s: the failing input passes", id)
+						}
+					}
+				}
+			}
+		})
+	}
 }

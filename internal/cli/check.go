@@ -14,7 +14,6 @@ import (
 	"github.com/pipec/pipec/diag"
 	"github.com/pipec/pipec/internal/report"
 	"github.com/pipec/pipec/render"
-	"github.com/pipec/pipec/targets"
 )
 
 // checkOptions are the flags vet and build share: report outputs, the
@@ -23,8 +22,6 @@ type checkOptions struct {
 	outputs []string
 	failOn  string
 	date    string
-	// generated is compiler.Options.Generated.
-	generated func([]targets.Object)
 }
 
 func (o *checkOptions) register(f *pflag.FlagSet) {
@@ -72,7 +69,7 @@ func (o *checkOptions) parse(dataOnStdout bool) ([]output, diag.Severity, error)
 // could not be evaluated, 1 for configuration errors or policy findings at
 // or above the threshold, else 0. The output formats never change it.
 func check(ctx context.Context, dir string, opts checkOptions, outs []output, threshold diag.Severity, stdout, stderr io.Writer) (*compiler.Result, int, error) {
-	res, err := buildWithProgress(ctx, compiler.Options{Dir: dir, Policies: true, Today: opts.date, Generated: opts.generated})
+	res, err := buildWithProgress(ctx, compiler.Options{Dir: dir, Policies: true, Today: opts.date})
 	rep, code, err := report.FromBuild(res, err, threshold)
 	if err != nil {
 		return nil, ExitEval, &exitError{code: ExitEval, msg: err.Error()}
