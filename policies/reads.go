@@ -19,8 +19,9 @@ import (
 // reads the fields its variable is selected by (`for s in input.steps if
 // s.privileged`), and any other use of the list or of an element (passed
 // whole, indexed, unified) reads all of the list. A reference to input
-// itself, to what holds it (the pack), to `self`, or to a name the file
-// does not declare reads everything.
+// itself, to what holds it (the pack), to `self`, or to a name the
+// package's files do not declare reads everything; a name declared more
+// than once is all of its declarations.
 
 // reads is what a check reads: nil reads everything, else the input's
 // fields by JSON name, each with the item fields read (nil: all of them).
@@ -64,8 +65,16 @@ func packReads(files []*ast.File) map[string]reads {
 	var packs []*ast.Field
 	for _, f := range files {
 		for _, d := range f.Decls {
-			if fd, ok := d.(*ast.Field); ok && labelName(fd.Label) == "pack" {
-				packs = append(packs, fd)
+			switch x := d.(type) {
+			case *ast.Package, *ast.ImportDecl:
+			case *ast.Field:
+				if labelName(x.Label) == "pack" {
+					packs = append(packs, x)
+				}
+			default:
+				if !plain([]ast.Decl{d}) {
+					return nil // an embedding or a comprehension may add to the pack
+				}
 			}
 		}
 	}
@@ -243,7 +252,7 @@ func (a *analysis) check(v ast.Node) reads {
 			all = true // input itself, not one of its lists
 		case x.Node == nil:
 			if !predeclared[x.Name] {
-				all = true // declared in another file, self, or unknown
+				all = true // self, or declared where the resolver does not look
 			}
 		case contains(x.Node, a.input):
 			all = true // the pack, or a struct holding input

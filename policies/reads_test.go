@@ -88,16 +88,18 @@ pack: {
 // and its checks read all of the input.
 func TestPackReadsShape(t *testing.T) {
 	for name, src := range map[string]string{
-		"checks by comprehension": `pack: {input: _, checks: {for n in ["a"] {(n): violations: []}}}`,
-		"pack in two places":      "pack: {input: _, checks: a: violations: []}\npack: checks: b: violations: []",
-		"no input":                `pack: {checks: a: violations: []}`,
-		"pack not a struct":       `pack: _p & {input: _, checks: a: violations: []}`,
-		"an embedding":            `pack: {input: _, checks: a: violations: [], {checks: b: violations: []}}`,
-		"a comprehension":         `pack: {input: _, checks: a: violations: [], if true {checks: b: violations: []}}`,
-		"a pattern":               `pack: {input: _, checks: a: violations: [], [=~"^checks$"]: b: violations: []}`,
-		"a computed name":         `pack: {input: _, checks: a: violations: [], ("checks"): b: violations: []}`,
-		"a typed input":           `pack: {input: {steps: *[] | [...]}, checks: a: violations: []}`,
-		"input declared twice":    `pack: {input: _, input: _, checks: a: violations: []}`,
+		"checks by comprehension":    `pack: {input: _, checks: {for n in ["a"] {(n): violations: []}}}`,
+		"pack in two places":         "pack: {input: _, checks: a: violations: []}\npack: checks: b: violations: []",
+		"no input":                   `pack: {checks: a: violations: []}`,
+		"pack not a struct":          `pack: _p & {input: _, checks: a: violations: []}`,
+		"an embedding":               `pack: {input: _, checks: a: violations: [], {checks: b: violations: []}}`,
+		"a comprehension":            `pack: {input: _, checks: a: violations: [], if true {checks: b: violations: []}}`,
+		"a pattern":                  `pack: {input: _, checks: a: violations: [], [=~"^checks$"]: b: violations: []}`,
+		"a computed name":            `pack: {input: _, checks: a: violations: [], ("checks"): b: violations: []}`,
+		"a typed input":              `pack: {input: {steps: *[] | [...]}, checks: a: violations: []}`,
+		"input declared twice":       `pack: {input: _, input: _, checks: a: violations: []}`,
+		"a file-level embedding":     "pack: {input: _, checks: a: violations: []}\n{pack: checks: b: violations: []}",
+		"a file-level comprehension": "pack: {input: _, checks: a: violations: []}\nif true {pack: checks: b: violations: []}",
 	} {
 		f, err := parser.ParseFile("p.cue", "package p\n"+src)
 		if err != nil {
