@@ -278,19 +278,25 @@ func (p *Pack) compile(in *Input) (cue.Value, error) {
 }
 
 func (p *Pack) evaluate(iv cue.Value) (map[*Check][]Violation, error) {
+	out := map[*Check][]Violation{}
+	return out, p.evaluateChecks(iv, p.Checks, out)
+}
+
+// evaluateChecks evaluates the pack over the compiled input iv and adds
+// the violations of checks to out.
+func (p *Pack) evaluateChecks(iv cue.Value, checks []*Check, out map[*Check][]Violation) error {
 	if err := iv.Err(); err != nil {
-		return nil, err
+		return err
 	}
 	v := p.v.FillPath(inputPath, iv)
-	out := map[*Check][]Violation{}
-	for _, c := range p.Checks {
+	for _, c := range checks {
 		var vs []Violation
 		if err := v.LookupPath(violationsPath(c.Name)).Decode(&vs); err != nil {
-			return nil, fmt.Errorf("check %s: %w", c.ID, err)
+			return fmt.Errorf("check %s: %w", c.ID, err)
 		}
 		out[c] = vs
 	}
-	return out, nil
+	return nil
 }
 
 // Assignment says which packs check which environments; "" stands for what

@@ -172,8 +172,23 @@ func vetExample(t *testing.T, config string) *compiler.Result {
 // list it leaves out empty.
 func evaluateInput(t *testing.T, c *policies.Check, fragment string) []policies.Violation {
 	t.Helper()
-	v := cuecontext.New().CompileString(fragment)
-	data, err := v.MarshalJSON()
+	in := fragmentInput(t, fragment)
+	packs, err := policies.BuiltinPacks()
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := packs[c.Pack].Evaluate(in)
+	if err != nil {
+		t.Fatalf("%s: %v", fragment, err)
+	}
+	return res[c]
+}
+
+// fragmentInput is the input a fragment of it gives, every list it leaves
+// out empty.
+func fragmentInput(t *testing.T, fragment string) *policies.Input {
+	t.Helper()
+	data, err := cuecontext.New().CompileString(fragment).MarshalJSON()
 	if err != nil {
 		t.Fatalf("%s: %v", fragment, err)
 	}
@@ -184,15 +199,7 @@ func evaluateInput(t *testing.T, c *policies.Check, fragment string) []policies.
 		t.Fatalf("%s: not a piece of the input: %v", fragment, err)
 	}
 	emptyLists(reflect.ValueOf(&in).Elem())
-	packs, err := policies.BuiltinPacks()
-	if err != nil {
-		t.Fatal(err)
-	}
-	res, err := packs[c.Pack].Evaluate(&in)
-	if err != nil {
-		t.Fatalf("%s: %v", fragment, err)
-	}
-	return res[c]
+	return &in
 }
 
 // emptyLists makes every nil slice in v empty, as pipec's input has them.

@@ -1,7 +1,6 @@
 package policies
 
 import (
-	"fmt"
 	"maps"
 	"reflect"
 	"slices"
@@ -49,16 +48,8 @@ func (p *Pack) evaluateParts(in *Input) (map[*Check][]Violation, error) {
 		if err != nil {
 			return nil, err
 		}
-		if err := iv.Err(); err != nil {
+		if err := p.evaluateChecks(iv, g.checks, out); err != nil {
 			return nil, err
-		}
-		v := p.v.FillPath(inputPath, iv)
-		for _, c := range g.checks {
-			var vs []Violation
-			if err := v.LookupPath(violationsPath(c.Name)).Decode(&vs); err != nil {
-				return nil, fmt.Errorf("check %s: %w", c.ID, err)
-			}
-			out[c] = vs
 		}
 	}
 	return out, nil

@@ -1,19 +1,13 @@
 package policies_test
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
-	"fmt"
 	"maps"
 	"os"
 	"path/filepath"
 	"reflect"
 	"slices"
-	"strings"
 	"testing"
-
-	"cuelang.org/go/cue/cuecontext"
 
 	"github.com/pipec/pipec/compiler"
 	"github.com/pipec/pipec/policies"
@@ -121,22 +115,4 @@ func buildInput(t *testing.T, opts compiler.Options, texts ...policies.Text) *po
 		t.Fatal(err)
 	}
 	return in
-}
-
-// fragmentInput is the input a fragment of it gives, every list it leaves
-// out empty.
-func fragmentInput(t *testing.T, fragment string) *policies.Input {
-	t.Helper()
-	data, err := cuecontext.New().CompileString(fragment).MarshalJSON()
-	if err != nil {
-		t.Fatalf("%s: %v", fragment, err)
-	}
-	var in policies.Input
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&in); err != nil {
-		t.Fatalf("%s: %v", strings.TrimSpace(fmt.Sprint(fragment)), err)
-	}
-	emptyLists(reflect.ValueOf(&in).Elem())
-	return &in
 }
