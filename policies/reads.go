@@ -251,8 +251,22 @@ func (a *analysis) check(v ast.Node) reads {
 		case x.Node == a.input:
 			all = true // input itself, not one of its lists
 		case x.Node == nil:
-			if !predeclared[x.Name] {
-				all = true // self, or declared where the resolver does not look
+			// Unresolved: a name another file of the package declares
+			// (which CUE looks up before its predeclared names), else a
+			// predeclared name; self, or anything else, reads everything.
+			found := false
+			for _, d := range a.topLevel() {
+				if fd, ok := d.(*ast.Field); ok && labelName(fd.Label) == x.Name {
+					if contains(fd, a.input) {
+						all = true // the pack
+						return
+					}
+					visit(fd)
+					found = true
+				}
+			}
+			if !found && !predeclared[x.Name] {
+				all = true
 			}
 		case contains(x.Node, a.input):
 			all = true // the pack, or a struct holding input
@@ -267,11 +281,16 @@ func (a *analysis) check(v ast.Node) reads {
 			}
 			// A field declared more than once is all of its declarations,
 			// the name resolving to one of them, and whatever an
-			// embedding, a comprehension or a computed name may add.
+			// embedding, a comprehension or a computed name may add. An
+			// alias of a field (X=f, f~X) names all of f.
+			name := x.Name
+			if fd, ok := x.Node.(*ast.Field); ok {
+				name = labelName(fd.Label)
+			}
 			for _, d := range decls {
 				switch fd := d.(type) {
 				case *ast.Field:
-					if name := labelName(fd.Label); name == x.Name || name == "" {
+					if n := labelName(fd.Label); n == name || n == "" {
 						visit(fd)
 					}
 				case *ast.LetClause, *ast.Attribute, *ast.CommentGroup:
@@ -355,19 +374,25 @@ func (a *analysis) scope(n ast.Node) ([]ast.Decl, bool) {
 	case *ast.StructLit:
 		return x.Elts, true
 	case *ast.File:
-		var decls []ast.Decl
-		for _, f := range a.files {
-			for _, d := range f.Decls {
-				switch d.(type) {
-				case *ast.Package, *ast.ImportDecl:
-				default:
-					decls = append(decls, d)
-				}
-			}
-		}
-		return decls, true
+		return a.topLevel(), true
 	}
 	return nil, false
+}
+
+// topLevel is the declarations of the package's files but their package
+// clauses and imports.
+func (a *analysis) topLevel() []ast.Decl {
+	var decls []ast.Decl
+	for _, f := range a.files {
+		for _, d := range f.Decls {
+			switch d.(type) {
+			case *ast.Package, *ast.ImportDecl:
+			default:
+				decls = append(decls, d)
+			}
+		}
+	}
+	return decls
 }
 
 // contains reports whether the syntax tree n holds node x.

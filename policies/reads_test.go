@@ -45,6 +45,8 @@ func TestPackReads(t *testing.T) {
 		{"import", `for s in input.steps if strings.HasPrefix(s.image, "x") {path: s.path}`, "steps:image,path"},
 		{"a helper declared twice", `for n in _twice {path: n}`, "images:path steps:path"},
 		{"a helper with a comprehension", `for n in _grown.x {path: n}`, "params:path"},
+		{"an alias of a helper declared twice", `for n in H.b {path: n}`, "images:path steps:path"},
+		{"a let of an alias", `for _ in [1] let l = H.b for n in l {path: n}`, "images:path steps:path"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			src := `package p
@@ -59,6 +61,8 @@ pack: {
 	_twice: [for s in input.steps {s.path}]
 	_twice: [for i in input.images {i.path}]
 	_grown: {x: [...string], if true {x: [for p in input.params {p.path}]}}
+	H=_h: {a: [for s in input.steps {s.path}]}
+	_h: {b: [for i in input.images {i.path}]}
 	let _l = input.steps
 	checks: {
 		other: violations: [for v in input.volumes {path: v.path}]
@@ -107,6 +111,46 @@ func TestPackReadsShape(t *testing.T) {
 		}
 		if got := packReads([]*ast.File{f}); got != nil {
 			t.Errorf("%s: analysed: %v", name, got)
+		}
+	}
+}
+
+// TestPackReadsFiles: a name another file of the package declares is all
+// of its declarations there, even one spelled like a predeclared name.
+func TestPackReadsFiles(t *testing.T) {
+	pack := `package p
+
+pack: {
+	input: _
+	checks: {
+		a: violations: [for n in _other {path: n}]
+		b: violations: [for n in number {path: n}]
+		c: violations: [for s in input.steps {path: s.path}]
+	}
+}
+`
+	for other, want := range map[string][2]string{
+		"package p\n_other: [\"x\"]\nnumber: [\"y\"]\n":                              {"", ""},
+		"package p\n_other: [for s in pack.input.steps {s.path}]\nnumber: [\"y\"]\n": {"ALL", ""},
+		"package p\n_other: [\"x\"]\nnumber: [for s in pack.input.steps {s.path}]\n": {"", "ALL"},
+	} {
+		var files []*ast.File
+		for i, src := range []string{pack, other} {
+			f, err := parser.ParseFile(fmt.Sprintf("f%d.cue", i), src)
+			if err != nil {
+				t.Fatal(err)
+			}
+			files = append(files, f)
+		}
+		got := packReads(files)
+		if got == nil {
+			t.Fatal("the pack was not analysed")
+		}
+		if a, b := readsString(got["a"]), readsString(got["b"]); a != want[0] || b != want[1] {
+			t.Errorf("with\n%s\nchecks a and b read %q and %q; want %q and %q", other, a, b, want[0], want[1])
+		}
+		if c := readsString(got["c"]); c != "steps:path" {
+			t.Errorf("check c reads %q", c)
 		}
 	}
 }
