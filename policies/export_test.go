@@ -27,3 +27,6 @@ func SetMinBatch(t interface{ Cleanup(func()) }, n int) {
 	minBatch = n
 	t.Cleanup(func() { minBatch = old })
 }
+
+// RaceEnabled reports whether the tests run under the race detector.
+const RaceEnabled = raceEnabled

@@ -21,6 +21,9 @@ import (
 // wrong), and every check but those whose failing configuration pipec
 // refuses must find something in one of the inputs.
 func TestPartsMatchWhole(t *testing.T) {
+	if policies.RaceEnabled {
+		t.Skip("no goroutine here; the race run covers Run through TestCheckExamples")
+	}
 	packs, err := policies.BuiltinPacks()
 	if err != nil {
 		t.Fatal(err)

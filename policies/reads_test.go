@@ -209,6 +209,9 @@ func sortedChecks(cs []*Check) []string {
 // failing input (policies_test.go), with the parts in batches and each
 // part on its own; no part may fail.
 func TestPartsOnFailingInputs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("no goroutine here; the race run covers Run through TestCheckExamples")
+	}
 	packs, err := BuiltinPacks()
 	if err != nil {
 		t.Fatal(err)
