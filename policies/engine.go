@@ -250,16 +250,9 @@ type Violation struct {
 
 // Evaluate runs the pack's checks over in.
 func (p *Pack) Evaluate(in *Input) (map[*Check][]Violation, error) {
-	if p.split != nil {
-		if res, err := p.evaluateParts(in); err == nil {
-			return res, nil
-		}
-	}
-	iv, err := p.compile(in)
-	if err != nil {
-		return nil, err
-	}
-	return p.evaluate(iv)
+	j := packJob{p: p, in: in}
+	j.run(map[string]cue.Value{})
+	return j.res, j.err
 }
 
 // compile turns the input into a CUE value in the pack's context, leaving

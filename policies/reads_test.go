@@ -228,8 +228,7 @@ func TestPartsOnFailingInputs(t *testing.T) {
 	ids := append(slices.Sorted(maps.Keys(mutations)), "")
 	for _, batch := range []int{minBatch, -1} {
 		t.Run(fmt.Sprintf("minBatch=%d", batch), func(t *testing.T) {
-			defer func(old int) { minBatch = old }(minBatch)
-			minBatch = batch
+			SetMinBatch(t, batch)
 			for _, id := range ids {
 				in := goodInput()
 				if id != "" {
@@ -237,15 +236,11 @@ func TestPartsOnFailingInputs(t *testing.T) {
 				}
 				for _, name := range Builtin {
 					p := packs[name]
-					parts, err := p.evaluateParts(in)
+					parts, err := p.EvaluateParts(in)
 					if err != nil {
 						t.Fatalf("%s: pack %s part by part: %v", id, name, err)
 					}
-					iv, err := p.compile(in)
-					if err != nil {
-						t.Fatal(err)
-					}
-					whole, err := p.evaluate(iv)
+					whole, err := p.EvaluateWhole(in)
 					if err != nil {
 						t.Fatal(err)
 					}
