@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"cuelang.org/go/cue"
 	"cuelang.org/go/cue/ast"
@@ -61,6 +62,12 @@ type Pack struct {
 	// of the input it reads (parts); nil when the pack's source was not
 	// analysed, and every check reads all of the input.
 	split []part
+	// build builds the pack's value again in a new CUE context, for a
+	// copy that evaluates batches beside the pack; nil when it cannot.
+	build func() (cue.Value, error)
+	mu    sync.Mutex
+	lent  bool    // the pack itself is in use (borrow)
+	spare []*Pack // copies not in use
 }
 
 // Places says where the example fragments of each #Place of the policy
@@ -138,6 +145,14 @@ func loadBuiltin() (map[string]*Pack, error) {
 			return nil, fmt.Errorf("built-in pack %s: %w", name, err)
 		}
 		p.analyse(insts[i+1].Files)
+		pair := []*build.Instance{insts[0], insts[i+1]}
+		p.build = func() (cue.Value, error) {
+			vals, err := cuecontext.New().BuildInstances(pair)
+			if err != nil {
+				return cue.Value{}, err
+			}
+			return vals[1].LookupPath(packPath), nil
+		}
 		packs[name] = p
 	}
 	return packs, nil
@@ -250,9 +265,57 @@ type Violation struct {
 
 // Evaluate runs the pack's checks over in.
 func (p *Pack) Evaluate(in *Input) (map[*Check][]Violation, error) {
-	j := packJob{p: p, in: in}
-	j.run(map[string]cue.Value{})
+	q := p.borrow()
+	if q == nil {
+		return nil, fmt.Errorf("policy pack %s is in use and cannot be copied", p.Name)
+	}
+	defer p.giveBack(q)
+	j := newPackJob(p, in, "")
+	for i := range j.batches {
+		j.evaluateBatch(q, i)
+	}
+	j.finish(q, map[string]cue.Value{})
 	return j.res, j.err
+}
+
+// borrow returns the pack itself or, while it is in use, a copy of it in
+// a CUE context of its own (a CUE context is not safe for concurrent
+// use), for giveBack once done; nil when the pack is in use and cannot be
+// copied (a custom pack, or the copy failed to build). Copies are kept
+// for the next use.
+func (p *Pack) borrow() *Pack {
+	p.mu.Lock()
+	if !p.lent {
+		p.lent = true
+		p.mu.Unlock()
+		return p
+	}
+	if n := len(p.spare); n > 0 {
+		q := p.spare[n-1]
+		p.spare = p.spare[:n-1]
+		p.mu.Unlock()
+		return q
+	}
+	p.mu.Unlock()
+	if p.build == nil {
+		return nil
+	}
+	v, err := p.build()
+	if err != nil {
+		return nil
+	}
+	return &Pack{Name: p.Name, Checks: p.Checks, Source: p.Source, v: v, usesObjects: p.usesObjects, split: p.split}
+}
+
+// giveBack ends the use of q, which borrow returned.
+func (p *Pack) giveBack(q *Pack) {
+	p.mu.Lock()
+	if q == p {
+		p.lent = false
+	} else {
+		p.spare = append(p.spare, q)
+	}
+	p.mu.Unlock()
 }
 
 // compile turns the input into a CUE value in the pack's context, leaving
@@ -287,7 +350,7 @@ func (p *Pack) evaluateChecks(iv cue.Value, checks []*Check, out map[*Check][]Vi
 		if err := v.LookupPath(violationsPath(c.Name)).Decode(&vs); err != nil {
 			return fmt.Errorf("check %s: %w", c.ID, err)
 		}
-		out[c] = vs
+		out[c] = append(out[c], vs...) // a check split into runs of items adds to it
 	}
 	return nil
 }
@@ -334,9 +397,8 @@ func Expand(names []string, packs map[string]*Pack) ([]string, error) {
 }
 
 // Run evaluates the packs over the environments assigned to them and
-// returns the findings, positioned through src, sorted and deduplicated.
-// Packs in different CUE contexts evaluate side by side when cpus is more
-// than one.
+// returns the findings, positioned through src, sorted and deduplicated,
+// on up to cpus CPUs.
 func Run(packs map[string]*Pack, assign Assignment, in *Input, src model.SourceMap, cpus int) (diag.List, error) {
 	envsOf := map[string]map[string]bool{}
 	for env, names := range assign {
@@ -359,9 +421,10 @@ func Run(packs map[string]*Pack, assign Assignment, in *Input, src model.SourceM
 	var out diag.List
 	seen := map[string]bool{}
 	// Packs that check the same environments share their part of the
-	// input. Packs in different CUE contexts (each built-in pack has its
-	// own) evaluate side by side; those in the same context, one after
-	// the other, sharing the input they compile.
+	// input. The batches of the built-in packs evaluate side by side, on
+	// up to cpus CPUs, each worker with the pack or a copy of it in a CUE
+	// context of its own (borrow); other packs, all of a CUE context's
+	// one after the other, sharing the input they compile.
 	filtered := map[string]*Input{}
 	jobs := make([]packJob, len(names))
 	byContext := map[*cue.Context][]int{}
@@ -379,31 +442,69 @@ func Run(packs map[string]*Pack, assign Assignment, in *Input, src model.SourceM
 				return nil, err
 			}
 		}
-		jobs[i] = packJob{p: p, in: fin, envs: envs}
+		jobs[i] = newPackJob(p, fin, envs)
 		ctx := p.v.Context()
 		if byContext[ctx] == nil {
 			contexts = append(contexts, ctx)
 		}
 		byContext[ctx] = append(byContext[ctx], i)
 	}
-	var wg sync.WaitGroup
-	panics := make([]any, len(contexts))
-	sem := make(chan struct{}, max(cpus, 1))
-	for k, ctx := range contexts {
-		wg.Go(func() {
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			defer func() { panics[k] = recover() }()
+	// The tasks: each batch of the analysed packs that copies can
+	// evaluate, on any CPU; the other packs, all of a context's one after
+	// the other.
+	var tasks []func(w *worker)
+	var batched []int
+	for _, ctx := range contexts {
+		own := byContext[ctx]
+		if !slices.ContainsFunc(own, func(i int) bool { return jobs[i].batches == nil || jobs[i].p.build == nil }) {
+			for _, i := range own {
+				for b := range jobs[i].batches {
+					tasks = append(tasks, func(w *worker) { jobs[i].evaluateBatch(w.pack(jobs[i].p), b) })
+				}
+			}
+			batched = append(batched, own...)
+			continue
+		}
+		tasks = append(tasks, func(w *worker) {
 			compiled := map[string]cue.Value{}
-			for _, i := range byContext[ctx] {
-				jobs[i].run(compiled)
+			for _, i := range own {
+				q := w.pack(jobs[i].p)
+				for b := range jobs[i].batches {
+					jobs[i].evaluateBatch(q, b)
+				}
+				jobs[i].finish(q, compiled)
+			}
+		})
+	}
+	workers := make([]worker, max(1, min(cpus, len(tasks))))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for k := range workers {
+		w := &workers[k]
+		wg.Go(func() {
+			defer func() {
+				// A copy whose evaluation stopped half way is not used again.
+				if w.panic = recover(); w.panic == nil {
+					w.giveBack()
+				}
+			}()
+			for t := next.Add(1) - 1; t < int64(len(tasks)); t = next.Add(1) - 1 {
+				tasks[t](w)
 			}
 		})
 	}
 	wg.Wait()
-	for _, r := range panics {
-		if r != nil {
-			panic(r) // where the caller recovers it
+	for _, w := range workers {
+		if w.panic != nil {
+			panic(w.panic) // where the caller recovers it
+		}
+	}
+	for _, i := range batched {
+		p := jobs[i].p
+		q := p.borrow()
+		jobs[i].finish(q, map[string]cue.Value{})
+		if q != nil {
+			p.giveBack(q)
 		}
 	}
 	for i, n := range names {
@@ -430,36 +531,117 @@ func Run(packs map[string]*Pack, assign Assignment, in *Input, src model.SourceM
 	return out.Sort(), nil
 }
 
-// packJob is the evaluation of a pack over the input of its
-// environments.
-type packJob struct {
-	p    *Pack
-	in   *Input
-	envs string
-	res  map[*Check][]Violation
-	err  error
+// worker evaluates tasks of Run on one CPU, with the packs or copies of
+// them it borrowed, for its own use until it stops.
+type worker struct {
+	copies map[*Pack]*Pack
+	panic  any
 }
 
-// run evaluates the pack part by part, or over all of the input when it
-// was not analysed or a part fails (for the error a pack that reads all
-// of the input would give). compiled holds the inputs compiled in the
-// pack's context, by pack kind and environments.
-func (j *packJob) run(compiled map[string]cue.Value) {
-	p := j.p
-	if p.split != nil {
-		if j.res, j.err = p.evaluateParts(j.in); j.err == nil {
-			return
+// pack is the worker's p or copy of p (nil: neither could be had; the
+// evaluation fails, and is done again after).
+func (w *worker) pack(p *Pack) *Pack {
+	q, ok := w.copies[p]
+	if !ok {
+		q = p.borrow()
+		if w.copies == nil {
+			w.copies = map[*Pack]*Pack{}
+		}
+		w.copies[p] = q
+	}
+	return q
+}
+
+func (w *worker) giveBack() {
+	for p, q := range w.copies {
+		if q != nil {
+			p.giveBack(q)
 		}
 	}
-	key := fmt.Sprintf("%t/%s", p.usesObjects, j.envs)
+}
+
+// packJob is the evaluation of a pack over the input of its
+// environments: batch by batch when its source was analysed, each batch
+// over the part of the input it reads, on a copy of the pack or the pack
+// itself; else, or when a batch fails, over all of the input.
+type packJob struct {
+	p       *Pack
+	in      *Input
+	envs    string
+	batches []part
+	results []map[*Check][]Violation // of each batch
+	errs    []error
+	res     map[*Check][]Violation
+	err     error
+}
+
+func newPackJob(p *Pack, in *Input, envs string) packJob {
+	j := packJob{p: p, in: in, envs: envs}
+	if p.split != nil {
+		j.batches = in.batches(p.split)
+		j.results = make([]map[*Check][]Violation, len(j.batches))
+		j.errs = make([]error, len(j.batches))
+	}
+	return j
+}
+
+// evaluateBatch evaluates batch i with q, the job's pack or a copy of it
+// (nil: neither could be had).
+func (j *packJob) evaluateBatch(q *Pack, i int) {
+	if q == nil {
+		j.errs[i] = fmt.Errorf("policy pack %s is in use and cannot be copied", j.p.Name)
+		return
+	}
+	iv, err := j.in.encodePart(q.v.Context(), j.batches[i])
+	if err != nil {
+		j.errs[i] = err
+		return
+	}
+	out := map[*Check][]Violation{}
+	j.errs[i] = q.evaluateChecks(iv, j.batches[i].checks, out)
+	j.results[i] = out
+}
+
+// finish puts the batches' results together, in order, once q (the
+// pack or a copy of it; nil: neither could be had) has evaluated again
+// any batch that failed on a worker. When a batch fails again, or the
+// pack was not analysed, it evaluates the pack over all of the input (for
+// the error a pack that reads all of the input would give). compiled
+// holds the inputs compiled in q's context, by pack kind and
+// environments.
+func (j *packJob) finish(q *Pack, compiled map[string]cue.Value) {
+	if q == nil {
+		j.err = fmt.Errorf("policy pack %s is in use and cannot be copied", j.p.Name)
+		return
+	}
+	failed := false
+	for i, err := range j.errs {
+		if err != nil {
+			if j.evaluateBatch(q, i); j.errs[i] != nil {
+				failed = true
+			}
+		}
+	}
+	if j.batches != nil && !failed {
+		j.res = map[*Check][]Violation{}
+		for _, out := range j.results {
+			for c, vs := range out {
+				j.res[c] = append(j.res[c], vs...)
+			}
+		}
+		j.results = nil
+		return
+	}
+	j.results = nil
+	key := fmt.Sprintf("%t/%s", q.usesObjects, j.envs)
 	iv, ok := compiled[key]
 	if !ok {
-		if iv, j.err = p.compile(j.in); j.err != nil {
+		if iv, j.err = q.compile(j.in); j.err != nil {
 			return
 		}
 		compiled[key] = iv
 	}
-	j.res, j.err = p.evaluate(iv)
+	j.res, j.err = q.evaluate(iv)
 }
 
 func sortedSet(m map[string]bool) []string {

@@ -8,7 +8,14 @@ func (p *Pack) EvaluateParts(in *Input) (map[*Check][]Violation, error) {
 	if p.split == nil {
 		return nil, errors.New("the pack's source was not analysed")
 	}
-	return p.evaluateParts(in)
+	j := newPackJob(p, in, "")
+	for i := range j.batches {
+		if j.evaluateBatch(p, i); j.errs[i] != nil {
+			return nil, j.errs[i]
+		}
+	}
+	j.finish(p, nil)
+	return j.res, nil
 }
 
 // EvaluateWhole evaluates the pack over all of in at once.
@@ -26,6 +33,14 @@ func SetMinBatch(t interface{ Cleanup(func()) }, n int) {
 	old := minBatch
 	minBatch = n
 	t.Cleanup(func() { minBatch = old })
+}
+
+// SetRunItems splits every part of a check that reads a list one item
+// at a time into runs of n items until the test ends.
+func SetRunItems(t interface{ Cleanup(func()) }, n int) {
+	old := runItems
+	runItems = n
+	t.Cleanup(func() { runItems = old })
 }
 
 // RaceEnabled reports whether the tests run under the race detector.

@@ -16,16 +16,22 @@ type part struct {
 	checks []*Check
 	// reads is what they read together; nil: all of the input.
 	reads reads
+	// items is the list a part of one check reads one item at a time
+	// (checkReads), "" for other parts. Such a part may be split into
+	// runs of the list's items, each a part holding the items from
+	// (inclusive) to (exclusive); to is 0 for all of them.
+	items    string
+	from, to int
 }
 
 // parts are the checks of a pack, each over what it reads, and those
 // that read all of the input together.
-func (p *Pack) parts(byCheck map[string]reads) []part {
+func (p *Pack) parts(byCheck map[string]checkReads) []part {
 	var all []*Check
 	var out []part
 	for _, c := range p.Checks {
-		if r := byCheck[c.Name]; r != nil {
-			out = append(out, part{checks: []*Check{c}, reads: r})
+		if r := byCheck[c.Name]; r.reads != nil {
+			out = append(out, part{checks: []*Check{c}, reads: r.reads, items: r.items})
 		} else {
 			all = append(all, c)
 		}
@@ -36,53 +42,50 @@ func (p *Pack) parts(byCheck map[string]reads) []part {
 	return out
 }
 
-// evaluateParts evaluates the pack's checks over in part by part,
-// keeping one part's input in CUE at a time. Parts go together while
-// their inputs together are no larger than the largest part's, or than
-// minBatch nodes: a small input is evaluated at once, as evaluating a
-// pack evaluates all of its checks.
-func (p *Pack) evaluateParts(in *Input) (map[*Check][]Violation, error) {
-	out := map[*Check][]Violation{}
-	for _, g := range in.batches(p.split) {
-		iv, err := in.encodePart(p.v.Context(), g.reads)
-		if err != nil {
-			return nil, err
-		}
-		if err := p.evaluateChecks(iv, g.checks, out); err != nil {
-			return nil, err
-		}
-	}
-	return out, nil
-}
-
 // minBatch is the size, in values, below which parts are evaluated
 // together: some 20 MiB of CUE. Tests set it to -1 to evaluate each part
-// on its own.
-var minBatch = 50_000
+// on its own; runItems to split every part that can be split into runs
+// of that many items.
+var (
+	minBatch = 50_000
+	runItems = 0
+)
 
 // batches puts the parts together into as few batches as it can, none
-// reading more of in than the largest part or minBatch values (first
-// fit, largest first). A pack is evaluated as a whole, every check in
-// it, so a batch is the unit of work; only one batch's input is in
-// CUE at a time.
+// reading more of in than minBatch values or the largest part that cannot
+// be split (first fit, largest first); a larger part that can be split
+// is split into runs of items, each a batch of its own. A pack is
+// evaluated as a whole, every check in it, so a batch is the unit of
+// work; a batch's input is in CUE only while it is evaluated (Run: one per
+// CPU).
 func (in *Input) batches(parts []part) []part {
 	all := in.sizes()
 	sizes := make([]int, len(parts))
+	fixed := make([]int, len(parts)) // what a run of items reads but its items
 	order := make([]int, len(parts))
 	for i, g := range parts {
-		sizes[i], order[i] = size(all, g.reads), i
+		sizes[i], fixed[i], order[i] = size(all, g.reads), size(all, g.reads), i
+		if g.items != "" {
+			fixed[i] -= size(all, reads{g.items: g.reads[g.items]})
+		}
 	}
 	slices.SortStableFunc(order, func(a, b int) int { return sizes[b] - sizes[a] })
 	limit := minBatch
-	if len(order) > 0 && limit >= 0 {
-		limit = max(limit, sizes[order[0]])
+	if limit >= 0 {
+		limit = max(limit, slices.Max(append(fixed, 0)))
 	}
 	var out []part
 	for _, i := range order {
 		g := parts[i]
+		if runs := in.runs(g, sizes[i], fixed[i], limit); runs != nil {
+			out = append(out, runs...)
+			continue
+		}
 		j := -1
 		if g.reads != nil {
-			j = slices.IndexFunc(out, func(b part) bool { return b.reads != nil && size(all, union(b.reads, g.reads)) <= limit })
+			j = slices.IndexFunc(out, func(b part) bool {
+				return b.reads != nil && b.items == "" && size(all, union(b.reads, g.reads)) <= limit
+			})
 		}
 		if j < 0 {
 			out = append(out, part{reads: g.reads})
@@ -93,6 +96,53 @@ func (in *Input) batches(parts []part) []part {
 		out[j].checks = append(out[j].checks, g.checks...)
 	}
 	return out
+}
+
+// runs splits g, of size values of which fixed are not its items, into
+// runs of its items of about the same size, none larger than limit (of
+// runItems items, when set); nil when it is not split.
+func (in *Input) runs(g part, size, fixed, limit int) []part {
+	if g.items == "" {
+		return nil
+	}
+	n := in.items(g.items)
+	if n == 0 {
+		return nil // empty, or not a list: nothing to split
+	}
+	per := runItems
+	if per <= 0 {
+		if limit < 0 || size <= limit {
+			return nil
+		}
+		// The items' share of the limit; half of it at least, when what
+		// else the check reads comes close to it.
+		// As many items as fit, then as many in each run as the
+		// number of runs needs, no more.
+		per = max(1, max(limit-fixed, limit/2)*n/max(size-fixed, 1))
+		k := (n + per - 1) / per
+		per = (n + k - 1) / k
+	}
+	if n <= per {
+		return nil
+	}
+	var out []part
+	for from := 0; from < n; from += per {
+		r := g
+		r.from, r.to = from, min(from+per, n)
+		out = append(out, r)
+	}
+	return out
+}
+
+// items is the number of items of the list l of in.
+func (in *Input) items(l string) int {
+	v := reflect.ValueOf(in).Elem()
+	if i, ok := jsonFields(v.Type())[l]; ok {
+		if f := v.FieldByIndex(i); f.Kind() == reflect.Slice {
+			return f.Len()
+		}
+	}
+	return 0
 }
 
 // union is what a and b read together.
@@ -159,9 +209,11 @@ func size(sizes map[string]map[string]int, r reads) int {
 	return n
 }
 
-// encodePart encodes the part of in that r reads (all of it when r is
-// nil), as Encode encodes all of it: the same fields, absent where nil.
-func (in *Input) encodePart(ctx *cue.Context, r reads) (cue.Value, error) {
+// encodePart encodes the part of in that g reads (all of it when it
+// reads everything), as Encode encodes all of it: the same fields, absent
+// where nil; of the list g.items, the run of items g holds.
+func (in *Input) encodePart(ctx *cue.Context, g part) (cue.Value, error) {
+	r := g.reads
 	if _, ok := r["objects"]; ok || r == nil {
 		if err := in.loadObjects(); err != nil {
 			return cue.Value{}, err
@@ -180,6 +232,9 @@ func (in *Input) encodePart(ctx *cue.Context, r reads) (cue.Value, error) {
 		f := v.FieldByIndex(i)
 		if isNil(f) {
 			continue
+		}
+		if l == g.items && g.to > 0 && f.Kind() == reflect.Slice {
+			f = f.Slice(g.from, g.to)
 		}
 		fs := r[l]
 		if fs == nil || f.Kind() != reflect.Slice || f.Type().Elem().Kind() != reflect.Struct {

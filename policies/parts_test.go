@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/pipec/pipec/compiler"
+	"github.com/pipec/pipec/diag"
+	"github.com/pipec/pipec/model"
 	"github.com/pipec/pipec/policies"
 )
 
@@ -60,13 +62,49 @@ func TestPartsMatchWhole(t *testing.T) {
 			}
 		}
 	}
-	for _, batch := range []string{"in batches", "each check on its own"} {
+	t.Run("side by side", func(t *testing.T) {
+		compareRuns(t, packs, inputs)
+	})
+	for _, batch := range []string{"in batches", "each check on its own", "in runs of two items"} {
 		t.Run(batch, func(t *testing.T) {
-			if batch != "in batches" {
+			switch batch {
+			case "each check on its own":
 				policies.SetMinBatch(t, -1)
+			case "in runs of two items":
+				policies.SetRunItems(t, 2)
 			}
 			comparePartsToWhole(t, packs, inputs)
 		})
+	}
+}
+
+// compareRuns holds Run with every batch a run of two items, on two
+// CPUs (batches side by side, on copies of the packs), to Run with the
+// batches as they come, on one.
+func compareRuns(t *testing.T, packs map[string]*policies.Pack, inputs map[string]*policies.Input) {
+	labels := slices.Sorted(maps.Keys(inputs))
+	run := func(label string, cpus int) diag.List {
+		in := inputs[label]
+		assign := policies.Assignment{"": policies.Builtin}
+		for _, e := range in.Environments {
+			assign[e.Name] = policies.Builtin
+		}
+		ds, err := policies.Run(packs, assign, in, model.NewSourceMap(nil), cpus)
+		if err != nil {
+			t.Fatalf("%s: %v", label, err)
+		}
+		return ds
+	}
+	want := map[string]diag.List{}
+	for _, label := range labels {
+		want[label] = run(label, 1)
+	}
+	policies.SetMinBatch(t, -1)
+	policies.SetRunItems(t, 2)
+	for _, label := range labels {
+		if got := run(label, 2); !reflect.DeepEqual(got, want[label]) {
+			t.Errorf("%s: side by side, in runs of two items, Run finds\n%v\none batch after the other\n%v", label, got, want[label])
+		}
 	}
 }
 

@@ -27,6 +27,18 @@ import (
 // fields by JSON name, each with the item fields read (nil: all of them).
 type reads map[string]fieldSet
 
+// checkReads is what a check reads and, when it reads a list one item at
+// a time, that list: its violations are a single comprehension over
+// `input.<list>` (`violations: [for s in input.steps ...]`, no index)
+// and nothing else of the check reads that list, nor refers to what holds
+// the comprehension. Its violations over the whole list are then its
+// violations over consecutive runs of the list's items, one after the
+// other, whatever else of the input it reads.
+type checkReads struct {
+	reads reads
+	items string
+}
+
 // fieldSet is a set of field names; nil stands for all fields.
 type fieldSet map[string]bool
 
@@ -61,7 +73,7 @@ func (fs fieldSet) clone() fieldSet {
 // pack's package, which must declare the pack in a single struct
 // (`pack: {input: _, checks: {<name>: {...}}}`). It returns nil, reading
 // everything, for any other shape.
-func packReads(files []*ast.File) map[string]reads {
+func packReads(files []*ast.File) map[string]checkReads {
 	var packs []*ast.Field
 	for _, f := range files {
 		for _, d := range f.Decls {
@@ -117,7 +129,7 @@ func packReads(files []*ast.File) map[string]reads {
 	for _, f := range files {
 		a.bind(f)
 	}
-	out := map[string]reads{}
+	out := map[string]checkReads{}
 	for _, d := range checks.Elts {
 		fd, ok := d.(*ast.Field)
 		name := ""
@@ -130,9 +142,53 @@ func packReads(files []*ast.File) map[string]reads {
 		if _, dup := out[name]; dup {
 			return nil
 		}
-		out[name] = a.check(fd.Value)
+		out[name] = checkReads{reads: a.check(fd.Value, nil), items: a.itemwise(fd.Value)}
 	}
 	return out
+}
+
+// itemwise is the list the check whose value is v reads one item at a
+// time (see checkReads), or "".
+func (a *analysis) itemwise(v ast.Node) string {
+	st, ok := v.(*ast.StructLit)
+	if !ok || !plain(st.Elts) {
+		return ""
+	}
+	var violations *ast.Field
+	for _, d := range st.Elts {
+		if fd, ok := d.(*ast.Field); ok && labelName(fd.Label) == "violations" {
+			if violations != nil {
+				return "" // declared twice
+			}
+			violations = fd
+		}
+	}
+	if violations == nil {
+		return ""
+	}
+	list, ok := violations.Value.(*ast.ListLit)
+	if !ok || len(list.Elts) != 1 {
+		return ""
+	}
+	comp, ok := list.Elts[0].(*ast.Comprehension)
+	if !ok {
+		return ""
+	}
+	outer, ok := comp.Clauses[0].(*ast.ForClause)
+	if !ok || outer.Key != nil {
+		return "" // an index counts from the start of the whole list
+	}
+	l := a.listOf(outer.Source)
+	if l == "" {
+		return ""
+	}
+	// What the check reads but through the outer clause.
+	if r := a.check(v, outer); r == nil {
+		return ""
+	} else if _, ok := r[l]; ok {
+		return ""
+	}
+	return l
 }
 
 // plain reports whether the declarations of a struct are fields with
@@ -233,8 +289,11 @@ func (a *analysis) listOf(e ast.Expr) string {
 	return labelName(sel.Sel)
 }
 
-// check is what the check whose value is v reads.
-func (a *analysis) check(v ast.Node) reads {
+// check is what the check whose value is v reads; but the source of the
+// comprehension clause outer, when it is not nil, and then everything
+// when the check refers to what holds that clause (its violations, the
+// check itself).
+func (a *analysis) check(v ast.Node, outer *ast.ForClause) reads {
 	r := reads{}
 	seen := map[ast.Node]bool{}
 	all := false
@@ -270,6 +329,8 @@ func (a *analysis) check(v ast.Node) reads {
 			}
 		case contains(x.Node, a.input):
 			all = true // the pack, or a struct holding input
+		case outer != nil && contains(x.Node, outer):
+			all = true
 		default:
 			if _, ok := x.Node.(*ast.ImportSpec); ok {
 				return // a package cannot name this pack's input
@@ -327,6 +388,9 @@ func (a *analysis) check(v ast.Node) reads {
 			walk(x.Value)
 			return false
 		case *ast.ForClause:
+			if x == outer {
+				return false
+			}
 			if l := a.listOf(x.Source); l != "" {
 				r.add(l, a.binders[x.Value])
 			} else {

@@ -8,7 +8,9 @@ import (
 	"strings"
 	"testing"
 
+	"cuelang.org/go/cue"
 	"cuelang.org/go/cue/ast"
+	"cuelang.org/go/cue/cuecontext"
 	"cuelang.org/go/cue/parser"
 )
 
@@ -78,11 +80,81 @@ pack: {
 			if got == nil {
 				t.Fatal("the pack was not analysed")
 			}
-			if s := readsString(got["this"]); s != tc.want {
+			if s := readsString(got["this"].reads); s != tc.want {
 				t.Errorf("reads %s; want %s", s, tc.want)
 			}
-			if s := readsString(got["other"]); s != "volumes:path" {
+			if s := readsString(got["other"].reads); s != "volumes:path" {
 				t.Errorf("the other check reads %s; want volumes:path", s)
+			}
+		})
+	}
+}
+
+// TestPackItems holds the analysis of which checks read a list one item
+// at a time to its rules: their violations are one comprehension over
+// the list, without an index, and nothing else of the check reads the
+// list or refers to the comprehension's surroundings.
+func TestPackItems(t *testing.T) {
+	for _, tc := range []struct {
+		name, check, want string
+	}{
+		{"one item at a time", `violations: [for s in input.steps if s.privileged {path: s.path}]`, "steps"},
+		{"an item's own list", `violations: [for s in input.steps for e in s.env if e.value != "" {path: e.path}]`, "steps"},
+		{"another list, whole", `violations: [for s in input.steps for i in input.images if i.image == s.image {path: i.path}]`, "steps"},
+		{"a setting", `violations: [for i in input.images if len(input.settings.allowedRegistries) > 0 {path: i.path}]`, "images"},
+		{"a helper over another list", `violations: [for s in input.steps if list.Contains(_images, s.image) {path: s.path}]`, "steps"},
+		{"an item whole", `violations: [for s in input.steps if (_f & {x: s}).out {path: s.path}]`, "steps"},
+		{"a constant of the check", `_allowed: ["CHOWN"], violations: [for s in input.steps if list.Contains(_allowed, s.name) {path: s.path}]`, "steps"},
+		{"an index", `violations: [for i, s in input.steps if i > 0 {path: s.path}]`, ""},
+		{"the list again", `violations: [for s in input.steps for t in input.steps if s.name == t.name {path: s.path}]`, ""},
+		{"its length", `violations: [for s in input.steps if len(input.steps) > 1 {path: s.path}]`, ""},
+		{"a helper over the list", `violations: [for s in input.steps if list.Contains(_names, s.name) {path: s.path}]`, ""},
+		{"a field of the check over the list", `_n: len(input.steps), violations: [for s in input.steps if _n > 1 {path: s.path}]`, ""},
+		{"its own violations", `_n: len(violations), violations: [for s in input.steps if _n >= 0 {path: s.path}]`, ""},
+		{"the check itself", `C=violations: [for s in input.steps if len(C) >= 0 {path: s.path}]`, ""},
+		{"the checks, this one among them", `violations: [for s in input.steps if len(checks.other.violations) == 0 {path: s.path}]`, ""},
+		{"two comprehensions", `violations: [for s in input.steps {path: s.path}, for i in input.images {path: i.path}]`, ""},
+		{"an open list", `violations: [for s in input.steps {path: s.path}, ...]`, ""},
+		{"concatenated", `violations: list.Concat([[for s in input.steps {path: s.path}], []])`, ""},
+		{"an if first", `violations: [if true for s in input.steps {path: s.path}]`, ""},
+		{"another list first", `violations: [for _ in [1] let l = input.steps for s in l {path: s.path}]`, ""},
+		{"a helper's list", `violations: [for p in _pipelines {path: p}]`, ""},
+		{"violations twice", "violations: [for s in input.steps {path: s.path}]\nviolations: [...]", ""},
+		{"input itself", `violations: [for s in input.steps if len(input) > 0 {path: s.path}]`, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			src := `package p
+
+import "list"
+
+_f: {x: _, out: true}
+
+pack: {
+	input: _
+	_images: [for i in input.images {i.image}]
+	_names: [for s in input.steps {s.name}]
+	_pipelines: [for p in input.pipelines {p.path}]
+	checks: {
+		other: violations: [for v in input.volumes {path: v.path}]
+		this: {
+` + tc.check + `
+		}
+	}
+}
+`
+			f, err := parser.ParseFile("p.cue", src)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := packReads([]*ast.File{f})
+			if got == nil {
+				t.Fatal("the pack was not analysed")
+			}
+			if got["this"].items != tc.want {
+				t.Errorf("reads %q one item at a time; want %q", got["this"].items, tc.want)
+			}
+			if got["other"].items != "volumes" {
+				t.Errorf("the other check reads %q one item at a time; want volumes", got["other"].items)
 			}
 		})
 	}
@@ -146,10 +218,10 @@ pack: {
 		if got == nil {
 			t.Fatal("the pack was not analysed")
 		}
-		if a, b := readsString(got["a"]), readsString(got["b"]); a != want[0] || b != want[1] {
+		if a, b := readsString(got["a"].reads), readsString(got["b"].reads); a != want[0] || b != want[1] {
 			t.Errorf("with\n%s\nchecks a and b read %q and %q; want %q and %q", other, a, b, want[0], want[1])
 		}
-		if c := readsString(got["c"]); c != "steps:path" {
+		if c := readsString(got["c"].reads); c != "steps:path" {
 			t.Errorf("check c reads %q", c)
 		}
 	}
@@ -193,6 +265,21 @@ func TestBuiltinPacksAnalysed(t *testing.T) {
 			t.Errorf("pack %s: the parts hold %d checks; the pack has %d", name, got, len(p.Checks))
 		}
 	}
+	// The checks a large configuration's input cannot be split for (one
+	// batch holds all of what they read): a check that joins this list
+	// raises the memory of large builds.
+	var whole []string
+	for _, name := range Builtin {
+		for _, g := range packs[name].split {
+			if g.items == "" {
+				whole = append(whole, name+"/"+g.checks[0].Name)
+			}
+		}
+	}
+	slices.Sort(whole)
+	if want := []string{"baseline/namespace-system", "restricted/allowed-registries", "restricted/capabilities-restricted"}; !slices.Equal(whole, want) {
+		t.Errorf("checks that read their lists whole: %v; want %v", whole, want)
+	}
 }
 
 func sortedChecks(cs []*Check) []string {
@@ -226,9 +313,10 @@ func TestPartsOnFailingInputs(t *testing.T) {
 	mutations := maps.Clone(failing)
 	maps.Copy(mutations, more)
 	ids := append(slices.Sorted(maps.Keys(mutations)), "")
-	for _, batch := range []int{minBatch, -1} {
-		t.Run(fmt.Sprintf("minBatch=%d", batch), func(t *testing.T) {
-			SetMinBatch(t, batch)
+	for _, batch := range [][2]int{{minBatch, 0}, {-1, 0}, {-1, 1}} {
+		t.Run(fmt.Sprintf("minBatch=%d,runItems=%d", batch[0], batch[1]), func(t *testing.T) {
+			SetMinBatch(t, batch[0])
+			SetRunItems(t, batch[1])
 			for _, id := range ids {
 				in := goodInput()
 				if id != "" {
@@ -255,5 +343,162 @@ func TestPartsOnFailingInputs(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestBatchesSplitRuns: a part larger than the limit that reads a list
+// one item at a time is split into runs of about the same size, in order,
+// covering the list; the other parts are not split, and no batch but a
+// part that cannot be split is much larger than the limit.
+func TestBatchesSplitRuns(t *testing.T) {
+	packs, err := BuiltinPacks()
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := goodInput()
+	step := in.Steps[0]
+	in.Steps = nil
+	for i := range 1000 {
+		s := step
+		s.Path = fmt.Sprintf("tasks.t%d.steps[0]", i)
+		s.Env = []EnvVar{{Path: s.Path + ".env.A", Name: "A", Value: "a"}, {Path: s.Path + ".env.B", Name: "B", Value: "b"}}
+		in.Steps = append(in.Steps, s)
+	}
+	SetMinBatch(t, 2000)
+	all := in.sizes()
+	batches := in.batches(packs["baseline"].split)
+	covered := map[string]int{}
+	for _, b := range batches {
+		if b.items == "" {
+			continue
+		}
+		if len(b.checks) != 1 {
+			t.Fatalf("a run of items holds %d checks", len(b.checks))
+		}
+		name := b.checks[0].Name
+		if b.from != covered[name] || b.to <= b.from {
+			t.Errorf("check %s: a run of items %d to %d after %d", name, b.from, b.to, covered[name])
+		}
+		covered[name] = b.to
+		if n := size(all, b.reads) * (b.to - b.from) / len(in.Steps); n > 2000 {
+			t.Errorf("check %s: a run of %d values", name, n)
+		}
+	}
+	for _, name := range []string{"privileged", "secret-env-literal", "step-resources"} {
+		if covered[name] != len(in.Steps) {
+			t.Errorf("check %s: runs cover %d steps of %d", name, covered[name], len(in.Steps))
+		}
+	}
+	if _, ok := covered["namespace-system"]; ok {
+		t.Error("namespace-system, which reads its list whole, was split")
+	}
+}
+
+// TestRunsOnRepeatedItems holds each built-in pack, in runs of two items
+// and each part on its own, to its evaluation over the whole input on the
+// good input and on each check's failing input with every item of every
+// list repeated five times: every run holds its items only, so a check
+// finds each repeated item once per item, as over the whole list.
+func TestRunsOnRepeatedItems(t *testing.T) {
+	if raceEnabled {
+		t.Skip("no goroutine here; the race run covers Run through TestCheckExamples")
+	}
+	packs, err := BuiltinPacks()
+	if err != nil {
+		t.Fatal(err)
+	}
+	SetMinBatch(t, -1)
+	SetRunItems(t, 2)
+	ids := append(slices.Sorted(maps.Keys(failing)), "")
+	for _, id := range ids {
+		in := goodInput()
+		if id != "" {
+			failing[id](in)
+		}
+		repeatItems(in, 5)
+		for _, name := range Builtin {
+			p := packs[name]
+			parts, err := p.EvaluateParts(in)
+			if err != nil {
+				t.Fatalf("%s: pack %s in runs: %v", id, name, err)
+			}
+			whole, err := p.EvaluateWhole(in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, c := range p.Checks {
+				if !reflect.DeepEqual(parts[c], whole[c]) {
+					t.Errorf("%s: check %s in runs of two items finds %d: %v; over the whole input %d: %v", id, c.ID, len(parts[c]), parts[c], len(whole[c]), whole[c])
+				}
+			}
+		}
+	}
+}
+
+// repeatItems repeats every item of every list of in n times.
+func repeatItems(in *Input, n int) {
+	v := reflect.ValueOf(in).Elem()
+	for _, i := range jsonFields(v.Type()) {
+		f := v.FieldByIndex(i)
+		if f.Kind() != reflect.Slice || f.Type().Elem().Kind() != reflect.Struct {
+			continue
+		}
+		out := reflect.MakeSlice(f.Type(), 0, f.Len()*n)
+		for k := range f.Len() {
+			for range n {
+				out = reflect.Append(out, f.Index(k))
+			}
+		}
+		f.Set(out)
+	}
+}
+
+// TestEncodePartRun: a run of items is encoded with those items only,
+// whether the check reads some of their fields or all of them.
+func TestEncodePartRun(t *testing.T) {
+	in := goodInput()
+	repeatItems(in, 10)
+	for _, fs := range []fieldSet{{"name": true}, nil} {
+		v, err := in.encodePart(cuecontext.New(), part{reads: reads{"steps": fs}, items: "steps", from: 2, to: 5})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n, err := v.LookupPath(cue.ParsePath("steps")).Len().Int64(); err != nil || n != 3 {
+			t.Errorf("fields %v: a run of steps 2 to 5 is encoded with %d steps (%v); want 3", fs, n, err)
+		}
+	}
+}
+
+// TestBorrow: a pack in use is lent as a copy in a CUE context of its own
+// (a CUE context is not safe for concurrent use), the pack itself again
+// once given back, and copies are kept for the next use; a pack that
+// cannot be copied is not lent twice.
+func TestBorrow(t *testing.T) {
+	packs, err := BuiltinPacks()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := packs["baseline"]
+	a := p.borrow()
+	b := p.borrow()
+	if a != p || b == nil || b == p || b.v.Context() == p.v.Context() {
+		t.Fatalf("borrowed %p and %p of %p: want the pack, then a copy in another context", a, b, p)
+	}
+	if b.Name != p.Name || len(b.Checks) != len(p.Checks) || b.split == nil {
+		t.Errorf("the copy is not the pack: %s, %d checks", b.Name, len(b.Checks))
+	}
+	p.giveBack(b)
+	if c := p.borrow(); c != b {
+		t.Errorf("a copy given back is not lent again")
+	}
+	p.giveBack(a)
+	if c := p.borrow(); c != p {
+		t.Errorf("the pack given back is not lent again")
+	} else {
+		p.giveBack(c)
+	}
+	custom := &Pack{Name: "custom", v: p.v}
+	if c := custom.borrow(); c != custom || custom.borrow() != nil {
+		t.Errorf("a pack that cannot be copied is lent twice")
 	}
 }
