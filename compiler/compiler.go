@@ -265,9 +265,16 @@ func Build(ctx context.Context, opts Options) (res *Result, err error) {
 		if today == "" {
 			today = time.Now().UTC().Format(time.DateOnly)
 		}
+		packDef := l.packDef
+		if len(plan.Policy.Packs) == 0 {
+			// Only positions need the configuration's CUE from here,
+			// and only for findings: let it go (release).
+			x.release()
+			policy, packDef = cue.Value{}, cue.Value{}
+		}
 		// The configuration's warnings and notes go through the waivers
 		// with the policy findings.
-		findings, rep, err := evaluatePolicies(l, policy, plan, res.Objects, log.all, today, withRules(diags, ruleInternal), opts.cpus())
+		findings, rep, err := evaluatePolicies(packDef, policy, plan, res.Objects, log.all, today, withRules(diags, ruleInternal), opts.cpus())
 		if err != nil {
 			return nil, &EvalError{Diagnostics: diag.List{{Severity: diag.Error, ID: rulePack.ID, Message: "policy evaluation failed: " + err.Error(),
 				Hint: "a policy pack reads a field pipec's input does not have, or is not valid CUE; see `pipec explain` and the pack's source", Source: "policy"}}}
@@ -332,6 +339,9 @@ func userSources(x *explainer) (model.SourceMap, []*model.Waiver) {
 
 // findUserPos is the position of the user's value at p (valueUserPos).
 func (x *explainer) findUserPos(p model.Path) model.Pos {
+	if !x.reload() {
+		return model.Pos{}
+	}
 	if v := x.user.LookupPath(cue.ParsePath(string(p))); v.Exists() {
 		return x.pos(x.valueUserPos(v))
 	}

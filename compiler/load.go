@@ -43,6 +43,27 @@ type loaded struct {
 	// waives says whether a file of the configuration or of a package it
 	// imports has a @waive attribute.
 	waives bool
+	// insts are the configuration, the schema and the policy definitions,
+	// as loaded: built again (rebuild) for positions once released.
+	insts []*build.Instance
+}
+
+// rebuild builds the configuration again, from the files as loaded, in a
+// new CUE context: the same values at the same positions.
+func (l *loaded) rebuild() (*loaded, error) {
+	ctx := cuecontext.New()
+	vals, err := ctx.BuildInstances(l.insts)
+	if err != nil {
+		return nil, err
+	}
+	out := *l
+	out.ctx, out.user, out.schema, out.packDef = ctx, vals[0], vals[1], vals[2].LookupPath(policies.PackDefPath)
+	return &out, nil
+}
+
+// released is l without its CUE values, which rebuild makes again.
+func (l *loaded) released() *loaded {
+	return &loaded{schemaDir: l.schemaDir, policyDir: l.policyDir, waives: l.waives, insts: l.insts}
 }
 
 // loadConfig reads the CUE package in dir, with pipec's schema importable as
@@ -141,13 +162,9 @@ func loadConfig(dir string, overlay map[string][]byte, env []string) (*loaded, e
 			return nil, err
 		}
 	}
-	ctx := cuecontext.New()
-	vals, err := ctx.BuildInstances([]*build.Instance{insts[0], insts[1], insts[2]})
-	if err != nil {
-		return nil, err
-	}
-	return &loaded{ctx: ctx, user: vals[0], schema: vals[1], packDef: vals[2].LookupPath(policies.PackDefPath), schemaDir: schemaDir, policyDir: policyDir,
-		waives: hasAttribute(insts[0], "waive", map[*build.Instance]bool{})}, nil
+	l := &loaded{schemaDir: schemaDir, policyDir: policyDir, insts: []*build.Instance{insts[0], insts[1], insts[2]},
+		waives: hasAttribute(insts[0], "waive", map[*build.Instance]bool{})}
+	return l.rebuild()
 }
 
 // hasAttribute reports whether a file of inst or of an instance it imports

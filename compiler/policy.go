@@ -85,7 +85,7 @@ func attributeWaiver(v cue.Value, p model.Path) *model.Waiver {
 // plan and objects and applies the waivers to their findings and to the
 // configuration's (config: warnings and notes, as errors stop a build
 // before).
-func evaluatePolicies(l *loaded, policy cue.Value, plan *model.Plan, objs []targets.Object, texts []policies.Text, today string, config diag.List, cpus int) (diag.List, *PolicyReport, error) {
+func evaluatePolicies(packDef cue.Value, policy cue.Value, plan *model.Plan, objs []targets.Object, texts []policies.Text, today string, config diag.List, cpus int) (diag.List, *PolicyReport, error) {
 	builtin, err := policies.BuiltinPacks()
 	if err != nil {
 		return nil, nil, err
@@ -98,7 +98,7 @@ func evaluatePolicies(l *loaded, policy cue.Value, plan *model.Plan, objs []targ
 	for _, name := range plan.Policy.Packs {
 		path := plan.Policy.Path.Field("packs").Field(name)
 		v := policy.LookupPath(cue.MakePath(cue.Str("packs"), cue.Str(name)))
-		p, err := policies.LoadPack(v, l.packDef, string(path))
+		p, err := policies.LoadPack(v, packDef, string(path))
 		if err != nil {
 			d := diags.Report(rulePack, plan.Sources, path, "policy pack %q is not a valid pack: %v", name, err)
 			d.Expected = "the `pack` value of a policy package: {name, checks: {<name>: {severity, category, standard, title, why, fix, examples, violations}}}"
@@ -140,6 +140,7 @@ func evaluatePolicies(l *loaded, policy cue.Value, plan *model.Plan, objs []targ
 	}
 	floor := productionFloor(plan.Policy.Default)
 	var lowered diag.List
+	var report []func()
 	for _, e := range plan.Environments {
 		if checkNames(e.Path.Field("policy"), e.Policy) {
 			assign[e.Name] = e.Policy
@@ -162,7 +163,13 @@ func evaluatePolicies(l *loaded, policy cue.Value, plan *model.Plan, objs []targ
 			}
 			missing = outermost(missing, packs)
 			assign[e.Name] = append(slices.Clone(e.Policy), missing...)
-			if p := e.Path.Field("policy"); plan.Sources.Has(p) {
+			// Reported after the packs have run: a position may need the
+			// configuration's CUE, which the build may have let go.
+			report = append(report, func() {
+				p := e.Path.Field("policy")
+				if !plan.Sources.Has(p) {
+					return
+				}
 				them := "it, so its checks apply"
 				if len(missing) > 1 {
 					them = "them, so their checks apply"
@@ -171,7 +178,7 @@ func evaluatePolicies(l *loaded, policy cue.Value, plan *model.Plan, objs []targ
 					e.Name, quoteAll(missing), them)
 				d.Expected = fmt.Sprintf("a policy that names %s, or no policy", quoteAll(outermost(floor, packs)))
 				d.Hint = "production cannot lower its floor: to live with a finding of those packs, waive its check (policy: waivers, or @waive on the field) with a reason and an expiry"
-			}
+			})
 		}
 	}
 	if diags.HasErrors() {
@@ -184,6 +191,9 @@ func evaluatePolicies(l *loaded, policy cue.Value, plan *model.Plan, objs []targ
 	findings, err := policies.Run(packs, assign, in, plan.Sources, cpus)
 	if err != nil {
 		return nil, nil, err
+	}
+	for _, r := range report {
+		r()
 	}
 	rep := &PolicyReport{}
 	known := map[string]bool{}

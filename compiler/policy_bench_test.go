@@ -7,6 +7,8 @@ import (
 	"runtime"
 	"testing"
 
+	"cuelang.org/go/cue"
+
 	"github.com/pipec/pipec/internal/testing/benchgen"
 )
 
@@ -33,7 +35,7 @@ environments: ci: {namespace: "ci", podSecurity: "baseline", policy: ["restricte
 	b.ReportMetric(float64(len(res.Objects)), "objects")
 	b.ResetTimer()
 	for b.Loop() {
-		findings, _, err := evaluatePolicies(l, unified, res.Plan, res.Objects, nil, "2026-11-22", nil, runtime.GOMAXPROCS(0))
+		findings, _, err := evaluatePolicies(l.packDef, unified.LookupPath(cue.ParsePath("policy")), res.Plan, res.Objects, nil, "2026-11-22", nil, runtime.GOMAXPROCS(0))
 		if err != nil {
 			b.Fatal(err)
 		}
