@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"runtime"
 
 	"github.com/spf13/cobra"
 
@@ -85,8 +86,16 @@ func runBuild(ctx context.Context, dir string, opts buildOptions, stdout, stderr
 	// they check them: at 1,000 services that keeps the peak some 100 MiB
 	// lower (the packs' input and the rendering's garbage at once) for a
 	// few percent of the time. The rendering needs only the objects: the
-	// plan and the configuration's CUE are garbage from here.
-	pending := render.Start(res.Objects, format)
+	// plan, the configuration's CUE and the packs' input are garbage from
+	// here. Collected now, the rendering's garbage is collected against
+	// what it holds rather than against the policy stage's last goal (at
+	// 1,000 services 45 MiB live instead of up to 270; its peak came after
+	// that goal's collection, 100 to 150 MiB above the build's, in one run
+	// out of three).
+	objs := res.Objects
+	res = nil
+	runtime.GC()
+	pending := render.Start(objs, format)
 	if opts.outDir == "" {
 		return pending.Stream(stdout)
 	}
