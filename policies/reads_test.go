@@ -51,14 +51,7 @@ func TestPackReads(t *testing.T) {
 		{"a let of an alias", `for _ in [1] let l = H.b for n in l {path: n}`, "images:path steps:path"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			src := `package p
-
-import "strings"
-
-_f: {x: _, out: true}
-
-pack: {
-	input: _
+			helpers := `
 	_pipelines: [for p in input.pipelines {p.path}]
 	_twice: [for s in input.steps {s.path}]
 	_twice: [for i in input.images {i.path}]
@@ -66,28 +59,35 @@ pack: {
 	H=_h: {a: [for s in input.steps {s.path}]}
 	_h: {b: [for i in input.images {i.path}]}
 	let _l = input.steps
-	checks: {
-		other: violations: [for v in input.volumes {path: v.path}]
-		this: violations: [` + tc.src + `]
-	}
-}
 `
-			f, err := parser.ParseFile("p.cue", src)
-			if err != nil {
-				t.Fatal(err)
-			}
-			got := packReads([]*ast.File{f})
-			if got == nil {
-				t.Fatal("the pack was not analysed")
-			}
-			if s := readsString(got["this"].reads); s != tc.want {
+			got := thisCheck(t, "strings", helpers, "violations: ["+tc.src+"]")
+			if s := readsString(got.reads); s != tc.want {
 				t.Errorf("reads %s; want %s", s, tc.want)
-			}
-			if s := readsString(got["other"].reads); s != "volumes:path" {
-				t.Errorf("the other check reads %s; want volumes:path", s)
 			}
 		})
 	}
+}
+
+// thisCheck analyses a pack of two checks, with the pack-level
+// declarations helpers and the import imp: other, which reads the paths
+// of volumes one at a time, and this, of body check; it returns what this
+// reads.
+func thisCheck(t *testing.T, imp, helpers, check string) checkReads {
+	t.Helper()
+	src := "package p\n\nimport \"" + imp + "\"\n\n_f: {x: _, out: true}\n\npack: {\n\tinput: _\n" + helpers +
+		"\tchecks: {\n\t\tother: violations: [for v in input.volumes {path: v.path}]\n\t\tthis: {\n" + check + "\n\t\t}\n\t}\n}\n"
+	f, err := parser.ParseFile("p.cue", src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := packReads([]*ast.File{f})
+	if got == nil {
+		t.Fatal("the pack was not analysed")
+	}
+	if s := readsString(got["other"].reads); s != "volumes:path" || got["other"].items != "volumes" {
+		t.Errorf("the other check reads %s, %q one item at a time; want volumes:path, volumes", s, got["other"].items)
+	}
+	return got["this"]
 }
 
 // TestPackItems holds the analysis of which checks read a list one item
@@ -123,38 +123,13 @@ func TestPackItems(t *testing.T) {
 		{"input itself", `violations: [for s in input.steps if len(input) > 0 {path: s.path}]`, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			src := `package p
-
-import "list"
-
-_f: {x: _, out: true}
-
-pack: {
-	input: _
+			helpers := `
 	_images: [for i in input.images {i.image}]
 	_names: [for s in input.steps {s.name}]
 	_pipelines: [for p in input.pipelines {p.path}]
-	checks: {
-		other: violations: [for v in input.volumes {path: v.path}]
-		this: {
-` + tc.check + `
-		}
-	}
-}
 `
-			f, err := parser.ParseFile("p.cue", src)
-			if err != nil {
-				t.Fatal(err)
-			}
-			got := packReads([]*ast.File{f})
-			if got == nil {
-				t.Fatal("the pack was not analysed")
-			}
-			if got["this"].items != tc.want {
-				t.Errorf("reads %q one item at a time; want %q", got["this"].items, tc.want)
-			}
-			if got["other"].items != "volumes" {
-				t.Errorf("the other check reads %q one item at a time; want volumes", got["other"].items)
+			if got := thisCheck(t, "list", helpers, tc.check); got.items != tc.want {
+				t.Errorf("reads %q one item at a time; want %q", got.items, tc.want)
 			}
 		})
 	}
@@ -322,23 +297,9 @@ func TestPartsOnFailingInputs(t *testing.T) {
 				if id != "" {
 					mutations[id](in)
 				}
-				for _, name := range Builtin {
-					p := packs[name]
-					parts, err := p.EvaluateParts(in)
-					if err != nil {
-						t.Fatalf("%s: pack %s part by part: %v", id, name, err)
-					}
-					whole, err := p.EvaluateWhole(in)
-					if err != nil {
-						t.Fatal(err)
-					}
-					for _, c := range p.Checks {
-						if !reflect.DeepEqual(parts[c], whole[c]) {
-							t.Errorf("%s: check %s part by part finds %v; over the whole input %v", id, c.ID, parts[c], whole[c])
-						}
-						if c.ID == id && len(whole[c]) == 0 {
-							t.Errorf("%s: the failing input passes", id)
-						}
+				for c, vs := range partsMatchWhole(t, packs, id, in) {
+					if c.ID == id && len(vs) == 0 {
+						t.Errorf("%s: the failing input passes", id)
 					}
 				}
 			}
@@ -416,23 +377,35 @@ func TestRunsOnRepeatedItems(t *testing.T) {
 			failing[id](in)
 		}
 		repeatItems(in, 5)
-		for _, name := range Builtin {
-			p := packs[name]
-			parts, err := p.EvaluateParts(in)
-			if err != nil {
-				t.Fatalf("%s: pack %s in runs: %v", id, name, err)
+		partsMatchWhole(t, packs, id, in)
+	}
+}
+
+// partsMatchWhole evaluates each built-in pack over in part by part, as
+// the test has set the batches, and over the whole input, and reports
+// every check whose violations differ; it returns those over the whole
+// input.
+func partsMatchWhole(t *testing.T, packs map[string]*Pack, label string, in *Input) map[*Check][]Violation {
+	t.Helper()
+	out := map[*Check][]Violation{}
+	for _, name := range Builtin {
+		p := packs[name]
+		parts, err := p.EvaluateParts(in)
+		if err != nil {
+			t.Fatalf("%s: pack %s part by part: %v", label, name, err)
+		}
+		whole, err := p.EvaluateWhole(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range p.Checks {
+			if !reflect.DeepEqual(parts[c], whole[c]) {
+				t.Errorf("%s: check %s part by part finds %d: %v; over the whole input %d: %v", label, c.ID, len(parts[c]), parts[c], len(whole[c]), whole[c])
 			}
-			whole, err := p.EvaluateWhole(in)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, c := range p.Checks {
-				if !reflect.DeepEqual(parts[c], whole[c]) {
-					t.Errorf("%s: check %s in runs of two items finds %d: %v; over the whole input %d: %v", id, c.ID, len(parts[c]), parts[c], len(whole[c]), whole[c])
-				}
-			}
+			out[c] = whole[c]
 		}
 	}
+	return out
 }
 
 // repeatItems repeats every item of every list of in n times.
