@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"fmt"
 	"regexp"
-	"runtime/debug"
 	"slices"
 	"strings"
 	"sync"
@@ -16,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/pipec/pipec/diag"
+	"github.com/pipec/pipec/internal/panics"
 	"github.com/pipec/pipec/model"
 )
 
@@ -110,8 +110,8 @@ func check(plan *model.Plan, cpus int) diag.List {
 			// A check's panic goes on in the caller, whose recovery
 			// reports it (Build).
 			defer func() {
-				if r := recover(); r != nil {
-					panicked.CompareAndSwap(nil, goroutinePanic{r, debug.Stack()})
+				if r := panics.Recover(recover()); r != nil {
+					panicked.CompareAndSwap(nil, r)
 					next.Store(int64(len(checks)))
 				}
 			}()
@@ -127,18 +127,10 @@ func check(plan *model.Plan, cpus int) diag.List {
 		})
 	}
 	wg.Wait()
-	if p, ok := panicked.Load().(goroutinePanic); ok {
+	if p := panicked.Load(); p != nil {
 		panic(p)
 	}
 	return slices.Concat(outs...)
-}
-
-// goroutinePanic is a panic recovered in a goroutine of the build, to go
-// on in the build's own: its value, and the stack where it happened, for
-// Build's recovery to show (PIPEC_DEBUG).
-type goroutinePanic struct {
-	v     any
-	stack []byte
 }
 
 // checkTasks checks the task library.

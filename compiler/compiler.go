@@ -21,6 +21,7 @@ import (
 	"cuelang.org/go/cue/token"
 
 	"github.com/pipec/pipec/diag"
+	"github.com/pipec/pipec/internal/panics"
 	"github.com/pipec/pipec/model"
 	"github.com/pipec/pipec/policies"
 	"github.com/pipec/pipec/targets"
@@ -138,8 +139,8 @@ func Build(ctx context.Context, opts Options) (res *Result, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			stack := debug.Stack()
-			if p, ok := r.(goroutinePanic); ok { // from a goroutine of the build
-				r, stack = p.v, p.stack
+			if p, ok := r.(panics.Recovered); ok { // from a goroutine of the build
+				r, stack = p.Value, p.Stack
 			}
 			res = nil
 			err = &EvalError{Diagnostics: diag.List{{

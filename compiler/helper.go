@@ -5,7 +5,6 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
-	"runtime/debug"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -13,6 +12,7 @@ import (
 	"cuelang.org/go/cue"
 
 	"github.com/pipec/pipec/diag"
+	"github.com/pipec/pipec/internal/panics"
 	"github.com/pipec/pipec/model"
 	"github.com/pipec/pipec/schema"
 )
@@ -278,14 +278,13 @@ func decodeEntries[T any](t tree, d *decoder, section string, decode func(d *dec
 	func() {
 		// Stop the helper before a panic goes on to decodeParts.
 		defer func() {
-			if r := recover(); r != nil {
-				stack := debug.Stack()
+			if r := panics.Recover(recover()); r != nil {
 				failed.Store(true)
 				mu.Lock()
 				done = true
 				mu.Unlock()
 				joined.Wait()
-				panic(goroutinePanic{r, stack})
+				panic(r)
 			}
 		}()
 		if h.only {

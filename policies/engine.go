@@ -18,6 +18,7 @@ import (
 
 	"github.com/pipec/pipec/diag"
 	"github.com/pipec/pipec/internal/cueload"
+	"github.com/pipec/pipec/internal/panics"
 	"github.com/pipec/pipec/model"
 )
 
@@ -484,7 +485,7 @@ func Run(packs map[string]*Pack, assign Assignment, in *Input, src model.SourceM
 		wg.Go(func() {
 			defer func() {
 				// A copy whose evaluation stopped half way is not used again.
-				if w.panic = recover(); w.panic == nil {
+				if w.panic = panics.Recover(recover()); w.panic == nil {
 					w.giveBack()
 				}
 			}()
@@ -496,7 +497,7 @@ func Run(packs map[string]*Pack, assign Assignment, in *Input, src model.SourceM
 	wg.Wait()
 	for _, w := range workers {
 		if w.panic != nil {
-			panic(w.panic) // where the caller recovers it
+			panic(w.panic) // where the caller recovers it, with the worker's stack
 		}
 	}
 	for _, i := range batched {

@@ -12,6 +12,9 @@ import (
 	"cuelang.org/go/cue/ast"
 	"cuelang.org/go/cue/cuecontext"
 	"cuelang.org/go/cue/parser"
+
+	"github.com/pipec/pipec/internal/panics"
+	"github.com/pipec/pipec/model"
 )
 
 // TestPackReads holds the analysis of what a check reads to its rules: a
@@ -474,4 +477,23 @@ func TestBorrow(t *testing.T) {
 	if c := custom.borrow(); c != custom || custom.borrow() != nil {
 		t.Errorf("a pack that cannot be copied is lent twice")
 	}
+}
+
+// TestRunWorkerPanic: a panic in a worker of Run goes on in Run's caller
+// with the worker's stack (Build reports it as an internal error, with
+// that stack under PIPEC_DEBUG).
+func TestRunWorkerPanic(t *testing.T) {
+	var c Check
+	broken := &Pack{Name: "broken", Checks: []*Check{&c}, split: []part{{checks: []*Check{&c}, reads: reads{"steps": nil}}}}
+	defer func() {
+		p, ok := recover().(panics.Recovered)
+		if !ok {
+			t.Fatalf("Run's panic is %#v; want a panics.Recovered", p)
+		}
+		if !strings.Contains(string(p.Stack), "evaluateBatch") {
+			t.Errorf("the stack is not the worker's:\n%s", p.Stack)
+		}
+	}()
+	Run(map[string]*Pack{"broken": broken}, Assignment{"": {"broken"}}, goodInput(), model.NewSourceMap(nil), 2)
+	t.Fatal("Run returned")
 }
