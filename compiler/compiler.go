@@ -261,7 +261,6 @@ func Build(ctx context.Context, opts Options) (res *Result, err error) {
 		opts.Generated(res.Objects)
 	}
 	if opts.Policies {
-		opts.stage(StagePolicy)
 		today := opts.Today
 		if today == "" {
 			today = time.Now().UTC().Format(time.DateOnly)
@@ -273,6 +272,7 @@ func Build(ctx context.Context, opts Options) (res *Result, err error) {
 			x.release()
 			policy, packDef = cue.Value{}, cue.Value{}
 		}
+		opts.stage(StagePolicy)
 		// The configuration's warnings and notes go through the waivers
 		// with the policy findings.
 		findings, rep, err := evaluatePolicies(packDef, policy, plan, res.Objects, log.all, today, withRules(diags, ruleInternal), opts.cpus())

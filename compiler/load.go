@@ -66,6 +66,10 @@ func (l *loaded) released() *loaded {
 	return &loaded{schemaDir: l.schemaDir, policyDir: l.policyDir, waives: l.waives, insts: l.insts}
 }
 
+// loadedHook, when set (by tests), is given every configuration
+// loadConfig loads.
+var loadedHook func(*loaded)
+
 // loadConfig reads the CUE package in dir, with pipec's schema importable as
 // schema.ImportPath, and builds it together with the schema.
 func loadConfig(dir string, overlay map[string][]byte, env []string) (*loaded, error) {
@@ -164,7 +168,10 @@ func loadConfig(dir string, overlay map[string][]byte, env []string) (*loaded, e
 	}
 	l := &loaded{schemaDir: schemaDir, policyDir: policyDir, insts: []*build.Instance{insts[0], insts[1], insts[2]},
 		waives: hasAttribute(insts[0], "waive", map[*build.Instance]bool{})}
-	return l.rebuild()
+	if l, err = l.rebuild(); err == nil && loadedHook != nil {
+		loadedHook(l)
+	}
+	return l, err
 }
 
 // hasAttribute reports whether a file of inst or of an instance it imports
