@@ -268,7 +268,7 @@ type Violation struct {
 func (p *Pack) Evaluate(in *Input) (map[*Check][]Violation, error) {
 	q := p.borrow()
 	if q == nil {
-		return nil, fmt.Errorf("policy pack %s is in use and cannot be copied", p.Name)
+		return nil, p.inUse()
 	}
 	defer p.giveBack(q)
 	j := newPackJob(p, in, "")
@@ -306,6 +306,12 @@ func (p *Pack) borrow() *Pack {
 		return nil
 	}
 	return &Pack{Name: p.Name, Checks: p.Checks, Source: p.Source, v: v, usesObjects: p.usesObjects, split: p.split}
+}
+
+// inUse is the error of an evaluation that could borrow neither the pack
+// nor a copy of it.
+func (p *Pack) inUse() error {
+	return fmt.Errorf("policy pack %s is in use and cannot be copied", p.Name)
 }
 
 // giveBack ends the use of q, which borrow returned.
@@ -590,7 +596,7 @@ func newPackJob(p *Pack, in *Input, envs string) packJob {
 // (nil: neither could be had).
 func (j *packJob) evaluateBatch(q *Pack, i int) {
 	if q == nil {
-		j.errs[i] = fmt.Errorf("policy pack %s is in use and cannot be copied", j.p.Name)
+		j.errs[i] = j.p.inUse()
 		return
 	}
 	iv, err := j.in.encodePart(q.v.Context(), j.batches[i])
@@ -612,7 +618,7 @@ func (j *packJob) evaluateBatch(q *Pack, i int) {
 // environments.
 func (j *packJob) finish(q *Pack, compiled map[string]cue.Value) {
 	if q == nil {
-		j.err = fmt.Errorf("policy pack %s is in use and cannot be copied", j.p.Name)
+		j.err = j.p.inUse()
 		return
 	}
 	failed := false
