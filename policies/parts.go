@@ -64,7 +64,8 @@ func (in *Input) batches(parts []part) []part {
 	fixed := make([]int, len(parts)) // what a run of items reads but its items
 	order := make([]int, len(parts))
 	for i, g := range parts {
-		sizes[i], fixed[i], order[i] = size(all, g.reads), size(all, g.reads), i
+		sizes[i], order[i] = size(all, g.reads), i
+		fixed[i] = sizes[i]
 		if g.items != "" {
 			fixed[i] -= size(all, reads{g.items: g.reads[g.items]})
 		}
@@ -114,10 +115,9 @@ func (in *Input) runs(g part, size, fixed, limit int) []part {
 		if limit < 0 || size <= limit {
 			return nil
 		}
-		// The items' share of the limit; half of it at least, when what
-		// else the check reads comes close to it.
-		// As many items as fit, then as many in each run as the
-		// number of runs needs, no more.
+		// As many items as fit in the items' share of the limit (half
+		// of it at least, when what else the check reads comes close to
+		// it), then as many in each run as the number of runs needs.
 		per = max(1, max(limit-fixed, limit/2)*n/max(size-fixed, 1))
 		k := (n + per - 1) / per
 		per = (n + k - 1) / k
