@@ -60,7 +60,7 @@ func (x *explainer) reload() bool {
 	if err != nil {
 		return false
 	}
-	x.l, x.root, x.user, x.released = l, l.schema.LookupPath(schema.RootPath), l.user, false
+	*x = *newExplainer(l, x.baseDir)
 	return true
 }
 
