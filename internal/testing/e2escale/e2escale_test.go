@@ -2,6 +2,10 @@ package e2escale
 
 import (
 	"context"
+	"encoding/json"
+	"maps"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -108,5 +112,68 @@ func TestSummarizeAndCheck(t *testing.T) {
 	o.summarize(r)
 	if got := rep.Check(); len(got) != 3 || !strings.Contains(got[2].Error(), "did not scale back in") {
 		t.Errorf("a pool left at 3 nodes: %v", got)
+	}
+}
+
+// TestDropped holds the accounting of the runs the EventListener did not
+// start, on log lines in the sink's format (Triggers v0.35.0, debug level).
+func TestDropped(t *testing.T) {
+	line := func(severity, msg, event, trigger string) string {
+		fields := map[string]string{"severity": severity, "logger": "eventlistener", "message": msg, "/triggers-eventid": event}
+		if trigger != "" {
+			fields["/triggergroup"], fields["/trigger"] = "github", trigger
+		}
+		b, _ := json.Marshal(fields)
+		return string(b)
+	}
+	const (
+		prFilter = "interceptor stopped trigger processing: rpc error: code = FailedPrecondition desc = expression header.match('X-GitHub-Event', 'pull_request') did not return true"
+		secret   = "interceptor stopped trigger processing: rpc error: code = FailedPrecondition desc = error getting secret: client rate limiter Wait returned an error: rate: Wait(n=1) would exceed context deadline"
+		create   = `couldn't create resource with group version kind "tekton.dev/v1, Resource=pipelineruns": Internal error occurred: resource quota evaluation timed out`
+	)
+	logLines := []string{
+		line("ERROR", "Failed to create the metrics exporter", "", ""), // no event: not a delivery's
+		`not JSON`,
+	}
+	events := []string{"ok", "group", "create", "silent", "unaccepted-pr-only"}
+	for _, e := range events {
+		logLines = append(logLines, line("DEBUG", prFilter, e, "api-pull-request"), line("DEBUG", prFilter, e, "web-pull-request"))
+	}
+	logLines = append(logLines,
+		line("DEBUG", secret, "group", ""),
+		line("ERROR", "problem creating obj: &fmt.wrapError{msg:\"couldn't create resource\"}", "create", "web-push"),
+		line("ERROR", create, "create", "web-push"),
+		line("DEBUG", "interceptor stopped trigger processing: an unrelated trigger", "silent", "docs-pull-request"),
+	)
+	file := filepath.Join(t.TempDir(), "eventlistener.log")
+	if err := os.WriteFile(file, []byte(strings.Join(logLines, "\n")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	run := func(trigger string) runRecord { return runRecord{Trigger: trigger} }
+	runs := map[string][]runRecord{
+		"ok":                 {run("api-push"), run("web-push")},
+		"create":             {run("api-push")},
+		"silent":             {run("web-push")},
+		"unaccepted-pr-only": {run("api-push"), run("web-push")},
+	}
+	got := dropped(file, events, runs, 2)
+	want := map[string]int{
+		secret: 2,
+		"couldn't create the run: Internal error occurred: resource quota evaluation timed out": 1,
+		"no reason in the EventListener's log":                                                  1,
+	}
+	if !maps.Equal(got, want) {
+		t.Errorf("dropped = %v\nwant %v", got, want)
+	}
+
+	r := &Report{Result: &Result{Options: Options{Runs: 10}, Deliveries: 5, Accepted: 5, Runs: 6, Dropped: got, BaselineNodes: 1, PeakNodes: 2, FinalNodes: 1}}
+	var msgs []string
+	for _, err := range r.Check() {
+		msgs = append(msgs, err.Error())
+	}
+	for _, w := range []string{"did not start 2 of their runs: " + secret, "6 PipelineRuns were created, want 10"} {
+		if !strings.Contains(strings.Join(msgs, "\n"), w) {
+			t.Errorf("Check() = %q, want it to say %q", msgs, w)
+		}
 	}
 }

@@ -25,6 +25,8 @@ var (
 // observer's clock (the API server's timestamps have whole seconds).
 type runRecord struct {
 	Name       string
+	Event      string // the EventListener's event ID that started it
+	Trigger    string // and its trigger
 	Created    time.Time
 	FirstPod   time.Time // first of its pods Running
 	Done       time.Time
@@ -102,7 +104,8 @@ func (o *observer) run(ctx context.Context, c *Cluster) {
 		defer o.mu.Unlock()
 		r := o.runs[u.GetName()]
 		if r == nil {
-			r = &runRecord{Name: u.GetName(), Created: now}
+			l := u.GetLabels()
+			r = &runRecord{Name: u.GetName(), Created: now, Event: l["triggers.tekton.dev/triggers-eventid"], Trigger: l["triggers.tekton.dev/trigger"]}
 			o.runs[u.GetName()] = r
 		}
 		if s, reason := kubetest.Condition(u, "Succeeded"); (s == "True" || s == "False") && r.Done.IsZero() {
@@ -194,6 +197,17 @@ func (o *observer) run(ctx context.Context, c *Cluster) {
 	nf.WaitForCacheSync(ctx.Done())
 	df.WaitForCacheSync(ctx.Done())
 	cf.WaitForCacheSync(ctx.Done())
+}
+
+// byEvent returns the runs seen, by the event that started them.
+func (o *observer) byEvent() map[string][]runRecord {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	out := map[string][]runRecord{}
+	for _, r := range o.runs {
+		out[r.Event] = append(out[r.Event], *r)
+	}
+	return out
 }
 
 // sample takes the state now.

@@ -6,8 +6,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -105,8 +107,8 @@ func (r *Report) Check() []error {
 	if r.Accepted != r.Deliveries {
 		errs = append(errs, fmt.Errorf("the EventListener accepted %d of %d deliveries", r.Accepted, r.Deliveries))
 	}
-	for msg, n := range r.ListenerErrors {
-		errs = append(errs, fmt.Errorf("the EventListener accepted deliveries but failed to create %d resource(s): %s", n, msg))
+	for _, msg := range slices.Sorted(maps.Keys(r.Dropped)) {
+		errs = append(errs, fmt.Errorf("the EventListener accepted deliveries but did not start %d of their runs: %s", r.Dropped[msg], msg))
 	}
 	if want := r.Options.Runs; r.Runs != want {
 		errs = append(errs, fmt.Errorf("%d PipelineRuns were created, want %d", r.Runs, want))
@@ -142,7 +144,7 @@ func (r *Report) WriteSummary(w io.Writer) error {
 	row("---", "---", "---")
 	row("deliveries accepted", fmt.Sprintf("%d / %d", r.Accepted, r.Deliveries), "")
 	lost := 0
-	for _, n := range r.ListenerErrors {
+	for _, n := range r.Dropped {
 		lost += n
 	}
 	row("PipelineRuns the EventListener failed to create", fmt.Sprint(lost), "")
@@ -176,8 +178,8 @@ func (r *Report) WriteSummary(w io.Writer) error {
 		return err
 	}
 	table := b.String()
-	for msg, n := range r.ListenerErrors {
-		table += fmt.Sprintf("\nthe EventListener failed to create %d PipelineRun(s): %s\n", n, msg)
+	for _, msg := range slices.Sorted(maps.Keys(r.Dropped)) {
+		table += fmt.Sprintf("\nthe EventListener did not start %d PipelineRun(s): %s\n", r.Dropped[msg], msg)
 	}
 	if len(r.FailureReasons) > 0 {
 		var rs []string

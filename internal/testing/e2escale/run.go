@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -64,10 +65,11 @@ type Result struct {
 	Autoscaler string
 	// Deliveries sent, and how many the EventListener accepted (202).
 	Deliveries, Accepted int
-	// ListenerErrors are the EventListener's failures to create a
-	// resource after it accepted a delivery, by message, from its log:
-	// such a run is lost, as the sink does not retry.
-	ListenerErrors map[string]int
+	// Dropped are the runs the EventListener did not start for deliveries
+	// it accepted, by the reason its log gives for the delivery's event (an
+	// error creating the run, an interceptor that stopped it): such a run
+	// is lost, as the sink has answered 202 and does not retry.
+	Dropped map[string]int
 	// Runs are the PipelineRuns started; Succeeded, Failed and Unfinished
 	// partition them.
 	Runs, Succeeded, Failed, Unfinished int
@@ -220,18 +222,30 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		}
 	}()
 	r.Deliveries = o.Runs / sc.pushTriggers
-	r.Accepted, err = deliver(ctx, url, webhookSecret, r.Deliveries, o.Senders)
+	events, err := deliver(ctx, url, webhookSecret, r.Deliveries, o.Senders)
 	if err != nil {
 		stopSampling()
 		return nil, err
 	}
+	r.Accepted = len(events)
 	logf("%d/%d deliveries accepted in %.1fs", r.Accepted, r.Deliveries, time.Since(obs.start).Seconds())
 
 	deadline := time.Now().Add(o.Timeout)
 	lastLog := time.Now()
+	created, lastCreated := 0, time.Now()
 	for time.Now().Before(deadline) {
 		s := obs.sample()
 		if s.Created >= o.Runs && s.Done >= s.Created {
+			break
+		}
+		if s.Created != created {
+			created, lastCreated = s.Created, time.Now()
+		}
+		// The sink creates runs as it takes deliveries, whatever the
+		// cluster does with them: when it has created none for a minute and
+		// every run it created is done, the rest were dropped.
+		if s.Done >= s.Created && time.Since(lastCreated) > time.Minute {
+			logf("%4.0fs: %d of %d runs created, all done, none created for a minute: the EventListener dropped the rest", s.At.Seconds(), s.Created, o.Runs)
 			break
 		}
 		if time.Since(lastLog) > 15*time.Second {
@@ -266,7 +280,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	<-sampled
 	r.Samples = samples
 	obs.summarize(r)
-	r.ListenerErrors = listenerErrors(filepath.Join(o.Dir, "eventlistener-"+sc.listener+".log"))
+	r.Dropped = dropped(filepath.Join(o.Dir, "eventlistener-"+sc.listener+".log"), events, obs.byEvent(), sc.pushTriggers)
 	return r, nil
 }
 
@@ -279,24 +293,65 @@ func sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// listenerErrors counts the "couldn't create resource" errors in the
-// EventListener sink's JSON log, by message.
-func listenerErrors(logFile string) map[string]int {
+// dropped accounts for the runs missing from the events the EventListener
+// accepted, each of which should have started want runs (one per push
+// trigger). runs are the runs seen, by event; a run's trigger names it a
+// push trigger. The reasons come from the sink's JSON log, read for the
+// event: the last error, or interceptor that stopped it, of the trigger
+// group (which stops all its triggers) or of a push trigger (the
+// pull-request triggers' filters stop every push). A missing run the log
+// says nothing about is counted as such.
+func dropped(logFile string, events []string, runs map[string][]runRecord, want int) map[string]int {
 	out := map[string]int{}
-	data, err := os.ReadFile(logFile)
-	if err != nil {
-		return out
+	pushTrigger := map[string]bool{}
+	for _, rs := range runs {
+		for _, rr := range rs {
+			pushTrigger[rr.Trigger] = true
+		}
 	}
-	for _, line := range bytes.Split(data, []byte("\n")) {
-		var e struct{ Severity, Message string }
-		if json.Unmarshal(line, &e) != nil || e.Severity != "ERROR" || !strings.HasPrefix(e.Message, "couldn't create resource") {
+	type line struct {
+		Severity, Message string
+		Event             string `json:"/triggers-eventid"`
+		Trigger           string `json:"/trigger"`
+	}
+	logged := map[string]map[string]string{} // event, trigger ("": the group): message
+	data, _ := os.ReadFile(logFile)
+	for _, l := range bytes.Split(data, []byte("\n")) {
+		var e line
+		if json.Unmarshal(l, &e) != nil || e.Event == "" {
+			continue
+		}
+		stopped := strings.HasPrefix(e.Message, "interceptor stopped trigger processing")
+		if e.Severity != "ERROR" && !stopped || e.Trigger != "" && !pushTrigger[e.Trigger] {
 			continue
 		}
 		msg := e.Message
-		if i := strings.Index(msg, "\": "); i >= 0 {
-			msg = msg[i+3:]
+		if i := strings.Index(msg, "\": "); i >= 0 && strings.HasPrefix(msg, "couldn't create resource") {
+			msg = "couldn't create the run: " + msg[i+3:]
 		}
-		out[msg]++
+		if logged[e.Event] == nil {
+			logged[e.Event] = map[string]string{}
+		}
+		logged[e.Event][e.Trigger] = msg
+	}
+	for _, ev := range events {
+		missing := want - len(runs[ev])
+		if missing <= 0 {
+			continue
+		}
+		if msg, ok := logged[ev][""]; ok {
+			out[msg] += missing
+			continue
+		}
+		for _, t := range slices.Sorted(maps.Keys(logged[ev])) {
+			if missing > 0 {
+				out[logged[ev][t]]++
+				missing--
+			}
+		}
+		if missing > 0 {
+			out["no reason in the EventListener's log"] += missing
+		}
 	}
 	return out
 }
@@ -451,11 +506,12 @@ func (sc *scenario) target() *appsv1.Deployment {
 }
 
 // deliver sends n signed GitHub push deliveries for main, from senders
-// goroutines, and counts those the EventListener accepted.
-func deliver(ctx context.Context, url, secret string, n, senders int) (int, error) {
+// goroutines, and returns the event IDs of those the EventListener
+// accepted.
+func deliver(ctx context.Context, url, secret string, n, senders int) ([]string, error) {
 	jobs := make(chan int)
 	var mu sync.Mutex
-	accepted := 0
+	var events []string
 	var firstErr error
 	var wg sync.WaitGroup
 	client := &http.Client{Timeout: 60 * time.Second}
@@ -464,13 +520,13 @@ func deliver(ctx context.Context, url, secret string, n, senders int) (int, erro
 		go func() {
 			defer wg.Done()
 			for i := range jobs {
-				code, err := deliverOne(ctx, client, url, secret, i)
+				event, err := deliverOne(ctx, client, url, secret, i)
 				mu.Lock()
 				if err != nil && firstErr == nil {
 					firstErr = err
 				}
-				if code == http.StatusAccepted {
-					accepted++
+				if err == nil {
+					events = append(events, event)
 				}
 				mu.Unlock()
 			}
@@ -481,13 +537,13 @@ func deliver(ctx context.Context, url, secret string, n, senders int) (int, erro
 	}
 	close(jobs)
 	wg.Wait()
-	if accepted == 0 && firstErr != nil {
-		return 0, fmt.Errorf("no delivery accepted: %w", firstErr)
+	if len(events) == 0 && firstErr != nil {
+		return nil, fmt.Errorf("no delivery accepted: %w", firstErr)
 	}
-	return accepted, nil
+	return events, nil
 }
 
-func deliverOne(ctx context.Context, client *http.Client, url, secret string, i int) (int, error) {
+func deliverOne(ctx context.Context, client *http.Client, url, secret string, i int) (string, error) {
 	sha := fmt.Sprintf("%040x", i+1)
 	body, _ := json.Marshal(map[string]any{
 		"ref": "refs/heads/main", "before": strings.Repeat("0", 40), "after": sha, "deleted": false, "created": false,
@@ -501,14 +557,14 @@ func deliverOne(ctx context.Context, client *http.Client, url, secret string, i 
 }
 
 // deliverGitHub posts body to url as GitHub delivers event number i,
-// signed with secret (X-Hub-Signature-256), and returns the status code;
-// an error unless the sink accepted it (202).
-func deliverGitHub(ctx context.Context, client *http.Client, url, secret, event string, i int, body []byte) (int, error) {
+// signed with secret (X-Hub-Signature-256), and returns the event ID the
+// sink gave it; an error unless the sink accepted it (202).
+func deliverGitHub(ctx context.Context, client *http.Client, url, secret, event string, i int, body []byte) (string, error) {
 	mac := hmac.New(sha256.New, []byte(secret))
 	mac.Write(body)
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
-		return 0, err
+		return "", err
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("X-GitHub-Event", event)
@@ -516,14 +572,20 @@ func deliverGitHub(ctx context.Context, client *http.Client, url, secret, event 
 	req.Header.Set("X-Hub-Signature-256", "sha256="+hex.EncodeToString(mac.Sum(nil)))
 	resp, err := client.Do(req)
 	if err != nil {
-		return 0, err
+		return "", err
 	}
 	defer resp.Body.Close()
 	msg, _ := io.ReadAll(resp.Body)
 	if resp.StatusCode != http.StatusAccepted {
-		return resp.StatusCode, fmt.Errorf("%s delivery %d: %s: %s", event, i, resp.Status, bytes.TrimSpace(msg))
+		return "", fmt.Errorf("%s delivery %d: %s: %s", event, i, resp.Status, bytes.TrimSpace(msg))
 	}
-	return resp.StatusCode, nil
+	var accepted struct {
+		EventID string `json:"eventID"`
+	}
+	if err := json.Unmarshal(msg, &accepted); err != nil || accepted.EventID == "" {
+		return "", fmt.Errorf("%s delivery %d: accepted, but the answer names no event ID: %s", event, i, bytes.TrimSpace(msg))
+	}
+	return accepted.EventID, nil
 }
 
 // summarize fills in the result's figures from what the observer saw.
