@@ -10,8 +10,10 @@
 #
 # It ends with a summary table (measured beside `pipec simulate` on the same
 # load) and writes .cache/e2e-scale/{summary.md,timeline.svg,result.json}
-# and the components' logs. It exits 1 if a PipelineRun did not succeed,
-# a delivery was refused, or the pool did not scale out and back.
+# and the components' logs. It exits 1 if a delivery was refused, a run an
+# accepted delivery should have started is missing (with the reason the
+# EventListener logged), a PipelineRun did not succeed, or the pool did not
+# scale out and back.
 #
 #   hack/e2e-scale.sh                 # 500 PipelineRuns
 #   hack/e2e-scale.sh -runs 50        # the size CI runs

@@ -151,7 +151,7 @@ func (Target) Generate(ctx context.Context, plan *model.Plan) ([]targets.Object,
 		add(p.On.Path, triggerTemplate(plan, p.Name, PipelineRun(plan, p)))
 		for _, kind := range Kinds(p.On) {
 			bindings[provider+"/"+kind] = true
-			addTrigger(p.On.Path, p, provider, kind, p.Name+"-"+kind, FilterFor(provider, kind, p.On), p.Name)
+			addTrigger(p.On.Path, p, provider, kind, TriggerName(p, kind), FilterFor(provider, kind, p.On), p.Name)
 		}
 		if p.ForkRuns() {
 			// Pull requests from forks get a trigger and a template of
@@ -189,6 +189,10 @@ func jsonValue(v any) apiextensionsv1.JSON {
 	}
 	return apiextensionsv1.JSON{Raw: b}
 }
+
+// TriggerName is the name of the Trigger that starts a pipeline's runs for
+// one kind of event (model.EventPush, ...).
+func TriggerName(p *model.Pipeline, kind string) string { return p.Name + "-" + kind }
 
 // ForkTriggerName is the name of the Trigger that starts a pipeline's runs
 // for pull requests from forks.

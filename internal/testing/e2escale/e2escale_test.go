@@ -6,6 +6,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -26,8 +27,8 @@ func TestScenarioOfTheBurstExample(t *testing.T) {
 	if sc.ns != "burst-ci" || sc.listener != "pipec-listener" || sc.listenerSA != "pipec-listener" {
 		t.Errorf("listener %s/%s (sa %s)", sc.ns, sc.listener, sc.listenerSA)
 	}
-	if sc.pushTriggers != 2 || sc.secretName != "github-webhook" || sc.secretKey != "secret" {
-		t.Errorf("%d push triggers, secret %s/%s", sc.pushTriggers, sc.secretName, sc.secretKey)
+	if !slices.Equal(sc.pushTriggers, []string{"api-push", "web-push"}) || sc.secretName != "github-webhook" || sc.secretKey != "secret" {
+		t.Errorf("push triggers %v, secret %s/%s", sc.pushTriggers, sc.secretName, sc.secretKey)
 	}
 	if sc.pool.GetName() != "ci" || sc.hpa.GetName() != "build-cache" || sc.hpa.targetName != "build-cache" || sc.minReplicas != 1 {
 		t.Errorf("pool %s, hpa %s -> %s, min %d", sc.pool.GetName(), sc.hpa.GetName(), sc.hpa.targetName, sc.minReplicas)
@@ -120,30 +121,49 @@ func TestSummarizeAndCheck(t *testing.T) {
 func TestDropped(t *testing.T) {
 	line := func(severity, msg, event, trigger string) string {
 		fields := map[string]string{"severity": severity, "logger": "eventlistener", "message": msg, "/triggers-eventid": event}
-		if trigger != "" {
-			fields["/triggergroup"], fields["/trigger"] = "github", trigger
+		if trigger != "-" {
+			fields["/triggergroup"] = "github"
+		}
+		if trigger != "" && trigger != "-" {
+			fields["/trigger"] = trigger
 		}
 		b, _ := json.Marshal(fields)
 		return string(b)
 	}
 	const (
-		prFilter = "interceptor stopped trigger processing: rpc error: code = FailedPrecondition desc = expression header.match('X-GitHub-Event', 'pull_request') did not return true"
-		secret   = "interceptor stopped trigger processing: rpc error: code = FailedPrecondition desc = error getting secret: client rate limiter Wait returned an error: rate: Wait(n=1) would exceed context deadline"
+		stopped  = "interceptor stopped trigger processing: rpc error: code = FailedPrecondition desc = "
+		prFilter = stopped + "expression header.match('X-GitHub-Event', 'pull_request') did not return true"
+		secret   = stopped + "error getting secret: client rate limiter Wait returned an error: rate: Wait(n=1) would exceed context deadline"
+		forged   = stopped + "payload signature check failed"
 		create   = `couldn't create resource with group version kind "tekton.dev/v1, Resource=pipelineruns": Internal error occurred: resource quota evaluation timed out`
+		timeout  = `Post "https://localhost:8443/github": net/http: timeout awaiting response headers`
+		params   = "failed to resolve params: no field named branch"
 	)
 	logLines := []string{
-		line("ERROR", "Failed to create the metrics exporter", "", ""), // no event: not a delivery's
+		line("ERROR", "Failed to create the metrics exporter", "", "-"), // no event: not a delivery's
 		`not JSON`,
+		// Verbatim from a run: the group stopped (the trigger group's
+		// interceptor logs through the event's logger: no group, no
+		// trigger), the event ID twice.
+		`{"severity":"DEBUG","timestamp":"2026-12-05T17:28:55.307203671Z","logger":"eventlistener","caller":"sink/sink.go:331","message":"` +
+			forged + `","eventlistener":"pipec-listener","namespace":"burst-ci","/triggers-eventid":"forged","eventlistenerUID":"287847b6-739b-4c96-a4ff-d96c620d9688","/triggers-eventid":"forged"}`,
 	}
-	events := []string{"ok", "group", "create", "silent", "unaccepted-pr-only"}
+	events := []string{"ok", "group", "forged", "create", "silent", "push-stopped", "group-error", "other-group", "blamed"}
 	for _, e := range events {
 		logLines = append(logLines, line("DEBUG", prFilter, e, "api-pull-request"), line("DEBUG", prFilter, e, "web-pull-request"))
 	}
 	logLines = append(logLines,
-		line("DEBUG", secret, "group", ""),
+		line("DEBUG", secret, "group", "-"),
 		line("ERROR", "problem creating obj: &fmt.wrapError{msg:\"couldn't create resource\"}", "create", "web-push"),
 		line("ERROR", create, "create", "web-push"),
-		line("DEBUG", "interceptor stopped trigger processing: an unrelated trigger", "silent", "docs-pull-request"),
+		line("DEBUG", stopped+"an unrelated trigger", "silent", "docs-pull-request"),
+		line("DEBUG", stopped+"expression body.ref == 'refs/heads/main' did not return true", "push-stopped", "api-push"),
+		line("ERROR", params, "push-stopped", "web-push"),
+		line("ERROR", timeout, "group-error", ""),
+		line("DEBUG", secret, "other-group", "-"),
+		line("DEBUG", stopped+"event type push is not allowed", "other-group", "-"), // a pull-request group's
+		line("DEBUG", stopped+"event type  is not allowed", "other-group", "-"),     // a GitLab group's
+		line("ERROR", create, "blamed", "api-push"),                                 // yet its run exists
 	)
 	file := filepath.Join(t.TempDir(), "eventlistener.log")
 	if err := os.WriteFile(file, []byte(strings.Join(logLines, "\n")+"\n"), 0o644); err != nil {
@@ -151,27 +171,34 @@ func TestDropped(t *testing.T) {
 	}
 	run := func(trigger string) runRecord { return runRecord{Trigger: trigger} }
 	runs := map[string][]runRecord{
-		"ok":                 {run("api-push"), run("web-push")},
-		"create":             {run("api-push")},
-		"silent":             {run("web-push")},
-		"unaccepted-pr-only": {run("api-push"), run("web-push")},
+		"ok":     {run("api-push"), run("web-push")},
+		"create": {run("api-push")},
+		"silent": {run("web-push")},
+		"blamed": {run("api-push")},
 	}
-	got := dropped(file, events, runs, 2)
+	got := dropped(file, events, runs, []string{"api-push", "web-push"})
 	want := map[string]int{
-		secret: 2,
+		secret:  4, // group, other-group
+		forged:  2,
+		timeout: 2,
 		"couldn't create the run: Internal error occurred: resource quota evaluation timed out": 1,
-		"no reason in the EventListener's log":                                                  1,
+		stopped + "expression body.ref == 'refs/heads/main' did not return true":                1,
+		params:                                 1,
+		"no reason in the EventListener's log": 2, // silent, blamed
 	}
 	if !maps.Equal(got, want) {
-		t.Errorf("dropped = %v\nwant %v", got, want)
+		t.Errorf("dropped =\n%v\nwant\n%v", got, want)
+	}
+	if got := dropped(filepath.Join(t.TempDir(), "missing.log"), []string{"a"}, nil, []string{"api-push"}); len(got) != 1 || !strings.Contains(strings.Join(slices.Collect(maps.Keys(got)), ""), "could not be read") {
+		t.Errorf("without a log: %v", got)
 	}
 
-	r := &Report{Result: &Result{Options: Options{Runs: 10}, Deliveries: 5, Accepted: 5, Runs: 6, Dropped: got, BaselineNodes: 1, PeakNodes: 2, FinalNodes: 1}}
+	r := &Report{Result: &Result{Options: Options{Runs: 10}, Deliveries: 5, Accepted: 5, Runs: 6, Dropped: map[string]int{secret: 4}, BaselineNodes: 1, PeakNodes: 2, FinalNodes: 1}}
 	var msgs []string
 	for _, err := range r.Check() {
 		msgs = append(msgs, err.Error())
 	}
-	for _, w := range []string{"did not start 2 of their runs: " + secret, "6 PipelineRuns were created, want 10"} {
+	for _, w := range []string{"did not start 4 of their runs: " + secret, "6 PipelineRuns were created, want 10"} {
 		if !strings.Contains(strings.Join(msgs, "\n"), w) {
 			t.Errorf("Check() = %q, want it to say %q", msgs, w)
 		}

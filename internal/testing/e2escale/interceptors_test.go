@@ -59,7 +59,7 @@ func TestInterceptorsClientRate(t *testing.T) {
 		wantDropped bool
 	}{
 		{"client-go's default rate", 0, 0, true},
-		{"the harness's rate", float32(interceptorsQPS), 2 * interceptorsQPS, false},
+		{"the harness's rate", interceptorsQPS, interceptorsBurst, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cs, err := kubernetes.NewForConfig(&rest.Config{Host: api.URL, QPS: tc.qps, Burst: tc.burst})

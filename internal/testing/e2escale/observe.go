@@ -13,7 +13,16 @@ import (
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/tools/cache"
 
+	triggersapi "github.com/tektoncd/triggers/pkg/apis/triggers"
+
 	"github.com/pipec/pipec/internal/testing/kubetest"
+)
+
+// The labels the EventListener puts on what it creates: the event and
+// the Trigger.
+var (
+	eventIDLabel = triggersapi.GroupName + triggersapi.EventIDLabelKey
+	triggerLabel = triggersapi.GroupName + triggersapi.TriggerLabelKey
 )
 
 var (
@@ -105,7 +114,7 @@ func (o *observer) run(ctx context.Context, c *Cluster) {
 		r := o.runs[u.GetName()]
 		if r == nil {
 			l := u.GetLabels()
-			r = &runRecord{Name: u.GetName(), Created: now, Event: l["triggers.tekton.dev/triggers-eventid"], Trigger: l["triggers.tekton.dev/trigger"]}
+			r = &runRecord{Name: u.GetName(), Created: now, Event: l[eventIDLabel], Trigger: l[triggerLabel]}
 			o.runs[u.GetName()] = r
 		}
 		if s, reason := kubetest.Condition(u, "Succeeded"); (s == "True" || s == "False") && r.Done.IsZero() {
@@ -197,6 +206,21 @@ func (o *observer) run(ctx context.Context, c *Cluster) {
 	nf.WaitForCacheSync(ctx.Done())
 	df.WaitForCacheSync(ctx.Done())
 	cf.WaitForCacheSync(ctx.Done())
+}
+
+// lastDone is when the last run finished, from the first delivery; the
+// time since then if a run has not.
+func (o *observer) lastDone() time.Duration {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	var last time.Duration
+	for _, r := range o.runs {
+		if r.Done.IsZero() {
+			return time.Since(o.start)
+		}
+		last = max(last, r.Done.Sub(o.start))
+	}
+	return last
 }
 
 // byEvent returns the runs seen, by the event that started them.

@@ -99,9 +99,10 @@ func nodeHours(ss []sim.Sample) float64 {
 	return h
 }
 
-// Check returns what makes the run a failure: a run that did not succeed
-// or never finished, a delivery refused, a pool that did not scale out or
-// did not come back.
+// Check returns what makes the run a failure: a delivery refused, a run
+// an accepted delivery should have started missing, a run that did not
+// succeed or never finished, a pool that did not scale out or did not
+// come back.
 func (r *Report) Check() []error {
 	var errs []error
 	if r.Accepted != r.Deliveries {
@@ -117,7 +118,7 @@ func (r *Report) Check() []error {
 		errs = append(errs, fmt.Errorf("%d PipelineRuns failed: %v", r.Failed, r.FailureReasons))
 	}
 	if r.Unfinished > 0 {
-		errs = append(errs, fmt.Errorf("%d PipelineRuns had not finished after %s", r.Unfinished, r.Options.Timeout))
+		errs = append(errs, fmt.Errorf("%d PipelineRuns had not finished when the test stopped waiting (after %s at most)", r.Unfinished, r.Options.Timeout))
 	}
 	if r.PeakNodes <= r.BaselineNodes {
 		errs = append(errs, fmt.Errorf("the pool did not scale out: %d nodes before, at most %d during the burst", r.BaselineNodes, r.PeakNodes))
@@ -147,7 +148,7 @@ func (r *Report) WriteSummary(w io.Writer) error {
 	for _, n := range r.Dropped {
 		lost += n
 	}
-	row("PipelineRuns the EventListener failed to create", fmt.Sprint(lost), "")
+	row("PipelineRuns the EventListener did not start", fmt.Sprint(lost), "")
 	row("PipelineRuns succeeded", fmt.Sprintf("%d / %d", r.Succeeded, r.Runs), fmt.Sprintf("%d completed", sm.Completed))
 	row("failed / unfinished", fmt.Sprintf("%d / %d", r.Failed, r.Unfinished), fmt.Sprintf("%d rejected, %d starved", sm.Rejected, sm.Starved))
 	row("queue time p50 / p95 / max", fmt.Sprintf("%s / %s / %s", d(r.QueueP50), d(r.QueueP95), d(r.QueueMax)),

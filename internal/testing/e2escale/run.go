@@ -11,7 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -145,8 +144,8 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	if o.Runs <= 0 || o.Runs%sc.pushTriggers != 0 {
-		return nil, fmt.Errorf("%d runs: each push starts %d PipelineRuns (one per push trigger), so runs must be a positive multiple of %d", o.Runs, sc.pushTriggers, sc.pushTriggers)
+	if n := len(sc.pushTriggers); o.Runs <= 0 || o.Runs%n != 0 {
+		return nil, fmt.Errorf("%d runs: each push starts %d PipelineRuns (one per push trigger), so runs must be a positive multiple of %d", o.Runs, n, n)
 	}
 	logf("%s: %d objects; EventListener %s/%s, pool %s, autoscaler %s; Tekton coschedule %s", o.Config, len(objs), sc.ns, sc.listener, sc.pool.GetName(), sc.hpa.GetName(), res.Plan.Scaling.TektonCoschedule)
 
@@ -221,7 +220,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 			}
 		}
 	}()
-	r.Deliveries = o.Runs / sc.pushTriggers
+	r.Deliveries = o.Runs / len(sc.pushTriggers)
 	events, err := deliver(ctx, url, webhookSecret, r.Deliveries, o.Senders)
 	if err != nil {
 		stopSampling()
@@ -258,7 +257,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 			return nil, err
 		}
 	}
-	r.LastDone = time.Since(obs.start)
+	r.LastDone = obs.lastDone()
 	logf("runs finished after %.0fs; waiting for the pool to scale in", r.LastDone.Seconds())
 	deadline = time.Now().Add(o.ScaleInTimeout)
 	for time.Now().Before(deadline) {
@@ -294,35 +293,37 @@ func sleep(ctx context.Context, d time.Duration) error {
 }
 
 // dropped accounts for the runs missing from the events the EventListener
-// accepted, each of which should have started want runs (one per push
-// trigger). runs are the runs seen, by event; a run's trigger names it a
-// push trigger. The reasons come from the sink's JSON log, read for the
-// event: the last error, or interceptor that stopped it, of the trigger
-// group (which stops all its triggers) or of a push trigger (the
-// pull-request triggers' filters stop every push). A missing run the log
-// says nothing about is counted as such.
-func dropped(logFile string, events []string, runs map[string][]runRecord, want int) map[string]int {
+// accepted, each of which should have started one run per push trigger.
+// runs are the runs seen, by event. The reasons come from the sink's JSON
+// log, read for the event: the last error, or interceptor that stopped it,
+// of a trigger group (which stops all its triggers) or of a push trigger
+// without a run for the event. A group that turns the delivery away by
+// its event type (another provider's, or pull requests') is not a reason:
+// it holds no trigger for a GitHub push. A missing run the log says
+// nothing about is counted as such.
+func dropped(logFile string, events []string, runs map[string][]runRecord, pushTriggers []string) map[string]int {
 	out := map[string]int{}
-	pushTrigger := map[string]bool{}
-	for _, rs := range runs {
-		for _, rr := range rs {
-			pushTrigger[rr.Trigger] = true
-		}
+	noReason := "no reason in the EventListener's log"
+	data, err := os.ReadFile(logFile)
+	if err != nil {
+		noReason = "the EventListener's log could not be read: " + err.Error()
 	}
 	type line struct {
 		Severity, Message string
 		Event             string `json:"/triggers-eventid"`
 		Trigger           string `json:"/trigger"`
 	}
-	logged := map[string]map[string]string{} // event, trigger ("": the group): message
-	data, _ := os.ReadFile(logFile)
+	logged := map[string]map[string]string{} // event, trigger ("": a group): message
 	for _, l := range bytes.Split(data, []byte("\n")) {
 		var e line
 		if json.Unmarshal(l, &e) != nil || e.Event == "" {
 			continue
 		}
 		stopped := strings.HasPrefix(e.Message, "interceptor stopped trigger processing")
-		if e.Severity != "ERROR" && !stopped || e.Trigger != "" && !pushTrigger[e.Trigger] {
+		switch {
+		case !strings.EqualFold(e.Severity, "ERROR") && !stopped,
+			e.Trigger != "" && !slices.Contains(pushTriggers, e.Trigger),
+			e.Trigger == "" && strings.Contains(e.Message, "desc = event type ") && strings.HasSuffix(e.Message, " is not allowed"):
 			continue
 		}
 		msg := e.Message
@@ -335,7 +336,7 @@ func dropped(logFile string, events []string, runs map[string][]runRecord, want 
 		logged[e.Event][e.Trigger] = msg
 	}
 	for _, ev := range events {
-		missing := want - len(runs[ev])
+		missing := len(pushTriggers) - len(runs[ev])
 		if missing <= 0 {
 			continue
 		}
@@ -343,14 +344,15 @@ func dropped(logFile string, events []string, runs map[string][]runRecord, want 
 			out[msg] += missing
 			continue
 		}
-		for _, t := range slices.Sorted(maps.Keys(logged[ev])) {
-			if missing > 0 {
-				out[logged[ev][t]]++
+		for _, t := range pushTriggers {
+			msg, ok := logged[ev][t]
+			if ok && missing > 0 && !slices.ContainsFunc(runs[ev], func(r runRecord) bool { return r.Trigger == t }) {
+				out[msg]++
 				missing--
 			}
 		}
 		if missing > 0 {
-			out["no reason in the EventListener's log"] += missing
+			out[noReason] += missing
 		}
 	}
 	return out
@@ -377,11 +379,12 @@ func (c *Cluster) applyAll(ctx context.Context, objs []*unstructured.Unstructure
 type scenario struct {
 	ns, listener, listenerSA string
 	secretName, secretKey    string
-	pushTriggers             int
-	pool                     *unstructured.Unstructured
-	hpa                      hpaInfo
-	minReplicas              int32
-	requests                 corev1.ResourceList
+	// pushTriggers are the Triggers that start a run on a GitHub push.
+	pushTriggers []string
+	pool         *unstructured.Unstructured
+	hpa          hpaInfo
+	minReplicas  int32
+	requests     corev1.ResourceList
 }
 
 type hpaInfo struct {
@@ -430,13 +433,13 @@ func scenarioOf(plan *model.Plan, objs []*unstructured.Unstructured) (*scenario,
 	// trigger (the harness sends GitHub deliveries).
 	for _, p := range plan.Pipelines {
 		if p.On != nil && p.On.Push != nil && triggers.Provider(plan, p) == model.GitHub {
-			sc.pushTriggers++
+			sc.pushTriggers = append(sc.pushTriggers, triggers.TriggerName(p, model.EventPush))
 		}
 	}
 	switch {
 	case sc.listener == "":
 		return nil, errors.New("the configuration has no EventListener")
-	case sc.pushTriggers == 0 || sc.secretName == "":
+	case len(sc.pushTriggers) == 0 || sc.secretName == "":
 		return nil, errors.New("the configuration has no GitHub push trigger with a webhook secret")
 	case sc.pool == nil:
 		return nil, errors.New("the configuration has no node pool")
