@@ -269,11 +269,11 @@ func sortedChecks(cs []*Check) []string {
 	return out
 }
 
-// TestPartsOnFailingInputs holds each built-in pack, part by part, to its
-// evaluation over the whole input on the good input and on each check's
-// failing input (policies_test.go), with the parts in batches and each
-// part on its own; no part may fail.
-func TestPartsOnFailingInputs(t *testing.T) {
+// serialPacks returns the built-in packs for a test that evaluates them
+// without goroutines, and skips it in the race run, which covers Run
+// through TestCheckExamples.
+func serialPacks(t *testing.T) map[string]*Pack {
+	t.Helper()
 	if raceEnabled {
 		t.Skip("no goroutine here; the race run covers Run through TestCheckExamples")
 	}
@@ -281,6 +281,15 @@ func TestPartsOnFailingInputs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return packs
+}
+
+// TestPartsOnFailingInputs holds each built-in pack, part by part, to its
+// evaluation over the whole input on the good input and on each check's
+// failing input (policies_test.go), with the parts in batches and each
+// part on its own; no part may fail.
+func TestPartsOnFailingInputs(t *testing.T) {
+	packs := serialPacks(t)
 	// The checks' other branches, which the failing inputs do not take.
 	more := map[string]func(in *Input){
 		"a task bundle from another registry": func(in *Input) { in.Settings.AllowedRegistries = []string{"quay.io/"} },
@@ -364,13 +373,7 @@ func TestBatchesSplitRuns(t *testing.T) {
 // list repeated five times: every run holds its items only, so a check
 // finds each repeated item once per item, as over the whole list.
 func TestRunsOnRepeatedItems(t *testing.T) {
-	if raceEnabled {
-		t.Skip("no goroutine here; the race run covers Run through TestCheckExamples")
-	}
-	packs, err := BuiltinPacks()
-	if err != nil {
-		t.Fatal(err)
-	}
+	packs := serialPacks(t)
 	SetMinBatch(t, -1)
 	SetRunItems(t, 2)
 	ids := append(slices.Sorted(maps.Keys(failing)), "")
